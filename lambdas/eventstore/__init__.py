@@ -1,0 +1,1 @@
+"""Event store: the append-only source of truth (ports and adapters)."""

@@ -1,0 +1,95 @@
+"""Ports of the event store: what the application needs, not how it is stored.
+
+Adapters (`memory.InMemoryEventStore`, `dynamodb.DynamoDBEventStore`) implement
+`EventStore` and pass one contract test suite.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, Sequence
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewEvent:
+    """An event the application wants to append (not stored yet)."""
+
+    event_type: str
+    data: Mapping[str, Any]
+    event_id: str
+    occurred_at: str  # ISO-8601 UTC, e.g. "2026-01-05T09:00:00Z"
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # actor, idempotency_key, correlation_id, causation_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredEvent:
+    """An event as stored: a `NewEvent` plus its place in its stream."""
+
+    stream_id: str
+    version: int
+    event_type: str
+    data: Mapping[str, Any]
+    event_id: str
+    occurred_at: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def envelope(self) -> dict[str, Any]:
+        """The `detail` of the bus event (DESIGN.md section 2)."""
+        return {
+            "metadata": {
+                "event_id": self.event_id,
+                "stream_id": self.stream_id,
+                "version": self.version,
+                "occurred_at": self.occurred_at,
+                **{k: v for k, v in self.metadata.items() if k not in {"event_id", "stream_id", "version", "occurred_at"}},
+            },
+            "data": dict(self.data),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Append:
+    """Events to append to one stream, expecting it to be at `expected_version` (0 = new)."""
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[NewEvent]
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdempotencyRecord:
+    """The first outcome of a request made with an `Idempotency-Key`."""
+
+    key: str  # already scoped, e.g. "<caller sub>#<header value>"
+    request_hash: str
+    response: Mapping[str, Any]  # {"status": int, "body": {...}}
+    created_at: str
+
+
+class EventStoreError(Exception):
+    """Base of the event store's errors."""
+
+
+class ConcurrencyError(EventStoreError):
+    """Another writer took one of the (stream_id, version) slots first: reload and retry, or 409."""
+
+
+class IdempotencyKeyUsed(EventStoreError):
+    """The append carried an idempotency record whose key is already stored; nothing was appended."""
+
+
+class EventStore(Protocol):
+    """Append-only store of event streams with optimistic concurrency."""
+
+    def load(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
+        """All events of the stream with version > `after_version`, oldest first (paginates)."""
+        ...
+
+    def append(self, appends: Sequence[Append], idempotency: IdempotencyRecord | None = None) -> list[StoredEvent]:
+        """Append atomically to one or more streams (one transaction), with the idempotency
+        record if given. Raises `ConcurrencyError` if any slot is taken, `IdempotencyKeyUsed`
+        if the idempotency key is already stored. Returns the stored events."""
+        ...
+
+    def get_idempotency(self, key: str) -> IdempotencyRecord | None:
+        """The stored record for a scoped idempotency key, or None."""
+        ...
