@@ -1,0 +1,11 @@
+"""Testing helpers for programs built with our components.
+
+- `record` / `run_program`: run a Pulumi program under the SDK's mock engine and record
+  every resource, its resolved inputs and its resource options.
+- `policy`: the rule set (least privilege, retention, DLQs, ...) to check a recorded stack.
+"""
+from __future__ import annotations
+
+from .harness import RecordedResource, RecordedStack, RecordingMocks, load_stack_config, record, run_program
+
+__all__ = ["RecordedResource", "RecordedStack", "RecordingMocks", "load_stack_config", "record", "run_program"]
