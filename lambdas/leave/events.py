@@ -1,0 +1,396 @@
+"""The events of the leave domain: what happened, in the past tense.
+
+Each event is a frozen dataclass that knows its stream (`stream_id`) and converts to and from
+JSON-safe data (`to_data` / `from_data`): dates are ISO ``YYYY-MM-DD`` strings, tuples are
+lists, day counts are numbers (an int when whole, otherwise a float such as ``12.5``).
+
+Streams:
+
+- ``location#<location_id>``: `LocationCreated`, `EmployeeAddedToLocation`,
+  `EmployeeLeftLocation`, `ApproverAssigned`, `ApproverUnassigned`, `LeavePolicyAssigned`.
+- ``employee#<employee_id>``: `EmployeeJoined`, `WorkingWeekChanged`, `LeaveRequested`,
+  `LeaveApproved`, `LeaveDenied`, `LeaveCancelled`, `PastLeaveAdded`, `EmployeeTransferred`,
+  `LeaveRolledOver`.
+- ``directory#locations``: `LocationRegistered` (the list of locations that rollover walks).
+
+`from_data` ignores keys it does not know and fills missing optional fields with their
+defaults, so an older reader accepts newer events and newer readers accept old ones.
+
+The per-projection tuples list every event type of each stream a projection follows: a
+projector that applies "only the next version of a stream" must see all of that stream's
+versions, or it would wait for a gap that never fills.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import Any, ClassVar, Mapping, Union
+
+from leave.ids import DIRECTORY_STREAM_ID, employee_stream_id, location_stream_id
+
+_REGISTRY: dict[str, type[Event]] = {}
+
+
+class UnknownEventType(ValueError):
+    """`parse_event` got an event type this domain does not define."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base of every domain event; `event_type` is the class name."""
+
+    event_type: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__name__ in {"LocationEvent", "EmployeeEvent", "DirectoryEvent"}:
+            return
+        cls.event_type = cls.__name__
+        _REGISTRY[cls.__name__] = cls
+
+    @property
+    def stream_id(self) -> str:
+        """The stream this event belongs to."""
+        raise NotImplementedError
+
+    def to_data(self) -> dict[str, Any]:
+        """JSON-safe data of the event (the `data` attribute of the stored item)."""
+        return {f.name: _encode(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Event:
+        """The event from its `to_data` form; `ValueError` if a required field is missing or malformed."""
+        hints = _hints(cls)
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name in data:
+                try:
+                    kwargs[f.name] = _decode(hints[f.name], data[f.name])
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"{cls.__name__}.{f.name}: {exc}") from exc
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ValueError(f"{cls.__name__}: missing field {f.name!r}")
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocationEvent(Event):
+    """An event of a location's stream."""
+
+    location_id: str
+
+    @property
+    def stream_id(self) -> str:
+        return location_stream_id(self.location_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmployeeEvent(Event):
+    """An event of an employee's stream."""
+
+    employee_id: str
+
+    @property
+    def stream_id(self) -> str:
+        return employee_stream_id(self.employee_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DirectoryEvent(Event):
+    """An event of the directory stream (the list of locations)."""
+
+    @property
+    def stream_id(self) -> str:
+        return DIRECTORY_STREAM_ID
+
+
+# --- directory#locations ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocationRegistered(DirectoryEvent):
+    """A location was created (written with `LocationCreated`, in the same transaction)."""
+
+    location_id: str
+    name: str
+
+
+# --- location#<location_id> ------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocationCreated(LocationEvent):
+    """An admin created a location."""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmployeeAddedToLocation(LocationEvent):
+    """An employee became a member: a new employee, or one transferred in (`from_location_id`)."""
+
+    employee_id: str
+    name: str
+    effective_on: date
+    from_location_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmployeeLeftLocation(LocationEvent):
+    """A member was transferred to another location, from `effective_on` (inclusive)."""
+
+    employee_id: str
+    effective_on: date
+    to_location_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApproverAssigned(LocationEvent):
+    """A member became the location's approver (replacing `previous_approver_id`, if any)."""
+
+    approver_id: str
+    previous_approver_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApproverUnassigned(LocationEvent):
+    """The approver left the location (transfer); the location has no approver until one is assigned."""
+
+    approver_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeavePolicyAssigned(LocationEvent):
+    """The location's policy for one leave type, in effect from `effective_on` (inclusive)."""
+
+    leave_type: str
+    days_per_year: float
+    max_rollover_days: float
+    effective_on: date
+
+
+# --- employee#<employee_id> ------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmployeeJoined(EmployeeEvent):
+    """An admin added a new employee to a location (always the first event of the stream)."""
+
+    name: str
+    location_id: str
+    effective_on: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkingWeekChanged(EmployeeEvent):
+    """The employee's working days, e.g. ``("MON", "TUE", "WED", "THU")``, for leaves requested from now on."""
+
+    days: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaveRequested(EmployeeEvent):
+    """The employee asked for leave; `approver_id` is the location's approver at that moment."""
+
+    request_id: str
+    location_id: str
+    approver_id: str | None
+    leave_type: str
+    start: date
+    end: date
+    working_days: int
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaveApproved(EmployeeEvent):
+    """The approver approved a pending request (the leave's facts are repeated for subscribers)."""
+
+    request_id: str
+    approved_by: str
+    leave_type: str
+    start: date
+    end: date
+    working_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaveDenied(EmployeeEvent):
+    """The approver denied a pending request."""
+
+    request_id: str
+    denied_by: str
+    leave_type: str
+    start: date
+    end: date
+    working_days: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaveCancelled(EmployeeEvent):
+    """The requester cancelled a pending request or an approved leave that had not started."""
+
+    request_id: str
+    cancelled_by: str
+    previous_status: str  # "pending" or "approved"
+    leave_type: str
+    start: date
+    end: date
+    working_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PastLeaveAdded(EmployeeEvent):
+    """An approver or admin recorded a leave already taken; it counts as approved and used."""
+
+    request_id: str
+    location_id: str
+    added_by: str
+    leave_type: str
+    start: date
+    end: date
+    working_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmployeeTransferred(EmployeeEvent):
+    """An admin moved the employee to another location from `effective_on` (inclusive).
+
+    `pending_request_ids` are now decided by `approver_id`, the new location's approver (None
+    until one is assigned there).
+    """
+
+    from_location_id: str
+    to_location_id: str
+    effective_on: date
+    approver_id: str | None
+    pending_request_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaveRolledOver(EmployeeEvent):
+    """Unused days of `from_year` (possibly 0) carried into `to_year`; the year is then closed."""
+
+    leave_type: str
+    from_year: int
+    to_year: int
+    days: float
+
+
+# --- catalogue -------------------------------------------------------------------------
+
+DIRECTORY_EVENT_TYPES: tuple[str, ...] = (LocationRegistered.event_type,)
+LOCATION_EVENT_TYPES: tuple[str, ...] = tuple(
+    c.event_type
+    for c in (
+        LocationCreated,
+        EmployeeAddedToLocation,
+        EmployeeLeftLocation,
+        ApproverAssigned,
+        ApproverUnassigned,
+        LeavePolicyAssigned,
+    )
+)
+EMPLOYEE_EVENT_TYPES: tuple[str, ...] = tuple(
+    c.event_type
+    for c in (
+        EmployeeJoined,
+        WorkingWeekChanged,
+        LeaveRequested,
+        LeaveApproved,
+        LeaveDenied,
+        LeaveCancelled,
+        PastLeaveAdded,
+        EmployeeTransferred,
+        LeaveRolledOver,
+    )
+)
+ALL_EVENT_TYPES: tuple[str, ...] = LOCATION_EVENT_TYPES + EMPLOYEE_EVENT_TYPES + DIRECTORY_EVENT_TYPES
+
+BALANCE_EVENT_TYPES: tuple[str, ...] = EMPLOYEE_EVENT_TYPES + LOCATION_EVENT_TYPES
+"""Employee streams (leaves, transfers, rollovers, working weeks) and location streams (policies)."""
+PENDING_EVENT_TYPES: tuple[str, ...] = EMPLOYEE_EVENT_TYPES + LOCATION_EVENT_TYPES
+"""Employee streams (requests and decisions, transfers) and location streams (approver changes)."""
+CALENDAR_EVENT_TYPES: tuple[str, ...] = EMPLOYEE_EVENT_TYPES + LOCATION_EVENT_TYPES
+"""Employee streams (leaves) and location streams (names, members)."""
+AUDIT_EVENT_TYPES: tuple[str, ...] = ALL_EVENT_TYPES
+NOTIFICATION_EVENT_TYPES: tuple[str, ...] = (
+    LeaveRequested.event_type,
+    LeaveApproved.event_type,
+    LeaveDenied.event_type,
+)
+"""What the notifications context subscribes to (a new request and each decision)."""
+
+
+def event_class(event_type: str) -> type[Event]:
+    """The class of an event type; `UnknownEventType` if the domain has none."""
+    try:
+        return _REGISTRY[event_type]
+    except KeyError:
+        raise UnknownEventType(f"unknown event type {event_type!r}") from None
+
+
+def parse_event(event_type: str, data: Mapping[str, Any]) -> Event:
+    """The event of a stored `(event_type, data)` pair."""
+    return event_class(event_type).from_data(data)
+
+
+# --- JSON conversion -------------------------------------------------------------------
+
+
+def number(value: float) -> int | float:
+    """A day count as JSON likes it: an int when whole (``20``), else a float (``12.5``)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    if isinstance(value, float):
+        return number(value)
+    return value
+
+
+@cache
+def _hints(cls: type[Event]) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        if value is None:
+            return None
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _decode(inner, value)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        (item, _ellipsis) = typing.get_args(hint)
+        return tuple(_decode(item, v) for v in value)
+    if hint is date:
+        if not isinstance(value, str):
+            raise TypeError(f"expected an ISO date string, got {type(value).__name__}")
+        return date.fromisoformat(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"expected a number, got {type(value).__name__}")
+        return number(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"expected an integer, got {type(value).__name__}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise TypeError(f"expected a string, got {type(value).__name__}")
+        return value
+    raise TypeError(f"unsupported field type {hint!r}")  # pragma: no cover - guarded by tests

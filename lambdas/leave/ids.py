@@ -1,0 +1,38 @@
+"""Identifiers of the leave domain: stream ids and request ids.
+
+Employee and location ids match ``^[A-Za-z0-9_.@-]{1,64}$`` (checked by the HTTP layer), so
+they never contain ``~``. A request id is ``f"{employee_id}~{n}"``, where ``n`` is the
+employee-stream version of the event that created the request: the id alone names the stream
+to load, with no lookup table.
+"""
+from __future__ import annotations
+
+EMPLOYEE_STREAM_PREFIX = "employee#"
+LOCATION_STREAM_PREFIX = "location#"
+DIRECTORY_STREAM_ID = "directory#locations"
+"""The stream listing every location: rollover walks it instead of scanning the table."""
+
+REQUEST_ID_SEPARATOR = "~"
+
+
+def employee_stream_id(employee_id: str) -> str:
+    """The stream of one employee, e.g. ``employee#john``."""
+    return f"{EMPLOYEE_STREAM_PREFIX}{employee_id}"
+
+
+def location_stream_id(location_id: str) -> str:
+    """The stream of one location, e.g. ``location#loc_0123456789ab``."""
+    return f"{LOCATION_STREAM_PREFIX}{location_id}"
+
+
+def make_request_id(employee_id: str, n: int) -> str:
+    """The id of the leave created by version ``n`` of the employee's stream."""
+    return f"{employee_id}{REQUEST_ID_SEPARATOR}{n}"
+
+
+def parse_request_id(request_id: str) -> tuple[str, int]:
+    """``(employee_id, n)`` of a request id; `ValueError` if it is not one."""
+    employee_id, sep, n = request_id.rpartition(REQUEST_ID_SEPARATOR)
+    if not sep or not employee_id or not n.isascii() or not n.isdigit() or int(n) < 1 or n != str(int(n)):
+        raise ValueError(f"not a request id: {request_id!r}")
+    return employee_id, int(n)
