@@ -1,0 +1,162 @@
+"""DynamoDB read-model store: one table with keys `pk`/`sk` per projection.
+
+Row item: `pk` S, `sk` S, `rev` N (write counter), `doc` S (JSON text of the document;
+JSON text avoids Decimal issues). Checkpoint item: `pk` = `checkpoint#<stream_id>`,
+`sk` = `checkpoint`, `version` N. A commit is one `TransactWriteItems`: rows as Update
+(`SET doc ADD rev 1`) or Delete, rows only read as ConditionCheck, and the checkpoint
+Update conditioned on the old version.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator, Sequence
+
+from botocore.exceptions import ClientError
+
+from leave_projections.ports import (
+    CHECKPOINT_PREFIX,
+    CHECKPOINT_SK,
+    Check,
+    CheckpointMove,
+    ConflictError,
+    Row,
+    TooManyActionsError,
+    Write,
+    checkpoint_pk,
+)
+
+MAX_ACTIONS = 100
+_RETRYABLE = {"ConditionalCheckFailed", "TransactionConflict"}
+
+
+class DynamoDBReadModelStore:
+    """`ReadModelStore` on one DynamoDB table (low-level client, strongly consistent reads)."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def get(self, pk: str, sk: str) -> Row | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=_key(pk, sk), ConsistentRead=True
+        ).get("Item")
+        return None if item is None else _row(item)
+
+    def query(self, pk: str, sk_prefix: str = "") -> list[Row]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "ConsistentRead": True,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+        }
+        if sk_prefix:
+            kwargs["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
+            kwargs["ExpressionAttributeValues"][":prefix"] = {"S": sk_prefix}
+        return [_row(item) for item in self._paginate("query", kwargs)]
+
+    def checkpoint(self, stream_id: str) -> int:
+        item = self._client.get_item(
+            TableName=self._table, Key=_key(checkpoint_pk(stream_id), CHECKPOINT_SK), ConsistentRead=True
+        ).get("Item")
+        return 0 if item is None else int(item["version"]["N"])
+
+    def commit(self, writes: Sequence[Write], checks: Sequence[Check], checkpoint: CheckpointMove | None) -> None:
+        actions = [self._write(w) for w in writes] + [self._check(c) for c in checks]
+        if checkpoint is not None:
+            actions.append(self._move(checkpoint))
+        if not actions:
+            return
+        if len(actions) > MAX_ACTIONS:
+            raise TooManyActionsError(f"{len(actions)} actions exceed {MAX_ACTIONS}")
+        try:
+            self._client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            codes = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
+            if codes & _RETRYABLE or not codes:
+                raise ConflictError(f"transaction cancelled: {sorted(c for c in codes if c)}") from exc
+            raise
+
+    def rows(self) -> Iterator[Row]:
+        for item in self._paginate("scan", {"TableName": self._table}):
+            if not item["pk"]["S"].startswith(CHECKPOINT_PREFIX):
+                yield _row(item)
+
+    def checkpoints(self) -> dict[str, int]:
+        kwargs = {
+            "TableName": self._table,
+            "FilterExpression": "begins_with(pk, :cp)",
+            "ExpressionAttributeValues": {":cp": {"S": CHECKPOINT_PREFIX}},
+        }
+        return {
+            item["pk"]["S"][len(CHECKPOINT_PREFIX):]: int(item["version"]["N"])
+            for item in self._paginate("scan", kwargs)
+        }
+
+    def _paginate(self, operation: str, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        call = getattr(self._client, operation)
+        while True:
+            page = call(**kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+    def _write(self, w: Write) -> dict[str, Any]:
+        if w.doc is None:
+            op: dict[str, Any] = {"TableName": self._table, "Key": _key(w.pk, w.sk)}
+            _condition(op, w.expected_rev)
+            return {"Delete": op}
+        op = {
+            "TableName": self._table,
+            "Key": _key(w.pk, w.sk),
+            "UpdateExpression": "SET #doc = :doc ADD #rev :one",
+            "ExpressionAttributeNames": {"#doc": "doc", "#rev": "rev"},
+            "ExpressionAttributeValues": {
+                ":doc": {"S": json.dumps(w.doc, sort_keys=True, separators=(",", ":"))},
+                ":one": {"N": "1"},
+            },
+        }
+        _condition(op, w.expected_rev)
+        return {"Update": op}
+
+    def _check(self, c: Check) -> dict[str, Any]:
+        op: dict[str, Any] = {"TableName": self._table, "Key": _key(c.pk, c.sk)}
+        _condition(op, c.expected_rev)
+        return {"ConditionCheck": op}
+
+    def _move(self, m: CheckpointMove) -> dict[str, Any]:
+        op: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _key(checkpoint_pk(m.stream_id), CHECKPOINT_SK),
+            "UpdateExpression": "SET #version = :to",
+            "ExpressionAttributeNames": {"#version": "version"},
+            "ExpressionAttributeValues": {":to": {"N": str(m.to_version)}},
+        }
+        if m.from_version == 0:
+            op["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            op["ConditionExpression"] = "#version = :from"
+            op["ExpressionAttributeValues"][":from"] = {"N": str(m.from_version)}
+        return {"Update": op}
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _condition(op: dict[str, Any], expected_rev: int | None) -> None:
+    """Add the row condition: absent (0), at a revision (n), or none (None)."""
+    if expected_rev is None:
+        return
+    if expected_rev == 0:
+        op["ConditionExpression"] = "attribute_not_exists(pk)"
+        return
+    op["ConditionExpression"] = "#rev = :expected"
+    op.setdefault("ExpressionAttributeNames", {})["#rev"] = "rev"
+    op.setdefault("ExpressionAttributeValues", {})[":expected"] = {"N": str(expected_rev)}
+
+
+def _row(item: dict[str, Any]) -> Row:
+    return Row(pk=item["pk"]["S"], sk=item["sk"]["S"], doc=json.loads(item["doc"]["S"]), rev=int(item["rev"]["N"]))

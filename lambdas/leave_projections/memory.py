@@ -1,0 +1,71 @@
+"""In-memory read-model store: the reference implementation of `ReadModelStore` (thread-safe)."""
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any, Iterator, Mapping, Sequence
+
+from leave_projections.ports import Check, CheckpointMove, ConflictError, Row, TooManyActionsError, Write
+
+MAX_ACTIONS = 100
+
+
+class InMemoryReadModelStore:
+    """Rows and checkpoints in dicts; a commit checks every condition, then applies all."""
+
+    def __init__(self, max_actions: int = MAX_ACTIONS) -> None:
+        self._rows: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+        self._checkpoints: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._max_actions = max_actions
+
+    def get(self, pk: str, sk: str) -> Row | None:
+        with self._lock:
+            found = self._rows.get((pk, sk))
+            return None if found is None else _row(pk, sk, *found)
+
+    def query(self, pk: str, sk_prefix: str = "") -> list[Row]:
+        with self._lock:
+            return [
+                _row(p, s, rev, doc)
+                for (p, s), (rev, doc) in sorted(self._rows.items())
+                if p == pk and s.startswith(sk_prefix)
+            ]
+
+    def checkpoint(self, stream_id: str) -> int:
+        with self._lock:
+            return self._checkpoints.get(stream_id, 0)
+
+    def commit(self, writes: Sequence[Write], checks: Sequence[Check], checkpoint: CheckpointMove | None) -> None:
+        if len(writes) + len(checks) + (checkpoint is not None) > self._max_actions:
+            raise TooManyActionsError(f"{len(writes)} writes and {len(checks)} checks exceed {self._max_actions}")
+        with self._lock:
+            if checkpoint is not None and self._checkpoints.get(checkpoint.stream_id, 0) != checkpoint.from_version:
+                raise ConflictError(f"checkpoint of {checkpoint.stream_id} moved")
+            for cond in [*writes, *checks]:
+                if cond.expected_rev is not None and self._rev(cond.pk, cond.sk) != cond.expected_rev:
+                    raise ConflictError(f"row {cond.pk}/{cond.sk} changed")
+            for w in writes:
+                if w.doc is None:
+                    self._rows.pop((w.pk, w.sk), None)
+                else:
+                    self._rows[(w.pk, w.sk)] = (self._rev(w.pk, w.sk) + 1, copy.deepcopy(dict(w.doc)))
+            if checkpoint is not None:
+                self._checkpoints[checkpoint.stream_id] = checkpoint.to_version
+
+    def rows(self) -> Iterator[Row]:
+        with self._lock:
+            items = sorted(self._rows.items())
+        return iter([_row(p, s, rev, doc) for (p, s), (rev, doc) in items])
+
+    def checkpoints(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._checkpoints)
+
+    def _rev(self, pk: str, sk: str) -> int:
+        found = self._rows.get((pk, sk))
+        return 0 if found is None else found[0]
+
+
+def _row(pk: str, sk: str, rev: int, doc: Mapping[str, Any]) -> Row:
+    return Row(pk=pk, sk=sk, doc=copy.deepcopy(dict(doc)), rev=rev)

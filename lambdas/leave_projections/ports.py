@@ -1,0 +1,111 @@
+"""Ports of the read-model storage: what the projector core needs, not how it is stored.
+
+A read model is a set of rows keyed by (`pk`, `sk`), each holding a JSON document and a
+revision counter, plus one checkpoint per source stream (the last version applied).
+Adapters (`memory.InMemoryReadModelStore`, `dynamodb.DynamoDBReadModelStore`) implement
+`ReadModelStore` and pass one contract test suite.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Protocol, Sequence
+
+from eventstore.ports import StoredEvent
+
+CHECKPOINT_PREFIX = "checkpoint#"
+CHECKPOINT_SK = "checkpoint"
+
+
+def checkpoint_pk(stream_id: str) -> str:
+    """The partition key of a stream's checkpoint row."""
+    return f"{CHECKPOINT_PREFIX}{stream_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    """One stored read-model row; `rev` counts its writes (1 after the first)."""
+
+    pk: str
+    sk: str
+    doc: Mapping[str, Any]
+    rev: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Write:
+    """Put `doc` at (pk, sk), or delete the row when `doc` is None.
+
+    `expected_rev`: None = unconditional; 0 = the row must not exist; n = it must be at rev n.
+    """
+
+    pk: str
+    sk: str
+    doc: Mapping[str, Any] | None
+    expected_rev: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    """A row read but not written: the commit fails unless it is still at `expected_rev` (0 = absent)."""
+
+    pk: str
+    sk: str
+    expected_rev: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckpointMove:
+    """Move a stream's checkpoint from `from_version` (0 = none yet) to `to_version`."""
+
+    stream_id: str
+    from_version: int
+    to_version: int
+
+
+class ReadModelError(Exception):
+    """Base of the read-model store's errors."""
+
+
+class ConflictError(ReadModelError):
+    """A condition failed (checkpoint moved or a row changed): re-read and retry."""
+
+
+class TooManyActionsError(ReadModelError):
+    """A commit needs more actions than one transaction can hold."""
+
+
+class ReadModelStore(Protocol):
+    """Rows plus per-stream checkpoints, committed together atomically."""
+
+    def get(self, pk: str, sk: str) -> Row | None:
+        """The row at (pk, sk), strongly consistent, or None."""
+        ...
+
+    def query(self, pk: str, sk_prefix: str = "") -> list[Row]:
+        """Rows of one partition whose sk starts with `sk_prefix`, by sk (paginates)."""
+        ...
+
+    def checkpoint(self, stream_id: str) -> int:
+        """The last version of `stream_id` applied, 0 if none."""
+        ...
+
+    def commit(self, writes: Sequence[Write], checks: Sequence[Check], checkpoint: CheckpointMove | None) -> None:
+        """Apply all writes and the checkpoint move atomically if every condition holds,
+        else nothing and raise `ConflictError`."""
+        ...
+
+    def rows(self) -> Iterator[Row]:
+        """Every row except checkpoints (for rebuild checks and tests)."""
+        ...
+
+    def checkpoints(self) -> dict[str, int]:
+        """Every stream's checkpoint."""
+        ...
+
+
+class EventLoader(Protocol):
+    """The part of `eventstore.ports.EventStore` a projector needs to fill gaps."""
+
+    def load(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
+        """All events of the stream with version > `after_version`, oldest first."""
+        ...
