@@ -1,0 +1,152 @@
+"""What callers ask the domain to do: one frozen dataclass per command route of API.md.
+
+Every command carries the `Caller` (taken from the JWT claims by the HTTP layer, never from
+the body): authorization is a domain rule, decided with the facts of the streams.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Union
+
+ADMIN_GROUP = "admin"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Caller:
+    """Who sends the command: `sub` is the employee id, `groups` the Cognito groups."""
+
+    sub: str
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_GROUP in self.groups
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateLocation:
+    """``POST /locations`` (admin). The service picks the new location's id."""
+
+    caller: Caller
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddEmployee:
+    """``POST /locations/{location_id}/employees`` (admin): a new employee joins the location."""
+
+    caller: Caller
+    location_id: str
+    employee_id: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignApprover:
+    """``PUT /locations/{location_id}/approver`` (admin): `employee_id` must be a member."""
+
+    caller: Caller
+    location_id: str
+    employee_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignLeavePolicy:
+    """``PUT /locations/{location_id}/policy`` (admin), in effect from today."""
+
+    caller: Caller
+    location_id: str
+    leave_type: str
+    days_per_year: float
+    max_rollover_days: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeWorkingWeek:
+    """``PUT /employees/{employee_id}/working-week`` (admin), e.g. ``("MON", "TUE", "WED", "THU")``."""
+
+    caller: Caller
+    employee_id: str
+    days: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestLeave:
+    """``POST /employees/{employee_id}/leave-requests`` (the employee): `start`..`end` inclusive."""
+
+    caller: Caller
+    employee_id: str
+    leave_type: str
+    start: date
+    end: date
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApproveLeave:
+    """``POST /leave-requests/{request_id}/approve`` (the location's approver)."""
+
+    caller: Caller
+    request_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DenyLeave:
+    """``POST /leave-requests/{request_id}/deny`` (the location's approver)."""
+
+    caller: Caller
+    request_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelLeave:
+    """``POST /leave-requests/{request_id}/cancel`` (the requester)."""
+
+    caller: Caller
+    request_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddPastLeave:
+    """``POST /employees/{employee_id}/past-leaves`` (the location's approver or an admin)."""
+
+    caller: Caller
+    employee_id: str
+    leave_type: str
+    start: date
+    end: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferEmployee:
+    """``POST /employees/{employee_id}/transfer`` (admin), effective today."""
+
+    caller: Caller
+    employee_id: str
+    to_location_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollOverLeave:
+    """``POST /rollovers`` (admin, or the yearly schedule acting as one): close `from_year` for everyone."""
+
+    caller: Caller
+    from_year: int
+
+
+Command = Union[
+    CreateLocation,
+    AddEmployee,
+    AssignApprover,
+    AssignLeavePolicy,
+    ChangeWorkingWeek,
+    RequestLeave,
+    ApproveLeave,
+    DenyLeave,
+    CancelLeave,
+    AddPastLeave,
+    TransferEmployee,
+    RollOverLeave,
+]
