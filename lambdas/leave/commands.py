@@ -121,11 +121,13 @@ class AddPastLeave:
 
 @dataclass(frozen=True, kw_only=True)
 class TransferEmployee:
-    """``POST /employees/{employee_id}/transfer`` (admin), effective today."""
+    """``POST /employees/{employee_id}/transfer`` (admin): the new location's policy applies
+    from `effective_on` (inclusive; None means today)."""
 
     caller: Caller
     employee_id: str
     to_location_id: str
+    effective_on: date | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
