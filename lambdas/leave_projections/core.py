@@ -1,0 +1,234 @@
+"""The generic projector: exactly-once effects from at-least-once, unordered delivery.
+
+Each read model keeps, per source stream, a checkpoint (the last version applied). An
+event is applied only if it is the checkpoint's next version; duplicates and older
+versions are ignored; a gap is filled by loading the missing events from the Events
+table. Each event's row changes and its checkpoint move are one atomic commit, with the
+checkpoint conditioned on its old version and every row conditioned on the revision the
+projection read, so concurrent invocations cannot both apply an event, nor lose a
+cross-stream update. A failed condition means: re-read and retry (bounded).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol
+
+from eventstore.ports import StoredEvent
+from leave_projections.ports import (
+    CHECKPOINT_PREFIX,
+    Check,
+    CheckpointMove,
+    ConflictError,
+    EventLoader,
+    ReadModelStore,
+    Write,
+)
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+
+
+class MalformedEventError(ValueError):
+    """The bus event is not an envelope of DESIGN.md section 2."""
+
+
+class MissingEventsError(RuntimeError):
+    """The Events table does not (yet) hold the versions before the delivered one: retry later."""
+
+
+class Session:
+    """A unit of work on a read model: reads are recorded, writes buffered, commit is atomic.
+
+    `get` makes the commit conditional on the row being unchanged (use it for rows other
+    streams may write); `query` rows only condition the writes made to them (use it for rows
+    owned by the stream being projected). Writes that leave a document as read are dropped.
+    """
+
+    def __init__(self, store: ReadModelStore) -> None:
+        self._store = store
+        self._seen: dict[Key, int] = {}
+        self._read: dict[Key, dict[str, Any] | None] = {}
+        self._docs: dict[Key, dict[str, Any] | None] = {}
+        self._checked: set[Key] = set()
+        self._written: set[Key] = set()
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        """The row's document as this unit of work sees it, or None."""
+        key = _guard(pk, sk)
+        if key not in self._docs:
+            row = self._store.get(pk, sk)
+            self._remember(key, None if row is None else row.rev, None if row is None else dict(row.doc))
+        self._checked.add(key)
+        return copy.deepcopy(self._docs[key])
+
+    def query(self, pk: str, sk_prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        """(sk, document) of the partition's rows starting with `sk_prefix`, by sk, with this unit's writes."""
+        for row in self._store.query(pk, sk_prefix):
+            key = (row.pk, row.sk)
+            if key not in self._docs:
+                self._remember(key, row.rev, dict(row.doc))
+        return sorted(
+            (sk, copy.deepcopy(doc))
+            for (p, sk), doc in self._docs.items()
+            if p == pk and sk.startswith(sk_prefix) and doc is not None
+        )
+
+    def put(self, pk: str, sk: str, doc: Mapping[str, Any]) -> None:
+        """Write the whole document of a row."""
+        key = _guard(pk, sk)
+        self._docs[key] = copy.deepcopy(dict(doc))
+        self._written.add(key)
+
+    def delete(self, pk: str, sk: str) -> None:
+        """Remove a row."""
+        key = _guard(pk, sk)
+        self._docs[key] = None
+        self._written.add(key)
+
+    def changes(self) -> tuple[list[Write], list[Check]]:
+        """The conditional writes and checks this unit of work commits."""
+        writes = [
+            Write(pk=k[0], sk=k[1], doc=self._docs[k], expected_rev=self._seen.get(k))
+            for k in sorted(self._written)
+            if k not in self._seen or self._docs[k] != self._read[k]
+        ]
+        written = {(w.pk, w.sk) for w in writes}
+        checks = [Check(pk=k[0], sk=k[1], expected_rev=self._seen[k]) for k in sorted(self._checked - written)]
+        return writes, checks
+
+    def _remember(self, key: Key, rev: int | None, doc: dict[str, Any] | None) -> None:
+        self._seen[key] = rev or 0
+        self._read[key] = doc
+        self._docs[key] = copy.deepcopy(doc)
+
+
+def _guard(pk: str, sk: str) -> Key:
+    if pk.startswith(CHECKPOINT_PREFIX):
+        raise ValueError(f"partition {pk!r} is reserved for checkpoints")
+    return (pk, sk)
+
+
+class Projection(Protocol):
+    """A read model: which event types change it and how."""
+
+    name: str
+    event_types: frozenset[str]
+
+    def apply(self, session: Session, event: StoredEvent) -> None:
+        """Change the read model for one event (called once per event, in stream order)."""
+        ...
+
+
+def _jittered_sleep(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.005 * 2**attempt))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Projector:
+    """Applies bus events to one read model exactly once per (stream, version)."""
+
+    projection: Projection
+    store: ReadModelStore
+    events: EventLoader
+    max_conflicts: int = 10
+    backoff: Callable[[int], None] = field(default=_jittered_sleep)
+
+    def handle(self, event: StoredEvent) -> int:
+        """Apply `event` and every missing version before it; return how many events this call applied."""
+        pending = {event.version: event}
+        applied = conflicts = 0
+        while True:
+            checkpoint = self.store.checkpoint(event.stream_id)
+            if checkpoint >= event.version and checkpoint + 1 not in pending:
+                return applied
+            nxt = pending.get(checkpoint + 1)
+            if nxt is None:
+                pending.update({e.version: e for e in self.events.load(event.stream_id, after_version=checkpoint)})
+                nxt = pending.get(checkpoint + 1)
+                if nxt is None:
+                    raise MissingEventsError(f"{event.stream_id}: version {checkpoint + 1} not in the Events table")
+            try:
+                self._apply(nxt, checkpoint)
+            except ConflictError:
+                conflicts += 1
+                if conflicts > self.max_conflicts:
+                    raise
+                self.backoff(conflicts)
+                continue
+            applied += 1
+
+    def _apply(self, event: StoredEvent, checkpoint: int) -> None:
+        session = Session(self.store)
+        if event.event_type in self.projection.event_types:
+            self.projection.apply(session, event)
+        writes, checks = session.changes()
+        move = CheckpointMove(stream_id=event.stream_id, from_version=checkpoint, to_version=event.version)
+        self.store.commit(writes, checks, move)
+
+
+def from_bus(event: Mapping[str, Any]) -> StoredEvent:
+    """The stored event carried by an EventBridge event (`detail` = the envelope)."""
+    try:
+        detail = event["detail"]
+        if isinstance(detail, str):
+            detail = json.loads(detail)
+        meta = dict(detail["metadata"])
+        stream_id, version = meta.pop("stream_id"), meta.pop("version")
+        event_id, occurred_at = meta.pop("event_id"), meta.pop("occurred_at")
+        data = detail.get("data") or {}
+        event_type = event["detail-type"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedEventError(f"not an event envelope: {exc!r}") from exc
+    if not (isinstance(stream_id, str) and stream_id and isinstance(event_type, str) and isinstance(data, dict)):
+        raise MalformedEventError("stream_id, detail-type and data must be a string, a string and an object")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise MalformedEventError(f"version must be a positive integer, got {version!r}")
+    return StoredEvent(
+        stream_id=stream_id,
+        version=version,
+        event_type=event_type,
+        data=data,
+        event_id=str(event_id),
+        occurred_at=str(occurred_at),
+        metadata=meta,
+    )
+
+
+def projector_from_env(projection: Projection, environ: Mapping[str, str] = os.environ) -> Projector:
+    """Wire a projector on DynamoDB from `READ_MODEL_TABLE` and `EVENTS_TABLE`."""
+    import boto3
+
+    from eventstore.dynamodb import DynamoDBEventStore
+    from leave_projections.dynamodb import DynamoDBReadModelStore
+
+    client = boto3.client("dynamodb")
+    return Projector(
+        projection=projection,
+        store=DynamoDBReadModelStore(client, environ["READ_MODEL_TABLE"]),
+        events=DynamoDBEventStore(client, environ["EVENTS_TABLE"]),
+    )
+
+
+def lambda_handler(projection: Projection) -> Callable[[Mapping[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point of a projection; wired from the environment on first call."""
+    wired: list[Projector] = []
+
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        if not wired:
+            wired.append(projector_from_env(projection))
+        stored = from_bus(event)
+        applied = wired[0].handle(stored)
+        logger.info(
+            json.dumps({"projection": projection.name, "stream_id": stored.stream_id,
+                        "version": stored.version, "applied": applied})
+        )
+        return {"applied": applied}
+
+    return handler
