@@ -1,0 +1,249 @@
+"""HTTP plumbing for API Gateway HTTP API (payload format 2.0): the caller from the JWT
+claims, headers, query strings, JSON bodies, responses, the error format and the access log.
+
+Shared by the commands and the queries handlers (stdlib only, no event store).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+MAX_BODY_BYTES = 16 * 1024
+JSON_CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, from the claims the API's JWT authorizer has already verified.
+
+    `employee_id` is `custom:employee_id` if present, otherwise `sub`; `subject` is the
+    token's `sub` (it scopes idempotency keys); `roles` come from `cognito:groups`.
+    """
+
+    employee_id: str
+    subject: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    @property
+    def is_approver(self) -> bool:
+        return "approver" in self.roles
+
+
+class HttpError(Exception):
+    """An error the client caused (or may retry): becomes `{"error": {"code", "message"}}`."""
+
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None,
+                 details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.details = details
+
+    def response(self) -> dict[str, Any]:
+        return error_response(self.status, self.code, self.message, field=self.field, details=self.details)
+
+
+def bad_request(message: str, *, code: str = "invalid_request", field: str | None = None,
+                details: list[dict[str, str]] | None = None) -> HttpError:
+    """A 400 that names the offending field."""
+    return HttpError(400, code, message, field=field, details=details)
+
+
+# --- the request -----------------------------------------------------------------------
+
+def header(event: Mapping[str, Any], name: str) -> str | None:
+    """A request header, looked up case-insensitively (API Gateway lower-cases them, tests may not)."""
+    headers = event.get("headers") or {}
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def method(event: Mapping[str, Any]) -> str:
+    """The HTTP method, upper-case."""
+    http = (event.get("requestContext") or {}).get("http") or {}
+    return str(http.get("method") or event.get("httpMethod") or "").upper()
+
+
+def path(event: Mapping[str, Any]) -> str:
+    """The request path without the stage prefix (`/dev/locations` -> `/locations`)."""
+    http = (event.get("requestContext") or {}).get("http") or {}
+    raw = str(event.get("rawPath") or http.get("path") or "/")
+    stage = (event.get("requestContext") or {}).get("stage")
+    if stage and stage != "$default" and (raw == f"/{stage}" or raw.startswith(f"/{stage}/")):
+        raw = raw[len(stage) + 1:] or "/"
+    return raw
+
+
+def query(event: Mapping[str, Any]) -> dict[str, str]:
+    """Query-string parameters (repeated ones arrive comma-joined, as API Gateway sends them)."""
+    return dict(event.get("queryStringParameters") or {})
+
+
+def correlation_id(event: Mapping[str, Any]) -> str:
+    """API Gateway's request id, or a fresh one when there is none (local calls, tests)."""
+    request_id = (event.get("requestContext") or {}).get("requestId")
+    return str(request_id) if request_id else uuid.uuid4().hex
+
+
+def claims(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The JWT claims the HTTP API authorizer put in the event (empty if none)."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    jwt = authorizer.get("jwt") or {}
+    found = jwt.get("claims") or authorizer.get("claims") or {}
+    return found if isinstance(found, Mapping) else {}
+
+
+def parse_groups(value: Any) -> frozenset[str]:
+    """`cognito:groups` in every shape API Gateway passes it: `"[admin approver]"`,
+    `"admin"`, `"admin,approver"`, a JSON list as text, or a real list."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, (list, tuple)):
+        return frozenset(str(item).strip() for item in value if str(item).strip())
+    text = str(value).strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list):
+            return parse_groups(parsed)
+        text = text.strip("[]")
+    return frozenset(part for part in text.replace(",", " ").split() if part)
+
+
+def caller(event: Mapping[str, Any]) -> Caller:
+    """The caller from the verified claims; 401 if there are none or they name nobody."""
+    found = claims(event)
+    subject = str(found.get("sub") or "").strip()
+    employee_id = str(found.get("custom:employee_id") or subject).strip()
+    if not employee_id:
+        raise HttpError(401, "unauthorized", "a valid bearer token is required")
+    return Caller(employee_id=employee_id, subject=subject or employee_id, roles=parse_groups(found.get("cognito:groups")))
+
+
+def raw_body(event: Mapping[str, Any], max_bytes: int = MAX_BODY_BYTES) -> bytes:
+    """The body as bytes, base64-decoded if API Gateway encoded it; 413 if too large."""
+    body = event.get("body")
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise bad_request("the request body must be JSON text", code="malformed_json", field="body")
+    if len(body) > 2 * max_bytes:  # cheap early stop before decoding anything huge
+        raise _too_large(max_bytes)
+    if event.get("isBase64Encoded"):
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise bad_request("the request body is not valid base64", code="malformed_body", field="body") from exc
+    else:
+        data = body.encode("utf-8", "surrogatepass")
+    if len(data) > max_bytes:
+        raise _too_large(max_bytes)
+    return data
+
+
+def json_body(event: Mapping[str, Any], max_bytes: int = MAX_BODY_BYTES) -> Any:
+    """The parsed JSON body. An absent or empty body is `{}` (for `approve`, `cancel`).
+
+    415 if a non-JSON content type is declared, 413 above `max_bytes`, 400 for anything
+    that is not strict JSON (NaN, Infinity, numbers that overflow, invalid UTF-8)."""
+    content_type = header(event, "content-type")
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media and media != JSON_CONTENT_TYPE and not media.endswith("+json"):
+        raise HttpError(415, "unsupported_media_type", f"Content-Type must be {JSON_CONTENT_TYPE}")
+    data = raw_body(event, max_bytes)
+    if not data.strip():
+        return {}
+    try:
+        text = data.decode("utf-8")
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except UnicodeDecodeError as exc:
+        raise bad_request("the request body is not valid UTF-8", code="malformed_json", field="body") from exc
+    except (ValueError, RecursionError) as exc:
+        detail = f" ({exc})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise bad_request(f"the request body is not valid JSON{detail}", code="malformed_json", field="body") from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _too_large(max_bytes: int) -> HttpError:
+    return HttpError(413, "payload_too_large", f"the request body must not exceed {max_bytes} bytes")
+
+
+# --- the response ----------------------------------------------------------------------
+
+def json_response(status: int, body: Any = None, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """An API Gateway v2 response with a JSON body (`{}` when `body` is None)."""
+    return {
+        "statusCode": status,
+        "headers": {"content-type": JSON_CONTENT_TYPE, **(headers or {})},
+        "body": json.dumps({} if body is None else body, separators=(",", ":"), ensure_ascii=False),
+        "isBase64Encoded": False,
+    }
+
+
+def text_response(status: int, text: str, content_type: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A non-JSON response (e.g. the iCalendar feed)."""
+    return {"statusCode": status, "headers": {"content-type": content_type, **(headers or {})}, "body": text,
+            "isBase64Encoded": False}
+
+
+def error_response(status: int, code: str, message: str, *, field: str | None = None,
+                   details: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """`{"error": {"code", "message"}}`, plus `field` and `details` when known."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    if details:
+        error["details"] = details
+    return json_response(status, {"error": error})
+
+
+# --- the access log --------------------------------------------------------------------
+
+def log(record: Mapping[str, Any]) -> None:
+    """One JSON line on stdout (CloudWatch keeps it as one structured log event)."""
+    sys.stdout.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def log_request(event: Mapping[str, Any], *, route: str, status: int, started: float, correlation: str,
+                **extra: Any) -> None:
+    """The request's access-log line: route, status, latency (ms since `started`), correlation id."""
+    log({
+        "level": "ERROR" if status >= 500 else "INFO",
+        "message": "request",
+        "route": route,
+        "method": method(event),
+        "path": path(event),
+        "status": status,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        "correlation_id": correlation,
+        **extra,
+    })

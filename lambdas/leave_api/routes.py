@@ -1,0 +1,167 @@
+"""The route table of the leave API (API.md), shared by the commands handler, the queries
+handler and the OpenAPI document, plus matching an API Gateway v2 event to a route.
+
+Pure data and stdlib: the Pulumi program may import it to declare the API routes.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import unquote
+
+from leave_api import schemas as s
+from leave_api.http import HttpError, bad_request, method as event_method, path as event_path
+from leave_api.validation import errors as schema_errors
+
+COMMANDS = "commands"
+QUERIES = "queries"
+_PARAM = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    """One operation: which function serves it, what it accepts and what it returns."""
+
+    method: str
+    path: str  # template, e.g. "/locations/{location_id}/employees"
+    handler: str  # name of the function in the serving module (commands.py or queries.py)
+    function: str  # COMMANDS or QUERIES: the Lambda that serves the route
+    who: str
+    summary: str
+    status: int  # success status
+    response: Mapping[str, Any]
+    body: Mapping[str, Any] | None = None  # request body schema (writes)
+    query: Mapping[str, Any] | None = None  # query-parameter schema
+    errors: tuple[int, ...] = ()  # documented error statuses besides 400/401/500
+    public: bool = False  # no bearer token needed
+    media_types: tuple[str, ...] = ("application/json",)  # success representations
+
+    @property
+    def key(self) -> str:
+        """API Gateway's route key, e.g. `POST /locations`."""
+        return f"{self.method} {self.path}"
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """Names of the path parameters, in order."""
+        return tuple(_PARAM.findall(self.path))
+
+    @property
+    def idempotent(self) -> bool:
+        """Writes accept an `Idempotency-Key` header."""
+        return self.method != "GET"
+
+    def concrete_path(self, params: Mapping[str, str]) -> str:
+        """The template with its parameters filled in."""
+        return _PARAM.sub(lambda m: params[m.group(1)], self.path)
+
+
+def _command(method: str, path: str, handler: str, who: str, summary: str, body: Mapping[str, Any], *,
+             status: int = 200, response: Mapping[str, Any] = s.ACCEPTED, errors: tuple[int, ...] = ()) -> Route:
+    return Route(method=method, path=path, handler=handler, function=COMMANDS, who=who, summary=summary,
+                 status=status, body=body, response=response, errors=(403, *errors, 409, 413, 415, 422))
+
+
+ROUTES: tuple[Route, ...] = (
+    _command("POST", "/locations", "create_location", "admin", "Create a location",
+             s.CREATE_LOCATION, status=201, response=s.LOCATION_CREATED),
+    _command("POST", "/locations/{location_id}/employees", "add_employee", "admin",
+             "Add an employee to a location", s.ADD_EMPLOYEE, status=201, errors=(404,)),
+    _command("PUT", "/locations/{location_id}/approver", "assign_approver", "admin",
+             "Make an employee of the location its approver", s.ASSIGN_APPROVER, errors=(404,)),
+    _command("PUT", "/locations/{location_id}/policy", "set_policy", "admin",
+             "Set the location's leave policy", s.SET_POLICY, errors=(404,)),
+    _command("PUT", "/employees/{employee_id}/working-week", "set_working_week", "admin",
+             "Set the employee's working days", s.SET_WORKING_WEEK, errors=(404,)),
+    _command("POST", "/employees/{employee_id}/leave-requests", "request_leave", "the employee",
+             "Request leave", s.REQUEST_LEAVE, status=201, response=s.LEAVE_RECORDED, errors=(404,)),
+    _command("POST", "/leave-requests/{request_id}/approve", "approve_leave", "the location's approver",
+             "Approve a pending leave request", s.APPROVE, errors=(404,)),
+    _command("POST", "/leave-requests/{request_id}/deny", "deny_leave", "the location's approver",
+             "Deny a pending leave request", s.DENY, errors=(404,)),
+    _command("POST", "/leave-requests/{request_id}/cancel", "cancel_leave", "the requester",
+             "Cancel one's own leave request", s.CANCEL, errors=(404,)),
+    _command("POST", "/employees/{employee_id}/past-leaves", "add_past_leave", "approver or admin",
+             "Record a leave already taken", s.ADD_PAST_LEAVE, status=201, response=s.LEAVE_RECORDED, errors=(404,)),
+    _command("POST", "/employees/{employee_id}/transfer", "transfer_employee", "admin",
+             "Move an employee to another location", s.TRANSFER, errors=(404,)),
+    _command("POST", "/rollovers", "rollover", "admin (and the yearly schedule)",
+             "Roll unused days of a year over into the next", s.ROLLOVER, status=202),
+    Route(method="GET", path="/employees/{employee_id}/balance", handler="get_balance", function=QUERIES,
+          who="the employee, their approver, admin", summary="Leave balance of an employee for a year",
+          status=200, query=s.BALANCE_QUERY, response=s.BALANCE, errors=(403, 404)),
+    Route(method="GET", path="/approvers/{employee_id}/pending", handler="get_pending", function=QUERIES,
+          who="that approver", summary="Leave requests waiting for this approver",
+          status=200, query=s.NO_QUERY, response=s.PENDING, errors=(403,)),
+    Route(method="GET", path="/locations/{location_id}/calendar", handler="get_calendar", function=QUERIES,
+          who="members, admin", summary="Team calendar of a location (JSON, or iCalendar with Accept: text/calendar)",
+          status=200, query=s.CALENDAR_QUERY, response=s.CALENDAR, errors=(403, 404),
+          media_types=("application/json", "text/calendar")),
+    Route(method="GET", path="/streams/{stream_id}/events", handler="get_stream_events", function=QUERIES,
+          who="admin", summary="Audit history of a stream, oldest first",
+          status=200, query=s.NO_QUERY, response=s.EVENTS, errors=(403,)),
+    Route(method="GET", path="/openapi.json", handler="get_openapi", function=COMMANDS, who="anyone",
+          summary="This API's OpenAPI document", status=200, response=s.OPENAPI_DOCUMENT, public=True),
+)
+
+BY_KEY: dict[str, Route] = {route.key: route for route in ROUTES}
+COMMAND_ROUTES: tuple[Route, ...] = tuple(route for route in ROUTES if route.function == COMMANDS)
+QUERY_ROUTES: tuple[Route, ...] = tuple(route for route in ROUTES if route.function == QUERIES)
+
+
+@dataclass(frozen=True)
+class Match:
+    """The route of a request and its validated path parameters."""
+
+    route: Route
+    params: dict[str, str]
+
+
+def match(event: Mapping[str, Any], routes: tuple[Route, ...] = ROUTES) -> Match:
+    """The route for an API Gateway v2 event: by `routeKey` (with `pathParameters`), else by
+    method and path. 404 `route_not_found` / 405 `method_not_allowed`; 400 if a path
+    parameter breaks its schema (the message names it, e.g. `path.location_id`)."""
+    allowed = {route.key: route for route in routes}
+    route = allowed.get(str(event.get("routeKey") or ""))
+    if route is not None and all(name in (event.get("pathParameters") or {}) for name in route.params):
+        raw = {name: str(event["pathParameters"][name]) for name in route.params}
+        return Match(route, validate_params(route, raw))
+    method, segments = event_method(event), event_path(event).rstrip("/").split("/")
+    methods_for_path: list[str] = []
+    for candidate in routes:
+        params = _match_path(candidate.path, segments)
+        if params is None:
+            continue
+        if candidate.method == method:
+            return Match(candidate, validate_params(candidate, params))
+        methods_for_path.append(candidate.method)
+    if methods_for_path:
+        raise HttpError(405, "method_not_allowed", f"{method} is not allowed here; use {', '.join(sorted(methods_for_path))}")
+    raise HttpError(404, "route_not_found", f"no route for {method} {event_path(event)}")
+
+
+def validate_params(route: Route, params: Mapping[str, str]) -> dict[str, str]:
+    """Check each path parameter against `schemas.PATH_PARAMETERS`; 400 naming the first bad one."""
+    found = []
+    for name in route.params:
+        found.extend(schema_errors(params.get(name, ""), s.PATH_PARAMETERS[name], f"path.{name}"))
+    if found:
+        raise bad_request(found[0].message, field=found[0].field, details=[e.as_dict() for e in found])
+    return {name: params[name] for name in route.params}
+
+
+def _match_path(template: str, segments: list[str]) -> dict[str, str] | None:
+    parts = template.rstrip("/").split("/")
+    if len(parts) != len(segments):
+        return None
+    params: dict[str, str] = {}
+    for part, segment in zip(parts, segments):
+        name = _PARAM.fullmatch(part)
+        if name:
+            if not segment:
+                return None
+            params[name.group(1)] = unquote(segment)
+        elif part != segment:
+            return None
+    return params

@@ -1,0 +1,184 @@
+"""JSON Schemas of the API: request bodies, path and query parameters, responses, errors.
+
+One source of truth: the handlers validate with them (`validation.validate`) and
+`openapi.document()` publishes them. They use only what `validation.check_schema`
+accepts, and each is also valid JSON Schema 2020-12 (the tests cross-check with
+`jsonschema`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+# --- building blocks ---------------------------------------------------------------------
+
+ID_PATTERN = "^[A-Za-z0-9_.@-]{1,64}$"
+ID: Schema = {
+    "type": "string",
+    "pattern": ID_PATTERN,
+    "description": "An employee or location id: 1-64 letters, digits or `_ . @ -` (see `leave.ids`).",
+    "examples": ["john"],
+}
+REQUEST_ID: Schema = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_.@-]{1,64}~[1-9][0-9]{0,9}$",
+    "description": "A leave request id `<employee_id>~<n>` (see `leave.ids`).",
+    "examples": ["john~3"],
+}
+STREAM_ID: Schema = {
+    "type": "string",
+    "pattern": "^[a-z][a-z_]{0,31}#[A-Za-z0-9_.@-]{1,64}$",
+    "description": "A stream id `<kind>#<id>`, e.g. `employee#john` (URL-encode `#` as `%23`).",
+    "examples": ["employee#john"],
+}
+LEAVE_TYPE: Schema = {
+    "type": "string",
+    "pattern": "^[A-Z][A-Z0-9_]{1,31}$",
+    "description": "Leave type code in capitals, e.g. `PTO`.",
+    "examples": ["PTO"],
+}
+DATE: Schema = {"type": "string", "format": "date", "description": "An ISO date `YYYY-MM-DD`.", "examples": ["2026-01-05"]}
+NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}
+TEXT: Schema = {"type": "string", "maxLength": 1000}
+DAYS: Schema = {"type": "number", "minimum": 0, "maximum": 366, "multipleOf": 0.5,
+                 "description": "Days, in steps of half a day."}
+YEAR: Schema = {"type": "integer", "minimum": 2000, "maximum": 2100}
+WEEKDAY: Schema = {"type": "string", "enum": ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]}
+WORKING_DAYS: Schema = {"type": "number", "minimum": 0, "description": "Working days the leave covers."}
+
+IDEMPOTENCY_KEY_PATTERN = "^[A-Za-z0-9_.:-]{1,128}$"
+IDEMPOTENCY_KEY: Schema = {
+    "type": "string",
+    "pattern": IDEMPOTENCY_KEY_PATTERN,
+    "description": "1-128 characters: letters, digits, `_ . : -` (a UUID is fine).",
+}
+
+
+def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None, **annotations: Any) -> Schema:
+    """A closed object schema: these properties, the first group required, nothing else."""
+    schema: Schema = {"type": "object", "properties": {**required, **(optional or {})}, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return {**schema, **annotations}
+
+
+# --- path parameters (every `{name}` of every route) ---------------------------------------
+
+PATH_PARAMETERS: dict[str, Schema] = {
+    "location_id": ID,
+    "employee_id": ID,
+    "request_id": REQUEST_ID,
+    "stream_id": STREAM_ID,
+}
+
+# --- request bodies of the commands ---------------------------------------------------------
+
+CREATE_LOCATION = obj({"name": NAME}, title="CreateLocation")
+ADD_EMPLOYEE = obj({"employee_id": ID, "name": NAME}, title="AddEmployee")
+ASSIGN_APPROVER = obj({"employee_id": ID}, title="AssignApprover")
+SET_POLICY = obj(
+    {"leave_type": LEAVE_TYPE, "days_per_year": DAYS, "max_rollover_days": DAYS},
+    title="SetLeavePolicy",
+)
+SET_WORKING_WEEK = obj(
+    {"days": {"type": "array", "items": WEEKDAY, "minItems": 1, "maxItems": 7, "uniqueItems": True}},
+    title="SetWorkingWeek",
+)
+REQUEST_LEAVE = obj({"leave_type": LEAVE_TYPE, "start": DATE, "end": DATE}, {"note": TEXT}, title="RequestLeave")
+APPROVE = obj({}, title="ApproveLeave")
+DENY = obj({}, {"reason": TEXT}, title="DenyLeave")
+CANCEL = obj({}, title="CancelLeave")
+ADD_PAST_LEAVE = obj({"leave_type": LEAVE_TYPE, "start": DATE, "end": DATE}, title="AddPastLeave")
+TRANSFER = obj({"to_location_id": ID}, title="TransferEmployee", description="Effective today (UTC).")
+ROLLOVER = obj({"from_year": YEAR}, title="Rollover")
+
+# --- query parameters of the queries ----------------------------------------------------------
+
+BALANCE_QUERY = obj(
+    {},
+    {
+        "year": {**YEAR, "description": "Default: the current year (UTC)."},
+        "leave_type": {**LEAVE_TYPE, "default": "PTO"},
+    },
+    title="BalanceQuery",
+)
+CALENDAR_QUERY = obj(
+    {},
+    {"from": {**DATE, "description": "First day (inclusive)."}, "to": {**DATE, "description": "Last day (inclusive)."}},
+    title="CalendarQuery",
+)
+NO_QUERY = obj({}, title="NoQuery")
+
+# --- responses ------------------------------------------------------------------------------
+
+LOCATION_CREATED = obj({"location_id": ID}, title="LocationCreated")
+LEAVE_RECORDED = obj({"request_id": REQUEST_ID, "working_days": WORKING_DAYS}, title="LeaveRecorded")
+ACCEPTED: Schema = {"type": "object", "title": "Accepted", "description": "The command's outcome (may be `{}`)."}
+BALANCE = obj(
+    {
+        "employee_id": ID,
+        "year": YEAR,
+        "leave_type": LEAVE_TYPE,
+        "allowance": WORKING_DAYS,
+        "rolled_over": WORKING_DAYS,
+        "used": WORKING_DAYS,
+        "pending": WORKING_DAYS,
+        "remaining": {"type": "number"},
+    },
+    title="Balance",
+)
+PENDING_ITEM: Schema = {
+    "type": "object",
+    "required": ["request_id", "employee_id", "start", "end", "working_days"],
+    "properties": {"request_id": REQUEST_ID, "employee_id": ID, "start": DATE, "end": DATE,
+                   "working_days": WORKING_DAYS},
+}
+PENDING = obj({"items": {"type": "array", "items": PENDING_ITEM}}, title="PendingApprovals")
+CALENDAR_ITEM: Schema = {
+    "type": "object",
+    "required": ["employee_id", "start", "end"],
+    "properties": {"request_id": REQUEST_ID, "employee_id": ID, "leave_type": LEAVE_TYPE, "start": DATE, "end": DATE},
+}
+CALENDAR = obj({"items": {"type": "array", "items": CALENDAR_ITEM}}, title="Calendar")
+ENVELOPE: Schema = {
+    "type": "object",
+    "required": ["metadata", "data"],
+    "properties": {
+        "metadata": {
+            "type": "object",
+            "required": ["event_id", "stream_id", "version", "occurred_at"],
+            "properties": {
+                "event_id": {"type": "string"},
+                "stream_id": {"type": "string"},
+                "version": {"type": "integer", "minimum": 1},
+                "occurred_at": {"type": "string"},
+                "event_type": {"type": "string"},
+                "actor": {"type": "string"},
+                "idempotency_key": {"type": "string"},
+                "correlation_id": {"type": "string"},
+                "causation_id": {"type": "string"},
+            },
+        },
+        "data": {"type": "object"},
+    },
+}
+EVENTS = obj({"items": {"type": "array", "items": ENVELOPE}}, title="StreamEvents")
+OPENAPI_DOCUMENT: Schema = {"type": "object", "title": "OpenAPIDocument", "required": ["openapi", "paths"]}
+
+ERROR = obj(
+    {
+        "error": obj(
+            {"code": {"type": "string", "pattern": "^[a-z_]+$"}, "message": {"type": "string"}},
+            {
+                "field": {"type": "string", "description": "The offending field, e.g. `body.days[2]`."},
+                "details": {
+                    "type": "array",
+                    "items": obj({"field": {"type": "string"}, "message": {"type": "string"}}),
+                },
+                "correlation_id": {"type": "string"},
+            },
+        )
+    },
+    title="Error",
+)
