@@ -90,7 +90,11 @@ APPROVE = obj({}, title="ApproveLeave")
 DENY = obj({}, {"reason": TEXT}, title="DenyLeave")
 CANCEL = obj({}, title="CancelLeave")
 ADD_PAST_LEAVE = obj({"leave_type": LEAVE_TYPE, "start": DATE, "end": DATE}, title="AddPastLeave")
-TRANSFER = obj({"to_location_id": ID}, title="TransferEmployee", description="Effective today (UTC).")
+TRANSFER = obj(
+    {"to_location_id": ID},
+    {"effective_date": {**DATE, "description": "The day the new location's policy starts (default: today, UTC)."}},
+    title="TransferEmployee",
+)
 ROLLOVER = obj({"from_year": YEAR}, title="Rollover")
 
 # --- query parameters of the queries ----------------------------------------------------------
