@@ -1,0 +1,1 @@
+"""The notifications bounded context: reacts to leave events published on the shared bus."""

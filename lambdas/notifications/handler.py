@@ -1,0 +1,135 @@
+"""Notifications: a webhook message for each new leave request and each decision.
+
+Subscribed (by its own rule, choreography) to source `acme.leave`, detail-types
+`LeaveRequested`, `LeaveApproved` and `LeaveDenied`. Each event becomes one JSON POST to
+`WEBHOOK_URL` (Slack-compatible: it has a `text`), with the event id as `Idempotency-Key`
+because delivery is at-least-once. A non-2xx answer, a redirect or a network error raises,
+so EventBridge retries and then the DLQ keeps the event. An empty `WEBHOOK_URL` means
+notifications are off: the event is logged and dropped. Stdlib only.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+logger = logging.getLogger(__name__)
+logger.setLevel(logging.INFO)
+
+LEAVE_SOURCE = "acme.leave"
+NOTIFIED_EVENT_TYPES: tuple[str, ...] = ("LeaveRequested", "LeaveApproved", "LeaveDenied")
+DEFAULT_TIMEOUT_SECONDS = 5.0
+
+
+class WebhookError(RuntimeError):
+    """The webhook did not take the message (non-2xx, redirect, network error, timeout)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Webhook:
+    """Where and how to POST: an http(s) URL (empty = off) and a timeout in seconds."""
+
+    url: str
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.url and urlsplit(self.url).scheme not in {"http", "https"}:
+            raise ValueError("WEBHOOK_URL must be an http or https URL")
+        if not self.timeout > 0:
+            raise ValueError("the webhook timeout must be positive")
+
+
+def message(detail_type: str, detail: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON message for one leave event's envelope."""
+    meta, data = detail.get("metadata") or {}, detail.get("data") or {}
+    employee, days = data.get("employee_id"), data.get("working_days")
+    span = f"{data.get('leave_type')} {data.get('start')}..{data.get('end')} ({days} working days)"
+    if detail_type == "LeaveRequested":
+        text, by = f"{employee} requested {span}", meta.get("actor") or employee
+    elif detail_type == "LeaveApproved":
+        text, by = f"{data.get('approved_by')} approved {employee}'s {span}", data.get("approved_by")
+    else:
+        reason = data.get("reason") or ""
+        by = data.get("denied_by")
+        text = f"{by} denied {employee}'s {span}" + (f": {reason}" if reason else "")
+    return {
+        "type": detail_type,
+        "text": text,
+        "request_id": data.get("request_id"),
+        "employee_id": employee,
+        "by": by,
+        "approver_id": data.get("approver_id"),
+        "leave_type": data.get("leave_type"),
+        "start": data.get("start"),
+        "end": data.get("end"),
+        "working_days": days,
+        "event_id": meta.get("event_id"),
+        "occurred_at": meta.get("occurred_at"),
+    }
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer we did not ask for: surface it as an HTTPError."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def post(webhook: Webhook, body: Mapping[str, Any], idempotency_key: str) -> int:
+    """POST `body` as JSON; the status, or `WebhookError` unless it is 2xx."""
+    request = urllib.request.Request(
+        webhook.url,
+        data=json.dumps(body, separators=(",", ":")).encode("utf-8"),
+        method="POST",
+        headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key,
+                 "User-Agent": "acme-leave-notifications"},
+    )
+    try:
+        with _OPENER.open(request, timeout=webhook.timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        raise WebhookError(f"webhook answered {exc.code}") from exc
+    except (urllib.error.URLError, OSError) as exc:  # refused, DNS, TLS, timeout
+        raise WebhookError(f"webhook unreachable: {exc}") from exc
+    if not 200 <= status < 300:
+        raise WebhookError(f"webhook answered {status}")
+    return status
+
+
+def notify(event: Mapping[str, Any], webhook: Webhook) -> dict[str, Any]:
+    """Send the message of one EventBridge event, if it is one we notify about."""
+    detail_type = event.get("detail-type")
+    if event.get("source") != LEAVE_SOURCE or detail_type not in NOTIFIED_EVENT_TYPES:
+        logger.info(json.dumps({"message": "ignored", "source": event.get("source"), "detail-type": detail_type}))
+        return {"notified": False}
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise ValueError("the event has no envelope in detail")
+    body = message(str(detail_type), detail)
+    if not webhook.url:
+        logger.info(json.dumps({"message": "WEBHOOK_URL is empty; not sent", "event_id": body["event_id"]}))
+        return {"notified": False}
+    status = post(webhook, body, str(body["event_id"] or event.get("id") or ""))
+    logger.info(json.dumps({"message": "notified", "event_id": body["event_id"], "status": status}))
+    return {"notified": True, "status": status}
+
+
+def webhook_from_env(environ: Mapping[str, str] = os.environ) -> Webhook:
+    """`WEBHOOK_URL` (empty = off) and `WEBHOOK_TIMEOUT_SECONDS` (default 5)."""
+    return Webhook(
+        url=environ.get("WEBHOOK_URL", "").strip(),
+        timeout=float(environ.get("WEBHOOK_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_SECONDS),
+    )
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point (EventBridge target)."""
+    return notify(event, webhook_from_env())
