@@ -1,0 +1,164 @@
+"""Building blocks for one Lambda function: code archive, role, log group, function, alarm."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from . import _iam
+
+RUNTIME = "python3.12"
+ARCHITECTURE = "arm64"
+#: Values CloudWatch Logs accepts for retention_in_days.
+LOG_RETENTION_DAYS = frozenset({1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653})
+_IMPORTS_PULUMI = re.compile(r"^\s*(?:import|from)\s+pulumi(?:_\w+)?\b", re.MULTILINE)
+_SKIPPED_DIRS = {"__pycache__", "tests", "test"}
+
+
+def package_code(code_root: str | Path, packages: Sequence[str]) -> pulumi.AssetArchive:
+    """A zip of exactly `packages` under `code_root` (one FileAsset per file).
+
+    Skips `__pycache__`, `tests` folders, compiled and hidden files. Raises ValueError if a
+    package is missing or its code imports pulumi (Lambda code never does).
+    """
+    root = Path(code_root).resolve()
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {}
+    for package in packages:
+        base = root / package
+        module = root / f"{package}.py"
+        if base.is_dir():
+            files = sorted(p for p in base.rglob("*") if p.is_file() and _shipped(p.relative_to(root)))
+        elif module.is_file():
+            files = [module]
+        else:
+            raise ValueError(f"package {package!r} not found under {root}")
+        for path in files:
+            if path.suffix == ".py" and _IMPORTS_PULUMI.search(path.read_text(encoding="utf-8")):
+                raise ValueError(f"{path} imports pulumi; Lambda code must not")
+            assets[path.relative_to(root).as_posix()] = pulumi.FileAsset(str(path))
+    return pulumi.AssetArchive(assets)
+
+
+def _shipped(relative: Path) -> bool:
+    parts = relative.parts
+    return not any(p in _SKIPPED_DIRS or p.startswith(".") for p in parts) and relative.suffix not in {".pyc", ".pyo"}
+
+
+@dataclass(frozen=True)
+class FunctionParts:
+    """The resources behind one function."""
+
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    policy: aws.iam.RolePolicy
+    function: aws.lambda_.Function
+    errors_alarm: aws.cloudwatch.MetricAlarm
+
+
+def log_stream_arns(log_group: aws.cloudwatch.LogGroup) -> pulumi.Output[str]:
+    """`<log group ARN>:*`, the resource form that covers the group's log streams."""
+    return log_group.arn.apply(lambda arn: f"{arn}:*")
+
+
+def build_function(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    handler: str,
+    code: pulumi.Archive,
+    memory_mb: int,
+    timeout_s: int,
+    environment: Mapping[str, pulumi.Input[str]],
+    statements: Sequence[Mapping[str, Any]],
+    log_retention_days: int,
+    alarm_actions: Sequence[pulumi.Input[str]],
+    reserved_concurrency: int | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> FunctionParts:
+    """A function with its own role (least privilege: its `statements` plus its own log
+    group and X-Ray), an explicit log group with retention, tracing, and an Errors alarm.
+
+    Children are named `name`, `{name}-role`, `{name}-policy`, `{name}-logs`, `{name}-errors`.
+    """
+    child = pulumi.ResourceOptions(parent=parent)
+    tags = dict(tags or {}) or None
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-logs", name_prefix=f"/aws/lambda/{name}-", retention_in_days=log_retention_days, tags=tags, opts=child
+    )
+    role = aws.iam.Role(f"{name}-role", assume_role_policy=_iam.assume_role_policy("lambda.amazonaws.com"), tags=tags, opts=child)
+    policy = aws.iam.RolePolicy(
+        f"{name}-policy",
+        role=role.id,
+        policy=_iam.document(
+            [
+                _iam.statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_stream_arns(log_group)]),
+                _iam.unscoped_statement("XRayTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]),
+                *statements,
+            ]
+        ),
+        opts=child,
+    )
+    function = aws.lambda_.Function(
+        name,
+        role=role.arn,
+        runtime=RUNTIME,
+        architectures=[ARCHITECTURE],
+        handler=handler,
+        code=code,
+        memory_size=memory_mb,
+        timeout=timeout_s,
+        reserved_concurrent_executions=reserved_concurrency,
+        environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(environment)),
+        tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+        logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
+        tags=tags,
+        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[policy])),
+    )
+    errors_alarm = metric_alarm(
+        f"{name}-errors",
+        parent=parent,
+        description=f"{name} raised errors",
+        namespace="AWS/Lambda",
+        metric_name="Errors",
+        dimensions={"FunctionName": function.name},
+        statistic="Sum",
+        threshold=0,
+        alarm_actions=alarm_actions,
+    )
+    return FunctionParts(role=role, log_group=log_group, policy=policy, function=function, errors_alarm=errors_alarm)
+
+
+def metric_alarm(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    description: str,
+    namespace: str,
+    metric_name: str,
+    dimensions: Mapping[str, pulumi.Input[str]],
+    statistic: str,
+    threshold: float,
+    alarm_actions: Sequence[pulumi.Input[str]],
+    period_s: int = 60,
+) -> aws.cloudwatch.MetricAlarm:
+    """An alarm that fires when the metric goes above `threshold` in one period."""
+    return aws.cloudwatch.MetricAlarm(
+        name,
+        alarm_description=description,
+        namespace=namespace,
+        metric_name=metric_name,
+        dimensions=dict(dimensions),
+        statistic=statistic,
+        period=period_s,
+        evaluation_periods=1,
+        comparison_operator="GreaterThanThreshold",
+        threshold=threshold,
+        treat_missing_data="notBreaching",
+        alarm_actions=list(alarm_actions),
+        ok_actions=list(alarm_actions),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

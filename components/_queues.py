@@ -1,0 +1,61 @@
+"""Dead-letter queues: encrypted, TLS-only, alarmed on depth."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from . import _iam, _lambda
+
+#: 14 days, the SQS maximum: time to look at and redrive what failed.
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class DeadLetterQueue:
+    """A queue, its policy and its depth alarm."""
+
+    queue: aws.sqs.Queue
+    policy: aws.sqs.QueuePolicy
+    alarm: aws.cloudwatch.MetricAlarm
+
+
+def dead_letter_queue(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    alarm_actions: Sequence[pulumi.Input[str]],
+    senders: Callable[[aws.sqs.Queue], Sequence[Mapping[str, Any]]] = lambda _q: (),
+    tags: Mapping[str, str] | None = None,
+) -> DeadLetterQueue:
+    """An SQS queue with SQS-managed SSE and a policy that denies non-TLS access; `senders`
+    gives further statements for the policy (e.g. a rule allowed to send) given the queue.
+    Alarms when any message is visible. Children: `name`, `{name}-policy`, `{name}-depth`."""
+    child = pulumi.ResourceOptions(parent=parent)
+    queue = aws.sqs.Queue(
+        name,
+        sqs_managed_sse_enabled=True,
+        message_retention_seconds=DLQ_RETENTION_SECONDS,
+        tags=dict(tags or {}) or None,
+        opts=child,
+    )
+    policy = aws.sqs.QueuePolicy(
+        f"{name}-policy",
+        queue_url=queue.url,
+        policy=_iam.document([_iam.deny_insecure_transport(queue.arn, "sqs"), *senders(queue)]),
+        opts=child,
+    )
+    alarm = _lambda.metric_alarm(
+        f"{name}-depth",
+        parent=parent,
+        description=f"{name} holds messages that failed processing",
+        namespace="AWS/SQS",
+        metric_name="ApproximateNumberOfMessagesVisible",
+        dimensions={"QueueName": queue.name},
+        statistic="Maximum",
+        threshold=0,
+        alarm_actions=alarm_actions,
+    )
+    return DeadLetterQueue(queue=queue, policy=policy, alarm=alarm)
