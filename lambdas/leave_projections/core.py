@@ -7,6 +7,14 @@ table. Each event's row changes and its checkpoint move are one atomic commit, w
 checkpoint conditioned on its old version and every row conditioned on the revision the
 projection read, so concurrent invocations cannot both apply an event, nor lose a
 cross-stream update. A failed condition means: re-read and retry (bounded).
+
+A projection whose rows also derive from other streams (balance: an employee's rows need
+their locations' policies) recomputes them when either side changes. When one event
+changes many other streams' rows (a location's policy: every member's balance), it asks
+for them with `Session.refresh_later`; the targets are stored in a marker row of the
+event's stream in the same commit, then recomputed one per transaction. A crash in
+between leaves the marker, and the redelivered (now duplicate) event, or the stream's
+next event, finishes the work, so no transaction outgrows DynamoDB's 100 actions.
 """
 from __future__ import annotations
 
@@ -58,6 +66,7 @@ class Session:
         self._docs: dict[Key, dict[str, Any] | None] = {}
         self._checked: set[Key] = set()
         self._written: set[Key] = set()
+        self.deferred: set[str] = set()
 
     def get(self, pk: str, sk: str) -> dict[str, Any] | None:
         """The row's document as this unit of work sees it, or None."""
@@ -91,6 +100,10 @@ class Session:
         key = _guard(pk, sk)
         self._docs[key] = None
         self._written.add(key)
+
+    def refresh_later(self, target: str) -> None:
+        """Have `Refreshing.refresh(session, target)` run after this commit, in its own transaction."""
+        self.deferred.add(target)
 
     def changes(self) -> tuple[list[Write], list[Check]]:
         """The conditional writes and checks this unit of work commits."""
@@ -126,6 +139,18 @@ class Projection(Protocol):
         ...
 
 
+class Refreshing(Projection, Protocol):
+    """A projection that recomputes rows of other streams after a commit (`Session.refresh_later`)."""
+
+    def refresh(self, session: Session, target: str) -> None:
+        """Recompute the rows `target` derives from the current state of every stream it needs."""
+        ...
+
+
+REFRESH_PREFIX = "refresh#"
+REFRESH_SK = "refresh"
+
+
 def _jittered_sleep(attempt: int) -> None:
     time.sleep(random.uniform(0, 0.005 * 2**attempt))
 
@@ -144,9 +169,12 @@ class Projector:
         """Apply `event` and every missing version before it; return how many events this call applied."""
         pending = {event.version: event}
         applied = conflicts = 0
+        deferred = False
         while True:
             checkpoint = self.store.checkpoint(event.stream_id)
             if checkpoint >= event.version and checkpoint + 1 not in pending:
+                if deferred or not applied:  # a duplicate may be the retry of a crashed refresh
+                    self._refresh(event.stream_id)
                 return applied
             nxt = pending.get(checkpoint + 1)
             if nxt is None:
@@ -155,22 +183,54 @@ class Projector:
                 if nxt is None:
                     raise MissingEventsError(f"{event.stream_id}: version {checkpoint + 1} not in the Events table")
             try:
-                self._apply(nxt, checkpoint)
+                deferred = self._apply(nxt, checkpoint) or deferred
             except ConflictError:
-                conflicts += 1
-                if conflicts > self.max_conflicts:
-                    raise
-                self.backoff(conflicts)
+                conflicts = self._conflict(conflicts)
                 continue
             applied += 1
 
-    def _apply(self, event: StoredEvent, checkpoint: int) -> None:
+    def _apply(self, event: StoredEvent, checkpoint: int) -> bool:
+        """Commit one event with its checkpoint move; whether it left refreshes to do."""
         session = Session(self.store)
         if event.event_type in self.projection.event_types:
             self.projection.apply(session, event)
+        if session.deferred:
+            marker = session.get(REFRESH_PREFIX + event.stream_id, REFRESH_SK) or {"targets": []}
+            session.put(REFRESH_PREFIX + event.stream_id, REFRESH_SK,
+                        {"targets": sorted(set(marker["targets"]) | session.deferred)})
         writes, checks = session.changes()
         move = CheckpointMove(stream_id=event.stream_id, from_version=checkpoint, to_version=event.version)
         self.store.commit(writes, checks, move)
+        return bool(session.deferred)
+
+    def _refresh(self, stream_id: str) -> None:
+        """Recompute the targets in the stream's marker, one transaction each, until none is left."""
+        conflicts = 0
+        while True:
+            session = Session(self.store)
+            marker = session.get(REFRESH_PREFIX + stream_id, REFRESH_SK)
+            if not marker:
+                return
+            target, *rest = marker["targets"]
+            self.projection.refresh(session, target)  # type: ignore[attr-defined]
+            if session.deferred:
+                raise RuntimeError(f"{self.projection.name}: a refresh must not defer more refreshes")
+            if rest:
+                session.put(REFRESH_PREFIX + stream_id, REFRESH_SK, {"targets": rest})
+            else:
+                session.delete(REFRESH_PREFIX + stream_id, REFRESH_SK)
+            try:
+                self.store.commit(*session.changes(), None)
+            except ConflictError:
+                conflicts = self._conflict(conflicts)
+
+    def _conflict(self, conflicts: int) -> int:
+        """Count one more conflict: back off, or give up past `max_conflicts`."""
+        conflicts += 1
+        if conflicts > self.max_conflicts:
+            raise ConflictError(f"{self.projection.name}: still conflicting after {self.max_conflicts} retries")
+        self.backoff(conflicts)
+        return conflicts
 
 
 def from_bus(event: Mapping[str, Any]) -> StoredEvent:

@@ -230,3 +230,66 @@ def test_from_bus_reads_the_envelope():
 def test_from_bus_rejects_what_is_not_an_envelope(detail):
     with pytest.raises(MalformedEventError):
         from_bus(bus_event(detail))
+
+
+@dataclass(frozen=True)
+class Fanout:
+    """A toy projection: a hub's events change the `copy` rows of every leaf listed in them."""
+
+    name: str = "fanout"
+    event_types: frozenset[str] = frozenset({"Counted"})
+
+    def apply(self, session: Session, event: StoredEvent) -> None:
+        session.put(f"hub#{event.stream_id}", "state", {"version": event.version})
+        for leaf in event.data.get("leaves", []):
+            session.refresh_later(f"{leaf}|{event.stream_id}")
+
+    def refresh(self, session: Session, target: str) -> None:
+        leaf, hub = target.split("|")
+        session.put(f"copy#{leaf}", hub, session.get(f"hub#{hub}", "state"))
+
+
+class CrashingOnce(InMemoryReadModelStore):
+    """Fails the first commit that carries no checkpoint move (the first refresh)."""
+
+    crashed = False
+
+    def commit(self, writes, checks, checkpoint) -> None:
+        if checkpoint is None and not self.crashed:
+            self.crashed = True
+            raise RuntimeError("Lambda timed out")
+        super().commit(writes, checks, checkpoint)
+
+
+def hub_event(version: int, leaves: list[str]) -> StoredEvent:
+    return StoredEvent(stream_id="h#1", version=version, event_type="Counted", data={"leaves": leaves},
+                       event_id=f"h{version}", occurred_at="2026-01-05T09:00:00Z")
+
+
+def test_refreshes_run_one_per_transaction_after_the_commit_and_clear_the_marker():
+    store = InMemoryReadModelStore(max_actions=4)
+    p = Projector(projection=Fanout(), store=store, events=InMemoryEventStore())
+    assert p.handle(hub_event(1, [f"leaf{i}" for i in range(10)])) == 1
+    assert [store.get(f"copy#leaf{i}", "h#1").doc for i in range(10)] == [{"version": 1}] * 10
+    assert store.get("refresh#h#1", "refresh") is None
+
+
+def test_refreshes_left_by_a_crash_are_finished_by_the_redelivered_event():
+    store = CrashingOnce()
+    p = Projector(projection=Fanout(), store=store, events=InMemoryEventStore())
+    event = hub_event(1, ["a", "b"])
+    with pytest.raises(RuntimeError):
+        p.handle(event)
+    assert store.get("refresh#h#1", "refresh").doc == {"targets": ["a|h#1", "b|h#1"]}
+    assert p.handle(event) == 0
+    assert store.get("copy#a", "h#1").doc == store.get("copy#b", "h#1").doc == {"version": 1}
+    assert store.get("refresh#h#1", "refresh") is None
+
+
+def test_refreshes_left_by_a_crash_are_merged_into_the_next_events_marker():
+    store = CrashingOnce()
+    p = Projector(projection=Fanout(), store=store, events=InMemoryEventStore())
+    with pytest.raises(RuntimeError):
+        p.handle(hub_event(1, ["a"]))
+    p.handle(hub_event(2, ["b"]))
+    assert store.get("copy#a", "h#1").doc == store.get("copy#b", "h#1").doc == {"version": 2}
