@@ -7,5 +7,18 @@
 from __future__ import annotations
 
 from .harness import RecordedResource, RecordedStack, RecordingMocks, load_stack_config, record, run_program
+from .policy import DEFAULT_RULES, Exemption, PolicyReport, Violation, check_stack
 
-__all__ = ["RecordedResource", "RecordedStack", "RecordingMocks", "load_stack_config", "record", "run_program"]
+__all__ = [
+    "DEFAULT_RULES",
+    "Exemption",
+    "PolicyReport",
+    "RecordedResource",
+    "RecordedStack",
+    "RecordingMocks",
+    "Violation",
+    "check_stack",
+    "load_stack_config",
+    "record",
+    "run_program",
+]

@@ -1,0 +1,152 @@
+"""The policy engine: rules, violations, exemptions and the report."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Protocol, Sequence, runtime_checkable
+
+from .harness import RecordedResource, RecordedStack
+
+#: The rule id under which an exemption that matched nothing is reported.
+UNUSED_EXEMPTION = "EXEMPT"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One resource breaking one rule."""
+
+    rule_id: str
+    resource_type: str
+    resource_name: str
+    urn: str
+    message: str
+
+    @classmethod
+    def of(cls, rule_id: str, resource: RecordedResource, message: str) -> Violation:
+        return cls(rule_id, resource.type, resource.name, resource.urn, message)
+
+    def render(self) -> str:
+        return f"{self.resource_name} ({self.resource_type}): {self.message}"
+
+
+@runtime_checkable
+class Rule(Protocol):
+    """What `check_stack` needs of a rule; subclass nothing, just provide these."""
+
+    id: str
+    title: str
+    rationale: str
+
+    def check(self, stack: RecordedStack) -> list[Violation]: ...
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """A justified exception: `rule_id` does not apply to the resource named `resource_name`
+    (its Pulumi logical name, as in `RecordedResource.name`)."""
+
+    rule_id: str
+    resource_name: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError(f"exemption of {self.resource_name!r} from {self.rule_id} needs a reason")
+
+    def matches(self, violation: Violation) -> bool:
+        return violation.rule_id == self.rule_id and violation.resource_name == self.resource_name
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """What one rule found: open violations and the violations exemptions covered."""
+
+    rule: Rule
+    violations: tuple[Violation, ...]
+    exempted: tuple[tuple[Violation, Exemption], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+@dataclass(frozen=True)
+class PolicyReport:
+    """The result of `check_stack`: `.ok`, `.violations`, and `.render()` for people."""
+
+    stack_name: str
+    results: tuple[RuleResult, ...]
+    unused_exemptions: tuple[Exemption, ...] = field(default=())
+
+    @property
+    def violations(self) -> list[Violation]:
+        """Open violations of every rule, then one per exemption that matched nothing."""
+        found = [v for r in self.results for v in r.violations]
+        found += [
+            Violation(UNUSED_EXEMPTION, "exemption", e.resource_name, "", f"exemption from {e.rule_id} matched no violation (reason given: {e.reason})")
+            for e in self.unused_exemptions
+        ]
+        return found
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def for_rule(self, rule_id: str) -> list[Violation]:
+        return [v for v in self.violations if v.rule_id == rule_id]
+
+    def render(self) -> str:
+        """Per rule: PASS/FAIL, counts, and each violation with its resource."""
+        failed = sum(1 for r in self.results if not r.ok)
+        exempted = sum(len(r.exempted) for r in self.results)
+        lines = [
+            f"Policy report for stack {self.stack_name}: {len(self.results)} rules, "
+            f"{len(self.results) - failed} passed, {failed} failed; "
+            f"{len(self.violations)} violations, {exempted} exempted"
+        ]
+        for result in self.results:
+            counts = [f"{len(result.violations)} violations"] if result.violations else []
+            counts += [f"{len(result.exempted)} exempted"] if result.exempted else []
+            suffix = f" ({', '.join(counts)})" if counts else ""
+            lines.append(f"  {'PASS' if result.ok else 'FAIL'} {result.rule.id} {result.rule.title}{suffix}")
+            lines += [f"       - {v.render()}" for v in result.violations]
+            lines += [f"       ~ exempted {v.resource_name}: {e.reason}" for v, e in result.exempted]
+        if self.unused_exemptions:
+            lines.append(f"  FAIL {UNUSED_EXEMPTION} every exemption matches a violation ({len(self.unused_exemptions)} unused)")
+            lines += [f"       - {e.rule_id} {e.resource_name}: matched nothing (reason given: {e.reason})" for e in self.unused_exemptions]
+        return "\n".join(lines)
+
+
+def check_stack(stack: RecordedStack, rules: Sequence[Rule] | None = None, exemptions: Iterable[Exemption] = ()) -> PolicyReport:
+    """Run `rules` (default: `DEFAULT_RULES`) over `stack` and apply `exemptions`."""
+    if rules is None:
+        from ._policy_rules import DEFAULT_RULES
+
+        rules = DEFAULT_RULES
+    ids = [r.id for r in rules]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"rule ids must be unique; repeated: {duplicates}")
+    exemptions = tuple(exemptions)
+    used: set[Exemption] = set()
+    results = []
+    for rule in rules:
+        open_: list[Violation] = []
+        covered: list[tuple[Violation, Exemption]] = []
+        for violation in rule.check(stack):
+            exemption = next((e for e in exemptions if e.matches(violation)), None)
+            if exemption is None:
+                open_.append(violation)
+            else:
+                used.add(exemption)
+                covered.append((violation, exemption))
+        results.append(RuleResult(rule, tuple(open_), tuple(covered)))
+    unused = tuple(e for e in exemptions if e not in used)
+    return PolicyReport(f"{stack.project}/{stack.stack}", tuple(results), unused)
+
+
+def replace_rules(rules: Sequence[Rule], *replacements: Rule) -> tuple[Rule, ...]:
+    """`rules` with each rule of the same id as a replacement swapped for it (a rule with
+    a new id is appended), e.g. to widen the public routes of `API001`."""
+    by_id = {r.id: r for r in replacements}
+    kept = tuple(by_id.pop(r.id, r) for r in rules)
+    return kept + tuple(by_id.values())

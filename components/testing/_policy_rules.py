@@ -1,0 +1,748 @@
+"""The default rule set: least privilege, an append-only event store, no lost failures.
+
+Each rule is a frozen dataclass: `id`, `title` and `rationale` are class constants, the
+fields are the rule's parameters (with the defaults `DEFAULT_RULES` uses), and
+`check(stack)` returns one `Violation` per offending resource and reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ._policy_core import Rule, Violation
+from ._policy_iam import Statement, action_matches, is_unscoped_resource, resource_matches
+from ._policy_view import (
+    API,
+    AUTHORIZER,
+    FUNCTION,
+    INTEGRATION,
+    LOG_GROUP,
+    MAPPING,
+    PERMISSION,
+    PIPE,
+    QUEUE,
+    ROLE,
+    ROUTE,
+    STAGE,
+    TABLE,
+    TARGET,
+    StackView,
+    get,
+)
+from .harness import RecordedResource, RecordedStack
+
+#: Actions that AWS does not let a policy scope to a resource (the Service Authorization
+#: Reference lists no resource type for them), so `"Resource": "*"` is their only form.
+UNSCOPABLE_ACTIONS: frozenset[str] = frozenset(
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:GetSamplingStatisticSummaries",
+        "dynamodb:ListStreams",
+        "cloudwatch:PutMetricData",
+        "ec2:DescribeNetworkInterfaces",
+        "sts:GetCallerIdentity",
+    }
+)
+
+#: AWS managed policies accepted without reading them (their documents are not in the
+#: stack): narrow, service-maintained policies with nothing to scope.
+TRUSTED_MANAGED_POLICIES: frozenset[str] = frozenset(
+    {
+        "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess",
+        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
+    }
+)
+
+#: Item writes that change or remove what is stored. `BatchWriteItem` is its own IAM
+#: action (its delete requests are not authorised as DeleteItem), so it is listed too.
+#: Appends go through PutItem (TransactWriteItems puts are authorised as PutItem).
+EVENTS_TABLE_FORBIDDEN_ACTIONS: tuple[str, ...] = (
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+)
+
+#: Routes anyone may call (method and path as in the route key).
+PUBLIC_ROUTES: frozenset[str] = frozenset({"GET /openapi.json"})
+
+_STREAM_SERVICES = ("dynamodb", "kinesis")
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _arn_service(arn: Any) -> str:
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return parts[2] if len(parts) > 2 and parts[0] == "arn" else ""
+
+
+def _fn_label(view: StackView, fn: RecordedResource) -> str:
+    return f"function {fn.name!r} ({view.physical_name(fn)})"
+
+
+# -- IAM ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoWildcardActions:
+    id: ClassVar[str] = "IAM001"
+    title: ClassVar[str] = "Allow statements name their actions in full"
+    rationale: ClassVar[str] = (
+        "`*`, `svc:*` and `svc:Get*` grant actions nobody reviewed, including ones AWS adds later; "
+        "`NotAction` in an Allow grants everything else. Deny statements may use wildcards."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        out = []
+        for doc in view.identity_documents + view.resource_documents:
+            for s in doc.statements:
+                if not s.allow:
+                    continue
+                if s.not_actions is not None:
+                    out.append(Violation.of(self.id, doc.source, f"{doc.where}: {s.label} allows NotAction {list(s.not_actions)}, i.e. every other action"))
+                wild = [a for a in s.actions if "*" in a or "?" in a]
+                if wild:
+                    out.append(Violation.of(self.id, doc.source, f"{doc.where}: {s.label} allows wildcard actions {wild}"))
+        return out
+
+
+@dataclass(frozen=True)
+class NoWildcardResources:
+    unscopable_actions: frozenset[str] = UNSCOPABLE_ACTIONS
+
+    id: ClassVar[str] = "IAM002"
+    title: ClassVar[str] = "No `*` resource for actions that can be scoped"
+    rationale: ClassVar[str] = (
+        "A role should reach only the resources it needs. `*` (or `table/*`, or NotResource) is "
+        "allowed only for actions AWS cannot scope to a resource (UNSCOPABLE_ACTIONS)."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        allowed = {a.lower() for a in self.unscopable_actions}
+        out = []
+        for doc in view.identity_documents:
+            for s in doc.statements:
+                if not s.allow:
+                    continue
+                if s.not_resources is not None:
+                    out.append(Violation.of(self.id, doc.source, f"{doc.where}: {s.label} allows NotResource {list(s.not_resources)}, i.e. every other resource"))
+                    continue
+                unscoped = [r for r in s.resources if is_unscoped_resource(r)]
+                scopable = [a for a in s.actions if a.lower() not in allowed]
+                if s.not_actions is not None:
+                    scopable.append(f"NotAction {list(s.not_actions)}")
+                if unscoped and scopable:
+                    out.append(Violation.of(self.id, doc.source, f"{doc.where}: {s.label} allows {scopable} on {unscoped}; these actions can be scoped to ARNs"))
+        return out
+
+
+@dataclass(frozen=True)
+class PoliciesReadable:
+    trusted_managed_policies: frozenset[str] = TRUSTED_MANAGED_POLICIES
+
+    id: ClassVar[str] = "IAM003"
+    title: ClassVar[str] = "Every policy that grants access can be read and checked"
+    rationale: ClassVar[str] = (
+        "A check is only as good as what it sees: documents must be valid IAM JSON, and attached "
+        "managed policies must be declared in the stack or be one of the trusted AWS policies. "
+        "AWSLambdaBasicExecutionRole, for one, grants logs writes on `*`; write a scoped policy instead."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        out = [
+            Violation.of(self.id, d.source, f"{d.where} cannot be read: {d.error}")
+            for d in view.identity_documents + view.resource_documents
+            if d.error
+        ]
+        declared = {p.state.get("arn") for p in view.of_type("aws:iam/policy:Policy")}
+        for source, arn in view.attached_policy_arns():
+            if arn not in declared and arn not in self.trusted_managed_policies:
+                out.append(Violation.of(self.id, source, f"attaches {arn}, which is not declared in this stack and not trusted; its grants cannot be checked"))
+        return out
+
+
+@dataclass(frozen=True)
+class OneRolePerFunction:
+    id: ClassVar[str] = "IAM004"
+    title: ClassVar[str] = "Each function has its own role, and every role is used"
+    rationale: ClassVar[str] = (
+        "A shared role gives every function the union of their permissions; an unused role is "
+        "standing access nobody needs. Roles must be declared in the stack so they can be checked."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        out = []
+        for fn in view.of_type(FUNCTION):
+            if view.function_role(fn) is None:
+                out.append(Violation.of(self.id, fn, f"role {fn.inputs.get('role')!r} is not a role declared in this stack"))
+        for role in view.of_type(ROLE):
+            users = view.role_users[role.urn]
+            functions = [u for u in users if u.type == FUNCTION]
+            if not users:
+                out.append(Violation.of(self.id, role, "no resource uses this role"))
+            elif len(functions) > 1:
+                out.append(Violation.of(self.id, role, f"shared by functions {sorted(f.name for f in functions)}"))
+            elif functions and len(users) > 1:
+                others = sorted(f"{u.name} ({u.type})" for u in users if u.type != FUNCTION)
+                out.append(Violation.of(self.id, role, f"function {functions[0].name!r} shares it with {others}"))
+        return out
+
+
+@dataclass(frozen=True)
+class NoPublicResourcePolicies:
+    id: ClassVar[str] = "RES001"
+    title: ClassVar[str] = "No resource policy allows `*` principals without a scoping condition"
+    rationale: ClassVar[str] = (
+        "An Allow to `Principal: \"*\"` (or any NotPrincipal) opens a queue, bus, table or role to every "
+        "AWS account unless a condition narrows it (aws:PrincipalOrgID, aws:SourceArn, "
+        "aws:SourceAccount, ...). Deny statements to `*` are how guard rails are written and are fine."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        return [
+            Violation.of(self.id, d.source, f"{d.where}: {s.label} allows {list(s.actions or s.not_actions or ())} to any principal without a condition on the caller's account, organisation or source")
+            for d in view.resource_documents
+            for s in d.statements
+            if s.allow and s.public_principal and not s.principal_scoped_by_condition
+        ]
+
+
+# -- the event store --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventsTableAppendOnly:
+    forbidden_actions: tuple[str, ...] = EVENTS_TABLE_FORBIDDEN_ACTIONS
+
+    id: ClassVar[str] = "DDB001"
+    title: ClassVar[str] = "The Events table is append-only"
+    rationale: ClassVar[str] = (
+        "Events are the source of truth: no identity policy may allow changing or deleting items of "
+        "an Events table (keys stream_id/version, or tag event-store=true), and the table's resource "
+        "policy must deny those actions to every principal, so a later grant cannot undo it."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        out = []
+        for table in view.events_tables:
+            arn = table.state.get("arn", "")
+            for doc in view.identity_documents:
+                for s in doc.statements:
+                    granted = [a for a in self.forbidden_actions if s.allows(a, arn)]
+                    if granted:
+                        out.append(Violation.of(self.id, doc.source, f"{doc.where}: {s.label} allows {granted} on Events table {table.name!r}"))
+            denied = {
+                a
+                for d in view.table_policies(table)
+                for s in d.statements
+                if s.effect == "Deny" and s.everyone and not s.condition
+                for a in self.forbidden_actions
+                if s.grants_action(a) and s.covers_resource(arn)
+            }
+            missing = [a for a in self.forbidden_actions if a not in denied]
+            if missing:
+                out.append(Violation.of(self.id, table, f"no resource policy denies {missing} to every principal (unconditionally) on this Events table"))
+        return out
+
+
+@dataclass(frozen=True)
+class EventsTableDurable:
+    id: ClassVar[str] = "DDB002"
+    title: ClassVar[str] = "The Events table is protected, retained, recoverable and encrypted"
+    rationale: ClassVar[str] = (
+        "Losing the event store loses the system: point-in-time recovery, KMS encryption, "
+        "deletion protection, and the Pulumi options protect and retain_on_delete."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        out = []
+        for t in view.events_tables:
+            missing = [
+                what
+                for what, ok in (
+                    ("point_in_time_recovery.enabled", get(t.inputs, "pointInTimeRecovery", "enabled") is True),
+                    ("server_side_encryption.enabled", get(t.inputs, "serverSideEncryption", "enabled") is True),
+                    ("deletion_protection_enabled", t.inputs.get("deletionProtectionEnabled") is True),
+                    ("option protect", t.options.get("protect") is True),
+                    ("option retain_on_delete", t.options.get("retain_on_delete") is True),
+                )
+                if not ok
+            ]
+            if missing:
+                out.append(Violation.of(self.id, t, f"Events table lacks {missing}"))
+        return out
+
+
+@dataclass(frozen=True)
+class TablesEncrypted:
+    id: ClassVar[str] = "DDB003"
+    title: ClassVar[str] = "Every DynamoDB table is encrypted with KMS"
+    rationale: ClassVar[str] = (
+        "Read models hold the same personal data as the events. They can be rebuilt by replay, so "
+        "PITR and retention are not required of them, but encryption is."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        return [
+            Violation.of(self.id, t, "server_side_encryption.enabled is not true")
+            for t in stack.of_type(TABLE)
+            if get(t.inputs, "serverSideEncryption", "enabled") is not True
+        ]
+
+
+@dataclass(frozen=True)
+class PublisherLimitedToItsSource:
+    source_variables: tuple[str, ...] = ("EVENT_SOURCE", "SERVICE_SOURCE")
+
+    id: ClassVar[str] = "EVT001"
+    title: ClassVar[str] = "The publisher may put events on one bus, with its own source only"
+    rationale: ClassVar[str] = (
+        "The function (or pipe) reading an Events table's stream speaks for the service: its "
+        "events:PutEvents must name exactly one bus ARN and carry a StringEquals events:source "
+        "condition equal to the service's source (the function's EVENT_SOURCE variable), so it "
+        "cannot impersonate another domain."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        out = []
+        for reader, _table, fn in view.publishers:
+            if reader.type == PIPE:
+                role = view.find(ROLE, reader.inputs.get("roleArn"))
+                source = get(reader.inputs, "targetParameters", "eventbridgeEventBusParameters", "source")
+                subject = reader
+            elif fn is not None:
+                role = view.function_role(fn)
+                variables = get(fn.inputs, "environment", "variables") or {}
+                source = next((variables[v] for v in self.source_variables if variables.get(v)), None)
+                subject = fn
+            else:
+                out.append(Violation.of(self.id, reader, "the publisher function of this mapping is not declared in this stack"))
+                continue
+            if role is None:
+                out.append(Violation.of(self.id, subject, "the publisher's role is not declared in this stack"))
+                continue
+            out += self._check_role(view, subject, role, source)
+        return out
+
+    def _check_role(self, view: StackView, subject: RecordedResource, role: RecordedResource, source: Any) -> list[Violation]:
+        puts = [(d, s) for d, s in view.role_statements(role) if s.allow and s.grants_action("events:PutEvents")]
+        if not puts:
+            return [Violation.of(self.id, subject, f"role {role.name!r} grants no events:PutEvents; the publisher cannot publish")]
+        out = []
+        buses: set[str] = set()
+        for doc, s in puts:
+            where = f"role {role.name!r} {doc.where}: {s.label}"
+            wild = [r for r in s.resources if "*" in r or "?" in r] + ([f"NotResource {list(s.not_resources)}"] if s.not_resources is not None else [])
+            if wild:
+                out.append(Violation.of(self.id, subject, f"{where} allows events:PutEvents on {wild}, not one bus"))
+            buses.update(r for r in s.resources if ":event-bus/" in r)
+            values = s.condition_values("StringEquals", "events:source")
+            if values is None or len(values) != 1:
+                out.append(Violation.of(self.id, subject, f"{where} allows events:PutEvents without a single-valued StringEquals events:source condition"))
+            elif source is not None and values[0] != source:
+                out.append(Violation.of(self.id, subject, f"{where} limits events:source to {values[0]!r}, not the service's source {source!r}"))
+        if len(buses) > 1:
+            out.append(Violation.of(self.id, subject, f"role {role.name!r} may put events on {len(buses)} buses {sorted(buses)}, not one"))
+        return out
+
+
+# -- delivery: nothing is lost silently ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MappingsHandleFailures:
+    id: ClassVar[str] = "ESM001"
+    title: ClassVar[str] = "Every event source mapping (and stream pipe) has an on-failure destination and bounded retries"
+    rationale: ClassVar[str] = (
+        "A stream mapping retries a failing batch until the records expire (-1 = forever), blocking "
+        "its shard: set maximum_retry_attempts >= 0, maximum_record_age_in_seconds (not -1), "
+        "bisect_batch_on_function_error and an on-failure destination. An SQS mapping needs a redrive "
+        "policy on its source queue instead."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        out = []
+        for m in view.of_type(MAPPING):
+            source = m.inputs.get("eventSourceArn")
+            if _arn_service(source) == "sqs":
+                queue = view.find(QUEUE, source)
+                redrive = view.redrive_policy(queue) if queue else None
+                if not get(redrive, "deadLetterTargetArn") or not _number(get(redrive, "maxReceiveCount")):
+                    out.append(Violation.of(self.id, m, f"source queue {source!r} has no redrive policy (deadLetterTargetArn and maxReceiveCount) in this stack"))
+                continue
+            problems = self._stream_problems(
+                destination=get(m.inputs, "destinationConfig", "onFailure", "destinationArn"),
+                retries=m.inputs.get("maximumRetryAttempts"),
+                age=m.inputs.get("maximumRecordAgeInSeconds"),
+                bisect=m.inputs.get("bisectBatchOnFunctionError") is True,
+                names=("destination_config.on_failure", "maximum_retry_attempts", "maximum_record_age_in_seconds", "bisect_batch_on_function_error"),
+            )
+            if problems:
+                out.append(Violation.of(self.id, m, "; ".join(problems)))
+        for p in view.of_type(PIPE):
+            if _arn_service(p.inputs.get("source")) not in _STREAM_SERVICES:
+                continue
+            sources = get(p.inputs, "sourceParameters") or {}
+            params = sources.get("dynamodbStreamParameters") or sources.get("kinesisStreamParameters") or {}
+            problems = self._stream_problems(
+                destination=get(params, "deadLetterConfig", "arn"),
+                retries=params.get("maximumRetryAttempts"),
+                age=params.get("maximumRecordAgeInSeconds"),
+                bisect=params.get("onPartialBatchItemFailure") == "AUTOMATIC_BISECT",
+                names=("dead_letter_config", "maximum_retry_attempts", "maximum_record_age_in_seconds", "on_partial_batch_item_failure=AUTOMATIC_BISECT"),
+            )
+            if problems:
+                out.append(Violation.of(self.id, p, "; ".join(problems)))
+        return out
+
+    @staticmethod
+    def _stream_problems(*, destination: Any, retries: Any, age: Any, bisect: bool, names: tuple[str, str, str, str]) -> list[str]:
+        problems = []
+        if not destination:
+            problems.append(f"no {names[0]}")
+        retries_n, age_n = _number(retries), _number(age)
+        if retries_n is None or retries_n < 0:
+            problems.append(f"{names[1]} is {retries!r}; set 0..10000 (unset or -1 retries until the record expires)")
+        if age_n is None or age_n < 0:
+            problems.append(f"{names[2]} is {age!r}; set a bound (unset or -1 keeps records up to their retention)")
+        if not bisect:
+            problems.append(f"{names[3]} is not set")
+        return problems
+
+
+@dataclass(frozen=True)
+class TargetsHandleFailures:
+    id: ClassVar[str] = "EVT002"
+    title: ClassVar[str] = "Every EventBridge rule target has a DLQ and an explicit retry policy"
+    rationale: ClassVar[str] = (
+        "EventBridge drops an event after its retries (by default 185 over 24 hours) unless the "
+        "target has a dead-letter queue; an explicit retry_policy.maximum_retry_attempts says how "
+        "long a broken consumer may be retried."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        out = []
+        for t in stack.of_type(TARGET):
+            problems = []
+            if not get(t.inputs, "deadLetterConfig", "arn"):
+                problems.append("no dead_letter_config")
+            retries = _number(get(t.inputs, "retryPolicy", "maximumRetryAttempts"))
+            if retries is None or retries < 0:
+                problems.append("no retry_policy.maximum_retry_attempts")
+            if problems:
+                out.append(Violation.of(self.id, t, f"target {t.inputs.get('arn')!r}: {'; '.join(problems)}"))
+        return out
+
+
+@dataclass(frozen=True)
+class QueuesEncrypted:
+    id: ClassVar[str] = "SQS001"
+    title: ClassVar[str] = "Every SQS queue is encrypted at rest"
+    rationale: ClassVar[str] = "Dead-letter queues hold whole events, personal data included: SQS-managed SSE or a KMS key."
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        return [
+            Violation.of(self.id, q, "neither sqs_managed_sse_enabled nor kms_master_key_id is set")
+            for q in stack.of_type(QUEUE)
+            if q.inputs.get("sqsManagedSseEnabled") is not True and not q.inputs.get("kmsMasterKeyId")
+        ]
+
+
+def _denies_insecure_transport(s: Statement, queue_arn: str) -> bool:
+    values = s.condition_values("Bool", "aws:SecureTransport") or ()
+    return (
+        s.effect == "Deny"
+        and s.everyone
+        and any(action_matches(a, "sqs:*") for a in s.actions)
+        and s.covers_resource(queue_arn)
+        and any(str(v).lower() == "false" for v in values)
+    )
+
+
+@dataclass(frozen=True)
+class QueuesRequireTls:
+    id: ClassVar[str] = "SQS002"
+    title: ClassVar[str] = "Every SQS queue's policy denies requests without TLS"
+    rationale: ClassVar[str] = (
+        "SQS accepts plain HTTP unless the queue policy denies `sqs:*` to `*` when "
+        "aws:SecureTransport is false."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        return [
+            Violation.of(self.id, q, "no queue policy denies sqs:* to every principal when aws:SecureTransport is false")
+            for q in view.of_type(QUEUE)
+            if not any(_denies_insecure_transport(s, q.state.get("arn", "")) for d in view.queue_policies(q) for s in d.statements)
+        ]
+
+
+# -- logs --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogGroupsRetained:
+    id: ClassVar[str] = "LOG001"
+    title: ClassVar[str] = "Every log group has a retention period"
+    rationale: ClassVar[str] = "Logs kept forever cost money and keep personal data longer than needed."
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        return [
+            Violation.of(self.id, g, f"retention_in_days is {g.inputs.get('retentionInDays')!r}; set a positive number of days")
+            for g in stack.of_type(LOG_GROUP)
+            if (_number(g.inputs.get("retentionInDays")) or 0) <= 0
+        ]
+
+
+@dataclass(frozen=True)
+class FunctionsHaveLogGroups:
+    id: ClassVar[str] = "LOG002"
+    title: ClassVar[str] = "Every function logs to a log group declared in the stack"
+    rationale: ClassVar[str] = (
+        "Without a declared log group Lambda creates one on first write, with no retention and "
+        "outside the stack. The group is the function's logging_config.log_group, or /aws/lambda/<name>."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        names = {view.physical_name(g) for g in view.of_type(LOG_GROUP)}
+        out = []
+        for fn in view.of_type(FUNCTION):
+            expected = get(fn.inputs, "loggingConfig", "logGroup") or f"/aws/lambda/{view.physical_name(fn)}"
+            if expected not in names:
+                out.append(Violation.of(self.id, fn, f"logs to {expected!r}, which is not a log group of this stack"))
+        return out
+
+
+# -- invocation and the API ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PermissionsScopedBySource:
+    id: ClassVar[str] = "LAM001"
+    title: ClassVar[str] = "Every Lambda permission names a specific source ARN"
+    rationale: ClassVar[str] = (
+        "Without source_arn any rule, API or bucket of any account could invoke the function "
+        "(confused deputy). Wildcards are allowed only in an API Gateway ARN's stage/method/path, "
+        "after the execution ARN of the API that integrates the function."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        apis = {a.id: a.state.get("executionArn") for a in view.of_type(API) if a.state.get("executionArn")}
+        out = []
+        for p in view.of_type(PERMISSION):
+            problem = self._problem(view, apis, p)
+            if problem:
+                out.append(Violation.of(self.id, p, problem))
+        return out
+
+    @staticmethod
+    def _problem(view: StackView, apis: dict[str | None, str], p: RecordedResource) -> str | None:
+        principal, source = p.inputs.get("principal"), p.inputs.get("sourceArn")
+        if principal == "*" or not principal:
+            return f"principal is {principal!r}; name the service or account"
+        if not isinstance(source, str) or not source:
+            return f"no source_arn for principal {principal!r}"
+        parts = source.split(":", 5)
+        if len(parts) < 6 or parts[0] != "arn":
+            return f"source_arn {source!r} is not an ARN"
+        if any("*" in part or "?" in part for part in parts[:5]):
+            return f"source_arn {source!r} has a wildcard partition, service, region or account"
+        if principal != "apigateway.amazonaws.com":
+            return f"source_arn {source!r} has a wildcard" if ("*" in source or "?" in source) else None
+        fn = view.find(FUNCTION, p.inputs.get("function"))
+        integrated = {
+            apis.get(i.inputs.get("apiId"))
+            for i in view.of_type(INTEGRATION)
+            if fn is not None and isinstance(i.inputs.get("integrationUri"), str) and fn.state.get("arn", "\0") in i.inputs["integrationUri"]
+        } - {None}
+        expected = integrated or set(apis.values())
+        if not any(source.startswith(f"{e}/") for e in expected):
+            return f"source_arn {source!r} does not start with the execution ARN of the API that integrates the function ({sorted(expected)})"
+        return None
+
+
+@dataclass(frozen=True)
+class RoutesAuthorized:
+    public_routes: frozenset[str] = PUBLIC_ROUTES
+
+    id: ClassVar[str] = "API001"
+    title: ClassVar[str] = "Every API route is authorised, except the declared public ones"
+    rationale: ClassVar[str] = (
+        "An HTTP API route without authorization_type JWT, AWS_IAM or CUSTOM (with an authorizer) "
+        "is open to the internet. Routes meant to be public are listed by route key in the rule's "
+        "public_routes (default: GET /openapi.json). JWT authorizers need an issuer and an audience."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        out = []
+        for route in view.of_type(ROUTE):
+            key = route.inputs.get("routeKey")
+            kind = route.inputs.get("authorizationType") or "NONE"
+            if key in self.public_routes:
+                continue
+            if kind not in ("JWT", "AWS_IAM", "CUSTOM"):
+                out.append(Violation.of(self.id, route, f"route {key!r} has authorization_type {kind!r} and is not a declared public route"))
+            elif kind != "AWS_IAM" and not route.inputs.get("authorizerId"):
+                out.append(Violation.of(self.id, route, f"route {key!r} has authorization_type {kind!r} but no authorizer_id"))
+        for auth in view.of_type(AUTHORIZER):
+            if auth.inputs.get("authorizerType") == "JWT":
+                jwt = auth.inputs.get("jwtConfiguration") or {}
+                if not jwt.get("issuer") or not jwt.get("audiences"):
+                    out.append(Violation.of(self.id, auth, "JWT authorizer needs jwt_configuration.issuer and at least one audience"))
+        return out
+
+
+@dataclass(frozen=True)
+class StagesThrottledAndLogged:
+    id: ClassVar[str] = "API002"
+    title: ClassVar[str] = "Every API stage is throttled and access-logged"
+    rationale: ClassVar[str] = (
+        "Default route throttling (burst and rate) caps what a caller can cost; access logs are "
+        "the record of who called what."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        out = []
+        for stage in stack.of_type(STAGE):
+            problems = [
+                f"default_route_settings.{name} is not a positive number"
+                for name, key in (("throttling_burst_limit", "throttlingBurstLimit"), ("throttling_rate_limit", "throttlingRateLimit"))
+                if (_number(get(stage.inputs, "defaultRouteSettings", key)) or 0) <= 0
+            ]
+            if not get(stage.inputs, "accessLogSettings", "destinationArn") or not get(stage.inputs, "accessLogSettings", "format"):
+                problems.append("no access_log_settings (destination_arn and format)")
+            if problems:
+                out.append(Violation.of(self.id, stage, "; ".join(problems)))
+        return out
+
+
+# -- observability -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionsConfigured:
+    id: ClassVar[str] = "OBS001"
+    title: ClassVar[str] = "Every function is traced and has an explicit timeout and memory size"
+    rationale: ClassVar[str] = (
+        "Active X-Ray tracing follows a command through the stream, the bus and the projectors; "
+        "defaults of 3 s and 128 MB are accidents, not decisions."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        out = []
+        for fn in stack.of_type(FUNCTION):
+            problems = []
+            if get(fn.inputs, "tracingConfig", "mode") != "Active":
+                problems.append("tracing_config.mode is not Active")
+            if _number(fn.inputs.get("timeout")) is None:
+                problems.append("no explicit timeout")
+            if _number(fn.inputs.get("memorySize")) is None:
+                problems.append("no explicit memory_size")
+            if problems:
+                out.append(Violation.of(self.id, fn, "; ".join(problems)))
+        return out
+
+
+@dataclass(frozen=True)
+class FunctionErrorAlarms:
+    id: ClassVar[str] = "OBS002"
+    title: ClassVar[str] = "Every function has an alarm on its Errors metric"
+    rationale: ClassVar[str] = "A failing function must page someone, not wait to be noticed."
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        return [
+            Violation.of(self.id, fn, f"no alarm on AWS/Lambda Errors with FunctionName={view.physical_name(fn)!r}")
+            for fn in view.of_type(FUNCTION)
+            if not view.alarms_on("AWS/Lambda", "Errors", "FunctionName", view.physical_name(fn))
+        ]
+
+
+@dataclass(frozen=True)
+class DeadLetterQueueAlarms:
+    id: ClassVar[str] = "OBS003"
+    title: ClassVar[str] = "Every dead-letter queue has an alarm on its depth"
+    rationale: ClassVar[str] = (
+        "A DLQ nobody watches is a slower way to lose events: alarm on "
+        "ApproximateNumberOfMessagesVisible of every queue that receives failures."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        out = []
+        seen: set[str] = set()
+        for queue, sender in view.dead_letter_queues:
+            name = view.physical_name(queue)
+            if queue.urn in seen or view.alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", name):
+                continue
+            seen.add(queue.urn)
+            out.append(Violation.of(self.id, queue, f"receives failures of {sender.name!r} but has no alarm on AWS/SQS ApproximateNumberOfMessagesVisible with QueueName={name!r}"))
+        return out
+
+
+@dataclass(frozen=True)
+class StreamIteratorAgeAlarms:
+    id: ClassVar[str] = "OBS004"
+    title: ClassVar[str] = "Every stream mapping's function has an IteratorAge alarm"
+    rationale: ClassVar[str] = (
+        "A stuck publisher stops the whole system without a single error: IteratorAge growing "
+        "is the signal. Applies to every DynamoDB/Kinesis stream mapping, the publisher first."
+    )
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        out = []
+        for m in view.of_type(MAPPING):
+            if _arn_service(m.inputs.get("eventSourceArn")) not in _STREAM_SERVICES:
+                continue
+            fn = view.find(FUNCTION, m.inputs.get("functionName"))
+            name = view.physical_name(fn) if fn else str(m.inputs.get("functionName"))
+            if not view.alarms_on("AWS/Lambda", "IteratorAge", "FunctionName", name):
+                out.append(Violation.of(self.id, m, f"no alarm on AWS/Lambda IteratorAge with FunctionName={name!r}"))
+        return out
+
+
+#: Every rule above with its default parameters, in report order.
+DEFAULT_RULES: tuple[Rule, ...] = (
+    NoWildcardActions(),
+    NoWildcardResources(),
+    PoliciesReadable(),
+    OneRolePerFunction(),
+    NoPublicResourcePolicies(),
+    EventsTableAppendOnly(),
+    EventsTableDurable(),
+    TablesEncrypted(),
+    PublisherLimitedToItsSource(),
+    MappingsHandleFailures(),
+    TargetsHandleFailures(),
+    QueuesEncrypted(),
+    QueuesRequireTls(),
+    LogGroupsRetained(),
+    FunctionsHaveLogGroups(),
+    PermissionsScopedBySource(),
+    RoutesAuthorized(),
+    StagesThrottledAndLogged(),
+    FunctionsConfigured(),
+    FunctionErrorAlarms(),
+    DeadLetterQueueAlarms(),
+    StreamIteratorAgeAlarms(),
+)
