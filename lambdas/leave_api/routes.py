@@ -118,15 +118,16 @@ class Match:
     params: dict[str, str]
 
 
-def match(event: Mapping[str, Any], routes: tuple[Route, ...] = ROUTES) -> Match:
+def match(event: Mapping[str, Any], routes: tuple[Route, ...] = ROUTES, *, check: bool = True) -> Match:
     """The route for an API Gateway v2 event: by `routeKey` (with `pathParameters`), else by
-    method and path. 404 `route_not_found` / 405 `method_not_allowed`; 400 if a path
-    parameter breaks its schema (the message names it, e.g. `path.location_id`)."""
+    method and path. 404 `route_not_found` / 405 `method_not_allowed`. With `check`, 400 if a
+    path parameter breaks its schema (the message names it, e.g. `path.location_id`); pass
+    `check=False` to authenticate first and call `validate_params` after."""
     allowed = {route.key: route for route in routes}
     route = allowed.get(str(event.get("routeKey") or ""))
     if route is not None and all(name in (event.get("pathParameters") or {}) for name in route.params):
         raw = {name: str(event["pathParameters"][name]) for name in route.params}
-        return Match(route, validate_params(route, raw))
+        return Match(route, validate_params(route, raw) if check else raw)
     method, segments = event_method(event), event_path(event).rstrip("/").split("/")
     methods_for_path: list[str] = []
     for candidate in routes:
@@ -134,7 +135,7 @@ def match(event: Mapping[str, Any], routes: tuple[Route, ...] = ROUTES) -> Match
         if params is None:
             continue
         if candidate.method == method:
-            return Match(candidate, validate_params(candidate, params))
+            return Match(candidate, validate_params(candidate, params) if check else params)
         methods_for_path.append(candidate.method)
     if methods_for_path:
         raise HttpError(405, "method_not_allowed", f"{method} is not allowed here; use {', '.join(sorted(methods_for_path))}")
