@@ -158,8 +158,11 @@ class RetainedTable(pulumi.ComponentResource):
             global_secondary_indexes=[
                 aws.dynamodb.TableGlobalSecondaryIndexArgs(
                     name=g.name,
-                    hash_key=g.hash_key,
-                    range_key=g.range_key,
+                    key_schemas=[
+                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=attr, key_type=kind)
+                        for attr, kind in ((g.hash_key, "HASH"), (g.range_key, "RANGE"))
+                        if attr
+                    ],
                     projection_type=g.projection_type,
                     non_key_attributes=list(g.non_key_attributes) or None,
                 )
