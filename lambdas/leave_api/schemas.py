@@ -116,9 +116,37 @@ NO_QUERY = obj({}, title="NoQuery")
 
 # --- responses ------------------------------------------------------------------------------
 
-LOCATION_CREATED = obj({"location_id": ID}, title="LocationCreated")
-LEAVE_RECORDED = obj({"request_id": REQUEST_ID, "working_days": WORKING_DAYS}, title="LeaveRecorded")
-ACCEPTED: Schema = {"type": "object", "title": "Accepted", "description": "The command's outcome (may be `{}`)."}
+
+def result(properties: dict[str, Schema], **annotations: Any) -> Schema:
+    """A response object: every listed property is always present; clients ignore extra ones."""
+    return {"type": "object", "required": list(properties), "properties": properties, **annotations}
+
+
+LOCATION_CREATED = result({"location_id": ID}, title="LocationCreated")
+EMPLOYEE_ADDED = result({"employee_id": ID, "location_id": ID}, title="EmployeeAdded")
+APPROVER_ASSIGNED = result({"location_id": ID, "approver_id": ID}, title="ApproverAssigned")
+POLICY_ASSIGNED = result(
+    {"location_id": ID, "leave_type": LEAVE_TYPE, "days_per_year": DAYS, "max_rollover_days": DAYS},
+    title="LeavePolicyAssigned",
+)
+WORKING_WEEK_CHANGED = result(
+    {"employee_id": ID, "days": {"type": "array", "items": WEEKDAY, "uniqueItems": True}},
+    title="WorkingWeekChanged",
+)
+LEAVE_RECORDED = result({"request_id": REQUEST_ID, "working_days": WORKING_DAYS}, title="LeaveRecorded")
+LEAVE_DECIDED = result(
+    {"request_id": REQUEST_ID, "status": {"type": "string", "enum": ["approved", "denied", "cancelled"]}},
+    title="LeaveStatusChanged",
+)
+EMPLOYEE_TRANSFERRED = result(
+    {"employee_id": ID, "from_location_id": ID, "to_location_id": ID, "effective_on": DATE},
+    title="EmployeeTransferred",
+)
+ROLLOVER_DONE = result(
+    {"from_year": YEAR, "to_year": YEAR, "employees": {"type": "integer", "minimum": 0},
+     "employees_rolled_over": {"type": "integer", "minimum": 0}},
+    title="RolloverDone",
+)
 BALANCE = obj(
     {
         "employee_id": ID,
