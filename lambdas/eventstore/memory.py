@@ -1,0 +1,165 @@
+"""In-memory event store: the reference semantics of the `EventStore` port.
+
+Used by unit tests and the local tools. It keeps the same rules as the DynamoDB adapter
+(`check_append`, JSON-encoded data, one all-or-nothing write per `append`), so code
+tested against it behaves the same on DynamoDB.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from .ports import (
+    Append,
+    ConcurrencyError,
+    IdempotencyKeyUsed,
+    IdempotencyRecord,
+    NewEvent,
+    StoredEvent,
+)
+
+MAX_TRANSACTION_ITEMS = 100
+"""DynamoDB's limit of actions in one `TransactWriteItems` call."""
+
+IDEMPOTENCY_PREFIX = "idempotency#"
+"""Stream ids with this prefix hold idempotency records, never events."""
+
+
+def transaction_items(appends: Sequence[Append], idempotency: IdempotencyRecord | None) -> int:
+    """Number of transaction actions an append needs: one per event, one for the
+    idempotency record, and one version check per stream that is not new."""
+    return (
+        sum(len(a.events) for a in appends)
+        + sum(1 for a in appends if a.expected_version > 0)
+        + (1 if idempotency is not None else 0)
+    )
+
+
+def check_append(appends: Sequence[Append], idempotency: IdempotencyRecord | None) -> None:
+    """Reject an append that no adapter may write, with a `ValueError` that says why.
+
+    Every adapter calls this before writing anything. Versions are assigned by the store
+    (`expected_version + 1`, `+ 2`, ...), so they are contiguous by construction.
+    """
+    seen: set[str] = set()
+    for a in appends:
+        if not a.stream_id or a.stream_id.startswith(IDEMPOTENCY_PREFIX):
+            raise ValueError(f"invalid stream id {a.stream_id!r}: empty or reserved ({IDEMPOTENCY_PREFIX!r} prefix)")
+        if a.stream_id in seen:
+            raise ValueError(f"stream {a.stream_id!r} appears twice in one append; merge its events into one Append")
+        seen.add(a.stream_id)
+        if isinstance(a.expected_version, bool) or not isinstance(a.expected_version, int) or a.expected_version < 0:
+            raise ValueError(f"expected_version of {a.stream_id!r} must be an int >= 0, got {a.expected_version!r}")
+        if not a.events:
+            raise ValueError(f"append to {a.stream_id!r} has no events")
+    if idempotency is not None and not idempotency.key:
+        raise ValueError("idempotency record has an empty key")
+    items = transaction_items(appends, idempotency)
+    if items > MAX_TRANSACTION_ITEMS:
+        raise ValueError(
+            f"append needs {items} transaction items (events + version checks + idempotency record), "
+            f"more than the {MAX_TRANSACTION_ITEMS} DynamoDB allows in one transaction"
+        )
+
+
+def encode_json(value: Mapping[str, Any]) -> str:
+    """JSON text as stored in the `data`, `metadata` and `response` attributes."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A stored event with its mappings kept as JSON text, as in the Events table."""
+
+    event_type: str
+    event_id: str
+    occurred_at: str
+    data: str
+    metadata: str
+
+    @classmethod
+    def of(cls, event: NewEvent) -> _Row:
+        return cls(event.event_type, event.event_id, event.occurred_at, encode_json(event.data), encode_json(event.metadata))
+
+    def stored(self, stream_id: str, version: int) -> StoredEvent:
+        return StoredEvent(
+            stream_id=stream_id,
+            version=version,
+            event_type=self.event_type,
+            event_id=self.event_id,
+            occurred_at=self.occurred_at,
+            data=json.loads(self.data),
+            metadata=json.loads(self.metadata),
+        )
+
+
+@dataclass(frozen=True)
+class _IdempotencyRow:
+    """A stored idempotency record with its response kept as JSON text."""
+
+    key: str
+    request_hash: str
+    response: str
+    created_at: str
+
+    @classmethod
+    def of(cls, record: IdempotencyRecord) -> _IdempotencyRow:
+        return cls(record.key, record.request_hash, encode_json(record.response), record.created_at)
+
+    def record(self) -> IdempotencyRecord:
+        return IdempotencyRecord(
+            key=self.key, request_hash=self.request_hash, response=json.loads(self.response), created_at=self.created_at
+        )
+
+
+class InMemoryEventStore:
+    """A thread-safe `EventStore` kept in process memory.
+
+    Every `append` is all-or-nothing under one lock, like one DynamoDB transaction, and
+    every value is stored as JSON text, so callers never share mutable state with it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._streams: dict[str, list[_Row]] = {}
+        self._idempotency: dict[str, _IdempotencyRow] = {}
+
+    def load(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
+        """All events of the stream with version > `after_version`, oldest first."""
+        if after_version < 0:
+            raise ValueError(f"after_version must be >= 0, got {after_version!r}")
+        with self._lock:
+            rows = self._streams.get(stream_id, [])[after_version:]
+        return [row.stored(stream_id, version) for version, row in enumerate(rows, start=after_version + 1)]
+
+    def append(self, appends: Sequence[Append], idempotency: IdempotencyRecord | None = None) -> list[StoredEvent]:
+        """Append atomically to one or more streams, with the idempotency record if given."""
+        check_append(appends, idempotency)
+        rows = {a.stream_id: [_Row.of(e) for e in a.events] for a in appends}
+        record = None if idempotency is None else _IdempotencyRow.of(idempotency)
+        with self._lock:
+            if record is not None and record.key in self._idempotency:
+                raise IdempotencyKeyUsed(f"idempotency key {record.key!r} is already stored; nothing was appended")
+            for a in appends:
+                current = len(self._streams.get(a.stream_id, ()))
+                if current != a.expected_version:
+                    raise ConcurrencyError(
+                        f"stream {a.stream_id!r} is at version {current}, not {a.expected_version}; reload and retry"
+                    )
+            for a in appends:
+                self._streams.setdefault(a.stream_id, []).extend(rows[a.stream_id])
+            if record is not None:
+                self._idempotency[record.key] = record
+        return [
+            row.stored(a.stream_id, version)
+            for a in appends
+            for version, row in enumerate(rows[a.stream_id], start=a.expected_version + 1)
+        ]
+
+    def get_idempotency(self, key: str) -> IdempotencyRecord | None:
+        """The stored record for a scoped idempotency key, or None."""
+        with self._lock:
+            record = self._idempotency.get(key)
+        return None if record is None else record.record()
