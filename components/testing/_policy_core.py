@@ -10,6 +10,10 @@ from .harness import RecordedResource, RecordedStack
 UNUSED_EXEMPTION = "EXEMPT"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 @dataclass(frozen=True)
 class Violation:
     """One resource breaking one rule."""
@@ -99,12 +103,12 @@ class PolicyReport:
         failed = sum(1 for r in self.results if not r.ok)
         exempted = sum(len(r.exempted) for r in self.results)
         lines = [
-            f"Policy report for stack {self.stack_name}: {len(self.results)} rules, "
+            f"Policy report for stack {self.stack_name}: {_count(len(self.results), 'rule')}, "
             f"{len(self.results) - failed} passed, {failed} failed; "
-            f"{len(self.violations)} violations, {exempted} exempted"
+            f"{_count(len(self.violations), 'violation')}, {exempted} exempted"
         ]
         for result in self.results:
-            counts = [f"{len(result.violations)} violations"] if result.violations else []
+            counts = [_count(len(result.violations), "violation")] if result.violations else []
             counts += [f"{len(result.exempted)} exempted"] if result.exempted else []
             suffix = f" ({', '.join(counts)})" if counts else ""
             lines.append(f"  {'PASS' if result.ok else 'FAIL'} {result.rule.id} {result.rule.title}{suffix}")
