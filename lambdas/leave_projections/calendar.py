@@ -1,0 +1,130 @@
+"""The team-calendar read model: approved and pending leaves per location, JSON and iCalendar.
+
+Table layout (keys `pk`/`sk`):
+
+- `calendar#<location_id>` / `<end>#<request_id>`: one leave (`request_id`, `employee_id`,
+  `name`, `leave_type`, `start`, `end`, `status`, `working_days`) and its VEVENT text (`ics`);
+  sorted by last day, so "leaves overlapping from..to" is a range read from `from`;
+- `location#<location_id>` / `state`: `name`, current `members` (who may read the calendar)
+  and the VCALENDAR header (`ics_begin`);
+- `employee#<employee_id>` / `event#<version>` and `head` (`version`, `rows`: the calendar
+  rows the employee has): the employee's stream, folded with the domain's `evolve`.
+
+A leave is on the calendar of the location the employee belongs to on its first day (so a
+transfer moves the leaves from its effective date on). Every row is written by one stream only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from eventstore.ports import StoredEvent
+from leave.employee import EmployeeState, LeaveStatus
+from leave.events import (
+    CALENDAR_EVENT_TYPES,
+    EmployeeAddedToLocation,
+    EmployeeLeftLocation,
+    LocationCreated,
+    parse_event,
+)
+from leave.ids import EMPLOYEE_STREAM_PREFIX
+from leave_projections import employees, ical
+from leave_projections.core import Session, lambda_handler
+
+STATE_SK = "state"
+SHOWN = {LeaveStatus.PENDING: "pending", LeaveStatus.APPROVED: "approved"}
+
+
+def calendar_pk(location_id: str) -> str:
+    return f"calendar#{location_id}"
+
+
+def location_on(state: EmployeeState, day: date) -> str:
+    """The employee's location on `day` (their first one for days before they joined)."""
+    found = state.placements[0].location_id
+    for i, placement in enumerate(state.placements):
+        if state.placement_start(i) <= day:
+            found = placement.location_id
+    return found
+
+
+@dataclass(frozen=True)
+class CalendarProjection:
+    """Leaves per location; see the module docstring."""
+
+    name: str = "calendar"
+    event_types: frozenset[str] = frozenset(CALENDAR_EVENT_TYPES)
+
+    def apply(self, session: Session, event: StoredEvent) -> None:
+        if event.stream_id.startswith(EMPLOYEE_STREAM_PREFIX):
+            self._employee(session, event)
+        else:
+            self._location(session, event)
+
+    def _employee(self, session: Session, event: StoredEvent) -> None:
+        employees.record(session, event)
+        history = employees.load(session, event.stream_id[len(EMPLOYEE_STREAM_PREFIX):])
+        assert history is not None  # it holds the event just recorded
+        wanted = rows(history)
+        for pk, sk in {tuple(key) for key in history.head.get("rows", [])} - set(wanted):
+            session.delete(pk, sk)
+        for (pk, sk), doc in wanted.items():
+            session.put(pk, sk, doc)
+        session.put(event.stream_id, employees.HEAD_SK, {"version": event.version, "rows": sorted(wanted)})
+
+    def _location(self, session: Session, event: StoredEvent) -> None:
+        state = session.get(event.stream_id, STATE_SK) or {"name": "", "members": []}
+        match parse_event(event.event_type, event.data):
+            case LocationCreated(name=name):
+                state["name"] = name
+                state["ics_begin"] = ical.calendar_begin(name)
+            case EmployeeAddedToLocation(employee_id=member):
+                state["members"] = sorted({*state["members"], member})
+            case EmployeeLeftLocation(employee_id=member):
+                state["members"] = sorted(set(state["members"]) - {member})
+            case _:
+                return
+        session.put(event.stream_id, STATE_SK, state)
+
+
+def rows(history: employees.History) -> dict[tuple[str, str], dict[str, Any]]:
+    """The calendar rows of an employee's pending and approved leaves."""
+    state = history.state
+    if not state.exists:
+        return {}
+    touched: dict[str, list[str]] = {}
+    for event, occurred_at in history.events:
+        request_id = getattr(event, "request_id", None)
+        if request_id is not None:
+            touched.setdefault(request_id, []).append(occurred_at)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for leave in state.leaves.values():
+        if leave.status not in SHOWN:
+            continue
+        entry = ical.Entry(
+            request_id=leave.request_id,
+            employee_name=state.name or state.employee_id,
+            leave_type=leave.leave_type,
+            start=leave.start,
+            end=leave.end,
+            status=SHOWN[leave.status],
+            stamp=touched[leave.request_id][-1],
+            sequence=len(touched[leave.request_id]) - 1,
+        )
+        key = (calendar_pk(location_on(state, leave.start)), f"{leave.end.isoformat()}#{leave.request_id}")
+        found[key] = {
+            "request_id": leave.request_id,
+            "employee_id": state.employee_id,
+            "name": entry.employee_name,
+            "leave_type": leave.leave_type,
+            "start": leave.start.isoformat(),
+            "end": leave.end.isoformat(),
+            "status": entry.status,
+            "working_days": leave.working_days,
+            "ics": ical.vevent(entry),
+        }
+    return found
+
+
+handler = lambda_handler(CalendarProjection())

@@ -1,0 +1,53 @@
+"""An employee's stream kept inside a read model, folded with the domain's own `evolve`.
+
+Rows (partition = the stream id, e.g. `employee#john`): one `event#<version:010>` row per
+event (`event_type`, `data`, `occurred_at`) and a `head` row the projection owns (at least
+`version`). Keeping the events, not a serialized state, means the read model folds exactly
+what the command side folds, and survives changes of the domain's state classes.
+
+Readers from other streams must `get` the head (a tracked read): every change of the events
+rows also writes the head, so a concurrent change fails their commit instead of being missed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eventstore.ports import StoredEvent
+from leave import employee
+from leave.employee import EmployeeState
+from leave.events import Event, parse_event
+from leave.ids import employee_stream_id
+from leave_projections.core import Session
+
+HEAD_SK = "head"
+EVENT_PREFIX = "event#"
+
+
+@dataclass(frozen=True, kw_only=True)
+class History:
+    """An employee's state with the events it was folded from (and when each occurred)."""
+
+    state: EmployeeState
+    events: tuple[tuple[Event, str], ...]  # (event, occurred_at), oldest first
+    head: dict[str, Any]
+
+
+def record(session: Session, event: StoredEvent) -> None:
+    """Keep one more event of an employee's stream (the caller then writes the head)."""
+    session.put(
+        event.stream_id,
+        f"{EVENT_PREFIX}{event.version:010d}",
+        {"event_type": event.event_type, "data": dict(event.data), "occurred_at": event.occurred_at},
+    )
+
+
+def load(session: Session, employee_id: str) -> History | None:
+    """The employee's history as the read model holds it; None before their first event."""
+    pk = employee_stream_id(employee_id)
+    head = session.get(pk, HEAD_SK)
+    rows = session.query(pk, EVENT_PREFIX)
+    if head is None and not rows:
+        return None
+    events = tuple((parse_event(doc["event_type"], doc["data"]), doc["occurred_at"]) for _, doc in rows)
+    return History(state=employee.fold(employee_id, [e for e, _ in events]), events=events, head=head or {})
