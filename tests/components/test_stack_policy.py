@@ -20,22 +20,27 @@ MAIN = ROOT / "__main__.py"
 STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
 #: A fully qualified stack name, `org/project/stack`, as StackReference takes it.
 _STACK_NAME = re.compile(r"^[\w.-]+/[\w.-]+/[\w.-]+$")
-_ACCOUNT = "210987654321"
+_PLATFORM_ACCOUNT = "210987654321"
 
 
 def fake_references(stack_name: str) -> dict[str, dict[str, Any]]:
-    """Outputs for every stack the config of `stack_name` names: the shared bus it exports."""
+    """Outputs for every stack the config of `stack_name` names (e.g. `bus_stack:
+    acme/platform/prod`): the shared bus that stack exports, in the stack's region."""
     _project, config = load_stack_config(ROOT, stack_name)
-    names = {v for v in config.values() if isinstance(v, str) and _STACK_NAME.match(v)}
-    return {
-        name: {"bus_name": "platform-bus", "bus_arn": f"arn:aws:events:us-east-1:{_ACCOUNT}:event-bus/platform-bus"}
-        for name in names
-    }
+    region = config.get("aws:region", "us-east-1")
+    bus = {"bus_name": "platform-bus", "bus_arn": f"arn:aws:events:{region}:{_PLATFORM_ACCOUNT}:event-bus/platform-bus"}
+    return {v: dict(bus) for v in config.values() if isinstance(v, str) and _STACK_NAME.match(v)}
 
 
 @pytest.fixture(scope="module", params=STACKS)
 def stack(request: pytest.FixtureRequest) -> RecordedStack:
     return run_program(MAIN, request.param, stack_references=fake_references(request.param))
+
+
+def test_prod_reads_the_bus_from_the_platform_stack() -> None:
+    assert fake_references("prod") == {
+        "acme/platform/prod": {"bus_name": "platform-bus", "bus_arn": f"arn:aws:events:eu-west-1:{_PLATFORM_ACCOUNT}:event-bus/platform-bus"}
+    }
 
 
 def test_the_program_and_its_stack_files_exist() -> None:
@@ -55,4 +60,5 @@ def test_stack_declares_what_the_rules_are_about(stack: RecordedStack) -> None:
 
 def test_stack_has_no_policy_violations(stack: RecordedStack) -> None:
     report = check_stack(stack)
-    assert report.ok, "\n" + report.render()
+    if not report.ok:
+        pytest.fail("\n" + report.render(), pytrace=False)
