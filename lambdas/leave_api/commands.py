@@ -12,11 +12,9 @@ tests build their own `CommandsApp(LeaveService(InMemoryEventStore(), ...))`.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
-import traceback
 from datetime import date
 from typing import Any, Callable, Mapping
 
@@ -73,6 +71,8 @@ BUILDERS: dict[str, Builder] = {
 
 def request_hash(method: str, path: str, body: Any) -> str:
     """sha256 of method, path and the canonical JSON of the body (key order and spacing ignored)."""
+    import hashlib  # loads OpenSSL: only requests with an Idempotency-Key pay for it
+
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -97,6 +97,8 @@ class CommandsApp:
             response = exc.response()
             extra["error_code"] = exc.code
         except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
+            import traceback  # error path only: keep it off the cold start
+
             http.log({"level": "ERROR", "message": "unhandled error", "route": route,
                       "correlation_id": correlation, "traceback": traceback.format_exc()})
             response = http.json_response(500, {"error": {
@@ -125,8 +127,8 @@ class CommandsApp:
             raise http.bad_request("body.end must not be before body.start", field="body.end")
         key = self._idempotency_key(event)
         scoped = f"{caller.subject}#{key}" if key else None
-        digest = request_hash(route.method, route.concrete_path(params), body)
-        if scoped and route.handler in LOOKUP_FIRST:
+        digest = request_hash(route.method, route.concrete_path(params), body) if scoped else None
+        if scoped and digest and route.handler in LOOKUP_FIRST:
             replay = self._replay(scoped, digest)
             if replay is not None:
                 extra["idempotent_replay"] = True
@@ -134,12 +136,12 @@ class CommandsApp:
         command = BUILDERS[route.handler](params, body, c.Caller(sub=caller.employee_id, groups=caller.roles))
         context = CommandContext(
             caller=caller.employee_id, correlation_id=correlation,
-            idempotency_key=scoped, request_hash=digest if scoped else None,
+            idempotency_key=scoped, request_hash=digest,
         )
         try:
             result = self._service.execute(command, context)
         except (IdempotencyKeyUsed, ConcurrencyError, DomainError) as exc:
-            replay = self._replay(scoped, digest) if scoped else None
+            replay = self._replay(scoped, digest) if scoped and digest else None
             if replay is not None:
                 extra["idempotent_replay"] = True
                 return replay

@@ -9,9 +9,9 @@ import base64
 import binascii
 import json
 import math
+import os
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -98,7 +98,7 @@ def query(event: Mapping[str, Any]) -> dict[str, str]:
 def correlation_id(event: Mapping[str, Any]) -> str:
     """API Gateway's request id, or a fresh one when there is none (local calls, tests)."""
     request_id = (event.get("requestContext") or {}).get("requestId")
-    return str(request_id) if request_id else uuid.uuid4().hex
+    return str(request_id) if request_id else os.urandom(16).hex()
 
 
 def claims(event: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
-from urllib.parse import unquote
 
 from leave_api import schemas as s
 from leave_api.http import HttpError, bad_request, method as event_method, path as event_path
@@ -163,7 +162,16 @@ def _match_path(template: str, segments: list[str]) -> dict[str, str] | None:
         if name:
             if not segment:
                 return None
-            params[name.group(1)] = unquote(segment)
+            params[name.group(1)] = _unquote(segment)
         elif part != segment:
             return None
     return params
+
+
+def _unquote(segment: str) -> str:
+    """Percent-decode a path segment (API Gateway already decodes; local callers may not)."""
+    if "%" not in segment:
+        return segment
+    from urllib.parse import unquote  # rare path: keep it off the cold start
+
+    return unquote(segment)
