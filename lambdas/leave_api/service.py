@@ -13,8 +13,8 @@ employee belonged to in the leave's years, usually 1):
 ============================================  ===========================================
 create location                               2: load directory, append
 assign approver, assign policy                2: load location, append
-add employee                                  2: append (the employee stream is assumed new;
-                                              if it is not, the retry loads it: 409)
+add employee                                  2: load location, append (the employee stream is
+                                              assumed new; if it is not, the retry loads it: 409)
 change working week, cancel leave             2: load employee, append
 request leave, add past leave                 2 + L: load employee, load L locations, append
 approve, deny                                 3: load employee, load location, append
