@@ -8,7 +8,7 @@ response back: the service's append fails with `IdempotencyKeyUsed` (or the doma
 refuses the repeated command), and only then is the stored record looked up.
 
 `handler` wires a DynamoDB store from `EVENTS_TABLE` once per cold start, on first use;
-tests build their own `CommandsApp(LeaveService(InMemoryEventStore(), ...))`.
+tests and the local stack build their own with `make_app(store, clock=..., new_id=...)`.
 """
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def request_hash(method: str, path: str, body: Any) -> str:
     import hashlib  # loads OpenSSL: only requests with an Idempotency-Key pay for it
 
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
 
 
 class CommandsApp:

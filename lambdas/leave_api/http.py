@@ -153,7 +153,7 @@ def raw_body(event: Mapping[str, Any], max_bytes: int = MAX_BODY_BYTES) -> bytes
         except (binascii.Error, ValueError) as exc:
             raise bad_request("the request body is not valid base64", code="malformed_body", field="body") from exc
     else:
-        data = body.encode("utf-8", "surrogatepass")
+        data = body.encode("utf-8", "surrogatepass")  # invalid UTF-8 then, rejected below
     if len(data) > max_bytes:
         raise _too_large(max_bytes)
     return data
@@ -163,7 +163,7 @@ def json_body(event: Mapping[str, Any], max_bytes: int = MAX_BODY_BYTES) -> Any:
     """The parsed JSON body. An absent or empty body is `{}` (for `approve`, `cancel`).
 
     415 if a non-JSON content type is declared, 413 above `max_bytes`, 400 for anything
-    that is not strict JSON (NaN, Infinity, numbers that overflow, invalid UTF-8)."""
+    that is not strict JSON (NaN, Infinity, numbers that overflow, invalid UTF-8, lone surrogates)."""
     content_type = header(event, "content-type")
     media = (content_type or "").split(";")[0].strip().lower()
     if media and media != JSON_CONTENT_TYPE and not media.endswith("+json"):
@@ -172,10 +172,11 @@ def json_body(event: Mapping[str, Any], max_bytes: int = MAX_BODY_BYTES) -> Any:
     if not data.strip():
         return {}
     try:
-        text = data.decode("utf-8")
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except UnicodeDecodeError as exc:
-        raise bad_request("the request body is not valid UTF-8", code="malformed_json", field="body") from exc
+        parsed = json.loads(data.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")  # a lone surrogate escape like \ud800 is not text
+        return parsed
+    except UnicodeError as exc:
+        raise bad_request("the request body is not valid UTF-8 text", code="malformed_json", field="body") from exc
     except (ValueError, RecursionError) as exc:
         detail = f" ({exc})" if isinstance(exc, json.JSONDecodeError) else ""
         raise bad_request(f"the request body is not valid JSON{detail}", code="malformed_json", field="body") from exc

@@ -152,6 +152,10 @@ WRITE_ROUTES = [route for route in COMMAND_ROUTES if not route.public]
 EXAMPLE_PARAMS = {"location_id": "loc_1", "employee_id": "john", "request_id": "john~1"}
 
 
+def test_every_write_route_builds_a_domain_command() -> None:
+    assert set(commands.BUILDERS) == {route.handler for route in WRITE_ROUTES}
+
+
 @pytest.mark.parametrize("route", WRITE_ROUTES, ids=[r.key for r in WRITE_ROUTES])
 def test_every_write_route_rejects_missing_claims_unknown_fields_and_big_bodies(api: Api, route: Any) -> None:
     path = route.concrete_path(EXAMPLE_PARAMS)

@@ -93,6 +93,13 @@ def test_anything_but_strict_json_is_400_malformed_json(body: str) -> None:
     assert (caught.value.status, caught.value.code, caught.value.field) == (400, "malformed_json", "body")
 
 
+@pytest.mark.parametrize("body", ['{"name": "\\ud800"}', '{"name": "\ud800"}'])
+def test_lone_surrogates_are_400_not_a_storage_failure_later(body: str) -> None:
+    with pytest.raises(http.HttpError) as caught:
+        http.json_body(event(body=body))
+    assert (caught.value.status, caught.value.code) == (400, "malformed_json")
+
+
 def test_invalid_base64_and_invalid_utf8_are_400() -> None:
     for raw in ("not base64!", base64.b64encode(b'{"a": "\xff"}').decode()):
         with pytest.raises(http.HttpError) as caught:
