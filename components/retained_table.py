@@ -18,12 +18,13 @@ _ATTRIBUTE_TYPES = {"S", "N", "B"}
 _STREAM_VIEW_TYPES = {"NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"}
 _PROJECTION_TYPES = {"ALL", "KEYS_ONLY", "INCLUDE"}
 
-#: Actions the `append_only` resource policy denies to every principal. `BatchWriteItem`
-#: is not listed: it also carries puts, and its delete requests are authorised as
-#: `DeleteItem`, which is denied.
+#: Actions the `append_only` resource policy denies to every principal. BatchWriteItem is
+#: authorised as itself (not as PutItem/DeleteItem) and can delete or blindly overwrite an
+#: item, so it is denied too; appends use PutItem/TransactWriteItems with a condition.
 APPEND_ONLY_DENIED_ACTIONS = (
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
     "dynamodb:PartiQLUpdate",
     "dynamodb:PartiQLDelete",
 )
@@ -67,7 +68,7 @@ class RetainedTableArgs:
     #: A DynamoDB resource policy (JSON text). With `append_only` its statements are kept
     #: and the append-only deny is added.
     resource_policy: pulumi.Input[str] | None = None
-    #: Deny UpdateItem/DeleteItem/PartiQLUpdate/PartiQLDelete to every principal.
+    #: Deny `APPEND_ONLY_DENIED_ACTIONS` (item updates and deletes) to every principal.
     append_only: bool = False
     backup: BackupPlan | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -129,7 +130,7 @@ class RetainedTable(pulumi.ComponentResource):
       (`allow_destroy=True` turns all three off, with a warning);
     - no stream, TTL, GSI, resource policy or backup plan unless asked for;
     - `append_only=True` adds a resource policy denying UpdateItem, DeleteItem,
-      PartiQLUpdate and PartiQLDelete to every principal.
+      BatchWriteItem, PartiQLUpdate and PartiQLDelete to every principal.
 
     Children: `table`, `resource_policy`, `backup_vault`, `backup_plan`, `backup_role`,
     `backup_selection` (None when not created). Outputs: `table_name`, `table_arn`,

@@ -112,7 +112,13 @@ def test_append_only_denies_item_changes_to_everyone_and_keeps_the_callers_state
         "Action": list(APPEND_ONLY_DENIED_ACTIONS),
         "Resource": [table.state["arn"]],
     }
-    assert set(APPEND_ONLY_DENIED_ACTIONS) == {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
+    assert set(APPEND_ONLY_DENIED_ACTIONS) == {
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:PartiQLUpdate",
+        "dynamodb:PartiQLDelete",
+    }
 
 
 def test_backup_plan_selects_the_table_with_its_own_role(overridden: RecordedStack) -> None:

@@ -1,0 +1,136 @@
+"""The leave stack: composition root only - read config, build components, export.
+
+- one `SharedEventBus` (created here, or with `bus_stack` wrapped from the stack that owns it);
+- the `leave` service (`acme.leave`): Events table, publisher, commands/queries API, and the
+  balance, pending, calendar and audit projections;
+- the `notifications` context (`acme.notifications`), which only subscribes to leave events
+  on the same bus (choreography) and posts them to `webhook_url`.
+
+Routes and event types come from the Lambda code's own pure-data modules (`leave_api.routes`,
+`leave.events`), so the API Gateway routes and the rules cannot drift from what the handlers
+serve and the domain emits.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pulumi
+
+from components import (
+    ApiSpec,
+    EventSourcedService,
+    EventSourcedServiceArgs,
+    FunctionSpec,
+    JwtAuthorizerSpec,
+    ProjectionSpec,
+    PublisherSpec,
+    SharedEventBus,
+    SharedEventBusArgs,
+    SubscriptionSpec,
+)
+
+LAMBDAS = Path(__file__).resolve().parent / "lambdas"
+if str(LAMBDAS) not in sys.path:
+    sys.path.insert(0, str(LAMBDAS))
+
+from leave import events  # noqa: E402 - pure data (stdlib only), found through LAMBDAS
+from leave_api.routes import COMMANDS, ROUTES  # noqa: E402 - pure data, declared for this program
+
+SOURCE = "acme.leave"
+PROJECTIONS = {
+    "balance": events.BALANCE_EVENT_TYPES,
+    "pending": events.PENDING_EVENT_TYPES,
+    "calendar": events.CALENDAR_EVENT_TYPES,
+    "audit": events.AUDIT_EVENT_TYPES,
+}
+
+config = pulumi.Config()
+
+
+def function(handler: str, *packages: str, **kwargs: object) -> FunctionSpec:
+    return FunctionSpec(handler=handler, code_root=str(LAMBDAS), packages=packages, **kwargs)  # type: ignore[arg-type]
+
+
+def shared_bus() -> SharedEventBus:
+    bus_stack = config.get("bus_stack")
+    if bus_stack:
+        return SharedEventBus.from_stack_reference("shared-bus", bus_stack)
+    return SharedEventBus("shared-bus", SharedEventBusArgs(archive_retention_days=config.get_int("bus_archive_retention_days")))
+
+
+def jwt() -> JwtAuthorizerSpec | None:
+    issuer = config.get("jwt_issuer")
+    if not issuer:
+        return None  # the service creates a Cognito user pool
+    return JwtAuthorizerSpec(issuer=issuer, audiences=config.require_object("jwt_audiences"))
+
+
+bus = shared_bus()
+alarm_actions = tuple(config.get_object("alarm_actions") or ())
+log_retention_days = config.get_int("log_retention_days") or 30
+
+leave = EventSourcedService(
+    "leave",
+    EventSourcedServiceArgs(
+        source=SOURCE,
+        bus=bus,
+        api=ApiSpec(
+            commands=function("leave_api.commands.handler", "leave", "eventstore", "leave_api", memory_mb=512, timeout_s=10),
+            queries=function("leave_api.queries.handler", "leave", "leave_api", memory_mb=512, timeout_s=10),
+            command_routes=tuple(r.key for r in ROUTES if r.function == COMMANDS),
+            query_routes=tuple(r.key for r in ROUTES if r.function != COMMANDS),
+            public_routes=tuple(r.key for r in ROUTES if r.public),
+            jwt=jwt(),
+            throttling_burst_limit=config.get_int("throttling_burst_limit") or 100,
+            throttling_rate_limit=config.get_float("throttling_rate_limit") or 50.0,
+            cors_allowed_origins=tuple(config.get_object("cors_allowed_origins") or ()),
+        ),
+        projections=[
+            ProjectionSpec(
+                name=name,
+                function=function(f"leave_projections.{name}.handler", "leave", "eventstore", "leave_projections", timeout_s=30),
+                detail_types=detail_types,
+            )
+            for name, detail_types in PROJECTIONS.items()
+        ],
+        publisher=PublisherSpec(kind=config.get("publisher") or "lambda"),  # type: ignore[arg-type]
+        log_retention_days=log_retention_days,
+        alarm_actions=alarm_actions,
+    ),
+)
+
+notifications = EventSourcedService(
+    "notifications",
+    EventSourcedServiceArgs(
+        source="acme.notifications",
+        bus=bus,
+        subscriptions=[
+            SubscriptionSpec(
+                name="leave",
+                function=function(
+                    "notifications.handler.handler",
+                    "notifications",
+                    timeout_s=30,
+                    # Secret-friendly: `pulumi config set --secret webhook_url ...`; empty = off.
+                    environment={"WEBHOOK_URL": config.get_secret("webhook_url") or ""},
+                ),
+                sources=(SOURCE,),
+                detail_types=events.NOTIFICATION_EVENT_TYPES,
+            )
+        ],
+        log_retention_days=log_retention_days,
+        alarm_actions=alarm_actions,
+    ),
+)
+
+pulumi.export("api_url", leave.api_url)
+pulumi.export("bus_name", bus.bus_name)
+pulumi.export("bus_arn", bus.bus_arn)
+pulumi.export("events_table_name", leave.events_table_name)
+pulumi.export("read_model_table_names", leave.read_model_table_names)
+pulumi.export("jwt_issuer", leave.jwt_issuer)
+pulumi.export("user_pool_id", leave.user_pool_id)
+pulumi.export("user_pool_client_id", leave.user_pool_client_id)
+pulumi.export("function_names", {**leave.function_names, **{f"notifications-{k}": v for k, v in notifications.function_names.items()}})
+pulumi.export("dlq_urls", {**leave.dlq_urls, **{f"notifications-{k}": v for k, v in notifications.dlq_urls.items()}})

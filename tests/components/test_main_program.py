@@ -1,0 +1,135 @@
+"""The real `__main__.py` under mocks, with each stack file: what the leave stack is made of."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from components.testing import RecordedStack, run_program
+from leave import events
+from leave_api.routes import ROUTES
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = ROOT / "__main__.py"
+PLATFORM = {"acme/platform/prod": {"bus_name": "platform", "bus_arn": "arn:aws:events:eu-west-1:222233334444:event-bus/platform"}}
+FUNCTION = "aws:lambda/function:Function"
+RULE = "aws:cloudwatch/eventRule:EventRule"
+#: How the engine marks a secret value in resource inputs.
+SECRET_SIG, SECRET_MARKER = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+
+#: What a leave stack holds whichever stack file it runs with.
+SERVICE_COUNTS = {
+    "aws:lambda/function:Function": 8,  # publisher, commands, queries, 4 projectors, notifications
+    "aws:iam/role:Role": 8,
+    "aws:iam/rolePolicy:RolePolicy": 8,
+    "aws:cloudwatch/logGroup:LogGroup": 9,  # one per function + API access logs
+    "aws:dynamodb/table:Table": 5,  # Events + 4 read models
+    "aws:sqs/queue:Queue": 6,  # publisher on-failure + 5 rule DLQs
+    "aws:cloudwatch/eventRule:EventRule": 5,
+    "aws:cloudwatch/eventTarget:EventTarget": 5,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 15,  # 8 Errors + 6 DLQ depth + 1 IteratorAge
+    "aws:lambda/eventSourceMapping:EventSourceMapping": 1,
+    "aws:lambda/permission:Permission": 7,  # 2 API + 5 rules
+    "aws:apigatewayv2/route:Route": len(ROUTES),
+    "aws:apigatewayv2/stage:Stage": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def dev() -> RecordedStack:
+    return run_program(MAIN, "dev")
+
+
+@pytest.fixture(scope="module")
+def prod() -> RecordedStack:
+    return run_program(MAIN, "prod", stack_references=PLATFORM)
+
+
+def test_dev_owns_its_bus_and_user_pool(dev: RecordedStack) -> None:
+    counts = dev.counts()
+    assert {k: counts.get(k, 0) for k in SERVICE_COUNTS} == SERVICE_COUNTS
+    assert counts["aws:cloudwatch/eventBus:EventBus"] == 1
+    assert dev.one("aws:cloudwatch/eventArchive:EventArchive", "shared-bus-archive").inputs["retentionDays"] == 30
+    assert counts["aws:cognito/userPool:UserPool"] == 1
+    assert "pulumi:pulumi:StackReference" not in counts
+    bus = dev.one("aws:cloudwatch/eventBus:EventBus", "shared-bus")
+    assert {r.inputs["eventBusName"] for r in dev.of_type(RULE)} == {bus.state["name"]}
+
+
+def test_prod_references_the_platform_bus_and_the_company_issuer(prod: RecordedStack) -> None:
+    counts = prod.counts()
+    assert {k: counts.get(k, 0) for k in SERVICE_COUNTS} == SERVICE_COUNTS
+    assert "aws:cloudwatch/eventBus:EventBus" not in counts and "aws:cloudwatch/eventArchive:EventArchive" not in counts
+    assert "aws:cognito/userPool:UserPool" not in counts
+    assert counts["pulumi:pulumi:StackReference"] == 1
+    assert {r.inputs["eventBusName"] for r in prod.of_type(RULE)} == {"platform"}
+    assert prod.outputs["bus_arn"] == PLATFORM["acme/platform/prod"]["bus_arn"]
+    jwt = prod.one("aws:apigatewayv2/authorizer:Authorizer", "leave-api-jwt").inputs["jwtConfiguration"]
+    assert jwt == {"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AcmeStaff", "audiences": ["4f2k9qexampleleaveapiclient"]}
+    alarms = prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert {tuple(a.inputs["alarmActions"]) for a in alarms} == {("arn:aws:sns:eu-west-1:222233334444:leave-oncall",)}
+    assert {g.inputs["retentionInDays"] for g in prod.of_type("aws:cloudwatch/logGroup:LogGroup")} == {365}
+
+
+def test_stack_outputs_name_the_api_tables_and_bus(dev: RecordedStack) -> None:
+    out = dev.outputs
+    assert out["api_url"] == dev.one("aws:apigatewayv2/api:Api", "leave-api").state["apiEndpoint"]
+    assert out["bus_arn"] == dev.one("aws:cloudwatch/eventBus:EventBus", "shared-bus").state["arn"]
+    assert out["events_table_name"] == dev.one("aws:dynamodb/table:Table", "leave-events").state["name"]
+    assert out["read_model_table_names"] == {n: dev.one("aws:dynamodb/table:Table", f"leave-{n}").state["name"] for n in ("balance", "pending", "calendar", "audit")}
+    assert out["user_pool_id"] == dev.one("aws:cognito/userPool:UserPool", "leave-users").id
+
+
+def test_every_api_route_is_declared_and_only_openapi_is_public(dev: RecordedStack) -> None:
+    routes = {r.inputs["routeKey"]: r.inputs for r in dev.of_type("aws:apigatewayv2/route:Route")}
+    assert set(routes) == {r.key for r in ROUTES}
+    assert {k for k, r in routes.items() if r["authorizationType"] == "NONE"} == {"GET /openapi.json"}
+    commands = dev.one("aws:apigatewayv2/integration:Integration", "leave-api-commands").id
+    assert routes["GET /openapi.json"]["target"] == f"integrations/{commands}"
+    assert routes["POST /leave-requests/{request_id}/approve"]["target"] == f"integrations/{commands}"
+    queries = dev.one("aws:apigatewayv2/integration:Integration", "leave-api-queries").id
+    assert routes["GET /employees/{employee_id}/balance"]["target"] == f"integrations/{queries}"
+
+
+def test_projections_and_notifications_subscribe_to_the_domain_event_types(dev: RecordedStack) -> None:
+    expected = {
+        "leave-balance-rule": events.BALANCE_EVENT_TYPES,
+        "leave-pending-rule": events.PENDING_EVENT_TYPES,
+        "leave-calendar-rule": events.CALENDAR_EVENT_TYPES,
+        "leave-audit-rule": events.AUDIT_EVENT_TYPES,
+        "notifications-leave-rule": events.NOTIFICATION_EVENT_TYPES,
+    }
+    for name, detail_types in expected.items():
+        assert json.loads(dev.one(RULE, name).inputs["eventPattern"]) == {"source": ["acme.leave"], "detail-type": list(detail_types)}
+    assert set(events.NOTIFICATION_EVENT_TYPES) == {"LeaveRequested", "LeaveApproved", "LeaveDenied"}
+
+
+def test_each_function_ships_only_its_declared_packages(dev: RecordedStack) -> None:
+    def shipped(name: str) -> set[str]:
+        return {path.split("/")[0] for path in dev.one(FUNCTION, name).inputs["code"]["assets"]}
+
+    assert shipped("leave-commands") == {"leave", "eventstore", "leave_api"}
+    assert shipped("leave-queries") == {"leave", "leave_api"}
+    for projection in ("balance", "pending", "calendar", "audit"):
+        assert shipped(f"leave-{projection}-projector") == {"leave", "eventstore", "leave_projections"}
+        assert dev.one(FUNCTION, f"leave-{projection}-projector").inputs["handler"] == f"leave_projections.{projection}.handler"
+    assert shipped("notifications-leave-subscriber") == {"notifications"}
+    assert shipped("leave-publisher") == {"publisher.py"}
+
+
+def test_notifications_is_a_separate_context_without_an_event_store(dev: RecordedStack) -> None:
+    service = dev.one("acme:events:EventSourcedService", "notifications")
+    children = dev.children(service)
+    assert "aws:dynamodb/table:Table" not in {c.type for c in children}
+    subscriber = dev.one(FUNCTION, "notifications-leave-subscriber")
+    assert subscriber.inputs["environment"]["variables"] == {"WEBHOOK_URL": "", "SERVICE_SOURCE": "acme.notifications"}
+
+
+def test_config_picks_the_pipe_publisher_and_passes_the_webhook_secret() -> None:
+    stack = run_program(MAIN, "dev", config_overrides={"leave:publisher": "pipe", "leave:webhook_url": "https://hooks.example/leave"})
+    assert "aws:lambda/eventSourceMapping:EventSourceMapping" not in stack.counts()
+    assert len(stack.of_type("aws:pipes/pipe:Pipe")) == 1
+    environment = stack.one(FUNCTION, "notifications-leave-subscriber").inputs["environment"]
+    assert environment.get(SECRET_SIG) == SECRET_MARKER, "the webhook must reach the function as a secret"
+    assert environment["value"]["variables"]["WEBHOOK_URL"] == "https://hooks.example/leave"
