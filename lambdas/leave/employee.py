@@ -77,7 +77,6 @@ class Leave:
     working_days: int
     days_by_year: Mapping[int, int]
     status: LeaveStatus
-    past: bool = False
 
     @property
     def active(self) -> bool:
@@ -172,7 +171,6 @@ def evolve(state: EmployeeState, event: Event) -> EmployeeState:
                 working_days=event.working_days,
                 days_by_year=working_days_by_year(event.start, event.end, state.working_week),
                 status=LeaveStatus.PENDING if isinstance(event, LeaveRequested) else LeaveStatus.APPROVED,
-                past=isinstance(event, PastLeaveAdded),
             )
             return _with_leave(state, leave)
         case LeaveApproved() | LeaveDenied() | LeaveCancelled():

@@ -6,8 +6,8 @@ counts, holiday or not).
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Iterable, Iterator
+from datetime import date
+from typing import Iterable
 
 WEEKDAYS: tuple[str, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 """Day names, indexed like `date.weekday()` (Monday is 0)."""
@@ -43,13 +43,3 @@ def working_days_by_year(start: date, end: date, week: Iterable[str]) -> dict[in
         year: count_working_days(max(start, date(year, 1, 1)), min(end, date(year, 12, 31)), week)
         for year in range(start.year, end.year + 1)
     }
-
-
-def iter_working_days(start: date, end: date, week: Iterable[str]) -> Iterator[date]:
-    """Each working day of ``start..end`` inclusive, in order (for calendars)."""
-    working = {WEEKDAYS.index(day) for day in week}
-    day = start
-    while day <= end:
-        if day.weekday() in working:
-            yield day
-        day += timedelta(days=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from leave_gwt import ANA, JOHN, MIKE, A, B, approved, approver, created, joined, office, policy, requested, states, when
+from leave_gwt import ANA, JOHN, MIKE, B, approved, approver, created, joined, office, policy, requested, states, when
 
 from leave.balance import balance
 from leave.commands import AddPastLeave, RequestLeave, RollOverLeave, TransferEmployee
@@ -124,4 +124,4 @@ def test_rolled_over_days_leave_the_old_year() -> None:
 def test_a_rollover_reads_only_the_locations_of_that_year() -> None:
     given = [*office(), *created(B), *joined("sara", B), *approver("sara", B), *policy(25, 3, B)]
     given += when(given, _transfer_to_b(date(2027, 2, 1)), today=date(2027, 1, 20))
-    assert roll(given, today=date(2027, 3, 1)) == [rolled(5)]  # the cap of A on 31 December 2026
+    assert roll(given, today=date(2027, 3, 1)) == [rolled(5)]  # the cap of loc_a on 31 December 2026

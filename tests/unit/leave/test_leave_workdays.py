@@ -7,8 +7,8 @@ import pytest
 
 from leave.workdays import (
     DEFAULT_WORKING_WEEK,
+    WEEKDAYS,
     count_working_days,
-    iter_working_days,
     normalize_week,
     working_days_by_year,
 )
@@ -32,26 +32,23 @@ def test_a_range_ending_before_it_starts_has_no_working_days() -> None:
     assert count_working_days(date(2026, 2, 8), date(2026, 2, 2), DEFAULT_WORKING_WEEK) == 0
 
 
-def test_counting_agrees_with_listing_day_by_day() -> None:
+def day_by_day(first: date, last: date, week: tuple[str, ...]) -> int:
+    days = (first + timedelta(days=i) for i in range((last - first).days + 1))
+    return sum(1 for day in days if WEEKDAYS[day.weekday()] in week)
+
+
+def test_counting_agrees_with_checking_day_by_day() -> None:
     start = date(2026, 1, 1)
     for week in (DEFAULT_WORKING_WEEK, MON_THU, ("SAT", "SUN"), ("WED",)):
         for offset in range(0, 9):
             for length in range(0, 40, 3):
                 first = start + timedelta(days=offset)
                 last = first + timedelta(days=length)
-                assert count_working_days(first, last, week) == len(list(iter_working_days(first, last, week)))
+                assert count_working_days(first, last, week) == day_by_day(first, last, week)
 
 
 def test_a_leave_over_new_year_is_split_by_year() -> None:
     assert working_days_by_year(date(2026, 12, 28), date(2027, 1, 8), DEFAULT_WORKING_WEEK) == {2026: 4, 2027: 6}
-
-
-def test_listing_yields_the_working_dates_in_order() -> None:
-    assert list(iter_working_days(date(2026, 2, 5), date(2026, 2, 9), DEFAULT_WORKING_WEEK)) == [
-        date(2026, 2, 5),
-        date(2026, 2, 6),
-        date(2026, 2, 9),
-    ]
 
 
 def test_normalize_week_orders_and_deduplicates() -> None:
