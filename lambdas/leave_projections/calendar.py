@@ -71,7 +71,7 @@ class CalendarProjection:
             session.delete(pk, sk)
         for (pk, sk), doc in wanted.items():
             session.put(pk, sk, doc)
-        session.put(event.stream_id, employees.HEAD_SK, {"version": event.version, "rows": sorted(wanted)})
+        session.put(event.stream_id, employees.HEAD_SK, {"version": event.version, "rows": [list(key) for key in sorted(wanted)]})
 
     def _location(self, session: Session, event: StoredEvent) -> None:
         state = session.get(event.stream_id, STATE_SK) or {"name": "", "members": []}

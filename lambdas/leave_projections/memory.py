@@ -1,9 +1,13 @@
-"""In-memory read-model store: the reference implementation of `ReadModelStore` (thread-safe)."""
+"""In-memory read-model store: the reference implementation of `ReadModelStore` (thread-safe).
+
+Documents are stored as JSON text, as in DynamoDB, so a document that would not survive the
+real table (a tuple, a date, a set) fails or changes here too.
+"""
 from __future__ import annotations
 
-import copy
+import json
 import threading
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Iterator, Sequence
 
 from leave_projections.ports import Check, CheckpointMove, ConflictError, Row, TooManyActionsError, Write
 
@@ -14,7 +18,7 @@ class InMemoryReadModelStore:
     """Rows and checkpoints in dicts; a commit checks every condition, then applies all."""
 
     def __init__(self, max_actions: int = MAX_ACTIONS) -> None:
-        self._rows: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+        self._rows: dict[tuple[str, str], tuple[int, str]] = {}
         self._checkpoints: dict[str, int] = {}
         self._lock = threading.Lock()
         self._max_actions = max_actions
@@ -49,7 +53,7 @@ class InMemoryReadModelStore:
                 if w.doc is None:
                     self._rows.pop((w.pk, w.sk), None)
                 else:
-                    self._rows[(w.pk, w.sk)] = (self._rev(w.pk, w.sk) + 1, copy.deepcopy(dict(w.doc)))
+                    self._rows[(w.pk, w.sk)] = (self._rev(w.pk, w.sk) + 1, json.dumps(w.doc, sort_keys=True))
             if checkpoint is not None:
                 self._checkpoints[checkpoint.stream_id] = checkpoint.to_version
 
@@ -67,5 +71,5 @@ class InMemoryReadModelStore:
         return 0 if found is None else found[0]
 
 
-def _row(pk: str, sk: str, rev: int, doc: Mapping[str, Any]) -> Row:
-    return Row(pk=pk, sk=sk, doc=copy.deepcopy(dict(doc)), rev=rev)
+def _row(pk: str, sk: str, rev: int, doc: str) -> Row:
+    return Row(pk=pk, sk=sk, doc=json.loads(doc), rev=rev)

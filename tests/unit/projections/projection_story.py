@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from eventstore.memory import InMemoryEventStore
-from eventstore.ports import StoredEvent
+from eventstore.ports import EventStore, StoredEvent
 from leave.commands import (
     AddEmployee,
     AddPastLeave,
@@ -43,7 +43,7 @@ SARA = Caller(sub="sara", groups=frozenset({"approver"}))
 class Story:
     """The event store after the story, and the ids the story created."""
 
-    events: InMemoryEventStore
+    events: EventStore
     lisbon: str
     berlin: str
     requests: dict[str, str]
@@ -59,8 +59,8 @@ class Story:
 
 
 class _Player:
-    def __init__(self) -> None:
-        self.events = InMemoryEventStore()
+    def __init__(self, events: EventStore) -> None:
+        self.events = events
         self.now = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)
         ids = itertools.count(1)
         self.service = LeaveService(self.events, clock=lambda: self.now, new_id=lambda: f"{next(ids):012x}" + "0" * 20)
@@ -70,15 +70,21 @@ class _Player:
         self.now = datetime(day.year, day.month, day.day, 9, 0, tzinfo=timezone.utc)
         return self
 
-    def do(self, command: Any) -> dict[str, Any]:
-        context = CommandContext(caller=command.caller.sub, correlation_id=f"corr-{next(self.correlations)}")
+    def do(self, command: Any, idempotency_key: str | None = None) -> dict[str, Any]:
+        context = CommandContext(
+            caller=command.caller.sub,
+            correlation_id=f"corr-{next(self.correlations)}",
+            idempotency_key=f"{command.caller.sub}#{idempotency_key}" if idempotency_key else None,
+            request_hash="story" if idempotency_key else None,
+        )
         return dict(self.service.execute(command, context).body)
 
 
-def play_story() -> Story:
-    """Run the story; the returned store holds every event it appended."""
-    p = _Player()
-    lisbon = p.at(date(2025, 1, 6)).do(CreateLocation(caller=ANA, name="Lisbon, PT; HQ"))["location_id"]
+def play_story(events: EventStore | None = None) -> Story:
+    """Run the story into `events` (default: a new in-memory store); one command carries an
+    `Idempotency-Key`, so a DynamoDB Events table also holds an idempotency item."""
+    p = _Player(events if events is not None else InMemoryEventStore())
+    lisbon = p.at(date(2025, 1, 6)).do(CreateLocation(caller=ANA, name="Lisbon, PT; HQ"), "create-lisbon")["location_id"]
     p.do(AddEmployee(caller=ANA, location_id=lisbon, employee_id="john", name="John Smith"))
     p.do(AddEmployee(caller=ANA, location_id=lisbon, employee_id="mike", name="Mike"))
     p.do(AssignApprover(caller=ANA, location_id=lisbon, employee_id="mike"))
