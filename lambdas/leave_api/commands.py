@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from datetime import date
 from typing import Any, Callable, Mapping
 
@@ -22,8 +21,7 @@ from eventstore.ports import ConcurrencyError, EventStore, IdempotencyKeyUsed
 from leave import commands as c
 from leave.errors import DomainError
 from leave_api import http
-from leave_api.routes import COMMAND_ROUTES, Match, validate_params
-from leave_api.routes import match as match_route
+from leave_api.routes import COMMAND_ROUTES, Match, serve, validate_params
 from leave_api.schemas import IDEMPOTENCY_KEY
 from leave_api.service import CommandContext, LeaveService
 from leave_api.validation import errors as schema_errors
@@ -85,29 +83,7 @@ class CommandsApp:
         self._store = store
 
     def __call__(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        started = time.perf_counter()
-        correlation = http.correlation_id(event)
-        route = str(event.get("routeKey") or f"{http.method(event)} {http.path(event)}")
-        extra: dict[str, Any] = {}
-        try:
-            found = match_route(event, COMMAND_ROUTES, check=False)
-            route = found.route.key
-            response = self._dispatch(event, found, correlation, extra)
-        except http.HttpError as exc:
-            response = exc.response()
-            extra["error_code"] = exc.code
-        except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
-            import traceback  # error path only: keep it off the cold start
-
-            http.log({"level": "ERROR", "message": "unhandled error", "route": route,
-                      "correlation_id": correlation, "traceback": traceback.format_exc()})
-            response = http.json_response(500, {"error": {
-                "code": "internal_error", "message": "unexpected error; quote the correlation id",
-                "correlation_id": correlation}})
-            extra["error_code"] = "internal_error"
-        http.log_request(event, route=route, status=response["statusCode"], started=started,
-                         correlation=correlation, **extra)
-        return response
+        return serve(event, COMMAND_ROUTES, self._dispatch)
 
     def _dispatch(self, event: Mapping[str, Any], found: Match, correlation: str,
                   extra: dict[str, Any]) -> dict[str, Any]:

@@ -6,11 +6,14 @@ Pure data and stdlib: the Pulumi program may import it to declare the API routes
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
+from leave_api import http
 from leave_api import schemas as s
-from leave_api.http import HttpError, bad_request, method as event_method, path as event_path
+from leave_api.http import HttpError, bad_request
+from leave_api.validation import coerce_query
 from leave_api.validation import errors as schema_errors
 
 COMMANDS = "commands"
@@ -128,7 +131,7 @@ def match(event: Mapping[str, Any], routes: tuple[Route, ...] = ROUTES, *, check
     if route is not None and all(name in (event.get("pathParameters") or {}) for name in route.params):
         raw = {name: str(event["pathParameters"][name]) for name in route.params}
         return Match(route, validate_params(route, raw) if check else raw)
-    method, segments = event_method(event), event_path(event).rstrip("/").split("/")
+    method, segments = http.method(event), http.path(event).rstrip("/").split("/")
     methods_for_path: list[str] = []
     for candidate in routes:
         params = _match_path(candidate.path, segments)
@@ -139,7 +142,7 @@ def match(event: Mapping[str, Any], routes: tuple[Route, ...] = ROUTES, *, check
         methods_for_path.append(candidate.method)
     if methods_for_path:
         raise HttpError(405, "method_not_allowed", f"{method} is not allowed here; use {', '.join(sorted(methods_for_path))}")
-    raise HttpError(404, "route_not_found", f"no route for {method} {event_path(event)}")
+    raise HttpError(404, "route_not_found", f"no route for {method} {http.path(event)}")
 
 
 def validate_params(route: Route, params: Mapping[str, str]) -> dict[str, str]:
@@ -150,6 +153,50 @@ def validate_params(route: Route, params: Mapping[str, str]) -> dict[str, str]:
     if found:
         raise bad_request(found[0].message, field=found[0].field, details=[e.as_dict() for e in found])
     return {name: params[name] for name in route.params}
+
+
+def query_params(event: Mapping[str, Any], route: Route) -> dict[str, Any]:
+    """The route's query parameters, integers coerced, checked against `route.query`
+    (400 naming `query.<name>`); `{}` for a route without a query schema."""
+    if route.query is None:
+        return {}
+    params = coerce_query(http.query(event), route.query)
+    found = schema_errors(params, route.query, "query")
+    if found:
+        raise bad_request(found[0].message, field=found[0].field, details=[e.as_dict() for e in found])
+    return params
+
+
+Dispatch = Callable[[Mapping[str, Any], Match, str, dict[str, Any]], dict[str, Any]]
+"""`dispatch(event, match, correlation_id, log_fields) -> response`; may raise `HttpError`.
+`match.params` are not checked yet (call `validate_params` after authenticating)."""
+
+
+def serve(event: Mapping[str, Any], routes: tuple[Route, ...], dispatch: Dispatch) -> dict[str, Any]:
+    """One request, end to end: match a route, run `dispatch`, answer an `HttpError` in the
+    error format and any other exception as a 500 `internal_error` carrying the correlation
+    id (with the traceback in the log), then write the one access-log line of the request."""
+    started = time.perf_counter()
+    correlation = http.correlation_id(event)
+    route = str(event.get("routeKey") or f"{http.method(event)} {http.path(event)}")
+    fields: dict[str, Any] = {}
+    try:
+        found = match(event, routes, check=False)
+        route = found.route.key
+        response = dispatch(event, found, correlation, fields)
+    except HttpError as exc:
+        response = exc.response()
+        fields["error_code"] = exc.code
+    except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
+        import traceback  # error path only: keep it off the cold start
+
+        fields.update(error_code="internal_error", traceback=traceback.format_exc())
+        response = http.json_response(500, {"error": {
+            "code": "internal_error", "message": "unexpected error; quote the correlation id",
+            "correlation_id": correlation}})
+    http.log_request(event, route=route, status=response["statusCode"], started=started,
+                     correlation=correlation, **fields)
+    return response
 
 
 def _match_path(template: str, segments: list[str]) -> dict[str, str] | None:

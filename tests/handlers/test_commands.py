@@ -343,8 +343,9 @@ def test_unexpected_failure_is_500_with_a_logged_correlation_id(api: Api, capsys
     assert (response.status, response.code) == (500, "internal_error")
     assert response.body["error"]["correlation_id"] == "req-1"
     assert "boom" not in json.dumps(response.body)
-    logs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert any("RuntimeError: boom" in r.get("traceback", "") and r["correlation_id"] == "req-1" for r in logs)
+    (log,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (log["level"], log["status"], log["correlation_id"]) == ("ERROR", 500, "req-1")
+    assert "RuntimeError: boom" in log["traceback"]
     assert "append" not in api.store.calls
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from leave_api import http
-from leave_api.routes import BY_KEY, COMMAND_ROUTES, QUERY_ROUTES, ROUTES, match
+from leave_api.routes import BY_KEY, COMMAND_ROUTES, QUERY_ROUTES, ROUTES, Match, match, query_params, serve
 
 
 def event(method: str = "POST", path: str = "/locations", *, body: Any = None, headers: dict[str, str] | None = None,
@@ -194,3 +194,38 @@ def test_commands_table_does_not_match_query_routes() -> None:
     with pytest.raises(http.HttpError) as caught:
         match(event("GET", "/employees/john/balance"), COMMAND_ROUTES)
     assert caught.value.status == 404
+
+
+def test_query_params_are_coerced_and_validated_against_the_route() -> None:
+    balance = BY_KEY["GET /employees/{employee_id}/balance"]
+    ok = event("GET", "/employees/john/balance", queryStringParameters={"year": "2026", "leave_type": "PTO"})
+    assert query_params(ok, balance) == {"year": 2026, "leave_type": "PTO"}
+    for params, field in (({"year": "twenty"}, "query.year"), ({"year": "1800"}, "query.year"),
+                          ({"yaer": "2026"}, "query.yaer")):
+        with pytest.raises(http.HttpError) as caught:
+            query_params(event("GET", "/employees/john/balance", queryStringParameters=params), balance)
+        assert (caught.value.status, caught.value.field) == (400, field)
+
+
+def test_serve_maps_http_errors_and_bugs_and_logs_one_line_each(capsys: pytest.CaptureFixture[str]) -> None:
+    def dispatch(ev: Any, found: Match, correlation: str, log: dict[str, Any]) -> dict[str, Any]:
+        if found.params["employee_id"] == "forbidden":
+            raise http.HttpError(403, "forbidden", "not yours")
+        if found.params["employee_id"] == "bug":
+            raise KeyError("oops")
+        log["rows"] = 1
+        return http.json_response(200, {"who": found.params["employee_id"], "correlation": correlation})
+
+    statuses = [serve(event("GET", f"/approvers/{who}/pending"), QUERY_ROUTES, dispatch)
+                for who in ("mike", "forbidden", "bug")]
+    assert [r["statusCode"] for r in statuses] == [200, 403, 500]
+    assert json.loads(statuses[0]["body"]) == {"who": "mike", "correlation": "req-1"}
+    assert json.loads(statuses[2]["body"])["error"] == {
+        "code": "internal_error", "message": "unexpected error; quote the correlation id", "correlation_id": "req-1"}
+    logs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["route"], r["status"], r.get("error_code")) for r in logs] == [
+        ("GET /approvers/{employee_id}/pending", 200, None),
+        ("GET /approvers/{employee_id}/pending", 403, "forbidden"),
+        ("GET /approvers/{employee_id}/pending", 500, "internal_error"),
+    ]
+    assert logs[0]["rows"] == 1 and "KeyError" in logs[2]["traceback"]
