@@ -27,7 +27,6 @@ idempotency record.
 """
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -103,6 +102,9 @@ def utc_now() -> datetime:
 
 
 def uuid_hex() -> str:
+    """A uuid4 as 32 hex digits (event ids, location ids)."""
+    import uuid  # deferred: keeps the module cheap to import on a cold start
+
     return uuid.uuid4().hex
 
 
