@@ -91,7 +91,7 @@ class CommandsApp:
         if route.public:
             from leave_api.openapi import document  # only this route needs it
 
-            return http.json_response(200, document())
+            return http.json_response(200, document(http.base_url(event)))
         caller = http.caller(event)
         params = validate_params(route, found.params)
         body = http.json_body(event)

@@ -174,6 +174,13 @@ def test_openapi_document_is_served_without_a_token(api: Api) -> None:
     assert "/locations" in response.body["paths"]
 
 
+def test_openapi_document_names_the_server_it_was_fetched_from(api: Api) -> None:
+    event = api_event("GET", "/openapi.json", claims=None)
+    event["requestContext"].update(domainName="abc.execute-api.us-east-1.amazonaws.com", stage="dev")
+    document = json.loads(api.app(event)["body"])
+    assert document["servers"] == [{"url": "https://abc.execute-api.us-east-1.amazonaws.com/dev"}]
+
+
 # --- errors: every status of the contract, and nothing appended ------------------------------
 
 
