@@ -202,7 +202,8 @@ def test_publisher_ships_only_the_packaged_publisher_module(full: RecordedStack)
     publisher = full.one(FUNCTION, "leave-publisher")
     assert publisher.inputs["handler"] == "publisher.handler"
     assert publisher.inputs["code"] == {"__archive__": "assets", "assets": {"publisher.py": {"__asset__": "file", "path": str(PUBLISHER_CODE)}}}
-    assert PUBLISHER_CODE.parent == Path(__file__).resolve().parents[2] / "components" / "runtime"
+    assert PUBLISHER_CODE == Path(__file__).resolve().parents[2] / "components" / "runtime" / "publisher.py"
+    assert PUBLISHER_CODE.is_file(), "the publisher ships inside the components package"
     bus = full.one("aws:cloudwatch/eventBus:EventBus", "bus")
     assert publisher.inputs["environment"]["variables"] == {"SERVICE_SOURCE": SOURCE, "EVENT_BUS_NAME": bus.state["name"], "EVENT_SOURCE": SOURCE}
 

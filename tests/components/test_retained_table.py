@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pulumi
 import pytest
@@ -181,7 +182,7 @@ def test_explicit_opt_outs_drop_protection_and_pitr_with_warnings(monkeypatch: p
         ({"hash_key": "pk", "backup": BackupPlan(delete_after_days=0)}, "delete_after_days"),
     ],
 )
-def test_contradictory_arguments_raise_before_anything_is_created(kwargs: dict, message: str) -> None:
+def test_contradictory_arguments_raise_before_anything_is_created(kwargs: dict[str, Any], message: str) -> None:
     # No mocks are set: constructing would fail on the missing engine if validation came later.
     with pytest.raises(ValueError, match=message):
         RetainedTable("bad", RetainedTableArgs(**kwargs))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any, Callable
 
 import pulumi
 import pytest
@@ -15,7 +16,7 @@ BUS_POLICY = "aws:cloudwatch/eventBusPolicy:EventBusPolicy"
 PLATFORM_ARN = "arn:aws:events:us-east-1:111122223333:event-bus/platform"
 
 
-def _record(make: callable, **kwargs) -> RecordedStack:
+def _record(make: Callable[[], SharedEventBus], **kwargs: Any) -> RecordedStack:
     def program() -> None:
         bus = make()
         pulumi.export("bus_name", bus.bus_name)
@@ -148,6 +149,6 @@ def test_a_malformed_bus_arn_fails_the_run() -> None:
         ({"log_retention_days": 7}, "needs log_level"),
     ],
 )
-def test_contradictory_arguments_raise_before_anything_is_created(kwargs: dict, message: str) -> None:
+def test_contradictory_arguments_raise_before_anything_is_created(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SharedEventBus("bad", SharedEventBusArgs(**kwargs))
