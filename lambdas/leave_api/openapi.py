@@ -133,7 +133,8 @@ def _errors(route: Route) -> dict[str, Any]:
 
 def _ref(schema: Mapping[str, Any], component_schemas: dict[str, Any]) -> dict[str, str]:
     name = schema["title"]
-    component_schemas.setdefault(name, schema)
+    if component_schemas.setdefault(name, schema) != schema:
+        raise ValueError(f"two different schemas are titled {name!r}")
     return {"$ref": f"#/components/schemas/{name}"}
 
 
