@@ -1,0 +1,106 @@
+"""python -m local plan|up|token|demo - the project on this machine, no AWS account needed."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for _path in (ROOT, ROOT / "lambdas"):  # `leave.events` etc. are read by __main__.py
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    plan = sub.add_parser("plan", help="evaluate the program offline: resource tree, counts, policy report (exit 1 on violations)")
+    plan.add_argument("--stack", default="dev")
+    up = sub.add_parser("up", help="run the stack locally: moto + the handlers in-process + the HTTP API")
+    up.add_argument("--stack", default="dev")
+    up.add_argument("--port", type=int, default=8080, help="HTTP API port (0 = any free port)")
+    token = sub.add_parser("token", help="print a JWT the local stack accepts")
+    token.add_argument("--sub", required=True, help="the caller (employee id)")
+    token.add_argument("--groups", default="", help="comma-separated groups, e.g. admin,approver")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    token.add_argument("--stack", default="dev")
+    demo = sub.add_parser("demo", help="start the local stack and play the leave story end to end")
+    demo.add_argument("--stack", default="dev")
+    demo.add_argument("--log", default=str(ROOT / ".local-stack" / "demo.log"), help="where the invocation log goes")
+    args = parser.parse_args(argv)
+    return {"plan": _plan, "up": _up, "token": _token, "demo": _demo}[args.command](args)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from .plan import render
+    from .program import evaluate
+
+    text, report = render(evaluate(args.stack))
+    print(text)
+    return 0 if report.ok else 1
+
+
+def _up(args: argparse.Namespace) -> int:
+    from .stack import LocalStack
+
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        print(f"\n{signal.Signals(signum).name}: stopping the local stack ...", flush=True)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    stack = LocalStack(args.stack, port=args.port, log=lambda line: print(line, flush=True))
+    stack.start()
+    try:
+        print("serving; Ctrl-C stops", flush=True)
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        stack.stop()
+    print("stopped", flush=True)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from .stack import STATE_DIR
+    from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, load_key
+
+    state_file = STATE_DIR / f"{args.stack}.json"
+    if state_file.exists():
+        state = json.loads(state_file.read_text())
+        issuer, audiences = state["issuer"], tuple(state["audiences"])
+    else:
+        issuer, audiences = _declared_authorizer(args.stack) or (LOCAL_ISSUER, (LOCAL_AUDIENCE,))
+    groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+    print(Issuer(load_key(STATE_DIR), issuer, audiences).token(args.sub, groups, args.ttl))
+    return 0
+
+
+def _declared_authorizer(stack: str) -> tuple[str, tuple[str, ...]] | None:
+    """Issuer and audiences of the stack's first JWT route (evaluates the program)."""
+    from .model import T_AUTHORIZER
+    from .program import evaluate
+
+    recorded = evaluate(stack).recorded
+    for authorizer in recorded.of_type(T_AUTHORIZER):
+        jwt = authorizer.inputs.get("jwtConfiguration") or {}
+        if jwt.get("issuer"):
+            return jwt["issuer"], tuple(jwt.get("audiences") or ())
+    return None
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    return run(stack=args.stack, log_path=Path(args.log))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

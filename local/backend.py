@@ -1,0 +1,215 @@
+"""moto in server mode on 127.0.0.1, and the declared resources created on it.
+
+Two things make moto behave like AWS where the local stack relies on it:
+- DynamoDB requests are serialized. moto's DynamoDB backend has no lock: two concurrent
+  conditional writes can both pass their check, and a failed TransactWriteItems restores
+  a deep copy of the table, dropping writes that landed meanwhile. DynamoDB itself
+  serializes writes per item, so one lock around moto's DynamoDB (and Streams) requests
+  is the faithful choice.
+- moto's state is process-global: the backends are reset when the server starts.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import boto3
+from botocore.config import Config
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+from .model import LocalModel, QueueDecl, TableDecl, TargetDecl
+
+ACCOUNT_ID = "123456789012"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+class _SerializedDynamoDB:
+    """WSGI middleware: one DynamoDB/Streams request at a time (see the module docstring)."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            with self.lock:
+                return list(self.app(environ, start_response))
+        return self.app(environ, start_response)
+
+
+class MotoServer(ThreadedMotoServer):
+    """`ThreadedMotoServer` with DynamoDB requests serialized; `port=0` picks a free port."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(ip_address=host, port=port, verbose=False)
+
+    def _server_entry(self) -> None:  # same as moto's, with the middleware
+        app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+    @property
+    def url(self) -> str:
+        host, port = self.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def reset(self) -> None:
+        """Drop every resource moto holds in this process (its state is global)."""
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10).read()
+
+
+def quiet_moto_logs() -> None:
+    """moto's server logs every request through werkzeug; keep only problems."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+@dataclass
+class Clients:
+    """boto3 clients on the local moto server (thread-safe, shared)."""
+
+    endpoint: str
+    region: str
+    _cache: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._cache:
+                self._cache[service] = boto3.session.Session().client(
+                    service,
+                    endpoint_url=self.endpoint,
+                    region_name=self.region,
+                    aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+                    config=Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50),
+                )
+            return self._cache[service]
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """Names and URLs of what was created on moto."""
+
+    queue_urls: dict[str, str]  # queue name -> URL
+    queue_arns: dict[str, str]  # queue name -> ARN
+    target_queues: dict[str, str]  # target logical name -> URL of its local delivery queue
+    stream_arns: dict[str, str]  # table name -> moto's stream ARN
+
+
+def provision(model: LocalModel, clients: Clients) -> Provisioned:
+    """Create the model's tables, queues, buses, archives, rules and targets on moto."""
+    for table in model.tables:
+        _create_table(clients("dynamodb"), table)
+    queue_urls, queue_arns = _create_queues(clients("sqs"), model.queues, _stand_in_queues(model))
+    events = clients("events")
+    for bus in model.buses:
+        if bus.name != "default":
+            events.create_event_bus(Name=bus.name)
+    bus_arns = {b["Name"]: b["Arn"] for b in events.list_event_buses()["EventBuses"]}
+    for archive in model.archives:
+        kwargs: dict[str, Any] = {"ArchiveName": archive.name, "EventSourceArn": bus_arns[archive.bus_name], "RetentionDays": archive.retention_days}
+        if archive.event_pattern:
+            kwargs["EventPattern"] = archive.event_pattern
+        events.create_archive(**kwargs)
+    for rule in model.rules:
+        kwargs = {"Name": rule.name, "EventBusName": rule.bus_name, "State": "ENABLED" if rule.enabled else "DISABLED"}
+        if rule.event_pattern:
+            kwargs["EventPattern"] = rule.event_pattern
+        if rule.schedule:
+            kwargs["ScheduleExpression"] = rule.schedule
+        events.put_rule(**kwargs)
+    target_queues: dict[str, str] = {}
+    for target in model.targets:
+        if not target.rule.enabled or target.rule.schedule:
+            continue  # moto would treat a schedule rule as match-all; schedules are not fired locally
+        if target.function is not None or ":lambda:" in target.arn:  # an undeclared function fails delivery
+            url, arn = _delivery_queue(clients("sqs"), target)
+            target_queues[target.logical] = url
+        elif target.queue is not None:
+            arn = queue_arns[target.queue.name]
+        else:
+            continue
+        events.put_targets(Rule=target.rule.name, EventBusName=target.rule.bus_name, Targets=[{"Id": target.target_id, "Arn": arn}])
+    logs = clients("logs")
+    for name in model.log_groups:
+        logs.create_log_group(logGroupName=name)
+    ddb = clients("dynamodb")
+    stream_arns = {t.name: ddb.describe_table(TableName=t.name)["Table"]["LatestStreamArn"] for t in model.tables if t.stream_view_type}
+    return Provisioned(queue_urls=queue_urls, queue_arns=queue_arns, target_queues=target_queues, stream_arns=stream_arns)
+
+
+def _create_table(ddb: Any, table: TableDecl) -> None:
+    def keys(hash_key: str | None, range_key: str | None) -> list[dict[str, str]]:
+        schema = [{"AttributeName": hash_key, "KeyType": "HASH"}] if hash_key else []
+        if range_key:
+            schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+        return schema
+
+    def projection(index: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"ProjectionType": index.projection_type}
+        if index.non_key_attributes:
+            out["NonKeyAttributes"] = list(index.non_key_attributes)
+        return out
+
+    kwargs: dict[str, Any] = {
+        "TableName": table.name,
+        "KeySchema": keys(table.hash_key, table.range_key),
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in table.attributes],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if table.stream_view_type:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream_view_type}
+    if table.global_indexes:
+        kwargs["GlobalSecondaryIndexes"] = [
+            {"IndexName": g.name, "KeySchema": keys(g.hash_key, g.range_key), "Projection": projection(g)} for g in table.global_indexes
+        ]
+    if table.local_indexes:
+        kwargs["LocalSecondaryIndexes"] = [
+            {"IndexName": g.name, "KeySchema": keys(table.hash_key, g.range_key), "Projection": projection(g)} for g in table.local_indexes
+        ]
+    ddb.create_table(**kwargs)
+    if table.ttl_attribute:
+        ddb.update_time_to_live(TableName=table.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute})
+
+
+def _stand_in_queues(model: LocalModel) -> list[QueueDecl]:
+    """Queues referenced as destinations but owned elsewhere (plain queues locally)."""
+    declared = {q.name for q in model.queues}
+    names = {t.dead_letter_queue for t in model.targets} | {f.on_failure for f in model.functions} | {m.on_failure for m in model.stream_mappings}
+    return [QueueDecl(logical=n, name=n, declared_arn="", attributes={}, dead_letter_queue=None, max_receive_count=None) for n in sorted(names - declared - {None})]
+
+
+def _create_queues(sqs: Any, declared: Iterable[QueueDecl], stand_ins: Iterable[QueueDecl]) -> tuple[dict[str, str], dict[str, str]]:
+    urls: dict[str, str] = {}
+    arns: dict[str, str] = {}
+    pending = [*declared, *stand_ins]
+    while pending:  # dead-letter queues before the queues that redrive to them
+        ready = [q for q in pending if q.dead_letter_queue is None or q.dead_letter_queue in arns]
+        if not ready:
+            raise ValueError(f"queues {[q.name for q in pending]} redrive to queues that are not declared")
+        for q in ready:
+            attrs = dict(q.attributes)
+            if q.dead_letter_queue:
+                attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": arns[q.dead_letter_queue], "maxReceiveCount": str(q.max_receive_count)})
+            urls[q.name] = sqs.create_queue(QueueName=q.name, Attributes=attrs)["QueueUrl"]
+            arns[q.name] = sqs.get_queue_attributes(QueueUrl=urls[q.name], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            pending.remove(q)
+    return urls, arns
+
+
+def _delivery_queue(sqs: Any, target: TargetDecl) -> tuple[str, str]:
+    """The local queue standing in for a Lambda target: moto delivers matched events into it."""
+    digest = hashlib.sha1(target.logical.encode()).hexdigest()[:8]
+    name = f"local-target-{target.logical[:50]}-{digest}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn

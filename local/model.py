@@ -1,0 +1,587 @@
+"""What the recorded program declares, read as the local stack needs it.
+
+`build_model(recorded)` turns the `RecordedStack` of a Pulumi run (resources with resolved
+camelCase inputs and mocked state) into plain declarations: tables, queues, buses, rules,
+targets, functions, event source mappings and HTTP routes, with every cross reference
+(a target's ARN, a mapping's stream, a route's integration) resolved to the declaration it
+points at. Nothing here is hand-written per project: a resource the local stack cannot run
+is reported in `LocalModel.not_emulated`, never dropped silently.
+"""
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from components.testing import RecordedResource, RecordedStack
+
+from .filters import Pattern
+
+T_TABLE = "aws:dynamodb/table:Table"
+T_QUEUE = "aws:sqs/queue:Queue"
+T_BUS = "aws:cloudwatch/eventBus:EventBus"
+T_ARCHIVE = "aws:cloudwatch/eventArchive:EventArchive"
+T_RULE = "aws:cloudwatch/eventRule:EventRule"
+T_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+T_FUNCTION = "aws:lambda/function:Function"
+T_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+T_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+T_LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+T_API = "aws:apigatewayv2/api:Api"
+T_ROUTE = "aws:apigatewayv2/route:Route"
+T_INTEGRATION = "aws:apigatewayv2/integration:Integration"
+T_AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
+T_STAGE = "aws:apigatewayv2/stage:Stage"
+
+#: Types the local stack creates on moto or runs itself, and how.
+EMULATED: Mapping[str, str] = {
+    T_TABLE: "created on moto: keys, attribute types, stream, GSIs/LSIs, TTL setting",
+    T_QUEUE: "created on moto (FIFO, visibility, retention, redrive policy)",
+    T_BUS: "created on moto",
+    T_ARCHIVE: "created on moto (events are archived; replay is not driven locally)",
+    T_RULE: "created on moto with the declared pattern; moto matches the events",
+    T_TARGET: "Lambda targets: a local queue per target on moto, drained into the function; SQS targets: put as is",
+    T_FUNCTION: "run in-process, each in its own module namespace and environment",
+    T_MAPPING: "DynamoDB stream mappings polled via moto's dynamodbstreams API",
+    T_INVOKE_CONFIG: "asynchronous invocation retries and on-failure destination",
+    T_LOG_GROUP: "created on moto; function output goes to this console",
+    T_API: "served by the local HTTP server",
+    T_ROUTE: "matched like API Gateway (literal over parameter over greedy, ANY last)",
+    T_INTEGRATION: "AWS_PROXY to a declared function, payload format 2.0",
+    T_AUTHORIZER: "JWT: issuer, audience, expiry, RS256 signature, against the local key",
+    T_STAGE: "served at its path ($default = /); throttling and access logs are not emulated",
+}
+
+#: Declared types the local stack does not emulate, and what that means.
+NOT_EMULATED_REASONS: Mapping[str, str] = {
+    "aws:iam/role:Role": "IAM is not enforced locally: every function may call every local resource",
+    "aws:iam/rolePolicy:RolePolicy": "IAM is not enforced locally",
+    "aws:iam/policy:Policy": "IAM is not enforced locally",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "IAM is not enforced locally",
+    "aws:lambda/permission:Permission": "invoke permissions are not enforced locally",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "no metrics or alarms locally (DLQ depth, iterator age, errors)",
+    "aws:kms/key:Key": "encryption is not emulated",
+    "aws:kms/alias:Alias": "encryption is not emulated",
+    "aws:cognito/userPool:UserPool": "replaced by the local JWT issuer (key in .local-stack/)",
+    "aws:cognito/userPoolClient:UserPoolClient": "replaced by the local JWT issuer",
+    "aws:cognito/userGroup:UserGroup": "groups are whatever `local token --groups` puts in the token",
+    "aws:dynamodb/resourcePolicy:ResourcePolicy": "resource policies are not enforced (append-only is enforced by code review and IAM on AWS)",
+    "aws:sqs/queuePolicy:QueuePolicy": "queue policies are not enforced",
+    "aws:cloudwatch/eventBusPolicy:EventBusPolicy": "bus policies are not enforced",
+    "aws:backup/vault:Vault": "no backups locally",
+    "aws:backup/plan:Plan": "no backups locally",
+    "aws:backup/selection:Selection": "no backups locally",
+    "aws:pipes/pipe:Pipe": "EventBridge Pipes are not emulated: stream records will NOT reach the bus",
+    "aws:cloudwatch/logDeliverySource:LogDeliverySource": "bus logging is not emulated",
+    "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": "bus logging is not emulated",
+    "aws:cloudwatch/logDelivery:LogDelivery": "bus logging is not emulated",
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "log resource policies are not enforced",
+    "aws:sns/topic:Topic": "alarm topics are not emulated",
+}
+
+#: Declared settings the local stack reads but does not emulate (shown at start-up).
+IGNORED_SETTINGS: tuple[str, ...] = (
+    "tables: point-in-time recovery, encryption, deletion protection, TTL expiry (moto keeps items)",
+    "functions: memory size, X-Ray tracing, architecture/runtime (this Python runs them); timeouts are checked after the fact",
+    "stream mappings: batching window and parallelization factor (batches go out as soon as they are read, one at a time per shard)",
+    "log groups: retention",
+    "HTTP API: stage throttling, access logging, 10 MB payload and 30 s integration limits",
+)
+
+_INVOKE_ARN = re.compile(r"^arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(?P<arn>.+)/invocations$")
+
+
+class ModelError(ValueError):
+    """The recorded stack declares something the local stack cannot wire (the message says what)."""
+
+
+@dataclass(frozen=True)
+class Index:
+    """A global or local secondary index."""
+
+    name: str
+    hash_key: str | None
+    range_key: str | None
+    projection_type: str
+    non_key_attributes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableDecl:
+    logical: str
+    name: str
+    hash_key: str
+    range_key: str | None
+    attributes: tuple[tuple[str, str], ...]
+    stream_view_type: str | None
+    global_indexes: tuple[Index, ...]
+    local_indexes: tuple[Index, ...]
+    ttl_attribute: str | None
+    declared_arn: str
+    declared_stream_arn: str | None
+
+
+@dataclass(frozen=True)
+class QueueDecl:
+    logical: str
+    name: str
+    declared_arn: str
+    attributes: Mapping[str, str]  # SQS attributes, the redrive policy aside
+    dead_letter_queue: str | None  # name of the redrive target
+    max_receive_count: int | None
+
+
+@dataclass(frozen=True)
+class BusDecl:
+    logical: str | None  # None: a bus this stack references but does not own
+    name: str
+
+
+@dataclass(frozen=True)
+class ArchiveDecl:
+    logical: str
+    name: str
+    bus_name: str
+    event_pattern: str | None
+    retention_days: int
+
+
+@dataclass(frozen=True)
+class FunctionDecl:
+    logical: str
+    name: str
+    arn: str
+    handler: str
+    files: Mapping[str, Path]  # path inside the zip -> file on this machine
+    environment: Mapping[str, str]
+    timeout_s: int
+    memory_mb: int
+    reserved_concurrency: int | None
+    retry_attempts: int  # asynchronous invocation (FunctionEventInvokeConfig or Lambda's default 2)
+    max_event_age_s: int
+    on_failure: str | None  # queue name of the async on-failure destination or the function's DLQ
+    on_failure_kind: str | None  # "destination" (a Lambda destination record) or "dlq" (the bare event)
+
+    @property
+    def top_level_names(self) -> frozenset[str]:
+        return frozenset(p.split("/")[0].removesuffix(".py") for p in self.files)
+
+
+@dataclass(frozen=True)
+class RuleDecl:
+    logical: str
+    name: str
+    arn: str
+    bus_name: str
+    event_pattern: str | None
+    schedule: str | None
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class TargetDecl:
+    logical: str
+    rule: RuleDecl
+    target_id: str
+    arn: str
+    function: FunctionDecl | None  # a Lambda target
+    queue: QueueDecl | None  # an SQS target
+    retry_attempts: int
+    max_event_age_s: int
+    dead_letter_queue: str | None  # queue name
+    input_shaping: str | None  # Input / InputPath / InputTransformer: not emulated for Lambda targets
+
+
+@dataclass(frozen=True)
+class StreamMappingDecl:
+    logical: str
+    function: FunctionDecl
+    table: TableDecl
+    starting_position: str
+    batch_size: int
+    filters: tuple[Pattern, ...]
+    report_batch_item_failures: bool
+    retry_attempts: int  # -1 = until the record expires
+    max_record_age_s: int  # -1 = no limit
+    bisect_on_error: bool
+    on_failure: str | None  # queue name
+    enabled: bool
+    source_arn: str
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    issuer: str
+    audiences: tuple[str, ...]
+    header: str  # lower-case header name the token comes in
+
+
+@dataclass(frozen=True)
+class RouteDecl:
+    route_key: str
+    method: str  # "ANY" for any
+    path: str  # "" for $default
+    function: FunctionDecl
+    authorizer: Authorizer | None  # None = authorization NONE
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ApiDecl:
+    logical: str
+    api_id: str
+    stage: str
+    routes: tuple[RouteDecl, ...]
+    cors: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """Everything the local stack creates, runs and serves, plus what it leaves out."""
+
+    tables: tuple[TableDecl, ...]
+    queues: tuple[QueueDecl, ...]
+    buses: tuple[BusDecl, ...]
+    archives: tuple[ArchiveDecl, ...]
+    rules: tuple[RuleDecl, ...]
+    targets: tuple[TargetDecl, ...]
+    functions: tuple[FunctionDecl, ...]
+    stream_mappings: tuple[StreamMappingDecl, ...]
+    apis: tuple[ApiDecl, ...]
+    log_groups: tuple[str, ...]
+    not_emulated: tuple[tuple[str, int, str], ...]  # (type, count, what it means)
+    warnings: tuple[str, ...] = field(default=())
+
+    def function(self, key: str) -> FunctionDecl:
+        """A function by logical name, physical name, or a unique suffix of its logical name
+        (`"balance-projector"`)."""
+        exact = [f for f in self.functions if key in {f.logical, f.name}]
+        found = exact or [f for f in self.functions if f.logical.endswith(key)]
+        if len(found) != 1:
+            raise KeyError(f"{key!r} names {len(found)} functions; functions: {sorted(f.logical for f in self.functions)}")
+        return found[0]
+
+    def queue(self, name: str) -> QueueDecl:
+        return next(q for q in self.queues if name in {q.name, q.logical})
+
+
+def build_model(stack: RecordedStack, *, code_cache: Path) -> LocalModel:
+    """Read `stack` into a `LocalModel`. `code_cache` is where zip archives are unpacked."""
+    return _Builder(stack, code_cache).build()
+
+
+class _Builder:
+    def __init__(self, stack: RecordedStack, code_cache: Path) -> None:
+        self.stack = stack
+        self.code_cache = code_cache
+        self.warnings: list[str] = []
+
+    def build(self) -> LocalModel:
+        tables = tuple(self._table(r) for r in self.stack.of_type(T_TABLE))
+        queues = tuple(self._queue(r) for r in self.stack.of_type(T_QUEUE))
+        self.queues_by_arn = {q.declared_arn: q for q in queues}
+        functions = tuple(self._function(r) for r in self.stack.of_type(T_FUNCTION))
+        self.functions = functions
+        rules = tuple(self._rule(r) for r in self.stack.of_type(T_RULE))
+        targets = tuple(self._target(r, rules) for r in self.stack.of_type(T_TARGET))
+        mappings = tuple(m for r in self.stack.of_type(T_MAPPING) if (m := self._mapping(r, tables)) is not None)
+        buses = self._buses(rules)
+        archives = tuple(self._archive(r, buses) for r in self.stack.of_type(T_ARCHIVE))
+        apis = tuple(self._api(r) for r in self.stack.of_type(T_API))
+        log_groups = tuple(r.state.get("name") or r.name for r in self.stack.of_type(T_LOG_GROUP))
+        counts: dict[str, int] = {}
+        for r in self.stack.resources:
+            if r.custom and r.type not in EMULATED and not r.type.startswith("pulumi:"):
+                counts[r.type] = counts.get(r.type, 0) + 1
+        not_emulated = tuple(
+            (t, n, NOT_EMULATED_REASONS.get(t, "not known to the local stack: not created, not run")) for t, n in sorted(counts.items())
+        )
+        return LocalModel(
+            tables=tables,
+            queues=queues,
+            buses=buses,
+            archives=archives,
+            rules=rules,
+            targets=targets,
+            functions=functions,
+            stream_mappings=mappings,
+            apis=apis,
+            log_groups=log_groups,
+            not_emulated=not_emulated,
+            warnings=tuple(self.warnings),
+        )
+
+    # ---------------------------------------------------------------- storage and messaging
+    def _table(self, r: RecordedResource) -> TableDecl:
+        i = r.inputs
+
+        def index(g: Mapping[str, Any]) -> Index:
+            hash_keys, range_keys = g.get("hashKeys") or [], g.get("rangeKeys") or []
+            if len(hash_keys) > 1 or len(range_keys) > 1:
+                raise ModelError(f"{r.name}: multi-attribute index keys are not supported locally")
+            return Index(
+                name=g["name"],
+                hash_key=g.get("hashKey") or (hash_keys[0] if hash_keys else None),
+                range_key=g.get("rangeKey") or (range_keys[0] if range_keys else None),
+                projection_type=g.get("projectionType", "ALL"),
+                non_key_attributes=tuple(g.get("nonKeyAttributes") or ()),
+            )
+
+        ttl = i.get("ttl") or {}
+        return TableDecl(
+            logical=r.name,
+            name=r.state.get("name") or r.name,
+            hash_key=i["hashKey"],
+            range_key=i.get("rangeKey"),
+            attributes=tuple((a["name"], a["type"]) for a in i.get("attributes") or ()),
+            stream_view_type=i.get("streamViewType") if i.get("streamEnabled") else None,
+            global_indexes=tuple(index(g) for g in i.get("globalSecondaryIndexes") or ()),
+            local_indexes=tuple(index(g) for g in i.get("localSecondaryIndexes") or ()),
+            ttl_attribute=ttl.get("attributeName") if ttl.get("enabled") else None,
+            declared_arn=r.state.get("arn", ""),
+            declared_stream_arn=r.state.get("streamArn"),
+        )
+
+    def _queue(self, r: RecordedResource) -> QueueDecl:
+        i = r.inputs
+        attrs: dict[str, str] = {}
+        for key, attr in (
+            ("visibilityTimeoutSeconds", "VisibilityTimeout"),
+            ("messageRetentionSeconds", "MessageRetentionPeriod"),
+            ("delaySeconds", "DelaySeconds"),
+            ("receiveWaitTimeSeconds", "ReceiveMessageWaitTimeSeconds"),
+            ("maxMessageSize", "MaximumMessageSize"),
+        ):
+            if i.get(key) is not None:
+                attrs[attr] = str(int(i[key]))  # numbers arrive as floats from the engine
+        if i.get("fifoQueue"):
+            attrs["FifoQueue"] = "true"
+            if i.get("contentBasedDeduplication"):
+                attrs["ContentBasedDeduplication"] = "true"
+        redrive = json.loads(i["redrivePolicy"]) if i.get("redrivePolicy") else {}
+        return QueueDecl(
+            logical=r.name,
+            name=r.state.get("name") or r.name,
+            declared_arn=r.state.get("arn", ""),
+            attributes=attrs,
+            dead_letter_queue=redrive["deadLetterTargetArn"].split(":")[-1] if redrive else None,
+            max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
+        )
+
+    def _queue_name(self, arn: str | None, what: str) -> str | None:
+        if not arn:
+            return None
+        queue = self.queues_by_arn.get(arn)
+        if queue is None:
+            if arn.startswith("arn:aws:sqs:"):
+                self.warnings.append(f"{what}: queue {arn} is not declared by this stack; created locally as a stand-in")
+                return arn.split(":")[-1]
+            raise ModelError(f"{what}: destination {arn} is not an SQS queue; only SQS destinations are emulated")
+        return queue.name
+
+    def _buses(self, rules: tuple[RuleDecl, ...]) -> tuple[BusDecl, ...]:
+        owned = [BusDecl(logical=r.name, name=r.state.get("name") or r.name) for r in self.stack.of_type(T_BUS)]
+        known = {b.name for b in owned} | {"default"}
+        external = sorted({r.bus_name for r in rules} - known)
+        for name in external:
+            self.warnings.append(f"bus {name!r} is referenced, not owned, by this stack; created locally as a stand-in")
+        return (*owned, *(BusDecl(logical=None, name=n) for n in external))
+
+    def _archive(self, r: RecordedResource, buses: tuple[BusDecl, ...]) -> ArchiveDecl:
+        source = r.inputs["eventSourceArn"]
+        bus = source.split("/")[-1]
+        if bus not in {b.name for b in buses}:
+            raise ModelError(f"{r.name}: archive of unknown bus {source}")
+        return ArchiveDecl(
+            logical=r.name,
+            name=(r.state.get("name") or r.name)[:48],
+            bus_name=bus,
+            event_pattern=r.inputs.get("eventPattern"),
+            retention_days=int(r.inputs.get("retentionDays") or 0),
+        )
+
+    # ---------------------------------------------------------------- functions
+    def _function(self, r: RecordedResource) -> FunctionDecl:
+        i = r.inputs
+        name = r.state.get("name") or r.name
+        arn = r.state.get("arn") or ""
+        invoke = [c for c in self.stack.of_type(T_INVOKE_CONFIG) if c.inputs.get("functionName") in {name, arn}]
+        retry_attempts, max_age, on_failure, kind = 2, 21600, None, None
+        if invoke:
+            c = invoke[0].inputs
+            retry_attempts = int(c.get("maximumRetryAttempts", 2))
+            max_age = int(c.get("maximumEventAgeInSeconds", 21600))
+            destination = ((c.get("destinationConfig") or {}).get("onFailure") or {}).get("destination")
+            on_failure, kind = self._queue_name(destination, f"{r.name} on-failure destination"), "destination" if destination else None
+        dlq = (i.get("deadLetterConfig") or {}).get("targetArn")
+        if on_failure is None and dlq:
+            on_failure, kind = self._queue_name(dlq, f"{r.name} dead-letter queue"), "dlq"
+        return FunctionDecl(
+            logical=r.name,
+            name=name,
+            arn=arn,
+            handler=i["handler"],
+            files=self._files(r.name, i.get("code")),
+            environment={k: str(v) for k, v in ((i.get("environment") or {}).get("variables") or {}).items()},
+            timeout_s=int(i.get("timeout") or 3),
+            memory_mb=int(i.get("memorySize") or 128),
+            reserved_concurrency=i.get("reservedConcurrentExecutions"),
+            retry_attempts=retry_attempts,
+            max_event_age_s=max_age,
+            on_failure=on_failure,
+            on_failure_kind=kind,
+        )
+
+    def _files(self, logical: str, code: Any) -> dict[str, Path]:
+        """The function's zip as a map of archive path -> file on this machine."""
+        if not isinstance(code, Mapping):
+            raise ModelError(f"{logical}: code is {code!r}; the local stack runs code given as file assets or archives")
+        files: dict[str, Path] = {}
+        if code.get("__archive__") == "assets":
+            for key, asset in code["assets"].items():
+                if asset.get("__asset__") == "file":
+                    files[key] = Path(asset["path"])
+                else:
+                    for sub, path in self._files(logical, asset).items():
+                        files[f"{key.rstrip('/')}/{sub}"] = path
+        elif code.get("__archive__") == "file":
+            path = Path(code["path"])
+            if path.is_dir():
+                files.update({p.relative_to(path).as_posix(): p for p in sorted(path.rglob("*")) if p.is_file()})
+            elif zipfile.is_zipfile(path):
+                target = self.code_cache / logical
+                with zipfile.ZipFile(path) as z:
+                    z.extractall(target)
+                files.update({p.relative_to(target).as_posix(): p for p in sorted(target.rglob("*")) if p.is_file()})
+            else:
+                raise ModelError(f"{logical}: code archive {path} is neither a folder nor a zip")
+        else:
+            raise ModelError(f"{logical}: unsupported code {sorted(code)}")
+        return files
+
+    def _function_by_ref(self, ref: str | None) -> FunctionDecl | None:
+        if not ref:
+            return None
+        match = _INVOKE_ARN.match(ref)
+        ref = match["arn"] if match else ref
+        return next((f for f in self.functions if ref in {f.name, f.arn, f"{f.arn}:$LATEST"}), None)
+
+    # ---------------------------------------------------------------- events
+    def _rule(self, r: RecordedResource) -> RuleDecl:
+        i = r.inputs
+        state = i.get("state") or ("DISABLED" if i.get("isEnabled") is False else "ENABLED")
+        return RuleDecl(
+            logical=r.name,
+            name=r.state.get("name") or r.name,
+            arn=r.state.get("arn", ""),
+            bus_name=(i.get("eventBusName") or "default").split("/")[-1],
+            event_pattern=i.get("eventPattern"),
+            schedule=i.get("scheduleExpression"),
+            enabled=state != "DISABLED",
+        )
+
+    def _target(self, r: RecordedResource, rules: tuple[RuleDecl, ...]) -> TargetDecl:
+        i = r.inputs
+        bus = (i.get("eventBusName") or "default").split("/")[-1]
+        rule = next((x for x in rules if x.name == i["rule"] and x.bus_name == bus), None)
+        if rule is None:
+            raise ModelError(f"{r.name}: target of unknown rule {i['rule']!r} on bus {bus!r}")
+        retry = i.get("retryPolicy") or {}
+        arn = i["arn"]
+        shaping = next((k for k in ("input", "inputPath", "inputTransformer") if i.get(k)), None)
+        return TargetDecl(
+            logical=r.name,
+            rule=rule,
+            target_id=i.get("targetId") or r.name,
+            arn=arn,
+            function=self._function_by_ref(arn),
+            queue=self.queues_by_arn.get(arn),
+            retry_attempts=int(retry.get("maximumRetryAttempts", 185)),
+            max_event_age_s=int(retry.get("maximumEventAgeInSeconds", 86400)),
+            dead_letter_queue=self._queue_name((i.get("deadLetterConfig") or {}).get("arn"), f"{r.name} dead-letter queue"),
+            input_shaping=shaping,
+        )
+
+    def _mapping(self, r: RecordedResource, tables: tuple[TableDecl, ...]) -> StreamMappingDecl | None:
+        i = r.inputs
+        source = i.get("eventSourceArn") or ""
+        function = self._function_by_ref(i.get("functionName"))
+        if function is None:
+            raise ModelError(f"{r.name}: mapping to unknown function {i.get('functionName')!r}")
+        table = next((t for t in tables if source and source == t.declared_stream_arn), None)
+        if table is None:
+            self.warnings.append(f"{r.name}: source {source or '?'} is not a DynamoDB stream of this stack; this mapping is NOT run locally")
+            return None
+        filters = tuple(Pattern.parse(f["pattern"]) for f in ((i.get("filterCriteria") or {}).get("filters") or ()))
+        on_failure = ((i.get("destinationConfig") or {}).get("onFailure") or {}).get("destinationArn")
+        return StreamMappingDecl(
+            logical=r.name,
+            function=function,
+            table=table,
+            starting_position=i.get("startingPosition") or "LATEST",
+            batch_size=int(i.get("batchSize") or 100),
+            filters=filters,
+            report_batch_item_failures="ReportBatchItemFailures" in (i.get("functionResponseTypes") or ()),
+            retry_attempts=int(i.get("maximumRetryAttempts", -1)),
+            max_record_age_s=int(i.get("maximumRecordAgeInSeconds", -1)),
+            bisect_on_error=bool(i.get("bisectBatchOnFunctionError")),
+            on_failure=self._queue_name(on_failure, f"{r.name} on-failure destination"),
+            enabled=i.get("enabled", True) is not False,
+            source_arn=source,
+        )
+
+    # ---------------------------------------------------------------- HTTP API
+    def _api(self, r: RecordedResource) -> ApiDecl:
+        api_id = r.id or r.name
+        of_api = lambda t: [x for x in self.stack.of_type(t) if x.inputs.get("apiId") == api_id]  # noqa: E731
+        integrations = {x.id: x for x in of_api(T_INTEGRATION)}
+        authorizers = {x.id: x for x in of_api(T_AUTHORIZER)}
+        stages = [x.inputs.get("name", "$default") for x in of_api(T_STAGE)]
+        if len(stages) > 1:
+            self.warnings.append(f"{r.name}: {len(stages)} stages declared; serving the first ({stages[0]})")
+        routes = []
+        for route in of_api(T_ROUTE):
+            i = route.inputs
+            target = i.get("target") or ""
+            integration = integrations.get(target.removeprefix("integrations/"))
+            if integration is None:
+                raise ModelError(f"{route.name}: route {i['routeKey']!r} targets unknown integration {target!r}")
+            ii = integration.inputs
+            if ii.get("integrationType") != "AWS_PROXY" or str(ii.get("payloadFormatVersion", "1.0")) != "2.0":
+                raise ModelError(f"{route.name}: only AWS_PROXY integrations with payload format 2.0 are emulated")
+            function = self._function_by_ref(ii.get("integrationUri"))
+            if function is None:
+                raise ModelError(f"{route.name}: integration {integration.name} points at an undeclared function")
+            routes.append(
+                RouteDecl(
+                    route_key=i["routeKey"],
+                    method="ANY" if i["routeKey"] == "$default" else i["routeKey"].split(" ", 1)[0],
+                    path="" if i["routeKey"] == "$default" else i["routeKey"].split(" ", 1)[1],
+                    function=function,
+                    authorizer=self._authorizer(route, authorizers),
+                    scopes=tuple(i.get("authorizationScopes") or ()),
+                )
+            )
+        return ApiDecl(logical=r.name, api_id=api_id, stage=stages[0] if stages else "$default", routes=tuple(routes), cors=r.inputs.get("corsConfiguration"))
+
+    def _authorizer(self, route: RecordedResource, authorizers: Mapping[str | None, RecordedResource]) -> Authorizer | None:
+        kind = route.inputs.get("authorizationType", "NONE")
+        if kind == "NONE":
+            return None
+        if kind != "JWT":
+            raise ModelError(f"{route.name}: authorization {kind} is not emulated (only JWT and NONE)")
+        authorizer = authorizers.get(route.inputs.get("authorizerId"))
+        if authorizer is None:
+            raise ModelError(f"{route.name}: JWT route without a known authorizer")
+        jwt_config = authorizer.inputs.get("jwtConfiguration") or {}
+        sources = authorizer.inputs.get("identitySources") or ["$request.header.Authorization"]
+        if len(sources) != 1 or not sources[0].startswith("$request.header."):
+            raise ModelError(f"{authorizer.name}: identity source {sources} is not emulated (one request header only)")
+        return Authorizer(
+            issuer=jwt_config["issuer"],
+            audiences=tuple(jwt_config.get("audiences") or ()),
+            header=sources[0].removeprefix("$request.header.").lower(),
+        )

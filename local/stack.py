@@ -1,0 +1,328 @@
+"""`LocalStack`: the real program's resources on moto, its handlers in this process.
+
+    with LocalStack("dev", port=0) as stack:       # or .start() / .stop()
+        token = stack.token("ana", groups=["admin"])
+        urllib.request.urlopen(...stack.api_url...)
+
+`LocalStack(recorded_stack=...)` runs a given (e.g. edited) `RecordedStack` instead of
+evaluating `__main__.py`. moto keeps its state per process, so one local stack runs per
+process at a time.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from components.testing import RecordedStack
+
+from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisioned, provision, quiet_moto_logs
+from .functions import FunctionRuntime, Invocation, LoadedFunction
+from .http_api import ApiServer
+from .model import EMULATED, IGNORED_SETTINGS, LocalModel, build_model
+from .program import ROOT, evaluate
+from .streams import Delays, StreamPoller
+from .targets import AsyncInvoker, TargetDrainer
+from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, load_key
+
+STATE_DIR = ROOT / ".local-stack"
+
+
+class LocalStackError(RuntimeError):
+    """The local stack cannot start (the message says why)."""
+
+
+class LocalStack:
+    """Start with `.start()`; then `.api_url`, `.token(...)`, `.settle()`, `.stop()`."""
+
+    _running: LocalStack | None = None
+    _running_lock = threading.Lock()
+
+    def __init__(
+        self,
+        stack: str = "dev",
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        root: Path = ROOT,
+        recorded_stack: RecordedStack | None = None,
+        config_overrides: Mapping[str, Any] | None = None,
+        stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+        log: Callable[[str], None] | None = print,
+        delays: Delays = Delays(),
+        async_workers: int = 2,
+        state_dir: Path = STATE_DIR,
+    ) -> None:
+        self.stack_name = stack
+        self.port, self.host, self.root = port, host, root
+        self._recorded = recorded_stack
+        self._config_overrides, self._stack_references = config_overrides, stack_references
+        self._log_sink = log
+        self.delays, self.async_workers = delays, async_workers
+        self.state_dir = state_dir
+        self.fake_outputs: tuple[tuple[str, str, Any], ...] = ()
+        self.invocations: list[Invocation] = []
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._started = False
+        self.model: LocalModel | None = None
+        self.recorded: RecordedStack | None = None
+        self.moto: MotoServer | None = None
+        self.clients: Clients | None = None
+        self.provisioned: Provisioned | None = None
+        self.runtime: FunctionRuntime | None = None
+        self.invokers: dict[str, AsyncInvoker] = {}
+        self.drainers: list[TargetDrainer] = []
+        self.pollers: list[StreamPoller] = []
+        self.apis: list[ApiServer] = []
+        self._issuers: dict[tuple[str, tuple[str, ...]], Issuer] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        with LocalStack._running_lock:
+            if LocalStack._running is not None:
+                raise LocalStackError("a local stack is already running in this process (moto's state is per process); stop it first")
+            LocalStack._running = self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        t0 = time.perf_counter()
+        if self._recorded is None:
+            program = evaluate(self.stack_name, root=self.root, config_overrides=self._config_overrides, stack_references=self._stack_references)
+            self._recorded, self.fake_outputs = program.recorded, program.fake_outputs
+        self.recorded = self._recorded
+        self.model = model = build_model(self._recorded, code_cache=self.state_dir / "code")
+        region = str(self._recorded.config.get("aws:region") or "us-east-1")
+        self._key = load_key(self.state_dir)
+
+        quiet_moto_logs()
+        self.moto = MotoServer(self.host, 0)
+        self.moto.start()
+        self._started = True
+        self.moto.reset()
+        self.clients = clients = Clients(self.moto.url, region)
+        self.provisioned = provision(model, clients)
+
+        lambda_env = {
+            **FAKE_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.moto.url,
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        }
+        self.runtime = FunctionRuntime(model.functions, lambda_environment=lambda_env, on_invocation=self._record, on_error=self._error)
+        self.runtime.start()
+
+        for fn in {t.function.logical: t.function for t in model.targets if t.function is not None}.values():
+            self.invokers[fn.logical] = AsyncInvoker(
+                fn, runtime=self.runtime, send=self._send, workers=self.async_workers, delays=self.delays, stop=self._stop, on_error=self._error
+            )
+        for target in model.targets:
+            url = self.provisioned.target_queues.get(target.logical)
+            if url is None:
+                continue
+            invoker = self.invokers.get(target.function.logical) if target.function else None
+            self.drainers.append(
+                TargetDrainer(target, queue_url=url, sqs_client=clients("sqs"), invoker=invoker, send=self._send, stop=self._stop, on_error=self._error)
+            )
+        for mapping in model.stream_mappings:
+            if not mapping.enabled:
+                continue
+            self.pollers.append(
+                StreamPoller(
+                    mapping,
+                    stream_arn=self.provisioned.stream_arns[mapping.table.name],
+                    streams_client=clients("dynamodbstreams"),
+                    sqs_client=clients("sqs"),
+                    failure_queue_url=self.provisioned.queue_urls.get(mapping.on_failure) if mapping.on_failure else None,
+                    runtime=self.runtime,
+                    stop=self._stop,
+                    delays=self.delays,
+                    on_error=self._error,
+                )
+            )
+        for i, api in enumerate(model.apis):
+            self.apis.append(
+                ApiServer(api, host=self.host, port=self.port if i == 0 else 0, runtime=self.runtime, issuer_for=self._issuer, account_id=ACCOUNT_ID)
+            )
+        for worker in [*self.invokers.values()]:
+            worker.start()
+        for thread in [*self.drainers, *self.pollers, *self.apis]:
+            thread.start()
+        self._write_state()
+        self._banner(time.perf_counter() - t0)
+
+    def stop(self) -> None:
+        """Stop serving and polling, drop moto's state, release the process slot."""
+        self._stop.set()
+        for api in self.apis:
+            api.stop()
+        for invoker in self.invokers.values():
+            invoker.wake()
+        for thread in [*self.drainers, *self.pollers, *(t for i in self.invokers.values() for t in i.threads)]:
+            if thread.is_alive():
+                thread.join(timeout=5)
+        if self.runtime is not None:
+            self.runtime.stop()
+        if self.moto is not None and self._started:
+            self.moto.stop()
+            self._started = False
+        self._state_file().unlink(missing_ok=True)
+        with LocalStack._running_lock:
+            if LocalStack._running is self:
+                LocalStack._running = None
+
+    # ------------------------------------------------------------------ what callers use
+    @property
+    def api_url(self) -> str:
+        if not self.apis:
+            raise LocalStackError("this stack declares no HTTP API")
+        return self.apis[0].url
+
+    @property
+    def moto_url(self) -> str:
+        assert self.moto is not None
+        return self.moto.url
+
+    def token(self, sub: str, groups: Sequence[str] = (), ttl: int = 3600, **claims: Any) -> str:
+        """A JWT the first API's authorizer accepts."""
+        issuer, audiences = self.authorizer()
+        return self._issuer(issuer, audiences).token(sub, groups, ttl, **claims)
+
+    def authorizer(self) -> tuple[str, tuple[str, ...]]:
+        """(issuer, audiences) of the first JWT route, or the local defaults."""
+        assert self.model is not None
+        for api in self.model.apis:
+            for route in api.routes:
+                if route.authorizer is not None:
+                    return route.authorizer.issuer, route.authorizer.audiences
+        return LOCAL_ISSUER, (LOCAL_AUDIENCE,)
+
+    def function(self, key: str) -> LoadedFunction:
+        """A running function by logical name or suffix (`"balance-projector"`)."""
+        assert self.model is not None and self.runtime is not None
+        return self.runtime.function(self.model.function(key).logical)
+
+    def queue_url(self, name: str) -> str:
+        assert self.provisioned is not None and self.model is not None
+        return self.provisioned.queue_urls[self.model.queue(name).name]
+
+    def invocations_of(self, key: str) -> list[Invocation]:
+        assert self.model is not None
+        logical = self.model.function(key).logical
+        with self._lock:
+            return [i for i in self.invocations if i.function == logical]
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until every stream is read to its end, every delivery queue is empty and no
+        asynchronous invocation (or retry) is pending: what was written has had its effects."""
+        assert self.clients is not None
+        deadline, since = time.monotonic() + timeout, time.time()
+        calm = 0
+        while calm < 2:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the local stack did not settle within {timeout} s")
+            quiet = all(p.empty_poll_after(since) for p in self.pollers) and all(self._queue_empty(d) for d in self.drainers)
+            quiet = quiet and all(i.idle() for i in self.invokers.values())
+            calm = calm + 1 if quiet else 0
+            time.sleep(self.delays.poll_s)
+
+    def _queue_empty(self, drainer: TargetDrainer) -> bool:
+        assert self.clients is not None
+        attrs = self.clients("sqs").get_queue_attributes(
+            QueueUrl=drainer.queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        return drainer.in_hand() == 0 and attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+    # ------------------------------------------------------------------ internals
+    def _issuer(self, issuer: str, audiences: tuple[str, ...]) -> Issuer:
+        key = (issuer, audiences)
+        if key not in self._issuers:
+            self._issuers[key] = Issuer(self._key, issuer, audiences)
+        return self._issuers[key]
+
+    def _send(self, queue_name: str, body: str, attributes: Mapping[str, str]) -> None:
+        assert self.clients is not None and self.provisioned is not None
+        self.clients("sqs").send_message(
+            QueueUrl=self.provisioned.queue_urls[queue_name],
+            MessageBody=body,
+            MessageAttributes={k: {"DataType": "String", "StringValue": v or "-"} for k, v in attributes.items()},
+        )
+
+    def _record(self, invocation: Invocation) -> None:
+        with self._lock:
+            self.invocations.append(invocation)
+        self._log(invocation.line())
+
+    def _error(self, message: str) -> None:
+        with self._lock:
+            self.errors.append(message)
+        self._log(f"!! {message}")
+
+    def _log(self, line: str) -> None:
+        if self._log_sink is not None:
+            self._log_sink(line)
+
+    def _state_file(self) -> Path:
+        return self.state_dir / f"{self.stack_name}.json"
+
+    def _write_state(self) -> None:
+        """What `python -m local token` and other processes need to talk to this stack."""
+        issuer, audiences = self.authorizer()
+        state = {"pid": os.getpid(), "api_url": self.api_url if self.apis else None, "moto_url": self.moto_url, "issuer": issuer, "audiences": list(audiences)}
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._state_file().write_text(json.dumps(state, indent=2))
+
+    def _banner(self, seconds: float) -> None:
+        assert self.model is not None and self.provisioned is not None
+        m = self.model
+        lines = [f"local stack {self.stack_name!r} is up ({seconds:.1f} s)"]
+        if self.apis:
+            issuer, audiences = self.authorizer()
+            lines += [
+                f"  API        {self.api_url}   ({sum(len(a.routes) for a in m.apis)} routes; JWT issuer {issuer}, audience {', '.join(audiences)})",
+                f"  token      {sys.executable} -m local token --sub ana --groups admin",
+                f'  try        curl -H "Authorization: Bearer $(python -m local token --sub ana --groups admin)" {self.api_url}/openapi.json',
+            ]
+        lines += [
+            f"  moto       {self.moto_url}   (AWS_ENDPOINT_URL for boto3 / the AWS CLI; fake credentials)",
+            f"  on moto    tables {len(m.tables)}, queues {len(m.queues)} (+{len(self.provisioned.target_queues)} local target queues), "
+            f"buses {len([b for b in m.buses if b.name != 'default'])}, archives {len(m.archives)}, rules {len(m.rules)}, log groups {len(m.log_groups)}",
+            f"  in-process functions {len(m.functions)}, stream mappings {len(self.pollers)}, rule targets {len(self.drainers)}, "
+            f"HTTP routes {sum(len(a.routes) for a in m.apis)}",
+        ]
+        for ref, name, value in self.fake_outputs:
+            lines.append(f"  FAKE       stack reference {ref} output {name} = {value!r}")
+        lines.append("  emulated   " + "; ".join(sorted({t.split(':')[-1] for t in EMULATED})))
+        lines.append("  NOT emulated (declared, no local effect):")
+        lines += [f"    - {t} x{n}: {why}" for t, n, why in m.not_emulated]
+        lines += [f"    - {s}" for s in IGNORED_SETTINGS]
+        for rule in m.rules:
+            if rule.schedule:
+                lines.append(f"    - rule {rule.logical}: schedule {rule.schedule} is never fired locally")
+        for target in m.targets:
+            if target.input_shaping:
+                lines.append(f"    - target {target.logical}: {target.input_shaping} is not applied locally (the function gets the whole event)")
+            if target.function is None and target.queue is None and ":lambda:" not in target.arn:
+                lines.append(f"    - target {target.logical}: {target.arn} is neither a declared function nor a queue; not delivered")
+        lines += [f"  warning    {w}" for w in m.warnings]
+        lines.append("  (IAM is not enforced locally: every function may call every local resource)")
+        for line in lines:
+            self._log(line)

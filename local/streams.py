@@ -1,0 +1,242 @@
+"""DynamoDB stream event source mappings, run the way Lambda runs them.
+
+One poller thread per mapping reads the table's stream through moto's dynamodbstreams API
+and, per shard and in order:
+- drops records the mapping's filter criteria do not match (they are consumed, never
+  delivered), and builds batches of at most `batch_size` matching records;
+- invokes the function with `{"Records": [...]}` (records as Lambda delivers them, with
+  `eventSourceARN` and `ApproximateCreationDateTime` in epoch seconds);
+- with `ReportBatchItemFailures`, checkpoints before the lowest failed `itemIdentifier` and
+  re-delivers from there (an empty or missing list is success; an unknown identifier fails
+  the whole batch, as on AWS); a raised error fails the whole batch;
+- retries a failed batch at most `maximum_retry_attempts` times (-1: until the records
+  expire), splitting it in two first when `bisect_batch_on_function_error` is on (each
+  split counts as a retry); records older than `maximum_record_age_in_seconds` are not
+  delivered; what is given up is described in an on-failure record sent to the mapping's
+  SQS destination (`DDBStreamBatchInfo`, as Lambda sends it), and the poller moves on.
+
+moto's shard iterators hold the shard object that a failed TransactWriteItems replaces,
+so each poll asks for a fresh iterator after the last checkpoint.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from .filters import matches_any
+from .functions import FunctionRuntime, Invocation
+from .model import StreamMappingDecl
+
+
+@dataclass(frozen=True)
+class Delays:
+    """How long the local stack waits between retries (AWS waits longer)."""
+
+    poll_s: float = 0.05
+    first_retry_s: float = 0.1
+    max_retry_s: float = 2.0
+
+    def retry(self, attempt: int) -> float:
+        return min(self.first_retry_s * 2 ** (attempt - 1), self.max_retry_s)
+
+
+class StreamPoller(threading.Thread):
+    """Runs one stream event source mapping until `stop` is set."""
+
+    def __init__(
+        self,
+        mapping: StreamMappingDecl,
+        *,
+        stream_arn: str,
+        streams_client: Any,
+        sqs_client: Any,
+        failure_queue_url: str | None,
+        runtime: FunctionRuntime,
+        stop: threading.Event,
+        delays: Delays,
+        on_error: Callable[[str], None],
+    ) -> None:
+        super().__init__(name=f"stream:{mapping.logical}", daemon=True)
+        self.mapping = mapping
+        self.stream_arn = stream_arn
+        self.streams = streams_client
+        self.sqs = sqs_client
+        self.failure_queue_url = failure_queue_url
+        self.runtime = runtime
+        self.stop_event = stop
+        self.delays = delays
+        self.on_error = on_error
+        self.positions: dict[str, str | None] = {}  # shard id -> last consumed sequence number
+        self._last_empty_poll = 0.0  # time.time() at the start of the last poll that found nothing
+
+    # ------------------------------------------------------------------ polling
+    def run(self) -> None:
+        try:
+            shards = [s["ShardId"] for s in self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]]
+            for shard in shards:
+                self.positions[shard] = self._latest(shard) if self.mapping.starting_position == "LATEST" else None
+            while not self.stop_event.is_set():
+                busy, started = False, time.time()
+                for shard in shards:
+                    records = self._read(shard)
+                    if records:
+                        busy = True
+                        self._consume(shard, records)
+                if not busy:
+                    self._last_empty_poll = started
+                    self.stop_event.wait(self.delays.poll_s)
+        except _Stopped:
+            return
+        except Exception as exc:  # a poller that dies silently would be the worst outcome
+            if not self.stop_event.is_set():
+                self.on_error(f"stream mapping {self.mapping.logical} stopped: {type(exc).__name__}: {exc}")
+                raise
+
+    def empty_poll_after(self, moment: float) -> bool:
+        """Whether a poll that started after `moment` found every shard read to its end."""
+        return self._last_empty_poll > moment
+
+    def _iterator(self, shard: str) -> str:
+        position = self.positions.get(shard)
+        kwargs: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard}
+        if position is None:
+            kwargs["ShardIteratorType"] = "TRIM_HORIZON"
+        else:
+            kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=position)
+        return self.streams.get_shard_iterator(**kwargs)["ShardIterator"]
+
+    def _read(self, shard: str) -> list[dict[str, Any]]:
+        return [self._lambda_record(r) for r in self.streams.get_records(ShardIterator=self._iterator(shard), Limit=1000)["Records"]]
+
+    def _latest(self, shard: str) -> str | None:
+        last = None
+        while records := self._read(shard):
+            last = records[-1]["dynamodb"]["SequenceNumber"]
+            self.positions[shard] = last
+        return last
+
+    def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {**_jsonable(record), "eventSourceARN": self.stream_arn}
+
+    # ------------------------------------------------------------------ batches
+    def _consume(self, shard: str, records: list[dict[str, Any]]) -> None:
+        batch: list[dict[str, Any]] = []
+        for record in records:
+            if matches_any(self.mapping.filters, record):
+                batch.append(record)
+                if len(batch) == self.mapping.batch_size:
+                    self._deliver(shard, batch, attempt=0)
+                    batch = []
+            elif not batch:  # filtered out, nothing pending before it: consumed
+                self.positions[shard] = record["dynamodb"]["SequenceNumber"]
+        if batch:
+            self._deliver(shard, batch, attempt=0)
+        self.positions[shard] = records[-1]["dynamodb"]["SequenceNumber"]
+
+    def _deliver(self, shard: str, batch: list[dict[str, Any]], attempt: int) -> None:
+        """Deliver `batch` until it succeeds or is given up; then checkpoint past it."""
+        m = self.mapping
+        while batch:
+            if self.stop_event.is_set():
+                raise _Stopped
+            expired = self._expired(batch)
+            if expired:
+                self._give_up(shard, batch[:expired], "RecordAgeExceeded", attempt, None)
+                batch = batch[expired:]
+                continue
+            invocation = self.runtime.invoke(m.function.logical, {"Records": batch}, trigger=f"stream {len(batch)} record(s)")
+            failed_from, whole = self._failed_from(invocation, batch)
+            if failed_from is None:
+                break
+            self.positions[shard] = batch[failed_from - 1]["dynamodb"]["SequenceNumber"] if failed_from else self.positions[shard]
+            batch, attempt = batch[failed_from:], attempt + 1
+            if 0 <= m.retry_attempts < attempt:
+                self._give_up(shard, batch, "RetryAttemptsExhausted", attempt, invocation)
+                break
+            if m.bisect_on_error and whole and len(batch) > 1:
+                half = len(batch) // 2
+                self._deliver(shard, batch[:half], attempt)
+                self._deliver(shard, batch[half:], attempt)
+                return
+            if self.stop_event.wait(self.delays.retry(attempt)):
+                raise _Stopped
+        if batch:
+            self.positions[shard] = batch[-1]["dynamodb"]["SequenceNumber"]
+
+    def _expired(self, batch: list[dict[str, Any]]) -> int:
+        """How many records at the front of `batch` are older than the maximum record age."""
+        limit = self.mapping.max_record_age_s
+        if limit < 0:
+            return 0
+        now = time.time()
+        return next((i for i, r in enumerate(batch) if now - r["dynamodb"].get("ApproximateCreationDateTime", now) <= limit), len(batch))
+
+    def _failed_from(self, invocation: Invocation, batch: list[dict[str, Any]]) -> tuple[int | None, bool]:
+        """(index of the first record to re-deliver or None on success, whole batch failed?)."""
+        if not invocation.ok:
+            return 0, True
+        if not self.mapping.report_batch_item_failures:
+            return None, False
+        result = invocation.result
+        failures = result.get("batchItemFailures") if isinstance(result, dict) else None
+        if not failures:
+            return None, False
+        sequence = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        ids = [f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures]
+        if any(i not in sequence for i in ids):
+            return 0, True  # an invalid response fails the whole batch
+        return min(sequence.index(i) for i in ids), False
+
+    def _give_up(self, shard: str, records: list[dict[str, Any]], condition: str, attempts: int, invocation: Invocation | None) -> None:
+        m = self.mapping
+        info = {
+            "requestContext": {
+                "requestId": invocation.request_id if invocation else None,
+                "functionArn": m.function.arn,
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "DDBStreamBatchInfo": {
+                "shardId": shard,
+                "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(records[0]["dynamodb"].get("ApproximateCreationDateTime")),
+                "approximateArrivalOfLastRecord": _iso(records[-1]["dynamodb"].get("ApproximateCreationDateTime")),
+                "batchSize": len(records),
+                "streamArn": self.stream_arn,
+            },
+        }
+        where = "dropped (no on-failure destination declared)"
+        if self.failure_queue_url:
+            self.sqs.send_message(QueueUrl=self.failure_queue_url, MessageBody=json.dumps(info))
+            where = f"sent to {m.on_failure}"
+        self.on_error(f"stream mapping {m.logical}: {len(records)} record(s) given up ({condition}); {where}")
+
+
+class _Stopped(Exception):
+    """The local stack is stopping."""
+
+
+def _iso(epoch: Any) -> str | None:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z") if isinstance(epoch, (int, float)) else None
+
+
+def _jsonable(value: Any) -> Any:
+    """A stream record from boto3 as JSON data (binary attributes base64, as Lambda sends them)."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime):  # ApproximateCreationDateTime: epoch seconds
+        return int(value.timestamp())
+    return value
