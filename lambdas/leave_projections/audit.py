@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from eventstore.ports import StoredEvent
 from leave.events import AUDIT_EVENT_TYPES
-from leave_projections.core import Session, lambda_handler
+from leave_projections.core import ProjectorHandler, Session
 
 
 def audit_pk(stream_id: str) -> str:
@@ -31,4 +31,4 @@ class AuditProjection:
         session.put(audit_pk(event.stream_id), f"{event.version:010d}", envelope)
 
 
-handler = lambda_handler(AuditProjection())
+handler = ProjectorHandler(AuditProjection())

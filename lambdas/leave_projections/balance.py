@@ -35,7 +35,7 @@ from leave.events import (
 from leave.ids import EMPLOYEE_STREAM_PREFIX, location_stream_id
 from leave.location import LocationState
 from leave_projections import employees
-from leave_projections.core import Session, lambda_handler
+from leave_projections.core import ProjectorHandler, Session
 
 STATE_SK = "state"
 
@@ -137,4 +137,4 @@ def leave_types(history: employees.History, locations: dict[str, LocationState])
     return sorted(found)
 
 
-handler = lambda_handler(BalanceProjection())
+handler = ProjectorHandler(BalanceProjection())

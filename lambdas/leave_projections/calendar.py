@@ -30,7 +30,7 @@ from leave.events import (
 )
 from leave.ids import EMPLOYEE_STREAM_PREFIX
 from leave_projections import employees, ical
-from leave_projections.core import Session, lambda_handler
+from leave_projections.core import ProjectorHandler, Session
 
 STATE_SK = "state"
 SHOWN = {LeaveStatus.PENDING: "pending", LeaveStatus.APPROVED: "approved"}
@@ -127,4 +127,4 @@ def rows(history: employees.History) -> dict[tuple[str, str], dict[str, Any]]:
     return found
 
 
-handler = lambda_handler(CalendarProjection())
+handler = ProjectorHandler(CalendarProjection())

@@ -276,19 +276,19 @@ def projector_from_env(projection: Projection, environ: Mapping[str, str] = os.e
     )
 
 
-def lambda_handler(projection: Projection) -> Callable[[Mapping[str, Any], Any], dict[str, Any]]:
-    """The Lambda entry point of a projection; wired from the environment on first call."""
-    wired: list[Projector] = []
+class ProjectorHandler:
+    """The Lambda entry point of a projection (`handler = ProjectorHandler(...)` in its module):
+    wired from the environment on the first call, kept for the container's life."""
 
-    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        if not wired:
-            wired.append(projector_from_env(projection))
+    def __init__(self, projection: Projection) -> None:
+        self.projection = projection
+        self.projector: Projector | None = None
+
+    def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        if self.projector is None:
+            self.projector = projector_from_env(self.projection)
         stored = from_bus(event)
-        applied = wired[0].handle(stored)
-        logger.info(
-            json.dumps({"projection": projection.name, "stream_id": stored.stream_id,
-                        "version": stored.version, "applied": applied})
-        )
+        applied = self.projector.handle(stored)
+        logger.info(json.dumps({"projection": self.projection.name, "stream_id": stored.stream_id,
+                                "version": stored.version, "applied": applied}))
         return {"applied": applied}
-
-    return handler

@@ -30,7 +30,7 @@ from leave.events import (
     parse_event,
 )
 from leave.ids import EMPLOYEE_STREAM_PREFIX
-from leave_projections.core import Session, lambda_handler
+from leave_projections.core import ProjectorHandler, Session
 
 STATE_SK = "state"
 
@@ -103,4 +103,4 @@ class PendingProjection:
         session.put(event.stream_id, STATE_SK, {"approver_id": new})
 
 
-handler = lambda_handler(PendingProjection())
+handler = ProjectorHandler(PendingProjection())
