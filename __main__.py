@@ -19,6 +19,7 @@ import pulumi
 
 from components import (
     ApiSpec,
+    BackupPlan,
     EventSourcedService,
     EventSourcedServiceArgs,
     FunctionSpec,
@@ -97,6 +98,7 @@ leave = EventSourcedService(
         publisher=PublisherSpec(kind=config.get("publisher") or "lambda"),  # type: ignore[arg-type]
         log_retention_days=log_retention_days,
         alarm_actions=alarm_actions,
+        events_table_backup=BackupPlan() if config.get_bool("events_table_backup") else None,
     ),
 )
 

@@ -278,7 +278,7 @@ class EventSourcedServiceArgs:
         for s in self.subscriptions:
             s.function.validate(f"subscription {s.name!r}")
             _check_detail_types(f"subscription {s.name!r}", s.detail_types)
-            if not s.sources or any(not _SOURCE.match(x) for x in s.sources):
+            if isinstance(s.sources, str) or not s.sources or any(not _SOURCE.match(x) for x in s.sources):
                 raise ValueError(f"subscription {s.name!r}: sources must be non-empty event sources")
         if self.api is not None:
             self.api.validate()

@@ -21,7 +21,6 @@ SECRET_SIG, SECRET_MARKER = "4dabf18193072939515e22adb298388d", "1b47061264138c4
 #: What a leave stack holds whichever stack file it runs with.
 SERVICE_COUNTS = {
     "aws:lambda/function:Function": 8,  # publisher, commands, queries, 4 projectors, notifications
-    "aws:iam/role:Role": 8,
     "aws:iam/rolePolicy:RolePolicy": 8,
     "aws:cloudwatch/logGroup:LogGroup": 9,  # one per function + API access logs
     "aws:dynamodb/table:Table": 5,  # Events + 4 read models
@@ -53,6 +52,7 @@ def test_dev_owns_its_bus_and_user_pool(dev: RecordedStack) -> None:
     assert dev.one("aws:cloudwatch/eventArchive:EventArchive", "shared-bus-archive").inputs["retentionDays"] == 30
     assert counts["aws:cognito/userPool:UserPool"] == 1
     assert "pulumi:pulumi:StackReference" not in counts
+    assert counts["aws:iam/role:Role"] == 8 and "aws:backup/plan:Plan" not in counts
     bus = dev.one("aws:cloudwatch/eventBus:EventBus", "shared-bus")
     assert {r.inputs["eventBusName"] for r in dev.of_type(RULE)} == {bus.state["name"]}
 
@@ -63,6 +63,9 @@ def test_prod_references_the_platform_bus_and_the_company_issuer(prod: RecordedS
     assert "aws:cloudwatch/eventBus:EventBus" not in counts and "aws:cloudwatch/eventArchive:EventArchive" not in counts
     assert "aws:cognito/userPool:UserPool" not in counts
     assert counts["pulumi:pulumi:StackReference"] == 1
+    assert counts["aws:iam/role:Role"] == 8 + 1  # functions + the Events table's backup role
+    selection = prod.one("aws:backup/selection:Selection", "leave-events-backup-selection")
+    assert selection.inputs["resources"] == [prod.one("aws:dynamodb/table:Table", "leave-events").state["arn"]]
     assert {r.inputs["eventBusName"] for r in prod.of_type(RULE)} == {"platform"}
     assert prod.outputs["bus_arn"] == PLATFORM["acme/platform/prod"]["bus_arn"]
     jwt = prod.one("aws:apigatewayv2/authorizer:Authorizer", "leave-api-jwt").inputs["jwtConfiguration"]
