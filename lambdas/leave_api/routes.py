@@ -103,7 +103,7 @@ ROUTES: tuple[Route, ...] = (
           media_types=("application/json", "text/calendar")),
     Route(method="GET", path="/streams/{stream_id}/events", handler="get_stream_events", function=QUERIES,
           who="admin", summary="Audit history of a stream, oldest first",
-          status=200, query=s.NO_QUERY, response=s.EVENTS, errors=(403,)),
+          status=200, query=s.NO_QUERY, response=s.EVENTS, errors=(403, 404)),
     Route(method="GET", path="/openapi.json", handler="get_openapi", function=COMMANDS, who="anyone",
           summary="This API's OpenAPI document", status=200, response=s.OPENAPI_DOCUMENT, public=True),
 )
