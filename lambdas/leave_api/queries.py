@@ -1,0 +1,227 @@
+"""Lambda entry point of the query routes of API.md: reads read-model tables, nothing else.
+
+Thin: match the route, take the caller from the JWT claims (401 first), validate path and
+query parameters (400 naming the parameter), look the ids up (404), authorize with facts of
+the read models (403), answer. The layouts read here are written by `leave_projections`
+(each module's docstring): a row is `pk`, `sk`, `rev`, and `doc` (JSON text).
+
+- balance: the employee, the approver of their current location, or an admin;
+- pending: that approver only; the join of `approver#<id>` (their locations) with
+  `pending#<location>` (the requests there), without the approver's own requests (an admin
+  decides those);
+- calendar: current members of the location, or an admin; `Accept: text/calendar` gives the
+  iCalendar feed (VEVENTs rendered by the projector);
+- stream events: admin only.
+
+`handler` wires DynamoDB from `READ_MODEL_TABLE_<PROJECTION>` once per cold start, on first
+use; tests build `QueriesApp(reader)` on any `ReadModelReader`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import date, datetime, timezone
+from typing import Any, Callable, Mapping, Protocol
+
+from leave_api import http
+from leave_api.routes import QUERY_ROUTES, Match, validate_params
+from leave_api.routes import match as match_route
+from leave_api.validation import coerce_query
+from leave_api.validation import errors as schema_errors
+
+PROJECTIONS = ("balance", "pending", "calendar", "audit")
+ICALENDAR = "text/calendar"
+CALENDAR_END = "END:VCALENDAR\r\n"
+BALANCE_FIELDS = ("employee_id", "year", "leave_type", "allowance", "rolled_over", "used", "pending", "remaining")
+CALENDAR_FIELDS = ("request_id", "employee_id", "name", "leave_type", "start", "end", "status", "working_days")
+PENDING_FIELDS = ("request_id", "employee_id", "leave_type", "start", "end", "working_days")
+
+
+class ReadModelReader(Protocol):
+    """Read access to the projections' tables (by projection name)."""
+
+    def get(self, projection: str, pk: str, sk: str) -> dict[str, Any] | None:
+        """The document of one row, or None."""
+        ...
+
+    def query(self, projection: str, pk: str, sk_from: str = "") -> list[dict[str, Any]]:
+        """The documents of a partition's rows with sk >= `sk_from`, by sk."""
+        ...
+
+
+class DynamoDBReader:
+    """`ReadModelReader` on the read-model tables (low-level client, eventually consistent reads)."""
+
+    def __init__(self, client: Any, tables: Mapping[str, str]) -> None:
+        self._client = client
+        self._tables = dict(tables)
+
+    def get(self, projection: str, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self._client.get_item(TableName=self._tables[projection],
+                                     Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
+        return None if item is None else json.loads(item["doc"]["S"])
+
+    def query(self, projection: str, pk: str, sk_from: str = "") -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._tables[projection],
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+        }
+        if sk_from:  # DynamoDB refuses an empty string in a key condition
+            kwargs["KeyConditionExpression"] += " AND sk >= :from"
+            kwargs["ExpressionAttributeValues"][":from"] = {"S": sk_from}
+        docs: list[dict[str, Any]] = []
+        while True:
+            page = self._client.query(**kwargs)
+            docs.extend(json.loads(item["doc"]["S"]) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return docs
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def wants_icalendar(accept: str | None) -> bool:
+    """Whether the Accept header asks for iCalendar: `text/calendar` listed with q > 0 and not
+    below `application/json` (wildcards never outrank an explicit `text/calendar`)."""
+    quality: dict[str, float] = {}
+    for part in (accept or "").split(","):
+        media, *params = [p.strip() for p in part.split(";")]
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        quality[media.lower()] = q
+    return quality.get(ICALENDAR, 0.0) > 0 and quality[ICALENDAR] >= quality.get(http.JSON_CONTENT_TYPE, 0.0)
+
+
+class QueriesApp:
+    """The queries function for one set of read models: `app(event) -> response`."""
+
+    def __init__(self, reader: ReadModelReader, *, today: Callable[[], date] | None = None) -> None:
+        self._reader = reader
+        self._today = today or (lambda: datetime.now(timezone.utc).date())
+
+    def __call__(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        correlation = http.correlation_id(event)
+        route = str(event.get("routeKey") or f"{http.method(event)} {http.path(event)}")
+        extra: dict[str, Any] = {}
+        try:
+            found = match_route(event, QUERY_ROUTES, check=False)
+            route = found.route.key
+            response = self._dispatch(event, found)
+        except http.HttpError as exc:
+            response = exc.response()
+            extra["error_code"] = exc.code
+        except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
+            import traceback
+
+            http.log({"level": "ERROR", "message": "unhandled error", "route": route,
+                      "correlation_id": correlation, "traceback": traceback.format_exc()})
+            response = http.json_response(500, {"error": {
+                "code": "internal_error", "message": "unexpected error; quote the correlation id",
+                "correlation_id": correlation}})
+            extra["error_code"] = "internal_error"
+        http.log_request(event, route=route, status=response["statusCode"], started=started,
+                         correlation=correlation, **extra)
+        return response
+
+    def _dispatch(self, event: Mapping[str, Any], found: Match) -> dict[str, Any]:
+        caller = http.caller(event)
+        params = validate_params(found.route, found.params)
+        query = coerce_query(http.query(event), found.route.query or {})
+        problems = schema_errors(query, found.route.query, "query") if found.route.query is not None else []
+        if problems:
+            raise http.bad_request(problems[0].message, field=problems[0].field,
+                                   details=[p.as_dict() for p in problems])
+        answer = getattr(self, found.route.handler)
+        return answer(caller, params, query, event)
+
+    # --- the routes (named by `routes.ROUTES[*].handler`) --------------------------------------
+
+    def get_balance(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any],
+                    event: Mapping[str, Any]) -> dict[str, Any]:
+        employee_id = params["employee_id"]
+        year = query.get("year", self._today().year)
+        leave_type = query.get("leave_type", "PTO")
+        head = self._reader.get("balance", f"employee#{employee_id}", "head")
+        if head is None:
+            raise http.HttpError(404, "employee_not_found", f"no employee {employee_id}")
+        if not (caller.is_admin or caller.employee_id == employee_id or self._approves(caller, head)):
+            raise http.HttpError(403, "forbidden", "only the employee, their approver or an admin may see this balance")
+        row = self._reader.get("balance", f"balance#{employee_id}", f"{year:04d}#{leave_type}")
+        if row is None:
+            raise http.HttpError(404, "balance_not_found", f"no {leave_type} balance of {employee_id} for {year}")
+        return http.json_response(200, {name: row[name] for name in BALANCE_FIELDS})
+
+    def _approves(self, caller: http.Caller, head: Mapping[str, Any]) -> bool:
+        location = head.get("location_id")
+        state = self._reader.get("balance", f"location#{location}", "state") if location else None
+        return state is not None and state.get("approver_id") == caller.employee_id
+
+    def get_pending(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any],
+                    event: Mapping[str, Any]) -> dict[str, Any]:
+        approver = params["employee_id"]
+        if caller.employee_id != approver:
+            raise http.HttpError(403, "forbidden", "only that approver may see their pending requests")
+        items = [
+            {name: row[name] for name in PENDING_FIELDS}
+            for location in self._reader.query("pending", f"approver#{approver}")
+            for row in self._reader.query("pending", f"pending#{location['location_id']}")
+            if row["employee_id"] != approver
+        ]
+        return http.json_response(200, {"items": sorted(items, key=lambda i: (i["start"], i["request_id"]))})
+
+    def get_calendar(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any],
+                     event: Mapping[str, Any]) -> dict[str, Any]:
+        location_id = params["location_id"]
+        first, last = query.get("from", ""), query.get("to")
+        if last is not None and last < first:
+            raise http.bad_request("query.to must not be before query.from", field="query.to")
+        state = self._reader.get("calendar", f"location#{location_id}", "state")
+        if state is None:
+            raise http.HttpError(404, "location_not_found", f"no location {location_id}")
+        if not (caller.is_admin or caller.employee_id in state.get("members", [])):
+            raise http.HttpError(403, "forbidden", "only members of the location or an admin may see its calendar")
+        rows = [r for r in self._reader.query("calendar", f"calendar#{location_id}", first)
+                if last is None or r["start"] <= last]
+        rows.sort(key=lambda r: (r["start"], r["request_id"]))
+        if wants_icalendar(http.header(event, "accept")):
+            body = state["ics_begin"] + "".join(r["ics"] for r in rows) + CALENDAR_END
+            return http.text_response(200, body, f"{ICALENDAR}; charset=utf-8")
+        return http.json_response(200, {"items": [{name: r[name] for name in CALENDAR_FIELDS} for r in rows]})
+
+    def get_stream_events(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any],
+                          event: Mapping[str, Any]) -> dict[str, Any]:
+        if not caller.is_admin:
+            raise http.HttpError(403, "forbidden", "only an admin may read a stream's history")
+        stream_id = params["stream_id"]
+        items = self._reader.query("audit", f"audit#{stream_id}")
+        if not items:
+            raise http.HttpError(404, "stream_not_found", f"no events in stream {stream_id}")
+        return http.json_response(200, {"items": items})
+
+
+_app: QueriesApp | None = None
+
+
+def _app_from_environment() -> QueriesApp:
+    import boto3  # deferred: importing this module must not need AWS
+
+    names = {p: f"READ_MODEL_TABLE_{p.upper()}" for p in PROJECTIONS}
+    missing = sorted(var for var in names.values() if not os.environ.get(var))
+    if missing:
+        raise RuntimeError(f"{', '.join(missing)} not set: the queries function needs every read-model table")
+    return QueriesApp(DynamoDBReader(boto3.client("dynamodb"), {p: os.environ[v] for p, v in names.items()}))
+
+
+def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+    """The Lambda entry point (`leave_api.queries.handler`)."""
+    global _app
+    if _app is None:
+        _app = _app_from_environment()
+    return _app(event)
