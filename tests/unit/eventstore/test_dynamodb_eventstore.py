@@ -175,6 +175,8 @@ APPEND = [Append(stream_id="employee#john", expected_version=3, events=[EVENT])]
         (("ConditionalCheckFailed", "ConditionalCheckFailed", "None"), IdempotencyKeyUsed, "'sub#k1'"),
         (("TransactionConflict", "None", "None"), ConcurrencyError, "'idempotency#sub#k1'"),
     ],
+    ids=["event-slot-taken", "expected-version-missing", "event-slot-in-flight", "key-used", "key-used-and-slot-taken",
+         "key-in-flight"],
 )
 def test_cancelled_transaction_becomes_the_ports_error(
     stubbed: tuple[DynamoDBEventStore, Stubber], codes: tuple[str, ...], error: type[Exception], message: str
@@ -196,6 +198,7 @@ def test_cancelled_transaction_becomes_the_ports_error(
         ("ProvisionedThroughputExceededException", {}),
         ("ValidationException", {}),
     ],
+    ids=["throttled-item", "invalid-item", "throughput", "validation"],
 )
 def test_other_failures_are_not_disguised_as_conflicts(
     stubbed: tuple[DynamoDBEventStore, Stubber], code: str, fields: dict[str, Any]
