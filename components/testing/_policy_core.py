@@ -136,7 +136,7 @@ def check_stack(stack: RecordedStack, rules: Sequence[Rule] | None = None, exemp
     for rule in rules:
         open_: list[Violation] = []
         covered: list[tuple[Violation, Exemption]] = []
-        for violation in rule.check(stack):
+        for violation in sorted(rule.check(stack), key=lambda v: (v.resource_name, v.resource_type, v.message)):
             exemption = next((e for e in exemptions if e.matches(violation)), None)
             if exemption is None:
                 open_.append(violation)

@@ -236,14 +236,16 @@ class EventsTableAppendOnly:
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
+        tables = [(t, t.state.get("arn", "")) for t in view.events_tables]
         out = []
-        for table in view.events_tables:
-            arn = table.state.get("arn", "")
-            for doc in view.identity_documents:
-                for s in doc.statements:
-                    granted = [a for a in self.forbidden_actions if s.allows(a, arn)]
-                    if granted:
-                        out.append(Violation.of(self.id, doc.source, f"{doc.where}: {s.label} allows {granted} on Events table {table.name!r}"))
+        for doc in view.identity_documents:
+            for s in doc.statements:
+                granted = [a for a in self.forbidden_actions if any(s.allows(a, arn) for _t, arn in tables)]
+                if granted:
+                    names = sorted(t.name for t, arn in tables if any(s.allows(a, arn) for a in granted))
+                    message = f"{doc.where}: {s.label} allows {granted} on Events tables {names}"
+                    out.append(Violation.of(self.id, doc.source, message))
+        for table, arn in tables:
             denied = {
                 a
                 for d in view.table_policies(table)

@@ -1,8 +1,8 @@
-"""Every policy rule: a small correct stack passes it, each broken variant fails it with
-exactly the expected violation (rule id and resource name).
+"""Every policy rule against a small stack of raw pulumi_aws resources (no components).
 
-Stacks are built from raw pulumi_aws resources with `record`, so each rule is tested on its
-own, without the components.
+Each rule gets one recorded stack (a module-scoped fixture, recorded once): resources that
+satisfy the rule, plus one resource per way to break it. The rule must report exactly the
+broken resources, once each (so the correct ones pass), and say why for each.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.testing import record
+from components.testing import RecordedStack, record
 from components.testing.policy import (
     DEFAULT_RULES,
     DeadLetterQueueAlarms,
@@ -46,19 +46,25 @@ from components.testing.policy import (
 )
 
 ACCOUNT = "123456789012"
-TABLE_ARN = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders"
+ARN = f"us-east-1:{ACCOUNT}"
+TABLE_ARN = f"arn:aws:dynamodb:{ARN}:table/orders"
+STREAM_ARN = f"{TABLE_ARN}/stream/2026-01-01T00:00:00.000"
+BUS_ARN = f"arn:aws:events:{ARN}:event-bus/orders"
+OTHER_BUS_ARN = f"arn:aws:events:{ARN}:event-bus/billing"
+RULE_ARN = f"arn:aws:events:{ARN}:rule/orders/projector"
+QUEUE_ARN = f"arn:aws:sqs:{ARN}:orders-dlq"
+#: A role the rule under test does not look at (saves declaring one per function).
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/app"
 LAMBDA_TRUST = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 )
-
-Program = Callable[[], None]
 
 
 # -- building blocks ---------------------------------------------------------------------------------
 
 
 def doc(*statements: Any) -> pulumi.Output[str]:
-    """A policy document; statements may hold Outputs."""
+    """A policy document (JSON text); statements may hold Outputs."""
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
@@ -70,16 +76,20 @@ def deny(actions: Any, resources: Any, **extra: Any) -> dict[str, Any]:
     return {"Effect": "Deny", "Principal": "*", "Action": actions, "Resource": resources, **extra}
 
 
+def tls_only(queue_arn: Any) -> dict[str, Any]:
+    return deny("sqs:*", queue_arn, Condition={"Bool": {"aws:SecureTransport": "false"}})
+
+
 def role(name: str, *statements: Any, trust: str = LAMBDA_TRUST) -> aws.iam.Role:
-    """A role with its statements in a RolePolicy named `{name}-policy`."""
+    """A role; its statements go in a RolePolicy named `{name}-policy`."""
     r = aws.iam.Role(name, assume_role_policy=trust)
     if statements:
         aws.iam.RolePolicy(f"{name}-policy", role=r.id, policy=doc(*statements))
     return r
 
 
-def function(logical: str, role_arn: pulumi.Input[str] | None = None, **overrides: Any) -> aws.lambda_.Function:
-    """A well-configured function (own role unless `role_arn` is given)."""
+def function(logical: str, role_arn: pulumi.Input[str] = ROLE_ARN, **overrides: Any) -> aws.lambda_.Function:
+    """A traced function with explicit timeout and memory."""
     settings: dict[str, Any] = {
         "runtime": "python3.12",
         "handler": "app.handler",
@@ -89,15 +99,15 @@ def function(logical: str, role_arn: pulumi.Input[str] | None = None, **override
         "tracing_config": {"mode": "Active"},
         **overrides,
     }
-    return aws.lambda_.Function(logical, role=role_arn if role_arn is not None else role(f"{logical}-role").arn, **settings)
+    return aws.lambda_.Function(logical, role=role_arn, **settings)
 
 
-def events_table(name: str = "events", **overrides: Any) -> aws.dynamodb.Table:
+def events_table(name: str, **overrides: Any) -> aws.dynamodb.Table:
+    """A table with the Events table's keys, protected, retained, recoverable, encrypted."""
     settings: dict[str, Any] = {
         "hash_key": "stream_id",
         "range_key": "version",
         "attributes": [{"name": "stream_id", "type": "S"}, {"name": "version", "type": "N"}],
-        "billing_mode": "PAY_PER_REQUEST",
         "stream_enabled": True,
         "stream_view_type": "NEW_IMAGE",
         "point_in_time_recovery": {"enabled": True},
@@ -107,6 +117,10 @@ def events_table(name: str = "events", **overrides: Any) -> aws.dynamodb.Table:
     }
     opts = settings.pop("opts", pulumi.ResourceOptions(protect=True, retain_on_delete=True))
     return aws.dynamodb.Table(name, opts=opts, **settings)
+
+
+def plain_table(name: str, **overrides: Any) -> aws.dynamodb.Table:
+    return aws.dynamodb.Table(name, hash_key="pk", attributes=[{"name": "pk", "type": "S"}], **overrides)
 
 
 def queue(name: str, **overrides: Any) -> aws.sqs.Queue:
@@ -127,756 +141,656 @@ def alarm(name: str, namespace: str, metric: str, dimensions: dict[str, Any]) ->
     )
 
 
-def found(rule: Rule, program: Program) -> list[tuple[str, str]]:
-    """(rule id, resource name) of each violation `rule` reports on the recorded `program`."""
-    return [(v.rule_id, v.resource_name) for v in rule.check(record(program))]
+def found(rule: Rule, stack: RecordedStack) -> list[tuple[str, str]]:
+    """(rule id, resource name) of each violation, sorted."""
+    return sorted((v.rule_id, v.resource_name) for v in rule.check(stack))
 
 
-def messages(rule: Rule, program: Program) -> list[str]:
-    return [v.message for v in rule.check(record(program))]
+def message(rule: Rule, stack: RecordedStack, resource: str) -> str:
+    """The one message `rule` gives for `resource`."""
+    messages = [v.message for v in rule.check(stack) if v.resource_name == resource]
+    assert len(messages) == 1, f"expected one violation on {resource!r}, got {messages}"
+    return messages[0]
+
+
+def stack_of(program: Callable[[], None]) -> RecordedStack:
+    return record(program)
 
 
 # -- IAM001 no wildcard actions --------------------------------------------------------------------
 
+IAM001_BROKEN = {
+    "star-role-policy": "allows wildcard actions ['*']",
+    "inline-role": "inline policy 'all': a statement without Sid allows wildcard actions ['dynamodb:*']",
+    "reader": "allows wildcard actions ['dynamodb:Get*']",
+    "almost-all": "allows NotAction ['iam:*'], i.e. every other action",
+    "inbox-policy": "allows wildcard actions ['sqs:*']",
+}
 
-def iam001(broken: str | None = None) -> Program:
+
+@pytest.fixture(scope="module")
+def iam001_stack() -> RecordedStack:
     def program() -> None:
-        statements = [allow(["dynamodb:GetItem", "dynamodb:Query"], TABLE_ARN), deny("dynamodb:*", TABLE_ARN)]
-        if broken == "star":
-            statements.append(allow("*", TABLE_ARN))
-        role("app-role", *statements)
-        if broken == "service-wide-inline":
-            aws.iam.Role("inline-role", assume_role_policy=LAMBDA_TRUST, inline_policies=[{"name": "all", "policy": json.dumps({"Statement": [allow("dynamodb:*", TABLE_ARN)]})}])
-        if broken == "partial-managed":
-            aws.iam.Policy("reader", policy=json.dumps({"Statement": [allow(["dynamodb:Get*"], TABLE_ARN)]}))
-        if broken == "not-action":
-            aws.iam.Policy("almost-all", policy=json.dumps({"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": TABLE_ARN}]}))
-        if broken == "resource-policy":
-            q = queue("inbox")
-            aws.sqs.QueuePolicy(
-                "inbox-policy",
-                queue_url=q.url,
-                policy=doc(allow("sqs:*", q.arn, Principal={"Service": "events.amazonaws.com"}, Condition={"ArnEquals": {"aws:SourceArn": "arn:aws:events:us-east-1:123456789012:rule/r"}})),
-            )
+        role("app-role", allow(["dynamodb:GetItem", "dynamodb:Query"], TABLE_ARN), deny("dynamodb:*", TABLE_ARN))
+        aws.sqs.QueuePolicy("ok-policy", queue_url="https://q/ok", policy=doc(tls_only(QUEUE_ARN)))
+        role("star-role", allow("*", TABLE_ARN))
+        all_of_dynamodb = json.dumps({"Statement": [allow("dynamodb:*", TABLE_ARN)]})
+        aws.iam.Role("inline-role", assume_role_policy=LAMBDA_TRUST, inline_policies=[{"name": "all", "policy": all_of_dynamodb}])
+        aws.iam.Policy("reader", policy=json.dumps({"Statement": [allow(["dynamodb:Get*"], TABLE_ARN)]}))
+        aws.iam.Policy("almost-all", policy=json.dumps({"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": TABLE_ARN}]}))
+        from_rule = {"Principal": {"Service": "events.amazonaws.com"}, "Condition": {"ArnEquals": {"aws:SourceArn": RULE_ARN}}}
+        aws.sqs.QueuePolicy("inbox-policy", queue_url="https://q/inbox", policy=doc(allow("sqs:*", QUEUE_ARN, **from_rule)))
 
-    return program
+    return stack_of(program)
 
 
-def test_iam001_passes_named_actions_and_wildcard_denies() -> None:
-    assert found(NoWildcardActions(), iam001()) == []
+def test_iam001_reports_exactly_the_wildcard_allows(iam001_stack: RecordedStack) -> None:
+    assert found(NoWildcardActions(), iam001_stack) == sorted(("IAM001", r) for r in IAM001_BROKEN)
 
 
-@pytest.mark.parametrize(
-    ("broken", "resource"),
-    [
-        ("star", "app-role-policy"),
-        ("service-wide-inline", "inline-role"),
-        ("partial-managed", "reader"),
-        ("not-action", "almost-all"),
-        ("resource-policy", "inbox-policy"),
-    ],
-)
-def test_iam001_reports_wildcard_actions(broken: str, resource: str) -> None:
-    assert found(NoWildcardActions(), iam001(broken)) == [("IAM001", resource)]
+@pytest.mark.parametrize(("resource", "why"), IAM001_BROKEN.items())
+def test_iam001_says_which_wildcard(iam001_stack: RecordedStack, resource: str, why: str) -> None:
+    assert why in message(NoWildcardActions(), iam001_stack, resource)
 
 
 # -- IAM002 no * resource where scoping is possible -------------------------------------------------------
 
+IAM002_BROKEN = {
+    "star-role-policy": "allows ['dynamodb:GetItem'] on ['*']",
+    "every-table-role-policy": f"allows ['dynamodb:GetItem'] on ['arn:aws:dynamodb:{ARN}:table/*']",
+    "any-account-role-policy": "allows ['dynamodb:GetItem'] on ['arn:aws:dynamodb:us-east-1:*:table/orders']",
+    "mixed-role-policy": "allows ['logs:PutLogEvents'] on ['*']",
+    "not-resource-role-policy": "allows NotResource",
+}
 
-def iam002(broken: str | None = None) -> Program:
+
+@pytest.fixture(scope="module")
+def iam002_stack() -> RecordedStack:
     def program() -> None:
-        statements = [
+        role(
+            "app-role",
             allow(["dynamodb:GetItem"], [TABLE_ARN, f"{TABLE_ARN}/index/*"]),
             allow(["xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"], "*"),
-            allow(["logs:CreateLogStream", "logs:PutLogEvents"], f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/app:*"),
-        ]
-        if broken == "star":
-            statements.append(allow(["dynamodb:GetItem"], "*"))
-        if broken == "every-table":
-            statements.append(allow(["dynamodb:GetItem"], f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/*"))
-        if broken == "any-account":
-            statements.append(allow(["dynamodb:GetItem"], "arn:aws:dynamodb:us-east-1:*:table/orders"))
-        if broken == "mixed-with-unscopable":
-            statements.append(allow(["xray:PutTraceSegments", "logs:PutLogEvents"], "*"))
-        if broken == "not-resource":
-            statements.append({"Effect": "Allow", "Action": "dynamodb:GetItem", "NotResource": TABLE_ARN})
-        role("app-role", *statements)
+            allow(["logs:CreateLogStream", "logs:PutLogEvents"], f"arn:aws:logs:{ARN}:log-group:/aws/lambda/app:*"),
+            deny("dynamodb:DeleteItem", "*"),
+        )
+        role("star-role", allow(["dynamodb:GetItem"], "*"))
+        role("every-table-role", allow(["dynamodb:GetItem"], f"arn:aws:dynamodb:{ARN}:table/*"))
+        role("any-account-role", allow(["dynamodb:GetItem"], "arn:aws:dynamodb:us-east-1:*:table/orders"))
+        role("mixed-role", allow(["xray:PutTraceSegments", "logs:PutLogEvents"], "*"))
+        role("not-resource-role", {"Effect": "Allow", "Action": "dynamodb:GetItem", "NotResource": TABLE_ARN})
 
-    return program
+    return stack_of(program)
 
 
-def test_iam002_passes_exact_arns_and_unscopable_actions_on_star() -> None:
-    assert found(NoWildcardResources(), iam002()) == []
+def test_iam002_reports_exactly_the_unscoped_resources(iam002_stack: RecordedStack) -> None:
+    assert found(NoWildcardResources(), iam002_stack) == sorted(("IAM002", r) for r in IAM002_BROKEN)
 
 
-@pytest.mark.parametrize("broken", ["star", "every-table", "any-account", "mixed-with-unscopable", "not-resource"])
-def test_iam002_reports_unscoped_resources(broken: str) -> None:
-    assert found(NoWildcardResources(), iam002(broken)) == [("IAM002", "app-role-policy")]
+@pytest.mark.parametrize(("resource", "why"), IAM002_BROKEN.items())
+def test_iam002_names_the_scopable_actions_and_the_wildcard(iam002_stack: RecordedStack, resource: str, why: str) -> None:
+    assert why in message(NoWildcardResources(), iam002_stack, resource)
 
 
-def test_iam002_names_only_the_scopable_actions() -> None:
-    assert "['logs:PutLogEvents'] on ['*']" in messages(NoWildcardResources(), iam002("mixed-with-unscopable"))[0]
-
-
-def test_iam002_allow_list_is_a_parameter() -> None:
-    rule = NoWildcardResources(unscopable_actions=frozenset({"dynamodb:GetItem", "xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"}))
-    assert found(rule, iam002("star")) == []
+def test_iam002_allow_list_is_a_parameter(iam002_stack: RecordedStack) -> None:
+    rule = NoWildcardResources(unscopable_actions=NoWildcardResources().unscopable_actions | {"dynamodb:GetItem"})
+    assert found(rule, iam002_stack) == [("IAM002", "mixed-role-policy"), ("IAM002", "not-resource-role-policy")]
 
 
 # -- IAM003 policies are readable ---------------------------------------------------------------------------
 
+IAM003_BROKEN = {
+    "app-basic": "attaches arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole, which is not declared",
+    "legacy-role": "attaches arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess",
+    "broken-policy": "policy cannot be read: not JSON",
+    "empty": "policy cannot be read: a policy document is an object with a Statement",
+}
 
-def iam003(broken: str | None = None) -> Program:
+
+@pytest.fixture(scope="module")
+def iam003_stack() -> RecordedStack:
     def program() -> None:
         r = role("app-role", allow("dynamodb:GetItem", TABLE_ARN))
         own = aws.iam.Policy("own", policy=json.dumps({"Statement": [allow("dynamodb:Query", TABLE_ARN)]}))
         aws.iam.RolePolicyAttachment("app-own", role=r.name, policy_arn=own.arn)
         aws.iam.RolePolicyAttachment("app-xray", role=r.name, policy_arn="arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess")
-        if broken == "aws-managed":
-            aws.iam.RolePolicyAttachment("app-basic", role=r.name, policy_arn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
-        if broken == "managed-arns":
-            aws.iam.Role("legacy-role", assume_role_policy=LAMBDA_TRUST, managed_policy_arns=["arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"])
-        if broken == "not-json":
-            aws.iam.RolePolicy("broken-policy", role=r.id, policy="{not json")
-        if broken == "no-statement":
-            aws.iam.Policy("empty", policy=json.dumps({"Version": "2012-10-17"}))
+        aws.iam.RolePolicyAttachment("app-basic", role=r.name, policy_arn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
+        aws.iam.Role("legacy-role", assume_role_policy=LAMBDA_TRUST, managed_policy_arns=["arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"])
+        aws.iam.RolePolicy("broken-policy", role=r.id, policy="{not json")
+        aws.iam.Policy("empty", policy=json.dumps({"Version": "2012-10-17"}))
 
-    return program
+    return stack_of(program)
 
 
-def test_iam003_passes_declared_and_trusted_policies() -> None:
-    assert found(PoliciesReadable(), iam003()) == []
+def test_iam003_reports_exactly_what_cannot_be_read(iam003_stack: RecordedStack) -> None:
+    assert found(PoliciesReadable(), iam003_stack) == sorted(("IAM003", r) for r in IAM003_BROKEN)
 
 
-@pytest.mark.parametrize(
-    ("broken", "resource"),
-    [("aws-managed", "app-basic"), ("managed-arns", "legacy-role"), ("not-json", "broken-policy"), ("no-statement", "empty")],
-)
-def test_iam003_reports_what_it_cannot_read(broken: str, resource: str) -> None:
-    assert found(PoliciesReadable(), iam003(broken)) == [("IAM003", resource)]
+@pytest.mark.parametrize(("resource", "why"), IAM003_BROKEN.items())
+def test_iam003_says_why_it_cannot_read(iam003_stack: RecordedStack, resource: str, why: str) -> None:
+    assert why in message(PoliciesReadable(), iam003_stack, resource)
 
 
 # -- IAM004 one role per function ------------------------------------------------------------------------------
 
+IAM004_BROKEN = {
+    "shared-role": "shared by functions ['packing', 'shipping']",
+    "orphan-role": "no resource uses this role",
+    "outsider": f"role 'arn:aws:iam::{ACCOUNT}:role/made-elsewhere' is not a role declared in this stack",
+    "relay-role": "function 'relay' shares it with ['relay-pipe (aws:pipes/pipe:Pipe)']",
+}
 
-def iam004(broken: str | None = None) -> Program:
+
+@pytest.fixture(scope="module")
+def iam004_stack() -> RecordedStack:
     def program() -> None:
-        function("orders")
+        function("orders", role("orders-role").arn)
+        function("billing", role("billing-role").arn)
         shared = role("shared-role")
-        function("billing", shared.arn)
-        if broken == "shared":
-            function("shipping", shared.arn)
-        if broken == "unused":
-            role("orphan-role")
-        if broken == "external":
-            function("outsider", f"arn:aws:iam::{ACCOUNT}:role/made-elsewhere")
-        if broken == "function-and-pipe":
-            table = events_table()
-            bus = aws.cloudwatch.EventBus("bus")
-            aws.pipes.Pipe("pipe", role_arn=shared.arn, source=table.stream_arn, target=bus.arn)
+        function("shipping", shared.arn)
+        function("packing", shared.arn)
+        role("orphan-role")
+        function("outsider", f"arn:aws:iam::{ACCOUNT}:role/made-elsewhere")
+        relay = role("relay-role")
+        function("relay", relay.arn)
+        aws.pipes.Pipe("relay-pipe", role_arn=relay.arn, source=STREAM_ARN, target=BUS_ARN)
 
-    return program
+    return stack_of(program)
 
 
-def test_iam004_passes_one_role_per_function() -> None:
-    assert found(OneRolePerFunction(), iam004()) == []
+def test_iam004_reports_exactly_the_shared_unused_and_undeclared_roles(iam004_stack: RecordedStack) -> None:
+    assert found(OneRolePerFunction(), iam004_stack) == sorted(("IAM004", r) for r in IAM004_BROKEN)
 
 
-@pytest.mark.parametrize(
-    ("broken", "resource"),
-    [("shared", "shared-role"), ("unused", "orphan-role"), ("external", "outsider"), ("function-and-pipe", "shared-role")],
-)
-def test_iam004_reports_shared_unused_and_undeclared_roles(broken: str, resource: str) -> None:
-    assert found(OneRolePerFunction(), iam004(broken)) == [("IAM004", resource)]
+@pytest.mark.parametrize(("resource", "why"), IAM004_BROKEN.items())
+def test_iam004_says_who_shares_or_misses_a_role(iam004_stack: RecordedStack, resource: str, why: str) -> None:
+    assert why == message(OneRolePerFunction(), iam004_stack, resource)
 
 
 # -- RES001 no public resource policies ----------------------------------------------------------------------------
 
+RES001_BROKEN = ["open-policy", "caller-unchecked-policy", "bus-policy", "table-policy", "anyone-role"]
 
-def res001(broken: str | None = None) -> Program:
+
+@pytest.fixture(scope="module")
+def res001_stack() -> RecordedStack:
     def program() -> None:
-        q = queue("inbox")
-        statements = [
-            deny("sqs:*", q.arn, Condition={"Bool": {"aws:SecureTransport": "false"}}),
-            allow("sqs:SendMessage", q.arn, Principal={"Service": "events.amazonaws.com"}),
-            allow("sqs:SendMessage", q.arn, Principal="*", Condition={"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}),
+        send = "sqs:SendMessage"
+        ok = [
+            tls_only(QUEUE_ARN),
+            allow(send, QUEUE_ARN, Principal={"Service": "events.amazonaws.com"}),
+            allow(send, QUEUE_ARN, Principal="*", Condition={"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}),
+            allow(send, QUEUE_ARN, Principal={"AWS": "*"}, Condition={"ArnEquals": {"aws:SourceArn": RULE_ARN}}),
         ]
-        if broken == "queue":
-            statements.append(allow("sqs:SendMessage", q.arn, Principal="*"))
-        if broken == "condition-not-on-caller":
-            statements.append(allow("sqs:SendMessage", q.arn, Principal={"AWS": "*"}, Condition={"Bool": {"aws:SecureTransport": "true"}}))
-        aws.sqs.QueuePolicy("inbox-policy", queue_url=q.url, policy=doc(*statements))
-        if broken == "bus":
-            bus = aws.cloudwatch.EventBus("bus")
-            aws.cloudwatch.EventBusPolicy("bus-policy", event_bus_name=bus.name, policy=doc(allow("events:PutEvents", bus.arn, Principal={"AWS": ["*"]})))
-        if broken == "table-not-principal":
-            table = events_table()
-            aws.dynamodb.ResourcePolicy(
-                "events-policy", resource_arn=table.arn, policy=doc({"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "dynamodb:GetItem", "Resource": table.arn})
-            )
-        if broken == "trust":
-            aws.iam.Role("anyone-role", assume_role_policy=json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}))
+        aws.sqs.QueuePolicy("ok-policy", queue_url="https://q/ok", policy=doc(*ok))
+        role("lambda-role")
+        aws.sqs.QueuePolicy("open-policy", queue_url="https://q/open", policy=doc(allow(send, QUEUE_ARN, Principal="*")))
+        secure_only = {"Principal": {"AWS": "*"}, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+        aws.sqs.QueuePolicy("caller-unchecked-policy", queue_url="https://q/unchecked", policy=doc(allow(send, QUEUE_ARN, **secure_only)))
+        aws.cloudwatch.EventBusPolicy("bus-policy", event_bus_name="orders", policy=doc(allow("events:PutEvents", BUS_ARN, Principal={"AWS": ["*"]})))
+        everyone_but = {"Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "dynamodb:GetItem", "Resource": TABLE_ARN}
+        aws.dynamodb.ResourcePolicy("table-policy", resource_arn=TABLE_ARN, policy=doc(everyone_but))
+        anyone = json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})
+        aws.iam.Role("anyone-role", assume_role_policy=anyone)
 
-    return program
+    return stack_of(program)
 
 
-def test_res001_passes_service_principals_conditioned_stars_and_denies() -> None:
-    assert found(NoPublicResourcePolicies(), res001()) == []
+def test_res001_reports_exactly_the_public_allows(res001_stack: RecordedStack) -> None:
+    assert found(NoPublicResourcePolicies(), res001_stack) == sorted(("RES001", r) for r in RES001_BROKEN)
 
 
-@pytest.mark.parametrize(
-    ("broken", "resource"),
-    [
-        ("queue", "inbox-policy"),
-        ("condition-not-on-caller", "inbox-policy"),
-        ("bus", "bus-policy"),
-        ("table-not-principal", "events-policy"),
-        ("trust", "anyone-role"),
-    ],
-)
-def test_res001_reports_public_allows(broken: str, resource: str) -> None:
-    assert found(NoPublicResourcePolicies(), res001(broken)) == [("RES001", resource)]
+def test_res001_says_what_is_open_to_anyone(res001_stack: RecordedStack) -> None:
+    assert "allows ['sts:AssumeRole'] to any principal" in message(NoPublicResourcePolicies(), res001_stack, "anyone-role")
 
 
 # -- DDB001 append-only Events table -----------------------------------------------------------------------------------
 
-
 FORBIDDEN = ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"]
+DDB001_BROKEN = {
+    "rogue-role-policy": "allows ['dynamodb:UpdateItem'] on Events tables ['events']",
+    "admin": f"allows {FORBIDDEN} on Events tables ['conditional', 'events', 'leaky', 'ledger', 'unguarded']",
+    "batch-role": "allows ['dynamodb:BatchWriteItem'] on Events tables ['events']",
+    "unguarded": f"no resource policy denies {FORBIDDEN} to every principal",
+    "leaky": "no resource policy denies ['dynamodb:BatchWriteItem'] to every principal",
+    "conditional": f"no resource policy denies {FORBIDDEN} to every principal",
+    "ledger": f"no resource policy denies {FORBIDDEN} to every principal",
+}
 
 
-def ddb001(broken: str | None = None) -> Program:
+@pytest.fixture(scope="module")
+def ddb001_stack() -> RecordedStack:
+    def guarded(name: str, actions: list[str], **extra: Any) -> aws.dynamodb.Table:
+        table = events_table(name)
+        aws.dynamodb.ResourcePolicy(f"{name}-policy", resource_arn=table.arn, policy=doc(deny(actions, table.arn, **extra)))
+        return table
+
     def program() -> None:
-        table = events_table()
-        denied = [a for a in FORBIDDEN if not (broken == "deny-misses-batch" and a == "dynamodb:BatchWriteItem")]
-        statement = deny(denied, table.arn)
-        if broken == "deny-conditional":
-            statement["Condition"] = {"StringNotEquals": {"aws:PrincipalAccount": ACCOUNT}}
-        if broken != "no-resource-policy":
-            aws.dynamodb.ResourcePolicy("events-policy", resource_arn=table.arn, policy=doc(statement))
-        role("commands-role", allow(["dynamodb:Query", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"], table.arn))
-        read_model = aws.dynamodb.Table("balance", hash_key="pk", attributes=[{"name": "pk", "type": "S"}])
-        role("projector-role", allow(["dynamodb:UpdateItem", "dynamodb:DeleteItem"], read_model.arn), allow(["dynamodb:Query"], table.arn))
-        if broken == "update-item":
-            role("rogue-role", allow(["dynamodb:PutItem", "dynamodb:UpdateItem"], table.arn))
-        if broken == "service-wide-on-star":
-            aws.iam.Policy("admin", policy=json.dumps({"Statement": [allow("dynamodb:*", "*")]}))
-        if broken == "batch-write":
-            aws.iam.Role("batch-role", assume_role_policy=LAMBDA_TRUST, inline_policies=[{"name": "batch", "policy": table.arn.apply(lambda a: json.dumps({"Statement": [allow("dynamodb:BatchWriteItem", a)]}))}])
+        events = guarded("events", FORBIDDEN)
+        role("commands-role", allow(["dynamodb:Query", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"], events.arn))
+        role("projector-role", allow(["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"], plain_table("balance").arn))
+        role("rogue-role", allow(["dynamodb:PutItem", "dynamodb:UpdateItem"], events.arn))
+        aws.iam.Policy("admin", policy=json.dumps({"Statement": [allow("dynamodb:*", "*")]}))
+        batch = events.arn.apply(lambda a: json.dumps({"Statement": [allow("dynamodb:BatchWriteItem", a)]}))
+        aws.iam.Role("batch-role", assume_role_policy=LAMBDA_TRUST, inline_policies=[{"name": "batch", "policy": batch}])
+        events_table("unguarded")
+        guarded("leaky", [a for a in FORBIDDEN if a != "dynamodb:BatchWriteItem"])
+        guarded("conditional", FORBIDDEN, Condition={"StringNotEquals": {"aws:PrincipalAccount": ACCOUNT}})
+        plain_table("ledger", tags={"event-store": "true"})
+        plain_table("cache")
 
-    return program
+    return stack_of(program)
 
 
-def test_ddb001_passes_appends_and_read_model_updates() -> None:
-    assert found(EventsTableAppendOnly(), ddb001()) == []
+def test_ddb001_reports_exactly_the_grants_and_tables_that_allow_changing_events(ddb001_stack: RecordedStack) -> None:
+    assert found(EventsTableAppendOnly(), ddb001_stack) == sorted(("DDB001", r) for r in DDB001_BROKEN)
 
 
-@pytest.mark.parametrize(
-    ("broken", "resource"),
-    [
-        ("update-item", "rogue-role-policy"),
-        ("service-wide-on-star", "admin"),
-        ("batch-write", "batch-role"),
-        ("no-resource-policy", "events"),
-        ("deny-misses-batch", "events"),
-        ("deny-conditional", "events"),
-    ],
-)
-def test_ddb001_reports_changes_to_events(broken: str, resource: str) -> None:
-    assert found(EventsTableAppendOnly(), ddb001(broken)) == [("DDB001", resource)]
+@pytest.mark.parametrize(("resource", "why"), DDB001_BROKEN.items())
+def test_ddb001_says_which_changes_are_allowed_or_not_denied(ddb001_stack: RecordedStack, resource: str, why: str) -> None:
+    assert why in message(EventsTableAppendOnly(), ddb001_stack, resource)
 
 
-def test_ddb001_recognises_an_events_table_by_its_tag() -> None:
+# -- DDB002 durable Events table / DDB003 encrypted tables -----------------------------------------------------------------------
+
+DDB002_BROKEN = {
+    "no-pitr": "point_in_time_recovery.enabled",
+    "no-sse": "server_side_encryption.enabled",
+    "deletable": "deletion_protection_enabled",
+    "unprotected": "option protect",
+    "unretained": "option retain_on_delete",
+}
+
+
+@pytest.fixture(scope="module")
+def tables_stack() -> RecordedStack:
     def program() -> None:
-        aws.dynamodb.Table("ledger", hash_key="id", attributes=[{"name": "id", "type": "S"}], tags={"event-store": "true"})
-        aws.dynamodb.Table("cache", hash_key="id", attributes=[{"name": "id", "type": "S"}])
+        events_table("events")
+        events_table("no-pitr", point_in_time_recovery={"enabled": False})
+        events_table("no-sse", server_side_encryption=None)
+        events_table("deletable", deletion_protection_enabled=False)
+        events_table("unprotected", opts=pulumi.ResourceOptions(retain_on_delete=True))
+        events_table("unretained", opts=pulumi.ResourceOptions(protect=True))
+        plain_table("balance", server_side_encryption={"enabled": True})
+        plain_table("calendar")
 
-    assert found(EventsTableAppendOnly(), program) == [("DDB001", "ledger")]
-
-
-# -- DDB002 durable Events table ---------------------------------------------------------------------------------------------
-
-
-def ddb002(broken: str | None = None) -> Program:
-    def program() -> None:
-        overrides: dict[str, Any] = {
-            "pitr": {"point_in_time_recovery": {"enabled": False}},
-            "sse": {"server_side_encryption": None},
-            "deletion-protection": {"deletion_protection_enabled": False},
-            "protect": {"opts": pulumi.ResourceOptions(retain_on_delete=True)},
-            "retain": {"opts": pulumi.ResourceOptions(protect=True)},
-        }.get(broken or "", {})
-        events_table(**overrides)
-        aws.dynamodb.Table("balance", hash_key="pk", attributes=[{"name": "pk", "type": "S"}])
-
-    return program
+    return stack_of(program)
 
 
-def test_ddb002_passes_a_protected_events_table() -> None:
-    assert found(EventsTableDurable(), ddb002()) == []
+def test_ddb002_reports_exactly_the_events_tables_missing_a_safeguard(tables_stack: RecordedStack) -> None:
+    assert found(EventsTableDurable(), tables_stack) == sorted(("DDB002", r) for r in DDB002_BROKEN)
 
 
-@pytest.mark.parametrize(
-    ("broken", "missing"),
-    [
-        ("pitr", "point_in_time_recovery.enabled"),
-        ("sse", "server_side_encryption.enabled"),
-        ("deletion-protection", "deletion_protection_enabled"),
-        ("protect", "option protect"),
-        ("retain", "option retain_on_delete"),
-    ],
-)
-def test_ddb002_reports_each_missing_safeguard(broken: str, missing: str) -> None:
-    stack = record(ddb002(broken))
-    violations = EventsTableDurable().check(stack)
-    assert [(v.rule_id, v.resource_name) for v in violations] == [("DDB002", "events")]
-    assert f"['{missing}']" in violations[0].message
+@pytest.mark.parametrize(("resource", "missing"), DDB002_BROKEN.items())
+def test_ddb002_names_the_missing_safeguard(tables_stack: RecordedStack, resource: str, missing: str) -> None:
+    assert message(EventsTableDurable(), tables_stack, resource) == f"Events table lacks ['{missing}']"
 
 
-# -- DDB003 every table encrypted --------------------------------------------------------------------------------------------------
-
-
-def test_ddb003_passes_encrypted_tables_and_reports_a_plain_one() -> None:
-    def program() -> None:
-        events_table()
-        aws.dynamodb.Table("balance", hash_key="pk", attributes=[{"name": "pk", "type": "S"}], server_side_encryption={"enabled": True})
-        aws.dynamodb.Table("calendar", hash_key="pk", attributes=[{"name": "pk", "type": "S"}])
-
-    assert found(TablesEncrypted(), program) == [("DDB003", "calendar")]
+def test_ddb003_reports_exactly_the_unencrypted_tables(tables_stack: RecordedStack) -> None:
+    assert found(TablesEncrypted(), tables_stack) == [("DDB003", "calendar"), ("DDB003", "no-sse")]
 
 
 # -- EVT001 publisher limited to its source ------------------------------------------------------------------------------
 
+EVT001_BROKEN = {
+    "no-condition": "without a single-valued StringEquals events:source condition",
+    "other-source": "limits events:source to 'acme.billing', not the service's source 'acme.orders'",
+    "two-sources": "without a single-valued StringEquals events:source condition",
+    "any-bus": f"allows events:PutEvents on ['arn:aws:events:{ARN}:event-bus/*'], not one bus",
+    "two-buses": f"may put events on 2 buses ['{OTHER_BUS_ARN}', '{BUS_ARN}'], not one",
+    "cannot-publish": "grants no events:PutEvents; the publisher cannot publish",
+}
 
-def evt001(broken: str | None = None, *, pipe: bool = False) -> Program:
+
+def _put_events(variant: str) -> list[dict[str, Any]]:
+    put = allow("events:PutEvents", BUS_ARN, Condition={"StringEquals": {"events:source": ["acme.orders"]}})
+    changed: dict[str, list[dict[str, Any]]] = {
+        "no-condition": [allow("events:PutEvents", BUS_ARN)],
+        "other-source": [{**put, "Condition": {"StringEquals": {"events:source": "acme.billing"}}}],
+        "two-sources": [{**put, "Condition": {"StringEquals": {"events:source": ["acme.orders", "acme.billing"]}}}],
+        "any-bus": [{**put, "Resource": f"arn:aws:events:{ARN}:event-bus/*"}],
+        "two-buses": [put, {**put, "Resource": OTHER_BUS_ARN}],
+        "cannot-publish": [],
+    }
+    return changed.get(variant, [put])
+
+
+@pytest.fixture(scope="module")
+def evt001_stack() -> RecordedStack:
+    """For the Lambda and the Pipe publisher: a correct one (`lambda-ok`, `pipe-ok`) and one per breakage."""
+
     def program() -> None:
-        table = events_table()
-        bus = aws.cloudwatch.EventBus("bus")
-        other = aws.cloudwatch.EventBus("other-bus")
-        put = allow("events:PutEvents", bus.arn, Condition={"StringEquals": {"events:source": ["acme.orders"]}})
-        if broken == "no-condition":
-            put = allow("events:PutEvents", bus.arn)
-        if broken == "other-source":
-            put["Condition"] = {"StringEquals": {"events:source": "acme.billing"}}
-        if broken == "two-sources":
-            put["Condition"] = {"StringEquals": {"events:source": ["acme.orders", "acme.billing"]}}
-        if broken == "any-bus":
-            put["Resource"] = f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/*"
-        statements = [put] if broken != "cannot-publish" else []
-        if broken == "two-buses":
-            statements.append(allow("events:PutEvents", other.arn, Condition={"StringEquals": {"events:source": "acme.orders"}}))
-        publisher_role = role("publisher-role", allow(["dynamodb:GetRecords"], table.stream_arn), *statements)
-        if pipe:
+        for variant in ["ok", *EVT001_BROKEN]:
+            table = events_table(f"{variant}-events")
+            stream = allow(["dynamodb:GetRecords"], table.stream_arn)
+            fn_role = role(f"lambda-{variant}-role", stream, *_put_events(variant))
+            env = {"variables": {"EVENT_SOURCE": "acme.orders", "EVENT_BUS_NAME": "orders"}}
+            fn = function(f"lambda-{variant}", fn_role.arn, environment=env)
+            aws.lambda_.EventSourceMapping(f"lambda-{variant}-stream", event_source_arn=table.stream_arn, function_name=fn.arn, starting_position="LATEST")
             aws.pipes.Pipe(
-                "publisher",
-                role_arn=publisher_role.arn,
+                f"pipe-{variant}",
+                role_arn=role(f"pipe-{variant}-role", stream, *_put_events(variant)).arn,
                 source=table.stream_arn,
-                target=bus.arn,
+                target=BUS_ARN,
                 target_parameters={"eventbridge_event_bus_parameters": {"source": "acme.orders", "detail_type": "$.dynamodb.NewImage.event_type.S"}},
             )
-            return
-        fn = function("publisher", publisher_role.arn, environment={"variables": {"EVENT_SOURCE": "acme.orders", "EVENT_BUS_NAME": bus.name}})
-        aws.lambda_.EventSourceMapping("publisher-stream", event_source_arn=table.stream_arn, function_name=fn.arn, starting_position="TRIM_HORIZON")
-        # A projector on the bus may put events of other kinds: the rule is about the publisher.
-        function("projector", role("projector-role", allow("events:PutEvents", other.arn)).arn)
+        # Not a publisher (reads no Events stream): may put events elsewhere.
+        function("projector", role("projector-role", allow("events:PutEvents", OTHER_BUS_ARN)).arn)
 
-    return program
+    return stack_of(program)
 
 
-@pytest.mark.parametrize("pipe", [False, True], ids=["lambda", "pipe"])
-def test_evt001_passes_one_bus_and_own_source(pipe: bool) -> None:
-    assert found(PublisherLimitedToItsSource(), evt001(pipe=pipe)) == []
+def test_evt001_reports_exactly_the_publishers_that_could_speak_for_others(evt001_stack: RecordedStack) -> None:
+    expected = [("EVT001", f"{kind}-{variant}") for kind in ("lambda", "pipe") for variant in EVT001_BROKEN]
+    assert found(PublisherLimitedToItsSource(), evt001_stack) == sorted(expected)
 
 
-@pytest.mark.parametrize("broken", ["no-condition", "other-source", "two-sources", "any-bus", "two-buses", "cannot-publish"])
-@pytest.mark.parametrize("pipe", [False, True], ids=["lambda", "pipe"])
-def test_evt001_reports_a_publisher_that_could_speak_for_others(broken: str, pipe: bool) -> None:
-    assert found(PublisherLimitedToItsSource(), evt001(broken, pipe=pipe)) == [("EVT001", "publisher")]
+@pytest.mark.parametrize("kind", ["lambda", "pipe"])
+@pytest.mark.parametrize(("variant", "why"), EVT001_BROKEN.items())
+def test_evt001_says_how_the_publisher_is_too_free(evt001_stack: RecordedStack, kind: str, variant: str, why: str) -> None:
+    assert why in message(PublisherLimitedToItsSource(), evt001_stack, f"{kind}-{variant}")
 
 
 # -- ESM001 event source mappings handle failures ------------------------------------------------------------------
 
+ESM001_BROKEN = {
+    "no-destination": "no destination_config.on_failure",
+    "infinite-retries": "maximum_retry_attempts is -1.0",
+    "unbounded-age": "maximum_record_age_in_seconds is None",
+    "no-bisect": "bisect_batch_on_function_error is not set",
+    "unredriven-queue": "has no redrive policy (deadLetterTargetArn and maxReceiveCount)",
+    "pipe-without-dlq": "no dead_letter_config",
+}
 
-def esm001(broken: str | None = None) -> Program:
+
+@pytest.fixture(scope="module")
+def esm001_stack() -> RecordedStack:
     def program() -> None:
-        table = events_table()
-        dlq = queue("publisher-dlq")
         fn = function("publisher")
-        settings: dict[str, Any] = {
-            "destination_config": {"on_failure": {"destination_arn": dlq.arn}},
+        good: dict[str, Any] = {
+            "destination_config": {"on_failure": {"destination_arn": QUEUE_ARN}},
             "maximum_retry_attempts": 10,
             "maximum_record_age_in_seconds": 86400,
             "bisect_batch_on_function_error": True,
         }
-        if broken == "no-destination":
-            del settings["destination_config"]
-        if broken == "infinite-retries":
-            settings["maximum_retry_attempts"] = -1
-        if broken == "unbounded-age":
-            del settings["maximum_record_age_in_seconds"]
-        if broken == "no-bisect":
-            settings["bisect_batch_on_function_error"] = False
-        aws.lambda_.EventSourceMapping("publisher-stream", event_source_arn=table.stream_arn, function_name=fn.arn, starting_position="TRIM_HORIZON", **settings)
-        work_dlq = queue("work-dlq")
-        redrive = None if broken == "sqs-without-redrive" else work_dlq.arn.apply(lambda a: json.dumps({"deadLetterTargetArn": a, "maxReceiveCount": 5}))
-        work = queue("work", redrive_policy=redrive)
-        aws.lambda_.EventSourceMapping("worker-queue", event_source_arn=work.arn, function_name=function("worker").name)
+        variants: dict[str, dict[str, Any]] = {
+            "stream": good,
+            "no-destination": {k: v for k, v in good.items() if k != "destination_config"},
+            "infinite-retries": {**good, "maximum_retry_attempts": -1},
+            "unbounded-age": {k: v for k, v in good.items() if k != "maximum_record_age_in_seconds"},
+            "no-bisect": {**good, "bisect_batch_on_function_error": False},
+        }
+        for name, settings in variants.items():
+            aws.lambda_.EventSourceMapping(name, event_source_arn=STREAM_ARN, function_name=fn.arn, starting_position="LATEST", **settings)
+        redrive = json.dumps({"deadLetterTargetArn": QUEUE_ARN, "maxReceiveCount": 5})
+        aws.lambda_.EventSourceMapping("redriven-queue", event_source_arn=queue("work", redrive_policy=redrive).arn, function_name=fn.name)
+        aws.lambda_.EventSourceMapping("unredriven-queue", event_source_arn=queue("loose").arn, function_name=fn.name)
         pipe_params: dict[str, Any] = {
-            "starting_position": "TRIM_HORIZON",
-            "dead_letter_config": {"arn": dlq.arn},
+            "starting_position": "LATEST",
+            "dead_letter_config": {"arn": QUEUE_ARN},
             "maximum_retry_attempts": 10,
             "maximum_record_age_in_seconds": 3600,
             "on_partial_batch_item_failure": "AUTOMATIC_BISECT",
         }
-        if broken == "pipe-without-dlq":
-            del pipe_params["dead_letter_config"]
-        bus = aws.cloudwatch.EventBus("bus")
-        aws.pipes.Pipe("pipe", role_arn=role("pipe-role").arn, source=table.stream_arn, target=bus.arn, source_parameters={"dynamodb_stream_parameters": pipe_params})
+        without_dlq = {k: v for k, v in pipe_params.items() if k != "dead_letter_config"}
+        for name, params in (("pipe", pipe_params), ("pipe-without-dlq", without_dlq)):
+            aws.pipes.Pipe(name, role_arn=ROLE_ARN, source=STREAM_ARN, target=BUS_ARN, source_parameters={"dynamodb_stream_parameters": params})
 
-    return program
-
-
-def test_esm001_passes_bounded_mappings_with_destinations() -> None:
-    assert found(MappingsHandleFailures(), esm001()) == []
+    return stack_of(program)
 
 
-@pytest.mark.parametrize(
-    ("broken", "resource"),
-    [
-        ("no-destination", "publisher-stream"),
-        ("infinite-retries", "publisher-stream"),
-        ("unbounded-age", "publisher-stream"),
-        ("no-bisect", "publisher-stream"),
-        ("sqs-without-redrive", "worker-queue"),
-        ("pipe-without-dlq", "pipe"),
-    ],
-)
-def test_esm001_reports_mappings_that_lose_or_block_records(broken: str, resource: str) -> None:
-    assert found(MappingsHandleFailures(), esm001(broken)) == [("ESM001", resource)]
+def test_esm001_reports_exactly_the_mappings_that_lose_or_block_records(esm001_stack: RecordedStack) -> None:
+    assert found(MappingsHandleFailures(), esm001_stack) == sorted(("ESM001", r) for r in ESM001_BROKEN)
+
+
+@pytest.mark.parametrize(("resource", "why"), ESM001_BROKEN.items())
+def test_esm001_names_the_missing_bound_or_destination(esm001_stack: RecordedStack, resource: str, why: str) -> None:
+    assert why in message(MappingsHandleFailures(), esm001_stack, resource)
 
 
 # -- EVT002 rule targets handle failures ------------------------------------------------------------------------------------
 
 
-def evt002(broken: str | None = None) -> Program:
+def test_evt002_reports_exactly_the_targets_without_dlq_or_retry_policy() -> None:
     def program() -> None:
-        bus = aws.cloudwatch.EventBus("bus")
-        rule = aws.cloudwatch.EventRule("rule", event_bus_name=bus.name, event_pattern=json.dumps({"source": ["acme.orders"]}))
-        dlq = queue("dlq")
-        settings: dict[str, Any] = {"dead_letter_config": {"arn": dlq.arn}, "retry_policy": {"maximum_retry_attempts": 10, "maximum_event_age_in_seconds": 3600}}
-        if broken == "no-dlq":
-            del settings["dead_letter_config"]
-        if broken == "no-retry-policy":
-            del settings["retry_policy"]
-        aws.cloudwatch.EventTarget("to-function", rule=rule.name, event_bus_name=bus.name, arn=function("projector").arn, **settings)
-        aws.cloudwatch.EventTarget(
-            "to-queue", rule=rule.name, event_bus_name=bus.name, arn=queue("work").arn, dead_letter_config={"arn": dlq.arn}, retry_policy={"maximum_retry_attempts": 3}
-        )
+        fn_arn = f"arn:aws:lambda:{ARN}:function:projector"
+        dlq = {"arn": QUEUE_ARN}
+        retry = {"maximum_retry_attempts": 10, "maximum_event_age_in_seconds": 3600}
+        aws.cloudwatch.EventTarget("to-function", rule="projector", arn=fn_arn, dead_letter_config=dlq, retry_policy=retry)
+        aws.cloudwatch.EventTarget("to-queue", rule="projector", arn=QUEUE_ARN, dead_letter_config=dlq, retry_policy={"maximum_retry_attempts": 0})
+        aws.cloudwatch.EventTarget("no-dlq", rule="projector", arn=fn_arn, retry_policy=retry)
+        aws.cloudwatch.EventTarget("no-retry-policy", rule="projector", arn=fn_arn, dead_letter_config=dlq)
 
-    return program
-
-
-def test_evt002_passes_targets_with_dlq_and_retry_policy() -> None:
-    assert found(TargetsHandleFailures(), evt002()) == []
-
-
-@pytest.mark.parametrize("broken", ["no-dlq", "no-retry-policy"])
-def test_evt002_reports_targets_that_drop_events(broken: str) -> None:
-    assert found(TargetsHandleFailures(), evt002(broken)) == [("EVT002", "to-function")]
+    stack = record(program)
+    assert found(TargetsHandleFailures(), stack) == [("EVT002", "no-dlq"), ("EVT002", "no-retry-policy")]
+    assert message(TargetsHandleFailures(), stack, "no-dlq").endswith("no dead_letter_config")
+    assert message(TargetsHandleFailures(), stack, "no-retry-policy").endswith("no retry_policy.maximum_retry_attempts")
 
 
 # -- SQS001 / SQS002 queues ------------------------------------------------------------------------------------------------------------
 
 
-def test_sqs001_passes_managed_sse_and_kms_and_reports_a_plain_queue() -> None:
-    def program() -> None:
-        queue("managed")
-        aws.sqs.Queue("kms", kms_master_key_id="alias/aws/sqs")
-        aws.sqs.Queue("plain")
-        aws.sqs.Queue("switched-off", sqs_managed_sse_enabled=False)
-
-    assert found(QueuesEncrypted(), program) == [("SQS001", "plain"), ("SQS001", "switched-off")]
-
-
-def sqs002(broken: str | None = None) -> Program:
+@pytest.fixture(scope="module")
+def sqs_stack() -> RecordedStack:
     def program() -> None:
         q = queue("dlq")
-        tls = deny("sqs:*", q.arn, Condition={"Bool": {"aws:SecureTransport": "false"}})
-        if broken == "only-send":
-            tls["Action"] = "sqs:SendMessage"
-        if broken == "wrong-condition":
-            tls["Condition"] = {"Bool": {"aws:SecureTransport": "true"}}
-        if broken == "not-everyone":
-            tls["Principal"] = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
-        if broken != "no-policy":
-            aws.sqs.QueuePolicy("dlq-policy", queue_url=q.url, policy=doc(tls))
-        aws.sqs.Queue("inline", sqs_managed_sse_enabled=True, policy=json.dumps({"Statement": [deny("*", "*", Condition={"Bool": {"aws:SecureTransport": False}})]}))
+        aws.sqs.QueuePolicy("dlq-policy", queue_url=q.url, policy=doc(tls_only(q.arn)))
+        anything_plain = json.dumps({"Statement": [deny("*", "*", Condition={"Bool": {"aws:SecureTransport": False}})]})
+        aws.sqs.Queue("kms", kms_master_key_id="alias/aws/sqs", policy=anything_plain)
+        aws.sqs.Queue("plain", policy=anything_plain)
+        aws.sqs.Queue("switched-off", sqs_managed_sse_enabled=False, policy=anything_plain)
+        queue("open")
+        for name, statement in {
+            "send-only": lambda arn: {**tls_only(arn), "Action": "sqs:SendMessage"},
+            "wrong-condition": lambda arn: {**tls_only(arn), "Condition": {"Bool": {"aws:SecureTransport": "true"}}},
+            "not-everyone": lambda arn: {**tls_only(arn), "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}},
+        }.items():
+            q = queue(name)
+            aws.sqs.QueuePolicy(f"{name}-policy", queue_url=q.url, policy=doc(statement(q.arn)))
 
-    return program
+    return stack_of(program)
 
 
-def test_sqs002_passes_queue_policies_and_inline_policies_that_deny_plain_http() -> None:
-    assert found(QueuesRequireTls(), sqs002()) == []
+def test_sqs001_reports_exactly_the_unencrypted_queues(sqs_stack: RecordedStack) -> None:
+    assert found(QueuesEncrypted(), sqs_stack) == [("SQS001", "plain"), ("SQS001", "switched-off")]
 
 
-@pytest.mark.parametrize("broken", ["no-policy", "only-send", "wrong-condition", "not-everyone"])
-def test_sqs002_reports_queues_that_accept_plain_http(broken: str) -> None:
-    assert found(QueuesRequireTls(), sqs002(broken)) == [("SQS002", "dlq")]
+def test_sqs002_reports_exactly_the_queues_that_accept_plain_http(sqs_stack: RecordedStack) -> None:
+    expected = ["not-everyone", "open", "send-only", "wrong-condition"]
+    assert found(QueuesRequireTls(), sqs_stack) == [("SQS002", q) for q in expected]
 
 
 # -- LOG001 / LOG002 logs ----------------------------------------------------------------------------------------------------------------------
 
 
-def test_log001_passes_retention_and_reports_missing_or_zero() -> None:
-    def program() -> None:
-        aws.cloudwatch.LogGroup("kept", retention_in_days=30)
-        aws.cloudwatch.LogGroup("forever")
-        aws.cloudwatch.LogGroup("zero", retention_in_days=0)
-
-    assert found(LogGroupsRetained(), program) == [("LOG001", "forever"), ("LOG001", "zero")]
-
-
-def log002(broken: str | None = None) -> Program:
+@pytest.fixture(scope="module")
+def logs_stack() -> RecordedStack:
     def program() -> None:
         group = aws.cloudwatch.LogGroup("custom-logs", name_prefix="/aws/lambda/custom-", retention_in_days=7)
         function("custom", logging_config={"log_format": "JSON", "log_group": group.name})
         aws.cloudwatch.LogGroup("default-logs", name="/aws/lambda/by-default", retention_in_days=7)
         function("by-default", name="by-default")
-        if broken == "no-group":
-            function("silent", name="silent")
-        if broken == "other-group":
-            function("misrouted", logging_config={"log_format": "JSON", "log_group": "/shared/logs"})
+        function("silent", name="silent")
+        function("misrouted", logging_config={"log_format": "JSON", "log_group": "/shared/logs"})
+        aws.cloudwatch.LogGroup("forever")
+        aws.cloudwatch.LogGroup("zero", retention_in_days=0)
 
-    return program
-
-
-def test_log002_passes_functions_with_declared_log_groups() -> None:
-    assert found(FunctionsHaveLogGroups(), log002()) == []
+    return stack_of(program)
 
 
-@pytest.mark.parametrize(("broken", "resource"), [("no-group", "silent"), ("other-group", "misrouted")])
-def test_log002_reports_functions_without_a_declared_log_group(broken: str, resource: str) -> None:
-    assert found(FunctionsHaveLogGroups(), log002(broken)) == [("LOG002", resource)]
+def test_log001_reports_exactly_the_log_groups_kept_forever(logs_stack: RecordedStack) -> None:
+    assert found(LogGroupsRetained(), logs_stack) == [("LOG001", "forever"), ("LOG001", "zero")]
+
+
+def test_log002_reports_exactly_the_functions_without_a_declared_log_group(logs_stack: RecordedStack) -> None:
+    assert found(FunctionsHaveLogGroups(), logs_stack) == [("LOG002", "misrouted"), ("LOG002", "silent")]
+    assert message(FunctionsHaveLogGroups(), logs_stack, "silent") == "logs to '/aws/lambda/silent', which is not a log group of this stack"
 
 
 # -- LAM001 Lambda permissions -------------------------------------------------------------------------------------------------------------------
 
+LAM001_BROKEN = {
+    "no-source-invoke": "no source_arn for principal 'apigateway.amazonaws.com'",
+    "other-api-invoke": "does not start with the execution ARN of the API that integrates the function",
+    "any-account-invoke": "has a wildcard partition, service, region or account",
+    "anyone-invoke": "principal is '*'",
+    "any-rule-invoke": f"source_arn 'arn:aws:events:{ARN}:rule/*' has a wildcard",
+}
 
-def lam001(broken: str | None = None) -> Program:
+
+@pytest.fixture(scope="module")
+def lam001_stack() -> RecordedStack:
     def program() -> None:
-        bus = aws.cloudwatch.EventBus("bus")
-        rule = aws.cloudwatch.EventRule("rule", event_bus_name=bus.name, event_pattern="{}")
-        projector = function("projector")
-        aws.lambda_.Permission("projector-invoke", action="lambda:InvokeFunction", function=projector.name, principal="events.amazonaws.com", source_arn=rule.arn)
         api = aws.apigatewayv2.Api("api", protocol_type="HTTP")
         other_api = aws.apigatewayv2.Api("other-api", protocol_type="HTTP")
         commands = function("commands")
         aws.apigatewayv2.Integration("commands-integration", api_id=api.id, integration_type="AWS_PROXY", integration_uri=commands.invoke_arn)
-        source: pulumi.Input[str] | None = pulumi.Output.concat(api.execution_arn, "/*/*")
-        principal = "apigateway.amazonaws.com"
-        if broken == "no-source":
-            source = None
-        if broken == "other-api":
-            source = pulumi.Output.concat(other_api.execution_arn, "/*/*")
-        if broken == "any-account":
-            source = api.execution_arn.apply(lambda a: a.replace(ACCOUNT, "*") + "/*/*")
-        if broken == "anyone":
-            principal = "*"
-        aws.lambda_.Permission("commands-invoke", action="lambda:InvokeFunction", function=commands.name, principal=principal, source_arn=source)
-        if broken == "any-rule":
-            aws.lambda_.Permission(
-                "loose-invoke", action="lambda:InvokeFunction", function=projector.arn, principal="events.amazonaws.com", source_arn=f"arn:aws:events:us-east-1:{ACCOUNT}:rule/*"
-            )
 
-    return program
+        def invoke(name: str, source: pulumi.Input[str] | None, principal: str = "apigateway.amazonaws.com", target: Any = commands.name) -> None:
+            aws.lambda_.Permission(name, action="lambda:InvokeFunction", function=target, principal=principal, source_arn=source)
+
+        routes = pulumi.Output.concat(api.execution_arn, "/*/*")
+        invoke("commands-invoke", routes)
+        invoke("projector-invoke", RULE_ARN, "events.amazonaws.com", "projector")
+        invoke("no-source-invoke", None)
+        invoke("other-api-invoke", pulumi.Output.concat(other_api.execution_arn, "/*/*"))
+        invoke("any-account-invoke", routes.apply(lambda a: a.replace(ACCOUNT, "*")))
+        invoke("anyone-invoke", routes, principal="*")
+        invoke("any-rule-invoke", f"arn:aws:events:{ARN}:rule/*", "events.amazonaws.com", "projector")
+
+    return stack_of(program)
 
 
-def test_lam001_passes_rule_arns_and_the_integrating_apis_execution_arn() -> None:
-    assert found(PermissionsScopedBySource(), lam001()) == []
+def test_lam001_reports_exactly_the_permissions_any_source_could_use(lam001_stack: RecordedStack) -> None:
+    assert found(PermissionsScopedBySource(), lam001_stack) == sorted(("LAM001", r) for r in LAM001_BROKEN)
 
 
-@pytest.mark.parametrize(
-    ("broken", "resource"),
-    [
-        ("no-source", "commands-invoke"),
-        ("other-api", "commands-invoke"),
-        ("any-account", "commands-invoke"),
-        ("anyone", "commands-invoke"),
-        ("any-rule", "loose-invoke"),
-    ],
-)
-def test_lam001_reports_permissions_any_source_could_use(broken: str, resource: str) -> None:
-    assert found(PermissionsScopedBySource(), lam001(broken)) == [("LAM001", resource)]
+@pytest.mark.parametrize(("resource", "why"), LAM001_BROKEN.items())
+def test_lam001_says_what_is_too_wide(lam001_stack: RecordedStack, resource: str, why: str) -> None:
+    assert why in message(PermissionsScopedBySource(), lam001_stack, resource)
 
 
 # -- API001 / API002 the HTTP API ----------------------------------------------------------------------------------------------------------------
 
 
-def api001(broken: str | None = None) -> Program:
+@pytest.fixture(scope="module")
+def api_stack() -> RecordedStack:
     def program() -> None:
         api = aws.apigatewayv2.Api("api", protocol_type="HTTP")
+        header = ["$request.header.Authorization"]
         jwt = {"issuer": "https://issuer.example", "audiences": ["client"]}
-        if broken == "no-audience":
-            jwt = {"issuer": "https://issuer.example", "audiences": []}
-        auth = aws.apigatewayv2.Authorizer("jwt", api_id=api.id, authorizer_type="JWT", identity_sources=["$request.header.Authorization"], jwt_configuration=jwt)
+        auth = aws.apigatewayv2.Authorizer("jwt", api_id=api.id, authorizer_type="JWT", identity_sources=header, jwt_configuration=jwt)
+        aws.apigatewayv2.Authorizer("any-audience", api_id=api.id, authorizer_type="JWT", identity_sources=header, jwt_configuration={**jwt, "audiences": []})
         aws.apigatewayv2.Route("post-orders", api_id=api.id, route_key="POST /orders", authorization_type="JWT", authorizer_id=auth.id)
         aws.apigatewayv2.Route("get-orders", api_id=api.id, route_key="GET /orders", authorization_type="AWS_IAM")
         aws.apigatewayv2.Route("openapi", api_id=api.id, route_key="GET /openapi.json", authorization_type="NONE")
-        if broken == "open":
-            aws.apigatewayv2.Route("get-health", api_id=api.id, route_key="GET /health")
-        if broken == "jwt-without-authorizer":
-            aws.apigatewayv2.Route("delete-order", api_id=api.id, route_key="DELETE /orders/{id}", authorization_type="JWT")
+        aws.apigatewayv2.Route("get-health", api_id=api.id, route_key="GET /health")
+        aws.apigatewayv2.Route("delete-order", api_id=api.id, route_key="DELETE /orders/{id}", authorization_type="JWT")
 
-    return program
+        logs = {"destination_arn": f"arn:aws:logs:{ARN}:log-group:access", "format": json.dumps({"requestId": "$context.requestId"})}
+        throttled = {"throttling_burst_limit": 100, "throttling_rate_limit": 50}
+        for name, settings in {
+            "stage": {"default_route_settings": throttled, "access_log_settings": logs},
+            "unthrottled": {"default_route_settings": {"detailed_metrics_enabled": True}, "access_log_settings": logs},
+            "zero-rate": {"default_route_settings": {**throttled, "throttling_rate_limit": 0}, "access_log_settings": logs},
+            "unlogged": {"default_route_settings": throttled},
+        }.items():
+            aws.apigatewayv2.Stage(name, api_id=api.id, name=name, auto_deploy=True, **settings)
 
-
-def test_api001_passes_authorised_routes_and_the_public_openapi_document() -> None:
-    assert found(RoutesAuthorized(), api001()) == []
-
-
-@pytest.mark.parametrize(("broken", "resource"), [("open", "get-health"), ("jwt-without-authorizer", "delete-order"), ("no-audience", "jwt")])
-def test_api001_reports_open_routes_and_incomplete_authorisation(broken: str, resource: str) -> None:
-    assert found(RoutesAuthorized(), api001(broken)) == [("API001", resource)]
-
-
-def test_api001_public_routes_are_a_parameter() -> None:
-    assert found(RoutesAuthorized(public_routes=frozenset({"GET /openapi.json", "GET /health"})), api001("open")) == []
-    assert found(RoutesAuthorized(public_routes=frozenset()), api001()) == [("API001", "openapi")]
+    return stack_of(program)
 
 
-def api002(broken: str | None = None) -> Program:
-    def program() -> None:
-        api = aws.apigatewayv2.Api("api", protocol_type="HTTP")
-        logs = aws.cloudwatch.LogGroup("access-logs", retention_in_days=30)
-        settings: dict[str, Any] = {
-            "default_route_settings": {"throttling_burst_limit": 100, "throttling_rate_limit": 50},
-            "access_log_settings": {"destination_arn": logs.arn, "format": json.dumps({"requestId": "$context.requestId"})},
-        }
-        if broken == "no-throttling":
-            settings["default_route_settings"] = {"detailed_metrics_enabled": True}
-        if broken == "zero-rate":
-            settings["default_route_settings"] = {"throttling_burst_limit": 100, "throttling_rate_limit": 0}
-        if broken == "no-access-logs":
-            del settings["access_log_settings"]
-        aws.apigatewayv2.Stage("stage", api_id=api.id, name="$default", auto_deploy=True, **settings)
-
-    return program
+def test_api001_reports_exactly_the_open_routes_and_incomplete_authorisation(api_stack: RecordedStack) -> None:
+    assert found(RoutesAuthorized(), api_stack) == [("API001", "any-audience"), ("API001", "delete-order"), ("API001", "get-health")]
+    assert message(RoutesAuthorized(), api_stack, "get-health") == "route 'GET /health' has authorization_type 'NONE' and is not a declared public route"
 
 
-def test_api002_passes_a_throttled_logged_stage() -> None:
-    assert found(StagesThrottledAndLogged(), api002()) == []
+def test_api001_public_routes_are_a_parameter(api_stack: RecordedStack) -> None:
+    assert ("API001", "get-health") not in found(RoutesAuthorized(public_routes=frozenset({"GET /openapi.json", "GET /health"})), api_stack)
+    assert ("API001", "openapi") in found(RoutesAuthorized(public_routes=frozenset()), api_stack)
 
 
-@pytest.mark.parametrize("broken", ["no-throttling", "zero-rate", "no-access-logs"])
-def test_api002_reports_unthrottled_or_unlogged_stages(broken: str) -> None:
-    assert found(StagesThrottledAndLogged(), api002(broken)) == [("API002", "stage")]
+def test_api002_reports_exactly_the_unthrottled_or_unlogged_stages(api_stack: RecordedStack) -> None:
+    assert found(StagesThrottledAndLogged(), api_stack) == [("API002", "unlogged"), ("API002", "unthrottled"), ("API002", "zero-rate")]
+    assert message(StagesThrottledAndLogged(), api_stack, "zero-rate") == "default_route_settings.throttling_rate_limit is not a positive number"
 
 
 # -- OBS001..OBS004 observability ----------------------------------------------------------------------------------------------------------------------
 
+OBS001_BROKEN = {
+    "pass-through": "tracing_config.mode is not Active",
+    "untraced": "tracing_config.mode is not Active",
+    "no-timeout": "no explicit timeout",
+    "no-memory": "no explicit memory_size",
+}
 
-@pytest.mark.parametrize(
-    ("overrides", "problem"),
-    [
-        ({"tracing_config": {"mode": "PassThrough"}}, "tracing_config.mode is not Active"),
-        ({"tracing_config": None}, "tracing_config.mode is not Active"),
-        ({"timeout": None}, "no explicit timeout"),
-        ({"memory_size": None}, "no explicit memory_size"),
-    ],
-)
-def test_obs001_reports_untraced_or_unsized_functions(overrides: dict[str, Any], problem: str) -> None:
+
+@pytest.fixture(scope="module")
+def obs_stack() -> RecordedStack:
     def program() -> None:
-        function("configured")
-        function("careless", **overrides)
-
-    stack = record(program)
-    violations = FunctionsConfigured().check(stack)
-    assert [(v.rule_id, v.resource_name, v.message) for v in violations] == [("OBS001", "careless", problem)]
-
-
-def obs002(broken: str | None = None) -> Program:
-    def program() -> None:
-        watched = function("watched")
-        alarm("watched-errors", "AWS/Lambda", "Errors", {"FunctionName": watched.name})
+        for name, overrides in {
+            "configured": {},
+            "pass-through": {"tracing_config": {"mode": "PassThrough"}},
+            "untraced": {"tracing_config": None},
+            "no-timeout": {"timeout": None},
+            "no-memory": {"memory_size": None},
+        }.items():
+            fn = function(name, **overrides)
+            if name != "untraced":
+                alarm(f"{name}-errors", "AWS/Lambda", "Errors", {"FunctionName": fn.name})
+        alarm("no-memory-throttles", "AWS/Lambda", "Throttles", {"FunctionName": "no-memory"})
         math = function("math")
+        errors = {"namespace": "AWS/Lambda", "metric_name": "Errors", "dimensions": {"FunctionName": math.name}, "period": 60, "stat": "Sum"}
         aws.cloudwatch.MetricAlarm(
             "math-error-rate",
             comparison_operator="GreaterThanThreshold",
             evaluation_periods=1,
             threshold=0.05,
-            metric_queries=[
-                {"id": "errors", "metric": {"namespace": "AWS/Lambda", "metric_name": "Errors", "dimensions": {"FunctionName": math.name}, "period": 60, "stat": "Sum"}},
-                {"id": "rate", "expression": "errors / 100", "return_data": True},
-            ],
+            metric_queries=[{"id": "errors", "metric": errors}, {"id": "rate", "expression": "errors / 100", "return_data": True}],
         )
-        if broken == "no-alarm":
-            function("unwatched")
-        if broken == "other-metric":
-            throttled = function("throttled")
-            alarm("throttled-throttles", "AWS/Lambda", "Throttles", {"FunctionName": throttled.name})
 
-    return program
+        watched, silent, aged = queue("watched-dlq"), queue("silent-dlq"), queue("aged-dlq")
+        alarm("watched-dlq-depth", "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": watched.name})
+        alarm("aged-dlq-age", "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": aged.name})
+        for dlq, fn_name in ((watched, "configured"), (silent, "pass-through"), (aged, "no-timeout")):
+            aws.cloudwatch.EventTarget(f"{fn_name}-target", rule="r", arn=f"arn:aws:lambda:{ARN}:function:{fn_name}", dead_letter_config={"arn": dlq.arn})
+            aws.lambda_.FunctionEventInvokeConfig(f"{fn_name}-async", function_name=fn_name, destination_config={"on_failure": {"destination": dlq.arn}})
+        queue("work")  # receives no failures: not a DLQ
 
+        for name in ("publisher", "lagging"):
+            aws.lambda_.EventSourceMapping(f"{name}-stream", event_source_arn=STREAM_ARN, function_name=name, starting_position="LATEST")
+        alarm("publisher-iterator-age", "AWS/Lambda", "IteratorAge", {"FunctionName": "publisher"})
+        aws.lambda_.EventSourceMapping("worker-queue", event_source_arn=QUEUE_ARN, function_name="worker")
 
-def test_obs002_passes_functions_with_errors_alarms_including_metric_math() -> None:
-    assert found(FunctionErrorAlarms(), obs002()) == []
-
-
-@pytest.mark.parametrize(("broken", "resource"), [("no-alarm", "unwatched"), ("other-metric", "throttled")])
-def test_obs002_reports_functions_without_an_errors_alarm(broken: str, resource: str) -> None:
-    assert found(FunctionErrorAlarms(), obs002(broken)) == [("OBS002", resource)]
-
-
-def obs003(broken: str | None = None) -> Program:
-    def program() -> None:
-        bus = aws.cloudwatch.EventBus("bus")
-        rule = aws.cloudwatch.EventRule("rule", event_bus_name=bus.name, event_pattern="{}")
-        dlq = queue("projector-dlq")
-        metric = "ApproximateAgeOfOldestMessage" if broken == "other-metric" else "ApproximateNumberOfMessagesVisible"
-        if broken != "no-alarm":
-            alarm("projector-dlq-depth", "AWS/SQS", metric, {"QueueName": dlq.name})
-        fn = function("projector")
-        aws.cloudwatch.EventTarget("target", rule=rule.name, event_bus_name=bus.name, arn=fn.arn, dead_letter_config={"arn": dlq.arn})
-        aws.lambda_.FunctionEventInvokeConfig("projector-async", function_name=fn.name, destination_config={"on_failure": {"destination": dlq.arn}})
-        queue("work")  # not a DLQ: no alarm needed
-
-    return program
+    return stack_of(program)
 
 
-def test_obs003_passes_dlqs_with_depth_alarms() -> None:
-    assert found(DeadLetterQueueAlarms(), obs003()) == []
+def test_obs001_reports_exactly_the_untraced_or_unsized_functions(obs_stack: RecordedStack) -> None:
+    assert found(FunctionsConfigured(), obs_stack) == sorted(("OBS001", r) for r in OBS001_BROKEN)
 
 
-@pytest.mark.parametrize("broken", ["no-alarm", "other-metric"])
-def test_obs003_reports_each_unwatched_dlq_once(broken: str) -> None:
-    assert found(DeadLetterQueueAlarms(), obs003(broken)) == [("OBS003", "projector-dlq")]
+@pytest.mark.parametrize(("resource", "why"), OBS001_BROKEN.items())
+def test_obs001_names_the_missing_setting(obs_stack: RecordedStack, resource: str, why: str) -> None:
+    assert message(FunctionsConfigured(), obs_stack, resource) == why
 
 
-def obs004(broken: str | None = None) -> Program:
-    def program() -> None:
-        table = events_table()
-        fn = function("publisher")
-        aws.lambda_.EventSourceMapping("publisher-stream", event_source_arn=table.stream_arn, function_name=fn.arn, starting_position="TRIM_HORIZON")
-        if broken != "no-alarm":
-            alarm("publisher-iterator-age", "AWS/Lambda", "IteratorAge", {"FunctionName": fn.name})
-        work = queue("work")
-        aws.lambda_.EventSourceMapping("worker-queue", event_source_arn=work.arn, function_name=function("worker").name)
-
-    return program
+def test_obs002_reports_exactly_the_functions_without_an_errors_alarm(obs_stack: RecordedStack) -> None:
+    assert found(FunctionErrorAlarms(), obs_stack) == [("OBS002", "untraced")]
 
 
-def test_obs004_passes_a_stream_mapping_with_an_iterator_age_alarm() -> None:
-    assert found(StreamIteratorAgeAlarms(), obs004()) == []
+def test_obs003_reports_each_unwatched_dlq_once(obs_stack: RecordedStack) -> None:
+    assert found(DeadLetterQueueAlarms(), obs_stack) == [("OBS003", "aged-dlq"), ("OBS003", "silent-dlq")]
 
 
-def test_obs004_reports_a_stream_mapping_without_an_iterator_age_alarm() -> None:
-    assert found(StreamIteratorAgeAlarms(), obs004("no-alarm")) == [("OBS004", "publisher-stream")]
+def test_obs004_reports_exactly_the_stream_mappings_without_an_iterator_age_alarm(obs_stack: RecordedStack) -> None:
+    assert found(StreamIteratorAgeAlarms(), obs_stack) == [("OBS004", "lagging-stream")]
 
 
 # -- the engine: selection, exemptions, the report --------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def leaky_stack() -> Any:
+def leaky_stack() -> RecordedStack:
     """Two log groups without retention and one with."""
 
     def program() -> None:
@@ -893,7 +807,7 @@ def test_default_rules_have_unique_ids_titles_and_rationales() -> None:
     assert all(isinstance(r, Rule) and r.title and len(r.rationale) > 40 for r in DEFAULT_RULES)
 
 
-def test_report_lists_open_violations_and_is_not_ok(leaky_stack: Any) -> None:
+def test_report_lists_open_violations_and_is_not_ok(leaky_stack: RecordedStack) -> None:
     report = check_stack(leaky_stack, rules=[LogGroupsRetained(), QueuesEncrypted()])
     assert not report.ok
     assert [(v.rule_id, v.resource_name) for v in report.violations] == [("LOG001", "forever"), ("LOG001", "legacy")]
@@ -904,14 +818,14 @@ def test_report_lists_open_violations_and_is_not_ok(leaky_stack: Any) -> None:
     assert "- forever (aws:cloudwatch/logGroup:LogGroup): retention_in_days is None" in text
 
 
-def test_exemptions_cover_matching_violations_only(leaky_stack: Any) -> None:
+def test_exemptions_cover_matching_violations_only(leaky_stack: RecordedStack) -> None:
     report = check_stack(leaky_stack, rules=[LogGroupsRetained()], exemptions=[Exemption("LOG001", "legacy", "audit logs kept by law")])
     assert [v.resource_name for v in report.violations] == ["forever"]
     assert "~ exempted legacy: audit logs kept by law" in report.render()
     assert report.results[0].exempted[0][1].reason == "audit logs kept by law"
 
 
-def test_a_fully_exempted_stack_is_ok(leaky_stack: Any) -> None:
+def test_a_fully_exempted_stack_is_ok(leaky_stack: RecordedStack) -> None:
     exemptions = [Exemption("LOG001", name, "kept by law") for name in ("forever", "legacy")]
     report = check_stack(leaky_stack, rules=[LogGroupsRetained()], exemptions=exemptions)
     assert report.ok
@@ -922,7 +836,7 @@ def test_a_fully_exempted_stack_is_ok(leaky_stack: Any) -> None:
     "exemption",
     [Exemption("LOG001", "kept", "no violation to cover"), Exemption("SQS001", "legacy", "wrong rule"), Exemption("LOG001", "gone", "resource removed")],
 )
-def test_an_exemption_that_matches_nothing_is_reported(leaky_stack: Any, exemption: Exemption) -> None:
+def test_an_exemption_that_matches_nothing_is_reported(leaky_stack: RecordedStack, exemption: Exemption) -> None:
     exemptions = [Exemption("LOG001", "forever", "x"), Exemption("LOG001", "legacy", "x"), exemption]
     report = check_stack(leaky_stack, rules=[LogGroupsRetained(), QueuesEncrypted()], exemptions=exemptions)
     assert not report.ok
@@ -935,36 +849,33 @@ def test_an_exemption_needs_a_reason() -> None:
         Exemption("LOG001", "legacy", " ")
 
 
-def test_check_stack_runs_the_default_rules_when_none_are_given(leaky_stack: Any) -> None:
+def test_check_stack_runs_the_default_rules_when_none_are_given(leaky_stack: RecordedStack) -> None:
     report = check_stack(leaky_stack)
     assert [r.rule.id for r in report.results] == [r.id for r in DEFAULT_RULES]
     assert {v.rule_id for v in report.violations} == {"LOG001"}
 
 
+class NoLegacy:
+    """A user's own rule: any object with id, title, rationale and check()."""
+
+    id, title, rationale = "ACME001", "Nothing is called legacy", "Names say what things are."
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        return [Violation.of(self.id, r, "named legacy") for r in stack.resources if r.name == "legacy"]
+
+
 def test_replace_rules_swaps_a_rule_by_id_and_appends_new_ones() -> None:
-    class Custom:
-        id, title, rationale = "ACME001", "Custom", "A rule of the user's own."
-
-        def check(self, stack: Any) -> list[Violation]:
-            return []
-
     wider = RoutesAuthorized(public_routes=frozenset({"GET /health"}))
-    rules = replace_rules(DEFAULT_RULES, wider, Custom())
+    rules = replace_rules(DEFAULT_RULES, wider, NoLegacy())
     assert [r.id for r in rules] == [r.id for r in DEFAULT_RULES] + ["ACME001"]
     assert next(r for r in rules if r.id == "API001") is wider
 
 
-def test_a_user_rule_is_any_object_with_the_rule_attributes(leaky_stack: Any) -> None:
-    class NoLegacy:
-        id, title, rationale = "ACME001", "Nothing is called legacy", "Names say what things are."
-
-        def check(self, stack: Any) -> list[Violation]:
-            return [Violation.of(self.id, r, "named legacy") for r in stack.resources if r.name == "legacy"]
-
+def test_a_user_rule_runs_like_the_built_in_ones(leaky_stack: RecordedStack) -> None:
     report = check_stack(leaky_stack, rules=[NoLegacy()])
     assert [(v.rule_id, v.resource_name) for v in report.violations] == [("ACME001", "legacy")]
 
 
-def test_repeated_rule_ids_are_refused(leaky_stack: Any) -> None:
+def test_repeated_rule_ids_are_refused(leaky_stack: RecordedStack) -> None:
     with pytest.raises(ValueError, match="LOG001"):
         check_stack(leaky_stack, rules=[LogGroupsRetained(), LogGroupsRetained()])
