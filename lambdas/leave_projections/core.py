@@ -170,8 +170,8 @@ class Projector:
         pending = {event.version: event}
         applied = conflicts = 0
         deferred = False
+        checkpoint = self.store.checkpoint(event.stream_id)
         while True:
-            checkpoint = self.store.checkpoint(event.stream_id)
             if checkpoint >= event.version and checkpoint + 1 not in pending:
                 if deferred or not applied:  # a duplicate may be the retry of a crashed refresh
                     self._refresh(event.stream_id)
@@ -186,8 +186,10 @@ class Projector:
                 deferred = self._apply(nxt, checkpoint) or deferred
             except ConflictError:
                 conflicts = self._conflict(conflicts)
+                checkpoint = self.store.checkpoint(event.stream_id)
                 continue
             applied += 1
+            checkpoint = nxt.version
 
     def _apply(self, event: StoredEvent, checkpoint: int) -> bool:
         """Commit one event with its checkpoint move; whether it left refreshes to do."""
