@@ -85,10 +85,9 @@ class PolicyReport:
     def violations(self) -> list[Violation]:
         """Open violations of every rule, then one per exemption that matched nothing."""
         found = [v for r in self.results for v in r.violations]
-        found += [
-            Violation(UNUSED_EXEMPTION, "exemption", e.resource_name, "", f"exemption from {e.rule_id} matched no violation (reason given: {e.reason})")
-            for e in self.unused_exemptions
-        ]
+        for e in self.unused_exemptions:
+            message = f"exemption from {e.rule_id} matched no violation (reason: {e.reason})"
+            found.append(Violation(UNUSED_EXEMPTION, "exemption", e.resource_name, "", message))
         return found
 
     @property

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ._policy_core import Rule, Violation
-from ._policy_iam import Statement, action_matches, is_unscoped_resource, resource_matches
+from ._policy_iam import Statement, action_matches, is_unscoped_resource
 from ._policy_view import (
     API,
     AUTHORIZER,
@@ -72,6 +72,19 @@ EVENTS_TABLE_FORBIDDEN_ACTIONS: tuple[str, ...] = (
 PUBLIC_ROUTES: frozenset[str] = frozenset({"GET /openapi.json"})
 
 _STREAM_SERVICES = ("dynamodb", "kinesis")
+#: How ESM001 names the settings of a mapping and of a pipe: destination, retries, age, bisect.
+_MAPPING_SETTINGS = (
+    "destination_config.on_failure",
+    "maximum_retry_attempts",
+    "maximum_record_age_in_seconds",
+    "bisect_batch_on_function_error",
+)
+_PIPE_SETTINGS = (
+    "dead_letter_config",
+    "maximum_retry_attempts",
+    "maximum_record_age_in_seconds",
+    "on_partial_batch_item_failure=AUTOMATIC_BISECT",
+)
 
 
 def _number(value: Any) -> float | None:
@@ -107,7 +120,8 @@ class NoWildcardActions:
                 if not s.allow:
                     continue
                 if s.not_actions is not None:
-                    out.append(Violation.of(self.id, doc.source, f"{doc.where}: {s.label} allows NotAction {list(s.not_actions)}, i.e. every other action"))
+                    message = f"{doc.where}: {s.label} allows NotAction {list(s.not_actions)}, i.e. every other action"
+                    out.append(Violation.of(self.id, doc.source, message))
                 wild = [a for a in s.actions if "*" in a or "?" in a]
                 if wild:
                     out.append(Violation.of(self.id, doc.source, f"{doc.where}: {s.label} allows wildcard actions {wild}"))
@@ -134,14 +148,16 @@ class NoWildcardResources:
                 if not s.allow:
                     continue
                 if s.not_resources is not None:
-                    out.append(Violation.of(self.id, doc.source, f"{doc.where}: {s.label} allows NotResource {list(s.not_resources)}, i.e. every other resource"))
+                    message = f"{doc.where}: {s.label} allows NotResource {list(s.not_resources)}, i.e. every other resource"
+                    out.append(Violation.of(self.id, doc.source, message))
                     continue
                 unscoped = [r for r in s.resources if is_unscoped_resource(r)]
                 scopable = [a for a in s.actions if a.lower() not in allowed]
                 if s.not_actions is not None:
                     scopable.append(f"NotAction {list(s.not_actions)}")
                 if unscoped and scopable:
-                    out.append(Violation.of(self.id, doc.source, f"{doc.where}: {s.label} allows {scopable} on {unscoped}; these actions can be scoped to ARNs"))
+                    message = f"{doc.where}: {s.label} allows {scopable} on {unscoped}; these actions can be scoped to ARNs"
+                    out.append(Violation.of(self.id, doc.source, message))
         return out
 
 
@@ -167,7 +183,8 @@ class PoliciesReadable:
         declared = {p.state.get("arn") for p in view.of_type("aws:iam/policy:Policy")}
         for source, arn in view.attached_policy_arns():
             if arn not in declared and arn not in self.trusted_managed_policies:
-                out.append(Violation.of(self.id, source, f"attaches {arn}, which is not declared in this stack and not trusted; its grants cannot be checked"))
+                message = f"attaches {arn}, which is not declared in this stack and not trusted; its grants cannot be checked"
+                out.append(Violation.of(self.id, source, message))
         return out
 
 
@@ -212,7 +229,12 @@ class NoPublicResourcePolicies:
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
         return [
-            Violation.of(self.id, d.source, f"{d.where}: {s.label} allows {list(s.actions or s.not_actions or ())} to any principal without a condition on the caller's account, organisation or source")
+            Violation.of(
+                self.id,
+                d.source,
+                f"{d.where}: {s.label} allows {list(s.actions or s.not_actions or ())} to any principal "
+                "without a condition on the caller's account, organisation or source",
+            )
             for d in view.resource_documents
             for s in d.statements
             if s.allow and s.public_principal and not s.principal_scoped_by_condition
@@ -256,7 +278,8 @@ class EventsTableAppendOnly:
             }
             missing = [a for a in self.forbidden_actions if a not in denied]
             if missing:
-                out.append(Violation.of(self.id, table, f"no resource policy denies {missing} to every principal (unconditionally) on this Events table"))
+                message = f"no resource policy denies {missing} to every principal (unconditionally) on this Events table"
+                out.append(Violation.of(self.id, table, message))
         return out
 
 
@@ -349,15 +372,19 @@ class PublisherLimitedToItsSource:
         buses: set[str] = set()
         for doc, s in puts:
             where = f"role {role.name!r} {doc.where}: {s.label}"
-            wild = [r for r in s.resources if "*" in r or "?" in r] + ([f"NotResource {list(s.not_resources)}"] if s.not_resources is not None else [])
+            wild = [r for r in s.resources if "*" in r or "?" in r]
+            if s.not_resources is not None:
+                wild.append(f"NotResource {list(s.not_resources)}")
             if wild:
                 out.append(Violation.of(self.id, subject, f"{where} allows events:PutEvents on {wild}, not one bus"))
             buses.update(r for r in s.resources if ":event-bus/" in r)
             values = s.condition_values("StringEquals", "events:source")
             if values is None or len(values) != 1:
-                out.append(Violation.of(self.id, subject, f"{where} allows events:PutEvents without a single-valued StringEquals events:source condition"))
+                message = f"{where} allows events:PutEvents without a single-valued StringEquals events:source condition"
+                out.append(Violation.of(self.id, subject, message))
             elif source is not None and values[0] != source:
-                out.append(Violation.of(self.id, subject, f"{where} limits events:source to {values[0]!r}, not the service's source {source!r}"))
+                message = f"{where} limits events:source to {values[0]!r}, not the service's source {source!r}"
+                out.append(Violation.of(self.id, subject, message))
         if len(buses) > 1:
             out.append(Violation.of(self.id, subject, f"role {role.name!r} may put events on {len(buses)} buses {sorted(buses)}, not one"))
         return out
@@ -386,14 +413,15 @@ class MappingsHandleFailures:
                 queue = view.find(QUEUE, source)
                 redrive = view.redrive_policy(queue) if queue else None
                 if not get(redrive, "deadLetterTargetArn") or not _number(get(redrive, "maxReceiveCount")):
-                    out.append(Violation.of(self.id, m, f"source queue {source!r} has no redrive policy (deadLetterTargetArn and maxReceiveCount) in this stack"))
+                    message = f"source queue {source!r} has no redrive policy (deadLetterTargetArn and maxReceiveCount) in this stack"
+                    out.append(Violation.of(self.id, m, message))
                 continue
             problems = self._stream_problems(
                 destination=get(m.inputs, "destinationConfig", "onFailure", "destinationArn"),
                 retries=m.inputs.get("maximumRetryAttempts"),
                 age=m.inputs.get("maximumRecordAgeInSeconds"),
                 bisect=m.inputs.get("bisectBatchOnFunctionError") is True,
-                names=("destination_config.on_failure", "maximum_retry_attempts", "maximum_record_age_in_seconds", "bisect_batch_on_function_error"),
+                names=_MAPPING_SETTINGS,
             )
             if problems:
                 out.append(Violation.of(self.id, m, "; ".join(problems)))
@@ -407,7 +435,7 @@ class MappingsHandleFailures:
                 retries=params.get("maximumRetryAttempts"),
                 age=params.get("maximumRecordAgeInSeconds"),
                 bisect=params.get("onPartialBatchItemFailure") == "AUTOMATIC_BISECT",
-                names=("dead_letter_config", "maximum_retry_attempts", "maximum_record_age_in_seconds", "on_partial_batch_item_failure=AUTOMATIC_BISECT"),
+                names=_PIPE_SETTINGS,
             )
             if problems:
                 out.append(Violation.of(self.id, p, "; ".join(problems)))
@@ -573,11 +601,11 @@ class PermissionsScopedBySource:
         integrated = {
             apis.get(i.inputs.get("apiId"))
             for i in view.of_type(INTEGRATION)
-            if fn is not None and isinstance(i.inputs.get("integrationUri"), str) and fn.state.get("arn", "\0") in i.inputs["integrationUri"]
+            if fn is not None and fn.state.get("arn", "\0") in str(i.inputs.get("integrationUri", ""))
         } - {None}
         expected = integrated or set(apis.values())
         if not any(source.startswith(f"{e}/") for e in expected):
-            return f"source_arn {source!r} does not start with the execution ARN of the API that integrates the function ({sorted(expected)})"
+            return f"source_arn {source!r} does not start with the execution ARN of the API that integrates the function {sorted(expected)}"
         return None
 
 
@@ -602,7 +630,8 @@ class RoutesAuthorized:
             if key in self.public_routes:
                 continue
             if kind not in ("JWT", "AWS_IAM", "CUSTOM"):
-                out.append(Violation.of(self.id, route, f"route {key!r} has authorization_type {kind!r} and is not a declared public route"))
+                message = f"route {key!r} has authorization_type {kind!r} and is not a declared public route"
+                out.append(Violation.of(self.id, route, message))
             elif kind != "AWS_IAM" and not route.inputs.get("authorizerId"):
                 out.append(Violation.of(self.id, route, f"route {key!r} has authorization_type {kind!r} but no authorizer_id"))
         for auth in view.of_type(AUTHORIZER):
@@ -697,7 +726,9 @@ class DeadLetterQueueAlarms:
             if queue.urn in seen or view.alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", name):
                 continue
             seen.add(queue.urn)
-            out.append(Violation.of(self.id, queue, f"receives failures of {sender.name!r} but has no alarm on AWS/SQS ApproximateNumberOfMessagesVisible with QueueName={name!r}"))
+            metric = f"AWS/SQS ApproximateNumberOfMessagesVisible with QueueName={name!r}"
+            message = f"receives failures of {sender.name!r} but has no alarm on {metric}"
+            out.append(Violation.of(self.id, queue, message))
         return out
 
 

@@ -120,7 +120,8 @@ class StackView:
         out: dict[str, dict[str, RecordedResource]] = {}
         for r in self.stack.resources:
             refs = out.setdefault(r.type, {})
-            for value in (r.state.get("arn"), r.state.get("name"), r.inputs.get("name"), r.id, r.state.get("url"), r.state.get("qualifiedArn")):
+            values = (r.state.get("arn"), r.state.get("name"), r.inputs.get("name"), r.id, r.state.get("url"), r.state.get("qualifiedArn"))
+            for value in values:
                 if isinstance(value, str) and value:
                     refs.setdefault(value, r)
         return out

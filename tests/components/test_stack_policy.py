@@ -38,9 +38,8 @@ def stack(request: pytest.FixtureRequest) -> RecordedStack:
 
 
 def test_prod_reads_the_bus_from_the_platform_stack() -> None:
-    assert fake_references("prod") == {
-        "acme/platform/prod": {"bus_name": "platform-bus", "bus_arn": f"arn:aws:events:eu-west-1:{_PLATFORM_ACCOUNT}:event-bus/platform-bus"}
-    }
+    bus_arn = f"arn:aws:events:eu-west-1:{_PLATFORM_ACCOUNT}:event-bus/platform-bus"
+    assert fake_references("prod") == {"acme/platform/prod": {"bus_name": "platform-bus", "bus_arn": bus_arn}}
 
 
 def test_the_program_and_its_stack_files_exist() -> None:
