@@ -67,14 +67,17 @@ def main() -> None:
         client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.update([model.name]))
         items: list[int] = []  # actions of each TransactWriteItems call
         client.meta.events.register(
-            "provide-client-params.dynamodb.TransactWriteItems", lambda params, **_: items.append(len(params["TransactItems"]))
+            "provide-client-params.dynamodb.TransactWriteItems",
+            lambda params, **_: items.append(len(params["TransactItems"])),
         )
 
-        print(f"{'stream length':>13} {'Query':>6} {'TransactWriteItems':>19} {'total':>6} {'<= 2':>5} {'transaction items':>18}")
+        print(f"{'stream length':>13} {'Query':>6} {'TransactWriteItems':>19} {'total':>6} {'<= 2':>5}"
+              f" {'transaction items':>18}")
         for length in STREAM_LENGTHS:
             stream_id = f"employee#len{length}"
             if length:
-                store.append([Append(stream_id=stream_id, expected_version=0, events=[event(i) for i in range(length)])])
+                history = [event(i) for i in range(length)]
+                store.append([Append(stream_id=stream_id, expected_version=0, events=history)])
             calls.clear()
             items.clear()
 

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+os.environ.update(
+    {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+)
 
 import boto3  # noqa: E402,F401 - imported first: the Lambda runtime provides it, so it is not the publisher's cost
 
@@ -36,7 +38,7 @@ class CountingEvents:
 
 
 def record(n: int) -> dict[str, Any]:
-    """A stream record of a LeaveRequested event of ordinary size (about 0.5 KB)."""
+    """A stream record of a LeaveRequested event of ordinary size (a 502-byte entry)."""
     image = {
         "stream_id": {"S": f"employee#e{n % 50}"},
         "version": {"N": str(n // 50 + 1)},
@@ -80,4 +82,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

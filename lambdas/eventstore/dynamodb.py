@@ -194,4 +194,6 @@ def _raise_conflict(
         slots = "; ".join(
             repr(owner) + (f" after version {expected[owner]}" if owner in expected else "") for owner in sorted(failed)
         )
-        raise ConcurrencyError(f"another writer got there first ({slots}); nothing was appended; reload and retry") from exc
+        raise ConcurrencyError(
+            f"another writer got there first ({slots}); nothing was appended; reload and retry"
+        ) from exc

@@ -81,7 +81,9 @@ class _Row:
 
     @classmethod
     def of(cls, event: NewEvent) -> _Row:
-        return cls(event.event_type, event.event_id, event.occurred_at, encode_json(event.data), encode_json(event.metadata))
+        return cls(
+            event.event_type, event.event_id, event.occurred_at, encode_json(event.data), encode_json(event.metadata)
+        )
 
     def stored(self, stream_id: str, version: int) -> StoredEvent:
         return StoredEvent(

@@ -25,6 +25,7 @@ from eventstore.ports import Append, NewEvent, StoredEvent
 
 BUS = "shared-bus"
 SOURCE = "acme.leave"
+METADATA = {"actor": "ana", "idempotency_key": "k1", "correlation_id": "c1", "causation_id": "x1"}
 _sequence = itertools.count(100)
 
 
@@ -40,7 +41,7 @@ def insert(
         "event_id": {"S": f"{stream_id}@{version}"},
         "occurred_at": {"S": "2026-01-05T09:00:00Z"},
         "data": {"S": json.dumps({"days": 1} if payload is None else payload)},
-        "metadata": {"S": json.dumps({"actor": "ana", "idempotency_key": "k", "correlation_id": "c", "causation_id": "x"})},
+        "metadata": {"S": json.dumps(METADATA)},
         **image,
     }
     return {
@@ -116,7 +117,6 @@ def test_entry_follows_the_envelope() -> None:
     record = insert(
         "employee#john", 7,
         payload={"start": "2026-01-05", "end": "2026-01-06", "note": "caf\u00e9"},
-        metadata={"S": json.dumps({"actor": "ana", "idempotency_key": "k1", "correlation_id": "c1", "causation_id": "x1"})},
     )
 
     Publisher(client, BUS, SOURCE).publish([record])
@@ -145,7 +145,7 @@ def test_entry_follows_the_envelope() -> None:
     stored = StoredEvent(
         stream_id="employee#john", version=7, event_type="LeaveRequested", event_id="employee#john@7",
         occurred_at="2026-01-05T09:00:00Z", data=detail["data"],
-        metadata={"actor": "ana", "idempotency_key": "k1", "correlation_id": "c1", "causation_id": "x1"},
+        metadata=METADATA,
     )
     assert detail == stored.envelope()  # the same envelope as the event store's port
 
@@ -237,26 +237,35 @@ def test_calls_stay_within_the_size_limit(sleeps: list[float]) -> None:
 
     assert len(client.calls) >= 3
     for call in client.calls:
-        size = sum(14 + len(e["Source"].encode()) + len(e["DetailType"].encode()) + len(e["Detail"].encode()) for e in call)
+        size = sum(14 + len(e["Source"] + e["DetailType"]) + len(e["Detail"].encode()) for e in call)  # ASCII names
         assert size <= 256 * 1024
     assert sorted(client.sent()) == sorted(f"employee#e{i}@1" for i in range(10))
 
 
-def test_entry_over_the_size_limit_is_reported_without_being_sent(sleeps: list[float], caplog: pytest.LogCaptureFixture) -> None:
+def test_entry_over_the_size_limit_is_reported_without_being_sent(
+    sleeps: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
     client = FakeEvents()
-    records = [insert("employee#a", 1, payload={"blob": "x" * MAX_BYTES_PER_CALL}), insert("employee#b", 1), insert("employee#a", 2)]
+    too_big = insert("employee#a", 1, payload={"blob": "x" * MAX_BYTES_PER_CALL})
+    records = [too_big, insert("employee#b", 1), insert("employee#a", 2)]
 
     failed = make(client, sleeps).publish(records)
 
     assert failed == [seq(records[0]), seq(records[2])]
     assert client.sent() == ["employee#b@1"]
     errors = [json.loads(r.getMessage()) for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1 and "exceeds PutEvents" in errors[0]["reason"] and errors[0]["sequence_number"] == seq(records[0])
+    (error,) = errors
+    assert "exceeds PutEvents" in error["reason"] and error["sequence_number"] == seq(too_big)
 
 
 @pytest.mark.parametrize(
     "image",
-    [{"data": {"S": "{not json"}}, {"occurred_at": {"S": "yesterday"}}, {"event_type": {"NULL": True}}, {"metadata": {"S": "[]"}}],
+    [
+        {"data": {"S": "{not json"}},
+        {"occurred_at": {"S": "yesterday"}},
+        {"event_type": {"NULL": True}},
+        {"metadata": {"S": "[]"}},
+    ],
     ids=["data-not-json", "bad-time", "no-event-type", "metadata-not-object"],
 )
 def test_malformed_record_is_reported_and_the_others_published(sleeps: list[float], image: dict[str, Any]) -> None:
@@ -289,7 +298,13 @@ def test_batch_is_logged_as_one_json_line_with_counts(sleeps: list[float], caplo
 
 
 def test_entry_size_counts_like_aws() -> None:
-    entry = {"Source": "acme.leave", "DetailType": "Le", "Time": datetime.now(timezone.utc), "Detail": "\u00e9", "EventBusName": "ignored"}
+    entry = {
+        "Source": "acme.leave",
+        "DetailType": "Le",
+        "Time": datetime.now(timezone.utc),
+        "Detail": "\u00e9",
+        "EventBusName": "not counted",
+    }
 
     assert entry_size(entry) == 14 + 10 + 2 + 2
     assert entry_size({**entry, "Resources": ["arn:x"]}) == 14 + 10 + 2 + 2 + 5
@@ -312,8 +327,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         dynamodb, streams = real_client("dynamodb"), real_client("dynamodbstreams")
         table = dynamodb.create_table(
             TableName="events",
-            KeySchema=[{"AttributeName": "stream_id", "KeyType": "HASH"}, {"AttributeName": "version", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "stream_id", "AttributeType": "S"}, {"AttributeName": "version", "AttributeType": "N"}],
+            KeySchema=[
+                {"AttributeName": "stream_id", "KeyType": "HASH"},
+                {"AttributeName": "version", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "stream_id", "AttributeType": "S"},
+                {"AttributeName": "version", "AttributeType": "N"},
+            ],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
         )["TableDescription"]
@@ -334,8 +355,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 def stream_records(streams: Any, stream_arn: str) -> list[dict[str, Any]]:
     """Every record of the table's stream, as the event source mapping would deliver them."""
     shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    return streams.get_records(ShardIterator=iterator)["Records"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    return streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
 
 
 def test_handler_delivers_stored_events_to_the_bus_end_to_end(aws: dict[str, Any]) -> None:

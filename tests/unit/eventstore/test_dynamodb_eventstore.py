@@ -21,7 +21,12 @@ EVENT = NewEvent(
     metadata={"actor": "ana", "idempotency_key": "k1", "correlation_id": "c1", "causation_id": "x1"},
 )
 TABLE = "events"  # the table the `dynamodb_client` fixture creates
-RECORD = IdempotencyRecord(key="sub#k1", request_hash="h" * 64, response={"status": 201, "body": {"id": "r1"}}, created_at="2026-01-05T09:00:01Z")
+RECORD = IdempotencyRecord(
+    key="sub#k1",
+    request_hash="h" * 64,
+    response={"status": 201, "body": {"id": "r1"}},
+    created_at="2026-01-05T09:00:01Z",
+)
 
 
 def record_calls(client: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -34,7 +39,10 @@ def record_calls(client: Any) -> list[tuple[str, dict[str, Any]]]:
 
 
 def fill(store: DynamoDBEventStore, stream_id: str, count: int) -> None:
-    events = [NewEvent(event_type="LeaveRequested", data={"n": i}, event_id=f"e{i}", occurred_at="2026-01-05T09:00:00Z") for i in range(count)]
+    events = [
+        NewEvent(event_type="LeaveRequested", data={"n": i}, event_id=f"e{i}", occurred_at="2026-01-05T09:00:00Z")
+        for i in range(count)
+    ]
     store.append([Append(stream_id=stream_id, expected_version=0, events=events)])
 
 
@@ -141,7 +149,14 @@ def test_get_idempotency_reads_version_0_of_its_stream_consistently(dynamodb_cli
     assert store.get_idempotency("sub#k1") == RECORD
 
     assert calls == [
-        ("GetItem", {"TableName": TABLE, "Key": {"stream_id": {"S": "idempotency#sub#k1"}, "version": {"N": "0"}}, "ConsistentRead": True})
+        (
+            "GetItem",
+            {
+                "TableName": TABLE,
+                "Key": {"stream_id": {"S": "idempotency#sub#k1"}, "version": {"N": "0"}},
+                "ConsistentRead": True,
+            },
+        )
     ]
 
 

@@ -35,8 +35,17 @@ def new_event(n: int = 0, **data: object) -> NewEvent:
 
 def record(key: str = "sub-1#key-1") -> IdempotencyRecord:
     return IdempotencyRecord(
-        key=key, request_hash="ab" * 32, response={"status": 201, "body": {"id": "r-1"}}, created_at="2026-01-05T09:00:00Z"
+        key=key,
+        request_hash="ab" * 32,
+        response={"status": 201, "body": {"id": "r-1"}},
+        created_at="2026-01-05T09:00:00Z",
     )
+
+
+def to_john(expected_version: int, count: int) -> list[Append]:
+    """One Append of `count` events to employee#john."""
+    events = [new_event(i) for i in range(count)]
+    return [Append(stream_id="employee#john", expected_version=expected_version, events=events)]
 
 
 def append_one(store: EventStore, stream_id: str, expected_version: int, count: int = 1) -> list[StoredEvent]:
@@ -145,7 +154,9 @@ def test_multi_stream_append_writes_every_stream(store: EventStore) -> None:
         ]
     )
 
-    assert [(e.stream_id, e.version) for e in stored] == [("location#loc1", 2), ("employee#john", 1), ("employee#john", 2)]
+    assert [(e.stream_id, e.version) for e in stored] == [
+        ("location#loc1", 2), ("employee#john", 1), ("employee#john", 2),
+    ]
     assert [e.version for e in store.load("location#loc1")] == [1, 2]
     assert [e.version for e in store.load("employee#john")] == [1, 2]
 
@@ -189,7 +200,9 @@ def test_get_idempotency_of_unknown_key_is_none(store: EventStore) -> None:
 
 def test_append_with_used_idempotency_key_raises_and_writes_nothing(store: EventStore) -> None:
     store.append([Append(stream_id="employee#john", expected_version=0, events=[new_event(1)])], idempotency=record())
-    other = IdempotencyRecord(key="sub-1#key-1", request_hash="cd" * 32, response={"status": 200, "body": {}}, created_at="later")
+    other = IdempotencyRecord(
+        key="sub-1#key-1", request_hash="cd" * 32, response={"status": 200, "body": {}}, created_at="later"
+    )
 
     with pytest.raises(IdempotencyKeyUsed, match="sub-1#key-1"):
         store.append([Append(stream_id="employee#mike", expected_version=0, events=[new_event(1)])], idempotency=other)
@@ -199,17 +212,17 @@ def test_append_with_used_idempotency_key_raises_and_writes_nothing(store: Event
 
 
 def test_used_idempotency_key_wins_over_a_version_conflict(store: EventStore) -> None:
-    store.append([Append(stream_id="employee#john", expected_version=0, events=[new_event(1)])], idempotency=record())
+    store.append(to_john(0, 1), idempotency=record())
 
     with pytest.raises(IdempotencyKeyUsed):
-        store.append([Append(stream_id="employee#john", expected_version=0, events=[new_event(1)])], idempotency=record())
+        store.append(to_john(0, 1), idempotency=record())
 
 
 def test_version_conflict_stores_no_idempotency_record(store: EventStore) -> None:
     append_one(store, "employee#john", 0)
 
     with pytest.raises(ConcurrencyError):
-        store.append([Append(stream_id="employee#john", expected_version=0, events=[new_event(1)])], idempotency=record())
+        store.append(to_john(0, 1), idempotency=record())
 
     assert store.get_idempotency("sub-1#key-1") is None
 
@@ -251,37 +264,20 @@ def test_append_accepts_a_full_transaction(store: EventStore) -> None:
 @pytest.mark.parametrize(
     ("appends", "idempotency", "message"),
     [
+        pytest.param(to_john(0, 100), record(), "101 transaction items", id="over-100-items"),
+        pytest.param(to_john(1, 100), None, "101 transaction items", id="over-100-items-with-version-check"),
+        pytest.param(to_john(0, 1) + to_john(1, 1), None, "appears twice", id="same-stream-twice"),
+        pytest.param(to_john(0, 0), None, "no events", id="no-events"),
+        pytest.param(to_john(-1, 1), None, "expected_version", id="negative-version"),
+        pytest.param(to_john(True, 1), None, "expected_version", id="bool-version"),
         pytest.param(
-            [Append(stream_id="employee#john", expected_version=0, events=[new_event(i) for i in range(100)])],
-            record(),
-            "101 transaction items",
-            id="over-100-items",
+            [Append(stream_id="", expected_version=0, events=[new_event()])], None, "invalid stream id", id="empty-id"
         ),
         pytest.param(
-            [Append(stream_id="employee#john", expected_version=1, events=[new_event(i) for i in range(100)])],
+            [Append(stream_id="idempotency#x", expected_version=0, events=[new_event()])],
             None,
-            "101 transaction items",
-            id="over-100-items-with-version-check",
-        ),
-        pytest.param(
-            [
-                Append(stream_id="employee#john", expected_version=0, events=[new_event(1)]),
-                Append(stream_id="employee#john", expected_version=1, events=[new_event(2)]),
-            ],
-            None,
-            "appears twice",
-            id="same-stream-twice",
-        ),
-        pytest.param([Append(stream_id="employee#john", expected_version=0, events=[])], None, "no events", id="no-events"),
-        pytest.param(
-            [Append(stream_id="employee#john", expected_version=-1, events=[new_event(1)])], None, "expected_version", id="negative"
-        ),
-        pytest.param(
-            [Append(stream_id="employee#john", expected_version=True, events=[new_event(1)])], None, "expected_version", id="bool"
-        ),
-        pytest.param([Append(stream_id="", expected_version=0, events=[new_event(1)])], None, "invalid stream id", id="empty-id"),
-        pytest.param(
-            [Append(stream_id="idempotency#x", expected_version=0, events=[new_event(1)])], None, "reserved", id="reserved-id"
+            "reserved",
+            id="reserved-id",
         ),
         pytest.param([], record(key=""), "empty key", id="empty-idempotency-key"),
     ],
@@ -296,7 +292,8 @@ def test_append_rejects_invalid_requests_and_writes_nothing(
     assert store.get_idempotency("sub-1#key-1") is None
 
 
-@pytest.mark.parametrize("store_factory", ["memory", "dynamodb"], indirect=True)  # paging adds nothing here, only minutes
+# paged loads add nothing here but a minute of moto time
+@pytest.mark.parametrize("store_factory", ["memory", "dynamodb"], indirect=True)
 def test_concurrent_appenders_lose_nothing_and_leave_no_gap(store_factory: Callable[[], EventStore]) -> None:
     threads_count, appends_each = 8, 25
     # one store (so one boto3 client) per thread, built here: creating clients is not thread-safe
@@ -317,7 +314,9 @@ def test_concurrent_appenders_lose_nothing_and_leave_no_gap(store_factory: Calla
                         all_loaded.wait()  # every thread first appends after the same load: 7 must conflict
                     time.sleep(0)  # let other threads run between load and append, as a command would
                     try:
-                        stores[index].append([Append(stream_id="employee#john", expected_version=version, events=[event])])
+                        stores[index].append(
+                            [Append(stream_id="employee#john", expected_version=version, events=[event])]
+                        )
                         version += 1
                         break
                     except ConcurrencyError:
