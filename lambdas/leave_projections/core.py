@@ -173,7 +173,7 @@ class Projector:
         checkpoint = self.store.checkpoint(event.stream_id)
         while True:
             if checkpoint >= event.version and checkpoint + 1 not in pending:
-                if deferred or not applied:  # a duplicate may be the retry of a crashed refresh
+                if deferred or (not applied and self._refreshing):  # a duplicate may retry a crashed refresh
                     self._refresh(event.stream_id)
                 return applied
             nxt = pending.get(checkpoint + 1)
@@ -190,6 +190,11 @@ class Projector:
                 continue
             applied += 1
             checkpoint = nxt.version
+
+    @property
+    def _refreshing(self) -> bool:
+        """Whether the projection defers refreshes at all (else no marker row can exist)."""
+        return callable(getattr(self.projection, "refresh", None))
 
     def _apply(self, event: StoredEvent, checkpoint: int) -> bool:
         """Commit one event with its checkpoint move; whether it left refreshes to do."""
