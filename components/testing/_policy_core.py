@@ -34,7 +34,9 @@ class Violation:
 
 @runtime_checkable
 class Rule(Protocol):
-    """What `check_stack` needs of a rule; subclass nothing, just provide these."""
+    """What `check_stack` needs of a rule; subclass nothing, just provide these. A rule may
+    also have `checked(stack) -> int`, how many resources it examined, which the report
+    shows so that a rule passing on nothing is visible."""
 
     id: str
     title: str
@@ -67,6 +69,8 @@ class RuleResult:
     rule: Rule
     violations: tuple[Violation, ...]
     exempted: tuple[tuple[Violation, Exemption], ...] = ()
+    #: How many resources (or documents) the rule examined; None if the rule does not say.
+    checked: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -107,7 +111,8 @@ class PolicyReport:
             f"{_count(len(self.violations), 'violation')}, {exempted} exempted"
         ]
         for result in self.results:
-            counts = [_count(len(result.violations), "violation")] if result.violations else []
+            counts = [f"{result.checked} checked"] if result.checked is not None else []
+            counts += [_count(len(result.violations), "violation")] if result.violations else []
             counts += [f"{len(result.exempted)} exempted"] if result.exempted else []
             suffix = f" ({', '.join(counts)})" if counts else ""
             lines.append(f"  {'PASS' if result.ok else 'FAIL'} {result.rule.id} {result.rule.title}{suffix}")
@@ -142,7 +147,8 @@ def check_stack(stack: RecordedStack, rules: Sequence[Rule] | None = None, exemp
             else:
                 used.add(exemption)
                 covered.append((violation, exemption))
-        results.append(RuleResult(rule, tuple(open_), tuple(covered)))
+        checked = getattr(rule, "checked", None)
+        results.append(RuleResult(rule, tuple(open_), tuple(covered), checked(stack) if callable(checked) else None))
     unused = tuple(e for e in exemptions if e not in used)
     return PolicyReport(f"{stack.project}/{stack.stack}", tuple(results), unused)
 

@@ -112,6 +112,11 @@ class NoWildcardActions:
         "`NotAction` in an Allow grants everything else. Deny statements may use wildcards."
     )
 
+    def checked(self, stack: RecordedStack) -> int:
+        """How many policy documents the rule examined."""
+        view = StackView(stack)
+        return len(view.identity_documents) + len(view.resource_documents)
+
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
         out = []
@@ -138,6 +143,10 @@ class NoWildcardResources:
         "A role should reach only the resources it needs. `*` (or `table/*`, or NotResource) is "
         "allowed only for actions AWS cannot scope to a resource (UNSCOPABLE_ACTIONS)."
     )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many identity policy documents the rule examined."""
+        return len(StackView(stack).identity_documents)
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
@@ -173,6 +182,11 @@ class PoliciesReadable:
         "AWSLambdaBasicExecutionRole, for one, grants logs writes on `*`; write a scoped policy instead."
     )
 
+    def checked(self, stack: RecordedStack) -> int:
+        """How many policy documents and attachments the rule examined."""
+        view = StackView(stack)
+        return len(view.identity_documents) + len(view.resource_documents) + len(view.attached_policy_arns())
+
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
         out = [
@@ -196,6 +210,10 @@ class OneRolePerFunction:
         "A shared role gives every function the union of their permissions; an unused role is "
         "standing access nobody needs. Roles must be declared in the stack so they can be checked."
     )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many functions and roles the rule examined."""
+        return len(stack.of_type(FUNCTION)) + len(stack.of_type(ROLE))
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
@@ -226,6 +244,10 @@ class NoPublicResourcePolicies:
         "aws:SourceAccount, ...). Deny statements to `*` are how guard rails are written and are fine."
     )
 
+    def checked(self, stack: RecordedStack) -> int:
+        """How many resource and trust policies the rule examined."""
+        return len(StackView(stack).resource_documents)
+
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
         return [
@@ -255,6 +277,10 @@ class EventsTableAppendOnly:
         "an Events table (keys stream_id/version, or tag event-store=true), and the table's resource "
         "policy must deny those actions to every principal, so a later grant cannot undo it."
     )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many Events tables the rule examined."""
+        return len(StackView(stack).events_tables)
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
@@ -292,6 +318,10 @@ class EventsTableDurable:
         "deletion protection, and the Pulumi options protect and retain_on_delete."
     )
 
+    def checked(self, stack: RecordedStack) -> int:
+        """How many Events tables the rule examined."""
+        return len(StackView(stack).events_tables)
+
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
         out = []
@@ -321,6 +351,10 @@ class TablesEncrypted:
         "PITR and retention are not required of them, but encryption is."
     )
 
+    def checked(self, stack: RecordedStack) -> int:
+        """How many tables the rule examined."""
+        return len(stack.of_type(TABLE))
+
     def check(self, stack: RecordedStack) -> list[Violation]:
         return [
             Violation.of(self.id, t, "server_side_encryption.enabled is not true")
@@ -341,6 +375,10 @@ class PublisherLimitedToItsSource:
         "condition equal to the service's source (the function's EVENT_SOURCE variable), so it "
         "cannot impersonate another domain."
     )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many publishers the rule examined."""
+        return len(StackView(stack).publishers)
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
@@ -404,6 +442,10 @@ class MappingsHandleFailures:
         "policy on its source queue instead."
     )
 
+    def checked(self, stack: RecordedStack) -> int:
+        """How many mappings and stream pipes the rule examined."""
+        return len(stack.of_type(MAPPING)) + sum(_arn_service(p.inputs.get("source")) in _STREAM_SERVICES for p in stack.of_type(PIPE))
+
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
         out = []
@@ -466,6 +508,10 @@ class TargetsHandleFailures:
         "long a broken consumer may be retried."
     )
 
+    def checked(self, stack: RecordedStack) -> int:
+        """How many rule targets the rule examined."""
+        return len(stack.of_type(TARGET))
+
     def check(self, stack: RecordedStack) -> list[Violation]:
         out = []
         for t in stack.of_type(TARGET):
@@ -485,6 +531,10 @@ class QueuesEncrypted:
     id: ClassVar[str] = "SQS001"
     title: ClassVar[str] = "Every SQS queue is encrypted at rest"
     rationale: ClassVar[str] = "Dead-letter queues hold whole events, personal data included: SQS-managed SSE or a KMS key."
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many queues the rule examined."""
+        return len(stack.of_type(QUEUE))
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         return [
@@ -514,6 +564,10 @@ class QueuesRequireTls:
         "aws:SecureTransport is false."
     )
 
+    def checked(self, stack: RecordedStack) -> int:
+        """How many queues the rule examined."""
+        return len(stack.of_type(QUEUE))
+
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
         return [
@@ -532,6 +586,10 @@ class LogGroupsRetained:
     title: ClassVar[str] = "Every log group has a retention period"
     rationale: ClassVar[str] = "Logs kept forever cost money and keep personal data longer than needed."
 
+    def checked(self, stack: RecordedStack) -> int:
+        """How many log groups the rule examined."""
+        return len(stack.of_type(LOG_GROUP))
+
     def check(self, stack: RecordedStack) -> list[Violation]:
         return [
             Violation.of(self.id, g, f"retention_in_days is {g.inputs.get('retentionInDays')!r}; set a positive number of days")
@@ -548,6 +606,10 @@ class FunctionsHaveLogGroups:
         "Without a declared log group Lambda creates one on first write, with no retention and "
         "outside the stack. The group is the function's logging_config.log_group, or /aws/lambda/<name>."
     )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many functions the rule examined."""
+        return len(stack.of_type(FUNCTION))
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
@@ -572,6 +634,10 @@ class PermissionsScopedBySource:
         "(confused deputy). Wildcards are allowed only in an API Gateway ARN's stage/method/path, "
         "after the execution ARN of the API that integrates the function."
     )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many Lambda permissions the rule examined."""
+        return len(stack.of_type(PERMISSION))
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
@@ -621,6 +687,10 @@ class RoutesAuthorized:
         "public_routes (default: GET /openapi.json). JWT authorizers need an issuer and an audience."
     )
 
+    def checked(self, stack: RecordedStack) -> int:
+        """How many routes and authorizers the rule examined."""
+        return len(stack.of_type(ROUTE)) + len(stack.of_type(AUTHORIZER))
+
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
         out = []
@@ -651,6 +721,10 @@ class StagesThrottledAndLogged:
         "the record of who called what."
     )
 
+    def checked(self, stack: RecordedStack) -> int:
+        """How many stages the rule examined."""
+        return len(stack.of_type(STAGE))
+
     def check(self, stack: RecordedStack) -> list[Violation]:
         out = []
         for stage in stack.of_type(STAGE):
@@ -678,6 +752,10 @@ class FunctionsConfigured:
         "defaults of 3 s and 128 MB are accidents, not decisions."
     )
 
+    def checked(self, stack: RecordedStack) -> int:
+        """How many functions the rule examined."""
+        return len(stack.of_type(FUNCTION))
+
     def check(self, stack: RecordedStack) -> list[Violation]:
         out = []
         for fn in stack.of_type(FUNCTION):
@@ -699,6 +777,10 @@ class FunctionErrorAlarms:
     title: ClassVar[str] = "Every function has an alarm on its Errors metric"
     rationale: ClassVar[str] = "A failing function must page someone, not wait to be noticed."
 
+    def checked(self, stack: RecordedStack) -> int:
+        """How many functions the rule examined."""
+        return len(stack.of_type(FUNCTION))
+
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
         return [
@@ -716,6 +798,10 @@ class DeadLetterQueueAlarms:
         "A DLQ nobody watches is a slower way to lose events: alarm on "
         "ApproximateNumberOfMessagesVisible of every queue that receives failures."
     )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many dead-letter queues the rule examined."""
+        return len({q.urn for q, _sender in StackView(stack).dead_letter_queues})
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
@@ -740,6 +826,10 @@ class StreamIteratorAgeAlarms:
         "A stuck publisher stops the whole system without a single error: IteratorAge growing "
         "is the signal. Applies to every DynamoDB/Kinesis stream mapping, the publisher first."
     )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many stream mappings the rule examined."""
+        return sum(_arn_service(m.inputs.get("eventSourceArn")) in _STREAM_SERVICES for m in stack.of_type(MAPPING))
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)

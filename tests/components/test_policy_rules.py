@@ -831,8 +831,8 @@ def test_report_lists_open_violations_and_is_not_ok(leaky_stack: RecordedStack) 
     assert [(v.rule_id, v.resource_name) for v in report.violations] == [("LOG001", "forever"), ("LOG001", "legacy")]
     text = report.render()
     assert "Policy report for stack shop/dev: 2 rules, 1 passed, 1 failed; 2 violations, 0 exempted" in text
-    assert "FAIL LOG001 Every log group has a retention period (2 violations)" in text
-    assert "PASS SQS001 Every SQS queue is encrypted at rest" in text
+    assert "FAIL LOG001 Every log group has a retention period (3 checked, 2 violations)" in text
+    assert "PASS SQS001 Every SQS queue is encrypted at rest (0 checked)" in text
     assert "- forever (aws:cloudwatch/logGroup:LogGroup): retention_in_days is None" in text
 
 
@@ -847,7 +847,7 @@ def test_a_fully_exempted_stack_is_ok(leaky_stack: RecordedStack) -> None:
     exemptions = [Exemption("LOG001", name, "kept by law") for name in ("forever", "legacy")]
     report = check_stack(leaky_stack, rules=[LogGroupsRetained()], exemptions=exemptions)
     assert report.ok
-    assert "PASS LOG001 Every log group has a retention period (2 exempted)" in report.render()
+    assert "PASS LOG001 Every log group has a retention period (3 checked, 2 exempted)" in report.render()
 
 
 @pytest.mark.parametrize(
@@ -896,6 +896,7 @@ def test_replace_rules_swaps_a_rule_by_id_and_appends_new_ones() -> None:
 def test_a_user_rule_runs_like_the_built_in_ones(leaky_stack: RecordedStack) -> None:
     report = check_stack(leaky_stack, rules=[NoLegacy()])
     assert [(v.rule_id, v.resource_name) for v in report.violations] == [("ACME001", "legacy")]
+    assert "FAIL ACME001 Nothing is called legacy (1 violation)" in report.render()
 
 
 def test_repeated_rule_ids_are_refused(leaky_stack: RecordedStack) -> None:
