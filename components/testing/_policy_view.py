@@ -21,6 +21,7 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY = "aws:iam/policy:Policy"
 ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
+INSTANCE_PROFILE = "aws:iam/instanceProfile:InstanceProfile"
 TABLE = "aws:dynamodb/table:Table"
 TABLE_POLICY = "aws:dynamodb/resourcePolicy:ResourcePolicy"
 QUEUE = "aws:sqs/queue:Queue"
@@ -214,10 +215,15 @@ class StackView:
 
     @cached_property
     def role_users(self) -> dict[str, list[RecordedResource]]:
-        """Role URN -> the non-IAM resources whose inputs name the role's ARN."""
+        """Role URN -> the resources that assume it: non-IAM resources whose inputs name the
+        role's ARN (a function's `role`, a pipe's `roleArn`, ...) and instance profiles."""
         arns = {r.state.get("arn"): r for r in self.of_type(ROLE) if r.state.get("arn")}
         users: dict[str, list[RecordedResource]] = {r.urn: [] for r in self.of_type(ROLE)}
         for r in self.stack.resources:
+            if r.type == INSTANCE_PROFILE:
+                role = self.find(ROLE, r.inputs.get("role"))
+                if role is not None:
+                    users[role.urn].append(r)
             if r.type.startswith("aws:iam/") or not r.custom:
                 continue
             for value in set(_strings(r.inputs)):

@@ -298,6 +298,7 @@ def iam004_stack() -> RecordedStack:
         relay = role("relay-role")
         function("relay", relay.arn)
         aws.pipes.Pipe("relay-pipe", role_arn=relay.arn, source=STREAM_ARN, target=BUS_ARN)
+        aws.iam.InstanceProfile("worker-profile", role=role("worker-role").name)
 
     return stack_of(program)
 
