@@ -821,26 +821,36 @@ class DeadLetterQueueAlarms:
 @dataclass(frozen=True)
 class StreamIteratorAgeAlarms:
     id: ClassVar[str] = "OBS004"
-    title: ClassVar[str] = "Every stream mapping's function has an IteratorAge alarm"
+    title: ClassVar[str] = "Every stream reader has a lag or failure alarm"
     rationale: ClassVar[str] = (
-        "A stuck publisher stops the whole system without a single error: IteratorAge growing "
-        "is the signal. Applies to every DynamoDB/Kinesis stream mapping, the publisher first."
+        "A stuck publisher stops the whole system without a single error. A stream mapping's "
+        "function needs an AWS/Lambda IteratorAge alarm (growing age is the signal); a pipe reading "
+        "a stream, which has no such metric, needs an AWS/EventBridge/Pipes alarm on its PipeName "
+        "(e.g. ExecutionFailed)."
     )
 
     def checked(self, stack: RecordedStack) -> int:
-        """How many stream mappings the rule examined."""
-        return sum(_arn_service(m.inputs.get("eventSourceArn")) in _STREAM_SERVICES for m in stack.of_type(MAPPING))
+        """How many stream mappings and stream pipes the rule examined."""
+        return len(self._readers(stack))
+
+    @staticmethod
+    def _readers(stack: RecordedStack) -> list[RecordedResource]:
+        mappings = [m for m in stack.of_type(MAPPING) if _arn_service(m.inputs.get("eventSourceArn")) in _STREAM_SERVICES]
+        return mappings + [p for p in stack.of_type(PIPE) if _arn_service(p.inputs.get("source")) in _STREAM_SERVICES]
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView(stack)
         out = []
-        for m in view.of_type(MAPPING):
-            if _arn_service(m.inputs.get("eventSourceArn")) not in _STREAM_SERVICES:
+        for reader in self._readers(stack):
+            if reader.type == PIPE:
+                name = view.physical_name(reader)
+                if not any(ns == "AWS/EventBridge/Pipes" and dims.get("PipeName") == name for _a, ns, _m, dims in view.alarm_metrics):
+                    out.append(Violation.of(self.id, reader, f"no alarm on an AWS/EventBridge/Pipes metric with PipeName={name!r}"))
                 continue
-            fn = view.find(FUNCTION, m.inputs.get("functionName"))
-            name = view.physical_name(fn) if fn else str(m.inputs.get("functionName"))
+            fn = view.find(FUNCTION, reader.inputs.get("functionName"))
+            name = view.physical_name(fn) if fn else str(reader.inputs.get("functionName"))
             if not view.alarms_on("AWS/Lambda", "IteratorAge", "FunctionName", name):
-                out.append(Violation.of(self.id, m, f"no alarm on AWS/Lambda IteratorAge with FunctionName={name!r}"))
+                out.append(Violation.of(self.id, reader, f"no alarm on AWS/Lambda IteratorAge with FunctionName={name!r}"))
         return out
 
 

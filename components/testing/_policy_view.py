@@ -319,7 +319,7 @@ class StackView:
     # -- alarms -----------------------------------------------------------------------------
 
     @cached_property
-    def _alarm_metrics(self) -> list[tuple[RecordedResource, str, str, dict[str, Any]]]:
+    def alarm_metrics(self) -> list[tuple[RecordedResource, str, str, dict[str, Any]]]:
         """(alarm, namespace, metric name, dimensions), including metric-math alarms."""
         out = []
         for a in self.of_type(ALARM):
@@ -333,4 +333,4 @@ class StackView:
 
     def alarms_on(self, namespace: str, metric: str, dimension: str, value: str) -> list[RecordedResource]:
         """Alarms watching `metric` in `namespace` for the dimension `dimension=value`."""
-        return [a for a, ns, m, dims in self._alarm_metrics if ns == namespace and m == metric and dims.get(dimension) == value]
+        return [a for a, ns, m, dims in self.alarm_metrics if ns == namespace and m == metric and dims.get(dimension) == value]

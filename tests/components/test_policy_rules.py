@@ -780,6 +780,9 @@ def obs_stack() -> RecordedStack:
             aws.lambda_.EventSourceMapping(f"{name}-stream", event_source_arn=STREAM_ARN, function_name=name, starting_position="LATEST")
         alarm("publisher-iterator-age", "AWS/Lambda", "IteratorAge", {"FunctionName": "publisher"})
         aws.lambda_.EventSourceMapping("worker-queue", event_source_arn=QUEUE_ARN, function_name="worker")
+        for name in ("watched-pipe", "silent-pipe"):
+            aws.pipes.Pipe(name, name=name, role_arn=ROLE_ARN, source=STREAM_ARN, target=BUS_ARN)
+        alarm("watched-pipe-failed", "AWS/EventBridge/Pipes", "ExecutionFailed", {"PipeName": "watched-pipe"})
 
     return stack_of(program)
 
@@ -801,8 +804,10 @@ def test_obs003_reports_each_unwatched_dlq_once(obs_stack: RecordedStack) -> Non
     assert found(DeadLetterQueueAlarms(), obs_stack) == [("OBS003", "aged-dlq"), ("OBS003", "silent-dlq")]
 
 
-def test_obs004_reports_exactly_the_stream_mappings_without_an_iterator_age_alarm(obs_stack: RecordedStack) -> None:
-    assert found(StreamIteratorAgeAlarms(), obs_stack) == [("OBS004", "lagging-stream")]
+def test_obs004_reports_exactly_the_stream_readers_without_a_lag_or_failure_alarm(obs_stack: RecordedStack) -> None:
+    assert found(StreamIteratorAgeAlarms(), obs_stack) == [("OBS004", "lagging-stream"), ("OBS004", "silent-pipe")]
+    why = "no alarm on AWS/Lambda IteratorAge with FunctionName='lagging'"
+    assert message(StreamIteratorAgeAlarms(), obs_stack, "lagging-stream") == why
 
 
 # -- the engine: selection, exemptions, the report -------------------------------------------------
