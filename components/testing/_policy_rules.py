@@ -96,10 +96,6 @@ def _arn_service(arn: Any) -> str:
     return parts[2] if len(parts) > 2 and parts[0] == "arn" else ""
 
 
-def _fn_label(view: StackView, fn: RecordedResource) -> str:
-    return f"function {fn.name!r} ({view.physical_name(fn)})"
-
-
 # -- IAM ------------------------------------------------------------------------------------
 
 
