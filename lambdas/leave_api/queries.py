@@ -21,8 +21,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import date, datetime, timezone
-from typing import Any, Callable, Mapping, Protocol
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
 
 from leave_api import http
 from leave_api.routes import QUERY_ROUTES, Match, validate_params
@@ -103,7 +104,7 @@ class QueriesApp:
 
     def __init__(self, reader: ReadModelReader, *, today: Callable[[], date] | None = None) -> None:
         self._reader = reader
-        self._today = today or (lambda: datetime.now(timezone.utc).date())
+        self._today = today or (lambda: datetime.now(UTC).date())
 
     def __call__(self, event: Mapping[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()

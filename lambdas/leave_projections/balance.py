@@ -20,13 +20,13 @@ any input is followed by a recompute that sees all final inputs, so the end stat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
 from eventstore.ports import StoredEvent
 from leave import location
 from leave.balance import balance
 from leave.events import (
     BALANCE_EVENT_TYPES,
-    ApproverAssigned,
-    ApproverUnassigned,
     EmployeeAddedToLocation,
     EmployeeLeftLocation,
     LeavePolicyAssigned,
@@ -57,9 +57,7 @@ class BalanceProjection:
 
     def apply(self, session: Session, event: StoredEvent) -> None:
         if event.stream_id.startswith(EMPLOYEE_STREAM_PREFIX):
-            employees.record(session, event)
-            history = employees.load(session, event.stream_id[len(EMPLOYEE_STREAM_PREFIX):])
-            assert history is not None  # it holds the event just recorded
+            history = employees.record(session, event)
             current = history.state.location_id if history.state.exists else None
             session.put(event.stream_id, employees.HEAD_SK, {"version": event.version, "location_id": current})
             write_balances(session, history)
@@ -75,8 +73,7 @@ class BalanceProjection:
                 return  # a former member's past balance still depends on this location
             case _:
                 doc["events"].append({"event_type": event.event_type, "data": dict(event.data)})
-                if isinstance(parsed, (ApproverAssigned, ApproverUnassigned)):
-                    doc["approver_id"] = parsed.approver_id if isinstance(parsed, ApproverAssigned) else None
+                doc["approver_id"] = _fold(event.stream_id.split("#", 1)[1], doc).approver_id
                 session.put(event.stream_id, STATE_SK, doc)
                 if isinstance(parsed, LeavePolicyAssigned):
                     for member in doc["members"]:
@@ -89,7 +86,10 @@ class BalanceProjection:
 
 def location_state(session: Session, location_id: str) -> LocationState:
     """The location as the read model has folded it so far (tracked read)."""
-    doc = session.get(location_stream_id(location_id), STATE_SK) or {"events": []}
+    return _fold(location_id, session.get(location_stream_id(location_id), STATE_SK) or {"events": []})
+
+
+def _fold(location_id: str, doc: dict[str, Any]) -> LocationState:
     return location.fold(location_id, [parse_event(e["event_type"], e["data"]) for e in doc["events"]])
 
 

@@ -63,9 +63,7 @@ class CalendarProjection:
             self._location(session, event)
 
     def _employee(self, session: Session, event: StoredEvent) -> None:
-        employees.record(session, event)
-        history = employees.load(session, event.stream_id[len(EMPLOYEE_STREAM_PREFIX):])
-        assert history is not None  # it holds the event just recorded
+        history = employees.record(session, event)
         wanted = rows(history)
         for pk, sk in {tuple(key) for key in history.head.get("rows", [])} - set(wanted):
             session.delete(pk, sk)

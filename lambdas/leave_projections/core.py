@@ -24,8 +24,9 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol, cast
 
 from eventstore.ports import StoredEvent
 from leave_projections.ports import (
@@ -39,6 +40,7 @@ from leave_projections.ports import (
 )
 
 logger = logging.getLogger(__name__)
+logger.setLevel(logging.INFO)
 
 Key = tuple[str, str]
 
@@ -219,7 +221,7 @@ class Projector:
             if not marker:
                 return
             target, *rest = marker["targets"]
-            self.projection.refresh(session, target)  # type: ignore[attr-defined]
+            cast(Refreshing, self.projection).refresh(session, target)
             if session.deferred:
                 raise RuntimeError(f"{self.projection.name}: a refresh must not defer more refreshes")
             if rest:

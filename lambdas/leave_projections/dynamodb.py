@@ -9,7 +9,8 @@ Update conditioned on the old version.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from botocore.exceptions import ClientError
 

@@ -17,7 +17,7 @@ from eventstore.ports import StoredEvent
 from leave import employee
 from leave.employee import EmployeeState
 from leave.events import Event, parse_event
-from leave.ids import employee_stream_id
+from leave.ids import EMPLOYEE_STREAM_PREFIX, employee_stream_id
 from leave_projections.core import Session
 
 HEAD_SK = "head"
@@ -33,21 +33,28 @@ class History:
     head: dict[str, Any]
 
 
-def record(session: Session, event: StoredEvent) -> None:
-    """Keep one more event of an employee's stream (the caller then writes the head)."""
+def record(session: Session, event: StoredEvent) -> History:
+    """Keep one more event of an employee's stream; their history including it (the caller
+    then writes the head)."""
     session.put(
         event.stream_id,
         f"{EVENT_PREFIX}{event.version:010d}",
         {"event_type": event.event_type, "data": dict(event.data), "occurred_at": event.occurred_at},
     )
+    return _history(session, event.stream_id[len(EMPLOYEE_STREAM_PREFIX):])
 
 
 def load(session: Session, employee_id: str) -> History | None:
     """The employee's history as the read model holds it; None before their first event."""
+    if session.get(employee_stream_id(employee_id), HEAD_SK) is None:
+        return None
+    return _history(session, employee_id)
+
+
+def _history(session: Session, employee_id: str) -> History:
     pk = employee_stream_id(employee_id)
     head = session.get(pk, HEAD_SK)
-    rows = session.query(pk, EVENT_PREFIX)
-    if head is None and not rows:
-        return None
-    events = tuple((parse_event(doc["event_type"], doc["data"]), doc["occurred_at"]) for _, doc in rows)
+    events = tuple(
+        (parse_event(doc["event_type"], doc["data"]), doc["occurred_at"]) for _, doc in session.query(pk, EVENT_PREFIX)
+    )
     return History(state=employee.fold(employee_id, [e for e, _ in events]), events=events, head=head or {})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from leave_projections.ports import Check, CheckpointMove, ConflictError, Row, TooManyActionsError, Write
 

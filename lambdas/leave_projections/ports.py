@@ -7,8 +7,9 @@ Adapters (`memory.InMemoryReadModelStore`, `dynamodb.DynamoDBReadModelStore`) im
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from eventstore.ports import StoredEvent
 

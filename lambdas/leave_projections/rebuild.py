@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 from eventstore.ports import StoredEvent
 from leave_projections.audit import AuditProjection

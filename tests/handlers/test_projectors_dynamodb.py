@@ -5,7 +5,8 @@ import importlib
 import json
 import random
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest

@@ -1,7 +1,7 @@
 """Fixtures of the projection tests: read-model stores (in memory and on moto) and an event store."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import boto3
 import pytest

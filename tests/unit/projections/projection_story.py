@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from eventstore.memory import InMemoryEventStore
@@ -61,13 +61,13 @@ class Story:
 class _Player:
     def __init__(self, events: EventStore) -> None:
         self.events = events
-        self.now = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)
+        self.now = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
         ids = itertools.count(1)
         self.service = LeaveService(self.events, clock=lambda: self.now, new_id=lambda: f"{next(ids):012x}" + "0" * 20)
         self.correlations = itertools.count(1)
 
     def at(self, day: date) -> _Player:
-        self.now = datetime(day.year, day.month, day.day, 9, 0, tzinfo=timezone.utc)
+        self.now = datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC)
         return self
 
     def do(self, command: Any, idempotency_key: str | None = None) -> dict[str, Any]:

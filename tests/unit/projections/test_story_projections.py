@@ -3,7 +3,8 @@ that duplicated, shuffled delivery (with gaps filled from the Events table) chan
 from __future__ import annotations
 
 import random
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pytest
 
