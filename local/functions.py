@@ -23,6 +23,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import io
 import json
 import os
 import sys
@@ -34,7 +35,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence, TextIO
 
 from .model import FunctionDecl
 
@@ -83,6 +84,40 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _RoutedStream(io.TextIOBase):
+    """stdout/stderr: what a function prints goes to the function log (CloudWatch's role),
+    line by line with the function's name; other threads write through unchanged."""
+
+    def __init__(self, original: TextIO, sink: Callable[[str, str], None]) -> None:
+        self.original = original
+        self.sink = sink
+        self._pending = threading.local()
+
+    def write(self, text: str) -> int:
+        fn: FunctionDecl | None = getattr(_current, "function", None)
+        if fn is None:
+            return self.original.write(text)
+        buffered = getattr(self._pending, "text", "") + text
+        *lines, self._pending.text = buffered.split("\n")
+        for line in lines:
+            self.sink(fn.logical, line)
+        return len(text)
+
+    def flush_thread(self) -> None:
+        """Emit what the current thread's function printed without a final newline."""
+        fn: FunctionDecl | None = getattr(_current, "function", None)
+        text = getattr(self._pending, "text", "")
+        if fn is not None and text:
+            self.sink(fn.logical, text)
+        self._pending.text = ""
+
+    def flush(self) -> None:
+        self.original.flush()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, fileno, isatty, buffer, ...
+        return getattr(self.original, name)
 
 
 class _CodeFinder(importlib.abc.MetaPathFinder):
@@ -180,11 +215,13 @@ class FunctionRuntime:
         lambda_environment: Mapping[str, str],
         on_invocation: Callable[[Invocation], None],
         on_error: Callable[[str], None],
+        on_output: Callable[[str, str], None],
     ) -> None:
         owned = frozenset().union(*(f.top_level_names for f in functions)) if functions else frozenset()
         self._finder = _CodeFinder(owned | NOT_IN_LAMBDA_RUNTIME)
         self._lambda_env = dict(lambda_environment)
-        self._on_invocation, self._on_error = on_invocation, on_error
+        self._on_invocation, self._on_error, self._on_output = on_invocation, on_error, on_output
+        self._streams: list[tuple[str, _RoutedStream]] = []
         self._gate = _Gate(self._install, self._uninstall)
         self._saved_env: dict[str, str | None] = {}
         self._saved_modules: dict[str, ModuleType | None] = {}
@@ -193,8 +230,12 @@ class FunctionRuntime:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Install the import finder and load (cold-start) every function."""
+        """Install the import finder and output routing, and load (cold-start) every function."""
         sys.meta_path.insert(0, self._finder)
+        for name in ("stdout", "stderr"):
+            stream = _RoutedStream(getattr(sys, name), self._on_output)
+            self._streams.append((name, stream))
+            setattr(sys, name, stream)
         try:
             for decl in self._decls:
                 self.functions[decl.logical] = self._load(decl)
@@ -205,6 +246,10 @@ class FunctionRuntime:
     def stop(self) -> None:
         with contextlib.suppress(ValueError):
             sys.meta_path.remove(self._finder)
+        for name, stream in self._streams:
+            if getattr(sys, name) is stream:  # unless someone (e.g. pytest) replaced it since
+                setattr(sys, name, stream.original)
+        self._streams = []
 
     def function(self, logical: str) -> LoadedFunction:
         return self.functions[logical]
@@ -278,6 +323,8 @@ class FunctionRuntime:
                     error_type, error_message = _describe(exc)
                     self._on_error(f"{fn.decl.logical} {request_id}:\n" + "".join(traceback.format_exception(exc)).rstrip())
                 finally:
+                    for _, stream in self._streams:
+                        stream.flush_thread()
                     _current.function = None
                 duration_ms = (time.perf_counter() - t0) * 1000
         if ok and duration_ms > fn.decl.timeout_s * 1000:

@@ -127,7 +127,9 @@ class LocalStack:
             "AWS_DEFAULT_REGION": region,
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
         }
-        self.runtime = FunctionRuntime(model.functions, lambda_environment=lambda_env, on_invocation=self._record, on_error=self._error)
+        self.runtime = FunctionRuntime(
+            model.functions, lambda_environment=lambda_env, on_invocation=self._record, on_error=self._error, on_output=self._output
+        )
         self.runtime.start()
 
         for fn in {t.function.logical: t.function for t in model.targets if t.function is not None}.values():
@@ -275,6 +277,9 @@ class LocalStack:
         with self._lock:
             self.errors.append(message)
         self._log(f"!! {message}")
+
+    def _output(self, function: str, line: str) -> None:
+        self._log(f"   | {function}: {line}")
 
     def _log(self, line: str) -> None:
         if self._log_sink is not None:

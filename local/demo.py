@@ -1,0 +1,177 @@
+"""`local demo`: start the local stack, play the leave story over HTTP, print a report.
+
+Exit status 0 only if every step behaved as the story says, every notification arrived
+at the webhook (choreography through the bus), no dead-letter queue holds anything and
+no invocation failed unexpectedly.
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TextIO
+
+from .client import ApiClient, wait_for
+from .stack import LocalStack
+from .story import Story, StoryFailed
+
+NOTIFIED = {"LeaveRequested": 3, "LeaveApproved": 1, "LeaveDenied": 1}
+
+
+class WebhookSink:
+    """A local webhook: collects what the notifications subscriber POSTs."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                sink.received.append({"idempotency_key": self.headers.get("idempotency-key"), **json.loads(body)})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> WebhookSink:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def distinct(self) -> dict[str, dict[str, Any]]:
+        return {m["event_id"]: m for m in list(self.received)}
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def run(stack: str = "dev", log_path: Path | None = None, out: TextIO | None = None) -> int:
+    """Play the story on a fresh local stack; print the report to `out`; 0 if all went well."""
+    import sys
+
+    out = out or sys.stdout
+    started = time.perf_counter()
+    log_path = log_path or Path(".local-stack/demo.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log_file, WebhookSink() as sink:
+        lock = threading.Lock()
+
+        def log(line: str) -> None:
+            with lock:
+                log_file.write(line + "\n")
+
+        local = LocalStack(stack, port=0, log=log, config_overrides={"leave:webhook_url": sink.url})
+        local.start()
+        try:
+            boot = time.perf_counter() - started
+            print(f"Local stack {stack!r} up in {boot:.1f} s: API {local.api_url} (invocation log: {log_path})", file=out)
+            story = Story(ApiClient(local.api_url, lambda sub, groups: local.token(sub, groups)))
+            print(f"Playing the leave story (DESIGN.md section 3); today is {story.today}\n", file=out)
+            failure = None
+            try:
+                story.play()
+            except StoryFailed as exc:
+                failure = str(exc)
+            checks = _after_story(local, sink, story) if failure is None else {}
+            final = story.final_state()
+            ok = failure is None and all(checks.values())
+            _report(out, story, final, checks, sink, local, failure)
+        finally:
+            local.stop()
+    total = time.perf_counter() - started
+    print(f"\nResult: {'PASS' if ok else 'FAIL'} - {len(story.steps)} steps in {total:.1f} s (start-up {boot:.1f} s)", file=out)
+    return 0 if ok else 1
+
+
+def _after_story(local: LocalStack, sink: WebhookSink, story: Story) -> dict[str, bool]:
+    """Checks beyond the read models: notifications, dead-letter queues, failures."""
+    try:
+        wait_for(lambda: len(sink.distinct()) >= sum(NOTIFIED.values()), timeout=10, what="notifications")
+    except TimeoutError:
+        pass
+    local.settle(timeout=30)
+    kinds: dict[str, int] = {}
+    for message in sink.distinct().values():
+        kinds[message["type"]] = kinds.get(message["type"], 0) + 1
+    sqs = local.clients("sqs")  # type: ignore[misc]
+    depths = {
+        q.logical: int(sqs.get_queue_attributes(QueueUrl=local.queue_url(q.name), AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
+        for q in local.model.queues  # type: ignore[union-attr]
+    }
+    story.state["dlq_depths"] = depths
+    story.state["failed_invocations"] = [i for i in local.invocations if not i.ok]
+    return {
+        "every notification reached the webhook once per event": kinds == NOTIFIED,
+        "every dead-letter queue is empty": not any(depths.values()),
+        "no invocation failed": not story.state["failed_invocations"],
+        "no errors reported by the local stack": not local.errors,
+    }
+
+
+def _report(out: TextIO, story: Story, final: dict[str, Any], checks: dict[str, bool], sink: WebhookSink, local: LocalStack, failure: str | None) -> None:
+    p = lambda line="": print(line, file=out)  # noqa: E731
+    for step in story.steps:
+        latency = f"  [{', '.join(f'{ms:.0f}' for ms in step.latency_ms)} ms]" if step.latency_ms else ""
+        p(f"[{'ok' if step.ok else 'FAILED'}] {step.title}{latency}")
+        for note in step.notes:
+            p(f"       {note}")
+    if failure:
+        p(f"\nThe story stopped: {failure}")
+    p("\nBalances (PTO)")
+    p(f"  {'employee':<9}{'year':>5}{'allowance':>11}{'rolled over':>13}{'used':>6}{'pending':>9}{'remaining':>11}")
+    for key, b in final["balances"].items():
+        if isinstance(b, dict):
+            p(f"  {b['employee_id']:<9}{b['year']:>5}{b['allowance']:>11}{b['rolled_over']:>13}{b['used']:>6}{b['pending']:>9}{b['remaining']:>11}")
+        else:
+            p(f"  {key:<14} HTTP {b}")
+    p("\nPending approvals")
+    for who, body in final["pending"].items():
+        items = (body or {}).get("items") or []
+        p(f"  {who}: " + ("; ".join(f"{i['request_id']} {i['employee_id']} {i['start']}..{i['end']} ({i['working_days']} days)" for i in items) or "(none)"))
+    p("\nTeam calendars")
+    for name, body in final["calendars"].items():
+        items = body.get("items", []) if isinstance(body, dict) else []
+        p(f"  {name}:")
+        for i in items:
+            p(f"    {i['start']}..{i['end']}  {i['name']:<6} {i['leave_type']} {i['status']:<9} {i['working_days']} days  ({i['request_id']})")
+        if not items:
+            p("    (no leaves)")
+    p("\nNotifications received by the webhook (notifications context, via the bus)")
+    for m in sink.distinct().values():
+        p(f"  {m['type']:<15} {m['text']}")
+    latencies = story.latencies()
+    if latencies:
+        p(f"\nEnd-to-end latency, command accepted -> read model updated ({len(latencies)} commands): "
+          f"p50 {statistics.median(latencies):.0f} ms, p95 {percentile(latencies, 95):.0f} ms, max {max(latencies):.0f} ms")
+    invocations = local.invocations
+    per_function: dict[str, int] = {}
+    for i in invocations:
+        per_function[i.function] = per_function.get(i.function, 0) + 1
+    p(f"Invocations: {len(invocations)} (" + ", ".join(f"{k} {v}" for k, v in sorted(per_function.items())) + ")")
+    for name, ok in checks.items():
+        p(f"[{'ok' if ok else 'FAILED'}] {name}")
+    if story.state.get("dlq_depths") and any(story.state["dlq_depths"].values()):
+        p(f"       DLQ depths: {story.state['dlq_depths']}")
+    for inv in story.state.get("failed_invocations", []):
+        p(f"       failed: {inv.line()}")
+    for error in local.errors:
+        p(f"       local stack: {error}")
