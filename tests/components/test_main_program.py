@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from components.testing import RecordedStack, run_program
+from stacks_under_test import fake_references, recorded_stack
 from leave import events
 from leave_api.routes import ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"
-PLATFORM = {"acme/platform/prod": {"bus_name": "platform", "bus_arn": "arn:aws:events:eu-west-1:222233334444:event-bus/platform"}}
 FUNCTION = "aws:lambda/function:Function"
 RULE = "aws:cloudwatch/eventRule:EventRule"
 #: How the engine marks a secret value in resource inputs.
@@ -37,12 +37,12 @@ SERVICE_COUNTS = {
 
 @pytest.fixture(scope="module")
 def dev() -> RecordedStack:
-    return run_program(MAIN, "dev")
+    return recorded_stack("dev")
 
 
 @pytest.fixture(scope="module")
 def prod() -> RecordedStack:
-    return run_program(MAIN, "prod", stack_references=PLATFORM)
+    return recorded_stack("prod")
 
 
 def test_dev_owns_its_bus_and_user_pool(dev: RecordedStack) -> None:
@@ -66,8 +66,8 @@ def test_prod_references_the_platform_bus_and_the_company_issuer(prod: RecordedS
     assert counts["aws:iam/role:Role"] == 8 + 1  # functions + the Events table's backup role
     selection = prod.one("aws:backup/selection:Selection", "leave-events-backup-selection")
     assert selection.inputs["resources"] == [prod.one("aws:dynamodb/table:Table", "leave-events").state["arn"]]
-    assert {r.inputs["eventBusName"] for r in prod.of_type(RULE)} == {"platform"}
-    assert prod.outputs["bus_arn"] == PLATFORM["acme/platform/prod"]["bus_arn"]
+    assert {r.inputs["eventBusName"] for r in prod.of_type(RULE)} == {"platform-bus"}
+    assert prod.outputs["bus_arn"] == fake_references("prod")["acme/platform/prod"]["bus_arn"]
     jwt = prod.one("aws:apigatewayv2/authorizer:Authorizer", "leave-api-jwt").inputs["jwtConfiguration"]
     assert jwt == {"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AcmeStaff", "audiences": ["4f2k9qexampleleaveapiclient"]}
     alarms = prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")

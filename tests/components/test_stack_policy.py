@@ -6,34 +6,17 @@ gets fake outputs for every stack name its config mentions.
 """
 from __future__ import annotations
 
-import re
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from components.testing import RecordedStack, check_stack, load_stack_config, run_program
+from components.testing import RecordedStack, check_stack
 
-ROOT = Path(__file__).resolve().parents[2]
-MAIN = ROOT / "__main__.py"
-STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
-#: A fully qualified stack name, `org/project/stack`, as StackReference takes it.
-_STACK_NAME = re.compile(r"^[\w.-]+/[\w.-]+/[\w.-]+$")
-_PLATFORM_ACCOUNT = "210987654321"
-
-
-def fake_references(stack_name: str) -> dict[str, dict[str, Any]]:
-    """Outputs for every stack the config of `stack_name` names (e.g. `bus_stack:
-    acme/platform/prod`): the shared bus that stack exports, in the stack's region."""
-    _project, config = load_stack_config(ROOT, stack_name)
-    region = config.get("aws:region", "us-east-1")
-    bus = {"bus_name": "platform-bus", "bus_arn": f"arn:aws:events:{region}:{_PLATFORM_ACCOUNT}:event-bus/platform-bus"}
-    return {v: dict(bus) for v in config.values() if isinstance(v, str) and _STACK_NAME.match(v)}
+from stacks_under_test import MAIN, PLATFORM_ACCOUNT as _PLATFORM_ACCOUNT, STACKS, fake_references, recorded_stack
 
 
 @pytest.fixture(scope="module", params=STACKS)
 def stack(request: pytest.FixtureRequest) -> RecordedStack:
-    return run_program(MAIN, request.param, stack_references=fake_references(request.param))
+    return recorded_stack(request.param)
 
 
 def test_prod_reads_the_bus_from_the_platform_stack() -> None:

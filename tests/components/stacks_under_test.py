@@ -1,0 +1,32 @@
+"""Shared, recorded runs of the real `__main__.py` for the component tests: each stack file
+is evaluated once per test session, however many modules look at it (a run costs ~0.4 s)."""
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+from components.testing import RecordedStack, load_stack_config, run_program
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = ROOT / "__main__.py"
+STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
+#: A fully qualified stack name, `org/project/stack`, as StackReference takes it.
+_STACK_NAME = re.compile(r"^[\w.-]+/[\w.-]+/[\w.-]+$")
+PLATFORM_ACCOUNT = "210987654321"
+
+
+def fake_references(stack_name: str) -> dict[str, dict[str, Any]]:
+    """Outputs for every stack the config of `stack_name` names (e.g. `bus_stack:
+    acme/platform/prod`): the shared bus that stack exports, in the stack's region."""
+    _project, config = load_stack_config(ROOT, stack_name)
+    region = config.get("aws:region", "us-east-1")
+    bus = {"bus_name": "platform-bus", "bus_arn": f"arn:aws:events:{region}:{PLATFORM_ACCOUNT}:event-bus/platform-bus"}
+    return {v: dict(bus) for v in config.values() if isinstance(v, str) and _STACK_NAME.match(v)}
+
+
+@functools.cache
+def recorded_stack(stack_name: str) -> RecordedStack:
+    """The real program run once with `Pulumi.<stack_name>.yaml` (treat as read-only)."""
+    return run_program(MAIN, stack_name, stack_references=fake_references(stack_name))
