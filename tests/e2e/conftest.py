@@ -1,0 +1,47 @@
+"""End-to-end fixtures: one local stack per test module, on the real program and handlers.
+
+The program is evaluated once per session (`dev_program`); each module starts its own
+`LocalStack` on a deep copy (moto's state is per process, so modules take turns) with
+short retry delays, and tears it down at the end of the module."""
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Iterator
+
+import pytest
+
+from components.testing import RecordedStack
+from local import LocalStack
+from local.client import ApiClient
+from local.program import evaluate
+from local.streams import Delays
+
+#: Retries wait 20 ms, doubling to 200 ms (AWS waits minutes): failure paths finish fast.
+FAST = Delays(poll_s=0.03, first_retry_s=0.02, max_retry_s=0.2)
+
+log = logging.getLogger("local-stack")
+
+
+@pytest.fixture(scope="session")
+def dev_program() -> RecordedStack:
+    """The dev stack as `__main__.py` declares it (evaluated under the Pulumi mocks)."""
+    return evaluate("dev").recorded
+
+
+def start_stack(recorded: RecordedStack, **kwargs: object) -> LocalStack:
+    """A local stack on a copy of `recorded`, logging to the `local-stack` logger."""
+    return LocalStack(recorded_stack=copy.deepcopy(recorded), port=0, log=log.info, delays=FAST, **kwargs).start()  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def local_stack(dev_program: RecordedStack) -> Iterator[LocalStack]:
+    stack = start_stack(dev_program)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="module")
+def api(local_stack: LocalStack) -> ApiClient:
+    """The local API; `api.as_user("ana", "admin")` calls as Ana with a local token."""
+    return ApiClient(local_stack.api_url, lambda sub, groups: local_stack.token(sub, groups))
