@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -32,6 +32,12 @@ def dev_program() -> RecordedStack:
 def start_stack(recorded: RecordedStack, **kwargs: object) -> LocalStack:
     """A local stack on a copy of `recorded`, logging to the `local-stack` logger."""
     return LocalStack(recorded_stack=copy.deepcopy(recorded), port=0, log=log.info, delays=FAST, **kwargs).start()  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def stack_factory() -> Callable[..., LocalStack]:
+    """`stack_factory(recorded, **options)` starts a local stack on a (modified) recorded stack."""
+    return start_stack
 
 
 @pytest.fixture(scope="module")
