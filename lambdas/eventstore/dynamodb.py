@@ -99,6 +99,17 @@ class DynamoDBEventStore:
                     }
                 )
                 owners.append(a.stream_id)
+            if not a.events:  # a read guard: the stream must not have moved on
+                items.append(
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._table,
+                            "Key": _key(a.stream_id, a.expected_version + 1),
+                            "ConditionExpression": _SLOT_FREE,
+                        }
+                    }
+                )
+                owners.append(a.stream_id)
             for version, event in enumerate(a.events, start=a.expected_version + 1):
                 item = _event_item(a.stream_id, version, event)
                 items.append(self._put(item))

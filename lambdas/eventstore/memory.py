@@ -29,10 +29,12 @@ IDEMPOTENCY_PREFIX = "idempotency#"
 
 def transaction_items(appends: Sequence[Append], idempotency: IdempotencyRecord | None) -> int:
     """Number of transaction actions an append needs: one per event, one for the
-    idempotency record, and one version check per stream that is not new."""
+    idempotency record, one version check per stream that is not new, and one more
+    check per read guard (its next version must still be free)."""
     return (
         sum(len(a.events) for a in appends)
         + sum(1 for a in appends if a.expected_version > 0)
+        + sum(1 for a in appends if not a.events)
         + (1 if idempotency is not None else 0)
     )
 
@@ -52,8 +54,8 @@ def check_append(appends: Sequence[Append], idempotency: IdempotencyRecord | Non
         seen.add(a.stream_id)
         if isinstance(a.expected_version, bool) or not isinstance(a.expected_version, int) or a.expected_version < 0:
             raise ValueError(f"expected_version of {a.stream_id!r} must be an int >= 0, got {a.expected_version!r}")
-        if not a.events:
-            raise ValueError(f"append to {a.stream_id!r} has no events")
+    if appends and idempotency is None and not any(a.events for a in appends):
+        raise ValueError("append of read guards only writes nothing: add an event or an idempotency record")
     if idempotency is not None and not idempotency.key:
         raise ValueError("idempotency record has an empty key")
     items = transaction_items(appends, idempotency)

@@ -48,7 +48,14 @@ class StoredEvent:
 
 @dataclass(frozen=True, kw_only=True)
 class Append:
-    """Events to append to one stream, expecting it to be at `expected_version` (0 = new)."""
+    """Events to append to one stream, expecting it to be at `expected_version` (0 = new).
+
+    With no events it is a *read guard*: the append writes nothing to that stream but
+    fails with `ConcurrencyError` unless the stream is still at `expected_version`. A
+    command that decided on another stream's state (the location's approver, its
+    policy) guards that stream, so a concurrent change there cannot slip in between its
+    load and its append.
+    """
 
     stream_id: str
     expected_version: int

@@ -232,7 +232,11 @@ class LeaveService:
         now: datetime,
     ) -> None:
         """Append `events` (grouped by stream, at the loaded versions) with the idempotency
-        record of `result`, if the request has a key; no call at all if there is nothing to write."""
+        record of `result`, if the request has a key; no call at all if there is nothing to write.
+
+        Every other stream in `versions` was read to decide (e.g. the location whose
+        approver or policy the decision used) and goes in as a read guard, so the append
+        fails with `ConcurrencyError`, and the command is retried, if it changed meanwhile."""
         occurred_at = _utc(now).strftime("%Y-%m-%dT%H:%M:%SZ")
         metadata = {
             "actor": context.caller,
@@ -261,7 +265,7 @@ class LeaveService:
             )
         if not by_stream and record is None:
             return
-        appends = [Append(stream_id=s, expected_version=versions[s], events=new) for s, new in by_stream.items()]
+        appends = [Append(stream_id=s, expected_version=v, events=by_stream.get(s, [])) for s, v in versions.items()]
         self._store.append(appends, idempotency=record)
 
 

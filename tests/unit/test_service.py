@@ -52,7 +52,7 @@ class CountingStore:
         return self.inner.load(stream_id, after_version)
 
     def append(self, appends: Sequence[Append], idempotency: IdempotencyRecord | None = None) -> list[StoredEvent]:
-        self.calls.append(("append", tuple(a.stream_id for a in appends)))
+        self.calls.append(("append", tuple(a.stream_id if a.events else f"guard:{a.stream_id}" for a in appends)))
         return self.inner.append(appends, idempotency)
 
     def get_idempotency(self, key: str) -> IdempotencyRecord | None:
@@ -231,14 +231,14 @@ def test_store_calls_per_command() -> None:
     assert app.calls_of(policy) == [("load", loc), ("append", (loc,))]
     week = ChangeWorkingWeek(caller=ANA, employee_id="john", days=("MON", "TUE", "WED", "THU"))
     assert app.calls_of(week) == [("load", john), ("append", (john,))]
-    assert app.calls_of(request(date(2026, 3, 9), date(2026, 3, 13))) == [("load", john), ("load", loc), ("append", (john,))]
-    assert app.calls_of(ApproveLeave(caller=MIKE, request_id="john~3")) == [("load", john), ("load", loc), ("append", (john,))]
+    assert app.calls_of(request(date(2026, 3, 9), date(2026, 3, 13))) == [("load", john), ("load", loc), ("append", (john, f"guard:{loc}"))]
+    assert app.calls_of(ApproveLeave(caller=MIKE, request_id="john~3")) == [("load", john), ("load", loc), ("append", (john, f"guard:{loc}"))]
     app.run(request(date(2026, 3, 16), date(2026, 3, 20)))
-    assert app.calls_of(DenyLeave(caller=MIKE, request_id="john~5")) == [("load", john), ("load", loc), ("append", (john,))]
+    assert app.calls_of(DenyLeave(caller=MIKE, request_id="john~5")) == [("load", john), ("load", loc), ("append", (john, f"guard:{loc}"))]
     app.run(request(date(2026, 3, 23), date(2026, 3, 27)))
     assert app.calls_of(CancelLeave(caller=JOHN, request_id="john~7")) == [("load", john), ("append", (john,))]
     past = AddPastLeave(caller=MIKE, employee_id="john", leave_type="PTO", start=date(2026, 1, 1), end=date(2026, 1, 2))
-    assert app.calls_of(past) == [("load", john), ("load", loc), ("append", (john,))]
+    assert app.calls_of(past) == [("load", john), ("load", loc), ("append", (john, f"guard:{loc}"))]
     b = app.run(CreateLocation(caller=ANA, name="Novi Sad")).body["location_id"]
     transfer = TransferEmployee(caller=ANA, employee_id="john", to_location_id=b)
     assert app.calls_of(transfer) == [
@@ -400,7 +400,7 @@ def test_a_retry_decides_again_with_what_the_rival_wrote() -> None:
 
 class AlwaysConflicting(CountingStore):
     def append(self, appends: Sequence[Append], idempotency: IdempotencyRecord | None = None) -> list[StoredEvent]:
-        self.calls.append(("append", tuple(a.stream_id for a in appends)))
+        self.calls.append(("append", tuple(a.stream_id if a.events else f"guard:{a.stream_id}" for a in appends)))
         raise ConcurrencyError("someone else was faster")
 
 
@@ -512,3 +512,33 @@ def test_a_miswired_context_is_a_programming_error(context: CommandContext) -> N
 def test_max_attempts_must_be_positive() -> None:
     with pytest.raises(ValueError):
         LeaveService(InMemoryEventStore(), max_attempts=0)
+
+
+class ChangeBeforeFirstAppend(CountingStore):
+    """Runs `change` once, right before the first append reaches the store: a concurrent
+    writer that lands between a command's load and its append."""
+
+    def __init__(self, inner: InMemoryEventStore, change: Callable[[], None]) -> None:
+        super().__init__(inner)
+        self.change: Callable[[], None] | None = change
+
+    def append(self, appends: Sequence[Append], idempotency: IdempotencyRecord | None = None) -> list[StoredEvent]:
+        if self.change is not None:
+            change, self.change = self.change, None
+            change()
+        return super().append(appends, idempotency)
+
+
+def test_approval_is_decided_again_when_the_approver_changes_between_load_and_append() -> None:
+    app = App()
+    loc = office(app)
+    app.run(AddEmployee(caller=ANA, location_id=loc, employee_id="sara", name="Sara"))
+    request_id = app.run(request(date(2026, 3, 9), date(2026, 3, 13))).body["request_id"]
+    # Ana makes Sara the approver while Mike's approval is between its load and its append
+    racing = App(store=ChangeBeforeFirstAppend(app.store.inner, lambda: app.run(AssignApprover(caller=ANA, location_id=loc, employee_id="sara"))))
+
+    with pytest.raises(Forbidden):
+        racing.run(ApproveLeave(caller=MIKE, request_id=request_id))
+
+    assert [e.event_type for e in app.events("employee#john")][-1] == "LeaveRequested"
+    assert [c[0] for c in racing.store.calls] == ["load", "load", "append", "load", "load"]

@@ -227,6 +227,39 @@ def test_version_conflict_stores_no_idempotency_record(store: EventStore) -> Non
     assert store.get_idempotency("sub-1#key-1") is None
 
 
+def test_read_guard_lets_the_append_through_while_the_guarded_stream_is_unchanged(store: EventStore) -> None:
+    append_one(store, "location#oslo", 0, count=2)
+
+    store.append(
+        [
+            Append(stream_id="employee#john", expected_version=0, events=[new_event(1)]),
+            Append(stream_id="location#oslo", expected_version=2, events=[]),
+        ]
+    )
+
+    assert [e.version for e in store.load("employee#john")] == [1]
+    assert len(store.load("location#oslo")) == 2
+
+
+@pytest.mark.parametrize("read_at", [0, 1], ids=["guarded-stream-was-new", "guarded-stream-existed"])
+def test_read_guard_conflicts_when_the_guarded_stream_moved_on(store: EventStore, read_at: int) -> None:
+    if read_at:
+        append_one(store, "location#oslo", 0)
+    append_one(store, "location#oslo", read_at)  # a concurrent change after our read
+
+    with pytest.raises(ConcurrencyError, match="location#oslo"):
+        store.append(
+            [
+                Append(stream_id="employee#john", expected_version=0, events=[new_event(1)]),
+                Append(stream_id="location#oslo", expected_version=read_at, events=[]),
+            ],
+            idempotency=record(),
+        )
+
+    assert store.load("employee#john") == []
+    assert store.get_idempotency("sub-1#key-1") is None
+
+
 def test_append_of_nothing_writes_nothing(store: EventStore) -> None:
     assert store.append([]) == []
 
@@ -267,7 +300,7 @@ def test_append_accepts_a_full_transaction(store: EventStore) -> None:
         pytest.param(to_john(0, 100), record(), "101 transaction items", id="over-100-items"),
         pytest.param(to_john(1, 100), None, "101 transaction items", id="over-100-items-with-version-check"),
         pytest.param(to_john(0, 1) + to_john(1, 1), None, "appears twice", id="same-stream-twice"),
-        pytest.param(to_john(0, 0), None, "no events", id="no-events"),
+        pytest.param(to_john(0, 0), None, "read guards only", id="guard-only"),
         pytest.param(to_john(-1, 1), None, "expected_version", id="negative-version"),
         pytest.param(to_john(True, 1), None, "expected_version", id="bool-version"),
         pytest.param(
