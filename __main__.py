@@ -78,7 +78,7 @@ leave = EventSourcedService(
         bus=bus,
         api=ApiSpec(
             commands=function("leave_api.commands.handler", "leave", "eventstore", "leave_api", memory_mb=512, timeout_s=10),
-            queries=function("leave_api.queries.handler", "leave", "leave_api", memory_mb=512, timeout_s=10),
+            queries=function("leave_api.queries.handler", "leave_api", memory_mb=512, timeout_s=10),
             command_routes=tuple(r.key for r in ROUTES if r.function == COMMANDS),
             query_routes=tuple(r.key for r in ROUTES if r.function != COMMANDS),
             public_routes=tuple(r.key for r in ROUTES if r.public),

@@ -1,6 +1,7 @@
 """Building blocks for one Lambda function: code archive, role, log group, function, alarm."""
 from __future__ import annotations
 
+import modulefinder
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +20,19 @@ _IMPORTS_PULUMI = re.compile(r"^\s*(?:import|from)\s+pulumi(?:_\w+)?\b", re.MULT
 _SKIPPED_DIRS = {"__pycache__", "tests", "test"}
 
 
-def package_code(code_root: str | Path, packages: Sequence[str]) -> pulumi.AssetArchive:
-    """A zip of exactly `packages` under `code_root` (one FileAsset per file).
+def package_code(code_root: str | Path, packages: Sequence[str], entry_module: str | None = None) -> pulumi.AssetArchive:
+    """A zip of `packages` under `code_root` (one FileAsset per file).
 
-    Skips `__pycache__`, `tests` folders, compiled and hidden files. Raises ValueError if a
-    package is missing or its code imports pulumi (Lambda code never does).
+    Skips `__pycache__`, `tests` folders, compiled and hidden files. With `entry_module`
+    (the handler's module, e.g. `leave_api.queries`), Python files of those packages that
+    the handler never imports, directly or through others, stay out too: the import
+    graph is read statically from the source (imports inside functions count; a module
+    loaded only by `importlib` with a computed name does not, so such code sets
+    `FunctionSpec.trim_to_imports=False`). Raises ValueError if a package is missing or
+    its code imports pulumi (Lambda code never does).
     """
     root = Path(code_root).resolve()
+    used = _imported_files(root, entry_module) if entry_module else None
     assets: dict[str, pulumi.Asset | pulumi.Archive] = {}
     for package in packages:
         base = root / package
@@ -37,10 +44,27 @@ def package_code(code_root: str | Path, packages: Sequence[str]) -> pulumi.Asset
         else:
             raise ValueError(f"package {package!r} not found under {root}")
         for path in files:
+            if used is not None and path.suffix == ".py" and path.resolve() not in used:
+                continue
             if path.suffix == ".py" and _IMPORTS_PULUMI.search(path.read_text(encoding="utf-8")):
                 raise ValueError(f"{path} imports pulumi; Lambda code must not")
             assets[path.relative_to(root).as_posix()] = pulumi.FileAsset(str(path))
     return pulumi.AssetArchive(assets)
+
+
+def _imported_files(root: Path, entry_module: str) -> set[Path]:
+    """Source files under `root` that importing `entry_module` can load."""
+    entry = root / (entry_module.replace(".", "/") + ".py")
+    if not entry.is_file():
+        raise ValueError(f"handler module {entry_module!r} not found under {root} (looked for {entry})")
+    finder = modulefinder.ModuleFinder(path=[str(root)])
+    finder.run_script(str(entry))
+    found = {Path(m.__file__).resolve() for m in finder.modules.values() if m.__file__}
+    # the handler's package __init__ files run first, whatever the entry imports
+    for parent in entry.relative_to(root).parents:
+        if parent != Path("."):
+            found.add((root / parent / "__init__.py").resolve())
+    return found | {entry.resolve()}
 
 
 def _shipped(relative: Path) -> bool:

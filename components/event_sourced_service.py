@@ -68,7 +68,8 @@ class EventBusRef:
 @dataclass(frozen=True, kw_only=True)
 class FunctionSpec:
     """Code and sizing of one function. Only `packages` (top-level folders or modules under
-    `code_root`) are zipped; tests, caches and anything else stay out."""
+    `code_root`) are zipped, and of those only the files the handler imports
+    (`trim_to_imports`); tests, caches and anything else stay out."""
 
     handler: str
     code_root: str
@@ -78,6 +79,9 @@ class FunctionSpec:
     #: Extra environment; the component's own variables (SERVICE_SOURCE, EVENTS_TABLE, ...) win.
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     reserved_concurrency: int | None = None
+    #: Ship only the files of `packages` that the handler imports (statically); turn off
+    #: for code that loads modules by computed name.
+    trim_to_imports: bool = True
 
     def validate(self, what: str, *, max_timeout_s: int = 900) -> None:
         if not _HANDLER.match(self.handler):
@@ -419,7 +423,9 @@ class EventSourcedService(pulumi.ComponentResource):
             f"{self._base}-{part}",
             parent=self,
             handler=spec.handler,
-            code=_lambda.package_code(spec.code_root, spec.packages),
+            code=_lambda.package_code(
+                spec.code_root, spec.packages, spec.handler.rsplit(".", 1)[0] if spec.trim_to_imports else None
+            ),
             memory_mb=spec.memory_mb,
             timeout_s=spec.timeout_s,
             environment=self._env(spec.environment, forced_env),

@@ -45,12 +45,13 @@ def code_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("lambdas")
     files = {
         "app/__init__.py": "",
-        "app/handlers.py": "def commands(event, context):\n    return {}\n",
+        "app/handlers.py": "from shared import util\n\n\ndef commands(event, context):\n    return {}\n",
         "app/__pycache__/handlers.cpython-312.pyc": "",
         "app/tests/test_handlers.py": "import pytest\n",
         "shared/__init__.py": "",
         "shared/util.py": "X = 1\n",
         "infra/__init__.py": "import pulumi\n",
+        "infra/mod.py": "def handler(event, context):\n    return {}\n",
     }
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,81 @@
+"""What goes into a function's zip: the declared packages, trimmed to what the handler imports."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from components._lambda import package_code
+
+from stacks_under_test import recorded_stack
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+@pytest.fixture
+def code_root(tmp_path: Path) -> Path:
+    return _write(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "app/handler.py": "from app import rules\n\ndef handler(event, context):\n    from app.lazy import later\n    return later(rules.X)\n",
+            "app/rules.py": "from shared.util import helper\nX = helper()\n",
+            "app/lazy.py": "def later(x):\n    return x\n",
+            "app/other_handler.py": "import app.unused\n",
+            "app/unused.py": "Y = 2\n",
+            "app/schema.json": "{}",
+            "app/tests/test_rules.py": "def test(): pass\n",
+            "shared/__init__.py": "",
+            "shared/util.py": "def helper():\n    return 1\n",
+            "shared/big.py": "Z = 3\n",
+        },
+    )
+
+
+def test_zip_holds_only_the_modules_the_handler_imports(code_root: Path) -> None:
+    archive = package_code(code_root, ["app", "shared"], "app.handler")
+
+    assert sorted(archive.assets) == [
+        "app/__init__.py",
+        "app/handler.py",
+        "app/lazy.py",  # imported inside a function: still found
+        "app/rules.py",
+        "app/schema.json",  # data files of a declared package always ship
+        "shared/__init__.py",
+        "shared/util.py",
+    ]
+
+
+def test_without_trimming_the_whole_packages_ship_but_never_tests(code_root: Path) -> None:
+    archive = package_code(code_root, ["app", "shared"])
+
+    assert "app/unused.py" in archive.assets and "shared/big.py" in archive.assets
+    assert not any("tests/" in name for name in archive.assets)
+
+
+def test_unknown_handler_module_is_a_clear_error(code_root: Path) -> None:
+    with pytest.raises(ValueError, match="handler module 'app.missing' not found"):
+        package_code(code_root, ["app"], "app.missing")
+
+
+def test_lambda_code_that_imports_pulumi_is_refused(code_root: Path) -> None:
+    _write(code_root, {"app/rules.py": "import pulumi\nX = 1\n"})
+    with pytest.raises(ValueError, match="imports pulumi"):
+        package_code(code_root, ["app", "shared"], "app.handler")
+
+
+def test_leave_functions_ship_no_module_of_another_function() -> None:
+    functions = {f.inputs["handler"]: set(f.inputs["code"]["assets"]) for f in recorded_stack("dev").of_type("aws:lambda/function:Function")}
+
+    queries = functions["leave_api.queries.handler"]
+    commands = functions["leave_api.commands.handler"]
+    assert "leave_api/queries.py" in queries and "leave_api/commands.py" not in queries
+    assert not any(name.startswith("eventstore/") for name in queries)  # queries read read models only
+    assert "leave_api/commands.py" in commands and "leave_api/queries.py" not in commands
+    assert "leave_projections/audit.py" not in functions["leave_projections.balance.handler"]
