@@ -13,8 +13,8 @@ their locations' policies) recomputes them when either side changes. When one ev
 changes many other streams' rows (a location's policy: every member's balance), it asks
 for them with `Session.refresh_later`; the targets are stored in a marker row of the
 event's stream in the same commit, then recomputed one per transaction. A crash in
-between leaves the marker, and the redelivered (now duplicate) event, or the stream's
-next event, finishes the work, so no transaction outgrows DynamoDB's 100 actions.
+between leaves the marker, and the redelivered (now duplicate) event, or any later event
+of the stream, finishes the work, so no transaction outgrows DynamoDB's 100 actions.
 """
 from __future__ import annotations
 
@@ -171,11 +171,10 @@ class Projector:
         """Apply `event` and every missing version before it; return how many events this call applied."""
         pending = {event.version: event}
         applied = conflicts = 0
-        deferred = False
         checkpoint = self.store.checkpoint(event.stream_id)
         while True:
             if checkpoint >= event.version and checkpoint + 1 not in pending:
-                if deferred or (not applied and self._refreshing):  # a duplicate may retry a crashed refresh
+                if self._refreshing:  # also finishes refreshes a crashed invocation left
                     self._refresh(event.stream_id)
                 return applied
             nxt = pending.get(checkpoint + 1)
@@ -185,7 +184,7 @@ class Projector:
                 if nxt is None:
                     raise MissingEventsError(f"{event.stream_id}: version {checkpoint + 1} not in the Events table")
             try:
-                deferred = self._apply(nxt, checkpoint) or deferred
+                self._apply(nxt, checkpoint)
             except ConflictError:
                 conflicts = self._conflict(conflicts)
                 checkpoint = self.store.checkpoint(event.stream_id)
@@ -195,14 +194,16 @@ class Projector:
 
     @property
     def _refreshing(self) -> bool:
-        """Whether the projection defers refreshes at all (else no marker row can exist)."""
+        """Whether the projection can defer refreshes (else no marker row can exist)."""
         return callable(getattr(self.projection, "refresh", None))
 
-    def _apply(self, event: StoredEvent, checkpoint: int) -> bool:
-        """Commit one event with its checkpoint move; whether it left refreshes to do."""
+    def _apply(self, event: StoredEvent, checkpoint: int) -> None:
+        """Commit one event with its checkpoint move (and its refresh marker, if it deferred any)."""
         session = Session(self.store)
         if event.event_type in self.projection.event_types:
             self.projection.apply(session, event)
+        if session.deferred and not self._refreshing:
+            raise TypeError(f"{self.projection.name} defers refreshes but has no refresh()")
         if session.deferred:
             marker = session.get(REFRESH_PREFIX + event.stream_id, REFRESH_SK) or {"targets": []}
             session.put(REFRESH_PREFIX + event.stream_id, REFRESH_SK,
@@ -210,7 +211,6 @@ class Projector:
         writes, checks = session.changes()
         move = CheckpointMove(stream_id=event.stream_id, from_version=checkpoint, to_version=event.version)
         self.store.commit(writes, checks, move)
-        return bool(session.deferred)
 
     def _refresh(self, stream_id: str) -> None:
         """Recompute the targets in the stream's marker, one transaction each, until none is left."""

@@ -286,10 +286,24 @@ def test_refreshes_left_by_a_crash_are_finished_by_the_redelivered_event():
     assert store.get("refresh#h#1", "refresh") is None
 
 
-def test_refreshes_left_by_a_crash_are_merged_into_the_next_events_marker():
+def test_refreshes_left_by_a_crash_are_finished_by_the_streams_next_event_even_if_it_defers_nothing():
     store = CrashingOnce()
     p = Projector(projection=Fanout(), store=store, events=InMemoryEventStore())
     with pytest.raises(RuntimeError):
-        p.handle(hub_event(1, ["a"]))
-    p.handle(hub_event(2, ["b"]))
+        p.handle(hub_event(1, ["a", "b"]))
+    p.handle(hub_event(2, []))
     assert store.get("copy#a", "h#1").doc == store.get("copy#b", "h#1").doc == {"version": 2}
+    assert store.get("refresh#h#1", "refresh") is None
+
+
+def test_deferring_without_a_refresh_method_is_refused_before_anything_is_committed():
+    class Careless(Tally):
+        def apply(self, session: Session, event: StoredEvent) -> None:
+            session.refresh_later("x")
+
+    events = InMemoryEventStore()
+    (e1,) = append(events, "s#1", "Counted")
+    store = InMemoryReadModelStore()
+    with pytest.raises(TypeError):
+        Projector(projection=Careless(), store=store, events=events).handle(e1)
+    assert store.checkpoint("s#1") == 0
