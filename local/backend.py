@@ -1,11 +1,17 @@
 """moto in server mode on 127.0.0.1, and the declared resources created on it.
 
-Two things make moto behave like AWS where the local stack relies on it:
+Three things make moto behave like AWS where the local stack relies on it:
 - DynamoDB requests are serialized. moto's DynamoDB backend has no lock: two concurrent
   conditional writes can both pass their check, and a failed TransactWriteItems restores
   a deep copy of the table, dropping writes that landed meanwhile. DynamoDB itself
-  serializes writes per item, so one lock around moto's DynamoDB (and Streams) requests
-  is the faithful choice.
+  serializes writes per item, so one lock around moto's DynamoDB requests is the
+  faithful choice.
+- Stream reads see no rolled-back writes. A failed TransactWriteItems still runs its
+  other puts on the live table (adding stream records) before moto swaps in the deep
+  copy; a shard iterator taken before the swap still points at the old shard and would
+  return those phantom records (and the next real write reuses their sequence numbers).
+  So a poller holds the same lock (`MotoServer.dynamodb_lock`) from GetShardIterator to
+  GetRecords; Streams requests themselves do not take it.
 - moto's state is process-global: the backends are reset when the server starts.
 """
 from __future__ import annotations
@@ -31,14 +37,15 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
 
 
 class _SerializedDynamoDB:
-    """WSGI middleware: one DynamoDB/Streams request at a time (see the module docstring)."""
+    """WSGI middleware: one DynamoDB request at a time (see the module docstring)."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], lock: threading.Lock) -> None:
         self.app = app
-        self.lock = threading.Lock()
+        self.lock = lock
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("DynamoDB_"):  # not DynamoDBStreams_: pollers hold the lock around those
             with self.lock:
                 return list(self.app(environ, start_response))
         return self.app(environ, start_response)
@@ -49,9 +56,10 @@ class MotoServer(ThreadedMotoServer):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(ip_address=host, port=port, verbose=False)
+        self.dynamodb_lock = threading.Lock()
 
     def _server_entry(self) -> None:  # same as moto's, with the middleware
-        app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+        app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app), self.dynamodb_lock)
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()

@@ -4,7 +4,9 @@ Isolation, the way Lambda gives each function its own environment:
 - Code: a function imports only what its zip holds. An import finder serves its
   packages from the declared file assets and refuses packages the function does not ship
   (another function's, or `pulumi`, `moto`, ... which Lambda's runtime lacks), so a
-  packaging mistake fails here as it would on AWS.
+  packaging mistake fails here as it would on AWS. Other functions' packages already
+  imported by this process are hidden while a function runs; third-party modules this
+  process already imported (pulumi, ...) stay reachable, so that check covers fresh imports.
 - Modules: each function loads its handler module (and its own packages) into a private
   module namespace, so module-level wiring (clients, table names read from the
   environment at import) is per function, and nothing is left in `sys.modules`.
@@ -97,21 +99,28 @@ class _RoutedStream(io.TextIOBase):
 
     def write(self, text: str) -> int:
         fn: FunctionDecl | None = getattr(_current, "function", None)
-        if fn is None:
+        if fn is None or getattr(self._pending, "in_sink", False):  # the sink may print, too
             return self.original.write(text)
         buffered = getattr(self._pending, "text", "") + text
         *lines, self._pending.text = buffered.split("\n")
         for line in lines:
-            self.sink(fn.logical, line)
+            self._emit(fn, line)
         return len(text)
 
     def flush_thread(self) -> None:
         """Emit what the current thread's function printed without a final newline."""
         fn: FunctionDecl | None = getattr(_current, "function", None)
         text = getattr(self._pending, "text", "")
-        if fn is not None and text:
-            self.sink(fn.logical, text)
         self._pending.text = ""
+        if fn is not None and text:
+            self._emit(fn, text)
+
+    def _emit(self, fn: FunctionDecl, line: str) -> None:
+        self._pending.in_sink = True
+        try:
+            self.sink(fn.logical, line)
+        finally:
+            self._pending.in_sink = False
 
     def flush(self) -> None:
         self.original.flush()
@@ -218,6 +227,7 @@ class FunctionRuntime:
         on_output: Callable[[str, str], None],
     ) -> None:
         owned = frozenset().union(*(f.top_level_names for f in functions)) if functions else frozenset()
+        self._owned = owned
         self._finder = _CodeFinder(owned | NOT_IN_LAMBDA_RUNTIME)
         self._lambda_env = dict(lambda_environment)
         self._on_invocation, self._on_error, self._on_output = on_invocation, on_error, on_output
@@ -283,8 +293,11 @@ class FunctionRuntime:
 
     # ------------------------------------------------------------------ environment swap (under the gate)
     def _install(self, fn: LoadedFunction) -> None:
-        names = fn.decl.top_level_names
-        self._saved_modules = {k: sys.modules.pop(k) for k in list(sys.modules) if k.partition(".")[0] in names}
+        # the function's own packages come in; other functions' packages (imported by this
+        # process, e.g. by __main__.py or tests) are hidden, so an import of a package the
+        # function does not ship fails here as in Lambda
+        hidden = self._owned
+        self._saved_modules = {k: sys.modules.pop(k) for k in list(sys.modules) if k.partition(".")[0] in hidden}
         sys.modules.update(fn.modules)
         self._saved_env = {k: os.environ.get(k) for k in [*fn.environment, "AWS_PROFILE"]}
         os.environ.pop("AWS_PROFILE", None)

@@ -70,6 +70,7 @@ class LocalStack:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._started = False
+        self._stopped = False
         self.model: LocalModel | None = None
         self.recorded: RecordedStack | None = None
         self.moto: MotoServer | None = None
@@ -152,6 +153,7 @@ class LocalStack:
                     mapping,
                     stream_arn=self.provisioned.stream_arns[mapping.table.name],
                     streams_client=clients("dynamodbstreams"),
+                    read_lock=self.moto.dynamodb_lock,
                     sqs_client=clients("sqs"),
                     failure_queue_url=self.provisioned.queue_urls.get(mapping.on_failure) if mapping.on_failure else None,
                     runtime=self.runtime,
@@ -172,7 +174,10 @@ class LocalStack:
         self._banner(time.perf_counter() - t0)
 
     def stop(self) -> None:
-        """Stop serving and polling, drop moto's state, release the process slot."""
+        """Stop serving and polling, stop moto, release the process slot (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._stop.set()
         for api in self.apis:
             api.stop()

@@ -16,7 +16,8 @@ and, per shard and in order:
   SQS destination (`DDBStreamBatchInfo`, as Lambda sends it), and the poller moves on.
 
 moto's shard iterators hold the shard object that a failed TransactWriteItems replaces,
-so each poll asks for a fresh iterator after the last checkpoint.
+so each poll asks for a fresh iterator after the last checkpoint, holding the DynamoDB
+lock until its records are read (`local.backend` explains why).
 """
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ class StreamPoller(threading.Thread):
         *,
         stream_arn: str,
         streams_client: Any,
+        read_lock: threading.Lock,
         sqs_client: Any,
         failure_queue_url: str | None,
         runtime: FunctionRuntime,
@@ -65,6 +67,7 @@ class StreamPoller(threading.Thread):
         self.mapping = mapping
         self.stream_arn = stream_arn
         self.streams = streams_client
+        self.read_lock = read_lock
         self.sqs = sqs_client
         self.failure_queue_url = failure_queue_url
         self.runtime = runtime
@@ -111,7 +114,9 @@ class StreamPoller(threading.Thread):
         return self.streams.get_shard_iterator(**kwargs)["ShardIterator"]
 
     def _read(self, shard: str) -> list[dict[str, Any]]:
-        return [self._lambda_record(r) for r in self.streams.get_records(ShardIterator=self._iterator(shard), Limit=1000)["Records"]]
+        with self.read_lock:  # no DynamoDB write between taking the iterator and reading (see backend)
+            records = self.streams.get_records(ShardIterator=self._iterator(shard), Limit=1000)["Records"]
+        return [self._lambda_record(r) for r in records]
 
     def _latest(self, shard: str) -> str | None:
         last = None

@@ -31,7 +31,8 @@ def dev_program() -> RecordedStack:
 
 def start_stack(recorded: RecordedStack, **kwargs: object) -> LocalStack:
     """A local stack on a copy of `recorded`, logging to the `local-stack` logger."""
-    return LocalStack(recorded_stack=copy.deepcopy(recorded), port=0, log=log.info, delays=FAST, **kwargs).start()  # type: ignore[arg-type]
+    options: dict[str, object] = {"port": 0, "log": log.info, "delays": FAST, **kwargs}
+    return LocalStack(recorded_stack=copy.deepcopy(recorded), **options).start()  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
