@@ -10,6 +10,7 @@
 
 From Python (tests): `LocalStack("dev", port=0).start()`. See docs/local.md.
 """
+
 from __future__ import annotations
 
 from .stack import LocalStack, LocalStackError

@@ -1,4 +1,5 @@
 """python -m local plan|up|token|demo - the project on this machine, no AWS account needed."""
+
 from __future__ import annotations
 
 import argparse

@@ -14,6 +14,7 @@ Three things make moto behave like AWS where the local stack relies on it:
   GetRecords; Streams requests themselves do not take it.
 - moto's state is process-global: the backends are reset when the server starts.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,9 @@ import json
 import logging
 import threading
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -124,7 +126,11 @@ def provision(model: LocalModel, clients: Clients) -> Provisioned:
             events.create_event_bus(Name=bus.name)
     bus_arns = {b["Name"]: b["Arn"] for b in events.list_event_buses()["EventBuses"]}
     for archive in model.archives:
-        kwargs: dict[str, Any] = {"ArchiveName": archive.name, "EventSourceArn": bus_arns[archive.bus_name], "RetentionDays": archive.retention_days}
+        kwargs: dict[str, Any] = {
+            "ArchiveName": archive.name,
+            "EventSourceArn": bus_arns[archive.bus_name],
+            "RetentionDays": archive.retention_days,
+        }
         if archive.event_pattern:
             kwargs["EventPattern"] = archive.event_pattern
         events.create_archive(**kwargs)
@@ -192,8 +198,15 @@ def _create_table(ddb: Any, table: TableDecl) -> None:
 def _stand_in_queues(model: LocalModel) -> list[QueueDecl]:
     """Queues referenced as destinations but owned elsewhere (plain queues locally)."""
     declared = {q.name for q in model.queues}
-    names = {t.dead_letter_queue for t in model.targets} | {f.on_failure for f in model.functions} | {m.on_failure for m in model.stream_mappings}
-    return [QueueDecl(logical=n, name=n, declared_arn="", attributes={}, dead_letter_queue=None, max_receive_count=None) for n in sorted(names - declared - {None})]
+    names = (
+        {t.dead_letter_queue for t in model.targets}
+        | {f.on_failure for f in model.functions}
+        | {m.on_failure for m in model.stream_mappings}
+    )
+    return [
+        QueueDecl(logical=n, name=n, declared_arn="", attributes={}, dead_letter_queue=None, max_receive_count=None)
+        for n in sorted(names - declared - {None})
+    ]
 
 
 def _create_queues(sqs: Any, declared: Iterable[QueueDecl], stand_ins: Iterable[QueueDecl]) -> tuple[dict[str, str], dict[str, str]]:
@@ -207,7 +220,9 @@ def _create_queues(sqs: Any, declared: Iterable[QueueDecl], stand_ins: Iterable[
         for q in ready:
             attrs = dict(q.attributes)
             if q.dead_letter_queue:
-                attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": arns[q.dead_letter_queue], "maxReceiveCount": str(q.max_receive_count)})
+                attrs["RedrivePolicy"] = json.dumps(
+                    {"deadLetterTargetArn": arns[q.dead_letter_queue], "maxReceiveCount": str(q.max_receive_count)}
+                )
             urls[q.name] = sqs.create_queue(QueueName=q.name, Attributes=attrs)["QueueUrl"]
             arns[q.name] = sqs.get_queue_attributes(QueueUrl=urls[q.name], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             pending.remove(q)

@@ -1,12 +1,14 @@
 """A small HTTP client for the local API (stdlib urllib), used by the demo and the e2e tests."""
+
 from __future__ import annotations
 
 import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 T = TypeVar("T")

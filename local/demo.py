@@ -4,8 +4,10 @@ Exit status 0 only if every step behaved as the story says, every notification a
 at the webhook (choreography through the bus), no dead-letter queue holds anything and
 no invocation failed unexpectedly.
 """
+
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import statistics
@@ -17,7 +19,7 @@ from typing import Any, TextIO
 
 from .client import ApiClient, wait_for
 from .stack import LocalStack
-from .story import Story, StoryFailed
+from .story import Story, StoryFailedError
 
 NOTIFIED = {"LeaveRequested": 3, "LeaveApproved": 1, "LeaveDenied": 1}
 
@@ -89,7 +91,7 @@ def run(stack: str = "dev", log_path: Path | None = None, out: TextIO | None = N
             failure = None
             try:
                 story.play()
-            except StoryFailed as exc:
+            except StoryFailedError as exc:
                 failure = str(exc)
             checks = _after_story(local, sink, story) if failure is None else {}
             final = story.final_state()
@@ -104,17 +106,19 @@ def run(stack: str = "dev", log_path: Path | None = None, out: TextIO | None = N
 
 def _after_story(local: LocalStack, sink: WebhookSink, story: Story) -> dict[str, bool]:
     """Checks beyond the read models: notifications, dead-letter queues, failures."""
-    try:
+    with contextlib.suppress(TimeoutError):  # counted below either way
         wait_for(lambda: len(sink.distinct()) >= sum(NOTIFIED.values()), timeout=10, what="notifications")
-    except TimeoutError:
-        pass
     local.settle(timeout=30)
     kinds: dict[str, int] = {}
     for message in sink.distinct().values():
         kinds[message["type"]] = kinds.get(message["type"], 0) + 1
     sqs = local.clients("sqs")  # type: ignore[misc]
     depths = {
-        q.logical: int(sqs.get_queue_attributes(QueueUrl=local.queue_url(q.name), AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
+        q.logical: int(
+            sqs.get_queue_attributes(QueueUrl=local.queue_url(q.name), AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+                "ApproximateNumberOfMessages"
+            ]
+        )
         for q in local.model.queues  # type: ignore[union-attr]
     }
     story.state["dlq_depths"] = depths
@@ -127,7 +131,9 @@ def _after_story(local: LocalStack, sink: WebhookSink, story: Story) -> dict[str
     }
 
 
-def _report(out: TextIO, story: Story, final: dict[str, Any], checks: dict[str, bool], sink: WebhookSink, local: LocalStack, failure: str | None) -> None:
+def _report(
+    out: TextIO, story: Story, final: dict[str, Any], checks: dict[str, bool], sink: WebhookSink, local: LocalStack, failure: str | None
+) -> None:
     p = lambda line="": print(line, file=out)  # noqa: E731
     for step in story.steps:
         latency = f"  [{', '.join(f'{ms:.0f}' for ms in step.latency_ms)} ms]" if step.latency_ms else ""
@@ -140,19 +146,31 @@ def _report(out: TextIO, story: Story, final: dict[str, Any], checks: dict[str, 
     p(f"  {'employee':<9}{'year':>5}{'allowance':>11}{'rolled over':>13}{'used':>6}{'pending':>9}{'remaining':>11}")
     for key, b in final["balances"].items():
         if isinstance(b, dict):
-            p(f"  {b['employee_id']:<9}{b['year']:>5}{b['allowance']:>11}{b['rolled_over']:>13}{b['used']:>6}{b['pending']:>9}{b['remaining']:>11}")
+            p(
+                f"  {b['employee_id']:<9}{b['year']:>5}{b['allowance']:>11}{b['rolled_over']:>13}"
+                f"{b['used']:>6}{b['pending']:>9}{b['remaining']:>11}"
+            )
         else:
             p(f"  {key:<14} HTTP {b}")
     p("\nPending approvals")
     for who, body in final["pending"].items():
         items = (body or {}).get("items") or []
-        p(f"  {who}: " + ("; ".join(f"{i['request_id']} {i['employee_id']} {i['start']}..{i['end']} ({i['working_days']} days)" for i in items) or "(none)"))
+        p(
+            f"  {who}: "
+            + (
+                "; ".join(f"{i['request_id']} {i['employee_id']} {i['start']}..{i['end']} ({i['working_days']} days)" for i in items)
+                or "(none)"
+            )
+        )
     p("\nTeam calendars")
     for name, body in final["calendars"].items():
         items = body.get("items", []) if isinstance(body, dict) else []
         p(f"  {name}:")
         for i in items:
-            p(f"    {i['start']}..{i['end']}  {i['name']:<6} {i['leave_type']} {i['status']:<9} {i['working_days']} days  ({i['request_id']})")
+            p(
+                f"    {i['start']}..{i['end']}  {i['name']:<6} {i['leave_type']} {i['status']:<9} "
+                f"{i['working_days']} days  ({i['request_id']})"
+            )
         if not items:
             p("    (no leaves)")
     p("\nNotifications received by the webhook (notifications context, via the bus)")
@@ -160,8 +178,10 @@ def _report(out: TextIO, story: Story, final: dict[str, Any], checks: dict[str, 
         p(f"  {m['type']:<15} {m['text']}")
     latencies = story.latencies()
     if latencies:
-        p(f"\nEnd-to-end latency, command accepted -> read model updated ({len(latencies)} commands): "
-          f"p50 {statistics.median(latencies):.0f} ms, p95 {percentile(latencies, 95):.0f} ms, max {max(latencies):.0f} ms")
+        p(
+            f"\nEnd-to-end latency, command accepted -> read model updated ({len(latencies)} commands): "
+            f"p50 {statistics.median(latencies):.0f} ms, p95 {percentile(latencies, 95):.0f} ms, max {max(latencies):.0f} ms"
+        )
     invocations = local.invocations
     per_function: dict[str, int] = {}
     for i in invocations:

@@ -7,26 +7,32 @@ moto's bus); this module covers the event source mappings, which moto does not r
 Supported: nested objects, `$or`, literal values (strings, numbers compared numerically,
 booleans, null), and the operators `prefix`, `suffix`, `equals-ignore-case`, `wildcard`,
 `anything-but` (value, list, or `prefix`/`suffix`/`equals-ignore-case`/`wildcard`),
-`numeric`, `exists` and `cidr`. A pattern with anything else raises `UnsupportedPattern`
+`numeric`, `exists` and `cidr`. A pattern with anything else raises `UnsupportedPatternError`
 when the local stack starts, so nothing is skipped silently.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import json
 import operator
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 _MISSING = object()
 _NUMERIC_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt, "<=": operator.le, "=": operator.eq, ">=": operator.ge, ">": operator.gt,
+    "<": operator.lt,
+    "<=": operator.le,
+    "=": operator.eq,
+    ">=": operator.ge,
+    ">": operator.gt,
 }
 _STRING_OPS = {"prefix", "suffix", "equals-ignore-case", "wildcard"}
 
 
-class UnsupportedPattern(ValueError):
+class UnsupportedPatternError(ValueError):
     """The pattern uses something this matcher does not implement (or is malformed)."""
 
 
@@ -40,7 +46,7 @@ class Pattern:
     def parse(cls, pattern: str | Mapping[str, Any]) -> Pattern:
         parsed = json.loads(pattern) if isinstance(pattern, str) else pattern
         if not isinstance(parsed, Mapping):
-            raise UnsupportedPattern(f"a pattern is a JSON object, got {parsed!r}")
+            raise UnsupportedPatternError(f"a pattern is a JSON object, got {parsed!r}")
         _validate_object(parsed, path="")
         return cls(parsed)
 
@@ -58,56 +64,58 @@ def _validate_object(pattern: Mapping[str, Any], path: str) -> None:
         where = f"{path}.{key}" if path else key
         if key == "$or":
             if not isinstance(value, list) or not value or not all(isinstance(v, Mapping) for v in value):
-                raise UnsupportedPattern(f"{where}: $or takes a non-empty list of objects")
+                raise UnsupportedPatternError(f"{where}: $or takes a non-empty list of objects")
             for v in value:
                 _validate_object(v, where)
         elif isinstance(value, Mapping):
             _validate_object(value, where)
         elif isinstance(value, list):
             if not value:
-                raise UnsupportedPattern(f"{where}: empty lists match nothing and are rejected by AWS")
+                raise UnsupportedPatternError(f"{where}: empty lists match nothing and are rejected by AWS")
             for matcher in value:
                 _validate_matcher(matcher, where)
         else:
-            raise UnsupportedPattern(f"{where}: must be an object or a list of matchers, got {value!r}")
+            raise UnsupportedPatternError(f"{where}: must be an object or a list of matchers, got {value!r}")
 
 
 def _validate_matcher(matcher: Any, where: str) -> None:
     if matcher is None or isinstance(matcher, (str, int, float, bool)):
         return
     if not isinstance(matcher, Mapping) or len(matcher) != 1:
-        raise UnsupportedPattern(f"{where}: a matcher is a value or a one-key object, got {matcher!r}")
-    (op, arg), = matcher.items()
+        raise UnsupportedPatternError(f"{where}: a matcher is a value or a one-key object, got {matcher!r}")
+    ((op, arg),) = matcher.items()
     if op in _STRING_OPS:
         if op in {"prefix", "suffix"} and isinstance(arg, Mapping) and set(arg) == {"equals-ignore-case"}:
             arg = arg["equals-ignore-case"]
         if not isinstance(arg, str):
-            raise UnsupportedPattern(f"{where}: {op} takes a string, got {arg!r}")
+            raise UnsupportedPatternError(f"{where}: {op} takes a string, got {arg!r}")
     elif op == "anything-but":
         if isinstance(arg, Mapping):
             _validate_matcher(arg, where)
             if next(iter(arg)) not in _STRING_OPS:
-                raise UnsupportedPattern(f"{where}: anything-but supports {sorted(_STRING_OPS)} inside, got {arg!r}")
+                raise UnsupportedPatternError(f"{where}: anything-but supports {sorted(_STRING_OPS)} inside, got {arg!r}")
         elif isinstance(arg, list):
             for v in arg:
                 _validate_matcher(v, where)
         else:
             _validate_matcher(arg, where)
     elif op == "numeric":
-        if not isinstance(arg, list) or len(arg) not in {2, 4} or any(
-            o not in _NUMERIC_OPS or not isinstance(n, (int, float)) for o, n in zip(arg[::2], arg[1::2])
+        if (
+            not isinstance(arg, list)
+            or len(arg) not in {2, 4}
+            or any(o not in _NUMERIC_OPS or not isinstance(n, (int, float)) for o, n in zip(arg[::2], arg[1::2], strict=True))
         ):
-            raise UnsupportedPattern(f"{where}: numeric takes [op, n] or [op, n, op, n], got {arg!r}")
+            raise UnsupportedPatternError(f"{where}: numeric takes [op, n] or [op, n, op, n], got {arg!r}")
     elif op == "exists":
         if not isinstance(arg, bool):
-            raise UnsupportedPattern(f"{where}: exists takes true or false")
+            raise UnsupportedPatternError(f"{where}: exists takes true or false")
     elif op == "cidr":
         try:
             ipaddress.ip_network(arg, strict=False)
         except ValueError as exc:
-            raise UnsupportedPattern(f"{where}: bad cidr {arg!r}") from exc
+            raise UnsupportedPatternError(f"{where}: bad cidr {arg!r}") from exc
     else:
-        raise UnsupportedPattern(f"{where}: operator {op!r} is not supported by the local stack's matcher")
+        raise UnsupportedPatternError(f"{where}: operator {op!r} is not supported by the local stack's matcher")
 
 
 def _match_object(pattern: Mapping[str, Any], event: Any) -> bool:
@@ -137,7 +145,7 @@ def _match_leaf(matchers: list[Any], field: Any) -> bool:
 def _match_one(matcher: Any, value: Any) -> bool:
     if not isinstance(matcher, Mapping):
         return _equal(matcher, value)
-    (op, arg), = matcher.items()
+    ((op, arg),) = matcher.items()
     if op == "exists":
         return arg is True
     if op == "anything-but":
@@ -148,7 +156,7 @@ def _match_one(matcher: Any, value: Any) -> bool:
     if op == "numeric":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
-        return all(_NUMERIC_OPS[o](value, n) for o, n in zip(arg[::2], arg[1::2]))
+        return all(_NUMERIC_OPS[o](value, n) for o, n in zip(arg[::2], arg[1::2], strict=True))
     if op == "cidr":
         try:
             return ipaddress.ip_address(value) in ipaddress.ip_network(arg, strict=False)

@@ -18,6 +18,7 @@ Because `os.environ` and `sys.modules` are process-wide, a gate lets invocations
 SAME function overlap (same environment; real concurrency, e.g. racing commands) while
 invocations of DIFFERENT functions take turns, first come first served.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,16 +35,32 @@ import time
 import traceback
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
-from typing import Any, Callable, Iterator, Mapping, Sequence, TextIO
+from typing import Any, TextIO
 
 from .model import FunctionDecl
 
 #: Importable here, absent from Lambda's Python runtime (boto3/botocore are present).
 NOT_IN_LAMBDA_RUNTIME = frozenset(
-    {"pulumi", "pulumi_aws", "moto", "jwt", "cryptography", "yaml", "jsonschema", "werkzeug", "flask", "requests", "pytest", "components", "local", "tests"}
+    {
+        "pulumi",
+        "pulumi_aws",
+        "moto",
+        "jwt",
+        "cryptography",
+        "yaml",
+        "jsonschema",
+        "werkzeug",
+        "flask",
+        "requests",
+        "pytest",
+        "components",
+        "local",
+        "tests",
+    }
 )
 
 _current = threading.local()  # .function: the FunctionDecl this thread is running, if any
@@ -142,7 +159,9 @@ class _CodeFinder(importlib.abc.MetaPathFinder):
         top = fullname.partition(".")[0]
         if top not in fn.top_level_names:
             if top in self.blocked:
-                raise ModuleNotFoundError(f"No module named {fullname!r}: function {fn.logical} does not ship it (and Lambda's runtime lacks it)", name=fullname)
+                raise ModuleNotFoundError(
+                    f"No module named {fullname!r}: function {fn.logical} does not ship it (and Lambda's runtime lacks it)", name=fullname
+                )
             return None
         rel = fullname.replace(".", "/")
         if (init := fn.files.get(f"{rel}/__init__.py")) is not None:
@@ -324,22 +343,21 @@ class FunctionRuntime:
         request_id = str(uuid.uuid4())
         payload = json.loads(json.dumps(event))
         ok, result, error_type, error_message = False, None, None, None
-        with fn.slots or contextlib.nullcontext():
-            with self._gate.hold(fn):
-                started, t0 = time.time(), time.perf_counter()
-                _current.function = fn.decl
-                try:
-                    handler = getattr(fn.module, fn.decl.handler.rpartition(".")[2])
-                    value = handler(payload, LambdaContext(fn.decl, request_id))
-                    result, ok = json.loads(json.dumps(value)), True
-                except Exception as exc:  # the handler's failure is the invocation's outcome
-                    error_type, error_message = _describe(exc)
-                    self._on_error(f"{fn.decl.logical} {request_id}:\n" + "".join(traceback.format_exception(exc)).rstrip())
-                finally:
-                    for _, stream in self._streams:
-                        stream.flush_thread()
-                    _current.function = None
-                duration_ms = (time.perf_counter() - t0) * 1000
+        with fn.slots or contextlib.nullcontext(), self._gate.hold(fn):
+            started, t0 = time.time(), time.perf_counter()
+            _current.function = fn.decl
+            try:
+                handler = getattr(fn.module, fn.decl.handler.rpartition(".")[2])
+                value = handler(payload, LambdaContext(fn.decl, request_id))
+                result, ok = json.loads(json.dumps(value)), True
+            except Exception as exc:  # the handler's failure is the invocation's outcome
+                error_type, error_message = _describe(exc)
+                self._on_error(f"{fn.decl.logical} {request_id}:\n" + "".join(traceback.format_exception(exc)).rstrip())
+            finally:
+                for _, stream in self._streams:
+                    stream.flush_thread()
+                _current.function = None
+            duration_ms = (time.perf_counter() - t0) * 1000
         if ok and duration_ms > fn.decl.timeout_s * 1000:
             ok, result, error_type = False, None, "Sandbox.Timedout"
             error_message = f"Task timed out after {fn.decl.timeout_s} seconds (took {duration_ms / 1000:.2f} s here)"
@@ -363,4 +381,3 @@ def _describe(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, (TypeError, ValueError)) and "JSON serializable" in str(exc):
         return "Runtime.MarshalError", f"Unable to marshal response: {exc}"
     return type(exc).__name__, str(exc)
-

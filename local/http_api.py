@@ -20,6 +20,7 @@
   `isBase64Encoded` bodies decoded); any other return value is 200 with it as JSON. A
   function error is 500 `{"message":"Internal Server Error"}`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,15 +29,16 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .functions import FunctionRuntime
 from .model import ApiDecl, RouteDecl
-from .tokens import InvalidToken, Issuer, flatten_claims
+from .tokens import InvalidTokenError, Issuer, flatten_claims
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 _TEXT_TYPES = re.compile(r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+json|[^;]*\+xml)", re.I)
@@ -90,7 +92,7 @@ def match_route(compiled: list[_Compiled], method: str, encoded_path: str) -> Ma
         if c.pattern is None:
             return Match(c.route, {})
         if m := c.pattern.fullmatch(encoded_path):
-            return Match(c.route, {n: unquote(v) for n, v in zip(c.names, m.groups())})
+            return Match(c.route, {n: unquote(v) for n, v in zip(c.names, m.groups(), strict=True)})
     return None
 
 
@@ -131,7 +133,9 @@ class ApiServer:
         self.thread.join(timeout=5)
 
     # ------------------------------------------------------------------ one request
-    def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, client_ip: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    def handle(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, client_ip: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         request_id = base64.b32encode(uuid.uuid4().bytes[:10]).decode().rstrip("=")
         base = [("apigw-requestid", request_id)]
         split = urlsplit(target)
@@ -139,7 +143,7 @@ class ApiServer:
         if self.prefix:
             if not (path == self.prefix or path.startswith(self.prefix + "/")):
                 return _message(404, "Not Found", base)
-            path = path[len(self.prefix):] or "/"
+            path = path[len(self.prefix) :] or "/"
         lower: dict[str, list[str]] = {}
         for k, v in headers:
             lower.setdefault(k.lower(), []).append(v)
@@ -159,7 +163,7 @@ class ApiServer:
             token = token[7:] if token[:7].lower() == "bearer " else token
             try:
                 claims = self.issuer_for(route.authorizer.issuer, route.authorizer.audiences).verify(token.strip())
-            except InvalidToken:
+            except InvalidTokenError:
                 return _message(401, "Unauthorized", base, extra=(("www-authenticate", 'Bearer error="invalid_token"'),))
             if route.scopes:
                 granted = set(str(claims.get("scope") or claims.get("scp") or "").split())
@@ -303,7 +307,7 @@ def _handler_class(api: ApiServer) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(raw)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815 - http.server's names
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             return  # each invocation is logged by the runtime

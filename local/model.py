@@ -7,15 +7,17 @@ targets, functions, event source mappings and HTTP routes, with every cross refe
 points at. Nothing here is hand-written per project: a resource the local stack cannot run
 is reported in `LocalModel.not_emulated`, never dropped silently.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
 import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from components.testing import RecordedResource, RecordedStack
 
@@ -69,7 +71,7 @@ NOT_EMULATED_REASONS: Mapping[str, str] = {
     "aws:cognito/userPool:UserPool": "replaced by the local JWT issuer (key in .local-stack/)",
     "aws:cognito/userPoolClient:UserPoolClient": "replaced by the local JWT issuer",
     "aws:cognito/userGroup:UserGroup": "groups are whatever `local token --groups` puts in the token",
-    "aws:dynamodb/resourcePolicy:ResourcePolicy": "resource policies are not enforced (append-only is enforced by code review and IAM on AWS)",
+    "aws:dynamodb/resourcePolicy:ResourcePolicy": "resource policies are not enforced (the Events table's append-only deny included)",
     "aws:sqs/queuePolicy:QueuePolicy": "queue policies are not enforced",
     "aws:cloudwatch/eventBusPolicy:EventBusPolicy": "bus policies are not enforced",
     "aws:backup/vault:Vault": "no backups locally",
@@ -530,7 +532,9 @@ class _Builder:
             raise ModelError(f"{r.name}: mapping to unknown function {i.get('functionName')!r}")
         table = next((t for t in tables if source and source == t.declared_stream_arn), None)
         if table is None:
-            self.warnings.append(f"{r.name}: source {source or '?'} is not a DynamoDB stream of this stack; this mapping is NOT run locally")
+            self.warnings.append(
+                f"{r.name}: source {source or '?'} is not a DynamoDB stream of this stack; this mapping is NOT run locally"
+            )
             return None
         filters = tuple(Pattern.parse(f["pattern"]) for f in ((i.get("filterCriteria") or {}).get("filters") or ()))
         on_failure = ((i.get("destinationConfig") or {}).get("onFailure") or {}).get("destinationArn")
@@ -582,7 +586,13 @@ class _Builder:
                     scopes=tuple(i.get("authorizationScopes") or ()),
                 )
             )
-        return ApiDecl(logical=r.name, api_id=api_id, stage=stages[0] if stages else "$default", routes=tuple(routes), cors=r.inputs.get("corsConfiguration"))
+        return ApiDecl(
+            logical=r.name,
+            api_id=api_id,
+            stage=stages[0] if stages else "$default",
+            routes=tuple(routes),
+            cors=r.inputs.get("corsConfiguration"),
+        )
 
     def _authorizer(self, route: RecordedResource, authorizers: Mapping[str | None, RecordedResource]) -> Authorizer | None:
         kind = route.inputs.get("authorizationType", "NONE")

@@ -1,4 +1,5 @@
 """`local plan`: the offline preview - resource tree, counts per type, policy report."""
+
 from __future__ import annotations
 
 from collections import defaultdict

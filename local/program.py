@@ -5,18 +5,19 @@ tests' harness does. A stack that reads another stack's outputs (a `StackReferen
 prod wrapping the bus a platform stack owns) gets FAKE outputs, synthesized from the
 output names and reported in `Program.fake_outputs`, unless real values are given.
 """
+
 from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import pulumi
 
-from components.testing import RecordedStack, run_program
-from components.testing import harness
+from components.testing import RecordedStack, harness, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,6 +8,7 @@
 evaluating `__main__.py`. moto keeps its state per process, so one local stack runs per
 process at a time.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from components.testing import RecordedStack
 
@@ -30,6 +32,7 @@ from .targets import AsyncInvoker, TargetDrainer
 from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, load_key
 
 STATE_DIR = ROOT / ".local-stack"
+DEFAULT_DELAYS = Delays()
 
 
 class LocalStackError(RuntimeError):
@@ -53,7 +56,7 @@ class LocalStack:
         config_overrides: Mapping[str, Any] | None = None,
         stack_references: Mapping[str, Mapping[str, Any]] | None = None,
         log: Callable[[str], None] | None = print,
-        delays: Delays = Delays(),
+        delays: Delays = DEFAULT_DELAYS,
         async_workers: int = 2,
         state_dir: Path = STATE_DIR,
     ) -> None:
@@ -105,7 +108,9 @@ class LocalStack:
     def _start(self) -> None:
         t0 = time.perf_counter()
         if self._recorded is None:
-            program = evaluate(self.stack_name, root=self.root, config_overrides=self._config_overrides, stack_references=self._stack_references)
+            program = evaluate(
+                self.stack_name, root=self.root, config_overrides=self._config_overrides, stack_references=self._stack_references
+            )
             self._recorded, self.fake_outputs = program.recorded, program.fake_outputs
         self.recorded = self._recorded
         self.model = model = build_model(self._recorded, code_cache=self.state_dir / "code")
@@ -135,7 +140,13 @@ class LocalStack:
 
         for fn in {t.function.logical: t.function for t in model.targets if t.function is not None}.values():
             self.invokers[fn.logical] = AsyncInvoker(
-                fn, runtime=self.runtime, send=self._send, workers=self.async_workers, delays=self.delays, stop=self._stop, on_error=self._error
+                fn,
+                runtime=self.runtime,
+                send=self._send,
+                workers=self.async_workers,
+                delays=self.delays,
+                stop=self._stop,
+                on_error=self._error,
             )
         for target in model.targets:
             url = self.provisioned.target_queues.get(target.logical)
@@ -143,7 +154,15 @@ class LocalStack:
                 continue
             invoker = self.invokers.get(target.function.logical) if target.function else None
             self.drainers.append(
-                TargetDrainer(target, queue_url=url, sqs_client=clients("sqs"), invoker=invoker, send=self._send, stop=self._stop, on_error=self._error)
+                TargetDrainer(
+                    target,
+                    queue_url=url,
+                    sqs_client=clients("sqs"),
+                    invoker=invoker,
+                    send=self._send,
+                    stop=self._stop,
+                    on_error=self._error,
+                )
             )
         for mapping in model.stream_mappings:
             if not mapping.enabled:
@@ -164,7 +183,14 @@ class LocalStack:
             )
         for i, api in enumerate(model.apis):
             self.apis.append(
-                ApiServer(api, host=self.host, port=self.port if i == 0 else 0, runtime=self.runtime, issuer_for=self._issuer, account_id=ACCOUNT_ID)
+                ApiServer(
+                    api,
+                    host=self.host,
+                    port=self.port if i == 0 else 0,
+                    runtime=self.runtime,
+                    issuer_for=self._issuer,
+                    account_id=ACCOUNT_ID,
+                )
             )
         for worker in [*self.invokers.values()]:
             worker.start()
@@ -256,7 +282,9 @@ class LocalStack:
         attrs = self.clients("sqs").get_queue_attributes(
             QueueUrl=drainer.queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         )["Attributes"]
-        return drainer.in_hand() == 0 and attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+        return (
+            drainer.in_hand() == 0 and attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+        )
 
     # ------------------------------------------------------------------ internals
     def _issuer(self, issuer: str, audiences: tuple[str, ...]) -> Issuer:
@@ -296,7 +324,13 @@ class LocalStack:
     def _write_state(self) -> None:
         """What `python -m local token` and other processes need to talk to this stack."""
         issuer, audiences = self.authorizer()
-        state = {"pid": os.getpid(), "api_url": self.api_url if self.apis else None, "moto_url": self.moto_url, "issuer": issuer, "audiences": list(audiences)}
+        state = {
+            "pid": os.getpid(),
+            "api_url": self.api_url if self.apis else None,
+            "moto_url": self.moto_url,
+            "issuer": issuer,
+            "audiences": list(audiences),
+        }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._state_file().write_text(json.dumps(state, indent=2))
 
@@ -307,20 +341,23 @@ class LocalStack:
         if self.apis:
             issuer, audiences = self.authorizer()
             lines += [
-                f"  API        {self.api_url}   ({sum(len(a.routes) for a in m.apis)} routes; JWT issuer {issuer}, audience {', '.join(audiences)})",
+                f"  API        {self.api_url}   ({sum(len(a.routes) for a in m.apis)} routes)",
+                f"  JWT        issuer {issuer}, audience {', '.join(audiences)} (signed with .local-stack/ key)",
                 f"  token      {sys.executable} -m local token --sub ana --groups admin",
-                f'  try        curl -H "Authorization: Bearer $(python -m local token --sub ana --groups admin)" {self.api_url}/openapi.json',
+                '  try        curl -H "Authorization: Bearer $(python -m local token --sub ana --groups admin)" '
+                f"{self.api_url}/approvers/ana/pending",
             ]
         lines += [
             f"  moto       {self.moto_url}   (AWS_ENDPOINT_URL for boto3 / the AWS CLI; fake credentials)",
             f"  on moto    tables {len(m.tables)}, queues {len(m.queues)} (+{len(self.provisioned.target_queues)} local target queues), "
-            f"buses {len([b for b in m.buses if b.name != 'default'])}, archives {len(m.archives)}, rules {len(m.rules)}, log groups {len(m.log_groups)}",
+            f"buses {len([b for b in m.buses if b.name != 'default'])}, archives {len(m.archives)}, rules {len(m.rules)}, "
+            f"log groups {len(m.log_groups)}",
             f"  in-process functions {len(m.functions)}, stream mappings {len(self.pollers)}, rule targets {len(self.drainers)}, "
             f"HTTP routes {sum(len(a.routes) for a in m.apis)}",
         ]
         for ref, name, value in self.fake_outputs:
             lines.append(f"  FAKE       stack reference {ref} output {name} = {value!r}")
-        lines.append("  emulated   " + "; ".join(sorted({t.split(':')[-1] for t in EMULATED})))
+        lines.append("  emulated   " + "; ".join(sorted({t.split(":")[-1] for t in EMULATED})))
         lines.append("  NOT emulated (declared, no local effect):")
         lines += [f"    - {t} x{n}: {why}" for t, n, why in m.not_emulated]
         lines += [f"    - {s}" for s in IGNORED_SETTINGS]
@@ -329,7 +366,9 @@ class LocalStack:
                 lines.append(f"    - rule {rule.logical}: schedule {rule.schedule} is never fired locally")
         for target in m.targets:
             if target.input_shaping:
-                lines.append(f"    - target {target.logical}: {target.input_shaping} is not applied locally (the function gets the whole event)")
+                lines.append(
+                    f"    - target {target.logical}: {target.input_shaping} is not applied locally (the function gets the whole event)"
+                )
             if target.function is None and target.queue is None and ":lambda:" not in target.arn:
                 lines.append(f"    - target {target.logical}: {target.arn} is neither a declared function nor a queue; not delivered")
         lines += [f"  warning    {w}" for w in m.warnings]

@@ -11,13 +11,15 @@ Dates are relative to today (the service's clock): the past leave is last week (
 story needs today to be at least the second week of January), the other leaves are in
 the first weeks of this year and next.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 from .client import ApiClient, Response, path_param, wait_for
 
@@ -38,7 +40,7 @@ class Step:
         self.notes.append(f"FAILED: {message}")
 
 
-class StoryFailed(AssertionError):
+class StoryFailedError(AssertionError):
     """A step did not behave as the story says."""
 
 
@@ -81,7 +83,7 @@ class Story:
         monday = self.today - timedelta(days=self.today.weekday())
         self.past_week = monday - timedelta(days=7)
         if self.past_week.year != self.year:
-            raise StoryFailed("the story needs a full past week in this year: run it after the second week of January")
+            raise StoryFailedError("the story needs a full past week in this year: run it after the second week of January")
         first_monday = date(self.year, 1, 1) + timedelta(days=(7 - date(self.year, 1, 1).weekday()) % 7)
         weeks = [first_monday + timedelta(weeks=k) for k in range(1, 6) if first_monday + timedelta(weeks=k) != self.past_week]
         self.approved_week, self.denied_week = weeks[0], weeks[1]
@@ -100,7 +102,7 @@ class Story:
         step.notes.append(f"{what} -> {response.status} {response.text[:160]}")
         if response.status != status:
             step.fail(f"{what}: expected {status}, got {response.status} {response.text[:300]}")
-            raise StoryFailed(step.notes[-1])
+            raise StoryFailedError(step.notes[-1])
         if 200 <= status < 300:
             self._accepted = (step, time.perf_counter(), None)
         return response
@@ -126,7 +128,7 @@ class Story:
         except TimeoutError:
             seen = f"{last[0].status} {last[0].text[:300]}" if last else "nothing"
             step.fail(f"{what}: not visible within {self.timeout} s; last seen {seen}")
-            raise StoryFailed(step.notes[-1]) from None
+            raise StoryFailedError(step.notes[-1]) from None
         now = time.perf_counter()
         step.notes.append(f"visible: {what} (polled {(now - start) * 1000:.0f} ms)")
         if self._accepted is not None:
@@ -150,7 +152,7 @@ class Story:
 
     # ------------------------------------------------------------------ the story
     def play(self) -> None:
-        """Every step, in order; stops at the first step that misbehaves (StoryFailed)."""
+        """Every step, in order; stops at the first step that misbehaves (StoryFailedError)."""
         y = self.year
         st = self.state
 
@@ -161,7 +163,9 @@ class Story:
         for who, name in (("john", "John"), ("mike", "Mike")):
             self._expect(step, self.ana.post(f"/locations/{a}/employees", {"employee_id": who, "name": name}), 201, f"add {who}")
             self._visible(
-                step, f"{who} joined, in the audit history", lambda w=who: self.ana.get(f"/streams/{path_param('employee#' + w)}/events"),
+                step,
+                f"{who} joined, in the audit history",
+                lambda w=who: self.ana.get(f"/streams/{path_param('employee#' + w)}/events"),
                 lambda body: [e["metadata"]["event_type"] for e in body["items"]] == ["EmployeeJoined"],
             )
 
@@ -170,21 +174,38 @@ class Story:
         self._visible(step, "Mike's pending approvals", lambda: self.pending(self.mike, "mike"), lambda b: b.get("items") == [])
 
         step = self._step("3. Ana assigns the policy: 20 PTO days a year, up to 5 roll over")
-        self._expect(step, self.ana.put(f"/locations/{a}/policy", {"leave_type": PTO, "days_per_year": 20, "max_rollover_days": 5}), 200, "PUT policy")
+        self._expect(
+            step,
+            self.ana.put(f"/locations/{a}/policy", {"leave_type": PTO, "days_per_year": 20, "max_rollover_days": 5}),
+            200,
+            "PUT policy",
+        )
         self._balance_is(step, "john", y, allowance=20, used=0, pending=0, remaining=20)
 
         step = self._step(f"4. John requests {self.approved_week} .. +4 (5 working days); Mike approves it")
-        body = {"leave_type": PTO, "start": str(self.approved_week), "end": str(self.approved_week + timedelta(days=4)), "note": "family trip"}
+        body = {
+            "leave_type": PTO,
+            "start": str(self.approved_week),
+            "end": str(self.approved_week + timedelta(days=4)),
+            "note": "family trip",
+        }
         r = self._expect(step, self.john.post("/employees/john/leave-requests", body), 201, "request leave")
         st["approved_request"] = rid = r.json["request_id"]
         self._check(step, r.json.get("working_days") == 5, f"5 working days, got {r.json}")
-        self._visible(step, "the request in Mike's pending list", lambda: self.pending(self.mike, "mike"), lambda b: [i["request_id"] for i in b["items"]] == [rid])
+        self._visible(
+            step,
+            "the request in Mike's pending list",
+            lambda: self.pending(self.mike, "mike"),
+            lambda b: [i["request_id"] for i in b["items"]] == [rid],
+        )
         self._balance_is(step, "john", y, used=0, pending=5, remaining=15)
         self._expect(step, self.mike.post(f"/leave-requests/{rid}/approve", {}), 200, "Mike approves")
         self._balance_is(step, "john", y, used=5, pending=0, remaining=15)
         self._visible(step, "Mike's pending list empty", lambda: self.pending(self.mike, "mike"), lambda b: b["items"] == [])
         self._visible(
-            step, "the approved leave on Belgrade's calendar", lambda: self.calendar(a, date(y, 1, 1), date(y, 12, 31)),
+            step,
+            "the approved leave on Belgrade's calendar",
+            lambda: self.calendar(a, date(y, 1, 1), date(y, 12, 31)),
             lambda b: [(i["request_id"], i["status"]) for i in b["items"]] == [(rid, "approved")],
         )
 
@@ -192,7 +213,12 @@ class Story:
         body = {"leave_type": PTO, "start": str(self.denied_week), "end": str(self.denied_week + timedelta(days=1))}
         rid2 = self._expect(step, self.john.post("/employees/john/leave-requests", body), 201, "request leave").json["request_id"]
         st["denied_request"] = rid2
-        self._visible(step, "the request in Mike's pending list", lambda: self.pending(self.mike, "mike"), lambda b: [i["request_id"] for i in b["items"]] == [rid2])
+        self._visible(
+            step,
+            "the request in Mike's pending list",
+            lambda: self.pending(self.mike, "mike"),
+            lambda b: [i["request_id"] for i in b["items"]] == [rid2],
+        )
         self._expect(step, self.mike.post(f"/leave-requests/{rid2}/deny", {"reason": "release week"}), 200, "Mike denies")
         self._visible(step, "Mike's pending list empty", lambda: self.pending(self.mike, "mike"), lambda b: b["items"] == [])
         self._balance_is(step, "john", y, used=5, pending=0, remaining=15)
@@ -211,7 +237,9 @@ class Story:
         step = self._step("6. Ana changes John's working week to Monday-Thursday")
         self._expect(step, self.ana.put("/employees/john/working-week", {"days": ["MON", "TUE", "WED", "THU"]}), 200, "PUT working-week")
         self._visible(
-            step, "WorkingWeekChanged in John's history", lambda: self.ana.get(f"/streams/{path_param('employee#john')}/events"),
+            step,
+            "WorkingWeekChanged in John's history",
+            lambda: self.ana.get(f"/streams/{path_param('employee#john')}/events"),
             lambda b: b["items"] and b["items"][-1]["metadata"]["event_type"] == "WorkingWeekChanged",
         )
 
@@ -223,27 +251,46 @@ class Story:
         self._balance_is(step, "john", y, used=9, pending=0, remaining=6)
 
         step = self._step("8. Alex (admin) opens Novi Sad (25 days, 3 roll over), becomes its approver and transfers John there")
-        st["novi_sad"] = b = self._expect(step, self.alex.post("/locations", {"name": "Novi Sad"}), 201, "POST /locations").json["location_id"]
+        st["novi_sad"] = b = self._expect(step, self.alex.post("/locations", {"name": "Novi Sad"}), 201, "POST /locations").json[
+            "location_id"
+        ]
         self._expect(step, self.alex.post(f"/locations/{b}/employees", {"employee_id": "alex", "name": "Alex"}), 201, "add alex")
         self._expect(step, self.alex.put(f"/locations/{b}/approver", {"employee_id": "alex"}), 200, "alex approves Novi Sad")
-        self._expect(step, self.alex.put(f"/locations/{b}/policy", {"leave_type": PTO, "days_per_year": 25, "max_rollover_days": 3}), 200, "PUT policy")
+        self._expect(
+            step,
+            self.alex.put(f"/locations/{b}/policy", {"leave_type": PTO, "days_per_year": 25, "max_rollover_days": 3}),
+            200,
+            "PUT policy",
+        )
         body = {"leave_type": PTO, "start": str(self.next_year_week), "end": str(self.next_year_week + timedelta(days=2))}
-        r = self._expect(step, self.john.post("/employees/john/leave-requests", body), 201, f"John requests {self.next_year_week} .. +2 (pending)")
+        r = self._expect(
+            step, self.john.post("/employees/john/leave-requests", body), 201, f"John requests {self.next_year_week} .. +2 (pending)"
+        )
         st["moved_request"] = rid3 = r.json["request_id"]
-        self._visible(step, "it in Mike's pending list", lambda: self.pending(self.mike, "mike"), lambda b_: [i["request_id"] for i in b_["items"]] == [rid3])
+        self._visible(
+            step,
+            "it in Mike's pending list",
+            lambda: self.pending(self.mike, "mike"),
+            lambda b_: [i["request_id"] for i in b_["items"]] == [rid3],
+        )
         self._expect(step, self.alex.post("/employees/john/transfer", {"to_location_id": b}), 200, "transfer John (effective today)")
         allowance = prorated_allowance(y, self.today, 20, 25)
         st["expected_allowance"] = allowance
         self._balance_is(step, "john", y, allowance=allowance, used=9, remaining=allowance - 9 - 5)
         self._balance_is(step, "john", y + 1, allowance=25, rolled_over=5, pending=3, remaining=27)
-        self._visible(step, "John's request moved to Alex", lambda: self.pending(self.alex, "alex"), lambda b_: [i["request_id"] for i in b_["items"]] == [rid3])
+        self._visible(
+            step,
+            "John's request moved to Alex",
+            lambda: self.pending(self.alex, "alex"),
+            lambda b_: [i["request_id"] for i in b_["items"]] == [rid3],
+        )
         self._visible(step, "and off Mike's list", lambda: self.pending(self.mike, "mike"), lambda b_: b_["items"] == [])
         self._commit_latency()
 
     def _check(self, step: Step, condition: bool, message: str) -> None:
         if not condition:
             step.fail(message)
-            raise StoryFailed(message)
+            raise StoryFailedError(message)
 
     # ------------------------------------------------------------------ results
     def latencies(self) -> list[float]:

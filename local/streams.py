@@ -19,15 +19,17 @@ moto's shard iterators hold the shard object that a failed TransactWriteItems re
 so each poll asks for a fresh iterator after the last checkpoint, holding the DynamoDB
 lock until its records are read (`local.backend` explains why).
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from .filters import matches_any
 from .functions import FunctionRuntime, Invocation
@@ -93,7 +95,7 @@ class StreamPoller(threading.Thread):
                 if not busy:
                     self._last_empty_poll = started
                     self.stop_event.wait(self.delays.poll_s)
-        except _Stopped:
+        except _StoppedError:
             return
         except Exception as exc:  # a poller that dies silently would be the worst outcome
             if not self.stop_event.is_set():
@@ -148,7 +150,7 @@ class StreamPoller(threading.Thread):
         m = self.mapping
         while batch:
             if self.stop_event.is_set():
-                raise _Stopped
+                raise _StoppedError
             expired = self._expired(batch)
             if expired:
                 self._give_up(shard, batch[:expired], "RecordAgeExceeded", attempt, None)
@@ -169,7 +171,7 @@ class StreamPoller(threading.Thread):
                 self._deliver(shard, batch[half:], attempt)
                 return
             if self.stop_event.wait(self.delays.retry(attempt)):
-                raise _Stopped
+                raise _StoppedError
         if batch:
             self.positions[shard] = batch[-1]["dynamodb"]["SequenceNumber"]
 
@@ -208,7 +210,7 @@ class StreamPoller(threading.Thread):
             },
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "version": "1.0",
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "DDBStreamBatchInfo": {
                 "shardId": shard,
                 "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
@@ -226,12 +228,12 @@ class StreamPoller(threading.Thread):
         self.on_error(f"stream mapping {m.logical}: {len(records)} record(s) given up ({condition}); {where}")
 
 
-class _Stopped(Exception):
+class _StoppedError(Exception):
     """The local stack is stopping."""
 
 
 def _iso(epoch: Any) -> str | None:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z") if isinstance(epoch, (int, float)) else None
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z") if isinstance(epoch, (int, float)) else None
 
 
 def _jsonable(value: Any) -> Any:

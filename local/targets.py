@@ -15,6 +15,7 @@ On AWS a rule with a Lambda target works in two steps, and the local stack keeps
    `requestPayload`) or to the function's DLQ (the bare event), or else dropped (logged).
 Retries here wait `Delays.retry(n)` (AWS waits about a minute, then two).
 """
+
 from __future__ import annotations
 
 import heapq
@@ -22,9 +23,10 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from .functions import FunctionRuntime, Invocation
 from .model import FunctionDecl, TargetDecl
@@ -121,7 +123,10 @@ class AsyncInvoker:
     def _fail(self, item: _Pending, invocation: Invocation, condition: str) -> None:
         fn = self.function
         if fn.on_failure is None:
-            self.on_error(f"{fn.logical}: event {item.event.get('id')} DROPPED after {item.attempts} attempt(s) ({condition}): no on-failure destination or DLQ declared")
+            self.on_error(
+                f"{fn.logical}: event {item.event.get('id')} DROPPED after {item.attempts} attempt(s) ({condition}): "
+                "no on-failure destination or DLQ declared"
+            )
             return
         if fn.on_failure_kind == "destination":
             body = {
@@ -135,11 +140,19 @@ class AsyncInvoker:
                 },
                 "requestPayload": item.event,
                 "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-                "responsePayload": {"errorMessage": invocation.error_message, "errorType": invocation.error_type, "requestId": invocation.request_id},
+                "responsePayload": {
+                    "errorMessage": invocation.error_message,
+                    "errorType": invocation.error_type,
+                    "requestId": invocation.request_id,
+                },
             }
             self.send(fn.on_failure, json.dumps(body), {})
         else:
-            attrs = {"RequestID": invocation.request_id, "ErrorCode": "200", "ErrorMessage": f"{invocation.error_type}: {invocation.error_message}"[:256]}
+            attrs = {
+                "RequestID": invocation.request_id,
+                "ErrorCode": "200",
+                "ErrorMessage": f"{invocation.error_type}: {invocation.error_message}"[:256],
+            }
             self.send(fn.on_failure, json.dumps(item.event), attrs)
         self.on_error(f"{fn.logical}: event {item.event.get('id')} failed {item.attempts} time(s) ({condition}); sent to {fn.on_failure}")
 
@@ -205,8 +218,11 @@ class TargetDrainer(threading.Thread):
         }
         if t.dead_letter_queue:
             self.send(t.dead_letter_queue, json.dumps(event), attrs)
-        self.on_error(f"target {t.logical}: function {t.arn} does not exist; event {event.get('id')} " + (f"sent to {t.dead_letter_queue}" if t.dead_letter_queue else "DROPPED (no DLQ)"))
+        self.on_error(
+            f"target {t.logical}: function {t.arn} does not exist; event {event.get('id')} "
+            + (f"sent to {t.dead_letter_queue}" if t.dead_letter_queue else "DROPPED (no DLQ)")
+        )
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -7,6 +7,7 @@ on AWS. `verify` does what API Gateway's JWT authorizer does: RS256 signature by
 `kid`, `iss` equal to the issuer, `aud` (or Cognito's `client_id`) among the audiences,
 `exp`/`nbf`/`iat` in range.
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,9 +15,10 @@ import hashlib
 import os
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -27,7 +29,7 @@ LOCAL_ISSUER = "http://127.0.0.1/local-issuer"
 LOCAL_AUDIENCE = "local-stack"
 
 
-class InvalidToken(Exception):
+class InvalidTokenError(Exception):
     """The token would be refused by the JWT authorizer (the message says why)."""
 
 
@@ -41,9 +43,7 @@ class Issuer:
 
     @property
     def kid(self) -> str:
-        der = self.private_key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        der = self.private_key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         return base64.urlsafe_b64encode(hashlib.sha256(der).digest()[:12]).decode().rstrip("=")
 
     def token(self, sub: str, groups: Sequence[str] = (), ttl: int = 3600, **claims: Any) -> str:
@@ -67,13 +67,13 @@ class Issuer:
         return jwt.encode(body, self.private_key, algorithm="RS256", headers={"kid": self.kid})
 
     def verify(self, token: str) -> dict[str, Any]:
-        """The token's claims, or `InvalidToken`."""
+        """The token's claims, or `InvalidTokenError`."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise InvalidToken(f"malformed token: {exc}") from exc
+            raise InvalidTokenError(f"malformed token: {exc}") from exc
         if header.get("kid") != self.kid:
-            raise InvalidToken("unknown kid")
+            raise InvalidTokenError("unknown kid")
         try:
             claims = jwt.decode(
                 token,
@@ -84,11 +84,11 @@ class Issuer:
                 leeway=0,
             )
         except jwt.PyJWTError as exc:
-            raise InvalidToken(str(exc)) from exc
+            raise InvalidTokenError(str(exc)) from exc
         aud = claims.get("aud")
         auds = aud if isinstance(aud, list) else [aud]
         if not set(self.audiences) & {*auds, claims.get("client_id")}:
-            raise InvalidToken("audience not allowed")
+            raise InvalidTokenError("audience not allowed")
         return claims
 
     def jwks(self) -> dict[str, Any]:

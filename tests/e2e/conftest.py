@@ -3,11 +3,12 @@
 The program is evaluated once per session (`dev_program`); each module starts its own
 `LocalStack` on a deep copy (moto's state is per process, so modules take turns) with
 short retry delays, and tears it down at the end of the module."""
+
 from __future__ import annotations
 
 import copy
 import logging
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 

@@ -4,6 +4,7 @@ Commands run concurrently in the local stack (invocations of one function overla
 the requests race on the employee's stream: some win, some retry, some lose with 409.
 Whatever the outcome, no event is lost or duplicated, versions have no gaps, and the read
 models agree with the event history."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -46,10 +47,16 @@ def _in_parallel(calls: list) -> list[Response]:
 def test_concurrent_requests_lose_no_event_and_leave_no_gap(api: ApiClient, local_stack: LocalStack, madrid: str) -> None:
     lola = api.as_user("lola")
     mondays = [date(2026, 2, 2) + timedelta(weeks=k) for k in range(WORKERS)]
-    answers = _in_parallel([
-        (lambda d=d: lola.post("/employees/lola/leave-requests", {"leave_type": "PTO", "start": str(d), "end": str(d + timedelta(days=1))}))
-        for d in mondays
-    ])
+    answers = _in_parallel(
+        [
+            (
+                lambda d=d: lola.post(
+                    "/employees/lola/leave-requests", {"leave_type": "PTO", "start": str(d), "end": str(d + timedelta(days=1))}
+                )
+            )
+            for d in mondays
+        ]
+    )
     assert {a.status for a in answers} <= {201, 409}
     accepted = {a.json["request_id"] for a in answers if a.status == 201}
     assert accepted, "at least one request wins"
@@ -68,13 +75,19 @@ def test_concurrent_requests_lose_no_event_and_leave_no_gap(api: ApiClient, loca
 
 def test_concurrent_decisions_on_one_request_take_effect_once(api: ApiClient, local_stack: LocalStack, madrid: str) -> None:
     lola, pablo = api.as_user("lola"), api.as_user("pablo")
-    request_id = lola.post("/employees/lola/leave-requests", {"leave_type": "PTO", "start": "2026-10-05", "end": "2026-10-05"}).json["request_id"]
-    answers = _in_parallel([
-        (lambda i=i: pablo.post(f"/leave-requests/{request_id}/{'approve' if i % 2 else 'deny'}", {})) for i in range(WORKERS)
-    ])
+    request_id = lola.post("/employees/lola/leave-requests", {"leave_type": "PTO", "start": "2026-10-05", "end": "2026-10-05"}).json[
+        "request_id"
+    ]
+    answers = _in_parallel(
+        [(lambda i=i: pablo.post(f"/leave-requests/{request_id}/{'approve' if i % 2 else 'deny'}", {})) for i in range(WORKERS)]
+    )
     assert sorted(a.status for a in answers) == [200] + [409] * (WORKERS - 1)
     local_stack.settle()
-    decisions = [e for e in _history(api, "employee#lola") if e["data"].get("request_id") == request_id and e["metadata"]["event_type"] != "LeaveRequested"]
+    decisions = [
+        e
+        for e in _history(api, "employee#lola")
+        if e["data"].get("request_id") == request_id and e["metadata"]["event_type"] != "LeaveRequested"
+    ]
     assert len(decisions) == 1
     winner = next(a for a in answers if a.status == 200).json["status"]
     assert decisions[0]["metadata"]["event_type"] == {"approved": "LeaveApproved", "denied": "LeaveDenied"}[winner]
@@ -83,10 +96,14 @@ def test_concurrent_decisions_on_one_request_take_effect_once(api: ApiClient, lo
 def test_concurrent_retries_of_one_request_append_it_once(api: ApiClient, local_stack: LocalStack, madrid: str) -> None:
     lola = api.as_user("lola")
     body = {"leave_type": "PTO", "start": "2026-11-02", "end": "2026-11-02"}
-    answers = _in_parallel([(lambda: lola.post("/employees/lola/leave-requests", body, idempotency_key="same-click")) for _ in range(WORKERS)])
+    answers = _in_parallel(
+        [(lambda: lola.post("/employees/lola/leave-requests", body, idempotency_key="same-click")) for _ in range(WORKERS)]
+    )
     winners = [a for a in answers if a.status == 201]
     assert winners and all(a.json == winners[0].json for a in winners)
     assert {a.status for a in answers} <= {201, 409}
     local_stack.settle()
-    requested = [e for e in _history(api, "employee#lola") if e["metadata"]["event_type"] == "LeaveRequested" and e["data"]["start"] == "2026-11-02"]
+    requested = [
+        e for e in _history(api, "employee#lola") if e["metadata"]["event_type"] == "LeaveRequested" and e["data"]["start"] == "2026-11-02"
+    ]
     assert len(requested) == 1

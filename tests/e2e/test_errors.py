@@ -2,6 +2,7 @@
 
 Each answer has the contract's shape (`{"error": {"code", "message"}}`; 401 is API
 Gateway's own `{"message": "Unauthorized"}`) and nothing is appended for a refused request."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,7 +39,9 @@ def _events(api: ApiClient, stream: str) -> list[dict]:
         (b'{"name": "' + b"x" * 20000 + b'"}', "application/json", 413, "payload_too_large", None),
     ],
 )
-def test_bad_input_is_a_4xx_naming_the_problem(api: ApiClient, raw: bytes, content_type: str, status: int, code: str, field: str | None) -> None:
+def test_bad_input_is_a_4xx_naming_the_problem(
+    api: ApiClient, raw: bytes, content_type: str, status: int, code: str, field: str | None
+) -> None:
     response = api.as_user("ana", "admin").request("POST", "/locations", raw=raw, headers={"Content-Type": content_type})
     assert (response.status, response.error_code) == (status, code)
     assert response.json["error"]["message"]
@@ -61,7 +64,10 @@ def test_forbidden_is_403_and_appends_nothing(api: ApiClient, porto: str) -> Non
     john, mike = api.as_user("john"), api.as_user("mike")
     before = len(_events(api, "employee#john"))
     assert john.post("/locations", {"name": "x"}).error_code == "admin_only"
-    assert mike.post("/employees/john/leave-requests", {"leave_type": "PTO", "start": "2026-03-02", "end": "2026-03-02"}).error_code == "not_the_employee"
+    assert (
+        mike.post("/employees/john/leave-requests", {"leave_type": "PTO", "start": "2026-03-02", "end": "2026-03-02"}).error_code
+        == "not_the_employee"
+    )
     assert john.get(f"/streams/{path_param('employee#john')}/events").status == 403
     assert john.get("/approvers/mike/pending").status == 403
     assert len(_events(api, "employee#john")) == before
@@ -78,7 +84,9 @@ def test_unknown_ids_are_404(api: ApiClient, porto: str) -> None:
 def test_conflicts_are_409(api: ApiClient, porto: str, local_stack: LocalStack) -> None:
     ana, john, mike = api.as_user("ana", "admin"), api.as_user("john"), api.as_user("mike")
     assert ana.post(f"/locations/{porto}/employees", {"employee_id": "john", "name": "John"}).error_code == "employee_exists"
-    request_id = john.post("/employees/john/leave-requests", {"leave_type": "PTO", "start": "2026-04-06", "end": "2026-04-06"}).json["request_id"]
+    request_id = john.post("/employees/john/leave-requests", {"leave_type": "PTO", "start": "2026-04-06", "end": "2026-04-06"}).json[
+        "request_id"
+    ]
     assert mike.post(f"/leave-requests/{request_id}/approve", {}).status == 200
     again = mike.post(f"/leave-requests/{request_id}/deny", {})
     assert (again.status, again.error_code) == (409, "request_already_decided")

@@ -3,10 +3,12 @@ batch with a failed record, a record the publisher can never publish.
 
 Handlers are wrapped in place (`local_stack.function(...).module`), the way a test hook
 would fail them on AWS; everything else is the real code and the declared configuration."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -28,7 +30,9 @@ def berlin(api: ApiClient) -> str:
 
 def _drain(stack: LocalStack, queue: str) -> list[dict[str, Any]]:
     sqs = stack.clients("sqs")  # type: ignore[misc]
-    messages = sqs.receive_message(QueueUrl=stack.queue_url(queue), MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+    messages = sqs.receive_message(QueueUrl=stack.queue_url(queue), MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+        "Messages", []
+    )
     return [json.loads(m["Body"]) for m in messages]
 
 
@@ -55,7 +59,12 @@ def test_event_a_projector_keeps_failing_on_lands_in_the_target_dlq(
 
     monkeypatch.setattr(module, "handler", poisoned)
     pete, hans = api.as_user("pete"), api.as_user("hans")
-    assert pete.post("/employees/pete/leave-requests", {"leave_type": "PTO", "start": "2026-03-02", "end": "2026-03-02", "note": "poison"}).status == 201
+    assert (
+        pete.post(
+            "/employees/pete/leave-requests", {"leave_type": "PTO", "start": "2026-03-02", "end": "2026-03-02", "note": "poison"}
+        ).status
+        == 201
+    )
     assert hans.post("/employees/hans/leave-requests", {"leave_type": "PTO", "start": "2026-03-02", "end": "2026-03-03"}).status == 201
     local_stack.settle()
 
@@ -93,7 +102,9 @@ def test_a_record_reported_failed_is_redelivered_from_there_and_published_once(
     monkeypatch.setattr(module, "handler", fails_once)
     hans = api.as_user("hans")
     assert hans.post("/employees/hans/leave-requests", {"leave_type": "PTO", "start": "2026-04-06", "end": "2026-04-06"}).status == 201
-    wait_for(lambda: hans.get("/employees/hans/balance?year=2026&leave_type=PTO").json["pending"] == 3, what="hans's second request projected")
+    wait_for(
+        lambda: hans.get("/employees/hans/balance?year=2026&leave_type=PTO").json["pending"] == 3, what="hans's second request projected"
+    )
     local_stack.settle()
     assert len(seen) >= 2 and seen[1][0] in seen[0], "the mapping re-delivered from the failed record"
     history = api.as_user("ana", "admin").get(f"/streams/{path_param('employee#hans')}/events").json["items"]

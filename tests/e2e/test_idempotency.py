@@ -1,4 +1,5 @@
 """Idempotent retries through real HTTP: the first answer again, and nothing appended twice."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,7 +36,9 @@ def test_retried_request_returns_the_first_answer_and_appends_once(api: ApiClien
 
 def test_retried_decision_is_not_a_conflict(api: ApiClient, local_stack: LocalStack, lisbon: str) -> None:
     rita, nuno = api.as_user("rita"), api.as_user("nuno")
-    request_id = rita.post("/employees/rita/leave-requests", {"leave_type": "PTO", "start": "2026-08-03", "end": "2026-08-03"}).json["request_id"]
+    request_id = rita.post("/employees/rita/leave-requests", {"leave_type": "PTO", "start": "2026-08-03", "end": "2026-08-03"}).json[
+        "request_id"
+    ]
     first = nuno.post(f"/leave-requests/{request_id}/approve", {}, idempotency_key="approve-1")
     retry = nuno.post(f"/leave-requests/{request_id}/approve", {}, idempotency_key="approve-1")
     fresh = nuno.post(f"/leave-requests/{request_id}/approve", {})
@@ -46,9 +49,13 @@ def test_retried_decision_is_not_a_conflict(api: ApiClient, local_stack: LocalSt
 
 def test_same_key_other_body_is_422_and_appends_nothing(api: ApiClient, local_stack: LocalStack, lisbon: str) -> None:
     rita = api.as_user("rita")
-    first = rita.post("/employees/rita/leave-requests", {"leave_type": "PTO", "start": "2026-09-07", "end": "2026-09-07"}, idempotency_key="k-9")
+    first = rita.post(
+        "/employees/rita/leave-requests", {"leave_type": "PTO", "start": "2026-09-07", "end": "2026-09-07"}, idempotency_key="k-9"
+    )
     before = _history(api, local_stack, "employee#rita")
-    other = rita.post("/employees/rita/leave-requests", {"leave_type": "PTO", "start": "2026-09-14", "end": "2026-09-14"}, idempotency_key="k-9")
+    other = rita.post(
+        "/employees/rita/leave-requests", {"leave_type": "PTO", "start": "2026-09-14", "end": "2026-09-14"}, idempotency_key="k-9"
+    )
     assert (first.status, other.status, other.error_code) == (201, 422, "idempotency_key_reused")
     assert _history(api, local_stack, "employee#rita") == before
 

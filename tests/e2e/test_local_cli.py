@@ -1,8 +1,8 @@
 """`python -m local plan|up|token` as a user runs them (subprocesses, from the repo root)."""
+
 from __future__ import annotations
 
 import copy
-import dataclasses
 import queue
 import re
 import signal
@@ -41,7 +41,9 @@ def test_plan_of_a_stack_that_references_another_labels_the_fake_outputs() -> No
     assert "FAKE stack reference output: acme/platform/prod -> bus_arn" in result.stdout
 
 
-def test_plan_exits_1_on_a_policy_violation(dev_program: RecordedStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_exits_1_on_a_policy_violation(
+    dev_program: RecordedStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = copy.deepcopy(dev_program)
     log_group = broken.of_type("aws:cloudwatch/logGroup:LogGroup")[0]
     log_group.inputs.pop("retentionInDays")

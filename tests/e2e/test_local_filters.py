@@ -1,9 +1,10 @@
 """The event-pattern matcher the local stack uses for event source mapping filters."""
+
 from __future__ import annotations
 
 import pytest
 
-from local.filters import Pattern, UnsupportedPattern, matches_any
+from local.filters import Pattern, UnsupportedPatternError, matches_any
 
 PUBLISHER_FILTER = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"record_type": {"S": ["event"]}}}}
 
@@ -76,5 +77,5 @@ def test_or_combines_alternatives() -> None:
     [{"a": [{"regex": ".*"}]}, {"a": []}, {"a": "x"}, {"a": [{"numeric": [">"]}]}, {"a": [{"prefix": 1}]}, "[]"],
 )
 def test_unsupported_or_malformed_patterns_fail_loudly(pattern: object) -> None:
-    with pytest.raises(UnsupportedPattern):
+    with pytest.raises(UnsupportedPatternError):
         Pattern.parse(pattern)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 Runs `ApiServer.handle` directly with a recording stand-in for the function runtime, so
 these checks need neither moto nor sockets."""
+
 from __future__ import annotations
 
 import base64
@@ -22,9 +23,19 @@ AUDIENCE = "client-1"
 
 def _function(name: str) -> FunctionDecl:
     return FunctionDecl(
-        logical=name, name=name, arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}", handler="m.handler",
-        files={}, environment={}, timeout_s=3, memory_mb=128, reserved_concurrency=None, retry_attempts=2,
-        max_event_age_s=60, on_failure=None, on_failure_kind=None,
+        logical=name,
+        name=name,
+        arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+        handler="m.handler",
+        files={},
+        environment={},
+        timeout_s=3,
+        memory_mb=128,
+        reserved_concurrency=None,
+        retry_attempts=2,
+        max_event_age_s=60,
+        on_failure=None,
+        on_failure_kind=None,
     )
 
 
@@ -32,8 +43,12 @@ def _route(key: str, *, public: bool = False, function: str = "api") -> RouteDec
     method, _, path = key.partition(" ")
     authorizer = None if public else Authorizer(issuer=ISSUER, audiences=(AUDIENCE,), header="authorization")
     return RouteDecl(
-        route_key=key, method="ANY" if key == "$default" else method, path=path, function=_function(function),
-        authorizer=authorizer, scopes=(),
+        route_key=key,
+        method="ANY" if key == "$default" else method,
+        path=path,
+        function=_function(function),
+        authorizer=authorizer,
+        scopes=(),
     )
 
 
@@ -46,7 +61,17 @@ class _Runtime:
 
     def invoke(self, logical: str, event: Any, trigger: str) -> Invocation:
         self.events.append(json.loads(json.dumps(event)))
-        return Invocation(logical, trigger, "req", 0.0, 1.0, self.ok, self.result if self.ok else None, None if self.ok else "Boom", None if self.ok else "x")
+        return Invocation(
+            logical,
+            trigger,
+            "req",
+            0.0,
+            1.0,
+            self.ok,
+            self.result if self.ok else None,
+            None if self.ok else "Boom",
+            None if self.ok else "x",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +81,9 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Issuer:
 
 def _server(issuer: Issuer, runtime: _Runtime, *routes: RouteDecl, stage: str = "$default") -> ApiServer:
     api = ApiDecl(logical="api", api_id="abc123", stage=stage, routes=routes, cors=None)
-    server = ApiServer(api, host="127.0.0.1", port=0, runtime=runtime, issuer_for=lambda i, a: Issuer(issuer.private_key, i, a), account_id="123456789012")  # type: ignore[arg-type]
+    server = ApiServer(
+        api, host="127.0.0.1", port=0, runtime=runtime, issuer_for=lambda i, a: Issuer(issuer.private_key, i, a), account_id="123456789012"
+    )  # type: ignore[arg-type]
     server.server.server_close()  # handle() only; no socket needed
     return server
 
@@ -66,9 +93,15 @@ def _auth(token: str) -> list[tuple[str, str]]:
 
 
 def test_literal_beats_parameter_beats_greedy_and_method_beats_any() -> None:
-    routes = compile_routes((
-        _route("ANY /{proxy+}"), _route("GET /items/{id}"), _route("GET /items/special"), _route("ANY /items/{id}"), _route("$default"),
-    ))
+    routes = compile_routes(
+        (
+            _route("ANY /{proxy+}"),
+            _route("GET /items/{id}"),
+            _route("GET /items/special"),
+            _route("ANY /items/{id}"),
+            _route("$default"),
+        )
+    )
     assert match_route(routes, "GET", "/items/special").route.route_key == "GET /items/special"  # type: ignore[union-attr]
     assert match_route(routes, "GET", "/items/7").route.route_key == "GET /items/{id}"  # type: ignore[union-attr]
     assert match_route(routes, "POST", "/items/7").route.route_key == "ANY /items/{id}"  # type: ignore[union-attr]
@@ -82,12 +115,15 @@ def test_path_parameters_are_decoded_after_matching_the_encoded_path() -> None:
 
 
 def test_event_has_the_payload_2_0_shape_api_gateway_sends(issuer: Issuer) -> None:
-    runtime = _Runtime({"statusCode": 201, "headers": {"content-type": "application/json"}, "body": "{\"ok\": true}"})
+    runtime = _Runtime({"statusCode": 201, "headers": {"content-type": "application/json"}, "body": '{"ok": true}'})
     server = _server(issuer, runtime, _route("POST /locations/{location_id}/employees"))
     token = issuer.token("ana", ["admin", "approver"])
     status, headers, body = server.handle(
-        "POST", "/locations/loc%231/employees?a=1&a=2&b=", [*_auth(token), ("X-Thing", "v"), ("Cookie", "c1=1; c2=2"), ("Content-Type", "application/json")],
-        b'{"employee_id": "john"}', "127.0.0.1",
+        "POST",
+        "/locations/loc%231/employees?a=1&a=2&b=",
+        [*_auth(token), ("X-Thing", "v"), ("Cookie", "c1=1; c2=2"), ("Content-Type", "application/json")],
+        b'{"employee_id": "john"}',
+        "127.0.0.1",
     )
     assert (status, json.loads(body)) == (201, {"ok": True})
     event = runtime.events[0]
@@ -113,7 +149,8 @@ def test_binary_bodies_arrive_base64_encoded(issuer: Issuer) -> None:
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "garbage", "expired", "wrong audience", "wrong issuer", "foreign key", "not RS256"],
+    "case",
+    ["missing", "garbage", "expired", "wrong audience", "wrong issuer", "foreign key", "not RS256"],
 )
 def test_authorizer_refuses_bad_tokens_with_401_before_the_function_runs(issuer: Issuer, tmp_path: Path, case: str) -> None:
     import jwt
@@ -128,7 +165,10 @@ def test_authorizer_refuses_bad_tokens_with_401_before_the_function_runs(issuer:
         "wrong issuer": lambda: Issuer(issuer.private_key, "https://elsewhere", (AUDIENCE,)).token("ana"),
         "foreign key": lambda: Issuer(load_key(tmp_path), ISSUER, (AUDIENCE,)).token("ana"),
         "not RS256": lambda: jwt.encode(
-            {"sub": "ana", "iss": ISSUER, "aud": AUDIENCE, "exp": 2**40}, "a-shared-secret-of-at-least-32-bytes!", algorithm="HS256", headers={"kid": issuer.kid}
+            {"sub": "ana", "iss": ISSUER, "aud": AUDIENCE, "exp": 2**40},
+            "a-shared-secret-of-at-least-32-bytes!",
+            algorithm="HS256",
+            headers={"kid": issuer.kid},
         ),
     }
     token = tokens[case]()

@@ -1,4 +1,5 @@
 """The local stack itself: what it creates, how functions are isolated, and a clean stop."""
+
 from __future__ import annotations
 
 import importlib
@@ -7,7 +8,8 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -54,7 +56,8 @@ def test_each_function_has_its_own_modules_and_environment(stack: LocalStack, mo
     balance, audit = stack.function("balance-projector"), stack.function("audit-projector")
     assert balance.modules["leave_projections.core"] is not audit.modules["leave_projections.core"]
     assert "leave_projections.core" not in sys.modules or sys.modules["leave_projections.core"] not in (
-        balance.modules["leave_projections.core"], audit.modules["leave_projections.core"],
+        balance.modules["leave_projections.core"],
+        audit.modules["leave_projections.core"],
     )
     for fn in (balance, audit):
         monkeypatch.setattr(fn.module, "handler", lambda event, context: os.environ["READ_MODEL_TABLE"])
@@ -81,7 +84,9 @@ def test_only_one_local_stack_runs_per_process(stack: LocalStack, dev_program: R
         LocalStack(recorded_stack=dev_program, port=0, log=None).start()
 
 
-def test_stop_ends_every_thread_and_restores_the_process(dev_program: RecordedStack, stack_factory: Callable[..., LocalStack], stack: LocalStack) -> None:
+def test_stop_ends_every_thread_and_restores_the_process(
+    dev_program: RecordedStack, stack_factory: Callable[..., LocalStack], stack: LocalStack
+) -> None:
     stack.stop()  # the module's stack; the ones below start and stop on their own
     before_meta_path = list(sys.meta_path)
     local = stack_factory(dev_program)

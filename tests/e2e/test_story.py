@@ -1,10 +1,10 @@
 """The whole story of DESIGN.md section 3 through the local stack, as `local demo` plays it."""
+
 from __future__ import annotations
 
 import io
 from datetime import date
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 

@@ -1,10 +1,11 @@
 """The wiring is the declared one: edit a rule's pattern in a copy of the recorded stack and
 the local stack delivers exactly what the edited pattern matches (moto matches it)."""
+
 from __future__ import annotations
 
 import copy
 import json
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
