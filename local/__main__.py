@@ -58,7 +58,11 @@ def _up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     stack = LocalStack(args.stack, port=args.port, log=lambda line: print(line, flush=True))
-    stack.start()
+    try:
+        stack.start()
+    except OSError as exc:
+        print(f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port (0 = any free port)", file=sys.stderr)
+        return 2
     try:
         print("serving; Ctrl-C stops", flush=True)
         while not stopping.wait(0.5):

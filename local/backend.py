@@ -12,7 +12,9 @@ Three things make moto behave like AWS where the local stack relies on it:
   return those phantom records (and the next real write reuses their sequence numbers).
   So a poller holds the same lock (`MotoServer.dynamodb_lock`) from GetShardIterator to
   GetRecords; Streams requests themselves do not take it.
-- moto's state is process-global: the backends are reset when the server starts.
+- moto's state is process-global: the backends are reset when the server starts. moto
+  also keeps every shard iterator it hands out; the local stack drops them once a minute
+  (AWS expires them after 15 minutes).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from moto.dynamodbstreams.models import dynamodbstreams_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
@@ -70,6 +73,13 @@ class MotoServer(ThreadedMotoServer):
     def url(self) -> str:
         host, port = self.get_host_and_port()
         return f"http://{host}:{port}"
+
+    def forget_shard_iterators(self) -> None:
+        """Drop the shard iterators moto keeps for ever (two per poll: a slow leak over hours).
+        Call it holding `dynamodb_lock`, so no poller is between its two calls."""
+        for account in dynamodbstreams_backends.values():
+            for backend in account.values():
+                backend.shard_iterators.clear()
 
     def reset(self) -> None:
         """Drop every resource moto holds in this process (its state is global)."""

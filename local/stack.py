@@ -173,6 +173,7 @@ class LocalStack:
                     stream_arn=self.provisioned.stream_arns[mapping.table.name],
                     streams_client=clients("dynamodbstreams"),
                     read_lock=self.moto.dynamodb_lock,
+                    forget_iterators=self.moto.forget_shard_iterators,
                     sqs_client=clients("sqs"),
                     failure_queue_url=self.provisioned.queue_urls.get(mapping.on_failure) if mapping.on_failure else None,
                     runtime=self.runtime,

@@ -35,6 +35,9 @@ from .filters import matches_any
 from .functions import FunctionRuntime, Invocation
 from .model import StreamMappingDecl
 
+#: How long moto keeps the shard iterators pollers take (AWS: 15 minutes).
+ITERATOR_LIFETIME_S = 60.0
+
 
 @dataclass(frozen=True)
 class Delays:
@@ -58,6 +61,7 @@ class StreamPoller(threading.Thread):
         stream_arn: str,
         streams_client: Any,
         read_lock: threading.Lock,
+        forget_iterators: Callable[[], None],
         sqs_client: Any,
         failure_queue_url: str | None,
         runtime: FunctionRuntime,
@@ -70,6 +74,8 @@ class StreamPoller(threading.Thread):
         self.stream_arn = stream_arn
         self.streams = streams_client
         self.read_lock = read_lock
+        self.forget_iterators = forget_iterators
+        self._forgot_at = time.monotonic()
         self.sqs = sqs_client
         self.failure_queue_url = failure_queue_url
         self.runtime = runtime
@@ -118,6 +124,9 @@ class StreamPoller(threading.Thread):
     def _read(self, shard: str) -> list[dict[str, Any]]:
         with self.read_lock:  # no DynamoDB write between taking the iterator and reading (see backend)
             records = self.streams.get_records(ShardIterator=self._iterator(shard), Limit=1000)["Records"]
+            if time.monotonic() - self._forgot_at > ITERATOR_LIFETIME_S:
+                self.forget_iterators()
+                self._forgot_at = time.monotonic()
         return [self._lambda_record(r) for r in records]
 
     def _latest(self, shard: str) -> str | None:
