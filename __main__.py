@@ -90,7 +90,11 @@ leave = EventSourcedService(
         projections=[
             ProjectionSpec(
                 name=name,
-                function=function(f"leave_projections.{name}.handler", "leave", "eventstore", "leave_projections", timeout_s=30),
+                # a new location policy makes balance recompute every member: give it room
+                function=function(
+                    f"leave_projections.{name}.handler", "leave", "eventstore", "leave_projections",
+                    timeout_s=120 if name == "balance" else 30,
+                ),
                 detail_types=detail_types,
             )
             for name, detail_types in PROJECTIONS.items()

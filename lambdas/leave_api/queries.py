@@ -34,7 +34,7 @@ from leave_api.validation import errors as schema_errors
 PROJECTIONS = ("balance", "pending", "calendar", "audit")
 ICALENDAR = "text/calendar"
 CALENDAR_END = "END:VCALENDAR\r\n"
-BALANCE_FIELDS = ("employee_id", "year", "leave_type", "allowance", "rolled_over", "used", "pending", "remaining")
+BALANCE_FIELDS = ("employee_id", "year", "leave_type", "allowance", "rolled_over", "used", "pending", "remaining", "rolled_out")
 CALENDAR_FIELDS = ("request_id", "employee_id", "name", "leave_type", "start", "end", "status", "working_days")
 PENDING_FIELDS = ("request_id", "employee_id", "leave_type", "start", "end", "working_days")
 

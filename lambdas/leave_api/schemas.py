@@ -158,19 +158,24 @@ BALANCE = obj(
         "pending": WORKING_DAYS,
         "remaining": {"type": "number"},
     },
+    {"rolled_out": {**WORKING_DAYS, "description": "Days of this year rolled over into the next one "
+                    "(remaining = allowance + rolled_over - used - pending - rolled_out)."}},
     title="Balance",
 )
 PENDING_ITEM: Schema = {
     "type": "object",
     "required": ["request_id", "employee_id", "start", "end", "working_days"],
     "properties": {"request_id": REQUEST_ID, "employee_id": ID, "start": DATE, "end": DATE,
-                   "working_days": WORKING_DAYS},
+                   "working_days": WORKING_DAYS, "leave_type": LEAVE_TYPE},
 }
 PENDING = obj({"items": {"type": "array", "items": PENDING_ITEM}}, title="PendingApprovals")
 CALENDAR_ITEM: Schema = {
     "type": "object",
     "required": ["employee_id", "start", "end"],
-    "properties": {"request_id": REQUEST_ID, "employee_id": ID, "leave_type": LEAVE_TYPE, "start": DATE, "end": DATE},
+    "properties": {"request_id": REQUEST_ID, "employee_id": ID, "leave_type": LEAVE_TYPE, "start": DATE, "end": DATE,
+                   "name": {"type": "string", "description": "The employee's name."},
+                   "status": {"type": "string", "enum": ["pending", "approved"]},
+                   "working_days": WORKING_DAYS},
 }
 CALENDAR = obj({"items": {"type": "array", "items": CALENDAR_ITEM}}, title="Calendar")
 ENVELOPE: Schema = {

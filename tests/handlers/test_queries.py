@@ -88,13 +88,14 @@ def test_the_employee_reads_their_balance_for_this_year_by_default(app):
     status, body = call(app, "/employees/john/balance", "john")
     assert status == 200
     assert body == {"employee_id": "john", "year": 2026, "leave_type": "PTO", "allowance": 24, "rolled_over": 5,
-                    "used": 1, "pending": 6, "remaining": 22}
+                    "used": 1, "pending": 6, "remaining": 22, "rolled_out": 0}
     assert_matches_contract(BALANCE, body)
 
 
 def test_balance_of_another_year_and_leave_type(app):
     status, body = call(app, "/employees/john/balance", "john", query={"year": "2025", "leave_type": "PTO"})
     assert (status, body["year"], body["used"], body["remaining"]) == (200, 2025, 5, 10)
+    assert body["allowance"] + body["rolled_over"] - body["used"] - body["pending"] - body["rolled_out"] == body["remaining"]
 
 
 @pytest.mark.parametrize("who", ["sara", ADMIN])
