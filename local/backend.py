@@ -212,6 +212,7 @@ def _stand_in_queues(model: LocalModel) -> list[QueueDecl]:
         {t.dead_letter_queue for t in model.targets}
         | {f.on_failure for f in model.functions}
         | {m.on_failure for m in model.stream_mappings}
+        | {p.on_failure for p in model.pipes}
     )
     return [
         QueueDecl(logical=n, name=n, declared_arn="", attributes={}, dead_letter_queue=None, max_receive_count=None)

@@ -38,6 +38,7 @@ T_ROUTE = "aws:apigatewayv2/route:Route"
 T_INTEGRATION = "aws:apigatewayv2/integration:Integration"
 T_AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
 T_STAGE = "aws:apigatewayv2/stage:Stage"
+T_PIPE = "aws:pipes/pipe:Pipe"
 
 #: Types the local stack creates on moto or runs itself, and how.
 EMULATED: Mapping[str, str] = {
@@ -49,6 +50,7 @@ EMULATED: Mapping[str, str] = {
     T_TARGET: "Lambda targets: a local queue per target on moto, drained into the function; SQS targets: put as is",
     T_FUNCTION: "run in-process, each in its own module namespace and environment",
     T_MAPPING: "DynamoDB stream mappings polled via moto's dynamodbstreams API",
+    T_PIPE: "DynamoDB stream -> event bus Pipes: filter, input template, detail-type/time paths, retries, DLQ",
     T_INVOKE_CONFIG: "asynchronous invocation retries and on-failure destination",
     T_LOG_GROUP: "created on moto; function output goes to this console",
     T_API: "served by the local HTTP server",
@@ -77,7 +79,6 @@ NOT_EMULATED_REASONS: Mapping[str, str] = {
     "aws:backup/vault:Vault": "no backups locally",
     "aws:backup/plan:Plan": "no backups locally",
     "aws:backup/selection:Selection": "no backups locally",
-    "aws:pipes/pipe:Pipe": "EventBridge Pipes are not emulated: stream records will NOT reach the bus",
     "aws:cloudwatch/logDeliverySource:LogDeliverySource": "bus logging is not emulated",
     "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": "bus logging is not emulated",
     "aws:cloudwatch/logDelivery:LogDelivery": "bus logging is not emulated",
@@ -216,6 +217,28 @@ class StreamMappingDecl:
 
 
 @dataclass(frozen=True)
+class PipeDecl:
+    """A Pipe from a DynamoDB stream of this stack to an event bus."""
+
+    logical: str
+    arn: str
+    table: TableDecl
+    starting_position: str
+    batch_size: int
+    filters: tuple[Pattern, ...]
+    retry_attempts: int
+    max_record_age_s: int
+    bisect_on_error: bool
+    on_failure: str | None  # queue name
+    bus_name: str
+    source: str
+    detail_type: str  # a JSON path (`$.dynamodb...`) or a literal
+    time: str | None  # a JSON path or None (now)
+    input_template: str | None  # None: the whole record is the detail
+    report_batch_item_failures: bool = True  # entries PutEvents rejects fail their records only
+
+
+@dataclass(frozen=True)
 class Authorizer:
     issuer: str
     audiences: tuple[str, ...]
@@ -253,6 +276,7 @@ class LocalModel:
     targets: tuple[TargetDecl, ...]
     functions: tuple[FunctionDecl, ...]
     stream_mappings: tuple[StreamMappingDecl, ...]
+    pipes: tuple[PipeDecl, ...]
     apis: tuple[ApiDecl, ...]
     log_groups: tuple[str, ...]
     not_emulated: tuple[tuple[str, int, str], ...]  # (type, count, what it means)
@@ -307,7 +331,8 @@ class _Builder:
         rules = tuple(self._rule(r) for r in self.stack.of_type(T_RULE))
         targets = tuple(self._target(r, rules) for r in self.stack.of_type(T_TARGET))
         mappings = tuple(m for r in self.stack.of_type(T_MAPPING) if (m := self._mapping(r, tables)) is not None)
-        buses = self._buses(rules)
+        buses = self._buses(rules, self.stack.of_type(T_PIPE))
+        pipes = tuple(p for r in self.stack.of_type(T_PIPE) if (p := self._pipe(r, tables, buses)) is not None)
         archives = tuple(self._archive(r, buses) for r in self.stack.of_type(T_ARCHIVE))
         apis = tuple(self._api(r) for r in self.stack.of_type(T_API))
         log_groups = tuple(r.state.get("name") or r.name for r in self.stack.of_type(T_LOG_GROUP))
@@ -327,6 +352,7 @@ class _Builder:
             targets=targets,
             functions=functions,
             stream_mappings=mappings,
+            pipes=pipes,
             apis=apis,
             log_groups=log_groups,
             not_emulated=not_emulated,
@@ -401,10 +427,11 @@ class _Builder:
             raise ModelError(f"{what}: destination {arn} is not an SQS queue; only SQS destinations are emulated")
         return queue.name
 
-    def _buses(self, rules: tuple[RuleDecl, ...]) -> tuple[BusDecl, ...]:
+    def _buses(self, rules: tuple[RuleDecl, ...], pipes: list[RecordedResource]) -> tuple[BusDecl, ...]:
         owned = [BusDecl(logical=r.name, name=r.state.get("name") or r.name) for r in self.stack.of_type(T_BUS)]
         known = {b.name for b in owned} | {"default"}
-        external = sorted({r.bus_name for r in rules} - known)
+        targets = {p.inputs["target"].split("event-bus/")[-1] for p in pipes if ":event-bus/" in (p.inputs.get("target") or "")}
+        external = sorted(({r.bus_name for r in rules} | targets) - known)
         for name in external:
             self.warnings.append(f"bus {name!r} is referenced, not owned, by this stack; created locally as a stand-in")
         return (*owned, *(BusDecl(logical=None, name=n) for n in external))
@@ -552,6 +579,46 @@ class _Builder:
             on_failure=self._queue_name(on_failure, f"{r.name} on-failure destination"),
             enabled=i.get("enabled", True) is not False,
             source_arn=source,
+        )
+
+    def _pipe(self, r: RecordedResource, tables: tuple[TableDecl, ...], buses: tuple[BusDecl, ...]) -> PipeDecl | None:
+        i = r.inputs
+        table = next((t for t in tables if i.get("source") and i["source"] == t.declared_stream_arn), None)
+        target = i.get("target") or ""
+        bus = target.split("event-bus/")[-1] if ":event-bus/" in target else None
+        params = i.get("targetParameters") or {}
+        bus_params = params.get("eventbridgeEventBusParameters") or {}
+        problem = (
+            "its source is not a DynamoDB stream of this stack"
+            if table is None
+            else "its target is not an event bus"
+            if bus is None
+            else "enrichment is not emulated"
+            if i.get("enrichment")
+            else None
+        )
+        if problem:
+            self.warnings.append(f"pipe {r.name}: {problem}; NOT run locally")
+            return None
+        source = i.get("sourceParameters") or {}
+        stream = source.get("dynamodbStreamParameters") or {}
+        on_failure = (stream.get("deadLetterConfig") or {}).get("arn")
+        return PipeDecl(
+            logical=r.name,
+            arn=r.state.get("arn", ""),
+            table=table,  # type: ignore[arg-type] - checked above
+            starting_position=stream.get("startingPosition") or "LATEST",
+            batch_size=int(stream.get("batchSize") or 100),
+            filters=tuple(Pattern.parse(f["pattern"]) for f in ((source.get("filterCriteria") or {}).get("filters") or ())),
+            retry_attempts=int(stream.get("maximumRetryAttempts", -1)),
+            max_record_age_s=int(stream.get("maximumRecordAgeInSeconds", -1)),
+            bisect_on_error=stream.get("onPartialBatchItemFailure") == "AUTOMATIC_BISECT",
+            on_failure=self._queue_name(on_failure, f"{r.name} dead-letter queue"),
+            bus_name=bus,  # type: ignore[arg-type] - checked above
+            source=bus_params.get("source") or "Pipe " + (r.state.get("name") or r.name),
+            detail_type=bus_params.get("detailType") or "Event from aws:dynamodb.stream",
+            time=bus_params.get("time"),
+            input_template=params.get("inputTemplate"),
         )
 
     # ---------------------------------------------------------------- HTTP API

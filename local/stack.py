@@ -26,8 +26,9 @@ from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisio
 from .functions import FunctionRuntime, Invocation, LoadedFunction
 from .http_api import ApiServer
 from .model import EMULATED, IGNORED_SETTINGS, LocalModel, build_model
+from .pipes import PipeTarget
 from .program import ROOT, evaluate
-from .streams import Delays, StreamPoller
+from .streams import Delays, StreamPoller, StreamSource
 from .targets import AsyncInvoker, TargetDrainer
 from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, load_key
 
@@ -164,24 +165,20 @@ class LocalStack:
                     on_error=self._error,
                 )
             )
+        runtime = self.runtime
         for mapping in model.stream_mappings:
-            if not mapping.enabled:
-                continue
-            self.pollers.append(
-                StreamPoller(
-                    mapping,
-                    stream_arn=self.provisioned.stream_arns[mapping.table.name],
-                    streams_client=clients("dynamodbstreams"),
-                    read_lock=self.moto.dynamodb_lock,
-                    forget_iterators=self.moto.forget_shard_iterators,
-                    sqs_client=clients("sqs"),
-                    failure_queue_url=self.provisioned.queue_urls.get(mapping.on_failure) if mapping.on_failure else None,
-                    runtime=self.runtime,
-                    stop=self._stop,
-                    delays=self.delays,
-                    on_error=self._error,
+            if mapping.enabled:
+                logical = mapping.function.logical
+                self.pollers.append(
+                    self._poller(
+                        mapping,
+                        lambda batch, fn=logical: runtime.invoke(fn, {"Records": batch}, trigger=f"stream {len(batch)} record(s)"),
+                        mapping.function.arn,
+                    )
                 )
-            )
+        for pipe in model.pipes:
+            target = PipeTarget(pipe, events_client=clients("events"), on_invocation=self._record)
+            self.pollers.append(self._poller(pipe, target.deliver, pipe.arn))
         for i, api in enumerate(model.apis):
             self.apis.append(
                 ApiServer(
@@ -199,6 +196,23 @@ class LocalStack:
             thread.start()
         self._write_state()
         self._banner(time.perf_counter() - t0)
+
+    def _poller(self, source: StreamSource, deliver: Callable[[list[dict[str, Any]]], Invocation], target_arn: str) -> StreamPoller:
+        assert self.moto is not None and self.clients is not None and self.provisioned is not None
+        return StreamPoller(
+            source,
+            deliver=deliver,
+            target_arn=target_arn,
+            stream_arn=self.provisioned.stream_arns[source.table.name],  # type: ignore[attr-defined]
+            streams_client=self.clients("dynamodbstreams"),
+            read_lock=self.moto.dynamodb_lock,
+            forget_iterators=self.moto.forget_shard_iterators,
+            sqs_client=self.clients("sqs"),
+            failure_queue_url=self.provisioned.queue_urls.get(source.on_failure) if source.on_failure else None,
+            stop=self._stop,
+            delays=self.delays,
+            on_error=self._error,
+        )
 
     def stop(self) -> None:
         """Stop serving and polling, stop moto, release the process slot (idempotent)."""
@@ -353,7 +367,8 @@ class LocalStack:
             f"  on moto    tables {len(m.tables)}, queues {len(m.queues)} (+{len(self.provisioned.target_queues)} local target queues), "
             f"buses {len([b for b in m.buses if b.name != 'default'])}, archives {len(m.archives)}, rules {len(m.rules)}, "
             f"log groups {len(m.log_groups)}",
-            f"  in-process functions {len(m.functions)}, stream mappings {len(self.pollers)}, rule targets {len(self.drainers)}, "
+            f"  in-process functions {len(m.functions)}, stream mappings {len(m.stream_mappings)}, pipes {len(m.pipes)}, "
+            f"rule targets {len(self.drainers)}, "
             f"HTTP routes {sum(len(a.routes) for a in m.apis)}",
         ]
         for ref, name, value in self.fake_outputs:

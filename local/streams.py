@@ -1,7 +1,8 @@
-"""DynamoDB stream event source mappings, run the way Lambda runs them.
+"""DynamoDB stream event source mappings (and Pipes), run the way Lambda runs them.
 
 One poller thread per mapping reads the table's stream through moto's dynamodbstreams API
-and, per shard and in order:
+and, per shard and in order (a Pipe's poller works the same, with its target instead of a
+function, see `local.pipes`):
 - drops records the mapping's filter criteria do not match (they are consumed, never
   delivered), and builds batches of at most `batch_size` matching records;
 - invokes the function with `{"Records": [...]}` (records as Lambda delivers them, with
@@ -29,11 +30,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from .filters import matches_any
-from .functions import FunctionRuntime, Invocation
-from .model import StreamMappingDecl
+from .filters import Pattern, matches_any
+from .functions import Invocation
 
 #: How long moto keeps the shard iterators pollers take (AWS: 15 minutes).
 ITERATOR_LIFETIME_S = 60.0
@@ -51,26 +51,52 @@ class Delays:
         return min(self.first_retry_s * 2 ** (attempt - 1), self.max_retry_s)
 
 
+class StreamSource(Protocol):
+    """What a poller reads of a stream mapping or a Pipe's source parameters."""
+
+    @property
+    def logical(self) -> str: ...
+    @property
+    def starting_position(self) -> str: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def filters(self) -> tuple[Pattern, ...]: ...
+    @property
+    def report_batch_item_failures(self) -> bool: ...
+    @property
+    def retry_attempts(self) -> int: ...
+    @property
+    def max_record_age_s(self) -> int: ...
+    @property
+    def bisect_on_error(self) -> bool: ...
+    @property
+    def on_failure(self) -> str | None: ...
+
+
 class StreamPoller(threading.Thread):
     """Runs one stream event source mapping until `stop` is set."""
 
     def __init__(
         self,
-        mapping: StreamMappingDecl,
+        mapping: StreamSource,
         *,
+        deliver: Callable[[list[dict[str, Any]]], Invocation],
+        target_arn: str,
         stream_arn: str,
         streams_client: Any,
         read_lock: threading.Lock,
         forget_iterators: Callable[[], None],
         sqs_client: Any,
         failure_queue_url: str | None,
-        runtime: FunctionRuntime,
         stop: threading.Event,
         delays: Delays,
         on_error: Callable[[str], None],
     ) -> None:
         super().__init__(name=f"stream:{mapping.logical}", daemon=True)
         self.mapping = mapping
+        self.deliver = deliver
+        self.target_arn = target_arn
         self.stream_arn = stream_arn
         self.streams = streams_client
         self.read_lock = read_lock
@@ -78,7 +104,6 @@ class StreamPoller(threading.Thread):
         self._forgot_at = time.monotonic()
         self.sqs = sqs_client
         self.failure_queue_url = failure_queue_url
-        self.runtime = runtime
         self.stop_event = stop
         self.delays = delays
         self.on_error = on_error
@@ -165,7 +190,7 @@ class StreamPoller(threading.Thread):
                 self._give_up(shard, batch[:expired], "RecordAgeExceeded", attempt, None)
                 batch = batch[expired:]
                 continue
-            invocation = self.runtime.invoke(m.function.logical, {"Records": batch}, trigger=f"stream {len(batch)} record(s)")
+            invocation = self.deliver(batch)
             failed_from, whole = self._failed_from(invocation, batch)
             if failed_from is None:
                 break
@@ -213,7 +238,7 @@ class StreamPoller(threading.Thread):
         info = {
             "requestContext": {
                 "requestId": invocation.request_id if invocation else None,
-                "functionArn": m.function.arn,
+                "functionArn": self.target_arn,
                 "condition": condition,
                 "approximateInvokeCount": attempts,
             },
