@@ -11,15 +11,17 @@ import contextlib
 import json
 import math
 import statistics
+import sys
 import threading
 import time
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
 from .client import ApiClient, wait_for
 from .stack import LocalStack
-from .story import Story, StoryFailedError
+from .story import Story, StoryFailedError, plan_weeks
 
 NOTIFIED = {"LeaveRequested": 3, "LeaveApproved": 1, "LeaveDenied": 1}
 
@@ -68,9 +70,12 @@ def percentile(values: list[float], p: float) -> float:
 
 def run(stack: str = "dev", log_path: Path | None = None, out: TextIO | None = None) -> int:
     """Play the story on a fresh local stack; print the report to `out`; 0 if all went well."""
-    import sys
-
     out = out or sys.stdout
+    try:
+        plan_weeks(date.today())
+    except StoryFailedError as exc:
+        print(f"cannot play the story today: {exc}", file=out)
+        return 1
     started = time.perf_counter()
     log_path = log_path or Path(".local-stack/demo.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -62,6 +62,19 @@ def number(value: Fraction | int) -> float | int:
     return int(f) if f.denominator == 1 else float(f)
 
 
+def plan_weeks(today: date) -> tuple[date, date, date, date]:
+    """Mondays of the story's leaves: the past leave (last week), the approved and the denied
+    requests (early this year), and the request moved by the transfer (early next year)."""
+    year = today.year
+    past = today - timedelta(days=today.weekday() + 7)
+    if past.year != year:
+        raise StoryFailedError("the story needs a full past week in this year: run it after the second week of January")
+    first_monday = date(year, 1, 1) + timedelta(days=(7 - date(year, 1, 1).weekday()) % 7)
+    weeks = [first_monday + timedelta(weeks=k) for k in range(1, 6) if first_monday + timedelta(weeks=k) != past]
+    next_first = date(year + 1, 1, 1)
+    return past, weeks[0], weeks[1], next_first + timedelta(days=(7 - next_first.weekday()) % 7 + 7)
+
+
 @dataclass
 class Story:
     """Plays the story against `client`; `steps` and `report` tell how it went."""
@@ -80,15 +93,7 @@ class Story:
         self.mike = self.client.as_user("mike")
         self.john = self.client.as_user("john")
         self.year = self.today.year
-        monday = self.today - timedelta(days=self.today.weekday())
-        self.past_week = monday - timedelta(days=7)
-        if self.past_week.year != self.year:
-            raise StoryFailedError("the story needs a full past week in this year: run it after the second week of January")
-        first_monday = date(self.year, 1, 1) + timedelta(days=(7 - date(self.year, 1, 1).weekday()) % 7)
-        weeks = [first_monday + timedelta(weeks=k) for k in range(1, 6) if first_monday + timedelta(weeks=k) != self.past_week]
-        self.approved_week, self.denied_week = weeks[0], weeks[1]
-        next_first = date(self.year + 1, 1, 1)
-        self.next_year_week = next_first + timedelta(days=(7 - next_first.weekday()) % 7 + 7)
+        self.past_week, self.approved_week, self.denied_week, self.next_year_week = plan_weeks(self.today)
 
     # ------------------------------------------------------------------ plumbing
     def _step(self, title: str) -> Step:

@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 
 from local import demo
-from local.story import prorated_allowance, round_half
+from local.story import StoryFailedError, plan_weeks, prorated_allowance, round_half
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +43,11 @@ def test_report_shows_balances_pending_calendars_and_notifications(report: tuple
 def test_allowance_rounding_matches_the_domain_rule() -> None:
     assert [round_half(Fraction(x)) for x in ("22.25", "22.24", "22.75", "20")] == [Fraction(45, 2), 22, 23, 20]
     assert prorated_allowance(2026, date(2026, 7, 1), 20, 25) == Fraction(45, 2)  # docs/domain.md's worked example
+
+
+def test_story_dates_stay_in_the_year_and_refuse_the_first_days_of_january() -> None:
+    past, approved, denied, next_year = plan_weeks(date(2027, 3, 1))
+    assert (past, approved, denied, next_year) == (date(2027, 2, 22), date(2027, 1, 11), date(2027, 1, 18), date(2028, 1, 10))
+    assert all(d.weekday() == 0 for d in (past, approved, denied, next_year))
+    with pytest.raises(StoryFailedError, match="second week of January"):
+        plan_weeks(date(2027, 1, 8))
