@@ -92,6 +92,7 @@ IGNORED_SETTINGS: tuple[str, ...] = (
     "functions: memory size, X-Ray tracing, architecture/runtime (this Python runs them); timeouts are checked after the fact",
     "stream mappings: batching window and parallelization factor (batches go out as soon as they are read, one at a time per shard)",
     "log groups: retention",
+    "bus archives: events are archived on moto, but replay (StartReplay) is not driven by the local stack",
     "HTTP API: stage throttling, access logging, 10 MB payload and 30 s integration limits",
 )
 

@@ -12,7 +12,9 @@ import pytest
 from components.testing import RecordedStack
 from local import LocalStack
 from local.client import ApiClient, path_param, wait_for
-from local.model import T_RULE
+from local.model import T_MAPPING, T_RULE, T_TARGET
+
+MISSING_FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:does-not-exist"
 
 
 def _with_detail_types(recorded: RecordedStack, rule: str, detail_types: list[str]) -> RecordedStack:
@@ -26,10 +28,13 @@ def _with_detail_types(recorded: RecordedStack, rule: str, detail_types: list[st
 
 @pytest.fixture(scope="module")
 def rewired(dev_program: RecordedStack, stack_factory: Callable[..., LocalStack]) -> Iterator[LocalStack]:
-    """The dev stack with the audit rule matching nothing and the pending rule matching
-    only LeaveRequested."""
+    """The dev stack with the audit rule matching nothing, the pending rule matching only
+    LeaveRequested, the notifications target pointing at a function that does not exist,
+    and the publisher's mapping taking one record per batch."""
     edited = _with_detail_types(dev_program, "leave-audit-rule", ["NoSuchEvent"])
     edited = _with_detail_types(edited, "leave-pending-rule", ["LeaveRequested"])
+    edited.one(T_TARGET, "notifications-leave-target").inputs["arn"] = MISSING_FUNCTION
+    edited.one(T_MAPPING, "leave-publisher-stream").inputs["batchSize"] = 1
     stack = stack_factory(edited)
     yield stack
     stack.stop()
@@ -62,3 +67,22 @@ def test_a_narrowed_rule_delivers_only_the_detail_types_it_names(rewired: LocalS
     triggers = [i.trigger for i in rewired.invocations_of("pending-projector")]
     assert triggers and all(t.endswith(": LeaveRequested") for t in triggers)
     assert any(not i.trigger.endswith(": LeaveRequested") for i in rewired.invocations_of("calendar-projector"))
+
+
+def test_a_target_whose_function_does_not_exist_sends_events_to_its_dlq(rewired: LocalStack, story_so_far: ApiClient) -> None:
+    assert rewired.model is not None
+    target = next(t for t in rewired.model.targets if t.logical == "notifications-leave-target")
+    sqs = rewired.clients("sqs")  # type: ignore[misc]
+    messages = sqs.receive_message(
+        QueueUrl=rewired.queue_url(target.dead_letter_queue or ""), MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", [])
+    assert [json.loads(m["Body"])["detail-type"] for m in messages] == ["LeaveRequested"]
+    attributes = {k: v["StringValue"] for k, v in messages[0]["MessageAttributes"].items()}
+    assert attributes["ERROR_CODE"] == "ResourceNotFoundException" and attributes["TARGET_ARN"] == MISSING_FUNCTION
+    assert attributes["RULE_ARN"] == target.rule.arn
+    assert rewired.invocations_of("notifications-leave-subscriber") == []
+
+
+def test_the_mappings_batch_size_is_honoured(rewired: LocalStack, story_so_far: ApiClient) -> None:
+    batches = [i.trigger for i in rewired.invocations_of("publisher")]
+    assert batches and set(batches) == {"stream 1 record(s)"}  # creating a location writes two events at once
