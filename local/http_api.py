@@ -128,9 +128,10 @@ class ApiServer:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self.thread.is_alive():  # shutdown() would wait for ever on a server never started
+            self.server.shutdown()
+            self.thread.join(timeout=5)
         self.server.server_close()
-        self.thread.join(timeout=5)
 
     # ------------------------------------------------------------------ one request
     def handle(
