@@ -26,7 +26,7 @@ def main() -> int:
     times, counts = [], set()
     for i in range(args.runs):
         out = subprocess.run(
-            [sys.executable, "-m", "pytest", "tests/components", "-q", "-p", "no:cacheprovider"],
+            [sys.executable, "-m", "pytest", "tests/components", "-p", "no:cacheprovider"],
             cwd=ROOT, capture_output=True, text=True, env={**os.environ, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"},
         ).stdout
         m = re.search(r"(\d+) passed.* in ([\d.]+)s", out)
