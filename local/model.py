@@ -10,7 +10,6 @@ is reported in `LocalModel.not_emulated`, never dropped silently.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import zipfile
@@ -298,23 +297,7 @@ class LocalModel:
 
 def build_model(stack: RecordedStack, *, code_cache: Path) -> LocalModel:
     """Read `stack` into a `LocalModel`. `code_cache` is where zip archives are unpacked."""
-    revealed = [dataclasses.replace(r, inputs=_reveal(r.inputs), state=_reveal(r.state)) for r in stack.resources]
-    return _Builder(dataclasses.replace(stack, resources=revealed), code_cache).build()
-
-
-_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value on the wire
-
-
-def _reveal(value: Any) -> Any:
-    """Values with secrets unwrapped (the engine records `{sig: ..., "value": v}`): locally a
-    secret config value (e.g. a webhook URL) is just the value the function gets."""
-    if isinstance(value, dict):
-        if _SECRET_SIG in value and "value" in value:
-            return _reveal(value["value"])
-        return {k: _reveal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_reveal(v) for v in value]
-    return value
+    return _Builder(stack, code_cache).build()
 
 
 class _Builder:

@@ -31,6 +31,9 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 
 StackOutputs = Mapping[str, Mapping[str, Any]]
+#: Makes up the value of an output a program reads from a stack it references, when the
+#: test gave none: `(referenced stack, output name) -> value`.
+MissingStackOutput = Callable[[str, str], Any]
 
 
 @dataclass
@@ -46,6 +49,13 @@ class RecordedResource:
     options: dict[str, Any]
     state: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
+    #: Paths of the inputs that were secret (e.g. `("environment", "variables")`); the
+    #: values in `inputs` are already unwrapped.
+    secret_paths: tuple[tuple[str | int, ...], ...] = ()
+
+    def is_secret(self, *path: str | int) -> bool:
+        """Whether the input at `path` (or a value containing it) was marked secret."""
+        return any(path[: len(p)] == p for p in self.secret_paths)
 
     @property
     def arn(self) -> str | None:
@@ -61,6 +71,8 @@ class RecordedStack:
     resources: list[RecordedResource]
     outputs: dict[str, Any]
     config: dict[str, str]
+    #: Stack-reference outputs made up by `missing_stack_output`: (stack, output, value).
+    faked_outputs: tuple[tuple[str, str, Any], ...] = ()
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -92,13 +104,16 @@ def _physical_name(name: str) -> str:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Mocks that answer like AWS would: names, ARNs and the outputs our code reads."""
 
-    def __init__(self, stack_references: StackOutputs | None = None) -> None:
-        self.stack_references = dict(stack_references or {})
+    def __init__(self, stack_references: StackOutputs | None = None, *, allow_unknown_references: bool = False) -> None:
+        self.stack_references = {k: dict(v) for k, v in (stack_references or {}).items()}
+        self.allow_unknown_references = allow_unknown_references
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):  # noqa: C901 - a table of types
         typ, inputs = args.typ, dict(args.inputs)
         if typ == "pulumi:pulumi:StackReference":
             ref = inputs.get("name") or args.resource_id or args.name
+            if ref not in self.stack_references and self.allow_unknown_references:
+                self.stack_references[ref] = {}
             if ref not in self.stack_references:
                 raise KeyError(f"no outputs given for StackReference {ref!r}; pass stack_references={{{ref!r}: {{...}}}}")
             return ref, {"name": ref, "outputs": dict(self.stack_references[ref]), "secretOutputNames": []}
@@ -216,6 +231,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
         pulumi_mocks._ensure_event_loop()
         inputs = rpc.deserialize_properties(request.object)
+        secret_paths: list[tuple[str | int, ...]] = []
+        plain_inputs = _plain(inputs, (), secret_paths)
         self.recorded.append(
             RecordedResource(
                 type=request.type,
@@ -223,7 +240,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 urn=urn,
                 parent_urn=request.parent or None,
                 custom=bool(request.custom),
-                inputs=_plain(inputs),
+                inputs=plain_inputs,
+                secret_paths=tuple(secret_paths),
                 options={
                     "protect": bool(_opt(request, "protect")),
                     "retain_on_delete": bool(_opt(request, "retainOnDelete")),
@@ -261,12 +279,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def _plain(value: Any) -> Any:
-    """Deserialized properties as plain Python (assets/archives described by their paths)."""
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # how the engine marks a secret value on the wire
+
+
+def _plain(value: Any, path: tuple[str | int, ...] = (), secrets: list[tuple[str | int, ...]] | None = None) -> Any:
+    """Deserialized properties as plain Python: secrets unwrapped (their paths appended to
+    `secrets`), assets and archives described by their paths."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        if _SECRET_SIG in value and "value" in value:
+            if secrets is not None:
+                secrets.append(path)
+            return _plain(value["value"], path, None)
+        return {k: _plain(v, (*path, k), secrets) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_plain(v, (*path, i), secrets) for i, v in enumerate(value)]
     if isinstance(value, pulumi.FileAsset):
         return {"__asset__": "file", "path": str(value.path)}
     if isinstance(value, pulumi.StringAsset):
@@ -281,6 +307,35 @@ def _plain(value: Any) -> Any:
 def _resolve(value: Any) -> Any:
     """Resolve exports (Outputs, possibly nested in dicts and lists) to plain values."""
     return _sync_await(pulumi.Output.from_input(value).future())
+
+
+@contextlib.contextmanager
+def _faking_missing_outputs(make: MissingStackOutput | None, faked: list[tuple[str, str, Any]]) -> Iterator[None]:
+    """While a program runs: `StackReference.get_output`/`require_output` of an output the
+    test did not give returns `make(stack, name)` (and records it in `faked`)."""
+    if make is None:
+        yield
+        return
+    get_output, require_output = pulumi.StackReference.get_output, pulumi.StackReference.require_output
+
+    def lookup(self: pulumi.StackReference, name: pulumi.Input[str]) -> pulumi.Output[Any]:
+        def pick(args: list[Any]) -> Any:
+            key, outputs, ref = args
+            if key in (outputs or {}):
+                return outputs[key]
+            value = make(ref, key)
+            faked.append((ref, key, value))
+            return value
+
+        return pulumi.Output.all(pulumi.Output.from_input(name), self.outputs, self.name).apply(pick)
+
+    pulumi.StackReference.get_output = lookup  # type: ignore[method-assign]
+    pulumi.StackReference.require_output = lookup  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        pulumi.StackReference.get_output = get_output  # type: ignore[method-assign]
+        pulumi.StackReference.require_output = require_output  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
@@ -303,15 +358,20 @@ def record(
     stack: str = "test",
     config: Mapping[str, Any] | None = None,
     stack_references: StackOutputs | None = None,
+    missing_stack_output: MissingStackOutput | None = None,
     cwd: str | os.PathLike[str] | None = None,
 ) -> RecordedStack:
     """Run `fn` under recording mocks (preview=False) and return what it declared.
 
     `config` keys are fully qualified (`"aws:region"`, `"leave:publisher"`); non-string
     values are stored as JSON, as the Pulumi CLI does for structured config.
+    `stack_references` gives the outputs of stacks the program references; a reference
+    to another stack is an error unless `missing_stack_output` makes up the outputs the
+    program reads (listed in `RecordedStack.faked_outputs`), e.g. for an offline preview.
     """
     conf = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()}
-    mocks = RecordingMocks(stack_references)
+    mocks = RecordingMocks(stack_references, allow_unknown_references=missing_stack_output is not None)
+    faked: list[tuple[str, str, Any]] = []
     monitor = RecordingMonitor(mocks)
     pulumi_settings.set_root_resource(None)  # type: ignore[arg-type] - a fresh Stack per run
     set_all_config(conf)
@@ -332,10 +392,18 @@ def record(
         return program().apply(capture)
 
     try:
-        run()
+        with _faking_missing_outputs(missing_stack_output, faked):
+            run()
     finally:
         set_all_config({})
-    return RecordedStack(project=project, stack=stack, resources=list(monitor.recorded), outputs=exports, config=conf)
+    return RecordedStack(
+        project=project,
+        stack=stack,
+        resources=list(monitor.recorded),
+        outputs=exports,
+        config=conf,
+        faked_outputs=tuple(dict.fromkeys(faked)),
+    )
 
 
 def load_stack_config(project_dir: str | os.PathLike[str], stack_name: str) -> tuple[str, dict[str, Any]]:
@@ -370,6 +438,7 @@ def run_program(
     *,
     config_overrides: Mapping[str, Any] | None = None,
     stack_references: StackOutputs | None = None,
+    missing_stack_output: MissingStackOutput | None = None,
 ) -> RecordedStack:
     """Run a real Pulumi program file (e.g. `__main__.py`) under recording mocks with the
     config of the `Pulumi.<stack_name>.yaml` beside it, the way `pulumi up` would run it
@@ -388,6 +457,7 @@ def run_program(
             stack=stack_name,
             config=conf,
             stack_references=stack_references,
+            missing_stack_output=missing_stack_output,
             cwd=project_dir,
         )
     finally:

@@ -55,3 +55,31 @@ def test_stack_reference_needs_its_outputs_given() -> None:
     assert stack.outputs["bus"] == "arn:aws:events:us-east-1:1:event-bus/b"
     with pytest.raises(Exception, match="no outputs given for StackReference"):
         record(program)
+
+
+def test_secrets_are_unwrapped_and_their_paths_recorded() -> None:
+    def program() -> None:
+        aws.sqs.Queue("q", delay_seconds=5, tags={"plain": "a", "hidden": pulumi.Output.secret("s3cret")})
+
+    queue = record(program).one("aws:sqs/queue:Queue", "q")
+    assert queue.inputs["tags"] == {"plain": "a", "hidden": "s3cret"}
+    # the engine marks the whole map that holds a secret as secret
+    assert queue.secret_paths == (("tags",),)
+    assert queue.is_secret("tags", "hidden") and not queue.is_secret("delaySeconds")
+
+
+def test_missing_stack_outputs_can_be_made_up_and_are_listed() -> None:
+    def program() -> None:
+        ref = pulumi.StackReference("acme/platform/prod")
+        pulumi.export("bus", ref.get_output("bus_arn"))
+        pulumi.export("given", ref.require_output("region"))
+
+    stack = record(
+        program,
+        stack_references={"acme/platform/prod": {"region": "eu-west-1"}},
+        missing_stack_output=lambda ref, name: f"fake:{ref}:{name}",
+    )
+    assert stack.outputs == {"bus": "fake:acme/platform/prod:bus_arn", "given": "eu-west-1"}
+    assert stack.faked_outputs == (("acme/platform/prod", "bus_arn", "fake:acme/platform/prod:bus_arn"),)
+    unknown = record(lambda: pulumi.export("x", pulumi.StackReference("other/p/s").get_output("x")), missing_stack_output=lambda r, n: 1)
+    assert unknown.outputs == {"x": 1}
