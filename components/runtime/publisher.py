@@ -1,16 +1,21 @@
 """The publisher: DynamoDB stream INSERTs of the Events table -> EventBridge entries.
 
-Deployed by `EventSourcedService` as a single file (handler `publisher.handler`), so it
-uses only the standard library and boto3. Environment: `EVENT_BUS_NAME`, `EVENT_SOURCE`.
+Deployed by `EventSourcedService` as a single file, so it uses only the standard library
+and boto3. Two entry points share one conversion (`bus_event`):
 
-Each event item becomes one PutEvents entry: `Source` = the service's source,
-`DetailType` = `event_type`, `Time` = `occurred_at`, and `Detail` = the envelope
-`{"metadata": {"event_id", "stream_id", "version", "occurred_at", <stored metadata>},
-"data": {...}}`. Entries go out in calls of at most 10 entries and 256 KB; entries a
-call rejected are re-sent (only those) with exponential backoff and full jitter, and the
-records still failing are returned as `batchItemFailures`, so the event source mapping
-retries them and, when its retries run out, sends them to its on-failure destination:
-nothing is lost and nothing blocks the shard for ever.
+- `handler` (the Lambda publisher; environment `EVENT_BUS_NAME`, `EVENT_SOURCE`): each
+  event item becomes one PutEvents entry: `Source` = the service's source, `DetailType` =
+  `event_type`, `Time` = `occurred_at`, and `Detail` = the envelope `{"metadata":
+  {"event_id", "stream_id", "version", "occurred_at", <stored metadata>}, "data": {...}}`.
+  Entries go out in calls of at most 10 entries and 256 KB; entries a call rejected are
+  re-sent (only those) with exponential backoff and full jitter, and the records still
+  failing are returned as `batchItemFailures`, so the event source mapping retries them
+  and, when its retries run out, sends them to its on-failure destination: nothing is
+  lost and nothing blocks the shard for ever.
+- `enrich` (the enrichment of the Pipe publisher; environment `EVENT_SOURCE`): turns the
+  Pipe's batch of stream records into `{"detail-type", "time", "detail": <envelope>}`
+  per event item; the Pipe's bus target takes `DetailType` and `Time` from the first two
+  and the envelope as `Detail`, so both publishers put the same events on the bus.
 """
 from __future__ import annotations
 
@@ -61,6 +66,69 @@ def _text(item: Mapping[str, Any], name: str) -> str:
     if not isinstance(value, str) or not value:
         raise UnpublishableRecord(f"attribute {name!r} is missing or not a non-empty string")
     return value
+
+
+@dataclass(frozen=True)
+class BusEvent:
+    """One event item as it goes on the bus: its detail-type, time and envelope (`detail`)."""
+
+    detail_type: str
+    occurred_at: str  # ISO-8601, as stored
+    detail: dict[str, Any]
+
+    def entry(self, source: str, bus_name: str) -> tuple[dict[str, Any], int]:
+        """Its PutEvents entry and that entry's size; UnpublishableRecord if PutEvents
+        could never accept it (over 256 KB)."""
+        entry = {
+            "Source": source,
+            "DetailType": self.detail_type,
+            "Time": datetime.fromisoformat(self.occurred_at),
+            "Detail": json.dumps(self.detail, ensure_ascii=False, separators=(",", ":")),
+            "EventBusName": bus_name,
+        }
+        size = entry_size(entry)
+        if size > MAX_BYTES_PER_CALL:
+            raise UnpublishableRecord(f"entry of {size} bytes exceeds PutEvents' {MAX_BYTES_PER_CALL}-byte limit")
+        return entry, size
+
+    def pipe_event(self) -> dict[str, Any]:
+        """What the Pipe's enrichment returns for it: its bus target reads `detail-type` and
+        `time` by JSON path and sends `detail` (input template `<$.detail>`) as `Detail`."""
+        return {"detail-type": self.detail_type, "time": self.occurred_at, "detail": self.detail}
+
+
+def event_insert(record: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
+    """(stream id, NewImage) of a stream record that inserts an event item; None for any
+    other record (MODIFY, REMOVE, idempotency items)."""
+    image = record.get("dynamodb", {}).get("NewImage", {})
+    if record.get("eventName") != "INSERT" or image.get("record_type") != {"S": "event"}:
+        return None
+    return record["dynamodb"]["Keys"]["stream_id"]["S"], image
+
+
+def bus_event(stream_id: str, image: Mapping[str, Any]) -> BusEvent:
+    """The bus event of an event item's NewImage (DynamoDB JSON); UnpublishableRecord if
+    the item is malformed (missing attributes, bad JSON, bad timestamp)."""
+    try:
+        item = {name: _deserializer.deserialize(value) for name, value in image.items()}
+        occurred_at = _text(item, "occurred_at")
+        datetime.fromisoformat(occurred_at)
+        metadata = json.loads(_text(item, "metadata"))
+        if not isinstance(metadata, dict):
+            raise UnpublishableRecord("metadata is not a JSON object")
+        detail = {
+            "metadata": {
+                "event_id": _text(item, "event_id"),
+                "stream_id": stream_id,
+                "version": int(item["version"]),
+                "occurred_at": occurred_at,
+                **{k: v for k, v in metadata.items() if k not in _RESERVED_METADATA},
+            },
+            "data": json.loads(_text(item, "data")),
+        }
+        return BusEvent(detail_type=_text(item, "event_type"), occurred_at=occurred_at, detail=detail)
+    except (KeyError, TypeError, ValueError) as exc:  # unreadable image, bad JSON, bad timestamp
+        raise UnpublishableRecord(f"malformed event item: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -123,10 +191,10 @@ class Publisher:
 
         pending: list[_Pending] = []
         for position, record in enumerate(records):
-            image = record.get("dynamodb", {}).get("NewImage", {})
-            if record.get("eventName") != "INSERT" or image.get("record_type") != {"S": "event"}:
+            found = event_insert(record)
+            if found is None:
                 continue
-            stream_id = record["dynamodb"]["Keys"]["stream_id"]["S"]
+            stream_id, image = found
             events[position] = (stream_id, record["dynamodb"]["SequenceNumber"])
             try:
                 pending.append(self._pending(position, stream_id, image))
@@ -154,34 +222,7 @@ class Publisher:
 
     def _pending(self, position: int, stream_id: str, image: Mapping[str, Any]) -> _Pending:
         """The PutEvents entry of an event item's NewImage."""
-        try:
-            item = {name: _deserializer.deserialize(value) for name, value in image.items()}
-            occurred_at = _text(item, "occurred_at")
-            metadata = json.loads(_text(item, "metadata"))
-            if not isinstance(metadata, dict):
-                raise UnpublishableRecord("metadata is not a JSON object")
-            detail = {
-                "metadata": {
-                    "event_id": _text(item, "event_id"),
-                    "stream_id": stream_id,
-                    "version": int(item["version"]),
-                    "occurred_at": occurred_at,
-                    **{k: v for k, v in metadata.items() if k not in _RESERVED_METADATA},
-                },
-                "data": json.loads(_text(item, "data")),
-            }
-            entry = {
-                "Source": self._source,
-                "DetailType": _text(item, "event_type"),
-                "Time": datetime.fromisoformat(occurred_at),
-                "Detail": json.dumps(detail, ensure_ascii=False, separators=(",", ":")),
-                "EventBusName": self._bus_name,
-            }
-        except (TypeError, ValueError) as exc:  # unreadable image, bad JSON, bad timestamp
-            raise UnpublishableRecord(f"malformed event item: {exc}") from exc
-        size = entry_size(entry)
-        if size > MAX_BYTES_PER_CALL:
-            raise UnpublishableRecord(f"entry of {size} bytes exceeds PutEvents' {MAX_BYTES_PER_CALL}-byte limit")
+        entry, size = bus_event(stream_id, image).entry(self._source, self._bus_name)
         return _Pending(position, stream_id, entry, size)
 
     def _send(self, pending: list[_Pending]) -> tuple[list[_Pending], int, int]:
@@ -253,3 +294,27 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, 
     """Lambda entry point of the stream event source mapping (ReportBatchItemFailures)."""
     failed = _publisher().publish(event.get("Records", []))
     return {"batchItemFailures": [{"itemIdentifier": sequence_number} for sequence_number in failed]}
+
+
+def enrich(event: Sequence[Mapping[str, Any]], context: Any) -> list[dict[str, Any]]:
+    """Lambda entry point of the Pipe publisher's enrichment: the Pipe's batch of stream
+    records (a list) -> one `BusEvent.pipe_event()` per event INSERT, in order (other
+    records are dropped). A record that can never go on the bus raises, failing the
+    batch: the Pipe retries it, bisects it down to that record and sends it to its
+    dead-letter queue, so nothing is dropped silently."""
+    source = os.environ["EVENT_SOURCE"]
+    out: list[dict[str, Any]] = []
+    for record in event:
+        found = event_insert(record)
+        if found is None:
+            continue
+        try:
+            bus = bus_event(*found)
+            bus.entry(source, "")  # sized as PutEvents will size it
+        except UnpublishableRecord as exc:
+            logger.error(json.dumps({"message": "record cannot be published", "reason": str(exc), "stream_id": found[0],
+                                     "sequence_number": record["dynamodb"].get("SequenceNumber")}))
+            raise
+        out.append(bus.pipe_event())
+    logger.info(json.dumps({"message": "enriched stream batch", "records": len(event), "events": len(out)}))
+    return out

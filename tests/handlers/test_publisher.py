@@ -315,6 +315,53 @@ def test_max_attempts_must_be_positive() -> None:
         Publisher(FakeEvents(), BUS, SOURCE, max_attempts=0)
 
 
+# ----------------------------------------------------------------------------- the Pipe's enrichment
+
+
+def test_enrich_gives_the_pipe_exactly_what_the_publisher_puts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENT_SOURCE", SOURCE)
+    records = [
+        insert("employee#john", 7, payload={"note": "caf\u00e9", "days": 1.5, "dates": ["2026-01-05"]}),
+        insert("employee#john", 7, event_name="MODIFY"),
+        insert("idempotency#sub#k", 0, record_type={"S": "idempotency"}),
+        insert("location#l1", 1, event_type={"S": "LocationCreated"}, occurred_at={"S": "2026-01-04T23:59:59+00:00"}),
+        insert("employee#mike", 2, metadata={"S": json.dumps({**METADATA, "version": 99, "actor": "mike"})}),
+    ]
+    client = FakeEvents()
+
+    assert Publisher(client, BUS, SOURCE).publish(records) == []
+    enriched = json.loads(json.dumps(publisher.enrich(records, None)))  # as Lambda returns it to the Pipe
+
+    (put,) = client.calls
+    assert len(enriched) == len(put) == 3  # event INSERTs only, in order
+    for event, entry in zip(enriched, put):
+        assert set(event) == {"detail-type", "time", "detail"}
+        assert event["detail"] == json.loads(entry["Detail"])
+        assert event["detail-type"] == entry["DetailType"]
+        assert datetime.fromisoformat(event["time"]) == entry["Time"]
+    assert [e["detail"]["metadata"]["version"] for e in enriched] == [7, 1, 2]  # ints, never text
+    assert publisher.enrich(records[1:3], None) == []
+
+
+@pytest.mark.parametrize(
+    "image",
+    [{"data": {"S": "{not json"}}, {"occurred_at": {"S": "yesterday"}}, {"data": {"S": json.dumps({"blob": "x" * MAX_BYTES_PER_CALL})}}],
+    ids=["data-not-json", "bad-time", "too-big"],
+)
+def test_enrich_fails_the_batch_on_a_record_that_can_never_be_published(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, image: dict[str, Any]
+) -> None:
+    """The Pipe then retries, bisects to the record and sends it to its dead-letter queue."""
+    monkeypatch.setenv("EVENT_SOURCE", SOURCE)
+    bad = insert("employee#a", 2, **image)
+
+    with pytest.raises(publisher.UnpublishableRecord):
+        publisher.enrich([insert("employee#a", 1), bad], None)
+
+    (error,) = [json.loads(r.getMessage()) for r in caplog.records if r.levelno == logging.ERROR]
+    assert error["sequence_number"] == seq(bad) and error["stream_id"] == "employee#a"
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """moto with an Events table, a bus, a rule for LeaveRequested -> an SQS queue, and
@@ -382,3 +429,23 @@ def test_handler_delivers_stored_events_to_the_bus_end_to_end(aws: dict[str, Any
     assert event["detail-type"] == "LeaveRequested"
     assert event["detail"] == stored[0].envelope()
     assert aws["clients"] == ["events"]  # one client per cold start, not per invocation
+
+
+def test_enrich_turns_real_stream_records_into_the_stored_envelopes(aws: dict[str, Any]) -> None:
+    store = DynamoDBEventStore(aws["dynamodb"], "events")
+    stored = store.append(
+        [Append(stream_id="employee#john", expected_version=0, events=[
+            NewEvent(event_type="LeaveRequested", data={"start": "2026-01-05"}, event_id="e1",
+                     occurred_at="2026-01-05T09:00:00Z", metadata=METADATA),
+            NewEvent(event_type="LeaveApproved", data={"by": "mike"}, event_id="e2", occurred_at="2026-01-05T10:00:00Z",
+                     metadata=METADATA),
+        ])],
+        idempotency=None,
+    )
+
+    enriched = publisher.enrich(stream_records(aws["streams"], aws["stream_arn"]), None)
+
+    assert [(e["detail-type"], e["time"], e["detail"]) for e in enriched] == [
+        (s.event_type, s.occurred_at, s.envelope()) for s in stored
+    ]
+    assert aws["clients"] == []  # the enrichment never calls AWS
