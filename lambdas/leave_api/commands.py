@@ -8,13 +8,16 @@ response back: the service's append fails with `IdempotencyKeyUsed` (or the doma
 refuses the repeated command), and only then is the stored record looked up.
 
 `handler` wires a DynamoDB store from `EVENTS_TABLE` once per cold start, on first use;
-tests and the local stack build their own with `make_app(store, clock=..., new_id=...)`.
+tests build their own with `make_app(store, clock=..., new_id=...)`. Its app reads the
+time from the module-level `clock` on every command: the local stack's seam (it sets a
+simulated date there after loading the function); AWS never sets it, and nothing in the
+environment can shift it.
 """
 from __future__ import annotations
 
 import json
 import os
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Callable, Mapping
 
 from eventstore.ports import ConcurrencyError, EventStore, IdempotencyKeyUsed
@@ -23,7 +26,7 @@ from leave.errors import DomainError
 from leave_api import http
 from leave_api.routes import COMMAND_ROUTES, Match, serve, validate_params
 from leave_api.schemas import IDEMPOTENCY_KEY
-from leave_api.service import CommandContext, LeaveService
+from leave_api.service import CommandContext, LeaveService, utc_now
 from leave_api.validation import errors as schema_errors
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -161,6 +164,9 @@ def make_app(store: EventStore, **service_options: Any) -> CommandsApp:
     return CommandsApp(LeaveService(store, **service_options), store)
 
 
+clock: Callable[[], datetime] = utc_now
+"""The current time of `handler`'s app, read per command: the local stack's seam; AWS never sets it."""
+
 _app: CommandsApp | None = None
 
 
@@ -172,7 +178,7 @@ def _app_from_environment() -> CommandsApp:
     table = os.environ.get("EVENTS_TABLE")
     if not table:
         raise RuntimeError("EVENTS_TABLE is not set: the commands function needs the Events table's name")
-    return make_app(DynamoDBEventStore(boto3.client("dynamodb"), table))
+    return make_app(DynamoDBEventStore(boto3.client("dynamodb"), table), clock=lambda: clock())
 
 
 def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:

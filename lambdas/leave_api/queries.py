@@ -14,7 +14,10 @@ the read models (403), answer. The layouts read here are written by `leave_proje
 - stream events: admin only.
 
 `handler` wires DynamoDB from `READ_MODEL_TABLE_<PROJECTION>` once per cold start, on first
-use; tests build `QueriesApp(reader)` on any `ReadModelReader`.
+use; tests build `QueriesApp(reader, today=...)` on any `ReadModelReader`. Its app reads the
+day from the module-level `today` on every request: the local stack's seam (it sets a
+simulated date there after loading the function); AWS never sets it, and nothing in the
+environment can shift it.
 """
 from __future__ import annotations
 
@@ -99,12 +102,17 @@ def wants_icalendar(accept: str | None) -> bool:
     return quality.get(ICALENDAR, 0.0) > 0 and quality[ICALENDAR] >= quality.get(http.JSON_CONTENT_TYPE, 0.0)
 
 
+def utc_today() -> date:
+    """The current day, UTC (the commands side's "today")."""
+    return datetime.now(UTC).date()
+
+
 class QueriesApp:
     """The queries function for one set of read models: `app(event) -> response`."""
 
     def __init__(self, reader: ReadModelReader, *, today: Callable[[], date] | None = None) -> None:
         self._reader = reader
-        self._today = today or (lambda: datetime.now(UTC).date())
+        self._today = today or utc_today
 
     def __call__(self, event: Mapping[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
@@ -207,6 +215,9 @@ class QueriesApp:
         return http.json_response(200, {"items": items})
 
 
+today: Callable[[], date] = utc_today
+"""The current day of `handler`'s app, read per request: the local stack's seam; AWS never sets it."""
+
 _app: QueriesApp | None = None
 
 
@@ -217,7 +228,8 @@ def _app_from_environment() -> QueriesApp:
     missing = sorted(var for var in names.values() if not os.environ.get(var))
     if missing:
         raise RuntimeError(f"{', '.join(missing)} not set: the queries function needs every read-model table")
-    return QueriesApp(DynamoDBReader(boto3.client("dynamodb"), {p: os.environ[v] for p, v in names.items()}))
+    tables = {p: os.environ[v] for p, v in names.items()}
+    return QueriesApp(DynamoDBReader(boto3.client("dynamodb"), tables), today=lambda: today())
 
 
 def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:

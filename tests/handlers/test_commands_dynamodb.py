@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any, Iterator
 
 import boto3
@@ -9,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from eventstore.dynamodb import DynamoDBEventStore
-from leave_api import commands
+from leave_api import commands, service
 from test_commands_support import JOHN, Api, api_event, setup_location
 
 TABLE = "events"
@@ -112,3 +113,16 @@ def test_lambda_handler_wires_the_events_table_from_the_environment(client: Any,
     assert commands._app is wired  # once per cold start
     names = sorted(json.loads(i["data"]["S"])["name"] for i in items(client, "event") if i["event_type"]["S"] == "LocationCreated")
     assert names == ["Berlin", "Munich"]
+
+
+def test_the_handlers_app_reads_the_module_clock_on_every_command(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert commands.clock is service.utc_now  # what AWS runs: the real time
+    monkeypatch.setattr(commands, "_app", None)
+    monkeypatch.setenv("EVENTS_TABLE", TABLE)
+    monkeypatch.setattr(commands, "clock", lambda: datetime(2027, 1, 15, 9, 30, tzinfo=UTC))
+    assert commands.handler(api_event("POST", "/locations", {"name": "Berlin"}), None)["statusCode"] == 201
+    monkeypatch.setattr(commands, "clock", lambda: datetime(2031, 7, 1, 12, 0, tzinfo=UTC))  # the app exists by now
+    assert commands.handler(api_event("POST", "/locations", {"name": "Munich"}), None)["statusCode"] == 201
+    created = {json.loads(i["data"]["S"])["name"]: i["occurred_at"]["S"]
+               for i in items(client, "event") if i["event_type"]["S"] == "LocationCreated"}
+    assert created == {"Berlin": "2027-01-15T09:30:00Z", "Munich": "2031-07-01T12:00:00Z"}

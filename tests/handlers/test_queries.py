@@ -268,3 +268,19 @@ def test_the_handler_names_the_missing_tables(monkeypatch):
         monkeypatch.delenv(f"READ_MODEL_TABLE_{name.upper()}", raising=False)
     with pytest.raises(RuntimeError, match="READ_MODEL_TABLE_AUDIT"):
         queries.handler(request("/approvers/sara/pending", {"sub": "sara"}))
+
+
+def test_the_handlers_app_takes_today_from_the_module_seam_on_every_request(story, monkeypatch):
+    assert queries.today is queries.utc_today  # what AWS runs: the real day
+    stores = {name: project(p, story, story.all_events()) for name, p in PROJECTIONS.items()}
+    monkeypatch.setattr(queries, "_app", None)
+    for name in queries.PROJECTIONS:
+        monkeypatch.setenv(f"READ_MODEL_TABLE_{name.upper()}", f"leave-{name}")
+    monkeypatch.setattr(queries, "DynamoDBReader", lambda client, tables: StoreReader(stores))
+    balance = request("/employees/john/balance", {"sub": "john"})
+    monkeypatch.setattr(queries, "today", lambda: date(2025, 3, 1))
+    first = queries.handler(balance)
+    monkeypatch.setattr(queries, "today", lambda: date(2031, 3, 1))  # the app exists by now
+    second = queries.handler(balance)
+    assert (first["statusCode"], json.loads(first["body"])["year"]) == (200, 2025)
+    assert (second["statusCode"], json.loads(second["body"])["error"]["code"]) == (404, "balance_not_found")
