@@ -20,23 +20,22 @@ TYPE_TOKEN = "acme:events:EventSourcedService"
 #: The publisher's source code, shipped inside this package (`components/runtime/publisher.py`).
 PUBLISHER_CODE = Path(__file__).resolve().parent / "runtime" / "publisher.py"
 PUBLISHER_HANDLER = "publisher.handler"
+#: The Pipe publisher's enrichment: the same file, entry point `enrich`.
+PUBLISHER_ENRICH_HANDLER = "publisher.enrich"
 
 #: Only event items reach the bus: INSERTs whose `record_type` is `event` (idempotency
 #: items and anything else written to the Events table stay private).
 PUBLISHER_FILTER_PATTERN: Mapping[str, Any] = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"record_type": {"S": ["event"]}}}}
 
-#: What a Pipe publisher sends as `detail`. Pipes can only copy attribute values, so unlike
-#: the Lambda publisher's envelope, `data` is the JSON *text* of the event data,
-#: `metadata.version` is a string and the stored metadata (actor, idempotency_key,
-#: correlation_id, causation_id) is the JSON text `metadata.json`.
-PIPE_INPUT_TEMPLATE = (
-    '{"metadata": {"event_id": "<$.dynamodb.NewImage.event_id.S>", '
-    '"stream_id": "<$.dynamodb.NewImage.stream_id.S>", '
-    '"version": "<$.dynamodb.NewImage.version.N>", '
-    '"occurred_at": "<$.dynamodb.NewImage.occurred_at.S>", '
-    '"json": "<$.dynamodb.NewImage.metadata.S>"}, '
-    '"data": "<$.dynamodb.NewImage.data.S>"}'
-)
+#: The Pipe publisher's target input template. Pipes can only copy attribute values, not
+#: parse the JSON text stored in `data` and `metadata`, so the Pipe's enrichment (the
+#: publisher's `enrich`) turns each record into `{"detail-type", "time", "detail":
+#: <envelope>}` with the Lambda publisher's own conversion; the target sends that
+#: `detail` object as the event's detail, and takes `DetailType`/`Time` from
+#: `PIPE_DETAIL_TYPE_PATH`/`PIPE_TIME_PATH` of the same output.
+PIPE_INPUT_TEMPLATE = "<$.detail>"
+PIPE_DETAIL_TYPE_PATH = "$.detail-type"
+PIPE_TIME_PATH = "$.time"
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 _SOURCE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,255}$")
@@ -175,8 +174,9 @@ class ApiSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class PublisherSpec:
-    """How stream INSERTs reach the bus: a Lambda (`kind="lambda"`, the default, which sends
-    the exact envelope) or an EventBridge Pipe (`kind="pipe"`, see `PIPE_INPUT_TEMPLATE`)."""
+    """How stream INSERTs reach the bus: a Lambda (`kind="lambda"`, the default) or an
+    EventBridge Pipe whose enrichment Lambda builds the events (`kind="pipe"`, see
+    `PIPE_INPUT_TEMPLATE`). Both put the same envelope on the bus."""
 
     kind: Literal["lambda", "pipe"] = "lambda"
     #: TRIM_HORIZON: a publisher created after the table still publishes every event.
@@ -188,6 +188,7 @@ class PublisherSpec:
     maximum_record_age_in_seconds: int = 86400
     bisect_batch_on_function_error: bool = True
     parallelization_factor: int = 1
+    #: The publisher Lambda's, or the Pipe's enrichment function's.
     memory_mb: int = 256
     timeout_s: int = 30
     #: The iterator age alarm threshold (Lambda publisher).
@@ -300,7 +301,8 @@ class EventSourcedService(pulumi.ComponentResource):
       with a stream mapping filtered to event INSERTs (`PUBLISHER_FILTER_PATTERN`), batch 100,
       TRIM_HORIZON, bisect on error, 10 retries, 1 day maximum record age,
       ReportBatchItemFailures and an on-failure queue; or (`publisher.kind="pipe"`) a Pipe
-      with the same filter, bounds and a dead-letter queue;
+      with the same filter, bounds and a dead-letter queue, whose enrichment function (the
+      same code, `publisher.enrich`) builds the same envelope;
     - HTTP API with a JWT authorizer on every route but `public_routes` (a Cognito pool
       unless `api.jwt` names an issuer), `$default` stage with auto-deploy, JSON access logs
       and throttling (burst 100, rate 50/s), payload format 2.0;
@@ -332,6 +334,7 @@ class EventSourcedService(pulumi.ComponentResource):
         self.publisher: FunctionParts | None = None
         self.publisher_mapping: aws.lambda_.EventSourceMapping | None = None
         self.publisher_pipe: aws.pipes.Pipe | None = None
+        self.publisher_enrichment: FunctionParts | None = None
         self.publisher_role: aws.iam.Role | None = None
         self.publisher_dlq: DeadLetterQueue | None = None
         self.read_models: dict[str, RetainedTable] = {}
@@ -401,6 +404,8 @@ class EventSourcedService(pulumi.ComponentResource):
         out: dict[str, FunctionParts] = {}
         if self.publisher:
             out["publisher"] = self.publisher
+        if self.publisher_enrichment:
+            out["publisher-enrich"] = self.publisher_enrichment
         if self.api:
             out["commands"], out["queries"] = self.api.commands, self.api.queries
         out.update({f"{n}-projector": r.function for n, r in self.projectors.items()})
@@ -444,6 +449,10 @@ class EventSourcedService(pulumi.ComponentResource):
             condition={"StringEquals": {"events:source": [self.args.source]}},
         )
 
+    def _publisher_code(self) -> pulumi.AssetArchive:
+        """The publisher's single file, the code of the Lambda publisher and of the Pipe's enrichment."""
+        return pulumi.AssetArchive({"publisher.py": pulumi.FileAsset(str(PUBLISHER_CODE))})
+
     def _stream_read_statements(self) -> list[dict[str, Any]]:
         assert self.events_table is not None and self.events_table.stream_arn is not None
         return [
@@ -464,7 +473,7 @@ class EventSourcedService(pulumi.ComponentResource):
             f"{name}-publisher",
             parent=self,
             handler=PUBLISHER_HANDLER,
-            code=pulumi.AssetArchive({"publisher.py": pulumi.FileAsset(str(PUBLISHER_CODE))}),
+            code=self._publisher_code(),
             memory_mb=spec.memory_mb,
             timeout_s=spec.timeout_s,
             environment=self._env({}, {"EVENT_BUS_NAME": self.bus_name, "EVENT_SOURCE": self.args.source}),
@@ -521,6 +530,20 @@ class EventSourcedService(pulumi.ComponentResource):
             tags=dict(self.args.tags) or None,
             opts=self._child,
         )
+        # its own role: it calls nothing, so logs and X-Ray only
+        self.publisher_enrichment = enrichment = _lambda.build_function(
+            f"{name}-publisher-enrich",
+            parent=self,
+            handler=PUBLISHER_ENRICH_HANDLER,
+            code=self._publisher_code(),
+            memory_mb=spec.memory_mb,
+            timeout_s=spec.timeout_s,
+            environment=self._env({}, {"EVENT_SOURCE": self.args.source}),
+            statements=[],
+            log_retention_days=self.args.log_retention_days,
+            alarm_actions=self.args.alarm_actions,
+            tags=self.args.tags,
+        )
         self.publisher_role = aws.iam.Role(
             f"{name}-publisher-role", assume_role_policy=_iam.assume_role_policy("pipes.amazonaws.com"), tags=dict(self.args.tags) or None, opts=self._child
         )
@@ -532,6 +555,7 @@ class EventSourcedService(pulumi.ComponentResource):
                     self._put_events_statement(),
                     *self._stream_read_statements(),
                     _iam.statement("SendFailedRecordsToQueue", ["sqs:SendMessage"], [self.publisher_dlq.queue.arn]),
+                    _iam.statement("InvokeEnrichment", ["lambda:InvokeFunction"], [enrichment.function.arn]),
                     _iam.statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [_lambda.log_stream_arns(log_group)]),
                 ]
             ),
@@ -542,6 +566,7 @@ class EventSourcedService(pulumi.ComponentResource):
             description=f"{self.args.source}: Events table stream INSERTs -> bus",
             role_arn=self.publisher_role.arn,
             source=self.events_table.stream_arn,
+            enrichment=enrichment.function.arn,
             target=self.bus_arn,
             source_parameters=aws.pipes.PipeSourceParametersArgs(
                 filter_criteria=aws.pipes.PipeSourceParametersFilterCriteriaArgs(
@@ -561,8 +586,8 @@ class EventSourcedService(pulumi.ComponentResource):
             target_parameters=aws.pipes.PipeTargetParametersArgs(
                 eventbridge_event_bus_parameters=aws.pipes.PipeTargetParametersEventbridgeEventBusParametersArgs(
                     source=self.args.source,
-                    detail_type="$.dynamodb.NewImage.event_type.S",
-                    time="$.dynamodb.NewImage.occurred_at.S",
+                    detail_type=PIPE_DETAIL_TYPE_PATH,
+                    time=PIPE_TIME_PATH,
                 ),
                 input_template=PIPE_INPUT_TEMPLATE,
             ),

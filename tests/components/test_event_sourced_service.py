@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from components import (
     SubscriptionSpec,
 )
 from components.event_sourced_service import PUBLISHER_CODE
+from components.runtime import publisher
 from components.testing import RecordedResource, RecordedStack, record
 
 FUNCTION = "aws:lambda/function:Function"
@@ -485,39 +487,131 @@ def test_pipe_publisher_replaces_the_lambda_with_the_same_filter_bounds_and_dlq(
         "onPartialBatchItemFailure": "AUTOMATIC_BISECT",
         "deadLetterConfig": {"arn": arn(piped, QUEUE, "leave-publisher-dlq")},
     }
-    assert pipe.inputs["targetParameters"] == {
-        "eventbridgeEventBusParameters": {"source": SOURCE, "detailType": "$.dynamodb.NewImage.event_type.S", "time": "$.dynamodb.NewImage.occurred_at.S"},
-        "inputTemplate": PIPE_INPUT_TEMPLATE,
-    }
     assert pipe.inputs["logConfiguration"]["level"] == "ERROR"
     assert pipe.inputs["roleArn"] == piped.one(ROLE, "leave-publisher-role").state["arn"]
     assert piped.one(ROLE_POLICY, "leave-publisher-policy").urn in pipe.options["depends_on"]
 
 
-def test_pipe_role_is_trusted_by_pipes_and_limited_to_the_bus_source_stream_queue_and_logs(piped: RecordedStack) -> None:
+def test_pipe_enrichment_builds_the_events_and_the_bus_target_sends_its_envelope_as_detail(piped: RecordedStack) -> None:
+    pipe = piped.one("aws:pipes/pipe:Pipe", "leave-publisher")
+    assert pipe.inputs["enrichment"] == arn(piped, FUNCTION, "leave-publisher-enrich")
+    assert "enrichmentParameters" not in pipe.inputs  # the enrichment gets the records as they come
+    assert pipe.inputs["targetParameters"] == {
+        "eventbridgeEventBusParameters": {"source": SOURCE, "detailType": "$.detail-type", "time": "$.time"},
+        "inputTemplate": "<$.detail>",
+    }
+    assert PIPE_INPUT_TEMPLATE == "<$.detail>"
+
+
+def test_pipe_enrichment_is_the_packaged_publisher_with_its_own_logs_and_xray_only_role(piped: RecordedStack) -> None:
+    enrich = piped.one(FUNCTION, "leave-publisher-enrich")
+    assert enrich.inputs["handler"] == "publisher.enrich"
+    code = {"__archive__": "assets", "assets": {"publisher.py": {"__asset__": "file", "path": str(PUBLISHER_CODE)}}}
+    assert enrich.inputs["code"] == code
+    assert enrich.inputs["environment"]["variables"] == {"SERVICE_SOURCE": SOURCE, "EVENT_SOURCE": SOURCE}
+    assert (enrich.inputs["memorySize"], enrich.inputs["timeout"]) == (256, 30)
+    assert enrich.inputs["tracingConfig"] == {"mode": "Active"}
+    role = piped.one(ROLE, "leave-publisher-enrich-role")
+    assert enrich.inputs["role"] == role.state["arn"]
+    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+    assert policy_of(piped, "publisher-enrich") == {"Version": "2012-10-17", "Statement": [log_stmt(piped, "publisher-enrich"), XRAY]}
+    group = piped.one("aws:cloudwatch/logGroup:LogGroup", "leave-publisher-enrich-logs")
+    assert group.inputs["retentionInDays"] == 90
+    assert enrich.inputs["loggingConfig"] == {"logFormat": "Text", "logGroup": group.state["name"]}
+    errors = piped.one(ALARM, "leave-publisher-enrich-errors").inputs
+    assert (errors["namespace"], errors["metricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["dimensions"] == {"FunctionName": enrich.state["name"]}
+    assert piped.outputs["function_names"]["publisher-enrich"] == enrich.state["name"]
+
+
+def test_pipe_role_is_trusted_by_pipes_and_limited_to_the_bus_source_stream_queue_enrichment_and_logs(piped: RecordedStack) -> None:
     trust = json.loads(piped.one(ROLE, "leave-publisher-role").inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "pipes.amazonaws.com"}
-    stmts = statements(piped, "publisher")
-    assert stmts["PutEventsOwnSourceOnly"]["Resource"] == [OTHER_BUS.bus_arn]
-    assert stmts["PutEventsOwnSourceOnly"]["Condition"] == {"StringEquals": {"events:source": [SOURCE]}}
-    assert stmts["ReadEventsStream"]["Resource"] == [piped.one(TABLE, "leave-events").state["streamArn"]]
-    assert stmts["SendFailedRecordsToQueue"]["Resource"] == [arn(piped, QUEUE, "leave-publisher-dlq")]
-    assert stmts["WriteOwnLogs"] == log_stmt(piped, "publisher")
-    assert set(stmts) == {"PutEventsOwnSourceOnly", "ReadEventsStream", "UnscopedListStreams", "SendFailedRecordsToQueue", "WriteOwnLogs"}
+    assert policy_of(piped, "publisher") == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PutEventsOwnSourceOnly",
+                "Effect": "Allow",
+                "Action": ["events:PutEvents"],
+                "Resource": [OTHER_BUS.bus_arn],
+                "Condition": {"StringEquals": {"events:source": [SOURCE]}},
+            },
+            {
+                "Sid": "ReadEventsStream",
+                "Effect": "Allow",
+                "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                "Resource": [piped.one(TABLE, "leave-events").state["streamArn"]],
+            },
+            LIST_STREAMS,
+            {
+                "Sid": "SendFailedRecordsToQueue",
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage"],
+                "Resource": [arn(piped, QUEUE, "leave-publisher-dlq")],
+            },
+            {
+                "Sid": "InvokeEnrichment",
+                "Effect": "Allow",
+                "Action": ["lambda:InvokeFunction"],
+                "Resource": [arn(piped, FUNCTION, "leave-publisher-enrich")],
+            },
+            log_stmt(piped, "publisher"),
+        ],
+    }
     alarm = piped.one(ALARM, "leave-publisher-failed").inputs
     assert (alarm["namespace"], alarm["metricName"]) == ("AWS/EventBridge/Pipes", "ExecutionFailed")
 
 
-def test_pipe_template_builds_the_envelope_from_the_new_image() -> None:
-    sample = {"event_id": "e1", "stream_id": "employee#john", "version": "7", "occurred_at": "2026-01-05T09:00:00Z", "metadata": '{"actor": "ana"}', "data": '{"days": 2}'}
-    rendered = PIPE_INPUT_TEMPLATE
-    for attr, value in sample.items():
-        for kind in ("S", "N"):
-            rendered = rendered.replace(f"<$.dynamodb.NewImage.{attr}.{kind}>", json.dumps(value)[1:-1])
-    assert json.loads(rendered) == {
-        "metadata": {"event_id": "e1", "stream_id": "employee#john", "version": "7", "occurred_at": "2026-01-05T09:00:00Z", "json": '{"actor": "ana"}'},
-        "data": '{"days": 2}',
+def test_what_the_pipe_sends_through_its_target_paths_equals_the_lambda_publishers_entries(
+    monkeypatch: pytest.MonkeyPatch, piped: RecordedStack
+) -> None:
+    """The declared paths and template, applied to the enrichment's real output (one event
+    per record), give the Lambda publisher's entries: one envelope on the bus."""
+    monkeypatch.setenv("EVENT_SOURCE", SOURCE)
+    image = {
+        "stream_id": {"S": "employee#john"},
+        "version": {"N": "7"},
+        "record_type": {"S": "event"},
+        "event_type": {"S": "LeaveRequested"},
+        "event_id": {"S": "e7"},
+        "occurred_at": {"S": "2026-01-05T09:00:00Z"},
+        "data": {"S": json.dumps({"days": 2})},
+        "metadata": {"S": json.dumps({"actor": "ana", "correlation_id": "c1"})},
     }
+    keys = {"stream_id": image["stream_id"], "version": image["version"]}
+    record = {"eventName": "INSERT", "dynamodb": {"Keys": keys, "NewImage": image, "SequenceNumber": "1"}}
+    client = _Recorder()
+    publisher.Publisher(client, "bus", SOURCE).publish([record])
+    ((entry,),) = client.calls
+
+    target = piped.one("aws:pipes/pipe:Pipe", "leave-publisher").inputs["targetParameters"]
+    bus = target["eventbridgeEventBusParameters"]
+    (event,) = json.loads(json.dumps(publisher.enrich([record], None)))
+    assert bus["source"] == entry["Source"]
+    assert _at(event, bus["detailType"]) == entry["DetailType"]
+    assert datetime.fromisoformat(_at(event, bus["time"])) == entry["Time"]
+    assert _at(event, target["inputTemplate"].removeprefix("<").removesuffix(">")) == json.loads(entry["Detail"])
+
+
+class _Recorder:
+    """An EventBridge client that accepts every entry and records the calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[dict[str, Any]]] = []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 (boto3's name)
+        self.calls.append(Entries)
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": str(i)} for i, _ in enumerate(Entries)]}
+
+
+def _at(value: Any, path: str) -> Any:
+    """The value at a dotted JSON path (`$.a.b`)."""
+    for part in path.removeprefix("$.").split("."):
+        value = value[part]
+    return value
 
 
 def test_an_existing_issuer_replaces_cognito(piped: RecordedStack) -> None:

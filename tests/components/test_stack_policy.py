@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.testing import RecordedStack, check_stack
+from components.testing import RecordedStack, check_stack, run_program
 
 from stacks_under_test import MAIN, PLATFORM_ACCOUNT as _PLATFORM_ACCOUNT, STACKS, fake_references, recorded_stack
 
@@ -38,5 +38,17 @@ def test_every_rule_examined_something(stack: RecordedStack) -> None:
 
 def test_stack_has_no_policy_violations(stack: RecordedStack) -> None:
     report = check_stack(stack)
+    if not report.ok:
+        pytest.fail("\n" + report.render(), pytrace=False)
+
+
+def test_the_pipe_publisher_config_has_no_policy_violations() -> None:
+    """`leave:publisher: pipe` swaps the publisher Lambda for a Pipe and its enrichment
+    function; every rule still holds (one role each, alarms, logs, scoped invoke)."""
+    stack = run_program(MAIN, "dev", config_overrides={"leave:publisher": "pipe"}, stack_references=fake_references("dev"))
+    functions = {f.name for f in stack.of_type("aws:lambda/function:Function")}
+    assert "leave-publisher-enrich" in functions and "leave-publisher" not in functions
+    report = check_stack(stack)
+    assert [r.rule.id for r in report.results if not r.checked] == []
     if not report.ok:
         pytest.fail("\n" + report.render(), pytrace=False)

@@ -334,7 +334,7 @@ def test_enrich_gives_the_pipe_exactly_what_the_publisher_puts(monkeypatch: pyte
 
     (put,) = client.calls
     assert len(enriched) == len(put) == 3  # event INSERTs only, in order
-    for event, entry in zip(enriched, put):
+    for event, entry in zip(enriched, put, strict=True):
         assert set(event) == {"detail-type", "time", "detail"}
         assert event["detail"] == json.loads(entry["Detail"])
         assert event["detail-type"] == entry["DetailType"]
