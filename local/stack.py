@@ -5,8 +5,9 @@
         urllib.request.urlopen(...stack.api_url...)
 
 `LocalStack(recorded_stack=...)` runs a given (e.g. edited) `RecordedStack` instead of
-evaluating `__main__.py`. moto keeps its state per process, so one local stack runs per
-process at a time.
+evaluating `__main__.py`. `LocalStack(today=date(...))` simulates that date in the
+functions that have a clock seam (`local/clocks.py`). moto keeps its state per process, so
+one local stack runs per process at a time.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from components.testing import RecordedStack
 
 from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisioned, provision, quiet_moto_logs
+from .clocks import set_day
 from .functions import FunctionRuntime, Invocation, LoadedFunction
 from .http_api import ApiServer
 from .model import EMULATED, IGNORED_SETTINGS, LocalModel, build_model
@@ -60,6 +63,7 @@ class LocalStack:
         delays: Delays = DEFAULT_DELAYS,
         async_workers: int = 2,
         state_dir: Path = STATE_DIR,
+        today: date | None = None,
     ) -> None:
         self.stack_name = stack
         self.port, self.host, self.root = port, host, root
@@ -68,6 +72,8 @@ class LocalStack:
         self._log_sink = log
         self.delays, self.async_workers = delays, async_workers
         self.state_dir = state_dir
+        self.today = today
+        self.simulated: list[str] = []  # functions whose clock shows `today`
         self.fake_outputs: tuple[tuple[str, str, Any], ...] = ()
         self.invocations: list[Invocation] = []
         self.errors: list[str] = []
@@ -138,6 +144,8 @@ class LocalStack:
             model.functions, lambda_environment=lambda_env, on_invocation=self._record, on_error=self._error, on_output=self._output
         )
         self.runtime.start()
+        if self.today is not None:
+            self.simulated = set_day(self.runtime.functions.values(), self.today)
 
         for fn in {t.function.logical: t.function for t in model.targets if t.function is not None}.values():
             self.invokers[fn.logical] = AsyncInvoker(
@@ -362,6 +370,11 @@ class LocalStack:
                 '  try        curl -H "Authorization: Bearer $(python -m local token --sub ana --groups admin)" '
                 f"{self.api_url}/approvers/ana/pending",
             ]
+        if self.today is not None:
+            if self.simulated:
+                lines.append(f"  today      {self.today} (simulated; real time of day, UTC) in {', '.join(self.simulated)}")
+            else:
+                lines.append(f"  today      {self.today} NOT simulated: no function has a clock seam (clock / today)")
         lines += [
             f"  moto       {self.moto_url}   (AWS_ENDPOINT_URL for boto3 / the AWS CLI; fake credentials)",
             f"  on moto    tables {len(m.tables)}, queues {len(m.queues)} (+{len(self.provisioned.target_queues)} local target queues), "
