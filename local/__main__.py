@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="run the stack locally: moto + the handlers in-process + the HTTP API")
     up.add_argument("--stack", default="dev")
     up.add_argument("--port", type=int, default=8080, help="HTTP API port (0 = any free port)")
+    up.add_argument("--today", type=_day, help="YYYY-MM-DD: the date the functions see (real time of day, UTC)")
     token = sub.add_parser("token", help="print a JWT the local stack accepts")
     token.add_argument("--sub", required=True, help="the caller (employee id)")
     token.add_argument("--groups", default="", help="comma-separated groups, e.g. admin,approver")
@@ -33,8 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="start the local stack and play the leave story end to end")
     demo.add_argument("--stack", default="dev")
     demo.add_argument("--log", default=str(ROOT / ".local-stack" / "demo.log"), help="where the invocation log goes")
+    demo.add_argument("--today", type=_day, help="YYYY-MM-DD: play the story on this date (default: the real one, if the story fits it)")
     args = parser.parse_args(argv)
     return {"plan": _plan, "up": _up, "token": _token, "demo": _demo}[args.command](args)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -57,7 +67,7 @@ def _up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    stack = LocalStack(args.stack, port=args.port, log=lambda line: print(line, flush=True))
+    stack = LocalStack(args.stack, port=args.port, log=lambda line: print(line, flush=True), today=args.today)
     try:
         stack.start()
     except OSError as exc:
@@ -104,7 +114,7 @@ def _declared_authorizer(stack: str) -> tuple[str, tuple[str, ...]] | None:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run
 
-    return run(stack=args.stack, log_path=Path(args.log))
+    return run(stack=args.stack, log_path=Path(args.log), today=args.today)
 
 
 if __name__ == "__main__":

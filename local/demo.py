@@ -1,5 +1,9 @@
 """`local demo`: start the local stack, play the leave story over HTTP, print a report.
 
+The story is played on the real date (UTC) or, in the first days of January when it does
+not fit (it needs a full past week in the year), on the year's earliest day it fits; the
+local stack's functions see that date (`LocalStack(today=...)`) and the report says so.
+
 Exit status 0 only if every step behaved as the story says, every notification arrived
 at the webhook (choreography through the bus), no dead-letter queue holds anything and
 no invocation failed unexpectedly.
@@ -14,14 +18,14 @@ import statistics
 import sys
 import threading
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
 from .client import ApiClient, wait_for
 from .stack import LocalStack
-from .story import Story, StoryFailedError, plan_weeks
+from .story import Story, StoryFailedError, plan_weeks, story_day
 
 NOTIFIED = {"LeaveRequested": 3, "LeaveApproved": 1, "LeaveDenied": 1}
 
@@ -68,14 +72,32 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def run(stack: str = "dev", log_path: Path | None = None, out: TextIO | None = None) -> int:
-    """Play the story on a fresh local stack; print the report to `out`; 0 if all went well."""
+def run(
+    stack: str = "dev",
+    log_path: Path | None = None,
+    out: TextIO | None = None,
+    *,
+    today: date | None = None,
+    real_today: date | None = None,
+) -> int:
+    """Play the story on a fresh local stack; print the report to `out`; 0 if all went well.
+
+    `today` forces the story's day (`--today`); by default it is `story_day` of the real
+    date (UTC), which `real_today` stands in for."""
     out = out or sys.stdout
+    real = real_today or datetime.now(UTC).date()
+    day = today or story_day(real)
     try:
-        plan_weeks(date.today())
+        plan_weeks(day)
     except StoryFailedError as exc:
-        print(f"cannot play the story today: {exc}", file=out)
+        print(f"cannot play the story on {day}: {exc}", file=out)
         return 1
+    if day == real:
+        shown = f"{day}"
+    elif today is not None:
+        shown = f"{day} (simulated: chosen with --today; real date {real})"
+    else:
+        shown = f"{day} (simulated: the story needs a past week in this year; real date {real})"
     started = time.perf_counter()
     log_path = log_path or Path(".local-stack/demo.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,13 +108,13 @@ def run(stack: str = "dev", log_path: Path | None = None, out: TextIO | None = N
             with lock:
                 log_file.write(line + "\n")
 
-        local = LocalStack(stack, port=0, log=log, config_overrides={"leave:webhook_url": sink.url})
+        local = LocalStack(stack, port=0, log=log, config_overrides={"leave:webhook_url": sink.url}, today=day)
         local.start()
         try:
             boot = time.perf_counter() - started
             print(f"Local stack {stack!r} up in {boot:.1f} s: API {local.api_url} (invocation log: {log_path})", file=out)
-            story = Story(ApiClient(local.api_url, lambda sub, groups: local.token(sub, groups)))
-            print(f"Playing the leave story (DESIGN.md section 3); today is {story.today}\n", file=out)
+            story = Story(ApiClient(local.api_url, lambda sub, groups: local.token(sub, groups)), today=day)
+            print(f"Playing the leave story (DESIGN.md section 3); today is {shown}\n", file=out)
             failure = None
             try:
                 story.play()

@@ -8,8 +8,9 @@ numbers are worked out here from the story's dates (independently of the domain 
 a wrong balance fails the step.
 
 Dates are relative to today (the service's clock): the past leave is last week (so the
-story needs today to be at least the second week of January), the other leaves are in
-the first weeks of this year and next.
+story needs today to be at least the year's second Monday), the other leaves are in the
+first weeks of this year and next. `story_day` picks the day to play it on; `local demo`
+simulates that date in the local stack when the real one is too early in January.
 """
 
 from __future__ import annotations
@@ -62,6 +63,16 @@ def number(value: Fraction | int) -> float | int:
     return int(f) if f.denominator == 1 else float(f)
 
 
+def _first_monday(year: int) -> date:
+    return date(year, 1, 1) + timedelta(days=(7 - date(year, 1, 1).weekday()) % 7)
+
+
+def story_day(real: date) -> date:
+    """The day to play the story on: `real`, or, before the year's second Monday (no full
+    past week in the year yet), that Monday: the earliest day the story fits."""
+    return max(real, _first_monday(real.year) + timedelta(weeks=1))
+
+
 def plan_weeks(today: date) -> tuple[date, date, date, date]:
     """Mondays of the story's leaves: the past leave (last week), the approved and the denied
     requests (early this year), and the request moved by the transfer (early next year)."""
@@ -69,7 +80,7 @@ def plan_weeks(today: date) -> tuple[date, date, date, date]:
     past = today - timedelta(days=today.weekday() + 7)
     if past.year != year:
         raise StoryFailedError("the story needs a full past week in this year: run it after the second week of January")
-    first_monday = date(year, 1, 1) + timedelta(days=(7 - date(year, 1, 1).weekday()) % 7)
+    first_monday = _first_monday(year)
     weeks = [first_monday + timedelta(weeks=k) for k in range(1, 6) if first_monday + timedelta(weeks=k) != past]
     next_first = date(year + 1, 1, 1)
     return past, weeks[0], weeks[1], next_first + timedelta(days=(7 - next_first.weekday()) % 7 + 7)
