@@ -49,7 +49,7 @@ EMULATED: Mapping[str, str] = {
     T_TARGET: "Lambda targets: a local queue per target on moto, drained into the function; SQS targets: put as is",
     T_FUNCTION: "run in-process, each in its own module namespace and environment",
     T_MAPPING: "DynamoDB stream mappings polled via moto's dynamodbstreams API",
-    T_PIPE: "DynamoDB stream -> event bus Pipes: filter, input template, detail-type/time paths, retries, DLQ",
+    T_PIPE: "DynamoDB stream -> event bus Pipes: filter, Lambda enrichment, input template, detail-type/time paths, retries, DLQ",
     T_INVOKE_CONFIG: "asynchronous invocation retries and on-failure destination",
     T_LOG_GROUP: "created on moto; function output goes to this console",
     T_API: "served by the local HTTP server",
@@ -235,6 +235,7 @@ class PipeDecl:
     detail_type: str  # a JSON path (`$.dynamodb...`) or a literal
     time: str | None  # a JSON path or None (now)
     input_template: str | None  # None: the whole record is the detail
+    enrichment: FunctionDecl | None = None  # a declared function the batch goes through first
     report_batch_item_failures: bool = True  # entries PutEvents rejects fail their records only
 
 
@@ -572,13 +573,16 @@ class _Builder:
         bus = target.split("event-bus/")[-1] if ":event-bus/" in target else None
         params = i.get("targetParameters") or {}
         bus_params = params.get("eventbridgeEventBusParameters") or {}
+        enrichment = self._function_by_ref(i.get("enrichment"))
         problem = (
             "its source is not a DynamoDB stream of this stack"
             if table is None
             else "its target is not an event bus"
             if bus is None
-            else "enrichment is not emulated"
-            if i.get("enrichment")
+            else f"its enrichment {i['enrichment']!r} is not a function of this stack (other enrichments are not emulated)"
+            if i.get("enrichment") and enrichment is None
+            else "enrichment parameters (input template, HTTP parameters) are not emulated"
+            if i.get("enrichmentParameters")
             else None
         )
         if problem:
@@ -603,6 +607,7 @@ class _Builder:
             detail_type=bus_params.get("detailType") or "Event from aws:dynamodb.stream",
             time=bus_params.get("time"),
             input_template=params.get("inputTemplate"),
+            enrichment=enrichment,
         )
 
     # ---------------------------------------------------------------- HTTP API

@@ -185,7 +185,12 @@ class LocalStack:
                     )
                 )
         for pipe in model.pipes:
-            target = PipeTarget(pipe, events_client=clients("events"), on_invocation=self._record)
+            enrich = (
+                (lambda batch, fn=pipe.enrichment.logical: runtime.invoke(fn, batch, trigger=f"enrichment {len(batch)} record(s)"))
+                if pipe.enrichment
+                else None
+            )
+            target = PipeTarget(pipe, events_client=clients("events"), on_invocation=self._record, enrich=enrich)
             self.pollers.append(self._poller(pipe, target.deliver, pipe.arn))
         for i, api in enumerate(model.apis):
             self.apis.append(
