@@ -1,16 +1,20 @@
 """The `publisher: pipe` configuration: stream INSERTs reach the bus through the Pipe as declared
-(filter, detail-type and time paths, input template)."""
+(filter, enrichment function, detail-type and time paths, input template), in the same envelope
+as the Lambda publisher's."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from eventstore.dynamodb import DynamoDBEventStore
 
 from local import LocalStack
 from local.client import ApiClient, path_param
-from local.pipes import TemplateError, check_template, render
+from local.functions import Invocation
+from local.pipes import PipeTarget, TemplateError, check_template, render
 from local.program import evaluate
 
 TEMPLATE = '{"id": "<$.a.id>", "n": <$.a.n>, "text": "<$.a.obj>", "raw": <$.a.obj>}'
@@ -32,34 +36,86 @@ def piped(stack_factory: Callable[..., LocalStack]) -> Iterator[LocalStack]:
     stack.stop()
 
 
-def test_the_pipe_puts_each_event_on_the_bus_in_its_declared_shape(piped: LocalStack) -> None:
+def test_the_pipe_puts_the_fixed_envelope_on_the_bus(piped: LocalStack) -> None:
     assert piped.model is not None and len(piped.model.pipes) == 1 and not piped.model.stream_mappings
+    pipe = piped.model.pipes[0]
+    assert pipe.enrichment is not None and pipe.enrichment.handler == "publisher.enrich"
+    # another team's subscriber: a rule on the bus for everything acme.leave sends, to a queue
+    sqs, events = piped.clients("sqs"), piped.clients("events")  # type: ignore[misc]
+    queue_url = sqs.create_queue(QueueName="other-team")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="other-team", EventBusName=pipe.bus_name, EventPattern=json.dumps({"source": ["acme.leave"]}))
+    events.put_targets(Rule="other-team", EventBusName=pipe.bus_name, Targets=[{"Id": "queue", "Arn": queue_arn}])
+
     api = ApiClient(piped.api_url, lambda sub, groups: piped.token(sub, groups))
     location = api.as_user("ana", "admin").post("/locations", {"name": "Piped"}).json["location_id"]
     piped.settle()
-    pipe_runs = [i for i in piped.invocations if i.trigger.startswith("pipe ")]
+
+    pipe_runs = [i for i in piped.invocations if i.function == pipe.logical]
     assert pipe_runs and all(i.ok and not i.result["batchItemFailures"] for i in pipe_runs)
-    # what the bus delivered, as the audit projector received it (it ends in its DLQ, see below)
-    dlq = piped.model.function("audit-projector").on_failure
-    sqs = piped.clients("sqs")  # type: ignore[misc]
-    bodies = [
-        json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=piped.queue_url(dlq or ""), MaxNumberOfMessages=10).get("Messages", [])
-    ]
-    created = next(b["requestPayload"] for b in bodies if b["requestPayload"]["detail-type"] == "LocationCreated")
+    enrichments = piped.invocations_of(pipe.enrichment.logical)
+    assert enrichments and all(i.ok for i in enrichments)
+    received = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]]
+    created = next(e for e in received if e["detail-type"] == "LocationCreated")
+    (stored,) = DynamoDBEventStore(piped.clients("dynamodb"), pipe.table.name).load(f"location#{location}")  # type: ignore[misc]
     assert created["source"] == "acme.leave"
-    meta, data = created["detail"]["metadata"], created["detail"]["data"]
-    assert (meta["stream_id"], meta["version"]) == (f"location#{location}", "1")  # Pipes copy text: version is a string
-    assert json.loads(data)["name"] == "Piped"  # and data is the stored JSON text
-    assert json.loads(meta["json"])["actor"] == "ana"
+    assert created["time"] == stored.occurred_at
+    assert created["detail"] == stored.envelope()  # version an int, data an object, metadata fields in place
+    assert created["detail"]["metadata"]["actor"] == "ana" and created["detail"]["data"]["name"] == "Piped"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="leave_projections.core.from_bus refuses the Pipe's envelope (data is JSON text, version a string): "
-    "with publisher: pipe no projection is built (reported in /work/requests-from-local.md)",
-)
 def test_projections_are_built_from_piped_events(piped: LocalStack) -> None:
     api = ApiClient(piped.api_url, lambda sub, groups: piped.token(sub, groups))
     location = api.as_user("ana", "admin").post("/locations", {"name": "Piped too"}).json["location_id"]
     piped.settle()
     assert api.as_user("ana", "admin").get(f"/streams/{path_param('location#' + location)}/events").status == 200
+    assert all(i.ok for f in ("audit-projector", "balance-projector") for i in piped.invocations_of(f))
+
+
+class _Bus:
+    """An EventBridge client that records entries and rejects those whose DetailType is `Rejected`."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 (boto3's name)
+        self.entries += Entries
+        return {"Entries": [{"ErrorCode": "X"} if e["DetailType"] == "Rejected" else {"EventId": "1"} for e in Entries]}
+
+
+def _enrichment(ok: bool, result: Any) -> Callable[[list[dict[str, Any]]], Invocation]:
+    def enrich(batch: list[dict[str, Any]]) -> Invocation:
+        return Invocation("enrich", "test", "r", 0.0, 0.0, ok, result, None if ok else "Boom", None if ok else "boom")
+
+    return enrich
+
+
+BATCH = [{"dynamodb": {"SequenceNumber": "1"}}, {"dynamodb": {"SequenceNumber": "2"}}]
+ENVELOPE = {"metadata": {"version": 1}, "data": {}}
+
+
+@pytest.mark.parametrize(
+    ("enrichment", "sent", "ok"),
+    [
+        (_enrichment(True, [{"detail-type": "A", "time": "2026-01-05T09:00:00Z", "detail": ENVELOPE}]), ["A"], True),
+        (_enrichment(True, []), [], True),  # an empty response: nothing to send
+        (_enrichment(False, None), [], False),  # the enrichment failed: the whole batch is retried
+        (_enrichment(True, [{"detail-type": "A", "time": "2026-01-05T09:00:00Z", "detail": ENVELOPE}, {"time": "x"}]), ["A"], False),
+        (_enrichment(True, [{"detail-type": "Rejected", "time": "2026-01-05T09:00:00Z", "detail": ENVELOPE}]), ["Rejected"], False),
+    ],
+    ids=["sent", "empty", "enrichment-failed", "unrenderable-event", "put-rejected"],
+)
+def test_the_target_sends_what_the_enrichment_returns_and_fails_the_whole_batch_otherwise(
+    piped: LocalStack, enrichment: Callable[[list[dict[str, Any]]], Invocation], sent: list[str], ok: bool
+) -> None:
+    assert piped.model is not None
+    bus, runs = _Bus(), []
+    target = PipeTarget(piped.model.pipes[0], events_client=bus, on_invocation=runs.append, enrich=enrichment)
+
+    invocation = target.deliver(BATCH)
+
+    assert [e["DetailType"] for e in bus.entries] == sent
+    assert all(json.loads(e["Detail"]) == ENVELOPE for e in bus.entries)
+    assert invocation.ok is ok and runs == [invocation]
+    if ok:
+        assert invocation.result == {"batchItemFailures": []}
