@@ -107,15 +107,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, stack_references: StackOutputs | None = None, *, allow_unknown_references: bool = False) -> None:
         self.stack_references = {k: dict(v) for k, v in (stack_references or {}).items()}
         self.allow_unknown_references = allow_unknown_references
+        self.unknown_references: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):  # noqa: C901 - a table of types
         typ, inputs = args.typ, dict(args.inputs)
         if typ == "pulumi:pulumi:StackReference":
             ref = inputs.get("name") or args.resource_id or args.name
-            if ref not in self.stack_references and self.allow_unknown_references:
-                self.stack_references[ref] = {}
             if ref not in self.stack_references:
-                raise KeyError(f"no outputs given for StackReference {ref!r}; pass stack_references={{{ref!r}: {{...}}}}")
+                # raising here would leave failed futures behind; `record` raises once the run is over
+                if not self.allow_unknown_references:
+                    self.unknown_references.append(ref)
+                self.stack_references[ref] = {}
             return ref, {"name": ref, "outputs": dict(self.stack_references[ref]), "secretOutputNames": []}
 
         phys = inputs.get("name") or _physical_name(args.name)
@@ -394,8 +396,12 @@ def record(
     try:
         with _faking_missing_outputs(missing_stack_output, faked):
             run()
+    except Exception as exc:
+        _raise_if_unknown_references(mocks, exc)
+        raise
     finally:
         set_all_config({})
+    _raise_if_unknown_references(mocks, None)
     return RecordedStack(
         project=project,
         stack=stack,
@@ -404,6 +410,15 @@ def record(
         config=conf,
         faked_outputs=tuple(dict.fromkeys(faked)),
     )
+
+
+def _raise_if_unknown_references(mocks: RecordingMocks, cause: BaseException | None) -> None:
+    if mocks.unknown_references:
+        refs = sorted(set(mocks.unknown_references))
+        raise KeyError(
+            f"no outputs given for StackReference {', '.join(map(repr, refs))}; pass "
+            f"stack_references={{{refs[0]!r}: {{...}}}} or missing_stack_output=(stack, name) -> value"
+        ) from cause
 
 
 def load_stack_config(project_dir: str | os.PathLike[str], stack_name: str) -> tuple[str, dict[str, Any]]:
