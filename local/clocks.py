@@ -32,7 +32,7 @@ class FixedDay:
 
 def set_day(functions: Iterable[LoadedFunction], day: date) -> list[str]:
     """Point the clock seams of the functions' handler modules at `day`; the logical names of
-    the functions that have one."""
+    the functions that have one, sorted."""
     fixed = FixedDay(day)
     seams = {"clock": fixed.now, "today": fixed.today}
     shifted = []
@@ -42,4 +42,4 @@ def set_day(functions: Iterable[LoadedFunction], day: date) -> list[str]:
             setattr(fn.module, name, seams[name])
         if found:
             shifted.append(fn.decl.logical)
-    return shifted
+    return sorted(shifted)

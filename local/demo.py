@@ -72,6 +72,14 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
+def describe_day(day: date, real: date, *, forced: bool) -> str:
+    """The story's day for the report's header: whether it is simulated, and why."""
+    if day == real:
+        return f"{day}"
+    why = "chosen with --today" if forced else "the story needs a past week in this year"
+    return f"{day} (simulated: {why}; real date {real})"
+
+
 def run(
     stack: str = "dev",
     log_path: Path | None = None,
@@ -92,12 +100,7 @@ def run(
     except StoryFailedError as exc:
         print(f"cannot play the story on {day}: {exc}", file=out)
         return 1
-    if day == real:
-        shown = f"{day}"
-    elif today is not None:
-        shown = f"{day} (simulated: chosen with --today; real date {real})"
-    else:
-        shown = f"{day} (simulated: the story needs a past week in this year; real date {real})"
+    shown = describe_day(day, real, forced=today is not None)
     started = time.perf_counter()
     log_path = log_path or Path(".local-stack/demo.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
