@@ -10,6 +10,7 @@ Routes and event types come from the Lambda code's own pure-data modules (`leave
 `leave.events`), so the API Gateway routes and the rules cannot drift from what the handlers
 serve and the domain emits.
 """
+
 from __future__ import annotations
 
 import sys
@@ -92,7 +93,10 @@ leave = EventSourcedService(
                 name=name,
                 # a new location policy makes balance recompute every member: give it room
                 function=function(
-                    f"leave_projections.{name}.handler", "leave", "eventstore", "leave_projections",
+                    f"leave_projections.{name}.handler",
+                    "leave",
+                    "eventstore",
+                    "leave_projections",
                     timeout_s=120 if name == "balance" else 30,
                 ),
                 detail_types=detail_types,

@@ -11,6 +11,7 @@ Needs nothing but Python 3.11+. The virtualenv lives in `.venv/` in the repo; it
 reinstalled only when requirements.txt changes. Extra arguments go to the command
 (e.g. `python3 tasks.py test -k publisher`, `python3 tasks.py up --port 8080`).
 """
+
 from __future__ import annotations
 
 import hashlib

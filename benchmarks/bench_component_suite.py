@@ -6,6 +6,7 @@ every policy rule), the figure issue 2 sets a budget for (< 5 s on this machine)
 Prints each run's pytest-reported time, then min and median. A benchmark, not a timed
 test: run it on a quiet machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,10 @@ def main() -> int:
     for i in range(args.runs):
         out = subprocess.run(
             [sys.executable, "-m", "pytest", "tests/components", "-p", "no:cacheprovider"],
-            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"},
         ).stdout
         m = re.search(r"(\d+) passed.* in ([\d.]+)s", out)
         if not m or " failed" in out:
@@ -37,7 +41,10 @@ def main() -> int:
         counts.add(int(m.group(1)))
         times.append(float(m.group(2)))
         print(f"run {i + 1}: {m.group(1)} tests passed in {times[-1]:.2f} s")
-    print(f"\ncomponent suite, {'/'.join(map(str, sorted(counts)))} tests: min {min(times):.2f} s, median {statistics.median(times):.2f} s (budget 5 s)")
+    print(
+        f"\ncomponent suite, {'/'.join(map(str, sorted(counts)))} tests: "
+        f"min {min(times):.2f} s, median {statistics.median(times):.2f} s (budget 5 s)"
+    )
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     return 0
 

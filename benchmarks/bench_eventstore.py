@@ -6,6 +6,7 @@ calls are counted with botocore's `before-call` hook. Transaction items: the eve
 idempotency record, and the version check of a stream that is not new. moto's latencies say nothing
 about DynamoDB's, so only call counts (and the items each call carries) are printed.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,10 +29,9 @@ for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(var, None)
 
 import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
 from eventstore.dynamodb import DynamoDBEventStore  # noqa: E402
 from eventstore.ports import Append, IdempotencyRecord, NewEvent  # noqa: E402
+from moto import mock_aws  # noqa: E402
 
 TABLE = "events"
 STREAM_LENGTHS = (0, 1, 50, 99)
@@ -51,8 +51,7 @@ def create_table(client: Any) -> None:
     client.create_table(
         TableName=TABLE,
         KeySchema=[{"AttributeName": "stream_id", "KeyType": "HASH"}, {"AttributeName": "version", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "stream_id", "AttributeType": "S"},
-                              {"AttributeName": "version", "AttributeType": "N"}],
+        AttributeDefinitions=[{"AttributeName": "stream_id", "AttributeType": "S"}, {"AttributeName": "version", "AttributeType": "N"}],
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
@@ -71,8 +70,7 @@ def main() -> None:
             lambda params, **_: items.append(len(params["TransactItems"])),
         )
 
-        print(f"{'stream length':>13} {'Query':>6} {'TransactWriteItems':>19} {'total':>6} {'<= 2':>5}"
-              f" {'transaction items':>18}")
+        print(f"{'stream length':>13} {'Query':>6} {'TransactWriteItems':>19} {'total':>6} {'<= 2':>5} {'transaction items':>18}")
         for length in STREAM_LENGTHS:
             stream_id = f"employee#len{length}"
             if length:
@@ -84,14 +82,17 @@ def main() -> None:
             loaded = store.load(stream_id)
             stored = store.append(
                 [Append(stream_id=stream_id, expected_version=len(loaded), events=[event(length)])],
-                idempotency=IdempotencyRecord(key=f"sub#k{length}", request_hash="0" * 64,
-                                              response={"status": 201, "body": {}}, created_at="2026-01-05T09:00:00Z"),
+                idempotency=IdempotencyRecord(
+                    key=f"sub#k{length}", request_hash="0" * 64, response={"status": 201, "body": {}}, created_at="2026-01-05T09:00:00Z"
+                ),
             )
 
             assert stored[0].version == length + 1
             total = sum(calls.values())
-            print(f"{length:>13} {calls['Query']:>6} {calls['TransactWriteItems']:>19} {total:>6} "
-                  f"{'yes' if total <= 2 else 'NO':>5} {items[0]:>18}")
+            print(
+                f"{length:>13} {calls['Query']:>6} {calls['TransactWriteItems']:>19} {total:>6} "
+                f"{'yes' if total <= 2 else 'NO':>5} {items[0]:>18}"
+            )
 
 
 if __name__ == "__main__":

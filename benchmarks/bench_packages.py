@@ -12,6 +12,7 @@ archive it declares, and prints per function:
 
     .venv/bin/python benchmarks/bench_packages.py [--runs 9]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -97,7 +98,10 @@ def main() -> int:
         worst_kb, worst_cold, worst_cached = max(worst_kb, kb), max(worst_cold, cold), max(worst_cached, cached)
         print(f"{fn.name:32} {fn.inputs['handler']:36} {kb:6.1f} {len(assets):5d} {cold:7.1f} {cached:9.1f}  {'; '.join(notes) or 'ok'}")
     print(f"\nlargest package: {worst_kb:.1f} KB zipped (target < 100 KB)")
-    print(f"slowest handler import, boto3 excluded: {worst_cold:.1f} ms cold (compiling), {worst_cached:.1f} ms with bytecode (target < 50 ms)")
+    print(
+        f"slowest handler import, boto3 excluded: {worst_cold:.1f} ms cold (compiling), "
+        f"{worst_cached:.1f} ms with bytecode (target < 50 ms)"
+    )
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, median of {args.runs} fresh interpreters per import")
     return 0
 

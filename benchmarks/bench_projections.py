@@ -8,6 +8,7 @@ nothing about DynamoDB's, so only counts are printed for it; the in-memory rate 
 the projection code itself. Import times are the best of 7 fresh interpreters
 (`-X importtime`, boto3 is not imported by the handler modules).
 """
+
 from __future__ import annotations
 
 import io
@@ -35,17 +36,23 @@ for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(var, None)
 
 import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
 from eventstore.ports import StoredEvent  # noqa: E402
 from leave_projections.core import Projector  # noqa: E402
 from leave_projections.dynamodb import DynamoDBReadModelStore  # noqa: E402
 from leave_projections.memory import InMemoryReadModelStore  # noqa: E402
 from leave_projections.rebuild import PROJECTIONS  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
 from tests.unit.projections.projection_story import Story, play_story  # noqa: E402
 
-HANDLER_MODULES = ("leave_projections.balance", "leave_projections.pending", "leave_projections.calendar",
-                   "leave_projections.audit", "leave_api.queries", "notifications.handler")
+HANDLER_MODULES = (
+    "leave_projections.balance",
+    "leave_projections.pending",
+    "leave_projections.calendar",
+    "leave_projections.audit",
+    "leave_api.queries",
+    "notifications.handler",
+)
 PACKAGES = {"projections": ("leave", "eventstore", "leave_projections"), "notifications": ("notifications",)}
 
 
@@ -55,14 +62,12 @@ def calls_per_event(story: Story, deliveries: list[StoredEvent], name: str) -> C
         client.create_table(
             TableName="rm",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
         calls: Counter[str] = Counter()
         client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.update([model.name]))
-        projector = Projector(projection=PROJECTIONS[name], store=DynamoDBReadModelStore(client, "rm"),
-                              events=CountingLoader(story, calls))
+        projector = Projector(projection=PROJECTIONS[name], store=DynamoDBReadModelStore(client, "rm"), events=CountingLoader(story, calls))
         for event in deliveries:
             projector.handle(event)
         return calls
@@ -82,8 +87,9 @@ class CountingLoader:
 def import_ms(module: str, runs: int = 7) -> float:
     best = float("inf")
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=ROOT / "lambdas",
-                             capture_output=True, text=True, check=True).stderr
+        out = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=ROOT / "lambdas", capture_output=True, text=True, check=True
+        ).stderr
         best = min(best, int(re.findall(r"\|\s+(\d+) \| " + re.escape(module) + r"$", out, re.M)[-1]) / 1000)
     return best
 

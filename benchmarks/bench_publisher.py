@@ -5,6 +5,7 @@ is loaded from its file the way Lambda loads it (not through the `components` pa
 against a counting client that accepts every entry, so the throughput is the
 publisher's own cost per record (no network).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.update(
-    {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-)
+os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
 
 import boto3  # noqa: E402,F401 - imported first: the Lambda runtime provides it, so it is not the publisher's cost
 
@@ -46,10 +45,24 @@ def record(n: int) -> dict[str, Any]:
         "event_type": {"S": "LeaveRequested"},
         "event_id": {"S": f"{n:032x}"},
         "occurred_at": {"S": "2026-01-05T09:00:00Z"},
-        "data": {"S": json.dumps({"request_id": f"req_{n:026d}", "employee_id": f"e{n % 50}", "start": "2026-02-02",
-                                  "end": "2026-02-06", "kind": "pto", "days": 5, "note": "family trip"})},
-        "metadata": {"S": json.dumps({"actor": f"e{n % 50}", "idempotency_key": f"{n:036d}",
-                                      "correlation_id": f"{n:032x}", "causation_id": f"{n:032x}"})},
+        "data": {
+            "S": json.dumps(
+                {
+                    "request_id": f"req_{n:026d}",
+                    "employee_id": f"e{n % 50}",
+                    "start": "2026-02-02",
+                    "end": "2026-02-06",
+                    "kind": "pto",
+                    "days": 5,
+                    "note": "family trip",
+                }
+            )
+        },
+        "metadata": {
+            "S": json.dumps(
+                {"actor": f"e{n % 50}", "idempotency_key": f"{n:036d}", "correlation_id": f"{n:032x}", "causation_id": f"{n:032x}"}
+            )
+        },
     }
     keys = {"stream_id": image["stream_id"], "version": image["version"]}
     return {"eventName": "INSERT", "dynamodb": {"Keys": keys, "NewImage": image, "SequenceNumber": f"{n:021d}"}}

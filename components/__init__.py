@@ -4,6 +4,7 @@
 
 See docs/components.md for each component's arguments, defaults and outputs.
 """
+
 from __future__ import annotations
 
 from ._iam import UNSCOPED_ACTIONS, UNSCOPED_SID_PREFIX

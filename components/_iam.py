@@ -5,10 +5,12 @@ that AWS does not let a policy scope to a resource (X-Ray writes, DynamoDB ListS
 They carry a Sid starting with `UNSCOPED_SID_PREFIX` and may hold only `UNSCOPED_ACTIONS`,
 so a policy check can allow exactly those and nothing else.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pulumi
 

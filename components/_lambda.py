@@ -1,11 +1,13 @@
 """Building blocks for one Lambda function: code archive, role, log group, function, alarm."""
+
 from __future__ import annotations
 
 import modulefinder
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws

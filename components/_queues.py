@@ -1,8 +1,10 @@
 """Dead-letter queues: encrypted, TLS-only, alarmed on depth."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws

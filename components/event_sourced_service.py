@@ -1,11 +1,13 @@
 """EventSourcedService: one bounded context - event store, publisher, API, projections, subscriptions."""
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Protocol, Sequence
+from typing import Any, Literal, Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -423,14 +425,14 @@ class EventSourcedService(pulumi.ComponentResource):
     def _env(self, extra: Mapping[str, pulumi.Input[str]], forced: Mapping[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
         return {**extra, "SERVICE_SOURCE": self.args.source, **forced}
 
-    def _function(self, part: str, spec: FunctionSpec, statements: Sequence[Mapping[str, Any]], forced_env: Mapping[str, pulumi.Input[str]]) -> FunctionParts:
+    def _function(
+        self, part: str, spec: FunctionSpec, statements: Sequence[Mapping[str, Any]], forced_env: Mapping[str, pulumi.Input[str]]
+    ) -> FunctionParts:
         return _lambda.build_function(
             f"{self._base}-{part}",
             parent=self,
             handler=spec.handler,
-            code=_lambda.package_code(
-                spec.code_root, spec.packages, spec.handler.rsplit(".", 1)[0] if spec.trim_to_imports else None
-            ),
+            code=_lambda.package_code(spec.code_root, spec.packages, spec.handler.rsplit(".", 1)[0] if spec.trim_to_imports else None),
             memory_mb=spec.memory_mb,
             timeout_s=spec.timeout_s,
             environment=self._env(spec.environment, forced_env),
@@ -468,7 +470,9 @@ class EventSourcedService(pulumi.ComponentResource):
     def _lambda_publisher(self) -> None:
         assert self.events_table is not None and self.events_table.stream_arn is not None
         spec, name = self.args.publisher, self._base
-        self.publisher_dlq = _queues.dead_letter_queue(f"{name}-publisher-dlq", parent=self, alarm_actions=self.args.alarm_actions, tags=self.args.tags)
+        self.publisher_dlq = _queues.dead_letter_queue(
+            f"{name}-publisher-dlq", parent=self, alarm_actions=self.args.alarm_actions, tags=self.args.tags
+        )
         self.publisher = _lambda.build_function(
             f"{name}-publisher",
             parent=self,
@@ -522,7 +526,9 @@ class EventSourcedService(pulumi.ComponentResource):
     def _pipe_publisher(self) -> None:
         assert self.events_table is not None and self.events_table.stream_arn is not None
         spec, name = self.args.publisher, self._base
-        self.publisher_dlq = _queues.dead_letter_queue(f"{name}-publisher-dlq", parent=self, alarm_actions=self.args.alarm_actions, tags=self.args.tags)
+        self.publisher_dlq = _queues.dead_letter_queue(
+            f"{name}-publisher-dlq", parent=self, alarm_actions=self.args.alarm_actions, tags=self.args.tags
+        )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-publisher-logs",
             name_prefix=f"/aws/vendedlogs/pipes/{name}-publisher-",
@@ -545,7 +551,10 @@ class EventSourcedService(pulumi.ComponentResource):
             tags=self.args.tags,
         )
         self.publisher_role = aws.iam.Role(
-            f"{name}-publisher-role", assume_role_policy=_iam.assume_role_policy("pipes.amazonaws.com"), tags=dict(self.args.tags) or None, opts=self._child
+            f"{name}-publisher-role",
+            assume_role_policy=_iam.assume_role_policy("pipes.amazonaws.com"),
+            tags=dict(self.args.tags) or None,
+            opts=self._child,
         )
         policy = aws.iam.RolePolicy(
             f"{name}-publisher-policy",
@@ -580,7 +589,9 @@ class EventSourcedService(pulumi.ComponentResource):
                     maximum_record_age_in_seconds=spec.maximum_record_age_in_seconds,
                     parallelization_factor=spec.parallelization_factor,
                     on_partial_batch_item_failure="AUTOMATIC_BISECT" if spec.bisect_batch_on_function_error else None,
-                    dead_letter_config=aws.pipes.PipeSourceParametersDynamodbStreamParametersDeadLetterConfigArgs(arn=self.publisher_dlq.queue.arn),
+                    dead_letter_config=aws.pipes.PipeSourceParametersDynamodbStreamParametersDeadLetterConfigArgs(
+                        arn=self.publisher_dlq.queue.arn
+                    ),
                 ),
             ),
             target_parameters=aws.pipes.PipeTargetParametersArgs(
@@ -622,7 +633,14 @@ class EventSourcedService(pulumi.ComponentResource):
             statements=[
                 _iam.statement(
                     "MaintainOwnReadModel",
-                    [*_READ_ACTIONS, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:BatchWriteItem"],
+                    [
+                        *_READ_ACTIONS,
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                        "dynamodb:ConditionCheckItem",
+                        "dynamodb:BatchWriteItem",
+                    ],
                     [table.table_arn],
                 ),
                 _iam.statement("ReadEventStore", ["dynamodb:GetItem", "dynamodb:Query"], [self.events_table.table_arn]),
@@ -812,7 +830,9 @@ class EventSourcedService(pulumi.ComponentResource):
             api_id=api.id,
             name="$default",
             auto_deploy=True,
-            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(destination_arn=access_logs.arn, format=json.dumps(ACCESS_LOG_FORMAT)),
+            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+                destination_arn=access_logs.arn, format=json.dumps(ACCESS_LOG_FORMAT)
+            ),
             default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
                 throttling_burst_limit=spec.throttling_burst_limit,
                 throttling_rate_limit=spec.throttling_rate_limit,
@@ -843,7 +863,12 @@ class EventSourcedService(pulumi.ComponentResource):
             deletion_protection="ACTIVE",
             admin_create_user_config=aws.cognito.UserPoolAdminCreateUserConfigArgs(allow_admin_create_user_only=True),
             password_policy=aws.cognito.UserPoolPasswordPolicyArgs(
-                minimum_length=12, require_lowercase=True, require_uppercase=True, require_numbers=True, require_symbols=True, temporary_password_validity_days=3
+                minimum_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_numbers=True,
+                require_symbols=True,
+                temporary_password_validity_days=3,
             ),
             schemas=[
                 aws.cognito.UserPoolSchemaArgs(

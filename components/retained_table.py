@@ -1,9 +1,11 @@
 """RetainedTable: a DynamoDB table that survives `pulumi destroy` and mistakes."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -183,9 +185,7 @@ class RetainedTable(pulumi.ComponentResource):
         self.resource_policy: aws.dynamodb.ResourcePolicy | None = None
         policy = self._policy_document(args)
         if policy is not None:
-            self.resource_policy = aws.dynamodb.ResourcePolicy(
-                f"{name}-policy", resource_arn=self.table.arn, policy=policy, opts=child
-            )
+            self.resource_policy = aws.dynamodb.ResourcePolicy(f"{name}-policy", resource_arn=self.table.arn, policy=policy, opts=child)
 
         self.backup_vault: aws.backup.Vault | None = None
         self.backup_plan: aws.backup.Plan | None = None
@@ -240,7 +240,9 @@ class RetainedTable(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        self.backup_role = aws.iam.Role(f"{name}-backup-role", assume_role_policy=_iam.assume_role_policy("backup.amazonaws.com"), opts=child)
+        self.backup_role = aws.iam.Role(
+            f"{name}-backup-role", assume_role_policy=_iam.assume_role_policy("backup.amazonaws.com"), opts=child
+        )
         for suffix, policy in (("backup", "AWSBackupServiceRolePolicyForBackup"), ("restore", "AWSBackupServiceRolePolicyForRestores")):
             aws.iam.RolePolicyAttachment(
                 f"{name}-backup-role-{suffix}",

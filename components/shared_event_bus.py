@@ -1,9 +1,10 @@
 """SharedEventBus: a custom EventBridge bus with an archive, or a reference to one owned elsewhere."""
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -56,7 +57,15 @@ class SharedEventBusArgs:
 
     def validate(self) -> None:
         """Raise ValueError for contradictory settings (before anything is created)."""
-        sources = [n for n, v in (("existing_bus_arn", self.existing_bus_arn), ("existing_bus_name", self.existing_bus_name), ("stack_reference", self.stack_reference)) if v is not None]
+        sources = [
+            n
+            for n, v in (
+                ("existing_bus_arn", self.existing_bus_arn),
+                ("existing_bus_name", self.existing_bus_name),
+                ("stack_reference", self.stack_reference),
+            )
+            if v is not None
+        ]
         if len(sources) > 1:
             raise ValueError(f"give one of existing_bus_arn, existing_bus_name, stack_reference, not {sources}")
         if self.wraps_existing:
@@ -81,7 +90,10 @@ class SharedEventBusArgs:
             raise ValueError("archive_retention_days must be >= 0 (0 keeps events indefinitely)")
         for account in self.allowed_account_ids:
             if not _ACCOUNT_ID.match(account):
-                raise ValueError(f"allowed_account_ids: {account!r} is not a 12-digit account id (a '*' principal is never granted; use allowed_organization_id)")
+                raise ValueError(
+                    f"allowed_account_ids: {account!r} is not a 12-digit account id "
+                    "(a '*' principal is never granted; use allowed_organization_id)"
+                )
         if self.allowed_organization_id is not None and not _ORG_ID.match(self.allowed_organization_id):
             raise ValueError(f"allowed_organization_id {self.allowed_organization_id!r} is not an organization id (o-...)")
         if self.log_level is not None and self.log_level not in _LOG_TYPES:
@@ -279,5 +291,3 @@ def _bus_name_from_arn(arn: str) -> str:
     if not sep or not bus_name or not head.startswith("arn:"):
         raise ValueError(f"not an event bus ARN: {arn!r}")
     return bus_name
-
-

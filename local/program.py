@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from components.testing import RecordedStack, harness, run_program
 
 ROOT = Path(__file__).resolve().parent.parent

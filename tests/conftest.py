@@ -3,6 +3,7 @@
 Recent boto3 sends DynamoDB Streams calls to account-based endpoints that moto does not
 recognise; `AWS_ACCOUNT_ID_ENDPOINT_MODE=disabled` keeps them on the regional endpoint.
 """
+
 from __future__ import annotations
 
 import os

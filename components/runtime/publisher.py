@@ -17,6 +17,7 @@ and boto3. Two entry points share one conversion (`bus_event`):
   per event item; the Pipe's bus target takes `DetailType` and `Time` from the first two
   and the envelope as `Detail`, so both publishers put the same events on the bus.
 """
+
 from __future__ import annotations
 
 import functools
@@ -25,9 +26,10 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
@@ -200,24 +202,36 @@ class Publisher:
                 pending.append(self._pending(position, stream_id, image))
             except UnpublishableRecord as exc:
                 fail(stream_id, position)
-                logger.error(json.dumps({"message": "record cannot be published", "reason": str(exc),
-                                         "stream_id": stream_id, "sequence_number": events[position][1]}))
+                logger.error(
+                    json.dumps(
+                        {
+                            "message": "record cannot be published",
+                            "reason": str(exc),
+                            "stream_id": stream_id,
+                            "sequence_number": events[position][1],
+                        }
+                    )
+                )
         rejected = len(events) - len(pending)
         unsent, calls, retried = self._send([p for p in pending if not behind_failure(p.stream_id, p.position)])
         for p in unsent:
             fail(p.stream_id, p.position)
 
         failed = [seq for position, (stream_id, seq) in events.items() if behind_failure(stream_id, position)]
-        logger.info(json.dumps({
-            "message": "published stream batch",
-            "records": len(records),
-            "ignored": len(records) - len(events),
-            "published": len(events) - len(failed),
-            "failed": len(failed),
-            "rejected": rejected,
-            "put_events_calls": calls,
-            "retried_entries": retried,
-        }))
+        logger.info(
+            json.dumps(
+                {
+                    "message": "published stream batch",
+                    "records": len(records),
+                    "ignored": len(records) - len(events),
+                    "published": len(events) - len(failed),
+                    "failed": len(failed),
+                    "rejected": rejected,
+                    "put_events_calls": calls,
+                    "retried_entries": retried,
+                }
+            )
+        )
         return failed
 
     def _pending(self, position: int, stream_id: str, image: Mapping[str, Any]) -> _Pending:
@@ -278,7 +292,7 @@ class Publisher:
         if not response.get("FailedEntryCount"):
             return []
         results = response["Entries"]
-        failed = [p for p, result in zip(chunk, results) if result.get("ErrorCode")]
+        failed = [p for p, result in zip(chunk, results, strict=True) if result.get("ErrorCode")]
         errors = sorted({result["ErrorCode"] for result in results if result.get("ErrorCode")})
         logger.warning(json.dumps({"message": "PutEvents rejected entries", "errors": errors, "entries": len(failed)}))
         return failed
@@ -312,8 +326,16 @@ def enrich(event: Sequence[Mapping[str, Any]], context: Any) -> list[dict[str, A
             bus = bus_event(*found)
             bus.entry(source, "")  # sized as PutEvents will size it
         except UnpublishableRecord as exc:
-            logger.error(json.dumps({"message": "record cannot be published", "reason": str(exc), "stream_id": found[0],
-                                     "sequence_number": record["dynamodb"].get("SequenceNumber")}))
+            logger.error(
+                json.dumps(
+                    {
+                        "message": "record cannot be published",
+                        "reason": str(exc),
+                        "stream_id": found[0],
+                        "sequence_number": record["dynamodb"].get("SequenceNumber"),
+                    }
+                )
+            )
             raise
         out.append(bus.pipe_event())
     logger.info(json.dumps({"message": "enriched stream batch", "records": len(event), "events": len(out)}))

@@ -4,6 +4,7 @@
   every resource, its resolved inputs and its resource options.
 - `policy`: the rule set (least privilege, retention, DLQs, ...) to check a recorded stack.
 """
+
 from __future__ import annotations
 
 from .harness import RecordedResource, RecordedStack, RecordingMocks, load_stack_config, record, run_program

@@ -1,8 +1,10 @@
 """The policy engine: rules, violations, exemptions and the report."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from .harness import RecordedResource, RecordedStack
 

@@ -4,13 +4,15 @@ Matching follows IAM: action names are case-insensitive, `*` and `?` are wildcar
 actions and resources, `NotAction`/`NotResource` invert the match. Conditions are kept as
 written; the rules that care about them read them directly.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 #: Condition keys that narrow a `*` principal to an account, organisation, source or network.
 PRINCIPAL_SCOPING_KEYS: frozenset[str] = frozenset(

@@ -4,6 +4,7 @@ Each rule is a frozen dataclass: `id`, `title` and `rationale` are class constan
 fields are the rule's parameters (with the defaults `DEFAULT_RULES` uses), and
 `check(stack)` returns one `Violation` per offending resource and reason.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -235,7 +236,7 @@ class NoPublicResourcePolicies:
     id: ClassVar[str] = "RES001"
     title: ClassVar[str] = "No resource policy allows `*` principals without a scoping condition"
     rationale: ClassVar[str] = (
-        "An Allow to `Principal: \"*\"` (or any NotPrincipal) opens a queue, bus, table or role to every "
+        'An Allow to `Principal: "*"` (or any NotPrincipal) opens a queue, bus, table or role to every '
         "AWS account unless a condition narrows it (aws:PrincipalOrgID, aws:SourceArn, "
         "aws:SourceAccount, ...). Deny statements to `*` are how guard rails are written and are fine."
     )
@@ -555,10 +556,7 @@ def _denies_insecure_transport(s: Statement, queue_arn: str) -> bool:
 class QueuesRequireTls:
     id: ClassVar[str] = "SQS002"
     title: ClassVar[str] = "Every SQS queue's policy denies requests without TLS"
-    rationale: ClassVar[str] = (
-        "SQS accepts plain HTTP unless the queue policy denies `sqs:*` to `*` when "
-        "aws:SecureTransport is false."
-    )
+    rationale: ClassVar[str] = "SQS accepts plain HTTP unless the queue policy denies `sqs:*` to `*` when aws:SecureTransport is false."
 
     def checked(self, stack: RecordedStack) -> int:
         """How many queues the rule examined."""
@@ -713,8 +711,7 @@ class StagesThrottledAndLogged:
     id: ClassVar[str] = "API002"
     title: ClassVar[str] = "Every API stage is throttled and access-logged"
     rationale: ClassVar[str] = (
-        "Default route throttling (burst and rate) caps what a caller can cost; access logs are "
-        "the record of who called what."
+        "Default route throttling (burst and rate) caps what a caller can cost; access logs are the record of who called what."
     )
 
     def checked(self, stack: RecordedStack) -> int:

@@ -5,12 +5,14 @@ the role's ARN, a role policy's `role` is the role's name, an event source mappi
 `functionName` is a name or an ARN), so the index maps every such value back to its
 resource.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
 
 from ._policy_iam import PolicyParseError, Statement, parse_document
 from .harness import RecordedResource, RecordedStack
@@ -161,12 +163,7 @@ class StackView:
     @cached_property
     def resource_documents(self) -> list[Document]:
         """Every resource-based (and trust) policy document declared in the stack."""
-        return [
-            _document(r, key, r.inputs[key])
-            for type_, key in RESOURCE_POLICY_INPUTS
-            for r in self.of_type(type_)
-            if r.inputs.get(key)
-        ]
+        return [_document(r, key, r.inputs[key]) for type_, key in RESOURCE_POLICY_INPUTS for r in self.of_type(type_) if r.inputs.get(key)]
 
     @cached_property
     def _role_documents(self) -> dict[str, list[Document]]:

@@ -9,6 +9,7 @@ mocked outputs, and the stack's exports.
 
 Runs use `preview=False`, so every `Output` resolves and `apply` callbacks run.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,9 +18,10 @@ import json
 import os
 import runpy
 import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
@@ -144,7 +146,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 version="$LATEST",
             )
         elif typ == "aws:iam/role:Role":
-            state.update(name=phys, arn=f"arn:aws:iam::{acct}:role/{phys}", uniqueId=f"AROA{hashlib.sha1(phys.encode()).hexdigest()[:16].upper()}")
+            state.update(
+                name=phys, arn=f"arn:aws:iam::{acct}:role/{phys}", uniqueId=f"AROA{hashlib.sha1(phys.encode()).hexdigest()[:16].upper()}"
+            )
         elif typ == "aws:iam/policy:Policy":
             state.update(name=phys, arn=f"arn:aws:iam::{acct}:policy/{phys}")
         elif typ == "aws:cloudwatch/eventBus:EventBus":

@@ -14,6 +14,7 @@ it, change a rule's parameters with `replace_rules(DEFAULT_RULES, RoutesAuthoriz
 public_routes=...))`, or add your own: any object with `id`, `title`, `rationale` and
 `check(stack) -> list[Violation]` is a rule.
 """
+
 from __future__ import annotations
 
 from ._policy_core import UNUSED_EXEMPTION, Exemption, PolicyReport, Rule, RuleResult, Violation, check_stack, replace_rules

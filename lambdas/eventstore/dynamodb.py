@@ -11,10 +11,12 @@ record, each conditioned on `attribute_not_exists(stream_id)` (the slot is free)
 for a stream that is not new, a `ConditionCheck` that version `expected_version` exists,
 so a caller that expects a version the stream never reached cannot leave a gap.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -126,9 +128,7 @@ class DynamoDBEventStore:
 
     def get_idempotency(self, key: str) -> IdempotencyRecord | None:
         """The stored record for a scoped idempotency key, or None (strongly consistent read)."""
-        response = self._client.get_item(
-            TableName=self._table, Key=_key(IDEMPOTENCY_PREFIX + key, 0), ConsistentRead=True
-        )
+        response = self._client.get_item(TableName=self._table, Key=_key(IDEMPOTENCY_PREFIX + key, 0), ConsistentRead=True)
         item = response.get("Item")
         if item is None:
             return None
@@ -194,17 +194,11 @@ def _raise_conflict(
     if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
         return
     codes = [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
-    failed = {owner for owner, code in zip(owners, codes) if code in _CONFLICT_CODES}
-    taken = {owner for owner, code in zip(owners, codes) if code == "ConditionalCheckFailed"}
+    failed = {owner for owner, code in zip(owners, codes, strict=False) if code in _CONFLICT_CODES}
+    taken = {owner for owner, code in zip(owners, codes, strict=False) if code == "ConditionalCheckFailed"}
     if idempotency is not None and IDEMPOTENCY_PREFIX + idempotency.key in taken:
-        raise IdempotencyKeyUsed(
-            f"idempotency key {idempotency.key!r} is already stored; nothing was appended"
-        ) from exc
+        raise IdempotencyKeyUsed(f"idempotency key {idempotency.key!r} is already stored; nothing was appended") from exc
     if failed:
         expected = {a.stream_id: a.expected_version for a in appends}
-        slots = "; ".join(
-            repr(owner) + (f" after version {expected[owner]}" if owner in expected else "") for owner in sorted(failed)
-        )
-        raise ConcurrencyError(
-            f"another writer got there first ({slots}); nothing was appended; reload and retry"
-        ) from exc
+        slots = "; ".join(repr(owner) + (f" after version {expected[owner]}" if owner in expected else "") for owner in sorted(failed))
+        raise ConcurrencyError(f"another writer got there first ({slots}); nothing was appended; reload and retry") from exc

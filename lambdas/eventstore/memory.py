@@ -4,12 +4,14 @@ Used by unit tests and the local tools. It keeps the same rules as the DynamoDB 
 (`check_append`, JSON-encoded data, one all-or-nothing write per `append`), so code
 tested against it behaves the same on DynamoDB.
 """
+
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .ports import (
     Append,
@@ -83,9 +85,7 @@ class _Row:
 
     @classmethod
     def of(cls, event: NewEvent) -> _Row:
-        return cls(
-            event.event_type, event.event_id, event.occurred_at, encode_json(event.data), encode_json(event.metadata)
-        )
+        return cls(event.event_type, event.event_id, event.occurred_at, encode_json(event.data), encode_json(event.metadata))
 
     def stored(self, stream_id: str, version: int) -> StoredEvent:
         return StoredEvent(
@@ -149,17 +149,13 @@ class InMemoryEventStore:
             for a in appends:
                 current = len(self._streams.get(a.stream_id, ()))
                 if current != a.expected_version:
-                    raise ConcurrencyError(
-                        f"stream {a.stream_id!r} is at version {current}, not {a.expected_version}; reload and retry"
-                    )
+                    raise ConcurrencyError(f"stream {a.stream_id!r} is at version {current}, not {a.expected_version}; reload and retry")
             for a in appends:
                 self._streams.setdefault(a.stream_id, []).extend(rows[a.stream_id])
             if record is not None:
                 self._idempotency[record.key] = record
         return [
-            row.stored(a.stream_id, version)
-            for a in appends
-            for version, row in enumerate(rows[a.stream_id], start=a.expected_version + 1)
+            row.stored(a.stream_id, version) for a in appends for version, row in enumerate(rows[a.stream_id], start=a.expected_version + 1)
         ]
 
     def get_idempotency(self, key: str) -> IdempotencyRecord | None:

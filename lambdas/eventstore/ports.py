@@ -3,10 +3,12 @@
 Adapters (`memory.InMemoryEventStore`, `dynamodb.DynamoDBEventStore`) implement
 `EventStore` and pass one contract test suite.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,13 +18,15 @@ For a year Y and a leave type:
 - ``remaining = allowance + rolled_over - used - pending - rolled_out`` (may be negative after a
   transfer to a less generous location).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from leave.events import number
 from leave.location import LocationState, Policy
@@ -76,9 +78,7 @@ class Balance:
         }
 
 
-def policy_periods(
-    employee: EmployeeState, locations: Mapping[str, LocationState], year: int, leave_type: str
-) -> list[PolicyPeriod]:
+def policy_periods(employee: EmployeeState, locations: Mapping[str, LocationState], year: int, leave_type: str) -> list[PolicyPeriod]:
     """The employee's days of `year`, by location and policy, in order; empty before the joining year.
 
     `locations` must hold every location the employee belonged to in `year`
@@ -91,7 +91,7 @@ def policy_periods(
             raise ValueError(f"balance of {employee.employee_id} in {year} needs the state of location {location_id}")
         timeline = location.policies.get(leave_type, ())
         changes = [p.effective_on for p in timeline[1:] if start < p.effective_on <= end]
-        for first, following in zip([start, *changes], [*changes, end + timedelta(days=1)]):
+        for first, following in zip([start, *changes], [*changes, end + timedelta(days=1)], strict=True):
             if first < following:
                 last = following - timedelta(days=1)
                 periods.append(PolicyPeriod(location_id=location_id, start=first, end=last, policy=location.policy_on(leave_type, first)))

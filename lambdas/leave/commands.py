@@ -3,11 +3,11 @@
 Every command carries the `Caller` (taken from the JWT claims by the HTTP layer, never from
 the body): authorization is a domain rule, decided with the facts of the streams.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Union
 
 ADMIN_GROUP = "admin"
 
@@ -138,17 +138,17 @@ class RollOverLeave:
     from_year: int
 
 
-Command = Union[
-    CreateLocation,
-    AddEmployee,
-    AssignApprover,
-    AssignLeavePolicy,
-    ChangeWorkingWeek,
-    RequestLeave,
-    ApproveLeave,
-    DenyLeave,
-    CancelLeave,
-    AddPastLeave,
-    TransferEmployee,
-    RollOverLeave,
-]
+Command = (
+    CreateLocation
+    | AddEmployee
+    | AssignApprover
+    | AssignLeavePolicy
+    | ChangeWorkingWeek
+    | RequestLeave
+    | ApproveLeave
+    | DenyLeave
+    | CancelLeave
+    | AddPastLeave
+    | TransferEmployee
+    | RollOverLeave
+)

@@ -5,13 +5,14 @@ events, given the states of the locations it needs (`required_locations`), or re
 a `DomainError`. Events of a decision may belong to several streams (a new employee also joins
 the location's stream, a transfer writes to both locations); each event knows its `stream_id`.
 """
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import Mapping, Union
 
 from leave.balance import balance, has_policy, policy_periods, rollover_cap
 from leave.commands import (
@@ -46,17 +47,17 @@ from leave.ids import make_request_id, parse_request_id
 from leave.location import LocationState, require_admin, require_location
 from leave.workdays import DEFAULT_WORKING_WEEK, normalize_week, working_days_by_year
 
-EmployeeCommand = Union[
-    AddEmployee,
-    ChangeWorkingWeek,
-    RequestLeave,
-    ApproveLeave,
-    DenyLeave,
-    CancelLeave,
-    AddPastLeave,
-    TransferEmployee,
-    RollOverLeave,
-]
+EmployeeCommand = (
+    AddEmployee
+    | ChangeWorkingWeek
+    | RequestLeave
+    | ApproveLeave
+    | DenyLeave
+    | CancelLeave
+    | AddPastLeave
+    | TransferEmployee
+    | RollOverLeave
+)
 
 
 class LeaveStatus(StrEnum):
@@ -144,9 +145,7 @@ class EmployeeState:
         """Working days in `year` of the pending (or else approved) leaves of `leave_type`."""
         status = LeaveStatus.PENDING if pending else LeaveStatus.APPROVED
         return sum(
-            leave.days_by_year.get(year, 0)
-            for leave in self.leaves.values()
-            if leave.leave_type == leave_type and leave.status == status
+            leave.days_by_year.get(year, 0) for leave in self.leaves.values() if leave.leave_type == leave_type and leave.status == status
         )
 
 
@@ -234,9 +233,7 @@ def required_locations(state: EmployeeState, command: EmployeeCommand) -> tuple[
 # --- decide ----------------------------------------------------------------------------
 
 
-def decide(
-    state: EmployeeState, command: EmployeeCommand, *, locations: Mapping[str, LocationState], today: date
-) -> list[Event]:
+def decide(state: EmployeeState, command: EmployeeCommand, *, locations: Mapping[str, LocationState], today: date) -> list[Event]:
     """New events for an employee command (possibly none), or a `DomainError`.
 
     `locations` holds (at least) the states of `required_locations(state, command)`.
@@ -274,9 +271,7 @@ def _add_employee(state: EmployeeState, command: AddEmployee, location: Location
         raise RuleViolated("invalid_name", "name must not be blank")
     return [
         EmployeeJoined(employee_id=state.employee_id, name=name, location_id=location.location_id, effective_on=today),
-        EmployeeAddedToLocation(
-            location_id=location.location_id, employee_id=state.employee_id, name=name, effective_on=today
-        ),
+        EmployeeAddedToLocation(location_id=location.location_id, employee_id=state.employee_id, name=name, effective_on=today),
     ]
 
 
@@ -312,9 +307,7 @@ def _request_leave(state: EmployeeState, command: RequestLeave, locations: Mappi
     ]
 
 
-def _decide_request(
-    state: EmployeeState, command: ApproveLeave | DenyLeave, locations: Mapping[str, LocationState]
-) -> list[Event]:
+def _decide_request(state: EmployeeState, command: ApproveLeave | DenyLeave, locations: Mapping[str, LocationState]) -> list[Event]:
     leave = _find_leave(state, command.request_id)
     _require_decider(command.caller, state, locations[state.location_id])
     if leave.status != LeaveStatus.PENDING:
@@ -357,9 +350,7 @@ def _cancel_leave(state: EmployeeState, command: CancelLeave, today: date) -> li
     ]
 
 
-def _add_past_leave(
-    state: EmployeeState, command: AddPastLeave, locations: Mapping[str, LocationState], today: date
-) -> list[Event]:
+def _add_past_leave(state: EmployeeState, command: AddPastLeave, locations: Mapping[str, LocationState], today: date) -> list[Event]:
     _require_employee(state)
     caller = command.caller
     if caller.sub == state.employee_id:
@@ -384,9 +375,7 @@ def _add_past_leave(
     ]
 
 
-def _transfer(
-    state: EmployeeState, command: TransferEmployee, locations: Mapping[str, LocationState], today: date
-) -> list[Event]:
+def _transfer(state: EmployeeState, command: TransferEmployee, locations: Mapping[str, LocationState], today: date) -> list[Event]:
     require_admin(command.caller)
     _require_employee(state)
     target = locations[command.to_location_id]
@@ -438,9 +427,7 @@ def check_rollover(command: RollOverLeave, today: date) -> None:
         raise RuleViolated("year_not_started", f"cannot roll over {command.from_year} before it has started")
 
 
-def _roll_over(
-    state: EmployeeState, command: RollOverLeave, locations: Mapping[str, LocationState], today: date
-) -> list[Event]:
+def _roll_over(state: EmployeeState, command: RollOverLeave, locations: Mapping[str, LocationState], today: date) -> list[Event]:
     check_rollover(command, today)
     _require_employee(state)
     year = command.from_year
@@ -453,9 +440,7 @@ def _roll_over(
         left = balance(state, locations, year, leave_type).remaining
         days = min(max(left, 0), rollover_cap(periods))
         events.append(
-            LeaveRolledOver(
-                employee_id=state.employee_id, leave_type=leave_type, from_year=year, to_year=year + 1, days=float(days)
-            )
+            LeaveRolledOver(employee_id=state.employee_id, leave_type=leave_type, from_year=year, to_year=year + 1, days=float(days))
         )
     return events
 
@@ -483,14 +468,10 @@ def _require_decider(caller: Caller, state: EmployeeState, location: LocationSta
         if not caller.is_admin:
             raise Forbidden("not_the_approver", "requests of a location's approver are decided by an admin")
     elif location.approver_id is None or caller.sub != location.approver_id:
-        raise Forbidden(
-            "not_the_approver", f"only the approver of location {location.location_id} decides requests of its employees"
-        )
+        raise Forbidden("not_the_approver", f"only the approver of location {location.location_id} decides requests of its employees")
 
 
-def _check_new_leave(
-    state: EmployeeState, leave_type: str, start: date, end: date, locations: Mapping[str, LocationState]
-) -> int:
+def _check_new_leave(state: EmployeeState, leave_type: str, start: date, end: date, locations: Mapping[str, LocationState]) -> int:
     """The working days of a new leave, if it may be taken; else `RuleViolated`."""
     if end < start:
         raise RuleViolated("invalid_period", f"the leave ends ({end}) before it starts ({start})")
@@ -510,7 +491,5 @@ def _check_new_leave(
             raise RuleViolated("no_policy", f"no {leave_type} policy covers {state.employee_id} in {year}")
         left = balance(state, locations, year, leave_type).remaining
         if days > left:
-            raise RuleViolated(
-                "insufficient_balance", f"{days} working days of {leave_type} asked in {year}, but only {left} left"
-            )
+            raise RuleViolated("insufficient_balance", f"{days} working days of {leave_type} asked in {year}, but only {left} left")
     return total

@@ -4,6 +4,7 @@ Every error has a stable machine-readable `code` (e.g. ``"insufficient_balance"`
 human-readable `message`; the HTTP layer answers
 ``{"error": {"code": e.code, "message": e.message}}`` with status `e.http_status`.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar

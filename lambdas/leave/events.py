@@ -20,15 +20,17 @@ The per-projection tuples list every event type of each stream a projection foll
 projector that applies "only the next version of a stream" must see all of that stream's
 versions, or it would wait for a gap that never fills.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from typing import Any, ClassVar, Mapping, Union
+from typing import Any, ClassVar, Union
 
 from leave.ids import DIRECTORY_STREAM_ID, employee_stream_id, location_stream_id
 

@@ -5,6 +5,7 @@ they never contain ``~``. A request id is ``f"{employee_id}~{n}"``, where ``n`` 
 employee-stream version of the event that created the request: the id alone names the stream
 to load, with no lookup table.
 """
+
 from __future__ import annotations
 
 EMPLOYEE_STREAM_PREFIX = "employee#"

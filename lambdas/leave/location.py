@@ -4,13 +4,14 @@
 events or refuses it with a `DomainError`. Adding and transferring employees also write to
 this stream, but are decided by the employee aggregate (`leave.employee`), which owns them.
 """
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
-from typing import Mapping, Union
 
 from leave.commands import AssignApprover, AssignLeavePolicy, Caller, CreateLocation
 from leave.errors import Forbidden, InvalidState, NotFound, RuleViolated
@@ -25,7 +26,7 @@ from leave.events import (
     LocationRegistered,
 )
 
-LocationCommand = Union[CreateLocation, AssignApprover, AssignLeavePolicy]
+LocationCommand = CreateLocation | AssignApprover | AssignLeavePolicy
 
 
 @dataclass(frozen=True, kw_only=True)

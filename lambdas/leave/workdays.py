@@ -4,10 +4,11 @@ A working week is a tuple of day names in week order, e.g. ``("MON", "TUE", "WED
 Only the employee's working days count; public holidays are out of scope (every working day
 counts, holiday or not).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
-from typing import Iterable
 
 WEEKDAYS: tuple[str, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 """Day names, indexed like `date.weekday()` (Monday is 0)."""

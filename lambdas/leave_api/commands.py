@@ -13,16 +13,19 @@ time from the module-level `clock` on every command: the local stack's seam (it 
 simulated date there after loading the function); AWS never sets it, and nothing in the
 environment can shift it.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from eventstore.ports import ConcurrencyError, EventStore, IdempotencyKeyUsed
 from leave import commands as c
 from leave.errors import DomainError
+
 from leave_api import http
 from leave_api.routes import COMMAND_ROUTES, Match, serve, validate_params
 from leave_api.schemas import IDEMPOTENCY_KEY
@@ -45,27 +48,36 @@ def _day(body: Mapping[str, Any], name: str) -> date:
 
 BUILDERS: dict[str, Builder] = {
     "create_location": lambda p, b, who: c.CreateLocation(caller=who, name=b["name"]),
-    "add_employee": lambda p, b, who: c.AddEmployee(
-        caller=who, location_id=p["location_id"], employee_id=b["employee_id"], name=b["name"]),
-    "assign_approver": lambda p, b, who: c.AssignApprover(
-        caller=who, location_id=p["location_id"], employee_id=b["employee_id"]),
+    "add_employee": lambda p, b, who: c.AddEmployee(caller=who, location_id=p["location_id"], employee_id=b["employee_id"], name=b["name"]),
+    "assign_approver": lambda p, b, who: c.AssignApprover(caller=who, location_id=p["location_id"], employee_id=b["employee_id"]),
     "set_policy": lambda p, b, who: c.AssignLeavePolicy(
-        caller=who, location_id=p["location_id"], leave_type=b["leave_type"],
-        days_per_year=b["days_per_year"], max_rollover_days=b["max_rollover_days"]),
-    "set_working_week": lambda p, b, who: c.ChangeWorkingWeek(
-        caller=who, employee_id=p["employee_id"], days=tuple(b["days"])),
+        caller=who,
+        location_id=p["location_id"],
+        leave_type=b["leave_type"],
+        days_per_year=b["days_per_year"],
+        max_rollover_days=b["max_rollover_days"],
+    ),
+    "set_working_week": lambda p, b, who: c.ChangeWorkingWeek(caller=who, employee_id=p["employee_id"], days=tuple(b["days"])),
     "request_leave": lambda p, b, who: c.RequestLeave(
-        caller=who, employee_id=p["employee_id"], leave_type=b["leave_type"],
-        start=_day(b, "start"), end=_day(b, "end"), note=b.get("note", "")),
+        caller=who,
+        employee_id=p["employee_id"],
+        leave_type=b["leave_type"],
+        start=_day(b, "start"),
+        end=_day(b, "end"),
+        note=b.get("note", ""),
+    ),
     "approve_leave": lambda p, b, who: c.ApproveLeave(caller=who, request_id=p["request_id"]),
     "deny_leave": lambda p, b, who: c.DenyLeave(caller=who, request_id=p["request_id"], reason=b.get("reason", "")),
     "cancel_leave": lambda p, b, who: c.CancelLeave(caller=who, request_id=p["request_id"]),
     "add_past_leave": lambda p, b, who: c.AddPastLeave(
-        caller=who, employee_id=p["employee_id"], leave_type=b["leave_type"],
-        start=_day(b, "start"), end=_day(b, "end")),
+        caller=who, employee_id=p["employee_id"], leave_type=b["leave_type"], start=_day(b, "start"), end=_day(b, "end")
+    ),
     "transfer_employee": lambda p, b, who: c.TransferEmployee(
-        caller=who, employee_id=p["employee_id"], to_location_id=b["to_location_id"],
-        effective_on=_day(b, "effective_date") if "effective_date" in b else None),
+        caller=who,
+        employee_id=p["employee_id"],
+        to_location_id=b["to_location_id"],
+        effective_on=_day(b, "effective_date") if "effective_date" in b else None,
+    ),
     "rollover": lambda p, b, who: c.RollOverLeave(caller=who, from_year=int(b["from_year"])),
 }
 
@@ -88,8 +100,7 @@ class CommandsApp:
     def __call__(self, event: Mapping[str, Any]) -> dict[str, Any]:
         return serve(event, COMMAND_ROUTES, self._dispatch)
 
-    def _dispatch(self, event: Mapping[str, Any], found: Match, correlation: str,
-                  extra: dict[str, Any]) -> dict[str, Any]:
+    def _dispatch(self, event: Mapping[str, Any], found: Match, correlation: str, extra: dict[str, Any]) -> dict[str, Any]:
         route = found.route
         if route.public:
             from leave_api.openapi import document  # only this route needs it
@@ -114,8 +125,10 @@ class CommandsApp:
                 return replay
         command = BUILDERS[route.handler](params, body, c.Caller(sub=caller.employee_id, groups=caller.roles))
         context = CommandContext(
-            caller=caller.employee_id, correlation_id=correlation,
-            idempotency_key=scoped, request_hash=digest,
+            caller=caller.employee_id,
+            correlation_id=correlation,
+            idempotency_key=scoped,
+            request_hash=digest,
         )
         try:
             result = self._service.execute(command, context)
@@ -135,7 +148,9 @@ class CommandsApp:
         if schema_errors(key, IDEMPOTENCY_KEY, "header"):
             raise http.bad_request(
                 f"the {IDEMPOTENCY_HEADER} header must be 1-128 characters: letters, digits, _ . : -",
-                code="invalid_idempotency_key", field=f"header.{IDEMPOTENCY_HEADER}")
+                code="invalid_idempotency_key",
+                field=f"header.{IDEMPOTENCY_HEADER}",
+            )
         return key
 
     def _replay(self, scoped: str, digest: str) -> dict[str, Any] | None:
@@ -144,18 +159,15 @@ class CommandsApp:
         if record is None:
             return None
         if record.request_hash != digest:
-            raise http.HttpError(422, "idempotency_key_reused",
-                                 f"this {IDEMPOTENCY_HEADER} was already used for a different request")
-        return http.json_response(int(record.response["status"]), record.response.get("body"),
-                                  headers={REPLAYED_HEADER: "true"})
+            raise http.HttpError(422, "idempotency_key_reused", f"this {IDEMPOTENCY_HEADER} was already used for a different request")
+        return http.json_response(int(record.response["status"]), record.response.get("body"), headers={REPLAYED_HEADER: "true"})
 
 
 def _http_error(exc: Exception) -> http.HttpError:
     if isinstance(exc, DomainError):
         return http.HttpError(exc.http_status, exc.code, exc.message)
     if isinstance(exc, IdempotencyKeyUsed):
-        return http.HttpError(409, "concurrent_modification",
-                              f"a request with this {IDEMPOTENCY_HEADER} is still in progress; retry")
+        return http.HttpError(409, "concurrent_modification", f"a request with this {IDEMPOTENCY_HEADER} is still in progress; retry")
     return http.HttpError(409, "concurrent_modification", "the data changed while processing; retry")
 
 
@@ -172,7 +184,6 @@ _app: CommandsApp | None = None
 
 def _app_from_environment() -> CommandsApp:
     import boto3  # deferred: importing this module must not need AWS
-
     from eventstore.dynamodb import DynamoDBEventStore
 
     table = os.environ.get("EVENTS_TABLE")

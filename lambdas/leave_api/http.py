@@ -3,6 +3,7 @@ claims, headers, query strings, JSON bodies, responses, the error format and the
 
 Shared by the commands and the queries handlers (stdlib only, no event store).
 """
+
 from __future__ import annotations
 
 import base64
@@ -12,8 +13,9 @@ import math
 import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 MAX_BODY_BYTES = 16 * 1024
 JSON_CONTENT_TYPE = "application/json"
@@ -43,8 +45,9 @@ class Caller:
 class HttpError(Exception):
     """An error the client caused (or may retry): becomes `{"error": {"code", "message"}}`."""
 
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None,
-                 details: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, field: str | None = None, details: list[dict[str, str]] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -56,13 +59,15 @@ class HttpError(Exception):
         return error_response(self.status, self.code, self.message, field=self.field, details=self.details)
 
 
-def bad_request(message: str, *, code: str = "invalid_request", field: str | None = None,
-                details: list[dict[str, str]] | None = None) -> HttpError:
+def bad_request(
+    message: str, *, code: str = "invalid_request", field: str | None = None, details: list[dict[str, str]] | None = None
+) -> HttpError:
     """A 400 that names the offending field."""
     return HttpError(400, code, message, field=field, details=details)
 
 
 # --- the request -----------------------------------------------------------------------
+
 
 def header(event: Mapping[str, Any], name: str) -> str | None:
     """A request header, looked up case-insensitively (API Gateway lower-cases them, tests may not)."""
@@ -86,7 +91,7 @@ def path(event: Mapping[str, Any]) -> str:
     raw = str(event.get("rawPath") or http.get("path") or "/")
     stage = (event.get("requestContext") or {}).get("stage")
     if stage and stage != "$default" and (raw == f"/{stage}" or raw.startswith(f"/{stage}/")):
-        raw = raw[len(stage) + 1:] or "/"
+        raw = raw[len(stage) + 1 :] or "/"
     return raw
 
 
@@ -209,6 +214,7 @@ def _too_large(max_bytes: int) -> HttpError:
 
 # --- the response ----------------------------------------------------------------------
 
+
 def json_response(status: int, body: Any = None, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     """An API Gateway v2 response with a JSON body (`{}` when `body` is None)."""
     return {
@@ -221,12 +227,12 @@ def json_response(status: int, body: Any = None, headers: Mapping[str, str] | No
 
 def text_response(status: int, text: str, content_type: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A non-JSON response (e.g. the iCalendar feed)."""
-    return {"statusCode": status, "headers": {"content-type": content_type, **(headers or {})}, "body": text,
-            "isBase64Encoded": False}
+    return {"statusCode": status, "headers": {"content-type": content_type, **(headers or {})}, "body": text, "isBase64Encoded": False}
 
 
-def error_response(status: int, code: str, message: str, *, field: str | None = None,
-                   details: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def error_response(
+    status: int, code: str, message: str, *, field: str | None = None, details: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     """`{"error": {"code", "message"}}`, plus `field` and `details` when known."""
     error: dict[str, Any] = {"code": code, "message": message}
     if field:
@@ -238,23 +244,25 @@ def error_response(status: int, code: str, message: str, *, field: str | None = 
 
 # --- the access log --------------------------------------------------------------------
 
+
 def log(record: Mapping[str, Any]) -> None:
     """One JSON line on stdout (CloudWatch keeps it as one structured log event)."""
     sys.stdout.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
     sys.stdout.flush()
 
 
-def log_request(event: Mapping[str, Any], *, route: str, status: int, started: float, correlation: str,
-                **extra: Any) -> None:
+def log_request(event: Mapping[str, Any], *, route: str, status: int, started: float, correlation: str, **extra: Any) -> None:
     """The request's access-log line: route, status, latency (ms since `started`), correlation id."""
-    log({
-        "level": "ERROR" if status >= 500 else "INFO",
-        "message": "request",
-        "route": route,
-        "method": method(event),
-        "path": path(event),
-        "status": status,
-        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-        "correlation_id": correlation,
-        **extra,
-    })
+    log(
+        {
+            "level": "ERROR" if status >= 500 else "INFO",
+            "message": "request",
+            "route": route,
+            "method": method(event),
+            "path": path(event),
+            "status": status,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            "correlation_id": correlation,
+            **extra,
+        }
+    )

@@ -1,10 +1,12 @@
 """The OpenAPI 3.1 document of the leave API, built from the route table and the same
 schemas the handlers validate with (so the document cannot drift from the code)."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 from leave_api import schemas as s
 from leave_api.http import MAX_BODY_BYTES
@@ -14,17 +16,26 @@ OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 
 ERROR_RESPONSES: dict[int, tuple[str, str]] = {
-    400: ("BadRequest", "Malformed or schema-invalid input (`malformed_json`, `invalid_request`, "
-                        "`invalid_idempotency_key`); `error.field` names the offending field, e.g. `body.days[2]`."),
+    400: (
+        "BadRequest",
+        "Malformed or schema-invalid input (`malformed_json`, `invalid_request`, "
+        "`invalid_idempotency_key`); `error.field` names the offending field, e.g. `body.days[2]`.",
+    ),
     401: ("Unauthorized", "No or bad bearer token (`unauthorized`)."),
     403: ("Forbidden", "The caller may not do this (`forbidden`)."),
     404: ("NotFound", "Unknown id (`not_found`)."),
-    409: ("Conflict", "Concurrent change (`concurrent_modification`: reload and retry) or invalid state "
-                      "(`invalid_state`, e.g. approving a decided request)."),
+    409: (
+        "Conflict",
+        "Concurrent change (`concurrent_modification`: reload and retry) or invalid state "
+        "(`invalid_state`, e.g. approving a decided request).",
+    ),
     413: ("PayloadTooLarge", f"The body exceeds {MAX_BODY_BYTES} bytes (`payload_too_large`)."),
     415: ("UnsupportedMediaType", "A Content-Type other than `application/json` (`unsupported_media_type`)."),
-    422: ("Unprocessable", "A domain rule is broken (`rule_violated`, e.g. not enough days left), or the "
-                          "Idempotency-Key was already used with another request (`idempotency_key_reused`)."),
+    422: (
+        "Unprocessable",
+        "A domain rule is broken (`rule_violated`, e.g. not enough days left), or the "
+        "Idempotency-Key was already used with another request (`idempotency_key_reused`).",
+    ),
     500: ("InternalError", "Unexpected failure (`internal_error`); `error.correlation_id` identifies the logs."),
 }
 
@@ -62,24 +73,33 @@ def _document_text() -> str:
         "info": {"title": "Leave tracking API", "version": API_VERSION, "description": DESCRIPTION},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": "commands", "description": "Writes (append events)"},
-                 {"name": "queries", "description": "Reads (eventually consistent read models)"}],
+        "tags": [
+            {"name": "commands", "description": "Writes (append events)"},
+            {"name": "queries", "description": "Reads (eventually consistent read models)"},
+        ],
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                               "description": "A JWT from the stack's issuer (Cognito or OIDC)."},
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A JWT from the stack's issuer (Cognito or OIDC).",
+                },
             },
             "schemas": component_schemas,
             "parameters": {
                 **{name: _path_parameter(name, schema) for name, schema in s.PATH_PARAMETERS.items()},
-                "IdempotencyKey": {"name": "Idempotency-Key", "in": "header", "required": False,
-                                   "schema": s.IDEMPOTENCY_KEY,
-                                   "description": "Makes a retried write safe: same key and body, same response."},
+                "IdempotencyKey": {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": s.IDEMPOTENCY_KEY,
+                    "description": "Makes a retried write safe: same key and body, same response.",
+                },
             },
             "responses": {
-                name: {"description": description,
-                       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                name: {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                 for name, description in ERROR_RESPONSES.values()
             },
         },
@@ -119,8 +139,7 @@ def _operation(route: Route, component_schemas: dict[str, Any]) -> dict[str, Any
 def _success(route: Route, component_schemas: dict[str, Any]) -> dict[str, Any]:
     content: dict[str, Any] = {}
     for media in route.media_types:
-        content[media] = {"schema": _ref(route.response, component_schemas) if media.endswith("json")
-                          else {"type": "string"}}
+        content[media] = {"schema": _ref(route.response, component_schemas) if media.endswith("json") else {"type": "string"}}
     return {"description": "Success", "content": content}
 
 
@@ -139,5 +158,10 @@ def _ref(schema: Mapping[str, Any], component_schemas: dict[str, Any]) -> dict[s
 
 
 def _path_parameter(name: str, schema: Mapping[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": schema,
-            **({"description": schema["description"]} if "description" in schema else {})}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": schema,
+        **({"description": schema["description"]} if "description" in schema else {}),
+    }

@@ -19,6 +19,7 @@ day from the module-level `today` on every request: the local stack's seam (it s
 simulated date there after loading the function); AWS never sets it, and nothing in the
 environment can shift it.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,7 @@ class DynamoDBReader:
         self._tables = dict(tables)
 
     def get(self, projection: str, pk: str, sk: str) -> dict[str, Any] | None:
-        item = self._client.get_item(TableName=self._tables[projection],
-                                     Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
+        item = self._client.get_item(TableName=self._tables[projection], Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
         return None if item is None else json.loads(item["doc"]["S"])
 
     def query(self, projection: str, pk: str, sk_from: str = "") -> list[dict[str, Any]]:
@@ -129,14 +129,27 @@ class QueriesApp:
         except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
             import traceback
 
-            http.log({"level": "ERROR", "message": "unhandled error", "route": route,
-                      "correlation_id": correlation, "traceback": traceback.format_exc()})
-            response = http.json_response(500, {"error": {
-                "code": "internal_error", "message": "unexpected error; quote the correlation id",
-                "correlation_id": correlation}})
+            http.log(
+                {
+                    "level": "ERROR",
+                    "message": "unhandled error",
+                    "route": route,
+                    "correlation_id": correlation,
+                    "traceback": traceback.format_exc(),
+                }
+            )
+            response = http.json_response(
+                500,
+                {
+                    "error": {
+                        "code": "internal_error",
+                        "message": "unexpected error; quote the correlation id",
+                        "correlation_id": correlation,
+                    }
+                },
+            )
             extra["error_code"] = "internal_error"
-        http.log_request(event, route=route, status=response["statusCode"], started=started,
-                         correlation=correlation, **extra)
+        http.log_request(event, route=route, status=response["statusCode"], started=started, correlation=correlation, **extra)
         return response
 
     def _dispatch(self, event: Mapping[str, Any], found: Match) -> dict[str, Any]:
@@ -145,15 +158,13 @@ class QueriesApp:
         query = coerce_query(http.query(event), found.route.query or {})
         problems = schema_errors(query, found.route.query, "query") if found.route.query is not None else []
         if problems:
-            raise http.bad_request(problems[0].message, field=problems[0].field,
-                                   details=[p.as_dict() for p in problems])
+            raise http.bad_request(problems[0].message, field=problems[0].field, details=[p.as_dict() for p in problems])
         answer = getattr(self, found.route.handler)
         return answer(caller, params, query, event)
 
     # --- the routes (named by `routes.ROUTES[*].handler`) --------------------------------------
 
-    def get_balance(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any],
-                    event: Mapping[str, Any]) -> dict[str, Any]:
+    def get_balance(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
         employee_id = params["employee_id"]
         year = query.get("year", self._today().year)
         leave_type = query.get("leave_type", "PTO")
@@ -172,8 +183,7 @@ class QueriesApp:
         state = self._reader.get("balance", f"location#{location}", "state") if location else None
         return state is not None and state.get("approver_id") == caller.employee_id
 
-    def get_pending(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any],
-                    event: Mapping[str, Any]) -> dict[str, Any]:
+    def get_pending(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
         approver = params["employee_id"]
         if caller.employee_id != approver:
             raise http.HttpError(403, "forbidden", "only that approver may see their pending requests")
@@ -185,8 +195,7 @@ class QueriesApp:
         ]
         return http.json_response(200, {"items": sorted(items, key=lambda i: (i["start"], i["request_id"]))})
 
-    def get_calendar(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any],
-                     event: Mapping[str, Any]) -> dict[str, Any]:
+    def get_calendar(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
         location_id = params["location_id"]
         first, last = query.get("from", ""), query.get("to")
         if last is not None and last < first:
@@ -196,16 +205,16 @@ class QueriesApp:
             raise http.HttpError(404, "location_not_found", f"no location {location_id}")
         if not (caller.is_admin or caller.employee_id in state.get("members", [])):
             raise http.HttpError(403, "forbidden", "only members of the location or an admin may see its calendar")
-        rows = [r for r in self._reader.query("calendar", f"calendar#{location_id}", first)
-                if last is None or r["start"] <= last]
+        rows = [r for r in self._reader.query("calendar", f"calendar#{location_id}", first) if last is None or r["start"] <= last]
         rows.sort(key=lambda r: (r["start"], r["request_id"]))
         if wants_icalendar(http.header(event, "accept")):
             body = state["ics_begin"] + "".join(r["ics"] for r in rows) + CALENDAR_END
             return http.text_response(200, body, f"{ICALENDAR}; charset=utf-8")
         return http.json_response(200, {"items": [{name: r[name] for name in CALENDAR_FIELDS} for r in rows]})
 
-    def get_stream_events(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any],
-                          event: Mapping[str, Any]) -> dict[str, Any]:
+    def get_stream_events(
+        self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]
+    ) -> dict[str, Any]:
         if not caller.is_admin:
             raise http.HttpError(403, "forbidden", "only an admin may read a stream's history")
         stream_id = params["stream_id"]

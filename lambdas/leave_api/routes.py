@@ -3,12 +3,14 @@ handler and the OpenAPI document, plus matching an API Gateway v2 event to a rou
 
 Pure data and stdlib: the Pulumi program may import it to declare the API routes.
 """
+
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from leave_api import http
 from leave_api import schemas as s
@@ -59,53 +61,209 @@ class Route:
         return _PARAM.sub(lambda m: params[m.group(1)], self.path)
 
 
-def _command(method: str, path: str, handler: str, who: str, summary: str, body: Mapping[str, Any], *,
-             response: Mapping[str, Any], status: int = 200, errors: tuple[int, ...] = ()) -> Route:
-    return Route(method=method, path=path, handler=handler, function=COMMANDS, who=who, summary=summary,
-                 status=status, body=body, response=response, errors=(403, *errors, 409, 413, 415, 422))
+def _command(
+    method: str,
+    path: str,
+    handler: str,
+    who: str,
+    summary: str,
+    body: Mapping[str, Any],
+    *,
+    response: Mapping[str, Any],
+    status: int = 200,
+    errors: tuple[int, ...] = (),
+) -> Route:
+    return Route(
+        method=method,
+        path=path,
+        handler=handler,
+        function=COMMANDS,
+        who=who,
+        summary=summary,
+        status=status,
+        body=body,
+        response=response,
+        errors=(403, *errors, 409, 413, 415, 422),
+    )
 
 
 ROUTES: tuple[Route, ...] = (
-    _command("POST", "/locations", "create_location", "admin", "Create a location",
-             s.CREATE_LOCATION, status=201, response=s.LOCATION_CREATED),
-    _command("POST", "/locations/{location_id}/employees", "add_employee", "admin",
-             "Add an employee to a location", s.ADD_EMPLOYEE, status=201, response=s.EMPLOYEE_ADDED, errors=(404,)),
-    _command("PUT", "/locations/{location_id}/approver", "assign_approver", "admin",
-             "Make an employee of the location its approver", s.ASSIGN_APPROVER, response=s.APPROVER_ASSIGNED,
-             errors=(404,)),
-    _command("PUT", "/locations/{location_id}/policy", "set_policy", "admin",
-             "Set the location's leave policy", s.SET_POLICY, response=s.POLICY_ASSIGNED, errors=(404,)),
-    _command("PUT", "/employees/{employee_id}/working-week", "set_working_week", "admin",
-             "Set the employee's working days", s.SET_WORKING_WEEK, response=s.WORKING_WEEK_CHANGED, errors=(404,)),
-    _command("POST", "/employees/{employee_id}/leave-requests", "request_leave", "the employee",
-             "Request leave", s.REQUEST_LEAVE, status=201, response=s.LEAVE_RECORDED, errors=(404,)),
-    _command("POST", "/leave-requests/{request_id}/approve", "approve_leave", "the location's approver",
-             "Approve a pending leave request", s.APPROVE, response=s.LEAVE_DECIDED, errors=(404,)),
-    _command("POST", "/leave-requests/{request_id}/deny", "deny_leave", "the location's approver",
-             "Deny a pending leave request", s.DENY, response=s.LEAVE_DECIDED, errors=(404,)),
-    _command("POST", "/leave-requests/{request_id}/cancel", "cancel_leave", "the requester",
-             "Cancel one's own leave request", s.CANCEL, response=s.LEAVE_DECIDED, errors=(404,)),
-    _command("POST", "/employees/{employee_id}/past-leaves", "add_past_leave", "approver or admin",
-             "Record a leave already taken", s.ADD_PAST_LEAVE, status=201, response=s.LEAVE_RECORDED, errors=(404,)),
-    _command("POST", "/employees/{employee_id}/transfer", "transfer_employee", "admin",
-             "Move an employee to another location", s.TRANSFER, response=s.EMPLOYEE_TRANSFERRED, errors=(404,)),
-    _command("POST", "/rollovers", "rollover", "admin (and the yearly schedule)",
-             "Roll unused days of a year over into the next", s.ROLLOVER, status=202, response=s.ROLLOVER_DONE),
-    Route(method="GET", path="/employees/{employee_id}/balance", handler="get_balance", function=QUERIES,
-          who="the employee, their approver, admin", summary="Leave balance of an employee for a year",
-          status=200, query=s.BALANCE_QUERY, response=s.BALANCE, errors=(403, 404)),
-    Route(method="GET", path="/approvers/{employee_id}/pending", handler="get_pending", function=QUERIES,
-          who="that approver", summary="Leave requests waiting for this approver",
-          status=200, query=s.NO_QUERY, response=s.PENDING, errors=(403,)),
-    Route(method="GET", path="/locations/{location_id}/calendar", handler="get_calendar", function=QUERIES,
-          who="members, admin", summary="Team calendar of a location (JSON, or iCalendar with Accept: text/calendar)",
-          status=200, query=s.CALENDAR_QUERY, response=s.CALENDAR, errors=(403, 404),
-          media_types=("application/json", "text/calendar")),
-    Route(method="GET", path="/streams/{stream_id}/events", handler="get_stream_events", function=QUERIES,
-          who="admin", summary="Audit history of a stream, oldest first",
-          status=200, query=s.NO_QUERY, response=s.EVENTS, errors=(403, 404)),
-    Route(method="GET", path="/openapi.json", handler="get_openapi", function=COMMANDS, who="anyone",
-          summary="This API's OpenAPI document", status=200, response=s.OPENAPI_DOCUMENT, public=True),
+    _command(
+        "POST", "/locations", "create_location", "admin", "Create a location", s.CREATE_LOCATION, status=201, response=s.LOCATION_CREATED
+    ),
+    _command(
+        "POST",
+        "/locations/{location_id}/employees",
+        "add_employee",
+        "admin",
+        "Add an employee to a location",
+        s.ADD_EMPLOYEE,
+        status=201,
+        response=s.EMPLOYEE_ADDED,
+        errors=(404,),
+    ),
+    _command(
+        "PUT",
+        "/locations/{location_id}/approver",
+        "assign_approver",
+        "admin",
+        "Make an employee of the location its approver",
+        s.ASSIGN_APPROVER,
+        response=s.APPROVER_ASSIGNED,
+        errors=(404,),
+    ),
+    _command(
+        "PUT",
+        "/locations/{location_id}/policy",
+        "set_policy",
+        "admin",
+        "Set the location's leave policy",
+        s.SET_POLICY,
+        response=s.POLICY_ASSIGNED,
+        errors=(404,),
+    ),
+    _command(
+        "PUT",
+        "/employees/{employee_id}/working-week",
+        "set_working_week",
+        "admin",
+        "Set the employee's working days",
+        s.SET_WORKING_WEEK,
+        response=s.WORKING_WEEK_CHANGED,
+        errors=(404,),
+    ),
+    _command(
+        "POST",
+        "/employees/{employee_id}/leave-requests",
+        "request_leave",
+        "the employee",
+        "Request leave",
+        s.REQUEST_LEAVE,
+        status=201,
+        response=s.LEAVE_RECORDED,
+        errors=(404,),
+    ),
+    _command(
+        "POST",
+        "/leave-requests/{request_id}/approve",
+        "approve_leave",
+        "the location's approver",
+        "Approve a pending leave request",
+        s.APPROVE,
+        response=s.LEAVE_DECIDED,
+        errors=(404,),
+    ),
+    _command(
+        "POST",
+        "/leave-requests/{request_id}/deny",
+        "deny_leave",
+        "the location's approver",
+        "Deny a pending leave request",
+        s.DENY,
+        response=s.LEAVE_DECIDED,
+        errors=(404,),
+    ),
+    _command(
+        "POST",
+        "/leave-requests/{request_id}/cancel",
+        "cancel_leave",
+        "the requester",
+        "Cancel one's own leave request",
+        s.CANCEL,
+        response=s.LEAVE_DECIDED,
+        errors=(404,),
+    ),
+    _command(
+        "POST",
+        "/employees/{employee_id}/past-leaves",
+        "add_past_leave",
+        "approver or admin",
+        "Record a leave already taken",
+        s.ADD_PAST_LEAVE,
+        status=201,
+        response=s.LEAVE_RECORDED,
+        errors=(404,),
+    ),
+    _command(
+        "POST",
+        "/employees/{employee_id}/transfer",
+        "transfer_employee",
+        "admin",
+        "Move an employee to another location",
+        s.TRANSFER,
+        response=s.EMPLOYEE_TRANSFERRED,
+        errors=(404,),
+    ),
+    _command(
+        "POST",
+        "/rollovers",
+        "rollover",
+        "admin (and the yearly schedule)",
+        "Roll unused days of a year over into the next",
+        s.ROLLOVER,
+        status=202,
+        response=s.ROLLOVER_DONE,
+    ),
+    Route(
+        method="GET",
+        path="/employees/{employee_id}/balance",
+        handler="get_balance",
+        function=QUERIES,
+        who="the employee, their approver, admin",
+        summary="Leave balance of an employee for a year",
+        status=200,
+        query=s.BALANCE_QUERY,
+        response=s.BALANCE,
+        errors=(403, 404),
+    ),
+    Route(
+        method="GET",
+        path="/approvers/{employee_id}/pending",
+        handler="get_pending",
+        function=QUERIES,
+        who="that approver",
+        summary="Leave requests waiting for this approver",
+        status=200,
+        query=s.NO_QUERY,
+        response=s.PENDING,
+        errors=(403,),
+    ),
+    Route(
+        method="GET",
+        path="/locations/{location_id}/calendar",
+        handler="get_calendar",
+        function=QUERIES,
+        who="members, admin",
+        summary="Team calendar of a location (JSON, or iCalendar with Accept: text/calendar)",
+        status=200,
+        query=s.CALENDAR_QUERY,
+        response=s.CALENDAR,
+        errors=(403, 404),
+        media_types=("application/json", "text/calendar"),
+    ),
+    Route(
+        method="GET",
+        path="/streams/{stream_id}/events",
+        handler="get_stream_events",
+        function=QUERIES,
+        who="admin",
+        summary="Audit history of a stream, oldest first",
+        status=200,
+        query=s.NO_QUERY,
+        response=s.EVENTS,
+        errors=(403, 404),
+    ),
+    Route(
+        method="GET",
+        path="/openapi.json",
+        handler="get_openapi",
+        function=COMMANDS,
+        who="anyone",
+        summary="This API's OpenAPI document",
+        status=200,
+        response=s.OPENAPI_DOCUMENT,
+        public=True,
+    ),
 )
 
 BY_KEY: dict[str, Route] = {route.key: route for route in ROUTES}
@@ -191,11 +349,11 @@ def serve(event: Mapping[str, Any], routes: tuple[Route, ...], dispatch: Dispatc
         import traceback  # error path only: keep it off the cold start
 
         fields.update(error_code="internal_error", traceback=traceback.format_exc())
-        response = http.json_response(500, {"error": {
-            "code": "internal_error", "message": "unexpected error; quote the correlation id",
-            "correlation_id": correlation}})
-    http.log_request(event, route=route, status=response["statusCode"], started=started,
-                     correlation=correlation, **fields)
+        response = http.json_response(
+            500,
+            {"error": {"code": "internal_error", "message": "unexpected error; quote the correlation id", "correlation_id": correlation}},
+        )
+    http.log_request(event, route=route, status=response["statusCode"], started=started, correlation=correlation, **fields)
     return response
 
 
@@ -204,7 +362,7 @@ def _match_path(template: str, segments: list[str]) -> dict[str, str] | None:
     if len(parts) != len(segments):
         return None
     params: dict[str, str] = {}
-    for part, segment in zip(parts, segments):
+    for part, segment in zip(parts, segments, strict=True):
         name = _PARAM.fullmatch(part)
         if name:
             if not segment:

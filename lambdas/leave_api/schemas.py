@@ -5,6 +5,7 @@ One source of truth: the handlers validate with them (`validation.validate`) and
 accepts, and each is also valid JSON Schema 2020-12 (the tests cross-check with
 `jsonschema`).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,8 +42,7 @@ LEAVE_TYPE: Schema = {
 DATE: Schema = {"type": "string", "format": "date", "description": "An ISO date `YYYY-MM-DD`.", "examples": ["2026-01-05"]}
 NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}
 TEXT: Schema = {"type": "string", "maxLength": 1000}
-DAYS: Schema = {"type": "number", "minimum": 0, "maximum": 366, "multipleOf": 0.5,
-                 "description": "Days, in steps of half a day."}
+DAYS: Schema = {"type": "number", "minimum": 0, "maximum": 366, "multipleOf": 0.5, "description": "Days, in steps of half a day."}
 YEAR: Schema = {"type": "integer", "minimum": 2000, "maximum": 2100}
 WEEKDAY: Schema = {"type": "string", "enum": ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]}
 WORKING_DAYS: Schema = {"type": "number", "minimum": 0, "description": "Working days the leave covers."}
@@ -143,8 +143,12 @@ EMPLOYEE_TRANSFERRED = result(
     title="EmployeeTransferred",
 )
 ROLLOVER_DONE = result(
-    {"from_year": YEAR, "to_year": YEAR, "employees": {"type": "integer", "minimum": 0},
-     "employees_rolled_over": {"type": "integer", "minimum": 0}},
+    {
+        "from_year": YEAR,
+        "to_year": YEAR,
+        "employees": {"type": "integer", "minimum": 0},
+        "employees_rolled_over": {"type": "integer", "minimum": 0},
+    },
     title="RolloverDone",
 )
 BALANCE = obj(
@@ -158,24 +162,41 @@ BALANCE = obj(
         "pending": WORKING_DAYS,
         "remaining": {"type": "number"},
     },
-    {"rolled_out": {**WORKING_DAYS, "description": "Days of this year rolled over into the next one "
-                    "(remaining = allowance + rolled_over - used - pending - rolled_out)."}},
+    {
+        "rolled_out": {
+            **WORKING_DAYS,
+            "description": "Days of this year rolled over into the next one "
+            "(remaining = allowance + rolled_over - used - pending - rolled_out).",
+        }
+    },
     title="Balance",
 )
 PENDING_ITEM: Schema = {
     "type": "object",
     "required": ["request_id", "employee_id", "start", "end", "working_days"],
-    "properties": {"request_id": REQUEST_ID, "employee_id": ID, "start": DATE, "end": DATE,
-                   "working_days": WORKING_DAYS, "leave_type": LEAVE_TYPE},
+    "properties": {
+        "request_id": REQUEST_ID,
+        "employee_id": ID,
+        "start": DATE,
+        "end": DATE,
+        "working_days": WORKING_DAYS,
+        "leave_type": LEAVE_TYPE,
+    },
 }
 PENDING = obj({"items": {"type": "array", "items": PENDING_ITEM}}, title="PendingApprovals")
 CALENDAR_ITEM: Schema = {
     "type": "object",
     "required": ["employee_id", "start", "end"],
-    "properties": {"request_id": REQUEST_ID, "employee_id": ID, "leave_type": LEAVE_TYPE, "start": DATE, "end": DATE,
-                   "name": {"type": "string", "description": "The employee's name."},
-                   "status": {"type": "string", "enum": ["pending", "approved"]},
-                   "working_days": WORKING_DAYS},
+    "properties": {
+        "request_id": REQUEST_ID,
+        "employee_id": ID,
+        "leave_type": LEAVE_TYPE,
+        "start": DATE,
+        "end": DATE,
+        "name": {"type": "string", "description": "The employee's name."},
+        "status": {"type": "string", "enum": ["pending", "approved"]},
+        "working_days": WORKING_DAYS,
+    },
 }
 CALENDAR = obj({"items": {"type": "array", "items": CALENDAR_ITEM}}, title="Calendar")
 ENVELOPE: Schema = {

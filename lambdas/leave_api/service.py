@@ -25,11 +25,12 @@ rollover                                      1 + locations + 2 x employees (at 
 A command that changes nothing (e.g. the same approver again) appends nothing, or only its
 idempotency record.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from eventstore.ports import Append, ConcurrencyError, EventStore, IdempotencyRecord, NewEvent
@@ -98,7 +99,7 @@ class CommandResult:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def uuid_hex() -> str:
@@ -274,7 +275,7 @@ def _event(stored: Any) -> Event:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _result(command: Command, events: Sequence[Event]) -> CommandResult:

@@ -13,24 +13,39 @@ which would let `"john\\n"` through an id pattern).
 
 Errors name the offending field: `body.days[2]`, `body.name`, `query.year`.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 ANNOTATIONS = frozenset(
     {"$schema", "$id", "$comment", "title", "description", "examples", "example", "default", "deprecated", "readOnly", "writeOnly"}
 )
 KEYWORDS = frozenset(
     {
-        "type", "required", "properties", "additionalProperties", "enum", "pattern",
-        "minLength", "maxLength", "minimum", "maximum", "multipleOf", "items",
-        "minItems", "maxItems", "uniqueItems", "format",
+        "type",
+        "required",
+        "properties",
+        "additionalProperties",
+        "enum",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "multipleOf",
+        "items",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "format",
     }
 )
 FORMATS = frozenset({"date"})
@@ -39,8 +54,15 @@ TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean", 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INTEGER_TEXT = re.compile(r"-?[0-9]{1,18}")
-_ARTICLE = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
-            "number": "a number", "boolean": "a boolean", "null": "null"}
+_ARTICLE = {
+    "object": "an object",
+    "array": "an array",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "null": "null",
+}
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,14 @@ Table layout (keys `pk`/`sk`): `audit#<stream_id>` / `<version:010>`: the envelo
 DESIGN.md section 2, with `metadata.event_type` added (on the bus it is the detail-type) and
 metadata without a value (e.g. no `idempotency_key`) left out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from eventstore.ports import StoredEvent
 from leave.events import AUDIT_EVENT_TYPES
+
 from leave_projections.core import ProjectorHandler, Session
 
 

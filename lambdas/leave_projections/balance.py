@@ -17,6 +17,7 @@ a member joining recomputes that member; a new policy recomputes every member, d
 transaction each (`Session.refresh_later`). Whatever the delivery order, the last change of
 any input is followed by a recompute that sees all final inputs, so the end state is the same.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from leave.events import (
 )
 from leave.ids import EMPLOYEE_STREAM_PREFIX, location_stream_id
 from leave.location import LocationState
+
 from leave_projections import employees
 from leave_projections.core import ProjectorHandler, Session
 

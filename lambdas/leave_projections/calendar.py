@@ -13,6 +13,7 @@ Table layout (keys `pk`/`sk`):
 A leave is on the calendar of the location the employee belongs to on its first day (so a
 transfer moves the leaves from its effective date on). Every row is written by one stream only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from leave.events import (
     parse_event,
 )
 from leave.ids import EMPLOYEE_STREAM_PREFIX
+
 from leave_projections import employees, ical
 from leave_projections.core import ProjectorHandler, Session
 

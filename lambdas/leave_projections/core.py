@@ -16,6 +16,7 @@ event's stream in the same commit, then recomputed one per transaction. A crash 
 between leaves the marker, and the redelivered (now duplicate) event, or any later event
 of the stream, finishes the work, so no transaction outgrows DynamoDB's 100 actions.
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from eventstore.ports import StoredEvent
+
 from leave_projections.ports import (
     CHECKPOINT_PREFIX,
     Check,
@@ -86,9 +88,7 @@ class Session:
             if key not in self._docs:
                 self._remember(key, row.rev, dict(row.doc))
         return sorted(
-            (sk, copy.deepcopy(doc))
-            for (p, sk), doc in self._docs.items()
-            if p == pk and sk.startswith(sk_prefix) and doc is not None
+            (sk, copy.deepcopy(doc)) for (p, sk), doc in self._docs.items() if p == pk and sk.startswith(sk_prefix) and doc is not None
         )
 
     def put(self, pk: str, sk: str, doc: Mapping[str, Any]) -> None:
@@ -206,8 +206,7 @@ class Projector:
             raise TypeError(f"{self.projection.name} defers refreshes but has no refresh()")
         if session.deferred:
             marker = session.get(REFRESH_PREFIX + event.stream_id, REFRESH_SK) or {"targets": []}
-            session.put(REFRESH_PREFIX + event.stream_id, REFRESH_SK,
-                        {"targets": sorted(set(marker["targets"]) | session.deferred)})
+            session.put(REFRESH_PREFIX + event.stream_id, REFRESH_SK, {"targets": sorted(set(marker["targets"]) | session.deferred)})
         writes, checks = session.changes()
         move = CheckpointMove(stream_id=event.stream_id, from_version=checkpoint, to_version=event.version)
         self.store.commit(writes, checks, move)
@@ -273,8 +272,8 @@ def from_bus(event: Mapping[str, Any]) -> StoredEvent:
 def projector_from_env(projection: Projection, environ: Mapping[str, str] = os.environ) -> Projector:
     """Wire a projector on DynamoDB from `READ_MODEL_TABLE` and `EVENTS_TABLE`."""
     import boto3
-
     from eventstore.dynamodb import DynamoDBEventStore
+
     from leave_projections.dynamodb import DynamoDBReadModelStore
 
     client = boto3.client("dynamodb")
@@ -298,6 +297,7 @@ class ProjectorHandler:
             self.projector = projector_from_env(self.projection)
         stored = from_bus(event)
         applied = self.projector.handle(stored)
-        logger.info(json.dumps({"projection": self.projection.name, "stream_id": stored.stream_id,
-                                "version": stored.version, "applied": applied}))
+        logger.info(
+            json.dumps({"projection": self.projection.name, "stream_id": stored.stream_id, "version": stored.version, "applied": applied})
+        )
         return {"applied": applied}

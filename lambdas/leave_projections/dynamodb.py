@@ -6,6 +6,7 @@ JSON text avoids Decimal issues). Checkpoint item: `pk` = `checkpoint#<stream_id
 (`SET doc ADD rev 1`) or Delete, rows only read as ConditionCheck, and the checkpoint
 Update conditioned on the old version.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,7 @@ class DynamoDBReadModelStore:
         self._table = table_name
 
     def get(self, pk: str, sk: str) -> Row | None:
-        item = self._client.get_item(
-            TableName=self._table, Key=_key(pk, sk), ConsistentRead=True
-        ).get("Item")
+        item = self._client.get_item(TableName=self._table, Key=_key(pk, sk), ConsistentRead=True).get("Item")
         return None if item is None else _row(item)
 
     def query(self, pk: str, sk_prefix: str = "") -> list[Row]:
@@ -56,9 +55,9 @@ class DynamoDBReadModelStore:
         return [_row(item) for item in self._paginate("query", kwargs)]
 
     def checkpoint(self, stream_id: str) -> int:
-        item = self._client.get_item(
-            TableName=self._table, Key=_key(checkpoint_pk(stream_id), CHECKPOINT_SK), ConsistentRead=True
-        ).get("Item")
+        item = self._client.get_item(TableName=self._table, Key=_key(checkpoint_pk(stream_id), CHECKPOINT_SK), ConsistentRead=True).get(
+            "Item"
+        )
         return 0 if item is None else int(item["version"]["N"])
 
     def commit(self, writes: Sequence[Write], checks: Sequence[Check], checkpoint: CheckpointMove | None) -> None:
@@ -90,10 +89,7 @@ class DynamoDBReadModelStore:
             "FilterExpression": "begins_with(pk, :cp)",
             "ExpressionAttributeValues": {":cp": {"S": CHECKPOINT_PREFIX}},
         }
-        return {
-            item["pk"]["S"][len(CHECKPOINT_PREFIX):]: int(item["version"]["N"])
-            for item in self._paginate("scan", kwargs)
-        }
+        return {item["pk"]["S"][len(CHECKPOINT_PREFIX) :]: int(item["version"]["N"]) for item in self._paginate("scan", kwargs)}
 
     def _paginate(self, operation: str, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
         call = getattr(self._client, operation)

@@ -8,6 +8,7 @@ what the command side folds, and survives changes of the domain's state classes.
 Readers from other streams must `get` the head (a tracked read): every change of the events
 rows also writes the head, so a concurrent change fails their commit instead of being missed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from leave import employee
 from leave.employee import EmployeeState
 from leave.events import Event, parse_event
 from leave.ids import EMPLOYEE_STREAM_PREFIX, employee_stream_id
+
 from leave_projections.core import Session
 
 HEAD_SK = "head"
@@ -41,7 +43,7 @@ def record(session: Session, event: StoredEvent) -> History:
         f"{EVENT_PREFIX}{event.version:010d}",
         {"event_type": event.event_type, "data": dict(event.data), "occurred_at": event.occurred_at},
     )
-    return _history(session, event.stream_id[len(EMPLOYEE_STREAM_PREFIX):])
+    return _history(session, event.stream_id[len(EMPLOYEE_STREAM_PREFIX) :])
 
 
 def load(session: Session, employee_id: str) -> History | None:
@@ -54,7 +56,5 @@ def load(session: Session, employee_id: str) -> History | None:
 def _history(session: Session, employee_id: str) -> History:
     pk = employee_stream_id(employee_id)
     head = session.get(pk, HEAD_SK)
-    events = tuple(
-        (parse_event(doc["event_type"], doc["data"]), doc["occurred_at"]) for _, doc in session.query(pk, EVENT_PREFIX)
-    )
+    events = tuple((parse_event(doc["event_type"], doc["data"]), doc["occurred_at"]) for _, doc in session.query(pk, EVENT_PREFIX))
     return History(state=employee.fold(employee_id, [e for e, _ in events]), events=events, head=head or {})

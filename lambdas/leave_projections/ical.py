@@ -6,6 +6,7 @@ newlines. A leave is an all-day VEVENT: `DTSTART;VALUE=DATE` is its first day an
 `DTEND;VALUE=DATE` the day after its last (DTEND is exclusive). The UID is derived from the
 request id only, so it stays the same across approvals, re-renders and transfers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

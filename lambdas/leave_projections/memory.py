@@ -3,6 +3,7 @@
 Documents are stored as JSON text, as in DynamoDB, so a document that would not survive the
 real table (a tuple, a date, a set) fails or changes here too.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,11 +31,7 @@ class InMemoryReadModelStore:
 
     def query(self, pk: str, sk_prefix: str = "") -> list[Row]:
         with self._lock:
-            return [
-                _row(p, s, rev, doc)
-                for (p, s), (rev, doc) in sorted(self._rows.items())
-                if p == pk and s.startswith(sk_prefix)
-            ]
+            return [_row(p, s, rev, doc) for (p, s), (rev, doc) in sorted(self._rows.items()) if p == pk and s.startswith(sk_prefix)]
 
     def checkpoint(self, stream_id: str) -> int:
         with self._lock:

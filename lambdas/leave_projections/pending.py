@@ -13,6 +13,7 @@ is a fact of the employee (requests follow them on a transfer). Each row is writ
 stream only, and the query joins `approver#` to `pending#` rows, so an approver change is one
 row, a transfer moves only that employee's rows, and no delivery order can matter.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from leave.events import (
     parse_event,
 )
 from leave.ids import EMPLOYEE_STREAM_PREFIX
+
 from leave_projections.core import ProjectorHandler, Session
 
 STATE_SK = "state"
@@ -61,17 +63,19 @@ class PendingProjection:
         match parse_event(event.event_type, event.data):
             case LeaveRequested() as leave:
                 state["pending"][leave.request_id] = leave.location_id
-                session.put(pending_pk(leave.location_id), leave.request_id, {
-                    "request_id": leave.request_id,
-                    "employee_id": leave.employee_id,
-                    "leave_type": leave.leave_type,
-                    "start": leave.start.isoformat(),
-                    "end": leave.end.isoformat(),
-                    "working_days": leave.working_days,
-                })
-            case LeaveApproved(request_id=request_id) | LeaveDenied(request_id=request_id) | LeaveCancelled(
-                request_id=request_id
-            ):
+                session.put(
+                    pending_pk(leave.location_id),
+                    leave.request_id,
+                    {
+                        "request_id": leave.request_id,
+                        "employee_id": leave.employee_id,
+                        "leave_type": leave.leave_type,
+                        "start": leave.start.isoformat(),
+                        "end": leave.end.isoformat(),
+                        "working_days": leave.working_days,
+                    },
+                )
+            case LeaveApproved(request_id=request_id) | LeaveDenied(request_id=request_id) | LeaveCancelled(request_id=request_id):
                 location_id = state["pending"].pop(request_id, None)
                 if location_id is not None:
                     session.delete(pending_pk(location_id), request_id)

@@ -5,6 +5,7 @@ revision counter, plus one checkpoint per source stream (the last version applie
 Adapters (`memory.InMemoryReadModelStore`, `dynamodb.DynamoDBReadModelStore`) implement
 `ReadModelStore` and pass one contract test suite.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence

@@ -10,6 +10,7 @@ Events published while the rebuild runs may be applied to the new table by nobod
 before wiring the new table to the projection's rule, or replay the bus archive afterwards
 (duplicates are ignored).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eventstore.ports import StoredEvent
+
 from leave_projections.audit import AuditProjection
 from leave_projections.balance import BalanceProjection
 from leave_projections.calendar import CalendarProjection
@@ -104,10 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The command line: `python -m leave_projections.rebuild <projection> ...`."""
     parser = argparse.ArgumentParser(prog="python -m leave_projections.rebuild", description=__doc__.splitlines()[0])
     parser.add_argument("projection", choices=sorted(PROJECTIONS))
-    parser.add_argument("--events-table", default=os.environ.get("EVENTS_TABLE"),
-                        help="the Events table (default: $EVENTS_TABLE)")
-    parser.add_argument("--read-model-table", default=os.environ.get("READ_MODEL_TABLE"),
-                        help="the fresh, empty read-model table (default: $READ_MODEL_TABLE)")
+    parser.add_argument("--events-table", default=os.environ.get("EVENTS_TABLE"), help="the Events table (default: $EVENTS_TABLE)")
+    parser.add_argument(
+        "--read-model-table",
+        default=os.environ.get("READ_MODEL_TABLE"),
+        help="the fresh, empty read-model table (default: $READ_MODEL_TABLE)",
+    )
     args = parser.parse_args(argv)
     if not args.events_table or not args.read_model_table:
         parser.error("--events-table and --read-model-table are required")

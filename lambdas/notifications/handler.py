@@ -7,6 +7,7 @@ because delivery is at-least-once. A non-2xx answer, a redirect or a network err
 so EventBridge retries and then the DLQ keeps the event. An empty `WEBHOOK_URL` means
 notifications are off: the event is logged and dropped. Stdlib only.
 """
+
 from __future__ import annotations
 
 import json
@@ -90,8 +91,7 @@ def post(webhook: Webhook, body: Mapping[str, Any], idempotency_key: str) -> int
         webhook.url,
         data=json.dumps(body, separators=(",", ":")).encode("utf-8"),
         method="POST",
-        headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key,
-                 "User-Agent": "acme-leave-notifications"},
+        headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key, "User-Agent": "acme-leave-notifications"},
     )
     try:
         with _OPENER.open(request, timeout=webhook.timeout) as response:

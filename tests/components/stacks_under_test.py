@@ -1,5 +1,6 @@
 """Shared, recorded runs of the real `__main__.py` for the component tests: each stack file
 is evaluated once per test session, however many modules look at it (a run costs ~0.4 s)."""
+
 from __future__ import annotations
 
 import functools

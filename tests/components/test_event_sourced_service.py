@@ -1,4 +1,5 @@
 """EventSourcedService: what it declares for a bounded context, and what it refuses."""
+
 from __future__ import annotations
 
 import json
@@ -96,11 +97,20 @@ def full(code_root: Path) -> RecordedStack:
                 bus=bus,
                 api=api_spec(code_root),
                 projections=[
-                    ProjectionSpec(name="balance", function=fn(code_root, environment={"EVENTS_TABLE": "mine", "LOG_LEVEL": "debug"}), detail_types=("LeaveRequested", "LeaveApproved")),
+                    ProjectionSpec(
+                        name="balance",
+                        function=fn(code_root, environment={"EVENTS_TABLE": "mine", "LOG_LEVEL": "debug"}),
+                        detail_types=("LeaveRequested", "LeaveApproved"),
+                    ),
                     ProjectionSpec(name="pending-approvals", function=fn(code_root), detail_types=("LeaveRequested",)),
                 ],
                 subscriptions=[
-                    SubscriptionSpec(name="notify", function=fn(code_root, environment={"WEBHOOK_URL": "https://hooks.example/x"}), sources=("acme.hr",), detail_types=("EmployeeHired",))
+                    SubscriptionSpec(
+                        name="notify",
+                        function=fn(code_root, environment={"WEBHOOK_URL": "https://hooks.example/x"}),
+                        sources=("acme.hr",),
+                        detail_types=("EmployeeHired",),
+                    )
                 ],
                 alarm_actions=(ALARM_TOPIC,),
             ),
@@ -125,8 +135,15 @@ def piped(code_root: Path) -> RecordedStack:
                     cors_allowed_origins=("https://app.example.com",),
                 ),
                 projections=[ProjectionSpec(name="audit", function=fn(code_root), detail_types=("LeaveRequested",))],
-                publisher=PublisherSpec(kind="pipe", starting_position="LATEST", maximum_retry_attempts=3, maximum_record_age_in_seconds=3600),
-                delivery=DeliverySpec(maximum_retry_attempts=4, maximum_event_age_in_seconds=600, function_retry_attempts=1, function_maximum_event_age_in_seconds=120),
+                publisher=PublisherSpec(
+                    kind="pipe", starting_position="LATEST", maximum_retry_attempts=3, maximum_record_age_in_seconds=3600
+                ),
+                delivery=DeliverySpec(
+                    maximum_retry_attempts=4,
+                    maximum_event_age_in_seconds=600,
+                    function_retry_attempts=1,
+                    function_maximum_event_age_in_seconds=120,
+                ),
                 log_retention_days=90,
                 tags={"team": "leave"},
             ),
@@ -189,7 +206,17 @@ def test_publisher_mapping_filters_event_inserts_with_bounded_retries_and_an_on_
         "dynamodb": {"NewImage": {"record_type": {"S": ["event"]}}},
     }
     assert len(mapping.inputs["filterCriteria"]["filters"]) == 1
-    assert {k: mapping.inputs[k] for k in ("startingPosition", "batchSize", "bisectBatchOnFunctionError", "maximumRetryAttempts", "maximumRecordAgeInSeconds", "functionResponseTypes")} == {
+    assert {
+        k: mapping.inputs[k]
+        for k in (
+            "startingPosition",
+            "batchSize",
+            "bisectBatchOnFunctionError",
+            "maximumRetryAttempts",
+            "maximumRecordAgeInSeconds",
+            "functionResponseTypes",
+        )
+    } == {
         "startingPosition": "TRIM_HORIZON",
         "batchSize": 100,
         "bisectBatchOnFunctionError": True,
@@ -204,11 +231,18 @@ def test_publisher_mapping_filters_event_inserts_with_bounded_retries_and_an_on_
 def test_publisher_ships_only_the_packaged_publisher_module(full: RecordedStack) -> None:
     publisher = full.one(FUNCTION, "leave-publisher")
     assert publisher.inputs["handler"] == "publisher.handler"
-    assert publisher.inputs["code"] == {"__archive__": "assets", "assets": {"publisher.py": {"__asset__": "file", "path": str(PUBLISHER_CODE)}}}
-    assert PUBLISHER_CODE == Path(__file__).resolve().parents[2] / "components" / "runtime" / "publisher.py"
+    assert publisher.inputs["code"] == {
+        "__archive__": "assets",
+        "assets": {"publisher.py": {"__asset__": "file", "path": str(PUBLISHER_CODE)}},
+    }
+    assert Path(__file__).resolve().parents[2] / "components" / "runtime" / "publisher.py" == PUBLISHER_CODE
     assert PUBLISHER_CODE.is_file(), "the publisher ships inside the components package"
     bus = full.one("aws:cloudwatch/eventBus:EventBus", "bus")
-    assert publisher.inputs["environment"]["variables"] == {"SERVICE_SOURCE": SOURCE, "EVENT_BUS_NAME": bus.state["name"], "EVENT_SOURCE": SOURCE}
+    assert publisher.inputs["environment"]["variables"] == {
+        "SERVICE_SOURCE": SOURCE,
+        "EVENT_BUS_NAME": bus.state["name"],
+        "EVENT_SOURCE": SOURCE,
+    }
 
 
 def test_publisher_may_put_events_on_one_bus_with_its_own_source_only(full: RecordedStack) -> None:
@@ -226,9 +260,19 @@ def test_publisher_may_put_events_on_one_bus_with_its_own_source_only(full: Reco
                 "Resource": [bus_arn],
                 "Condition": {"StringEquals": {"events:source": [SOURCE]}},
             },
-            {"Sid": "ReadEventsStream", "Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"], "Resource": [stream_arn]},
+            {
+                "Sid": "ReadEventsStream",
+                "Effect": "Allow",
+                "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                "Resource": [stream_arn],
+            },
             LIST_STREAMS,
-            {"Sid": "SendFailedRecordsToQueue", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [arn(full, QUEUE, "leave-publisher-dlq")]},
+            {
+                "Sid": "SendFailedRecordsToQueue",
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage"],
+                "Resource": [arn(full, QUEUE, "leave-publisher-dlq")],
+            },
         ],
     }
 
@@ -276,8 +320,17 @@ def test_environment_names_the_real_resources_and_component_values_win(full: Rec
     pending = full.one(TABLE, "leave-pending-approvals").state["name"]
     env = {f.name: f.inputs["environment"]["variables"] for f in full.of_type(FUNCTION)}
     assert env["leave-commands"] == {"SERVICE_SOURCE": SOURCE, "EVENTS_TABLE": events}
-    assert env["leave-queries"] == {"SERVICE_SOURCE": SOURCE, "READ_MODEL_TABLE_BALANCE": balance, "READ_MODEL_TABLE_PENDING_APPROVALS": pending}
-    assert env["leave-balance-projector"] == {"SERVICE_SOURCE": SOURCE, "LOG_LEVEL": "debug", "READ_MODEL_TABLE": balance, "EVENTS_TABLE": events}
+    assert env["leave-queries"] == {
+        "SERVICE_SOURCE": SOURCE,
+        "READ_MODEL_TABLE_BALANCE": balance,
+        "READ_MODEL_TABLE_PENDING_APPROVALS": pending,
+    }
+    assert env["leave-balance-projector"] == {
+        "SERVICE_SOURCE": SOURCE,
+        "LOG_LEVEL": "debug",
+        "READ_MODEL_TABLE": balance,
+        "EVENTS_TABLE": events,
+    }
     assert env["leave-notify-subscriber"] == {"SERVICE_SOURCE": SOURCE, "WEBHOOK_URL": "https://hooks.example/x"}
 
 
@@ -326,8 +379,18 @@ def test_projector_writes_its_own_table_and_reads_the_events_table(full: Recorde
             ],
             "Resource": [arn(full, TABLE, "leave-balance")],
         },
-        {"Sid": "ReadEventStore", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"], "Resource": [arn(full, TABLE, "leave-events")]},
-        {"Sid": "SendFailedEventsToQueue", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [arn(full, QUEUE, "leave-balance-dlq")]},
+        {
+            "Sid": "ReadEventStore",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+            "Resource": [arn(full, TABLE, "leave-events")],
+        },
+        {
+            "Sid": "SendFailedEventsToQueue",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [arn(full, QUEUE, "leave-balance-dlq")],
+        },
     ]
 
 
@@ -335,7 +398,12 @@ def test_subscriber_gets_nothing_but_logs_traces_and_its_dlq(full: RecordedStack
     assert policy_of(full, "notify-subscriber")["Statement"] == [
         log_stmt(full, "notify-subscriber"),
         XRAY,
-        {"Sid": "SendFailedEventsToQueue", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [arn(full, QUEUE, "leave-notify-dlq")]},
+        {
+            "Sid": "SendFailedEventsToQueue",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [arn(full, QUEUE, "leave-notify-dlq")],
+        },
     ]
 
 
@@ -408,7 +476,11 @@ def test_alarms_cover_every_function_queue_and_the_stream_age(full: RecordedStac
         assert (errors["metricName"], errors["dimensions"]) == ("Errors", {"FunctionName": f.state["name"]})
     for q in full.of_type(QUEUE):
         depth = alarms[f"{q.name}-depth"]
-        assert (depth["metricName"], depth["dimensions"], depth["threshold"]) == ("ApproximateNumberOfMessagesVisible", {"QueueName": q.state["name"]}, 0)
+        assert (depth["metricName"], depth["dimensions"], depth["threshold"]) == (
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": q.state["name"]},
+            0,
+        )
     age = alarms["leave-publisher-iterator-age"]
     assert (age["metricName"], age["statistic"], age["threshold"]) == ("IteratorAge", "Maximum", 60000)
     assert len(alarms) == 6 + 4 + 1
@@ -450,7 +522,11 @@ def test_default_stage_deploys_itself_logs_access_and_throttles(full: RecordedSt
     assert stage.inputs["name"] == "$default" and stage.inputs["autoDeploy"] is True
     assert stage.inputs["accessLogSettings"]["destinationArn"] == logs.state["arn"]
     assert json.loads(stage.inputs["accessLogSettings"]["format"])["requestId"] == "$context.requestId"
-    assert stage.inputs["defaultRouteSettings"] == {"throttlingBurstLimit": 100, "throttlingRateLimit": 50.0, "detailedMetricsEnabled": True}
+    assert stage.inputs["defaultRouteSettings"] == {
+        "throttlingBurstLimit": 100,
+        "throttlingRateLimit": 50.0,
+        "detailedMetricsEnabled": True,
+    }
     assert logs.inputs["retentionInDays"] == 30
 
 
@@ -476,7 +552,10 @@ def test_pipe_publisher_replaces_the_lambda_with_the_same_filter_bounds_and_dlq(
     assert pipe.inputs["source"] == table.state["streamArn"]
     assert pipe.inputs["target"] == OTHER_BUS.bus_arn
     params = pipe.inputs["sourceParameters"]
-    assert json.loads(params["filterCriteria"]["filters"][0]["pattern"]) == {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"record_type": {"S": ["event"]}}}}
+    assert json.loads(params["filterCriteria"]["filters"][0]["pattern"]) == {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"record_type": {"S": ["event"]}}},
+    }
     assert params["dynamodbStreamParameters"] == {
         "startingPosition": "LATEST",
         "batchSize": 10,
@@ -701,10 +780,14 @@ def test_contradictory_arguments_raise_before_anything_is_created(code_root: Pat
         "N": [SubscriptionSpec(name="n", function=fn(code_root), sources=(), detail_types=("A",))],
         "N1": [SubscriptionSpec(name="n", function=fn(code_root), sources="acme.leave", detail_types=("A",))],
         "both": ApiSpec(commands=fn(code_root), queries=fn(code_root), command_routes=("GET /x",), query_routes=("GET /x",)),
-        "undeclared-public": ApiSpec(commands=fn(code_root), queries=fn(code_root), command_routes=("POST /x",), query_routes=(), public_routes=("GET /docs",)),
+        "undeclared-public": ApiSpec(
+            commands=fn(code_root), queries=fn(code_root), command_routes=("POST /x",), query_routes=(), public_routes=("GET /docs",)
+        ),
         "bad-route": ApiSpec(commands=fn(code_root), queries=fn(code_root), command_routes=("/x",), query_routes=()),
         "slow": ApiSpec(commands=fn(code_root, timeout_s=60), queries=fn(code_root), command_routes=("POST /x",), query_routes=()),
-        "handler-outside": ApiSpec(commands=fn(code_root, handler="other.mod.handler"), queries=fn(code_root), command_routes=("POST /x",), query_routes=()),
+        "handler-outside": ApiSpec(
+            commands=fn(code_root, handler="other.mod.handler"), queries=fn(code_root), command_routes=("POST /x",), query_routes=()
+        ),
         "no-audience": api_spec(code_root, jwt=JwtAuthorizerSpec(issuer="https://x", audiences=())),
     }
     resolved = {k: shorthand.get(v, v) if isinstance(v, str) and k != "source" else v for k, v in overrides.items()}
@@ -715,7 +798,14 @@ def test_contradictory_arguments_raise_before_anything_is_created(code_root: Pat
 def test_code_that_imports_pulumi_or_a_missing_package_is_refused(code_root: Path) -> None:
     def build(packages: tuple[str, ...]) -> None:
         spec = FunctionSpec(handler=f"{packages[0]}.mod.handler", code_root=str(code_root), packages=packages)
-        EventSourcedService("bad", EventSourcedServiceArgs(source=SOURCE, bus=OTHER_BUS, subscriptions=[SubscriptionSpec(name="s", function=spec, sources=("a.b",), detail_types=("X",))]))
+        EventSourcedService(
+            "bad",
+            EventSourcedServiceArgs(
+                source=SOURCE,
+                bus=OTHER_BUS,
+                subscriptions=[SubscriptionSpec(name="s", function=spec, sources=("a.b",), detail_types=("X",))],
+            ),
+        )
 
     with pytest.raises(Exception, match="imports pulumi"):
         record(lambda: build(("infra",)))
@@ -726,6 +816,13 @@ def test_code_that_imports_pulumi_or_a_missing_package_is_refused(code_root: Pat
 def test_resources_are_children_of_the_service(full: RecordedStack) -> None:
     service = full.one("acme:events:EventSourcedService", "leave")
     events = full.one("acme:events:RetainedTable", "leave-events")
-    owned: list[RecordedResource] = [r for r in full.resources if r.name.startswith("leave-") and r.type != "acme:events:RetainedTable" and r.type != TABLE and r.type != "aws:dynamodb/resourcePolicy:ResourcePolicy"]
+    owned: list[RecordedResource] = [
+        r
+        for r in full.resources
+        if r.name.startswith("leave-")
+        and r.type != "acme:events:RetainedTable"
+        and r.type != TABLE
+        and r.type != "aws:dynamodb/resourcePolicy:ResourcePolicy"
+    ]
     assert all(r.parent_urn == service.urn for r in owned)
     assert events.parent_urn == service.urn

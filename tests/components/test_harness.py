@@ -1,4 +1,5 @@
 """The recording harness: what component tests and the policy suite stand on."""
+
 from __future__ import annotations
 
 import pulumi

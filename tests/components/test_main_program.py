@@ -1,15 +1,16 @@
 """The real `__main__.py` under mocks, with each stack file: what the leave stack is made of."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
-
-from components.testing import RecordedStack, run_program
-from stacks_under_test import fake_references, recorded_stack
 from leave import events
 from leave_api.routes import ROUTES
+from stacks_under_test import fake_references, recorded_stack
+
+from components.testing import RecordedStack, run_program
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"
@@ -67,7 +68,10 @@ def test_prod_references_the_platform_bus_and_the_company_issuer(prod: RecordedS
     assert {r.inputs["eventBusName"] for r in prod.of_type(RULE)} == {"platform-bus"}
     assert prod.outputs["bus_arn"] == fake_references("prod")["acme/platform/prod"]["bus_arn"]
     jwt = prod.one("aws:apigatewayv2/authorizer:Authorizer", "leave-api-jwt").inputs["jwtConfiguration"]
-    assert jwt == {"issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AcmeStaff", "audiences": ["4f2k9qexampleleaveapiclient"]}
+    assert jwt == {
+        "issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AcmeStaff",
+        "audiences": ["4f2k9qexampleleaveapiclient"],
+    }
     alarms = prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     assert {tuple(a.inputs["alarmActions"]) for a in alarms} == {("arn:aws:sns:eu-west-1:222233334444:leave-oncall",)}
     assert {g.inputs["retentionInDays"] for g in prod.of_type("aws:cloudwatch/logGroup:LogGroup")} == {365}
@@ -78,7 +82,9 @@ def test_stack_outputs_name_the_api_tables_and_bus(dev: RecordedStack) -> None:
     assert out["api_url"] == dev.one("aws:apigatewayv2/api:Api", "leave-api").state["apiEndpoint"]
     assert out["bus_arn"] == dev.one("aws:cloudwatch/eventBus:EventBus", "shared-bus").state["arn"]
     assert out["events_table_name"] == dev.one("aws:dynamodb/table:Table", "leave-events").state["name"]
-    assert out["read_model_table_names"] == {n: dev.one("aws:dynamodb/table:Table", f"leave-{n}").state["name"] for n in ("balance", "pending", "calendar", "audit")}
+    assert out["read_model_table_names"] == {
+        n: dev.one("aws:dynamodb/table:Table", f"leave-{n}").state["name"] for n in ("balance", "pending", "calendar", "audit")
+    }
     assert out["user_pool_id"] == dev.one("aws:cognito/userPool:UserPool", "leave-users").id
 
 

@@ -1,13 +1,13 @@
 """What goes into a function's zip: the declared packages, trimmed to what the handler imports."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from stacks_under_test import recorded_stack
 
 from components._lambda import package_code
-
-from stacks_under_test import recorded_stack
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:
@@ -24,7 +24,9 @@ def code_root(tmp_path: Path) -> Path:
         tmp_path,
         {
             "app/__init__.py": "",
-            "app/handler.py": "from app import rules\n\ndef handler(event, context):\n    from app.lazy import later\n    return later(rules.X)\n",
+            "app/handler.py": (
+                "from app import rules\n\ndef handler(event, context):\n    from app.lazy import later\n    return later(rules.X)\n"
+            ),
             "app/rules.py": "from shared.util import helper\nX = helper()\n",
             "app/lazy.py": "def later(x):\n    return x\n",
             "app/other_handler.py": "import app.unused\n",
@@ -71,7 +73,9 @@ def test_lambda_code_that_imports_pulumi_is_refused(code_root: Path) -> None:
 
 
 def test_leave_functions_ship_no_module_of_another_function() -> None:
-    functions = {f.inputs["handler"]: set(f.inputs["code"]["assets"]) for f in recorded_stack("dev").of_type("aws:lambda/function:Function")}
+    functions = {
+        f.inputs["handler"]: set(f.inputs["code"]["assets"]) for f in recorded_stack("dev").of_type("aws:lambda/function:Function")
+    }
 
     queries = functions["leave_api.queries.handler"]
     commands = functions["leave_api.commands.handler"]

@@ -4,10 +4,12 @@ Each rule gets one recorded stack (a module-scoped fixture, recorded once): reso
 satisfy the rule, plus one resource per way to break it. The rule must report exactly the
 broken resources, once each (so the correct ones pass), and say why for each.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -34,8 +36,8 @@ from components.testing.policy import (
     PublisherLimitedToItsSource,
     QueuesEncrypted,
     QueuesRequireTls,
-    Rule,
     RoutesAuthorized,
+    Rule,
     StagesThrottledAndLogged,
     StreamIteratorAgeAlarms,
     TablesEncrypted,

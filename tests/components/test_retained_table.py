@@ -1,4 +1,5 @@
 """RetainedTable: safe defaults, each override, forced protection, contradictory args."""
+
 from __future__ import annotations
 
 import json
@@ -37,14 +38,19 @@ def overridden() -> RecordedStack:
             range_key="version",
             range_key_type="N",
             attributes={"gsi1pk": "S", "gsi1sk": "N"},
-            global_secondary_indexes=[GlobalSecondaryIndex(name="by-gsi1", hash_key="gsi1pk", range_key="gsi1sk", projection_type="KEYS_ONLY")],
+            global_secondary_indexes=[
+                GlobalSecondaryIndex(name="by-gsi1", hash_key="gsi1pk", range_key="gsi1sk", projection_type="KEYS_ONLY")
+            ],
             stream_view_type="NEW_IMAGE",
             ttl_attribute="expires_at",
             kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/abc",
             tags={"team": "leave"},
             append_only=True,
             resource_policy=json.dumps(
-                {"Version": "2012-10-17", "Statement": [{"Sid": "Mine", "Effect": "Deny", "Principal": "*", "Action": "dynamodb:Scan", "Resource": "*"}]}
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Sid": "Mine", "Effect": "Deny", "Principal": "*", "Action": "dynamodb:Scan", "Resource": "*"}],
+                }
             ),
             backup=BackupPlan(schedule="cron(0 1 * * ? *)", delete_after_days=7),
         ),
@@ -134,7 +140,9 @@ def test_backup_plan_selects_the_table_with_its_own_role(overridden: RecordedSta
     assert selection.inputs["resources"] == [table.state["arn"]]
     assert selection.inputs["iamRoleArn"] == role.state["arn"]
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "backup.amazonaws.com"}
-    attached = sorted(a.inputs["policyArn"].rsplit("/", 1)[1] for a in overridden.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"))
+    attached = sorted(
+        a.inputs["policyArn"].rsplit("/", 1)[1] for a in overridden.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    )
     assert attached == ["AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"]
 
 
@@ -145,7 +153,9 @@ def test_backup_into_an_existing_vault_creates_no_vault() -> None:
 
 
 def test_a_caller_policy_alone_is_passed_through() -> None:
-    doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "dynamodb:Scan", "Resource": "*"}]})
+    doc = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "dynamodb:Scan", "Resource": "*"}]}
+    )
     stack = _record(RetainedTableArgs(hash_key="pk", resource_policy=doc))
     assert stack.one(POLICY, "orders-policy").inputs["policy"] == doc
 
@@ -172,11 +182,19 @@ def test_explicit_opt_outs_drop_protection_and_pitr_with_warnings(monkeypatch: p
         ({"hash_key": "pk", "ttl_attribute": "pk"}, "cannot be a table key"),
         ({"hash_key": "pk", "global_secondary_indexes": [GlobalSecondaryIndex(name="g", hash_key="gpk")]}, "needs its type"),
         (
-            {"hash_key": "pk", "attributes": {"g": "S"}, "global_secondary_indexes": [GlobalSecondaryIndex(name="i", hash_key="g"), GlobalSecondaryIndex(name="i", hash_key="g")]},
+            {
+                "hash_key": "pk",
+                "attributes": {"g": "S"},
+                "global_secondary_indexes": [GlobalSecondaryIndex(name="i", hash_key="g"), GlobalSecondaryIndex(name="i", hash_key="g")],
+            },
             "duplicate GSI names",
         ),
         (
-            {"hash_key": "pk", "attributes": {"g": "S"}, "global_secondary_indexes": [GlobalSecondaryIndex(name="i", hash_key="g", non_key_attributes=("x",))]},
+            {
+                "hash_key": "pk",
+                "attributes": {"g": "S"},
+                "global_secondary_indexes": [GlobalSecondaryIndex(name="i", hash_key="g", non_key_attributes=("x",))],
+            },
             "INCLUDE only",
         ),
         ({"hash_key": "pk", "backup": BackupPlan(delete_after_days=0)}, "delete_after_days"),

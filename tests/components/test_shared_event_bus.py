@@ -1,8 +1,10 @@
 """SharedEventBus: a created bus with its archive and policy, or a wrapped one that creates nothing."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
 import pytest
@@ -54,7 +56,9 @@ def test_bus_policy_grants_put_events_on_this_bus_to_named_accounts_and_an_organ
     stack = _record(
         lambda: SharedEventBus(
             "events",
-            SharedEventBusArgs(allowed_account_ids=["111122223333", "444455556666"], allowed_organization_id="o-abc123def45", tags={"owner": "platform"}),
+            SharedEventBusArgs(
+                allowed_account_ids=["111122223333", "444455556666"], allowed_organization_id="o-abc123def45", tags={"owner": "platform"}
+            ),
         )
     )
     bus = stack.one(BUS, "events")
@@ -93,7 +97,9 @@ def test_logging_delivers_the_chosen_levels_to_a_log_group_only_those_sources_ca
     destination = stack.one("aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination", "events-logs-destination")
     assert destination.inputs["deliveryDestinationConfiguration"] == {"destinationResourceArn": group.state["arn"]}
     assert {d.inputs["deliverySourceName"] for d in deliveries} == {s.inputs["name"] for s in sources}
-    statement = json.loads(stack.one("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "events-logs-policy").inputs["policyDocument"])["Statement"][0]
+    statement = json.loads(stack.one("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "events-logs-policy").inputs["policyDocument"])[
+        "Statement"
+    ][0]
     assert statement["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
     assert statement["Resource"] == [group.state["arn"] + ":*"]
     assert sorted(statement["Condition"]["ArnLike"]["aws:SourceArn"]) == sorted(s.state["arn"] for s in sources)

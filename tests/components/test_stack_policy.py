@@ -4,14 +4,14 @@
 A stack that references another stack (prod reads the shared bus from the platform stack)
 gets fake outputs for every stack name its config mentions.
 """
+
 from __future__ import annotations
 
-
 import pytest
+from stacks_under_test import MAIN, STACKS, fake_references, recorded_stack
+from stacks_under_test import PLATFORM_ACCOUNT as _PLATFORM_ACCOUNT
 
 from components.testing import RecordedStack, check_stack, run_program
-
-from stacks_under_test import MAIN, PLATFORM_ACCOUNT as _PLATFORM_ACCOUNT, STACKS, fake_references, recorded_stack
 
 
 @pytest.fixture(scope="module", params=STACKS)

@@ -1,4 +1,5 @@
 """The commands handler on the in-memory store: every route, every error status, idempotency."""
+
 from __future__ import annotations
 
 import base64
@@ -9,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import ConcurrencyError
 from leave_api import commands
@@ -68,8 +68,7 @@ def test_assign_approver_and_policy_are_200(api: Api) -> None:
     approver = api.call("PUT", f"/locations/{location_id}/approver", {"employee_id": "mike"})
     assert approver.body == {"location_id": location_id, "approver_id": "mike"}
     assert_success_matches_route_schema("PUT", "/locations/{location_id}/approver", approver)
-    policy = api.call("PUT", f"/locations/{location_id}/policy",
-                      {"leave_type": "PTO", "days_per_year": 20.5, "max_rollover_days": 5.0})
+    policy = api.call("PUT", f"/locations/{location_id}/policy", {"leave_type": "PTO", "days_per_year": 20.5, "max_rollover_days": 5.0})
     assert policy.body == {"location_id": location_id, "leave_type": "PTO", "days_per_year": 20.5, "max_rollover_days": 5}
     assert_success_matches_route_schema("PUT", "/locations/{location_id}/policy", policy)
 
@@ -117,8 +116,9 @@ def test_requester_cancels_with_200(api: Api, request_id: str) -> None:
 
 def test_approver_adds_a_past_leave_with_201(api: Api, berlin: str) -> None:
     api.clock.advance(14)
-    response = api.call("POST", "/employees/john/past-leaves",
-                        {"leave_type": "PTO", "start": "2026-01-05", "end": "2026-01-09"}, claims=MIKE)
+    response = api.call(
+        "POST", "/employees/john/past-leaves", {"leave_type": "PTO", "start": "2026-01-05", "end": "2026-01-09"}, claims=MIKE
+    )
     assert response.status == 201
     assert response.body["working_days"] == 5
     assert_success_matches_route_schema("POST", "/employees/{employee_id}/past-leaves", response)
@@ -129,8 +129,7 @@ def test_admin_transfers_an_employee_with_200(api: Api, berlin: str) -> None:
     api.clock.advance(10)
     response = api.call("POST", "/employees/john/transfer", {"to_location_id": munich, "effective_date": "2026-02-01"})
     assert response.status == 200
-    assert response.body == {"employee_id": "john", "from_location_id": berlin, "to_location_id": munich,
-                             "effective_on": "2026-02-01"}
+    assert response.body == {"employee_id": "john", "from_location_id": berlin, "to_location_id": munich, "effective_on": "2026-02-01"}
     assert_success_matches_route_schema("POST", "/employees/{employee_id}/transfer", response)
 
 
@@ -236,8 +235,7 @@ def test_wrong_types_missing_fields_and_bad_dates_are_400_naming_the_field(api: 
     assert api.store.event_count() == before
 
 
-@pytest.mark.parametrize("path", ["/locations/bad%20id/employees", "/locations/a#b/employees",
-                                  "/locations/" + "x" * 65 + "/employees"])
+@pytest.mark.parametrize("path", ["/locations/bad%20id/employees", "/locations/a#b/employees", "/locations/" + "x" * 65 + "/employees"])
 def test_bad_path_id_is_400_naming_it(api: Api, path: str) -> None:
     response = api.call("POST", path, {"employee_id": "john", "name": "John"})
     assert (response.status, response.code, response.body["error"]["field"]) == (400, "invalid_request", "path.location_id")
@@ -334,8 +332,9 @@ def test_lost_race_after_retries_is_409(api: Api, berlin: str) -> None:
 
 def test_not_enough_days_left_is_422(api: Api, berlin: str) -> None:
     before = api.store.event_count()
-    response = api.call("POST", "/employees/john/leave-requests",
-                        {"leave_type": "PTO", "start": "2026-02-02", "end": "2026-03-31"}, claims=JOHN)
+    response = api.call(
+        "POST", "/employees/john/leave-requests", {"leave_type": "PTO", "start": "2026-02-02", "end": "2026-03-31"}, claims=JOHN
+    )
     assert_error(api, response, 422, "insufficient_balance", before)
 
 
@@ -365,8 +364,9 @@ def key(value: str = "k-1") -> dict[str, str]:
 
 def test_happy_path_with_a_key_is_one_load_and_one_append(api: Api, berlin: str) -> None:
     api.store.calls.clear()
-    response = api.call("PUT", f"/locations/{berlin}/policy",
-                        {"leave_type": "PTO", "days_per_year": 25, "max_rollover_days": 5}, headers=key())
+    response = api.call(
+        "PUT", f"/locations/{berlin}/policy", {"leave_type": "PTO", "days_per_year": 25, "max_rollover_days": 5}, headers=key()
+    )
     assert response.status == 200
     assert api.store.calls == ["load", "append"]
 
@@ -469,7 +469,9 @@ def test_one_structured_log_line_per_request(api: Api, capsys: pytest.CaptureFix
     api.call("POST", "/locations", {"name": ""})
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["route"], r["status"], r["correlation_id"]) for r in records] == [
-        ("POST /locations", 201, "req-1"), ("POST /locations", 400, "req-1")]
+        ("POST /locations", 201, "req-1"),
+        ("POST /locations", 400, "req-1"),
+    ]
     assert records[1]["error_code"] == "invalid_request"
     assert all(isinstance(r["latency_ms"], float) for r in records)
 
@@ -484,8 +486,14 @@ def test_handler_without_events_table_fails_loudly(monkeypatch: pytest.MonkeyPat
 def test_importing_the_handler_needs_neither_aws_nor_boto3() -> None:
     lambdas = Path(commands.__file__).resolve().parent.parent
     code = "import sys, leave_api.commands; print(sorted(m for m in ('boto3', 'botocore', 'leave_api.openapi') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=lambdas, capture_output=True, text=True, check=True,
-                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(lambdas)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=lambdas,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(lambdas)},
+    )
     assert out.stdout.strip() == "[]"
 
 

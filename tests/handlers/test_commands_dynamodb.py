@@ -1,16 +1,17 @@
 """The commands handler on the DynamoDB event store under moto: call counts, idempotency items, wiring."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from eventstore.dynamodb import DynamoDBEventStore
 from leave_api import commands, service
+from moto import mock_aws
 from test_commands_support import JOHN, Api, api_event, setup_location
 
 TABLE = "events"
@@ -24,8 +25,7 @@ def client() -> Iterator[Any]:
         client.create_table(
             TableName=TABLE,
             KeySchema=[{"AttributeName": "stream_id", "KeyType": "HASH"}, {"AttributeName": "version", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "stream_id", "AttributeType": "S"},
-                                  {"AttributeName": "version", "AttributeType": "N"}],
+            AttributeDefinitions=[{"AttributeName": "stream_id", "AttributeType": "S"}, {"AttributeName": "version", "AttributeType": "N"}],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
         )
@@ -97,8 +97,9 @@ def test_same_key_with_another_body_is_422_and_appends_nothing(api: Api, client:
 def test_domain_error_appends_nothing(api: Api, client: Any) -> None:
     setup_location(api)
     before = len(items(client, "event"))
-    response = api.call("POST", "/employees/john/leave-requests",
-                        {"leave_type": "PTO", "start": "2026-02-02", "end": "2026-03-31"}, claims=JOHN)
+    response = api.call(
+        "POST", "/employees/john/leave-requests", {"leave_type": "PTO", "start": "2026-02-02", "end": "2026-03-31"}, claims=JOHN
+    )
     assert (response.status, response.code) == (422, "insufficient_balance")
     assert len(items(client, "event")) == before
 
@@ -123,6 +124,9 @@ def test_the_handlers_app_reads_the_module_clock_on_every_command(client: Any, m
     assert commands.handler(api_event("POST", "/locations", {"name": "Berlin"}), None)["statusCode"] == 201
     monkeypatch.setattr(commands, "clock", lambda: datetime(2031, 7, 1, 12, 0, tzinfo=UTC))  # the app exists by now
     assert commands.handler(api_event("POST", "/locations", {"name": "Munich"}), None)["statusCode"] == 201
-    created = {json.loads(i["data"]["S"])["name"]: i["occurred_at"]["S"]
-               for i in items(client, "event") if i["event_type"]["S"] == "LocationCreated"}
+    created = {
+        json.loads(i["data"]["S"])["name"]: i["occurred_at"]["S"]
+        for i in items(client, "event")
+        if i["event_type"]["S"] == "LocationCreated"
+    }
     assert created == {"Berlin": "2027-01-15T09:30:00Z", "Munich": "2031-07-01T12:00:00Z"}

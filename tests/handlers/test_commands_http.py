@@ -1,4 +1,5 @@
 """HTTP plumbing shared by the commands and queries handlers: claims, bodies, routes, responses."""
+
 from __future__ import annotations
 
 import base64
@@ -6,14 +7,22 @@ import json
 from typing import Any
 
 import pytest
-
 from leave_api import http
 from leave_api.routes import BY_KEY, COMMAND_ROUTES, QUERY_ROUTES, ROUTES, Match, match, query_params, serve
 
 
-def event(method: str = "POST", path: str = "/locations", *, body: Any = None, headers: dict[str, str] | None = None,
-          claims: dict[str, Any] | None = None, route_key: str | None = None,
-          path_parameters: dict[str, str] | None = None, stage: str = "$default", **extra: Any) -> dict[str, Any]:
+def event(
+    method: str = "POST",
+    path: str = "/locations",
+    *,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    claims: dict[str, Any] | None = None,
+    route_key: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+    stage: str = "$default",
+    **extra: Any,
+) -> dict[str, Any]:
     authorizer = {"jwt": {"claims": claims, "scopes": None}} if claims is not None else None
     return {
         "version": "2.0",
@@ -23,8 +32,12 @@ def event(method: str = "POST", path: str = "/locations", *, body: Any = None, h
         "pathParameters": path_parameters,
         "body": body,
         "isBase64Encoded": False,
-        "requestContext": {"http": {"method": method, "path": path}, "requestId": "req-1", "stage": stage,
-                           **({"authorizer": authorizer} if authorizer else {})},
+        "requestContext": {
+            "http": {"method": method, "path": path},
+            "requestId": "req-1",
+            "stage": stage,
+            **({"authorizer": authorizer} if authorizer else {}),
+        },
         **extra,
     }
 
@@ -84,8 +97,8 @@ def test_empty_body_is_an_empty_object() -> None:
 
 
 @pytest.mark.parametrize(
-    "body", ["{", "{'a': 1}", '{"a": NaN}', '{"a": Infinity}', '{"a": 1e400}', "[" * 5000 + "]" * 5000, "nul",
-             '{"a": ' + "9" * 5000 + "}"],
+    "body",
+    ["{", "{'a': 1}", '{"a": NaN}', '{"a": Infinity}', '{"a": 1e400}', "[" * 5000 + "]" * 5000, "nul", '{"a": ' + "9" * 5000 + "}"],
 )
 def test_anything_but_strict_json_is_400_malformed_json(body: str) -> None:
     with pytest.raises(http.HttpError) as caught:
@@ -139,9 +152,7 @@ def test_error_response_has_the_contract_shape() -> None:
     response = http.error_response(400, "invalid_request", "body.name is required", field="body.name")
     assert response["statusCode"] == 400
     assert response["headers"]["content-type"] == "application/json"
-    assert json.loads(response["body"]) == {
-        "error": {"code": "invalid_request", "message": "body.name is required", "field": "body.name"}
-    }
+    assert json.loads(response["body"]) == {"error": {"code": "invalid_request", "message": "body.name is required", "field": "body.name"}}
 
 
 def test_log_request_writes_one_json_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -150,7 +161,10 @@ def test_log_request_writes_one_json_line(capsys: pytest.CaptureFixture[str]) ->
     assert len(lines) == 1
     record = json.loads(lines[0])
     assert {k: record[k] for k in ("route", "status", "correlation_id")} == {
-        "route": "POST /locations", "status": 201, "correlation_id": "req-1"}
+        "route": "POST /locations",
+        "status": 201,
+        "correlation_id": "req-1",
+    }
     assert isinstance(record["latency_ms"], float)
 
 
@@ -164,8 +178,11 @@ def test_route_table_splits_into_commands_and_queries() -> None:
 
 
 def test_match_uses_route_key_and_path_parameters_from_api_gateway() -> None:
-    found = match(event(path="/locations/loc_1/employees", route_key="POST /locations/{location_id}/employees",
-                        path_parameters={"location_id": "loc_1"}))
+    found = match(
+        event(
+            path="/locations/loc_1/employees", route_key="POST /locations/{location_id}/employees", path_parameters={"location_id": "loc_1"}
+        )
+    )
     assert (found.route.handler, found.params) == ("add_employee", {"location_id": "loc_1"})
 
 
@@ -200,8 +217,7 @@ def test_query_params_are_coerced_and_validated_against_the_route() -> None:
     balance = BY_KEY["GET /employees/{employee_id}/balance"]
     ok = event("GET", "/employees/john/balance", queryStringParameters={"year": "2026", "leave_type": "PTO"})
     assert query_params(ok, balance) == {"year": 2026, "leave_type": "PTO"}
-    for params, field in (({"year": "twenty"}, "query.year"), ({"year": "1800"}, "query.year"),
-                          ({"yaer": "2026"}, "query.yaer")):
+    for params, field in (({"year": "twenty"}, "query.year"), ({"year": "1800"}, "query.year"), ({"yaer": "2026"}, "query.yaer")):
         with pytest.raises(http.HttpError) as caught:
             query_params(event("GET", "/employees/john/balance", queryStringParameters=params), balance)
         assert (caught.value.status, caught.value.field) == (400, field)
@@ -216,12 +232,14 @@ def test_serve_maps_http_errors_and_bugs_and_logs_one_line_each(capsys: pytest.C
         log["rows"] = 1
         return http.json_response(200, {"who": found.params["employee_id"], "correlation": correlation})
 
-    statuses = [serve(event("GET", f"/approvers/{who}/pending"), QUERY_ROUTES, dispatch)
-                for who in ("mike", "forbidden", "bug")]
+    statuses = [serve(event("GET", f"/approvers/{who}/pending"), QUERY_ROUTES, dispatch) for who in ("mike", "forbidden", "bug")]
     assert [r["statusCode"] for r in statuses] == [200, 403, 500]
     assert json.loads(statuses[0]["body"]) == {"who": "mike", "correlation": "req-1"}
     assert json.loads(statuses[2]["body"])["error"] == {
-        "code": "internal_error", "message": "unexpected error; quote the correlation id", "correlation_id": "req-1"}
+        "code": "internal_error",
+        "message": "unexpected error; quote the correlation id",
+        "correlation_id": "req-1",
+    }
     logs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["route"], r["status"], r.get("error_code")) for r in logs] == [
         ("GET /approvers/{employee_id}/pending", 200, None),

@@ -1,11 +1,13 @@
 """Helpers for the commands handler tests (no tests here): API Gateway v2 events, a recording store, a clock."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import count
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from eventstore.ports import Append, EventStore, IdempotencyRecord, StoredEvent
 from leave_api.commands import CommandsApp, make_app
@@ -17,8 +19,16 @@ JOHN = {"sub": "john"}
 MIKE = {"sub": "mike", "cognito:groups": "[approver]"}
 
 
-def api_event(method: str, path: str, body: Any = None, *, claims: dict[str, Any] | None = ADMIN,
-              headers: dict[str, str] | None = None, base64: bool = False, request_id: str = "req-1") -> dict[str, Any]:
+def api_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    claims: dict[str, Any] | None = ADMIN,
+    headers: dict[str, str] | None = None,
+    base64: bool = False,
+    request_id: str = "req-1",
+) -> dict[str, Any]:
     """An HTTP API (payload 2.0) event as API Gateway sends it after the JWT authorizer."""
     text = body if isinstance(body, str) or body is None else json.dumps(body)
     event: dict[str, Any] = {
@@ -50,7 +60,7 @@ def api_event(method: str, path: str, body: Any = None, *, claims: dict[str, Any
 class Clock:
     """A settable clock (UTC)."""
 
-    now: datetime = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+    now: datetime = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

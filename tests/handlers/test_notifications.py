@@ -1,4 +1,5 @@
 """The notifications subscriber: one webhook POST per new request and decision, errors raise."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,6 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from leave.events import NOTIFICATION_EVENT_TYPES
 from notifications import handler as notifications
 from notifications.handler import NOTIFIED_EVENT_TYPES, Webhook, WebhookError, notify
@@ -58,15 +58,26 @@ def receiver() -> Iterator[Receiver]:
 
 
 def leave_event(detail_type: str, **data: object) -> dict:
-    base = {"employee_id": "john", "request_id": "john~4", "leave_type": "PTO", "start": "2026-03-02",
-            "end": "2026-03-04", "working_days": 3}
+    base = {
+        "employee_id": "john",
+        "request_id": "john~4",
+        "leave_type": "PTO",
+        "start": "2026-03-02",
+        "end": "2026-03-04",
+        "working_days": 3,
+    }
     return {
         "source": "acme.leave",
         "detail-type": detail_type,
         "id": "bus-id",
         "detail": {
-            "metadata": {"event_id": "ev-1", "stream_id": "employee#john", "version": 4,
-                         "occurred_at": "2026-02-01T09:00:00Z", "actor": "john"},
+            "metadata": {
+                "event_id": "ev-1",
+                "stream_id": "employee#john",
+                "version": 4,
+                "occurred_at": "2026-02-01T09:00:00Z",
+                "actor": "john",
+            },
             "data": {**base, **data},
         },
     }

@@ -1,26 +1,37 @@
 """The OpenAPI document: structurally valid, complete against API.md, refs resolve."""
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 import pytest
-
 from leave_api import schemas
 from leave_api.openapi import OPENAPI_VERSION, document
 from leave_api.routes import ROUTES
 
 API_MD = Path("/work/shared/API.md")
 CONTRACT_ROUTES = {
-    ("POST", "/locations"), ("POST", "/locations/{location_id}/employees"), ("PUT", "/locations/{location_id}/approver"),
-    ("PUT", "/locations/{location_id}/policy"), ("PUT", "/employees/{employee_id}/working-week"),
-    ("POST", "/employees/{employee_id}/leave-requests"), ("POST", "/leave-requests/{request_id}/approve"),
-    ("POST", "/leave-requests/{request_id}/deny"), ("POST", "/leave-requests/{request_id}/cancel"),
-    ("POST", "/employees/{employee_id}/past-leaves"), ("POST", "/employees/{employee_id}/transfer"),
-    ("POST", "/rollovers"), ("GET", "/employees/{employee_id}/balance"), ("GET", "/approvers/{employee_id}/pending"),
-    ("GET", "/locations/{location_id}/calendar"), ("GET", "/streams/{stream_id}/events"), ("GET", "/openapi.json"),
+    ("POST", "/locations"),
+    ("POST", "/locations/{location_id}/employees"),
+    ("PUT", "/locations/{location_id}/approver"),
+    ("PUT", "/locations/{location_id}/policy"),
+    ("PUT", "/employees/{employee_id}/working-week"),
+    ("POST", "/employees/{employee_id}/leave-requests"),
+    ("POST", "/leave-requests/{request_id}/approve"),
+    ("POST", "/leave-requests/{request_id}/deny"),
+    ("POST", "/leave-requests/{request_id}/cancel"),
+    ("POST", "/employees/{employee_id}/past-leaves"),
+    ("POST", "/employees/{employee_id}/transfer"),
+    ("POST", "/rollovers"),
+    ("GET", "/employees/{employee_id}/balance"),
+    ("GET", "/approvers/{employee_id}/pending"),
+    ("GET", "/locations/{location_id}/calendar"),
+    ("GET", "/streams/{stream_id}/events"),
+    ("GET", "/openapi.json"),
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
@@ -64,7 +75,7 @@ def test_document_declares_openapi_3_with_info(doc: dict[str, Any]) -> None:
 
 def test_every_route_of_api_md_is_present_with_its_method(doc: dict[str, Any]) -> None:
     documented = {(method, path) for method, path, _ in operations(doc)}
-    assert CONTRACT_ROUTES <= documented
+    assert documented >= CONTRACT_ROUTES
 
 
 def test_contract_table_in_this_test_matches_api_md() -> None:

@@ -1,4 +1,5 @@
 """Projector Lambda handlers on DynamoDB (moto), wired from the environment like in AWS."""
+
 from __future__ import annotations
 
 import importlib
@@ -10,15 +11,15 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
-from moto.core.botocore_stubber import BotocoreStubber
-
 from eventstore.dynamodb import DynamoDBEventStore
 from eventstore.ports import StoredEvent
 from leave_api import queries
 from leave_projections.core import MalformedEventError, Projector
 from leave_projections.dynamodb import DynamoDBReadModelStore
 from leave_projections.rebuild import PROJECTIONS
+from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
+
 from tests.unit.projections.conftest import create_read_model_table
 from tests.unit.projections.projection_story import Story, play_story
 from tests.unit.projections.test_story_projections import project, snapshot
@@ -29,9 +30,15 @@ HANDLERS = {name: importlib.import_module(f"leave_projections.{name}").handler f
 def bus_event(event: StoredEvent) -> dict[str, Any]:
     """What EventBridge hands a rule's target for one published event."""
     return {
-        "version": "0", "id": f"bus-{event.event_id}", "source": "acme.leave", "account": "123456789012",
-        "time": event.occurred_at, "region": "us-east-1", "resources": [],
-        "detail-type": event.event_type, "detail": event.envelope(),
+        "version": "0",
+        "id": f"bus-{event.event_id}",
+        "source": "acme.leave",
+        "account": "123456789012",
+        "time": event.occurred_at,
+        "region": "us-east-1",
+        "resources": [],
+        "detail-type": event.event_type,
+        "detail": event.envelope(),
     }
 
 
@@ -46,8 +53,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         client.create_table(
             TableName="events",
             KeySchema=[{"AttributeName": "stream_id", "KeyType": "HASH"}, {"AttributeName": "version", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "stream_id", "AttributeType": "S"},
-                                  {"AttributeName": "version", "AttributeType": "N"}],
+            AttributeDefinitions=[{"AttributeName": "stream_id", "AttributeType": "S"}, {"AttributeName": "version", "AttributeType": "N"}],
             BillingMode="PAY_PER_REQUEST",
         )
         for name in PROJECTIONS:
@@ -115,8 +121,12 @@ def test_the_same_event_in_two_concurrent_invocations_is_applied_once(aws, story
 
     def invoke() -> None:
         client = boto3.client("dynamodb", region_name="us-east-1")
-        projector = Projector(projection=PROJECTIONS[name], store=RacingStore(client, f"rm-{name}", barrier),
-                              events=DynamoDBEventStore(client, "events"), backoff=lambda attempt: None)
+        projector = Projector(
+            projection=PROJECTIONS[name],
+            store=RacingStore(client, f"rm-{name}", barrier),
+            events=DynamoDBEventStore(client, "events"),
+            backoff=lambda attempt: None,
+        )
         results.append(projector.handle(first))
 
     threads = [threading.Thread(target=invoke) for _ in range(2)]
@@ -144,19 +154,26 @@ def test_queries_read_what_the_projector_handlers_wrote(aws, story, monkeypatch)
     monkeypatch.setattr(queries, "_app", None)
 
     def get(path: str, sub: str, **extra: Any) -> dict[str, Any]:
-        return queries.handler({
-            "version": "2.0", "routeKey": "$default", "rawPath": path, "headers": extra.get("headers", {}),
-            "queryStringParameters": extra.get("query"),
-            "requestContext": {"http": {"method": "GET", "path": path}, "requestId": "r",
-                               "authorizer": {"jwt": {"claims": {"sub": sub, "cognito:groups": extra.get("groups", "")}}}},
-        })
+        return queries.handler(
+            {
+                "version": "2.0",
+                "routeKey": "$default",
+                "rawPath": path,
+                "headers": extra.get("headers", {}),
+                "queryStringParameters": extra.get("query"),
+                "requestContext": {
+                    "http": {"method": "GET", "path": path},
+                    "requestId": "r",
+                    "authorizer": {"jwt": {"claims": {"sub": sub, "cognito:groups": extra.get("groups", "")}}},
+                },
+            }
+        )
 
     balance = get("/employees/john/balance", "john", query={"year": "2026"})
     assert (balance["statusCode"], json.loads(balance["body"])["remaining"]) == (200, 22)
     pending = json.loads(get("/approvers/sara/pending", "sara")["body"])["items"]
     assert [p["request_id"] for p in pending] == [story.requests["berlin"], story.requests["pending"]]
-    feed = get(f"/locations/{story.lisbon}/calendar", "mike", query={"from": "2026-01-01"},
-               headers={"accept": "text/calendar"})
+    feed = get(f"/locations/{story.lisbon}/calendar", "mike", query={"from": "2026-01-01"}, headers={"accept": "text/calendar"})
     assert feed["body"].count("BEGIN:VEVENT") == 2
     history = json.loads(get("/streams/location%23" + story.berlin + "/events", "ana", groups="[admin]")["body"])
     assert [e["metadata"]["event_type"] for e in history["items"]][:2] == ["LocationCreated", "EmployeeAddedToLocation"]

@@ -4,24 +4,26 @@ Most tests drive `Publisher` with a recording fake client that can reject chosen
 or raise; the end-to-end test runs the Lambda handler on real stream records from moto
 against a moto bus whose rule delivers to an SQS queue.
 """
+
 from __future__ import annotations
 
 import itertools
 import json
 import logging
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from eventstore.dynamodb import DynamoDBEventStore
+from eventstore.ports import Append, NewEvent, StoredEvent
 from moto import mock_aws
 
 from components.runtime import publisher
 from components.runtime.publisher import MAX_BYTES_PER_CALL, Publisher, entry_size
-from eventstore.dynamodb import DynamoDBEventStore
-from eventstore.ports import Append, NewEvent, StoredEvent
 
 BUS = "shared-bus"
 SOURCE = "acme.leave"
@@ -29,9 +31,7 @@ METADATA = {"actor": "ana", "idempotency_key": "k1", "correlation_id": "c1", "ca
 _sequence = itertools.count(100)
 
 
-def insert(
-    stream_id: str, version: int, *, event_name: str = "INSERT", payload: Any = None, **image: dict[str, Any]
-) -> dict[str, Any]:
+def insert(stream_id: str, version: int, *, event_name: str = "INSERT", payload: Any = None, **image: dict[str, Any]) -> dict[str, Any]:
     """A DynamoDB stream record of an event item, as Lambda receives it."""
     new_image = {
         "stream_id": {"S": stream_id},
@@ -115,18 +115,19 @@ def test_25_records_make_exactly_3_put_events_calls(sleeps: list[float]) -> None
 def test_entry_follows_the_envelope() -> None:
     client = FakeEvents()
     record = insert(
-        "employee#john", 7,
+        "employee#john",
+        7,
         payload={"start": "2026-01-05", "end": "2026-01-06", "note": "caf\u00e9"},
     )
 
     Publisher(client, BUS, SOURCE).publish([record])
 
-    (entry,), = client.calls
+    ((entry,),) = client.calls
     assert set(entry) == {"Source", "DetailType", "Time", "Detail", "EventBusName"}
     assert entry["Source"] == SOURCE
     assert entry["DetailType"] == "LeaveRequested"
     assert entry["EventBusName"] == BUS
-    assert entry["Time"] == datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+    assert entry["Time"] == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     detail = json.loads(entry["Detail"])
     assert detail == {
         "metadata": {
@@ -143,8 +144,12 @@ def test_entry_follows_the_envelope() -> None:
     }
     assert type(detail["metadata"]["version"]) is int
     stored = StoredEvent(
-        stream_id="employee#john", version=7, event_type="LeaveRequested", event_id="employee#john@7",
-        occurred_at="2026-01-05T09:00:00Z", data=detail["data"],
+        stream_id="employee#john",
+        version=7,
+        event_type="LeaveRequested",
+        event_id="employee#john@7",
+        occurred_at="2026-01-05T09:00:00Z",
+        data=detail["data"],
         metadata=METADATA,
     )
     assert detail == stored.envelope()  # the same envelope as the event store's port
@@ -242,9 +247,7 @@ def test_calls_stay_within_the_size_limit(sleeps: list[float]) -> None:
     assert sorted(client.sent()) == sorted(f"employee#e{i}@1" for i in range(10))
 
 
-def test_entry_over_the_size_limit_is_reported_without_being_sent(
-    sleeps: list[float], caplog: pytest.LogCaptureFixture
-) -> None:
+def test_entry_over_the_size_limit_is_reported_without_being_sent(sleeps: list[float], caplog: pytest.LogCaptureFixture) -> None:
     client = FakeEvents()
     too_big = insert("employee#a", 1, payload={"blob": "x" * MAX_BYTES_PER_CALL})
     records = [too_big, insert("employee#b", 1), insert("employee#a", 2)]
@@ -301,7 +304,7 @@ def test_entry_size_counts_like_aws() -> None:
     entry = {
         "Source": "acme.leave",
         "DetailType": "Le",
-        "Time": datetime.now(timezone.utc),
+        "Time": datetime.now(UTC),
         "Detail": "\u00e9",
         "EventBusName": "not counted",
     }
@@ -389,13 +392,20 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         queue_url = sqs.create_queue(QueueName="leave-requested")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.create_event_bus(Name=BUS)
-        events.put_rule(Name="requested", EventBusName=BUS,
-                        EventPattern=json.dumps({"source": [SOURCE], "detail-type": ["LeaveRequested"]}))
+        events.put_rule(
+            Name="requested", EventBusName=BUS, EventPattern=json.dumps({"source": [SOURCE], "detail-type": ["LeaveRequested"]})
+        )
         events.put_targets(Rule="requested", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": queue_arn}])
         clients: list[str] = []
         monkeypatch.setattr(boto3, "client", lambda name, *a, **kw: clients.append(name) or real_client(name, *a, **kw))
-        yield {"dynamodb": dynamodb, "streams": streams, "stream_arn": table["LatestStreamArn"],
-               "sqs": sqs, "queue_url": queue_url, "clients": clients}
+        yield {
+            "dynamodb": dynamodb,
+            "streams": streams,
+            "stream_arn": table["LatestStreamArn"],
+            "sqs": sqs,
+            "queue_url": queue_url,
+            "clients": clients,
+        }
     publisher._publisher.cache_clear()
 
 
@@ -410,12 +420,28 @@ def test_handler_delivers_stored_events_to_the_bus_end_to_end(aws: dict[str, Any
     store = DynamoDBEventStore(aws["dynamodb"], "events")
     metadata = {"actor": "john", "idempotency_key": "k1", "correlation_id": "c1", "causation_id": "x1"}
     stored = store.append(
-        [Append(stream_id="employee#john", expected_version=0, events=[
-            NewEvent(event_type="LeaveRequested", data={"start": "2026-01-05", "end": "2026-01-06"}, event_id="e1",
-                     occurred_at="2026-01-05T09:00:00Z", metadata=metadata),
-            NewEvent(event_type="LeaveApproved", data={"by": "mike"}, event_id="e2", occurred_at="2026-01-05T10:00:00Z",
-                     metadata=metadata),
-        ])],
+        [
+            Append(
+                stream_id="employee#john",
+                expected_version=0,
+                events=[
+                    NewEvent(
+                        event_type="LeaveRequested",
+                        data={"start": "2026-01-05", "end": "2026-01-06"},
+                        event_id="e1",
+                        occurred_at="2026-01-05T09:00:00Z",
+                        metadata=metadata,
+                    ),
+                    NewEvent(
+                        event_type="LeaveApproved",
+                        data={"by": "mike"},
+                        event_id="e2",
+                        occurred_at="2026-01-05T10:00:00Z",
+                        metadata=metadata,
+                    ),
+                ],
+            )
+        ],
         idempotency=None,
     )
     records = stream_records(aws["streams"], aws["stream_arn"])
@@ -434,18 +460,32 @@ def test_handler_delivers_stored_events_to_the_bus_end_to_end(aws: dict[str, Any
 def test_enrich_turns_real_stream_records_into_the_stored_envelopes(aws: dict[str, Any]) -> None:
     store = DynamoDBEventStore(aws["dynamodb"], "events")
     stored = store.append(
-        [Append(stream_id="employee#john", expected_version=0, events=[
-            NewEvent(event_type="LeaveRequested", data={"start": "2026-01-05"}, event_id="e1",
-                     occurred_at="2026-01-05T09:00:00Z", metadata=METADATA),
-            NewEvent(event_type="LeaveApproved", data={"by": "mike"}, event_id="e2", occurred_at="2026-01-05T10:00:00Z",
-                     metadata=METADATA),
-        ])],
+        [
+            Append(
+                stream_id="employee#john",
+                expected_version=0,
+                events=[
+                    NewEvent(
+                        event_type="LeaveRequested",
+                        data={"start": "2026-01-05"},
+                        event_id="e1",
+                        occurred_at="2026-01-05T09:00:00Z",
+                        metadata=METADATA,
+                    ),
+                    NewEvent(
+                        event_type="LeaveApproved",
+                        data={"by": "mike"},
+                        event_id="e2",
+                        occurred_at="2026-01-05T10:00:00Z",
+                        metadata=METADATA,
+                    ),
+                ],
+            )
+        ],
         idempotency=None,
     )
 
     enriched = publisher.enrich(stream_records(aws["streams"], aws["stream_arn"]), None)
 
-    assert [(e["detail-type"], e["time"], e["detail"]) for e in enriched] == [
-        (s.event_type, s.occurred_at, s.envelope()) for s in stored
-    ]
+    assert [(e["detail-type"], e["time"], e["detail"]) for e in enriched] == [(s.event_type, s.occurred_at, s.envelope()) for s in stored]
     assert aws["clients"] == []  # the enrichment never calls AWS

@@ -1,4 +1,5 @@
 """The queries handler on the story's read models: every route, 401/403/404/400, iCalendar."""
+
 from __future__ import annotations
 
 import json
@@ -6,13 +7,13 @@ from datetime import date
 from typing import Any
 
 import pytest
-
 from leave_api import queries
 from leave_api.queries import QueriesApp, wants_icalendar
 from leave_api.routes import BY_KEY
 from leave_api.validation import errors as schema_errors
 from leave_projections.memory import InMemoryReadModelStore
 from leave_projections.rebuild import PROJECTIONS
+
 from tests.unit.projections.projection_story import Story, play_story
 from tests.unit.projections.test_story_projections import project
 
@@ -45,8 +46,14 @@ def app(story: Story) -> QueriesApp:
     return QueriesApp(StoreReader(stores), today=lambda: TODAY)
 
 
-def request(path: str, claims: dict[str, Any] | None, *, query: dict[str, str] | None = None,
-            headers: dict[str, str] | None = None, method: str = "GET") -> dict[str, Any]:
+def request(
+    path: str,
+    claims: dict[str, Any] | None,
+    *,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+) -> dict[str, Any]:
     authorizer = {"authorizer": {"jwt": {"claims": claims}}} if claims is not None else {}
     return {
         "version": "2.0",
@@ -54,8 +61,7 @@ def request(path: str, claims: dict[str, Any] | None, *, query: dict[str, str] |
         "rawPath": path,
         "queryStringParameters": query,
         "headers": headers or {},
-        "requestContext": {"http": {"method": method, "path": path}, "requestId": "req-1", "stage": "$default",
-                           **authorizer},
+        "requestContext": {"http": {"method": method, "path": path}, "requestId": "req-1", "stage": "$default", **authorizer},
     }
 
 
@@ -87,8 +93,17 @@ BALANCE = "GET /employees/{employee_id}/balance"
 def test_the_employee_reads_their_balance_for_this_year_by_default(app):
     status, body = call(app, "/employees/john/balance", "john")
     assert status == 200
-    assert body == {"employee_id": "john", "year": 2026, "leave_type": "PTO", "allowance": 24, "rolled_over": 5,
-                    "used": 1, "pending": 6, "remaining": 22, "rolled_out": 0}
+    assert body == {
+        "employee_id": "john",
+        "year": 2026,
+        "leave_type": "PTO",
+        "allowance": 24,
+        "rolled_over": 5,
+        "used": 1,
+        "pending": 6,
+        "remaining": 22,
+        "rolled_out": 0,
+    }
     assert_matches_contract(BALANCE, body)
 
 
@@ -116,8 +131,12 @@ def test_unknown_employee_and_year_without_balance_are_404(app):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [({"year": "abc"}, "query.year"), ({"year": "1999"}, "query.year"), ({"year": "2026.5"}, "query.year"),
-     ({"leave_type": "pto"}, "query.leave_type")],
+    [
+        ({"year": "abc"}, "query.year"),
+        ({"year": "1999"}, "query.year"),
+        ({"year": "2026.5"}, "query.year"),
+        ({"leave_type": "pto"}, "query.leave_type"),
+    ],
 )
 def test_bad_balance_parameters_are_400_naming_the_parameter(app, query, field):
     assert_error(call(app, "/employees/john/balance", "john", query=query), 400, field)
@@ -143,8 +162,14 @@ def test_an_approver_sees_the_requests_of_their_location_including_transferred_o
     status, body = call(app, "/approvers/sara/pending", "sara")
     assert status == 200
     assert [i["request_id"] for i in body["items"]] == [story.requests["berlin"], story.requests["pending"]]
-    assert body["items"][0] == {"request_id": story.requests["berlin"], "employee_id": "john", "leave_type": "PTO",
-                                "start": "2026-05-04", "end": "2026-05-05", "working_days": 2}
+    assert body["items"][0] == {
+        "request_id": story.requests["berlin"],
+        "employee_id": "john",
+        "leave_type": "PTO",
+        "start": "2026-05-04",
+        "end": "2026-05-05",
+        "working_days": 2,
+    }
     assert_matches_contract("GET /approvers/{employee_id}/pending", body)
 
 
@@ -171,10 +196,20 @@ def test_a_member_sees_approved_and_pending_leaves_of_their_location_by_start(ap
     assert status == 200
     r = story.requests
     assert [(i["request_id"], i["status"]) for i in body["items"]] == [
-        (r["approved"], "approved"), (r["mike"], "pending"), (r["past"], "approved")]
-    assert body["items"][0] == {"request_id": r["approved"], "employee_id": "john", "name": "John Smith",
-                                "leave_type": "PTO", "start": "2025-03-03", "end": "2025-03-07",
-                                "status": "approved", "working_days": 5}
+        (r["approved"], "approved"),
+        (r["mike"], "pending"),
+        (r["past"], "approved"),
+    ]
+    assert body["items"][0] == {
+        "request_id": r["approved"],
+        "employee_id": "john",
+        "name": "John Smith",
+        "leave_type": "PTO",
+        "start": "2025-03-03",
+        "end": "2025-03-07",
+        "status": "approved",
+        "working_days": 5,
+    }
     assert_matches_contract(CALENDAR, body)
 
 
@@ -196,8 +231,7 @@ def test_unknown_location_is_404(app):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [({"from": "2026-13-01"}, "query.from"), ({"to": "tomorrow"}, "query.to"),
-     ({"from": "2026-02-01", "to": "2026-01-01"}, "query.to")],
+    [({"from": "2026-13-01"}, "query.from"), ({"to": "tomorrow"}, "query.to"), ({"from": "2026-02-01", "to": "2026-01-01"}, "query.to")],
 )
 def test_bad_calendar_dates_are_400_naming_the_parameter(app, story, query, field):
     assert_error(call(app, f"/locations/{story.lisbon}/calendar", "mike", query=query), 400, field)
@@ -219,16 +253,23 @@ def test_accept_text_calendar_gives_an_icalendar_feed(app, story):
 
 
 def test_the_icalendar_feed_honours_from_to(app, story):
-    response = app(request(f"/locations/{story.lisbon}/calendar", ADMIN, query={"from": "2026-01-03"},
-                           headers={"accept": "text/calendar"}))
+    response = app(request(f"/locations/{story.lisbon}/calendar", ADMIN, query={"from": "2026-01-03"}, headers={"accept": "text/calendar"}))
     assert response["body"].count("BEGIN:VEVENT") == 1
 
 
 @pytest.mark.parametrize(
     ("accept", "expected"),
-    [(None, False), ("application/json", False), ("*/*", False), ("text/calendar", True),
-     ("text/calendar, */*", True), ("text/calendar;q=0.5, application/json", False),
-     ("application/json;q=0.1, text/calendar", True), ("text/calendar;q=0", False), ("text/*", False)],
+    [
+        (None, False),
+        ("application/json", False),
+        ("*/*", False),
+        ("text/calendar", True),
+        ("text/calendar, */*", True),
+        ("text/calendar;q=0.5, application/json", False),
+        ("application/json;q=0.1, text/calendar", True),
+        ("text/calendar;q=0", False),
+        ("text/*", False),
+    ],
 )
 def test_content_negotiation_prefers_json_unless_text_calendar_is_asked_for(accept, expected):
     assert wants_icalendar(accept) is expected

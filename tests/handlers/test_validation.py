@@ -1,4 +1,5 @@
 """The in-house JSON-Schema subset validator, cross-checked against `jsonschema` on the real schemas."""
+
 from __future__ import annotations
 
 import copy
@@ -6,7 +7,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-
 from leave_api import schemas
 from leave_api.routes import ROUTES
 from leave_api.validation import (
@@ -21,9 +21,7 @@ from leave_api.validation import (
 )
 
 REAL_SCHEMAS: dict[str, dict[str, Any]] = {
-    name: value
-    for name, value in vars(schemas).items()
-    if name.isupper() and isinstance(value, dict) and "type" in value
+    name: value for name, value in vars(schemas).items() if name.isupper() and isinstance(value, dict) and "type" in value
 }
 
 # (schema name, document, valid?) - hand-picked edge cases of every keyword in use.
@@ -107,8 +105,11 @@ CASES: list[tuple[str, Any, bool]] = [
     ("LEAVE_RECORDED", {"request_id": "john~3"}, False),
     ("ERROR", {"error": {"code": "invalid_request", "message": "body.name is required", "field": "body.name"}}, True),
     ("ERROR", {"error": {"code": "Invalid", "message": "m"}}, False),
-    ("PENDING", {"items": [{"request_id": "john~3", "employee_id": "john", "start": "2026-01-05",
-                            "end": "2026-01-06", "working_days": 2}]}, True),
+    (
+        "PENDING",
+        {"items": [{"request_id": "john~3", "employee_id": "john", "start": "2026-01-05", "end": "2026-01-06", "working_days": 2}]},
+        True,
+    ),
     ("PENDING", {"items": [{"request_id": "john~3"}]}, False),
 ]
 
@@ -258,8 +259,15 @@ def test_error_list_is_capped() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"oneOf": []}, {"type": "object", "patternProperties": {}}, {"format": "email"}, {"type": "date"},
-     {"pattern": "("}, {"properties": {"a": {"$ref": "#/x"}}}, {"items": [{"type": "string"}]}],
+    [
+        {"oneOf": []},
+        {"type": "object", "patternProperties": {}},
+        {"format": "email"},
+        {"type": "date"},
+        {"pattern": "("},
+        {"properties": {"a": {"$ref": "#/x"}}},
+        {"items": [{"type": "string"}]},
+    ],
 )
 def test_check_schema_rejects_what_the_validator_would_ignore(bad: dict[str, Any]) -> None:
     with pytest.raises(SchemaError):

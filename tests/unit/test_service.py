@@ -1,14 +1,15 @@
 """LeaveService against the in-memory event store: the story of DESIGN.md section 3, the store
 calls each command makes, idempotency, retries after lost races, rollover and event metadata."""
+
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any, Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
-
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import Append, ConcurrencyError, IdempotencyKeyUsed, IdempotencyRecord, StoredEvent
 from leave import employee, location
@@ -62,13 +63,13 @@ class CountingStore:
 
 @dataclass
 class Clock:
-    now: datetime = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+    now: datetime = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
 
     def set(self, day: date) -> None:
-        self.now = datetime(day.year, day.month, day.day, 9, 0, tzinfo=timezone.utc)
+        self.now = datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -152,9 +153,7 @@ def test_the_story_of_design_section_3() -> None:
     # 5. Year end: rollover moves 5 of John's 15 unused days (the cap) and 5 of Mike's 20.
     app.clock.set(date(2027, 1, 4))
     rolled = app.run(RollOverLeave(caller=ANA, from_year=2026))
-    assert rolled == CommandResult(
-        status=202, body={"from_year": 2026, "to_year": 2027, "employees": 2, "employees_rolled_over": 2}
-    )
+    assert rolled == CommandResult(status=202, body={"from_year": 2026, "to_year": 2027, "employees": 2, "employees_rolled_over": 2})
     assert app.balance("john", 2027)["rolled_over"] == 5 and app.balance("mike", 2027)["rolled_over"] == 5
 
     # 6. Ana gives John a Monday-to-Thursday week: a Monday-to-Sunday leave is 4 days.
@@ -232,7 +231,11 @@ def test_store_calls_per_command() -> None:
     week = ChangeWorkingWeek(caller=ANA, employee_id="john", days=("MON", "TUE", "WED", "THU"))
     assert app.calls_of(week) == [("load", john), ("append", (john,))]
     assert app.calls_of(request(date(2026, 3, 9), date(2026, 3, 13))) == [("load", john), ("load", loc), ("append", (john, f"guard:{loc}"))]
-    assert app.calls_of(ApproveLeave(caller=MIKE, request_id="john~3")) == [("load", john), ("load", loc), ("append", (john, f"guard:{loc}"))]
+    assert app.calls_of(ApproveLeave(caller=MIKE, request_id="john~3")) == [
+        ("load", john),
+        ("load", loc),
+        ("append", (john, f"guard:{loc}")),
+    ]
     app.run(request(date(2026, 3, 16), date(2026, 3, 20)))
     assert app.calls_of(DenyLeave(caller=MIKE, request_id="john~5")) == [("load", john), ("load", loc), ("append", (john, f"guard:{loc}"))]
     app.run(request(date(2026, 3, 23), date(2026, 3, 27)))
@@ -535,7 +538,9 @@ def test_approval_is_decided_again_when_the_approver_changes_between_load_and_ap
     app.run(AddEmployee(caller=ANA, location_id=loc, employee_id="sara", name="Sara"))
     request_id = app.run(request(date(2026, 3, 9), date(2026, 3, 13))).body["request_id"]
     # Ana makes Sara the approver while Mike's approval is between its load and its append
-    racing = App(store=ChangeBeforeFirstAppend(app.store.inner, lambda: app.run(AssignApprover(caller=ANA, location_id=loc, employee_id="sara"))))
+    racing = App(
+        store=ChangeBeforeFirstAppend(app.store.inner, lambda: app.run(AssignApprover(caller=ANA, location_id=loc, employee_id="sara")))
+    )
 
     with pytest.raises(Forbidden):
         racing.run(ApproveLeave(caller=MIKE, request_id=request_id))

@@ -3,19 +3,19 @@
 `store_factory` builds stores that share one backend (the same in-memory store, or the
 same moto table through a new boto3 client), as separate processes would share a table.
 """
+
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
-from moto.core.botocore_stubber import BotocoreStubber
-
 from eventstore.dynamodb import DynamoDBEventStore
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import EventStore
+from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 TABLE = "events"
 

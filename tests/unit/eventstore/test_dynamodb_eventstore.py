@@ -1,15 +1,16 @@
 """What only the DynamoDB adapter must show: the item layout, the calls it makes, and how
 it translates DynamoDB's errors (the behaviour itself is in the contract suite)."""
+
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-
 from eventstore.dynamodb import DynamoDBEventStore
 from eventstore.ports import Append, ConcurrencyError, IdempotencyKeyUsed, IdempotencyRecord, NewEvent
 
@@ -40,8 +41,7 @@ def record_calls(client: Any) -> list[tuple[str, dict[str, Any]]]:
 
 def fill(store: DynamoDBEventStore, stream_id: str, count: int) -> None:
     events = [
-        NewEvent(event_type="LeaveRequested", data={"n": i}, event_id=f"e{i}", occurred_at="2026-01-05T09:00:00Z")
-        for i in range(count)
+        NewEvent(event_type="LeaveRequested", data={"n": i}, event_id=f"e{i}", occurred_at="2026-01-05T09:00:00Z") for i in range(count)
     ]
     store.append([Append(stream_id=stream_id, expected_version=0, events=events)])
 
@@ -91,7 +91,10 @@ def test_append_is_one_transaction_of_conditional_puts(dynamodb_client: Any) -> 
     actions = calls[0][1]["TransactItems"]
     puts = [a["Put"] for a in actions if "Put" in a]
     assert [(p["Item"]["stream_id"]["S"], p["Item"]["version"]["N"]) for p in puts] == [
-        ("idempotency#sub#k1", "0"), ("location#loc1", "3"), ("employee#john", "1"), ("employee#john", "2"),
+        ("idempotency#sub#k1", "0"),
+        ("location#loc1", "3"),
+        ("employee#john", "1"),
+        ("employee#john", "2"),
     ]
     assert {p["ConditionExpression"] for p in puts} == {"attribute_not_exists(stream_id)"}
     checks = [a["ConditionCheck"] for a in actions if "ConditionCheck" in a]
@@ -135,7 +138,7 @@ def test_load_after_version_is_a_key_condition_not_a_filter(dynamodb_client: Any
 
     store.load("employee#john", after_version=3)
 
-    (_, params), = calls
+    ((_, params),) = calls
     assert "FilterExpression" not in params
     assert params["KeyConditionExpression"] == "#stream = :stream AND #version > :after"
     assert params["ExpressionAttributeValues"][":after"] == {"N": "3"}
@@ -190,8 +193,7 @@ APPEND = [Append(stream_id="employee#john", expected_version=3, events=[EVENT])]
         (("ConditionalCheckFailed", "ConditionalCheckFailed", "None"), IdempotencyKeyUsed, "'sub#k1'"),
         (("TransactionConflict", "None", "None"), ConcurrencyError, "'idempotency#sub#k1'"),
     ],
-    ids=["event-slot-taken", "expected-version-missing", "event-slot-in-flight", "key-used", "key-used-and-slot-taken",
-         "key-in-flight"],
+    ids=["event-slot-taken", "expected-version-missing", "event-slot-in-flight", "key-used", "key-used-and-slot-taken", "key-in-flight"],
 )
 def test_cancelled_transaction_becomes_the_ports_error(
     stubbed: tuple[DynamoDBEventStore, Stubber], codes: tuple[str, ...], error: type[Exception], message: str

@@ -3,15 +3,15 @@
 Run against the in-memory store, the DynamoDB store under moto, and the DynamoDB store
 reading 2 items per page (so every load here also crosses page boundaries).
 """
+
 from __future__ import annotations
 
 import threading
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
-
 from eventstore.ports import (
     Append,
     ConcurrencyError,
@@ -155,7 +155,9 @@ def test_multi_stream_append_writes_every_stream(store: EventStore) -> None:
     )
 
     assert [(e.stream_id, e.version) for e in stored] == [
-        ("location#loc1", 2), ("employee#john", 1), ("employee#john", 2),
+        ("location#loc1", 2),
+        ("employee#john", 1),
+        ("employee#john", 2),
     ]
     assert [e.version for e in store.load("location#loc1")] == [1, 2]
     assert [e.version for e in store.load("employee#john")] == [1, 2]
@@ -200,9 +202,7 @@ def test_get_idempotency_of_unknown_key_is_none(store: EventStore) -> None:
 
 def test_append_with_used_idempotency_key_raises_and_writes_nothing(store: EventStore) -> None:
     store.append([Append(stream_id="employee#john", expected_version=0, events=[new_event(1)])], idempotency=record())
-    other = IdempotencyRecord(
-        key="sub-1#key-1", request_hash="cd" * 32, response={"status": 200, "body": {}}, created_at="later"
-    )
+    other = IdempotencyRecord(key="sub-1#key-1", request_hash="cd" * 32, response={"status": 200, "body": {}}, created_at="later")
 
     with pytest.raises(IdempotencyKeyUsed, match="sub-1#key-1"):
         store.append([Append(stream_id="employee#mike", expected_version=0, events=[new_event(1)])], idempotency=other)
@@ -303,9 +303,7 @@ def test_append_accepts_a_full_transaction(store: EventStore) -> None:
         pytest.param(to_john(0, 0), None, "read guards only", id="guard-only"),
         pytest.param(to_john(-1, 1), None, "expected_version", id="negative-version"),
         pytest.param(to_john(True, 1), None, "expected_version", id="bool-version"),
-        pytest.param(
-            [Append(stream_id="", expected_version=0, events=[new_event()])], None, "invalid stream id", id="empty-id"
-        ),
+        pytest.param([Append(stream_id="", expected_version=0, events=[new_event()])], None, "invalid stream id", id="empty-id"),
         pytest.param(
             [Append(stream_id="idempotency#x", expected_version=0, events=[new_event()])],
             None,
@@ -347,9 +345,7 @@ def test_concurrent_appenders_lose_nothing_and_leave_no_gap(store_factory: Calla
                         all_loaded.wait()  # every thread first appends after the same load: 7 must conflict
                     time.sleep(0)  # let other threads run between load and append, as a command would
                     try:
-                        stores[index].append(
-                            [Append(stream_id="employee#john", expected_version=version, events=[event])]
-                        )
+                        stores[index].append([Append(stream_id="employee#john", expected_version=version, events=[event])])
                         version += 1
                         break
                     except ConcurrencyError:

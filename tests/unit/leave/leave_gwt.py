@@ -4,10 +4,11 @@
 aggregate's `decide` with only the locations `required_locations` names, so a test also
 proves the service would load enough.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
-from typing import Iterable
 
 from leave import employee, location
 from leave.commands import AssignApprover, AssignLeavePolicy, Caller, Command, CreateLocation
@@ -74,9 +75,7 @@ def when(
     else:
         subject = command.employee_id
     state = employees.get(subject, employee.EmployeeState(employee_id=subject))
-    needed = {
-        i: locations.get(i, location.LocationState(location_id=i)) for i in employee.required_locations(state, command)
-    }
+    needed = {i: locations.get(i, location.LocationState(location_id=i)) for i in employee.required_locations(state, command)}
     return employee.decide(state, command, locations=needed, today=today)
 
 
@@ -99,19 +98,11 @@ def approver(employee_id: str, location_id: str = A) -> list[Event]:
     return [ApproverAssigned(location_id=location_id, approver_id=employee_id)]
 
 
-def policy(
-    days: float = 20, cap: float = 5, location_id: str = A, *, on: date = JOINED_ON, leave_type: str = "PTO"
-) -> list[Event]:
-    return [
-        LeavePolicyAssigned(
-            location_id=location_id, leave_type=leave_type, days_per_year=days, max_rollover_days=cap, effective_on=on
-        )
-    ]
+def policy(days: float = 20, cap: float = 5, location_id: str = A, *, on: date = JOINED_ON, leave_type: str = "PTO") -> list[Event]:
+    return [LeavePolicyAssigned(location_id=location_id, leave_type=leave_type, days_per_year=days, max_rollover_days=cap, effective_on=on)]
 
 
-def requested(
-    request_id: str, start: date, end: date, working_days: int, *, location_id: str = A, leave_type: str = "PTO"
-) -> list[Event]:
+def requested(request_id: str, start: date, end: date, working_days: int, *, location_id: str = A, leave_type: str = "PTO") -> list[Event]:
     employee_id = request_id.split("~")[0]
     return [
         LeaveRequested(

@@ -1,15 +1,15 @@
 """The balance: pro-rata allowance (transfers, policy changes), rounding, used, pending, rollovers."""
+
 from __future__ import annotations
 
 from datetime import date
 from fractions import Fraction
 
 import pytest
-from leave_gwt import ANA, A, B, approved, created, joined, office, policy, requested, states, when
-
 from leave.balance import Balance, allowance, balance, policy_periods, round_half_day
 from leave.commands import TransferEmployee
 from leave.events import Event, LeaveRolledOver, PastLeaveAdded, WorkingWeekChanged
+from leave_gwt import ANA, A, B, approved, created, joined, office, policy, requested, states, when
 
 
 def balance_of(given: list[Event], year: int = 2026, leave_type: str = "PTO", employee_id: str = "john") -> Balance:
@@ -87,8 +87,14 @@ def test_used_counts_approved_and_past_leaves_and_pending_counts_requests() -> N
         *approved("john~2", date(2026, 3, 9), date(2026, 3, 13), 5),
         *requested("john~4", date(2026, 4, 6), date(2026, 4, 8), 3),
         PastLeaveAdded(
-            employee_id="john", request_id="john~5", location_id=A, added_by="mike",
-            leave_type="PTO", start=date(2026, 2, 9), end=date(2026, 2, 10), working_days=2,
+            employee_id="john",
+            request_id="john~5",
+            location_id=A,
+            added_by="mike",
+            leave_type="PTO",
+            start=date(2026, 2, 9),
+            end=date(2026, 2, 10),
+            working_days=2,
         ),
     ]
     b = balance_of(given)

@@ -1,11 +1,10 @@
 """Employees: joining, working weeks and transfers (GIVEN events / WHEN command / THEN)."""
+
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
-from leave_gwt import ALEX, ANA, JOHN, MIKE, SARA, TODAY, A, B, approver, created, joined, office, policy, requested, states, when
-
 from leave.commands import AddEmployee, ApproveLeave, Caller, ChangeWorkingWeek, TransferEmployee
 from leave.employee import LeaveStatus, Placement, required_locations
 from leave.errors import Forbidden, InvalidState, NotFound, RuleViolated
@@ -18,6 +17,7 @@ from leave.events import (
     LeaveApproved,
     WorkingWeekChanged,
 )
+from leave_gwt import ALEX, ANA, JOHN, MIKE, SARA, TODAY, A, B, approver, created, joined, office, policy, requested, states, when
 
 W11 = (date(2026, 3, 9), date(2026, 3, 13))
 

@@ -1,4 +1,5 @@
 """Events: JSON-safe round trips, the catalogue of types, tolerant parsing; request ids."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -6,7 +7,6 @@ import json
 from datetime import date
 
 import pytest
-
 from leave import events as ev
 from leave.ids import employee_stream_id, location_stream_id, make_request_id, parse_request_id
 
@@ -22,24 +22,47 @@ SAMPLES: list[ev.Event] = [
     ev.EmployeeJoined(employee_id="john", name="John", location_id="loc_a", effective_on=D1),
     ev.WorkingWeekChanged(employee_id="john", days=("MON", "TUE", "WED", "THU")),
     ev.LeaveRequested(
-        employee_id="john", request_id="john~2", location_id="loc_a", approver_id=None,
-        leave_type="PTO", start=D1, end=D2, working_days=5, note="ski",
+        employee_id="john",
+        request_id="john~2",
+        location_id="loc_a",
+        approver_id=None,
+        leave_type="PTO",
+        start=D1,
+        end=D2,
+        working_days=5,
+        note="ski",
     ),
     ev.LeaveApproved(employee_id="john", request_id="john~2", approved_by="mike", leave_type="PTO", start=D1, end=D2, working_days=5),
     ev.LeaveDenied(
         employee_id="john", request_id="john~2", denied_by="mike", leave_type="PTO", start=D1, end=D2, working_days=5, reason="busy"
     ),
     ev.LeaveCancelled(
-        employee_id="john", request_id="john~2", cancelled_by="john", previous_status="pending",
-        leave_type="PTO", start=D1, end=D2, working_days=5,
+        employee_id="john",
+        request_id="john~2",
+        cancelled_by="john",
+        previous_status="pending",
+        leave_type="PTO",
+        start=D1,
+        end=D2,
+        working_days=5,
     ),
     ev.PastLeaveAdded(
-        employee_id="john", request_id="john~3", location_id="loc_a", added_by="mike",
-        leave_type="PTO", start=D1, end=D2, working_days=5,
+        employee_id="john",
+        request_id="john~3",
+        location_id="loc_a",
+        added_by="mike",
+        leave_type="PTO",
+        start=D1,
+        end=D2,
+        working_days=5,
     ),
     ev.EmployeeTransferred(
-        employee_id="john", from_location_id="loc_a", to_location_id="loc_b", effective_on=D1,
-        approver_id="sara", pending_request_ids=("john~2", "john~4"),
+        employee_id="john",
+        from_location_id="loc_a",
+        to_location_id="loc_b",
+        effective_on=D1,
+        approver_id="sara",
+        pending_request_ids=("john~2", "john~4"),
     ),
     ev.LeaveRolledOver(employee_id="john", leave_type="PTO", from_year=2025, to_year=2026, days=4.5),
 ]
@@ -68,9 +91,7 @@ def test_event_data_holds_only_json_scalars_and_lists(event: ev.Event) -> None:
 
 
 def test_dates_are_iso_strings_and_whole_day_counts_are_ints() -> None:
-    data = ev.LeavePolicyAssigned(
-        location_id="a", leave_type="PTO", days_per_year=20.0, max_rollover_days=2.5, effective_on=D1
-    ).to_data()
+    data = ev.LeavePolicyAssigned(location_id="a", leave_type="PTO", days_per_year=20.0, max_rollover_days=2.5, effective_on=D1).to_data()
     assert data["effective_on"] == "2026-02-02"
     assert data["days_per_year"] == 20 and isinstance(data["days_per_year"], int)
     assert data["max_rollover_days"] == 2.5

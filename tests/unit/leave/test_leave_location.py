@@ -1,11 +1,10 @@
 """The location aggregate: creation, approver, policies (GIVEN events / WHEN command / THEN)."""
+
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
-from leave_gwt import ANA, JOHN, TODAY, A, approver, created, joined, office, policy, states, when
-
 from leave.commands import AssignApprover, AssignLeavePolicy, CreateLocation
 from leave.errors import Forbidden, InvalidState, NotFound, RuleViolated
 from leave.events import (
@@ -17,6 +16,7 @@ from leave.events import (
     LocationRegistered,
 )
 from leave.location import Policy
+from leave_gwt import ANA, JOHN, TODAY, A, approver, created, joined, office, policy, states, when
 
 
 def test_admin_creates_a_location_and_lists_it_in_the_directory() -> None:

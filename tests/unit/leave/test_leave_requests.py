@@ -1,11 +1,10 @@
 """Leave requests, decisions, cancellations and past leaves (GIVEN events / WHEN command / THEN)."""
+
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
-from leave_gwt import ANA, JOHN, MIKE, SARA, TODAY, A, approved, approver, created, joined, office, policy, requested, when
-
 from leave.commands import AddPastLeave, ApproveLeave, Caller, CancelLeave, DenyLeave, RequestLeave
 from leave.errors import Forbidden, InvalidState, NotFound, RuleViolated
 from leave.events import (
@@ -16,6 +15,7 @@ from leave.events import (
     PastLeaveAdded,
     WorkingWeekChanged,
 )
+from leave_gwt import ANA, JOHN, MIKE, SARA, TODAY, A, approved, approver, created, joined, office, policy, requested, when
 
 # Weeks of 2026 (Monday..Friday); TODAY is Monday 2026-03-02.
 W10 = (date(2026, 3, 2), date(2026, 3, 6))
@@ -24,7 +24,9 @@ W12 = (date(2026, 3, 16), date(2026, 3, 20))
 W7 = (date(2026, 2, 9), date(2026, 2, 13))
 
 
-def request(start: date, end: date, *, caller: Caller = JOHN, employee_id: str = "john", leave_type: str = "PTO", note: str = "") -> RequestLeave:
+def request(
+    start: date, end: date, *, caller: Caller = JOHN, employee_id: str = "john", leave_type: str = "PTO", note: str = ""
+) -> RequestLeave:
     return RequestLeave(caller=caller, employee_id=employee_id, leave_type=leave_type, start=start, end=end, note=note)
 
 

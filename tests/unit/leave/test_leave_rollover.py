@@ -1,15 +1,15 @@
 """Yearly rollover: unused days, capped, into the next year, once per employee and year."""
+
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
-from leave_gwt import ANA, JOHN, MIKE, B, approved, approver, created, joined, office, policy, requested, states, when
-
 from leave.balance import balance
 from leave.commands import AddPastLeave, RequestLeave, RollOverLeave, TransferEmployee
 from leave.errors import Forbidden, RuleViolated
-from leave.events import Event, LeaveRolledOver, LeaveRequested, PastLeaveAdded
+from leave.events import Event, LeaveRequested, LeaveRolledOver, PastLeaveAdded
+from leave_gwt import ANA, JOHN, MIKE, B, approved, approver, created, joined, office, policy, requested, states, when
 
 NEW_YEAR = date(2027, 1, 4)
 MARCH = (date(2026, 3, 9), date(2026, 3, 13))

@@ -1,10 +1,10 @@
 """Working days: only the employee's working days count, split by calendar year."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 import pytest
-
 from leave.workdays import (
     DEFAULT_WORKING_WEEK,
     WEEKDAYS,

@@ -1,14 +1,14 @@
 """Fixtures of the projection tests: read-model stores (in memory and on moto) and an event store."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from leave_projections.dynamodb import DynamoDBReadModelStore
 from leave_projections.memory import InMemoryReadModelStore
+from moto import mock_aws
 
 
 def create_read_model_table(client: object, name: str) -> None:

@@ -6,6 +6,7 @@ Ana gives John a Mon-Thu week; Mike adds past leaves for John; John asks for mor
 (admin) creates Berlin (25 days, Sara approves) and transfers John there, with his pending
 request; then John asks for leave in Berlin. Every id and time is deterministic.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -92,22 +93,27 @@ def play_story(events: EventStore | None = None) -> Story:
 
     requests: dict[str, str] = {}
     p.at(date(2025, 2, 3))
-    requests["approved"] = p.do(RequestLeave(caller=JOHN, employee_id="john", leave_type="PTO",
-                                             start=date(2025, 3, 3), end=date(2025, 3, 7), note="Ski, trip"))["request_id"]
+    requests["approved"] = p.do(
+        RequestLeave(caller=JOHN, employee_id="john", leave_type="PTO", start=date(2025, 3, 3), end=date(2025, 3, 7), note="Ski, trip")
+    )["request_id"]
     p.do(ApproveLeave(caller=MIKE, request_id=requests["approved"]))
-    requests["denied"] = p.do(RequestLeave(caller=JOHN, employee_id="john", leave_type="PTO",
-                                           start=date(2025, 4, 7), end=date(2025, 4, 8)))["request_id"]
+    requests["denied"] = p.do(
+        RequestLeave(caller=JOHN, employee_id="john", leave_type="PTO", start=date(2025, 4, 7), end=date(2025, 4, 8))
+    )["request_id"]
     p.do(DenyLeave(caller=MIKE, request_id=requests["denied"], reason="release week"))
-    requests["cancelled"] = p.do(RequestLeave(caller=JOHN, employee_id="john", leave_type="PTO",
-                                              start=date(2025, 8, 4), end=date(2025, 8, 15)))["request_id"]
+    requests["cancelled"] = p.do(
+        RequestLeave(caller=JOHN, employee_id="john", leave_type="PTO", start=date(2025, 8, 4), end=date(2025, 8, 15))
+    )["request_id"]
     p.do(CancelLeave(caller=JOHN, request_id=requests["cancelled"]))
-    requests["mike"] = p.do(RequestLeave(caller=MIKE, employee_id="mike", leave_type="PTO",
-                                         start=date(2025, 12, 22), end=date(2026, 1, 2)))["request_id"]
+    requests["mike"] = p.do(
+        RequestLeave(caller=MIKE, employee_id="mike", leave_type="PTO", start=date(2025, 12, 22), end=date(2026, 1, 2))
+    )["request_id"]
 
     p.at(date(2026, 1, 2)).do(RollOverLeave(caller=ANA, from_year=2025))
     p.at(date(2026, 1, 5)).do(ChangeWorkingWeek(caller=ANA, employee_id="john", days=("MON", "TUE", "WED", "THU")))
-    requests["past"] = p.do(AddPastLeave(caller=MIKE, employee_id="john", leave_type="PTO",
-                                         start=date(2026, 1, 5), end=date(2026, 1, 5)))["request_id"]
+    requests["past"] = p.do(AddPastLeave(caller=MIKE, employee_id="john", leave_type="PTO", start=date(2026, 1, 5), end=date(2026, 1, 5)))[
+        "request_id"
+    ]
     requests["pending"] = p.at(date(2026, 2, 2)).do(
         RequestLeave(caller=JOHN, employee_id="john", leave_type="PTO", start=date(2026, 7, 6), end=date(2026, 7, 9))
     )["request_id"]

@@ -1,11 +1,11 @@
 """The projector core: next version only, duplicates ignored, gaps filled, races applied once."""
+
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
 
 import pytest
-
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import Append, NewEvent, StoredEvent
 from leave_projections.core import MalformedEventError, MissingEventsError, Projector, Session, from_bus
@@ -30,8 +30,10 @@ class Tally:
 
 def append(events: InMemoryEventStore, stream_id: str, *types: str) -> list[StoredEvent]:
     current = len(events.load(stream_id))
-    new = [NewEvent(event_type=t, data={"i": i}, event_id=f"{stream_id}-{current + i}", occurred_at="2026-01-05T09:00:00Z")
-           for i, t in enumerate(types, start=1)]
+    new = [
+        NewEvent(event_type=t, data={"i": i}, event_id=f"{stream_id}-{current + i}", occurred_at="2026-01-05T09:00:00Z")
+        for i, t in enumerate(types, start=1)
+    ]
     return events.append([Append(stream_id=stream_id, expected_version=current, events=new)])
 
 
@@ -81,8 +83,7 @@ def test_gap_filling_also_applies_versions_after_the_delivered_one():
 
 def test_a_gap_the_events_table_cannot_fill_applies_nothing_and_raises():
     store, events = InMemoryReadModelStore(), InMemoryEventStore()
-    stranger = StoredEvent(stream_id="s#9", version=2, event_type="Counted", data={}, event_id="x",
-                           occurred_at="2026-01-05T09:00:00Z")
+    stranger = StoredEvent(stream_id="s#9", version=2, event_type="Counted", data={}, event_id="x", occurred_at="2026-01-05T09:00:00Z")
     with pytest.raises(MissingEventsError):
         projector(store, events).handle(stranger)
     assert store.checkpoint("s#9") == 0
@@ -160,8 +161,7 @@ def test_conflicts_are_retried_a_bounded_number_of_times_then_raised():
     events = InMemoryEventStore()
     (e1,) = append(events, "s#1", "Counted")
     attempts: list[int] = []
-    p = Projector(projection=Tally(), store=AlwaysConflicting(), events=events, max_conflicts=3,
-                  backoff=attempts.append)
+    p = Projector(projection=Tally(), store=AlwaysConflicting(), events=events, max_conflicts=3, backoff=attempts.append)
     with pytest.raises(ConflictError):
         p.handle(e1)
     assert attempts == [1, 2, 3]
@@ -203,9 +203,17 @@ def bus_event(detail: object, detail_type: str = "LeaveRequested") -> dict:
 
 
 def test_from_bus_reads_the_envelope():
-    detail = {"metadata": {"event_id": "e1", "stream_id": "employee#john", "version": 7,
-                           "occurred_at": "2026-01-05T09:00:00Z", "actor": "john", "correlation_id": "c"},
-              "data": {"request_id": "john~7"}}
+    detail = {
+        "metadata": {
+            "event_id": "e1",
+            "stream_id": "employee#john",
+            "version": 7,
+            "occurred_at": "2026-01-05T09:00:00Z",
+            "actor": "john",
+            "correlation_id": "c",
+        },
+        "data": {"request_id": "john~7"},
+    }
     event = from_bus(bus_event(detail))
     assert (event.stream_id, event.version, event.event_type, event.event_id) == ("employee#john", 7, "LeaveRequested", "e1")
     assert event.data == {"request_id": "john~7"}
@@ -262,8 +270,14 @@ class CrashingOnce(InMemoryReadModelStore):
 
 
 def hub_event(version: int, leaves: list[str]) -> StoredEvent:
-    return StoredEvent(stream_id="h#1", version=version, event_type="Counted", data={"leaves": leaves},
-                       event_id=f"h{version}", occurred_at="2026-01-05T09:00:00Z")
+    return StoredEvent(
+        stream_id="h#1",
+        version=version,
+        event_type="Counted",
+        data={"leaves": leaves},
+        event_id=f"h{version}",
+        occurred_at="2026-01-05T09:00:00Z",
+    )
 
 
 def test_refreshes_run_one_per_transaction_after_the_commit_and_clear_the_marker():

@@ -1,4 +1,5 @@
 """Read models that join streams: a policy for many members, approver changes, hand-made events."""
+
 from __future__ import annotations
 
 import itertools
@@ -30,8 +31,13 @@ def append(events: InMemoryEventStore, *domain_events: Event) -> list[StoredEven
     stored: list[StoredEvent] = []
     for e in domain_events:
         version = len(events.load(e.stream_id))
-        new = NewEvent(event_type=e.event_type, data=e.to_data(), event_id=f"e{next(_ids)}",
-                       occurred_at="2026-01-05T09:00:00Z", metadata={"actor": "ana"})
+        new = NewEvent(
+            event_type=e.event_type,
+            data=e.to_data(),
+            event_id=f"e{next(_ids)}",
+            occurred_at="2026-01-05T09:00:00Z",
+            metadata={"actor": "ana"},
+        )
         stored += events.append([Append(stream_id=e.stream_id, expected_version=version, events=[new])])
     return stored
 
@@ -39,18 +45,19 @@ def append(events: InMemoryEventStore, *domain_events: Event) -> list[StoredEven
 def joined(employee_id: str, location_id: str = "hq") -> list[Event]:
     return [
         EmployeeJoined(employee_id=employee_id, name=employee_id.title(), location_id=location_id, effective_on=DAY),
-        EmployeeAddedToLocation(location_id=location_id, employee_id=employee_id, name=employee_id.title(),
-                                effective_on=DAY),
+        EmployeeAddedToLocation(location_id=location_id, employee_id=employee_id, name=employee_id.title(), effective_on=DAY),
     ]
 
 
 def test_a_policy_for_more_members_than_one_transaction_holds_reaches_every_balance():
     events, store = InMemoryEventStore(), InMemoryReadModelStore(max_actions=100)
     members = [f"e{i:03d}" for i in range(120)]
-    stored = append(events, LocationCreated(location_id="hq", name="HQ"),
-                    *[e for m in members for e in joined(m)],
-                    LeavePolicyAssigned(location_id="hq", leave_type="PTO", days_per_year=20, max_rollover_days=5,
-                                        effective_on=DAY))
+    stored = append(
+        events,
+        LocationCreated(location_id="hq", name="HQ"),
+        *[e for m in members for e in joined(m)],
+        LeavePolicyAssigned(location_id="hq", leave_type="PTO", days_per_year=20, max_rollover_days=5, effective_on=DAY),
+    )
     projector = Projector(projection=BalanceProjection(), store=store, events=events)
     for event in stored:
         projector.handle(event)
@@ -68,9 +75,16 @@ def pending_store(*domain_events: Event) -> InMemoryReadModelStore:
 
 
 def request(employee_id: str, n: int, approver_id: str | None) -> LeaveRequested:
-    return LeaveRequested(employee_id=employee_id, request_id=f"{employee_id}~{n}", location_id="hq",
-                          approver_id=approver_id, leave_type="PTO", start=date(2026, 3, 2), end=date(2026, 3, 3),
-                          working_days=2)
+    return LeaveRequested(
+        employee_id=employee_id,
+        request_id=f"{employee_id}~{n}",
+        location_id="hq",
+        approver_id=approver_id,
+        leave_type="PTO",
+        start=date(2026, 3, 2),
+        end=date(2026, 3, 3),
+        working_days=2,
+    )
 
 
 def locations_of(store: InMemoryReadModelStore, approver_id: str) -> list[str]:
@@ -79,7 +93,10 @@ def locations_of(store: InMemoryReadModelStore, approver_id: str) -> list[str]:
 
 def test_pending_requests_follow_a_new_approver_of_their_location():
     store = pending_store(
-        LocationCreated(location_id="hq", name="HQ"), *joined("john"), *joined("mike"), *joined("sara"),
+        LocationCreated(location_id="hq", name="HQ"),
+        *joined("john"),
+        *joined("mike"),
+        *joined("sara"),
         ApproverAssigned(location_id="hq", approver_id="mike"),
         request("john", 2, "mike"),
         ApproverAssigned(location_id="hq", approver_id="sara", previous_approver_id="mike"),
@@ -90,7 +107,8 @@ def test_pending_requests_follow_a_new_approver_of_their_location():
 
 def test_an_unassigned_approver_has_no_location_left():
     store = pending_store(
-        LocationCreated(location_id="hq", name="HQ"), *joined("mike"),
+        LocationCreated(location_id="hq", name="HQ"),
+        *joined("mike"),
         ApproverAssigned(location_id="hq", approver_id="mike"),
         ApproverUnassigned(location_id="hq", approver_id="mike"),
     )

@@ -1,12 +1,21 @@
 """iCalendar rendering (RFC 5545): CRLF lines folded at 75 octets, escaped text, all-day events."""
+
 from __future__ import annotations
 
 from datetime import date
 
 from leave_projections import ical
 
-ENTRY = ical.Entry(request_id="john~2", employee_name="John Smith", leave_type="PTO", start=date(2025, 3, 3),
-                   end=date(2025, 3, 7), status="approved", stamp="2025-02-03T09:00:00Z", sequence=1)
+ENTRY = ical.Entry(
+    request_id="john~2",
+    employee_name="John Smith",
+    leave_type="PTO",
+    start=date(2025, 3, 3),
+    end=date(2025, 3, 7),
+    status="approved",
+    stamp="2025-02-03T09:00:00Z",
+    sequence=1,
+)
 
 
 def unfold(text: str) -> list[str]:

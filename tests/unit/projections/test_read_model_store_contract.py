@@ -1,8 +1,8 @@
 """One contract suite for the read-model stores: in memory and DynamoDB (moto)."""
+
 from __future__ import annotations
 
 import pytest
-
 from leave_projections.ports import Check, CheckpointMove, ConflictError, TooManyActionsError, Write
 
 

@@ -1,4 +1,5 @@
 """Rebuild: replaying the Events table into fresh read models gives what live projection gives."""
+
 from __future__ import annotations
 
 import random
@@ -6,14 +7,14 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from eventstore.dynamodb import DynamoDBEventStore
 from eventstore.ports import StoredEvent
 from leave_projections.dynamodb import DynamoDBReadModelStore
 from leave_projections.memory import InMemoryReadModelStore
 from leave_projections.ports import Write
 from leave_projections.rebuild import PROJECTIONS, EventsTableReader, main, rebuild
+from moto import mock_aws
+
 from tests.unit.projections.conftest import create_read_model_table
 from tests.unit.projections.projection_story import Story, play_story
 from tests.unit.projections.test_story_projections import project, snapshot
@@ -63,8 +64,7 @@ def tables() -> Iterator[object]:
         client.create_table(
             TableName="events",
             KeySchema=[{"AttributeName": "stream_id", "KeyType": "HASH"}, {"AttributeName": "version", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "stream_id", "AttributeType": "S"},
-                                  {"AttributeName": "version", "AttributeType": "N"}],
+            AttributeDefinitions=[{"AttributeName": "stream_id", "AttributeType": "S"}, {"AttributeName": "version", "AttributeType": "N"}],
             BillingMode="PAY_PER_REQUEST",
         )
         create_read_model_table(client, "read-model")

@@ -1,5 +1,6 @@
 """The story of DESIGN.md section 3 through every projection: what the read models say, and
 that duplicated, shuffled delivery (with gaps filled from the Events table) changes nothing."""
+
 from __future__ import annotations
 
 import random
@@ -7,7 +8,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-
 from eventstore.ports import StoredEvent
 from leave_projections.audit import AuditProjection
 from leave_projections.balance import BalanceProjection
@@ -15,6 +15,7 @@ from leave_projections.calendar import CalendarProjection
 from leave_projections.core import Projector
 from leave_projections.memory import InMemoryReadModelStore
 from leave_projections.pending import PendingProjection
+
 from tests.unit.projections.projection_story import Story, play_story
 
 PROJECTIONS = [BalanceProjection(), PendingProjection(), CalendarProjection(), AuditProjection()]
@@ -70,14 +71,28 @@ def balance_row(store: InMemoryReadModelStore, employee_id: str, year: int) -> d
 def test_balance_tells_the_story_of_john(story):
     store = in_order(BalanceProjection(), story)
     assert balance_row(store, "john", 2025) == {
-        "employee_id": "john", "year": 2025, "leave_type": "PTO", "allowance": 20, "rolled_over": 0,
-        "used": 5, "pending": 0, "rolled_out": 5, "remaining": 10,
+        "employee_id": "john",
+        "year": 2025,
+        "leave_type": "PTO",
+        "allowance": 20,
+        "rolled_over": 0,
+        "used": 5,
+        "pending": 0,
+        "rolled_out": 5,
+        "remaining": 10,
     }
     # 2026: Jan-Mar in Lisbon (20/year), from April in Berlin (25/year): 20*90/365 + 25*275/365 = 23.77 -> 24;
     # 5 rolled over; 1 past day; pending Mon-Thu Jul 6-9 (4) and May 4-5 (2).
     assert balance_row(store, "john", 2026) == {
-        "employee_id": "john", "year": 2026, "leave_type": "PTO", "allowance": 24, "rolled_over": 5,
-        "used": 1, "pending": 6, "rolled_out": 0, "remaining": 22,
+        "employee_id": "john",
+        "year": 2026,
+        "leave_type": "PTO",
+        "allowance": 24,
+        "rolled_over": 5,
+        "used": 1,
+        "pending": 6,
+        "rolled_out": 0,
+        "remaining": 22,
     }
     assert balance_row(store, "john", 2027)["allowance"] == 25
     assert store.get("balance#john", "2028#PTO") is None
