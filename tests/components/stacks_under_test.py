@@ -27,7 +27,12 @@ def fake_references(stack_name: str) -> dict[str, dict[str, Any]]:
     return {v: dict(bus) for v in config.values() if isinstance(v, str) and _STACK_NAME.match(v)}
 
 
+#: The dev stack with the other publisher and a webhook set (a secret), as a user would configure it.
+PIPE_WITH_WEBHOOK = (("leave:publisher", "pipe"), ("leave:webhook_url", "https://hooks.example/leave"))
+
+
 @functools.cache
-def recorded_stack(stack_name: str) -> RecordedStack:
-    """The real program run once with `Pulumi.<stack_name>.yaml` (treat as read-only)."""
-    return run_program(MAIN, stack_name, stack_references=fake_references(stack_name))
+def recorded_stack(stack_name: str, overrides: tuple[tuple[str, str], ...] = ()) -> RecordedStack:
+    """The real program run once with `Pulumi.<stack_name>.yaml` and these config overrides
+    (treat as read-only)."""
+    return run_program(MAIN, stack_name, config_overrides=dict(overrides), stack_references=fake_references(stack_name))

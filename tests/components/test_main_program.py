@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from leave import events
 from leave_api.routes import ROUTES
-from stacks_under_test import fake_references, recorded_stack
+from stacks_under_test import PIPE_WITH_WEBHOOK, fake_references, recorded_stack
 
-from components.testing import RecordedStack, run_program
+from components.testing import RecordedStack
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"
@@ -134,7 +134,7 @@ def test_notifications_is_a_separate_context_without_an_event_store(dev: Recorde
 
 
 def test_config_picks_the_pipe_publisher_and_passes_the_webhook_secret() -> None:
-    stack = run_program(MAIN, "dev", config_overrides={"leave:publisher": "pipe", "leave:webhook_url": "https://hooks.example/leave"})
+    stack = recorded_stack("dev", PIPE_WITH_WEBHOOK)
     assert "aws:lambda/eventSourceMapping:EventSourceMapping" not in stack.counts()
     assert len(stack.of_type("aws:pipes/pipe:Pipe")) == 1
     subscriber = stack.one(FUNCTION, "notifications-leave-subscriber")

@@ -8,10 +8,10 @@ gets fake outputs for every stack name its config mentions.
 from __future__ import annotations
 
 import pytest
-from stacks_under_test import MAIN, STACKS, fake_references, recorded_stack
+from stacks_under_test import MAIN, PIPE_WITH_WEBHOOK, STACKS, fake_references, recorded_stack
 from stacks_under_test import PLATFORM_ACCOUNT as _PLATFORM_ACCOUNT
 
-from components.testing import RecordedStack, check_stack, run_program
+from components.testing import RecordedStack, check_stack
 
 
 @pytest.fixture(scope="module", params=STACKS)
@@ -45,7 +45,7 @@ def test_stack_has_no_policy_violations(stack: RecordedStack) -> None:
 def test_the_pipe_publisher_config_has_no_policy_violations() -> None:
     """`leave:publisher: pipe` swaps the publisher Lambda for a Pipe and its enrichment
     function; every rule still holds (one role each, alarms, logs, scoped invoke)."""
-    stack = run_program(MAIN, "dev", config_overrides={"leave:publisher": "pipe"}, stack_references=fake_references("dev"))
+    stack = recorded_stack("dev", PIPE_WITH_WEBHOOK)
     functions = {f.name for f in stack.of_type("aws:lambda/function:Function")}
     assert "leave-publisher-enrich" in functions and "leave-publisher" not in functions
     report = check_stack(stack)
