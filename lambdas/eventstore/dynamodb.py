@@ -20,7 +20,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .memory import IDEMPOTENCY_PREFIX, check_append, encode_json
 from .ports import (
     Append,
     ConcurrencyError,
@@ -29,6 +28,7 @@ from .ports import (
     NewEvent,
     StoredEvent,
 )
+from .rules import IDEMPOTENCY_PREFIX, check_append, encode_json
 
 _SLOT_FREE = "attribute_not_exists(stream_id)"
 _VERSION_EXISTS = "attribute_exists(stream_id)"

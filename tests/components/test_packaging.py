@@ -82,4 +82,5 @@ def test_leave_functions_ship_no_module_of_another_function() -> None:
     assert "leave_api/queries.py" in queries and "leave_api/commands.py" not in queries
     assert not any(name.startswith("eventstore/") for name in queries)  # queries read read models only
     assert "leave_api/commands.py" in commands and "leave_api/queries.py" not in commands
+    assert "eventstore/dynamodb.py" in commands and "eventstore/memory.py" not in commands  # no test double in Lambda
     assert "leave_projections/audit.py" not in functions["leave_projections.balance.handler"]
