@@ -24,16 +24,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from leave_api import http
-from leave_api.routes import QUERY_ROUTES, Match, validate_params
-from leave_api.routes import match as match_route
-from leave_api.validation import coerce_query
-from leave_api.validation import errors as schema_errors
+from leave_api.routes import QUERY_ROUTES, Match, query_params, serve, validate_params
 
 PROJECTIONS = ("balance", "pending", "calendar", "audit")
 ICALENDAR = "text/calendar"
@@ -115,52 +111,13 @@ class QueriesApp:
         self._today = today or utc_today
 
     def __call__(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        started = time.perf_counter()
-        correlation = http.correlation_id(event)
-        route = str(event.get("routeKey") or f"{http.method(event)} {http.path(event)}")
-        extra: dict[str, Any] = {}
-        try:
-            found = match_route(event, QUERY_ROUTES, check=False)
-            route = found.route.key
-            response = self._dispatch(event, found)
-        except http.HttpError as exc:
-            response = exc.response()
-            extra["error_code"] = exc.code
-        except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
-            import traceback
+        return serve(event, QUERY_ROUTES, self._dispatch)
 
-            http.log(
-                {
-                    "level": "ERROR",
-                    "message": "unhandled error",
-                    "route": route,
-                    "correlation_id": correlation,
-                    "traceback": traceback.format_exc(),
-                }
-            )
-            response = http.json_response(
-                500,
-                {
-                    "error": {
-                        "code": "internal_error",
-                        "message": "unexpected error; quote the correlation id",
-                        "correlation_id": correlation,
-                    }
-                },
-            )
-            extra["error_code"] = "internal_error"
-        http.log_request(event, route=route, status=response["statusCode"], started=started, correlation=correlation, **extra)
-        return response
-
-    def _dispatch(self, event: Mapping[str, Any], found: Match) -> dict[str, Any]:
+    def _dispatch(self, event: Mapping[str, Any], found: Match, correlation: str, log_fields: dict[str, Any]) -> dict[str, Any]:
         caller = http.caller(event)
         params = validate_params(found.route, found.params)
-        query = coerce_query(http.query(event), found.route.query or {})
-        problems = schema_errors(query, found.route.query, "query") if found.route.query is not None else []
-        if problems:
-            raise http.bad_request(problems[0].message, field=problems[0].field, details=[p.as_dict() for p in problems])
         answer = getattr(self, found.route.handler)
-        return answer(caller, params, query, event)
+        return answer(caller, params, query_params(event, found.route), event)
 
     # --- the routes (named by `routes.ROUTES[*].handler`) --------------------------------------
 

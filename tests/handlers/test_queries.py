@@ -325,3 +325,19 @@ def test_the_handlers_app_takes_today_from_the_module_seam_on_every_request(stor
     second = queries.handler(balance)
     assert (first["statusCode"], json.loads(first["body"])["year"]) == (200, 2025)
     assert (second["statusCode"], json.loads(second["body"])["error"]["code"]) == (404, "balance_not_found")
+
+
+class BrokenReader:
+    """A read-model reader whose table is unreachable."""
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the table is gone")
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the table is gone")
+
+
+def test_an_unexpected_failure_is_a_500_with_the_correlation_id_not_a_crash() -> None:
+    status, body = call(QueriesApp(BrokenReader(), today=lambda: TODAY), "/employees/john/balance", "john")
+    assert status == 500
+    assert body["error"]["code"] == "internal_error" and body["error"]["correlation_id"]
