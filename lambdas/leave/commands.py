@@ -1,4 +1,4 @@
-"""What callers ask the domain to do: one frozen dataclass per command route of API.md.
+"""What callers ask the domain to do: one frozen `Record` per command route of API.md.
 
 Every command carries the `Caller` (taken from the JWT claims by the HTTP layer, never from
 the body): authorization is a domain rule, decided with the facts of the streams.
@@ -6,34 +6,32 @@ the body): authorization is a domain rule, decided with the facts of the streams
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
+
+from leave.record import Record
 
 ADMIN_GROUP = "admin"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Caller:
+class Caller(Record):
     """Who sends the command: `sub` is the employee id, `groups` the Cognito groups."""
 
     sub: str
-    groups: frozenset[str] = field(default_factory=frozenset)
+    groups: frozenset[str] = frozenset()
 
     @property
     def is_admin(self) -> bool:
         return ADMIN_GROUP in self.groups
 
 
-@dataclass(frozen=True, kw_only=True)
-class CreateLocation:
+class CreateLocation(Record):
     """``POST /locations`` (admin). The service picks the new location's id."""
 
     caller: Caller
     name: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class AddEmployee:
+class AddEmployee(Record):
     """``POST /locations/{location_id}/employees`` (admin): a new employee joins the location."""
 
     caller: Caller
@@ -42,8 +40,7 @@ class AddEmployee:
     name: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class AssignApprover:
+class AssignApprover(Record):
     """``PUT /locations/{location_id}/approver`` (admin): `employee_id` must be a member."""
 
     caller: Caller
@@ -51,8 +48,7 @@ class AssignApprover:
     employee_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class AssignLeavePolicy:
+class AssignLeavePolicy(Record):
     """``PUT /locations/{location_id}/policy`` (admin), in effect from today."""
 
     caller: Caller
@@ -62,8 +58,7 @@ class AssignLeavePolicy:
     max_rollover_days: float
 
 
-@dataclass(frozen=True, kw_only=True)
-class ChangeWorkingWeek:
+class ChangeWorkingWeek(Record):
     """``PUT /employees/{employee_id}/working-week`` (admin), e.g. ``("MON", "TUE", "WED", "THU")``."""
 
     caller: Caller
@@ -71,8 +66,7 @@ class ChangeWorkingWeek:
     days: tuple[str, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
-class RequestLeave:
+class RequestLeave(Record):
     """``POST /employees/{employee_id}/leave-requests`` (the employee): `start`..`end` inclusive."""
 
     caller: Caller
@@ -83,16 +77,14 @@ class RequestLeave:
     note: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
-class ApproveLeave:
+class ApproveLeave(Record):
     """``POST /leave-requests/{request_id}/approve`` (the location's approver)."""
 
     caller: Caller
     request_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class DenyLeave:
+class DenyLeave(Record):
     """``POST /leave-requests/{request_id}/deny`` (the location's approver)."""
 
     caller: Caller
@@ -100,16 +92,14 @@ class DenyLeave:
     reason: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
-class CancelLeave:
+class CancelLeave(Record):
     """``POST /leave-requests/{request_id}/cancel`` (the requester)."""
 
     caller: Caller
     request_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class AddPastLeave:
+class AddPastLeave(Record):
     """``POST /employees/{employee_id}/past-leaves`` (the location's approver or an admin)."""
 
     caller: Caller
@@ -119,8 +109,7 @@ class AddPastLeave:
     end: date
 
 
-@dataclass(frozen=True, kw_only=True)
-class TransferEmployee:
+class TransferEmployee(Record):
     """``POST /employees/{employee_id}/transfer`` (admin): the new location's policy applies
     from `effective_on` (inclusive; None means today)."""
 
@@ -130,8 +119,7 @@ class TransferEmployee:
     effective_on: date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class RollOverLeave:
+class RollOverLeave(Record):
     """``POST /rollovers`` (admin, or the yearly schedule acting as one): close `from_year` for everyone."""
 
     caller: Caller

@@ -1,8 +1,9 @@
 """The events of the leave domain: what happened, in the past tense.
 
-Each event is a frozen dataclass that knows its stream (`stream_id`) and converts to and from
-JSON-safe data (`to_data` / `from_data`): dates are ISO ``YYYY-MM-DD`` strings, tuples are
-lists, day counts are numbers (an int when whole, otherwise a float such as ``12.5``).
+Each event is a frozen `Record` (a keyword-only value, see `leave.record`) that knows its
+stream (`stream_id`) and converts to and from JSON-safe data (`to_data` / `from_data`): dates
+are ISO ``YYYY-MM-DD`` strings, tuples are lists, day counts are numbers (an int when whole,
+otherwise a float such as ``12.5``).
 
 Streams:
 
@@ -23,16 +24,15 @@ versions, or it would wait for a gap that never fills.
 
 from __future__ import annotations
 
-import dataclasses
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from typing import Any, ClassVar, Union
 
 from leave.ids import DIRECTORY_STREAM_ID, employee_stream_id, location_stream_id
+from leave.record import Record, record_fields
 
 _REGISTRY: dict[str, type[Event]] = {}
 
@@ -41,8 +41,7 @@ class UnknownEventType(ValueError):
     """`parse_event` got an event type this domain does not define."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Event:
+class Event(Record):
     """Base of every domain event; `event_type` is the class name."""
 
     event_type: ClassVar[str]
@@ -61,25 +60,24 @@ class Event:
 
     def to_data(self) -> dict[str, Any]:
         """JSON-safe data of the event (the `data` attribute of the stored item)."""
-        return {f.name: _encode(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {name: _encode(getattr(self, name)) for name in record_fields(self)}
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Event:
         """The event from its `to_data` form; `ValueError` if a required field is missing or malformed."""
         hints = _hints(cls)
         kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name in data:
+        for name in record_fields(cls):
+            if name in data:
                 try:
-                    kwargs[f.name] = _decode(hints[f.name], data[f.name])
+                    kwargs[name] = _decode(hints[name], data[name])
                 except (TypeError, ValueError) as exc:
-                    raise ValueError(f"{cls.__name__}.{f.name}: {exc}") from exc
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ValueError(f"{cls.__name__}: missing field {f.name!r}")
+                    raise ValueError(f"{cls.__name__}.{name}: {exc}") from exc
+            elif name not in cls.__record_defaults__:
+                raise ValueError(f"{cls.__name__}: missing field {name!r}")
         return cls(**kwargs)
 
 
-@dataclass(frozen=True, kw_only=True)
 class LocationEvent(Event):
     """An event of a location's stream."""
 
@@ -90,7 +88,6 @@ class LocationEvent(Event):
         return location_stream_id(self.location_id)
 
 
-@dataclass(frozen=True, kw_only=True)
 class EmployeeEvent(Event):
     """An event of an employee's stream."""
 
@@ -101,7 +98,6 @@ class EmployeeEvent(Event):
         return employee_stream_id(self.employee_id)
 
 
-@dataclass(frozen=True, kw_only=True)
 class DirectoryEvent(Event):
     """An event of the directory stream (the list of locations)."""
 
@@ -113,7 +109,6 @@ class DirectoryEvent(Event):
 # --- directory#locations ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class LocationRegistered(DirectoryEvent):
     """A location was created (written with `LocationCreated`, in the same transaction)."""
 
@@ -124,14 +119,12 @@ class LocationRegistered(DirectoryEvent):
 # --- location#<location_id> ------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class LocationCreated(LocationEvent):
     """An admin created a location."""
 
     name: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class EmployeeAddedToLocation(LocationEvent):
     """An employee became a member: a new employee, or one transferred in (`from_location_id`)."""
 
@@ -141,7 +134,6 @@ class EmployeeAddedToLocation(LocationEvent):
     from_location_id: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
 class EmployeeLeftLocation(LocationEvent):
     """A member was transferred to another location, from `effective_on` (inclusive)."""
 
@@ -150,7 +142,6 @@ class EmployeeLeftLocation(LocationEvent):
     to_location_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class ApproverAssigned(LocationEvent):
     """A member became the location's approver (replacing `previous_approver_id`, if any)."""
 
@@ -158,14 +149,12 @@ class ApproverAssigned(LocationEvent):
     previous_approver_id: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
 class ApproverUnassigned(LocationEvent):
     """The approver left the location (transfer); the location has no approver until one is assigned."""
 
     approver_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class LeavePolicyAssigned(LocationEvent):
     """The location's policy for one leave type, in effect from `effective_on` (inclusive)."""
 
@@ -178,7 +167,6 @@ class LeavePolicyAssigned(LocationEvent):
 # --- employee#<employee_id> ------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class EmployeeJoined(EmployeeEvent):
     """An admin added a new employee to a location (always the first event of the stream)."""
 
@@ -187,14 +175,12 @@ class EmployeeJoined(EmployeeEvent):
     effective_on: date
 
 
-@dataclass(frozen=True, kw_only=True)
 class WorkingWeekChanged(EmployeeEvent):
     """The employee's working days, e.g. ``("MON", "TUE", "WED", "THU")``, for leaves requested from now on."""
 
     days: tuple[str, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
 class LeaveRequested(EmployeeEvent):
     """The employee asked for leave; `approver_id` is the location's approver at that moment."""
 
@@ -208,7 +194,6 @@ class LeaveRequested(EmployeeEvent):
     note: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
 class LeaveApproved(EmployeeEvent):
     """The approver approved a pending request (the leave's facts are repeated for subscribers)."""
 
@@ -220,7 +205,6 @@ class LeaveApproved(EmployeeEvent):
     working_days: int
 
 
-@dataclass(frozen=True, kw_only=True)
 class LeaveDenied(EmployeeEvent):
     """The approver denied a pending request."""
 
@@ -233,7 +217,6 @@ class LeaveDenied(EmployeeEvent):
     reason: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
 class LeaveCancelled(EmployeeEvent):
     """The requester cancelled a pending request or an approved leave that had not started."""
 
@@ -246,7 +229,6 @@ class LeaveCancelled(EmployeeEvent):
     working_days: int
 
 
-@dataclass(frozen=True, kw_only=True)
 class PastLeaveAdded(EmployeeEvent):
     """An approver or admin recorded a leave already taken; it counts as approved and used."""
 
@@ -259,7 +241,6 @@ class PastLeaveAdded(EmployeeEvent):
     working_days: int
 
 
-@dataclass(frozen=True, kw_only=True)
 class EmployeeTransferred(EmployeeEvent):
     """An admin moved the employee to another location from `effective_on` (inclusive).
 
@@ -274,7 +255,6 @@ class EmployeeTransferred(EmployeeEvent):
     pending_request_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
 class LeaveRolledOver(EmployeeEvent):
     """Unused days of `from_year` (possibly 0) carried into `to_year`; the year is then closed."""
 

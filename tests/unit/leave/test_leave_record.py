@@ -1,0 +1,95 @@
+"""`leave.record.Record`: the frozen keyword-only value behind every command and event."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import pytest
+from leave.record import Record, record_fields
+
+
+class Base(Record):
+    kind: ClassVar[str] = "base"
+    owner: str
+
+
+class Child(Base):
+    amount: int
+    note: str = ""
+    tags: frozenset[str] = frozenset()
+
+
+def test_fields_are_declared_order_base_first_and_skip_class_vars() -> None:
+    assert record_fields(Child) == ("owner", "amount", "note", "tags")
+    assert Child.__match_args__ == ("owner", "amount", "note", "tags")
+    assert Child.kind == "base"
+
+
+def test_keyword_only_with_defaults() -> None:
+    child = Child(owner="a", amount=1)
+    assert (child.owner, child.amount, child.note, child.tags) == ("a", 1, "", frozenset())
+    with pytest.raises(TypeError):
+        Child("a", 1)  # type: ignore[misc]
+
+
+def test_missing_and_unknown_arguments_name_the_field() -> None:
+    with pytest.raises(TypeError, match="missing required keyword argument: 'amount'"):
+        Child(owner="a")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument.*colour"):
+        Child(owner="a", amount=1, colour="red")  # type: ignore[call-arg]
+
+
+def test_equality_and_hash_by_type_and_values() -> None:
+    assert Child(owner="a", amount=1) == Child(owner="a", amount=1, note="")
+    assert hash(Child(owner="a", amount=1)) == hash(Child(owner="a", amount=1))
+    assert Child(owner="a", amount=1) != Child(owner="a", amount=2)
+
+    class Twin(Base):
+        amount: int
+        note: str = ""
+        tags: frozenset[str] = frozenset()
+
+    assert Child(owner="a", amount=1) != Twin(owner="a", amount=1)
+    assert len({Child(owner="a", amount=1), Child(owner="a", amount=1)}) == 1
+
+
+def test_frozen() -> None:
+    child = Child(owner="a", amount=1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        child.amount = 2  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del child.owner  # type: ignore[misc]
+    assert child.amount == 1
+
+
+def test_repr_shows_the_fields() -> None:
+    assert repr(Child(owner="a", amount=1)) == "Child(owner='a', amount=1, note='', tags=frozenset())"
+
+
+def test_a_subclass_may_make_a_default_required_again() -> None:
+    class Strict(Child):
+        note: str
+
+    with pytest.raises(TypeError, match="'note'"):
+        Strict(owner="a", amount=1)  # type: ignore[call-arg]
+    assert Strict(owner="a", amount=1, note="n").note == "n"
+
+
+@pytest.mark.parametrize("default", [[], {}, set()])
+def test_a_mutable_default_is_refused(default: object) -> None:
+    with pytest.raises(TypeError, match="mutable default"):
+        type("Bad", (Record,), {"__annotations__": {"items": "list[str]"}, "items": default})
+
+
+def test_pattern_matching_by_keyword_and_position() -> None:
+    match Child(owner="a", amount=3):
+        case Child(owner="a", amount=amount):
+            assert amount == 3
+        case _:
+            pytest.fail("keyword pattern did not match")
+    match Child(owner="b", amount=4):
+        case Child("b", n):
+            assert n == 4
+        case _:
+            pytest.fail("positional pattern did not match")
