@@ -201,4 +201,6 @@ def _raise_conflict(
     if failed:
         expected = {a.stream_id: a.expected_version for a in appends}
         slots = "; ".join(repr(owner) + (f" after version {expected[owner]}" if owner in expected else "") for owner in sorted(failed))
-        raise ConcurrencyError(f"another writer got there first ({slots}); nothing was appended; reload and retry") from exc
+        raise ConcurrencyError(
+            f"another writer got there first ({slots}); nothing was appended; reload and retry", stream_ids=frozenset(failed)
+        ) from exc

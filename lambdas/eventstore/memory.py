@@ -93,13 +93,15 @@ class InMemoryEventStore:
         check_append(appends, idempotency)
         rows = {a.stream_id: [_Row.of(e) for e in a.events] for a in appends}
         record = None if idempotency is None else _IdempotencyRow.of(idempotency)
+        expected = {a.stream_id: a.expected_version for a in appends}
         with self._lock:
             if record is not None and record.key in self._idempotency:
                 raise IdempotencyKeyUsed(f"idempotency key {record.key!r} is already stored; nothing was appended")
-            for a in appends:
-                current = len(self._streams.get(a.stream_id, ()))
-                if current != a.expected_version:
-                    raise ConcurrencyError(f"stream {a.stream_id!r} is at version {current}, not {a.expected_version}; reload and retry")
+            moved = {a.stream_id: len(self._streams.get(a.stream_id, ())) for a in appends}
+            moved = {s: v for s, v in moved.items() if v != expected[s]}
+            if moved:
+                slots = "; ".join(f"stream {s!r} is at version {v}, not {expected[s]}" for s, v in sorted(moved.items()))
+                raise ConcurrencyError(f"{slots}; reload and retry", stream_ids=frozenset(moved))
             for a in appends:
                 self._streams.setdefault(a.stream_id, []).extend(rows[a.stream_id])
             if record is not None:

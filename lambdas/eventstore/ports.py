@@ -79,7 +79,14 @@ class EventStoreError(Exception):
 
 
 class ConcurrencyError(EventStoreError):
-    """Another writer took one of the (stream_id, version) slots first: reload and retry, or 409."""
+    """Another writer took one of the (stream_id, version) slots first: reload and retry, or 409.
+
+    `stream_ids` names the streams that had moved on (empty if the store cannot tell), so a
+    caller that kept a stream's state can drop just that one."""
+
+    def __init__(self, message: str, *, stream_ids: frozenset[str] = frozenset()) -> None:
+        super().__init__(message)
+        self.stream_ids = stream_ids
 
 
 class IdempotencyKeyUsed(EventStoreError):

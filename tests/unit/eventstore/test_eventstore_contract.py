@@ -166,7 +166,7 @@ def test_multi_stream_append_writes_every_stream(store: EventStore) -> None:
 def test_multi_stream_append_is_atomic(store: EventStore) -> None:
     taken = append_one(store, "location#loc1", 0)
 
-    with pytest.raises(ConcurrencyError, match="location#loc1"):
+    with pytest.raises(ConcurrencyError, match="location#loc1") as conflict:
         store.append(
             [
                 Append(stream_id="employee#john", expected_version=0, events=[new_event(1)]),
@@ -178,6 +178,7 @@ def test_multi_stream_append_is_atomic(store: EventStore) -> None:
     assert store.load("employee#john") == []
     assert store.load("employee#mike") == []
     assert store.load("location#loc1") == taken
+    assert conflict.value.stream_ids == {"location#loc1"}  # only the stream that moved on
 
 
 def test_idempotency_record_is_stored_with_the_events(store: EventStore) -> None:
@@ -247,7 +248,7 @@ def test_read_guard_conflicts_when_the_guarded_stream_moved_on(store: EventStore
         append_one(store, "location#oslo", 0)
     append_one(store, "location#oslo", read_at)  # a concurrent change after our read
 
-    with pytest.raises(ConcurrencyError, match="location#oslo"):
+    with pytest.raises(ConcurrencyError, match="location#oslo") as conflict:
         store.append(
             [
                 Append(stream_id="employee#john", expected_version=0, events=[new_event(1)]),
@@ -258,6 +259,7 @@ def test_read_guard_conflicts_when_the_guarded_stream_moved_on(store: EventStore
 
     assert store.load("employee#john") == []
     assert store.get_idempotency("sub-1#key-1") is None
+    assert conflict.value.stream_ids == {"location#oslo"}
 
 
 def test_append_of_nothing_writes_nothing(store: EventStore) -> None:
