@@ -7,20 +7,33 @@ one transaction, together with the idempotency record when the request carried a
 bounded number of times, then propagates (HTTP 409). `IdempotencyKeyUsed` and `DomainError`
 propagate unchanged: the HTTP layer then looks up the stored first response.
 
-DynamoDB calls per successful command (streams under one page; L = locations the
-employee belonged to in the leave's years, usually 1):
+Locations are reference data: an employee's command decides on its location's approver and
+policies, but locations change rarely (an admin's assignment, a hire, a transfer). The
+service keeps the location states it has read or written in a `LocationCache` (one per Lambda
+container) and uses them without reading again. That is safe because every location a
+decision used goes into the append as a read guard at the version the state had (no extra
+call): if the location has moved on, the transaction fails, the service drops that entry and
+decides again on a fresh read; such a retry is not counted as a lost race. A decision that no
+append checks (a refusal, or nothing to change) is made again on fresh reads of the cached
+locations before it is returned. Stale data can cost a command a round trip, never decide it.
 
-============================================  ===========================================
-create location                               2: load directory, append
-assign approver, assign policy                2: load location, append
-add employee                                  2: load location, append (the employee stream is
-                                              assumed new; if it is not, the retry loads it: 409)
-change working week, cancel leave             2: load employee, append
-request leave, add past leave                 2 + L: load employee, load L locations, append
-approve, deny                                 3: load employee, load location, append
-transfer                                      4: load employee, both locations, append
-rollover                                      1 + locations + 2 x employees (at most)
-============================================  ===========================================
+DynamoDB calls per successful command (streams under one page; L = locations the
+employee belonged to in the leave's years, usually 1). "Warm": the container has already
+read or written the locations involved; "cold": its first command touching them.
+
+============================================  ======  ========================================
+command                                       warm    cold (one load per location not cached)
+============================================  ======  ========================================
+create location                               1       2: load directory, append
+assign approver, assign policy                1       2: load location, append
+add employee                                  1       2: load location, append (the employee stream
+                                                      is assumed new; if it is not, the retry loads it)
+change working week, cancel leave             2       2: load employee, append
+request leave, add past leave                 2       2 + L
+approve, deny                                 2       3: load employee, load location, append
+transfer                                      2       4: load employee, both locations, append
+rollover                                      1 + locations + 2 x employees (at most; always fresh reads)
+============================================  ======  ========================================
 
 A command that changes nothing (e.g. the same approver again) appends nothing, or only its
 idempotency record.
@@ -28,7 +41,9 @@ idempotency record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -51,6 +66,7 @@ from leave.commands import (
     TransferEmployee,
 )
 from leave.employee import EmployeeState, employee_of_request
+from leave.errors import DomainError
 from leave.events import (
     EmployeeTransferred,
     Event,
@@ -66,7 +82,9 @@ from leave.location import LocationState
 from leave.workdays import normalize_week
 
 LOCATION_ID_PREFIX = "loc_"
+LOCATION_STREAM_PREFIX = location_stream_id("")
 DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_CACHED_LOCATIONS = 1024
 
 _T = TypeVar("_T")
 
@@ -109,11 +127,73 @@ def uuid_hex() -> str:
     return uuid.uuid4().hex
 
 
+class LocationCache:
+    """The location states (and the directory's version) a container has read or written.
+
+    At most `max_entries` locations, the least recently used dropped first; 0 keeps nothing.
+    Only existing locations are kept. A state here may be stale: `LeaveService` guards every
+    use of one, so a stale entry costs a retry, never a wrong decision. Thread-safe (the local
+    stack runs functions on several threads; a Lambda container runs one request at a time).
+    """
+
+    def __init__(self, max_entries: int = DEFAULT_CACHED_LOCATIONS) -> None:
+        if max_entries < 0:
+            raise ValueError(f"max_entries must be >= 0, got {max_entries}")
+        self._max_entries = max_entries
+        self._states: OrderedDict[str, LocationState] = OrderedDict()
+        self._directory_version: int | None = None
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def get(self, location_id: str) -> LocationState | None:
+        with self._lock:
+            state = self._states.get(location_id)
+            if state is not None:
+                self._states.move_to_end(location_id)
+            return state
+
+    def put(self, state: LocationState) -> None:
+        """Keep `state`, unless it does not exist or an entry at a later version is kept."""
+        if not state.exists or self._max_entries == 0:
+            return
+        with self._lock:
+            kept = self._states.get(state.location_id)
+            if kept is not None and kept.version > state.version:
+                return
+            self._states[state.location_id] = state
+            self._states.move_to_end(state.location_id)
+            while len(self._states) > self._max_entries:
+                self._states.popitem(last=False)
+
+    @property
+    def directory_version(self) -> int | None:
+        return self._directory_version
+
+    def put_directory_version(self, version: int) -> None:
+        if self._max_entries:
+            with self._lock:
+                self._directory_version = max(version, self._directory_version or 0)
+
+    def drop(self, stream_ids: Iterable[str]) -> None:
+        """Forget the cached state of these streams (location or directory stream ids)."""
+        with self._lock:
+            for stream_id in stream_ids:
+                if stream_id == DIRECTORY_STREAM_ID:
+                    self._directory_version = None
+                elif stream_id.startswith(LOCATION_STREAM_PREFIX):
+                    self._states.pop(stream_id.removeprefix(LOCATION_STREAM_PREFIX), None)
+
+
 class LeaveService:
     """Runs the domain's commands against an `EventStore`.
 
     `clock` gives the current time (aware, or naive UTC): it dates events and is "today" for
     the domain. `new_id` gives unique hex strings for event ids and new location ids.
+    `max_attempts` bounds the reruns after lost races. `location_cache` keeps location states
+    between commands (a new `LocationCache()` by default; ``LocationCache(0)`` reads every
+    location afresh for every command).
     """
 
     def __init__(
@@ -123,6 +203,7 @@ class LeaveService:
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = uuid_hex,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        location_cache: LocationCache | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
@@ -130,6 +211,7 @@ class LeaveService:
         self._clock = clock
         self._new_id = new_id
         self._max_attempts = max_attempts
+        self._cache = LocationCache() if location_cache is None else location_cache
 
     def execute(self, command: Command, context: CommandContext) -> CommandResult:
         """Decide and append `command`; raises `DomainError`, `ConcurrencyError` (after the
@@ -141,34 +223,46 @@ class LeaveService:
         now = self._clock()
         if isinstance(command, RollOverLeave):
             return self._roll_over(command, context, now)
-        return self._retrying(lambda attempt: self._execute_once(command, context, now, attempt))
+        return self._retrying(lambda attempt, cached: self._execute_once(command, context, now, attempt, cached))
 
     # --- one attempt ---------------------------------------------------------------------
 
-    def _execute_once(self, command: Command, context: CommandContext, now: datetime, attempt: int) -> CommandResult:
+    def _execute_once(self, command: Command, context: CommandContext, now: datetime, attempt: int, cached: set[str]) -> CommandResult:
+        """Load, decide, append; adds to `cached` the streams whose state came from the cache."""
         today = _utc(now).date()
+        locations: dict[str, LocationState] = {}
         match command:
             case CreateLocation():
                 new = LocationState(location_id=LOCATION_ID_PREFIX + self._new_id()[:12])
-                directory_version = len(self._store.load(DIRECTORY_STREAM_ID))
+                directory_version = self._directory_version(cached)
                 events = location.decide(new, command, today=today)
                 versions = {location_stream_id(new.location_id): 0, DIRECTORY_STREAM_ID: directory_version}
+                locations[new.location_id] = new
             case AssignApprover() | AssignLeavePolicy():
-                state = self._load_location(command.location_id)
-                events = location.decide(state, command, today=today)
-                versions = {location_stream_id(state.location_id): state.version}
+                locations, events = self._decide_on_locations(
+                    (command.location_id,),
+                    lambda locs: location.decide(locs[command.location_id], command, today=today),
+                    cached,
+                    checked=context.idempotency_key is not None,
+                )
+                versions = {location_stream_id(command.location_id): locations[command.location_id].version}
             case _:
                 # A new employee's stream is assumed empty on the first attempt (no read);
                 # if it exists, the append conflicts and the retry loads it.
                 optimistic = isinstance(command, AddEmployee) and attempt == 0
                 subject = self._employee_of(command)
                 state = EmployeeState(employee_id=subject) if optimistic else self._load_employee(subject)
-                locations = {i: self._load_location(i) for i in employee.required_locations(state, command)}
-                events = employee.decide(state, command, locations=locations, today=today)
+                locations, events = self._decide_on_locations(
+                    employee.required_locations(state, command),
+                    lambda locs: employee.decide(state, command, locations=locs, today=today),
+                    cached,
+                    checked=context.idempotency_key is not None,
+                )
                 versions = {employee_stream_id(subject): state.version}
                 versions.update({location_stream_id(i): loc.version for i, loc in locations.items()})
         result = _result(command, events)
         self._append(events, versions, result, context, now)
+        self._remember(locations, events, versions)
         return result
 
     def _roll_over(self, command: RollOverLeave, context: CommandContext, now: datetime) -> CommandResult:
@@ -182,7 +276,7 @@ class LeaveService:
         changed = 0
         for employee_id in members:
 
-            def roll(attempt: int, employee_id: str = employee_id) -> bool:
+            def roll(attempt: int, cached: set[str], employee_id: str = employee_id) -> bool:
                 state = self._load_employee(employee_id)
                 events = employee.decide(state, command, locations=locations, today=today)
                 self._append(events, {employee_stream_id(employee_id): state.version}, None, context, now)
@@ -203,17 +297,88 @@ class LeaveService:
 
     # --- store access --------------------------------------------------------------------
 
-    def _retrying(self, attempt_once: Callable[[int], _T]) -> _T:
-        for attempt in range(self._max_attempts):
+    def _retrying(self, attempt_once: Callable[[int, set[str]], _T]) -> _T:
+        """Run `attempt_once(attempt, cached)` until it succeeds.
+
+        A `ConcurrencyError` is a lost race (counted against `max_attempts`) unless a stream
+        that moved on had its state from the cache: then the entry was stale, and the next
+        try reads it afresh (one such extra try per command)."""
+        attempt = refreshes = 0
+        while True:
+            cached: set[str] = set()
             try:
-                return attempt_once(attempt)
-            except ConcurrencyError:
-                if attempt + 1 == self._max_attempts:
+                return attempt_once(attempt, cached)
+            except ConcurrencyError as exc:
+                moved = exc.stream_ids or cached  # the store could not tell: suspect every cached state
+                self._cache.drop(moved)
+                if moved & cached and not refreshes:
+                    refreshes += 1
+                    continue
+                attempt += 1
+                if attempt == self._max_attempts:
                     raise
-        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _decide_on_locations(
+        self,
+        location_ids: Sequence[str],
+        decide: Callable[[Mapping[str, LocationState]], list[Event]],
+        cached: set[str],
+        *,
+        checked: bool,
+    ) -> tuple[dict[str, LocationState], list[Event]]:
+        """`decide` on the locations' states, cached where possible, noting cached streams in `cached`.
+
+        The append guards each location at the version decided on. A decision the append
+        will not check is decided again on fresh reads of the cached locations: a refusal
+        (`DomainError`), or nothing to append (unless `checked`: an idempotency record
+        is appended anyway, with the guards)."""
+        locations = {i: self._location(i, cached) for i in location_ids}
+        stale = [i for i in location_ids if location_stream_id(i) in cached]
+        try:
+            events = decide(locations)
+            if events or checked or not stale:
+                return locations, events
+        except DomainError:
+            if not stale:
+                raise
+        self._cache.drop(location_stream_id(i) for i in stale)
+        cached.difference_update(location_stream_id(i) for i in stale)
+        locations.update({i: self._load_location(i) for i in stale})
+        return locations, decide(locations)
+
+    def _location(self, location_id: str, cached: set[str]) -> LocationState:
+        """The location's state from the cache (noting its stream in `cached`), else loaded."""
+        state = self._cache.get(location_id)
+        if state is not None:
+            cached.add(location_stream_id(location_id))
+            return state
+        return self._load_location(location_id)
+
+    def _directory_version(self, cached: set[str]) -> int:
+        version = self._cache.directory_version
+        if version is not None:
+            cached.add(DIRECTORY_STREAM_ID)
+            return version
+        version = len(self._store.load(DIRECTORY_STREAM_ID))
+        self._cache.put_directory_version(version)
+        return version
+
+    def _remember(self, locations: Mapping[str, LocationState], events: Sequence[Event], versions: Mapping[str, int]) -> None:
+        """After a successful append: cache each location the command read or wrote, as it now is."""
+        for location_id, state in locations.items():
+            stream = location_stream_id(location_id)
+            for event in events:
+                if event.stream_id == stream:
+                    state = location.evolve(state, event)
+            self._cache.put(state)
+        if DIRECTORY_STREAM_ID in versions:
+            written = sum(1 for e in events if e.stream_id == DIRECTORY_STREAM_ID)
+            self._cache.put_directory_version(versions[DIRECTORY_STREAM_ID] + written)
 
     def _load_location(self, location_id: str) -> LocationState:
-        return location.fold(location_id, [_event(e) for e in self._store.load(location_stream_id(location_id))])
+        state = location.fold(location_id, [_event(e) for e in self._store.load(location_stream_id(location_id))])
+        self._cache.put(state)
+        return state
 
     def _load_employee(self, employee_id: str) -> EmployeeState:
         return employee.fold(employee_id, [_event(e) for e in self._store.load(employee_stream_id(employee_id))])

@@ -32,7 +32,7 @@ from leave.commands import (
 )
 from leave.errors import Forbidden, InvalidState, RuleViolated
 from leave.events import parse_event
-from leave_api.service import CommandContext, CommandResult, LeaveService
+from leave_api.service import CommandContext, CommandResult, LeaveService, LocationCache
 
 ANA = Caller(sub="ana", groups=frozenset({"admin"}))
 ALEX = Caller(sub="alex", groups=frozenset({"admin"}))
@@ -78,10 +78,14 @@ class App:
 
     store: CountingStore = field(default_factory=CountingStore)
     clock: Clock = field(default_factory=Clock)
+    cache: LocationCache = field(default_factory=LocationCache)
+    """``LocationCache(0)``: every command reads its locations, as a fresh container's first command does."""
 
     def __post_init__(self) -> None:
         counter = itertools.count(1)
-        self.service = LeaveService(self.store, clock=self.clock, new_id=lambda: f"{next(counter):012x}".ljust(32, "0"))
+        self.service = LeaveService(
+            self.store, clock=self.clock, new_id=lambda: f"{next(counter):012x}".ljust(32, "0"), location_cache=self.cache
+        )
 
     def run(self, command: Command, *, key: str | None = None, correlation_id: str = "corr-1") -> CommandResult:
         context = CommandContext(
@@ -212,8 +216,9 @@ def test_the_story_of_design_section_3() -> None:
 # --- store calls per command ---------------------------------------------------------------
 
 
-def test_store_calls_per_command() -> None:
-    app = App()
+def test_store_calls_per_command_when_no_location_is_cached() -> None:
+    """A container's first command on a location: it reads the location (one call each)."""
+    app = App(cache=LocationCache(0))
     assert app.calls_of(CreateLocation(caller=ANA, name="Belgrade")) == [
         ("load", "directory#locations"),
         ("append", ("location#loc_000000000001", "directory#locations")),
@@ -268,6 +273,46 @@ def test_store_calls_per_command() -> None:
         ("load", john),
         ("load", "employee#mike"),
     ]
+
+
+def test_store_calls_per_command_with_cached_locations() -> None:
+    """A warm container: the locations it read or wrote are guarded, not read again."""
+    app = App()
+    assert app.calls_of(CreateLocation(caller=ANA, name="Belgrade")) == [
+        ("load", "directory#locations"),
+        ("append", ("location#loc_000000000001", "directory#locations")),
+    ]
+    a = "loc_000000000001"
+    loc, john, directory = f"location#{a}", "employee#john", "directory#locations"
+    assert app.calls_of(AddEmployee(caller=ANA, location_id=a, employee_id="john", name="John")) == [("append", (john, loc))]
+    app.run(AddEmployee(caller=ANA, location_id=a, employee_id="mike", name="Mike"))
+    assert app.calls_of(AssignApprover(caller=ANA, location_id=a, employee_id="mike")) == [("append", (loc,))]
+    policy = AssignLeavePolicy(caller=ANA, location_id=a, leave_type="PTO", days_per_year=20, max_rollover_days=5)
+    assert app.calls_of(policy) == [("append", (loc,))]
+    week = ChangeWorkingWeek(caller=ANA, employee_id="john", days=("MON", "TUE", "WED", "THU"))
+    assert app.calls_of(week) == [("load", john), ("append", (john,))]
+    assert app.calls_of(request(date(2026, 3, 9), date(2026, 3, 13))) == [("load", john), ("append", (john, f"guard:{loc}"))]
+    assert app.calls_of(ApproveLeave(caller=MIKE, request_id="john~3")) == [("load", john), ("append", (john, f"guard:{loc}"))]
+    app.run(request(date(2026, 3, 16), date(2026, 3, 20)))
+    assert app.calls_of(DenyLeave(caller=MIKE, request_id="john~5")) == [("load", john), ("append", (john, f"guard:{loc}"))]
+    app.run(request(date(2026, 3, 23), date(2026, 3, 27)))
+    assert app.calls_of(CancelLeave(caller=JOHN, request_id="john~7")) == [("load", john), ("append", (john,))]
+    past = AddPastLeave(caller=MIKE, employee_id="john", leave_type="PTO", start=date(2026, 1, 1), end=date(2026, 1, 2))
+    assert app.calls_of(past) == [("load", john), ("append", (john, f"guard:{loc}"))]
+    app.store.calls.clear()
+    b = app.run(CreateLocation(caller=ANA, name="Novi Sad")).body["location_id"]
+    assert app.store.calls == [("append", (f"location#{b}", directory))]
+    transfer = TransferEmployee(caller=ANA, employee_id="john", to_location_id=b)
+    assert app.calls_of(transfer) == [("load", john), ("append", (john, loc, f"location#{b}"))]
+    # the transfer left both locations cached at their new versions
+    assert app.calls_of(AssignApprover(caller=ANA, location_id=b, employee_id="john")) == [("append", (f"location#{b}",))]
+    sara, at_b = "employee#sara", f"location#{b}"
+    assert app.calls_of(AddEmployee(caller=ANA, location_id=b, employee_id="sara", name="Sara")) == [("append", (sara, at_b))]
+    policy_b = AssignLeavePolicy(caller=ANA, location_id=b, leave_type="PTO", days_per_year=20, max_rollover_days=5)
+    assert app.calls_of(policy_b) == [("append", (at_b,))]
+    assert app.calls_of(request(date(2026, 6, 1), date(2026, 6, 5), "sara")) == [("load", sara), ("append", (sara, f"guard:{at_b}"))]
+    john_approves = ApproveLeave(caller=Caller(sub="john"), request_id="sara~2")
+    assert app.calls_of(john_approves) == [("load", sara), ("append", (sara, f"guard:{at_b}"))]
 
 
 def test_a_command_that_changes_nothing_appends_nothing() -> None:
@@ -383,7 +428,8 @@ def test_a_lost_race_reruns_load_decide_append() -> None:
         request(date(2026, 3, 9), date(2026, 3, 13)), CommandContext(caller="john", correlation_id="me")
     )
     assert result.body == {"request_id": "john~3", "working_days": 5}
-    assert [c[0] for c in racing.calls] == ["load", "load", "append", "load", "load", "append"]
+    # the retry reloads the employee; the location it read first is cached and guarded again
+    assert [c[0] for c in racing.calls] == ["load", "load", "append", "load", "append"]
 
 
 def test_a_retry_decides_again_with_what_the_rival_wrote() -> None:
@@ -404,7 +450,7 @@ def test_a_retry_decides_again_with_what_the_rival_wrote() -> None:
 class AlwaysConflicting(CountingStore):
     def append(self, appends: Sequence[Append], idempotency: IdempotencyRecord | None = None) -> list[StoredEvent]:
         self.calls.append(("append", tuple(a.stream_id if a.events else f"guard:{a.stream_id}" for a in appends)))
-        raise ConcurrencyError("someone else was faster")
+        raise ConcurrencyError("someone else was faster", stream_ids=frozenset({"employee#john"}))
 
 
 def test_retries_are_bounded_then_the_conflict_propagates() -> None:
@@ -425,10 +471,9 @@ def test_adding_an_existing_employee_conflicts_then_is_refused() -> None:
         app.run(AddEmployee(caller=ANA, location_id=a, employee_id="john", name="John"))
     assert error.value.code == "employee_exists"
     assert app.store.calls == [
-        ("load", f"location#{a}"),
-        ("append", ("employee#john", f"location#{a}")),
-        ("load", "employee#john"),
-        ("load", f"location#{a}"),
+        ("append", ("employee#john", f"location#{a}")),  # optimistic: the stream is assumed new
+        ("load", "employee#john"),  # the retry reads it; refused on the cached location,
+        ("load", f"location#{a}"),  # so refused again on a fresh read before it is returned
     ]
     assert len(app.events("employee#john")) == 1
 
@@ -547,3 +592,107 @@ def test_approval_is_decided_again_when_the_approver_changes_between_load_and_ap
 
     assert [e.event_type for e in app.events("employee#john")][-1] == "LeaveRequested"
     assert [c[0] for c in racing.store.calls] == ["load", "load", "append", "load", "load"]
+
+
+# --- the location cache: stale entries cost a round trip, never a wrong decision ------------
+
+
+def two_containers() -> tuple[App, App, str]:
+    """Two services on one store, each with its own cache (two Lambda containers), both warm."""
+    first = App()
+    loc = office(first)
+    first.run(AddEmployee(caller=ANA, location_id=loc, employee_id="sara", name="Sara"))
+    second = App(store=CountingStore(first.store.inner), clock=first.clock)
+    second.run(request(date(2026, 3, 9), date(2026, 3, 13)))  # reads and caches the location
+    return first, second, loc
+
+
+def test_a_stale_cached_approver_cannot_approve() -> None:
+    first, second, loc = two_containers()
+    first.run(AssignApprover(caller=ANA, location_id=loc, employee_id="sara"))  # the second container does not know
+
+    second.store.calls.clear()
+    with pytest.raises(Forbidden):
+        second.run(ApproveLeave(caller=MIKE, request_id="john~2"))
+
+    assert second.store.calls == [
+        ("load", "employee#john"),  # the cache says Mike is the approver: allowed,
+        ("append", ("employee#john", f"guard:location#{loc}")),  # but the guard catches the stale entry
+        ("load", "employee#john"),  # the retry, free of charge
+        ("load", f"location#{loc}"),  # decides on a fresh read: Mike is no longer the approver
+    ]
+    assert [e.event_type for e in second.events("employee#john")][-1] == "LeaveRequested"
+
+
+def test_a_refusal_decided_on_a_stale_cache_is_decided_again() -> None:
+    first, second, loc = two_containers()
+    first.run(AssignApprover(caller=ANA, location_id=loc, employee_id="sara"))
+
+    second.store.calls.clear()
+    result = second.run(ApproveLeave(caller=SARA, request_id="john~2"))  # the cache still says Mike
+
+    assert second.store.calls == [
+        ("load", "employee#john"),
+        ("load", f"location#{loc}"),  # refused on the cached location: decided again on a fresh read
+        ("append", ("employee#john", f"guard:location#{loc}")),
+    ]
+    assert result.body == {"request_id": "john~2", "status": "approved"}
+    second.store.calls.clear()  # and the second container now knows Sara is the approver
+    second.run(request(date(2026, 3, 16), date(2026, 3, 17)))
+    second.run(DenyLeave(caller=SARA, request_id="john~4"))
+    assert [c for c in second.store.calls if c[0] == "load" and c[1].startswith("location#")] == []
+
+
+def test_nothing_to_change_on_a_stale_cache_is_confirmed_on_fresh_reads() -> None:
+    first, second, loc = two_containers()
+    first.run(AssignApprover(caller=ANA, location_id=loc, employee_id="sara"))
+
+    # the second container's cache still says Mike is the approver: "nothing to change" would be wrong
+    second.run(AssignApprover(caller=ANA, location_id=loc, employee_id="mike"))
+
+    assigned = [e.data["approver_id"] for e in first.events(f"location#{loc}") if e.event_type == "ApproverAssigned"]
+    assert assigned == ["mike", "sara", "mike"]
+
+
+def test_a_stale_cache_entry_is_not_counted_as_a_lost_race() -> None:
+    first = App()
+    loc = office(first)
+    second = App(store=CountingStore(first.store.inner), clock=first.clock)
+    second.service = LeaveService(second.store, clock=first.clock, max_attempts=1, location_cache=second.cache)
+    second.run(request(date(2026, 3, 9), date(2026, 3, 13)))
+    first.run(AddEmployee(caller=ANA, location_id=loc, employee_id="sara", name="Sara"))  # the location moves on
+
+    result = second.run(request(date(2026, 3, 16), date(2026, 3, 20)))  # one attempt allowed, and it is enough
+
+    assert result.body["request_id"] == "john~3"
+
+
+def test_the_location_cache_keeps_the_most_recently_used_existing_locations() -> None:
+    cache = LocationCache(2)
+    a, b, c = (location.LocationState(location_id=i, version=1) for i in "abc")
+    cache.put(location.LocationState(location_id="new"))  # not created yet: never kept
+    cache.put(a)
+    cache.put(b)
+    assert cache.get("a") == a  # a is now the most recently used
+    cache.put(c)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (a, None, c)
+    cache.put(location.LocationState(location_id="a", version=0))
+    cache.put(a)
+    newer = location.LocationState(location_id="c", version=2)
+    cache.put(newer)
+    cache.put(c)  # an older state read by a slower request does not replace a newer one
+    assert cache.get("c") == newer
+    cache.drop(["location#c", "employee#a"])
+    assert (cache.get("a"), cache.get("c"), len(cache)) == (a, None, 1)
+    cache.put_directory_version(3)
+    cache.drop(["directory#locations"])
+    assert cache.directory_version is None
+
+
+def test_a_zero_sized_location_cache_keeps_nothing() -> None:
+    cache = LocationCache(0)
+    cache.put(location.LocationState(location_id="a", version=1))
+    cache.put_directory_version(1)
+    assert (cache.get("a"), cache.directory_version, len(cache)) == (None, None, 0)
+    with pytest.raises(ValueError, match="max_entries"):
+        LocationCache(-1)
