@@ -1,24 +1,20 @@
-"""Projector figures: DynamoDB calls per event, events/s in memory, import times, package sizes.
+"""Projector figures: DynamoDB calls per event and events/s in memory.
 
 Run from the repo root: `.venv/bin/python benchmarks/bench_projections.py`. The events are
 the story of DESIGN.md section 3 (tests/unit/projections/projection_story.py). Calls are
 counted on moto with botocore's `before-call` hook, for in-order delivery and for every
 event delivered twice in shuffled order (gap filling included). moto's latencies say
 nothing about DynamoDB's, so only counts are printed for it; the in-memory rate measures
-the projection code itself. Import times are the best of 7 fresh interpreters
-(`-X importtime`, boto3 is not imported by the handler modules).
+the projection code itself. The projectors' package sizes and import times are measured,
+with every other function's, by `bench_packages.py` on the zips the stack really builds.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import random
-import re
-import subprocess
 import sys
 import time
-import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -44,16 +40,6 @@ from leave_projections.rebuild import PROJECTIONS  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from tests.unit.projections.projection_story import Story, play_story  # noqa: E402
-
-HANDLER_MODULES = (
-    "leave_projections.balance",
-    "leave_projections.pending",
-    "leave_projections.calendar",
-    "leave_projections.audit",
-    "leave_api.queries",
-    "notifications.handler",
-)
-PACKAGES = {"projections": ("leave", "eventstore", "leave_projections"), "notifications": ("notifications",)}
 
 
 def calls_per_event(story: Story, deliveries: list[StoredEvent], name: str) -> Counter[str]:
@@ -84,25 +70,6 @@ class CountingLoader:
         return self._story.events.load(stream_id, after_version)
 
 
-def import_ms(module: str, runs: int = 7) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=ROOT / "lambdas", capture_output=True, text=True, check=True
-        ).stderr
-        best = min(best, int(re.findall(r"\|\s+(\d+) \| " + re.escape(module) + r"$", out, re.M)[-1]) / 1000)
-    return best
-
-
-def zipped_kb(packages: tuple[str, ...]) -> float:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for package in packages:
-            for path in sorted((ROOT / "lambdas" / package).rglob("*.py")):
-                zf.write(path, path.relative_to(ROOT / "lambdas"))
-    return len(buffer.getvalue()) / 1024
-
-
 def main() -> None:
     story = play_story()
     events = story.all_events()
@@ -123,12 +90,6 @@ def main() -> None:
             for event in events:
                 projector.handle(event)
         print(f"  {name:9} {rounds * len(events) / (time.perf_counter() - started):8.0f} events/s")
-    print("\nimport time of handler modules (best of 7, ms)")
-    for module in HANDLER_MODULES:
-        print(f"  {module:28} {import_ms(module):6.1f}")
-    print("\nzipped package size (KB)")
-    for label, packages in PACKAGES.items():
-        print(f"  {label:14} {'+'.join(packages):38} {zipped_kb(packages):6.1f}")
 
 
 if __name__ == "__main__":
