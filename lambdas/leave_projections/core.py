@@ -14,7 +14,9 @@ changes many other streams' rows (a location's policy: every member's balance), 
 for them with `Session.refresh_later`; the targets are stored in a marker row of the
 event's stream in the same commit, then recomputed one per transaction. A crash in
 between leaves the marker, and the redelivered (now duplicate) event, or any later event
-of the stream, finishes the work, so no transaction outgrows DynamoDB's 100 actions.
+of the stream, finishes the work, so no transaction outgrows DynamoDB's 100 actions. The
+checkpoint notes that a marker exists (set by the commit that writes it, cleared by the one
+that deletes it), so an event whose stream has none costs no read of the marker row.
 """
 
 from __future__ import annotations
@@ -171,10 +173,11 @@ class Projector:
         """Apply `event` and every missing version before it; return how many events this call applied."""
         pending = {event.version: event}
         applied = conflicts = 0
-        checkpoint = self.store.checkpoint(event.stream_id)
+        state = self.store.checkpoint_state(event.stream_id)
+        checkpoint, refresh_pending = state.version, state.refresh_pending
         while True:
             if checkpoint >= event.version and checkpoint + 1 not in pending:
-                if self._refreshing:  # also finishes refreshes a crashed invocation left
+                if refresh_pending:  # ours, or left by an invocation that crashed
                     self._refresh(event.stream_id)
                 return applied
             nxt = pending.get(checkpoint + 1)
@@ -184,10 +187,11 @@ class Projector:
                 if nxt is None:
                     raise MissingEventsError(f"{event.stream_id}: version {checkpoint + 1} not in the Events table")
             try:
-                self._apply(nxt, checkpoint)
+                refresh_pending |= self._apply(nxt, checkpoint)
             except ConflictError:
                 conflicts = self._conflict(conflicts)
-                checkpoint = self.store.checkpoint(event.stream_id)
+                state = self.store.checkpoint_state(event.stream_id)
+                checkpoint, refresh_pending = state.version, state.refresh_pending
                 continue
             applied += 1
             checkpoint = nxt.version
@@ -197,8 +201,9 @@ class Projector:
         """Whether the projection can defer refreshes (else no marker row can exist)."""
         return callable(getattr(self.projection, "refresh", None))
 
-    def _apply(self, event: StoredEvent, checkpoint: int) -> None:
-        """Commit one event with its checkpoint move (and its refresh marker, if it deferred any)."""
+    def _apply(self, event: StoredEvent, checkpoint: int) -> bool:
+        """Commit one event with its checkpoint move (and its refresh marker, if it deferred
+        any, noted in the checkpoint); return whether it deferred."""
         session = Session(self.store)
         if event.event_type in self.projection.event_types:
             self.projection.apply(session, event)
@@ -208,11 +213,14 @@ class Projector:
             marker = session.get(REFRESH_PREFIX + event.stream_id, REFRESH_SK) or {"targets": []}
             session.put(REFRESH_PREFIX + event.stream_id, REFRESH_SK, {"targets": sorted(set(marker["targets"]) | session.deferred)})
         writes, checks = session.changes()
-        move = CheckpointMove(stream_id=event.stream_id, from_version=checkpoint, to_version=event.version)
+        deferred = bool(session.deferred)
+        move = CheckpointMove(stream_id=event.stream_id, from_version=checkpoint, to_version=event.version, refresh_pending=deferred)
         self.store.commit(writes, checks, move)
+        return deferred
 
     def _refresh(self, stream_id: str) -> None:
-        """Recompute the targets in the stream's marker, one transaction each, until none is left."""
+        """Recompute the targets in the stream's marker, one transaction each, until none is
+        left; the last one also clears the checkpoint's note."""
         conflicts = 0
         while True:
             session = Session(self.store)
@@ -228,7 +236,7 @@ class Projector:
             else:
                 session.delete(REFRESH_PREFIX + stream_id, REFRESH_SK)
             try:
-                self.store.commit(*session.changes(), None)
+                self.store.commit(*session.changes(), None, refresh_done=None if rest else stream_id)
             except ConflictError:
                 conflicts = self._conflict(conflicts)
 

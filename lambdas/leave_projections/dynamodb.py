@@ -2,9 +2,10 @@
 
 Row item: `pk` S, `sk` S, `rev` N (write counter), `doc` S (JSON text of the document;
 JSON text avoids Decimal issues). Checkpoint item: `pk` = `checkpoint#<stream_id>`,
-`sk` = `checkpoint`, `version` N. A commit is one `TransactWriteItems`: rows as Update
-(`SET doc ADD rev 1`) or Delete, rows only read as ConditionCheck, and the checkpoint
-Update conditioned on the old version.
+`sk` = `checkpoint`, `version` N, and `refresh_pending` BOOL while the stream has refresh
+work noted. A commit is one `TransactWriteItems`: rows as Update (`SET doc ADD rev 1`) or
+Delete, rows only read as ConditionCheck, the checkpoint Update conditioned on the old
+version, and, when a refresh is done, an Update removing the checkpoint's note.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from leave_projections.ports import (
     CHECKPOINT_PREFIX,
     CHECKPOINT_SK,
     Check,
+    Checkpoint,
     CheckpointMove,
     ConflictError,
     Row,
@@ -55,15 +57,28 @@ class DynamoDBReadModelStore:
         return [_row(item) for item in self._paginate("query", kwargs)]
 
     def checkpoint(self, stream_id: str) -> int:
-        item = self._client.get_item(TableName=self._table, Key=_key(checkpoint_pk(stream_id), CHECKPOINT_SK), ConsistentRead=True).get(
-            "Item"
-        )
-        return 0 if item is None else int(item["version"]["N"])
+        return self.checkpoint_state(stream_id).version
 
-    def commit(self, writes: Sequence[Write], checks: Sequence[Check], checkpoint: CheckpointMove | None) -> None:
+    def checkpoint_state(self, stream_id: str) -> Checkpoint:
+        key = _key(checkpoint_pk(stream_id), CHECKPOINT_SK)
+        item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        if item is None:
+            return Checkpoint(version=0)
+        return Checkpoint(version=int(item["version"]["N"]), refresh_pending=item.get("refresh_pending", {}).get("BOOL", False))
+
+    def commit(
+        self,
+        writes: Sequence[Write],
+        checks: Sequence[Check],
+        checkpoint: CheckpointMove | None,
+        *,
+        refresh_done: str | None = None,
+    ) -> None:
         actions = [self._write(w) for w in writes] + [self._check(c) for c in checks]
         if checkpoint is not None:
             actions.append(self._move(checkpoint))
+        if refresh_done is not None:
+            actions.append(self._refreshed(refresh_done))
         if not actions:
             return
         if len(actions) > MAX_ACTIONS:
@@ -131,12 +146,28 @@ class DynamoDBReadModelStore:
             "ExpressionAttributeNames": {"#version": "version"},
             "ExpressionAttributeValues": {":to": {"N": str(m.to_version)}},
         }
+        if m.refresh_pending:
+            op["UpdateExpression"] += ", #pending = :true"
+            op["ExpressionAttributeNames"]["#pending"] = "refresh_pending"
+            op["ExpressionAttributeValues"][":true"] = {"BOOL": True}
         if m.from_version == 0:
             op["ConditionExpression"] = "attribute_not_exists(pk)"
         else:
             op["ConditionExpression"] = "#version = :from"
             op["ExpressionAttributeValues"][":from"] = {"N": str(m.from_version)}
         return {"Update": op}
+
+    def _refreshed(self, stream_id: str) -> dict[str, Any]:
+        """Clear the stream's refresh note (the checkpoint exists: the note was set by a move)."""
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": _key(checkpoint_pk(stream_id), CHECKPOINT_SK),
+                "UpdateExpression": "REMOVE #pending",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeNames": {"#pending": "refresh_pending"},
+            }
+        }
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:

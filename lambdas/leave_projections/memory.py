@@ -10,7 +10,7 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 
-from leave_projections.ports import Check, CheckpointMove, ConflictError, Row, TooManyActionsError, Write
+from leave_projections.ports import Check, Checkpoint, CheckpointMove, ConflictError, Row, TooManyActionsError, Write
 
 MAX_ACTIONS = 100
 
@@ -21,6 +21,7 @@ class InMemoryReadModelStore:
     def __init__(self, max_actions: int = MAX_ACTIONS) -> None:
         self._rows: dict[tuple[str, str], tuple[int, str]] = {}
         self._checkpoints: dict[str, int] = {}
+        self._refresh_pending: set[str] = set()
         self._lock = threading.Lock()
         self._max_actions = max_actions
 
@@ -34,10 +35,20 @@ class InMemoryReadModelStore:
             return [_row(p, s, rev, doc) for (p, s), (rev, doc) in sorted(self._rows.items()) if p == pk and s.startswith(sk_prefix)]
 
     def checkpoint(self, stream_id: str) -> int:
-        with self._lock:
-            return self._checkpoints.get(stream_id, 0)
+        return self.checkpoint_state(stream_id).version
 
-    def commit(self, writes: Sequence[Write], checks: Sequence[Check], checkpoint: CheckpointMove | None) -> None:
+    def checkpoint_state(self, stream_id: str) -> Checkpoint:
+        with self._lock:
+            return Checkpoint(version=self._checkpoints.get(stream_id, 0), refresh_pending=stream_id in self._refresh_pending)
+
+    def commit(
+        self,
+        writes: Sequence[Write],
+        checks: Sequence[Check],
+        checkpoint: CheckpointMove | None,
+        *,
+        refresh_done: str | None = None,
+    ) -> None:
         if len(writes) + len(checks) + (checkpoint is not None) > self._max_actions:
             raise TooManyActionsError(f"{len(writes)} writes and {len(checks)} checks exceed {self._max_actions}")
         with self._lock:
@@ -53,6 +64,10 @@ class InMemoryReadModelStore:
                     self._rows[(w.pk, w.sk)] = (self._rev(w.pk, w.sk) + 1, json.dumps(w.doc, sort_keys=True))
             if checkpoint is not None:
                 self._checkpoints[checkpoint.stream_id] = checkpoint.to_version
+                if checkpoint.refresh_pending:
+                    self._refresh_pending.add(checkpoint.stream_id)
+            if refresh_done is not None:
+                self._refresh_pending.discard(refresh_done)
 
     def rows(self) -> Iterator[Row]:
         with self._lock:

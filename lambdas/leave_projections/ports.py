@@ -57,11 +57,23 @@ class Check:
 
 @dataclass(frozen=True, kw_only=True)
 class CheckpointMove:
-    """Move a stream's checkpoint from `from_version` (0 = none yet) to `to_version`."""
+    """Move a stream's checkpoint from `from_version` (0 = none yet) to `to_version`.
+
+    `refresh_pending`: the same commit leaves refresh work for the stream (a marker row),
+    so the checkpoint notes it; a move without it leaves the note as it was."""
 
     stream_id: str
     from_version: int
     to_version: int
+    refresh_pending: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checkpoint:
+    """A stream's checkpoint: the last version applied, and whether refresh work is noted."""
+
+    version: int
+    refresh_pending: bool = False
 
 
 class ReadModelError(Exception):
@@ -91,9 +103,21 @@ class ReadModelStore(Protocol):
         """The last version of `stream_id` applied, 0 if none."""
         ...
 
-    def commit(self, writes: Sequence[Write], checks: Sequence[Check], checkpoint: CheckpointMove | None) -> None:
+    def checkpoint_state(self, stream_id: str) -> Checkpoint:
+        """The stream's checkpoint with its refresh note, in one read (version 0 if none)."""
+        ...
+
+    def commit(
+        self,
+        writes: Sequence[Write],
+        checks: Sequence[Check],
+        checkpoint: CheckpointMove | None,
+        *,
+        refresh_done: str | None = None,
+    ) -> None:
         """Apply all writes and the checkpoint move atomically if every condition holds,
-        else nothing and raise `ConflictError`."""
+        else nothing and raise `ConflictError`. `refresh_done` names a stream whose refresh
+        work this commit finishes (it deletes the marker row): its note is cleared."""
         ...
 
     def rows(self) -> Iterator[Row]:

@@ -153,7 +153,7 @@ def test_concurrent_events_of_two_streams_lose_no_update_of_a_shared_row():
 
 
 class AlwaysConflicting(InMemoryReadModelStore):
-    def commit(self, writes, checks, checkpoint) -> None:
+    def commit(self, writes, checks, checkpoint, *, refresh_done=None) -> None:
         raise ConflictError("always")
 
 
@@ -262,11 +262,11 @@ class CrashingOnce(InMemoryReadModelStore):
 
     crashed = False
 
-    def commit(self, writes, checks, checkpoint) -> None:
+    def commit(self, writes, checks, checkpoint, *, refresh_done=None) -> None:
         if checkpoint is None and not self.crashed:
             self.crashed = True
             raise RuntimeError("Lambda timed out")
-        super().commit(writes, checks, checkpoint)
+        super().commit(writes, checks, checkpoint, refresh_done=refresh_done)
 
 
 def hub_event(version: int, leaves: list[str]) -> StoredEvent:
@@ -308,6 +308,45 @@ def test_refreshes_left_by_a_crash_are_finished_by_the_streams_next_event_even_i
     p.handle(hub_event(2, []))
     assert store.get("copy#a", "h#1").doc == store.get("copy#b", "h#1").doc == {"version": 2}
     assert store.get("refresh#h#1", "refresh") is None
+
+
+class CountingGets(InMemoryReadModelStore):
+    """Counts reads of each row."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.gets: list[tuple[str, str]] = []
+
+    def get(self, pk: str, sk: str):
+        self.gets.append((pk, sk))
+        return super().get(pk, sk)
+
+
+def test_the_marker_row_is_read_only_while_the_checkpoint_notes_refresh_work():
+    store = CountingGets()
+    p = Projector(projection=Fanout(), store=store, events=InMemoryEventStore())
+    p.handle(hub_event(1, ["a"]))  # defers: the marker is written, then read by the refresh
+    assert store.checkpoint_state("h#1").refresh_pending is False  # done: the note is cleared
+    store.gets.clear()
+    p.handle(hub_event(2, []))  # defers nothing, nothing noted: no read of the marker
+    p.handle(hub_event(2, []))  # a duplicate: none either
+    assert ("refresh#h#1", "refresh") not in store.gets
+    assert store.get("hub#h#1", "state").doc == {"version": 2}
+
+
+def test_the_note_survives_a_crash_and_later_events_that_defer_nothing():
+    store = CrashingOnce()
+    p = Projector(projection=Fanout(), store=store, events=InMemoryEventStore())
+    with pytest.raises(RuntimeError):
+        p.handle(hub_event(1, ["a", "b"]))
+    assert store.checkpoint_state("h#1").refresh_pending is True
+    store.crashed = False  # and crash again, on the next event's refresh
+    with pytest.raises(RuntimeError):
+        p.handle(hub_event(2, []))
+    assert store.checkpoint_state("h#1").refresh_pending is True  # a move without the note keeps it
+    p.handle(hub_event(3, []))
+    assert store.checkpoint_state("h#1").refresh_pending is False
+    assert store.get("copy#a", "h#1").doc == store.get("copy#b", "h#1").doc == {"version": 3}
 
 
 def test_deferring_without_a_refresh_method_is_refused_before_anything_is_committed():

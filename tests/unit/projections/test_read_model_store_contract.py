@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from leave_projections.ports import Check, CheckpointMove, ConflictError, TooManyActionsError, Write
+from leave_projections.ports import Check, Checkpoint, CheckpointMove, ConflictError, TooManyActionsError, Write
 
 
 def put(pk: str, sk: str, doc: dict, expected_rev: int | None = None) -> Write:
@@ -53,6 +53,29 @@ def test_checkpoint_moves_only_from_the_version_it_is_at(store):
     store.commit([], [], CheckpointMove(stream_id="employee#john", from_version=1, to_version=2))
     assert store.checkpoint("employee#john") == 2
     assert store.get("a", "1").doc == {"v": 1}
+
+
+def test_checkpoint_notes_refresh_work_until_a_commit_says_it_is_done(store):
+    assert store.checkpoint_state("location#hq") == Checkpoint(version=0, refresh_pending=False)
+    marker = put("refresh#location#hq", "refresh", {"targets": ["x"]})
+    store.commit([marker], [], CheckpointMove(stream_id="location#hq", from_version=0, to_version=1, refresh_pending=True))
+    assert store.checkpoint_state("location#hq") == Checkpoint(version=1, refresh_pending=True)
+    store.commit([], [], CheckpointMove(stream_id="location#hq", from_version=1, to_version=2))
+    assert store.checkpoint_state("location#hq") == Checkpoint(version=2, refresh_pending=True)  # kept by a plain move
+    done = Write(pk="refresh#location#hq", sk="refresh", doc=None, expected_rev=1)
+    store.commit([done], [], None, refresh_done="location#hq")
+    assert store.checkpoint_state("location#hq") == Checkpoint(version=2, refresh_pending=False)
+    assert store.checkpoint("location#hq") == 2
+    assert store.get("refresh#location#hq", "refresh") is None
+
+
+def test_a_refresh_done_commit_that_conflicts_keeps_the_note(store):
+    marker = put("refresh#location#hq", "refresh", {"targets": ["x"]})
+    store.commit([marker], [], CheckpointMove(stream_id="location#hq", from_version=0, to_version=1, refresh_pending=True))
+    stale = Write(pk="refresh#location#hq", sk="refresh", doc=None, expected_rev=7)
+    with pytest.raises(ConflictError):
+        store.commit([stale], [], None, refresh_done="location#hq")
+    assert store.checkpoint_state("location#hq").refresh_pending is True
 
 
 def test_delete_removes_a_row_conditionally(store):
