@@ -142,8 +142,9 @@ def per_command() -> None:
         print(f"{name:38} {warm_calls:>5} {cold_calls:>5}")
     single = {mode: [n for name, n in counts if not name.startswith("rollover")] for mode, counts in results.items()}
     print(
-        f"DynamoDB calls per command (rollover aside; target <= 2): warm container at most {max(single['warm'])}, "
-        f"cold container (first command touching its locations) at most {max(single['cold'])}"
+        f"DynamoDB calls per command (rollover aside; target <= 2): warm container at most {max(single['warm'])} "
+        f"(mean {sum(single['warm']) / len(single['warm']):.2f}), cold container (first command touching its locations) "
+        f"at most {max(single['cold'])} (mean {sum(single['cold']) / len(single['cold']):.2f})"
     )
 
 
