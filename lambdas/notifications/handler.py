@@ -10,13 +10,11 @@ notifications are off: the event is logged and dropped. Stdlib only.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,18 +30,24 @@ class WebhookError(RuntimeError):
     """The webhook did not take the message (non-2xx, redirect, network error, timeout)."""
 
 
-@dataclass(frozen=True, kw_only=True)
 class Webhook:
-    """Where and how to POST: an http(s) URL (empty = off) and a timeout in seconds."""
+    """Where and how to POST: an http(s) URL (empty = off) and a timeout in seconds.
 
-    url: str
-    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    A plain class, not a dataclass: this function never imports boto3, so nothing else
+    would load `dataclasses` (and `inspect`) on its cold start."""
 
-    def __post_init__(self) -> None:
-        if self.url and urlsplit(self.url).scheme not in {"http", "https"}:
+    __slots__ = ("url", "timeout")
+
+    def __init__(self, *, url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+        if url and (urlsplit(url).scheme not in {"http", "https"} or not urlsplit(url).hostname):
             raise ValueError("WEBHOOK_URL must be an http or https URL")
-        if not self.timeout > 0:
+        if not timeout > 0:
             raise ValueError("the webhook timeout must be positive")
+        self.url = url
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"Webhook(url={self.url!r}, timeout={self.timeout!r})"
 
 
 def message(detail_type: str, detail: Mapping[str, Any]) -> dict[str, Any]:
@@ -75,31 +79,23 @@ def message(detail_type: str, detail: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer we did not ask for: surface it as an HTTPError."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
 def post(webhook: Webhook, body: Mapping[str, Any], idempotency_key: str) -> int:
-    """POST `body` as JSON; the status, or `WebhookError` unless it is 2xx."""
-    request = urllib.request.Request(
-        webhook.url,
-        data=json.dumps(body, separators=(",", ":")).encode("utf-8"),
-        method="POST",
-        headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key, "User-Agent": "acme-leave-notifications"},
-    )
+    """POST `body` as JSON; the status, or `WebhookError` unless it is 2xx (a redirect is
+    an answer we did not ask for: it is not followed, and it fails)."""
+    url = urlsplit(webhook.url)
+    connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(url.hostname or "", url.port, timeout=webhook.timeout)
+    target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key, "User-Agent": "acme-leave-notifications"}
     try:
-        with _OPENER.open(request, timeout=webhook.timeout) as response:
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        raise WebhookError(f"webhook answered {exc.code}") from exc
-    except (urllib.error.URLError, OSError) as exc:  # refused, DNS, TLS, timeout
-        raise WebhookError(f"webhook unreachable: {exc}") from exc
+        connection.request("POST", target, body=json.dumps(body, separators=(",", ":")).encode("utf-8"), headers=headers)
+        response = connection.getresponse()
+        status = response.status
+        response.read()
+    except (http.client.HTTPException, OSError) as exc:  # refused, DNS, TLS, timeout, a broken answer
+        raise WebhookError(f"webhook unreachable: {exc!r}") from exc
+    finally:
+        connection.close()
     if not 200 <= status < 300:
         raise WebhookError(f"webhook answered {status}")
     return status

@@ -161,7 +161,12 @@ def test_other_event_types_and_sources_are_ignored(receiver, event):
     assert receiver.requests == []
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x"])
+def test_the_path_and_query_of_the_url_are_kept(receiver):
+    notify(leave_event("LeaveRequested"), Webhook(url=receiver.url + "?token=abc&channel=leave"))
+    assert receiver.requests[0]["path"] == "/hook?token=abc&channel=leave"
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "http://", "https:///path-only"])
 def test_only_http_urls_are_accepted(url):
     with pytest.raises(ValueError):
         Webhook(url=url)
