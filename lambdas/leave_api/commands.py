@@ -1,8 +1,9 @@
 """Lambda entry point of every command route of API.md (and `GET /openapi.json`).
 
 Thin: match the route, take the caller from the JWT claims, parse and validate the body,
-build the domain command, let `LeaveService` decide and append (one load, one
-transactional append that also stores the idempotency record), map errors to the
+build the domain command, let `LeaveService` decide and append (it loads the streams it
+has not cached, then makes one transactional append that also stores the idempotency
+record), map errors to the
 contract's statuses. A retried request with the same `Idempotency-Key` gets the first
 response back: the service's append fails with `IdempotencyKeyUsed` (or the domain
 refuses the repeated command), and only then is the stored record looked up.
