@@ -32,7 +32,7 @@ from functools import cache
 from typing import Any, ClassVar, Union
 
 from leave.ids import DIRECTORY_STREAM_ID, employee_stream_id, location_stream_id
-from leave.record import Record, record_fields
+from leave.record import Record, has_default, record_fields
 
 _REGISTRY: dict[str, type[Event]] = {}
 
@@ -73,7 +73,7 @@ class Event(Record):
                     kwargs[name] = _decode(hints[name], data[name])
                 except (TypeError, ValueError) as exc:
                     raise ValueError(f"{cls.__name__}.{name}: {exc}") from exc
-            elif name not in cls.__record_defaults__:
+            elif not has_default(cls, name):
                 raise ValueError(f"{cls.__name__}: missing field {name!r}")
         return cls(**kwargs)
 

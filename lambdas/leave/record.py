@@ -97,9 +97,9 @@ def record_fields(record: Record | type[Record]) -> tuple[str, ...]:
     return record.__record_fields__
 
 
-def record_default(cls: type[Record], name: str) -> Any:
-    """The default of field `name`; `KeyError` if it is required."""
-    return cls.__record_defaults__[name]
+def has_default(cls: type[Record], name: str) -> bool:
+    """Whether field `name` of `cls` may be left out (it has a default)."""
+    return name in cls.__record_defaults__
 
 
 def _is_class_var(annotation: Any) -> bool:

@@ -6,7 +6,7 @@ import dataclasses
 from typing import ClassVar
 
 import pytest
-from leave.record import Record, record_fields
+from leave.record import Record, has_default, record_fields
 
 
 class Base(Record):
@@ -27,6 +27,7 @@ def test_fields_are_declared_order_base_first_and_skip_class_vars() -> None:
 
 
 def test_keyword_only_with_defaults() -> None:
+    assert [name for name in record_fields(Child) if has_default(Child, name)] == ["note", "tags"]
     child = Child(owner="a", amount=1)
     assert (child.owner, child.amount, child.note, child.tags) == ("a", 1, "", frozenset())
     with pytest.raises(TypeError):
