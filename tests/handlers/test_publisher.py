@@ -416,34 +416,20 @@ def stream_records(streams: Any, stream_arn: str) -> list[dict[str, Any]]:
     return streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
 
 
+def request_and_approval(store: DynamoDBEventStore) -> list[StoredEvent]:
+    """Append john's LeaveRequested and LeaveApproved through the real store (its stream records follow)."""
+    events = [
+        NewEvent(event_type=t, data=d, event_id=i, occurred_at=at, metadata=METADATA)
+        for t, d, i, at in [
+            ("LeaveRequested", {"start": "2026-01-05", "end": "2026-01-06"}, "e1", "2026-01-05T09:00:00Z"),
+            ("LeaveApproved", {"by": "mike"}, "e2", "2026-01-05T10:00:00Z"),
+        ]
+    ]
+    return store.append([Append(stream_id="employee#john", expected_version=0, events=events)])
+
+
 def test_handler_delivers_stored_events_to_the_bus_end_to_end(aws: dict[str, Any]) -> None:
-    store = DynamoDBEventStore(aws["dynamodb"], "events")
-    metadata = {"actor": "john", "idempotency_key": "k1", "correlation_id": "c1", "causation_id": "x1"}
-    stored = store.append(
-        [
-            Append(
-                stream_id="employee#john",
-                expected_version=0,
-                events=[
-                    NewEvent(
-                        event_type="LeaveRequested",
-                        data={"start": "2026-01-05", "end": "2026-01-06"},
-                        event_id="e1",
-                        occurred_at="2026-01-05T09:00:00Z",
-                        metadata=metadata,
-                    ),
-                    NewEvent(
-                        event_type="LeaveApproved",
-                        data={"by": "mike"},
-                        event_id="e2",
-                        occurred_at="2026-01-05T10:00:00Z",
-                        metadata=metadata,
-                    ),
-                ],
-            )
-        ],
-        idempotency=None,
-    )
+    stored = request_and_approval(DynamoDBEventStore(aws["dynamodb"], "events"))
     records = stream_records(aws["streams"], aws["stream_arn"])
 
     assert publisher.handler({"Records": records}, None) == {"batchItemFailures": []}
@@ -458,32 +444,7 @@ def test_handler_delivers_stored_events_to_the_bus_end_to_end(aws: dict[str, Any
 
 
 def test_enrich_turns_real_stream_records_into_the_stored_envelopes(aws: dict[str, Any]) -> None:
-    store = DynamoDBEventStore(aws["dynamodb"], "events")
-    stored = store.append(
-        [
-            Append(
-                stream_id="employee#john",
-                expected_version=0,
-                events=[
-                    NewEvent(
-                        event_type="LeaveRequested",
-                        data={"start": "2026-01-05"},
-                        event_id="e1",
-                        occurred_at="2026-01-05T09:00:00Z",
-                        metadata=METADATA,
-                    ),
-                    NewEvent(
-                        event_type="LeaveApproved",
-                        data={"by": "mike"},
-                        event_id="e2",
-                        occurred_at="2026-01-05T10:00:00Z",
-                        metadata=METADATA,
-                    ),
-                ],
-            )
-        ],
-        idempotency=None,
-    )
+    stored = request_and_approval(DynamoDBEventStore(aws["dynamodb"], "events"))
 
     enriched = publisher.enrich(stream_records(aws["streams"], aws["stream_arn"]), None)
 
