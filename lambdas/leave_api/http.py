@@ -178,7 +178,9 @@ def json_body(event: Mapping[str, Any], max_bytes: int = MAX_BODY_BYTES) -> Any:
     """The parsed JSON body. An absent or empty body is `{}` (for `approve`, `cancel`).
 
     415 if a non-JSON content type is declared, 413 above `max_bytes`, 400 for anything
-    that is not strict JSON (NaN, Infinity, numbers that overflow, invalid UTF-8, lone surrogates)."""
+    that is not strict JSON (NaN, Infinity, numbers that overflow, invalid UTF-8, lone
+    surrogates) and for an object that repeats a key (`{"name": "a", "name": "b"}`: parsers
+    disagree on which one wins, so the request is ambiguous; the message names the key)."""
     content_type = header(event, "content-type")
     media = (content_type or "").split(";")[0].strip().lower()
     if media and media != JSON_CONTENT_TYPE and not media.endswith("+json"):
@@ -187,14 +189,42 @@ def json_body(event: Mapping[str, Any], max_bytes: int = MAX_BODY_BYTES) -> Any:
     if not data.strip():
         return {}
     try:
-        parsed = json.loads(data.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
+        parsed = json.loads(
+            data.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys
+        )
         json.dumps(parsed, ensure_ascii=False).encode("utf-8")  # a lone surrogate escape like \ud800 is not text
         return parsed
+    except DuplicateKeyError as exc:
+        raise bad_request(
+            f"the request body repeats the key {json.dumps(exc.key, ensure_ascii=False)[:80]} in one object",
+            code="malformed_json",
+            field="body",
+        ) from exc
     except UnicodeError as exc:
         raise bad_request("the request body is not valid UTF-8 text", code="malformed_json", field="body") from exc
     except (ValueError, RecursionError) as exc:
         detail = f" ({exc})" if isinstance(exc, json.JSONDecodeError) else ""
         raise bad_request(f"the request body is not valid JSON{detail}", code="malformed_json", field="body") from exc
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`object_pairs_hook` of `json.loads`: the object, unless a key repeats."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKeyError(key)
+            seen.add(key)
+    return found
 
 
 def _reject_constant(name: str) -> Any:
