@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -735,34 +735,6 @@ class EventSourcedService(pulumi.ComponentResource):
     def _http_api(self, spec: ApiSpec) -> _Api:
         assert self.events_table is not None
         name = self._base
-        commands = self._function(
-            "commands",
-            spec.commands,
-            [
-                _iam.statement(
-                    "AppendToEventStore",
-                    ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
-                    [self.events_table.table_arn],
-                )
-            ],
-            {"EVENTS_TABLE": self.events_table.table_name},
-        )
-        read_model_arns = [t.table_arn for t in self.read_models.values()]
-        queries = self._function(
-            "queries",
-            spec.queries,
-            [_iam.statement("ReadReadModels", list(_READ_ACTIONS), read_model_arns)] if read_model_arns else [],
-            {f"READ_MODEL_TABLE_{n.upper().replace('-', '_')}": t.table_name for n, t in self.read_models.items()},
-        )
-
-        user_pool = user_pool_client = None
-        if spec.jwt is None:
-            user_pool, user_pool_client = self._user_pool()
-            issuer: pulumi.Output[str] = pulumi.Output.concat("https://", user_pool.endpoint)
-            audiences: Sequence[pulumi.Input[str]] = [user_pool_client.id]
-        else:
-            issuer, audiences = pulumi.Output.from_input(spec.jwt.issuer), list(spec.jwt.audiences)
-
         api = aws.apigatewayv2.Api(
             f"{name}-api",
             protocol_type="HTTP",
@@ -778,6 +750,37 @@ class EventSourcedService(pulumi.ComponentResource):
             tags=dict(self.args.tags) or None,
             opts=self._child,
         )
+        # The API's public URL, for what the functions publish (e.g. the OpenAPI `servers`):
+        # a default the spec's `environment` may override (a custom domain).
+        public_url = {"API_URL": api.api_endpoint}
+        commands = self._function(
+            "commands",
+            replace(spec.commands, environment={**public_url, **spec.commands.environment}),
+            [
+                _iam.statement(
+                    "AppendToEventStore",
+                    ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
+                    [self.events_table.table_arn],
+                )
+            ],
+            {"EVENTS_TABLE": self.events_table.table_name},
+        )
+        read_model_arns = [t.table_arn for t in self.read_models.values()]
+        queries = self._function(
+            "queries",
+            replace(spec.queries, environment={**public_url, **spec.queries.environment}),
+            [_iam.statement("ReadReadModels", list(_READ_ACTIONS), read_model_arns)] if read_model_arns else [],
+            {f"READ_MODEL_TABLE_{n.upper().replace('-', '_')}": t.table_name for n, t in self.read_models.items()},
+        )
+
+        user_pool = user_pool_client = None
+        if spec.jwt is None:
+            user_pool, user_pool_client = self._user_pool()
+            issuer: pulumi.Output[str] = pulumi.Output.concat("https://", user_pool.endpoint)
+            audiences: Sequence[pulumi.Input[str]] = [user_pool_client.id]
+        else:
+            issuer, audiences = pulumi.Output.from_input(spec.jwt.issuer), list(spec.jwt.audiences)
+
         authorizer = aws.apigatewayv2.Authorizer(
             f"{name}-api-jwt",
             api_id=api.id,

@@ -263,6 +263,7 @@ class ApiDecl:
     stage: str
     routes: tuple[RouteDecl, ...]
     cors: Mapping[str, Any] | None
+    endpoint: str | None = None  # the recorded `apiEndpoint` (a mock value), replaced by the local URL
 
 
 @dataclass(frozen=True)
@@ -648,6 +649,7 @@ class _Builder:
             stage=stages[0] if stages else "$default",
             routes=tuple(routes),
             cors=r.inputs.get("corsConfiguration"),
+            endpoint=r.state.get("apiEndpoint"),
         )
 
     def _authorizer(self, route: RecordedResource, authorizers: Mapping[str | None, RecordedResource]) -> Authorizer | None:

@@ -203,12 +203,21 @@ class LocalStack:
                     account_id=ACCOUNT_ID,
                 )
             )
+        self._point_functions_at_local_apis()
         for worker in [*self.invokers.values()]:
             worker.start()
         for thread in [*self.drainers, *self.pollers, *self.apis]:
             thread.start()
         self._write_state()
         self._banner(time.perf_counter() - t0)
+
+    def _point_functions_at_local_apis(self) -> None:
+        """A function environment value that is an API's recorded endpoint (the mock engine's
+        `https://<id>.execute-api...`, e.g. `API_URL`) becomes that API's local URL."""
+        assert self.runtime is not None
+        local = {server.api.endpoint: server.url for server in self.apis if server.api.endpoint}
+        for fn in self.runtime.functions.values():
+            fn.environment.update({k: local[v] for k, v in fn.environment.items() if v in local})
 
     def _poller(self, source: StreamSource, deliver: Callable[[list[dict[str, Any]]], Invocation], target_arn: str) -> StreamPoller:
         assert self.moto is not None and self.clients is not None and self.provisioned is not None

@@ -104,9 +104,9 @@ class CommandsApp:
     def _dispatch(self, event: Mapping[str, Any], found: Match, correlation: str, extra: dict[str, Any]) -> dict[str, Any]:
         route = found.route
         if route.public:
-            from leave_api.openapi import document  # only this route needs it
+            from leave_api.openapi import configured_server_url, document  # only this route needs them
 
-            return http.json_response(200, document(http.base_url(event)))
+            return http.json_response(200, document(configured_server_url()))
         caller = http.caller(event)
         params = validate_params(route, found.params)
         body = http.json_body(event)

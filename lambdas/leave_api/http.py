@@ -95,16 +95,6 @@ def path(event: Mapping[str, Any]) -> str:
     return raw
 
 
-def base_url(event: Mapping[str, Any]) -> str | None:
-    """The API's public URL as the client called it (`https://<domain>[/<stage>]`), if known."""
-    context = event.get("requestContext") or {}
-    domain = context.get("domainName")
-    if not domain:
-        return None
-    stage = context.get("stage")
-    return f"https://{domain}" + (f"/{stage}" if stage and stage != "$default" else "")
-
-
 def query(event: Mapping[str, Any]) -> dict[str, str]:
     """Query-string parameters (repeated ones arrive comma-joined, as API Gateway sends them)."""
     return dict(event.get("queryStringParameters") or {})

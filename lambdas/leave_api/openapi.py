@@ -1,9 +1,22 @@
 """The OpenAPI 3.1 document of the leave API, built from the route table and the same
-schemas the handlers validate with (so the document cannot drift from the code)."""
+schemas the handlers validate with (so the document cannot drift from the code).
+
+Two error shapes reach a client, and each response declares the ones it can carry:
+the handlers answer `Error` (`{"error": {"code", "message", ...}}`); API Gateway itself
+answers `GatewayError` (`{"message": "Unauthorized"}`) when it stops a request before any
+function runs (no or bad token: 401; no route: 404; over its 10 MB payload limit: 413;
+throttled: 429; the function crashed or timed out: 500). The local stack's HTTP API
+answers the same.
+
+`servers` comes from configuration, never from the request: `API_URL` (the component sets
+it to the API's endpoint; the local stack to its own URL); unset, it is the relative `/`,
+which OpenAPI resolves against the URL the document was fetched from (this API's root).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -15,28 +28,104 @@ from leave_api.routes import ROUTES, Route
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 
-ERROR_RESPONSES: dict[int, tuple[str, str]] = {
+API_URL_ENV = "API_URL"
+"""The environment variable holding the API's public base URL (the OpenAPI `servers`)."""
+
+GATEWAY_PAYLOAD_LIMIT = "10 MB"
+"""API Gateway HTTP API's request payload quota: above it the gateway answers 413 itself."""
+
+GATEWAY_ERROR: dict[str, Any] = {
+    "title": "GatewayError",
+    "type": "object",
+    "required": ["message"],
+    "properties": {"message": {"type": "string", "examples": ["Unauthorized", "Not Found"]}},
+    "additionalProperties": False,
+    "description": "API Gateway's own answer, before any function runs: "
+    '`{"message": "Unauthorized" | "Not Found" | "Request Entity Too Large" | '
+    '"Too Many Requests" | "Internal Server Error"}`.',
+}
+
+HANDLER = "Error"
+GATEWAY = "GatewayError"
+
+ERROR_RESPONSES: dict[int, tuple[str, str, tuple[str, ...]]] = {
     400: (
         "BadRequest",
         "Malformed or schema-invalid input (`malformed_json`, `invalid_request`, "
         "`invalid_idempotency_key`); `error.field` names the offending field, e.g. `body.days[2]`.",
+        (HANDLER,),
     ),
-    401: ("Unauthorized", "No or bad bearer token (`unauthorized`)."),
-    403: ("Forbidden", "The caller may not do this (`forbidden`)."),
-    404: ("NotFound", "Unknown id (`not_found`)."),
+    401: (
+        "Unauthorized",
+        'No, expired or otherwise invalid bearer token: API Gateway\'s JWT authorizer answers `{"message": "Unauthorized"}` '
+        "with a `WWW-Authenticate` header saying why; a verified token that names nobody is `unauthorized`.",
+        (GATEWAY, HANDLER),
+    ),
+    403: ("Forbidden", "The caller may not do this (`forbidden`, or the domain's reason, e.g. `not_the_approver`).", (HANDLER,)),
+    404: (
+        "NotFound",
+        'Unknown id (`not_found`, `employee_not_found`, ...); API Gateway answers `{"message": "Not Found"}` '
+        "for a path no route matches (e.g. an empty path segment).",
+        (HANDLER, GATEWAY),
+    ),
     409: (
         "Conflict",
         "Concurrent change (`concurrent_modification`: reload and retry) or invalid state "
         "(`invalid_state`, e.g. approving a decided request).",
+        (HANDLER,),
     ),
-    413: ("PayloadTooLarge", f"The body exceeds {MAX_BODY_BYTES} bytes (`payload_too_large`)."),
-    415: ("UnsupportedMediaType", "A Content-Type other than `application/json` (`unsupported_media_type`)."),
+    413: (
+        "PayloadTooLarge",
+        f"The body exceeds {MAX_BODY_BYTES} bytes (`payload_too_large`); above API Gateway's "
+        f'{GATEWAY_PAYLOAD_LIMIT} the gateway answers `{{"message": "Request Entity Too Large"}}`.',
+        (HANDLER, GATEWAY),
+    ),
+    415: ("UnsupportedMediaType", "A Content-Type other than `application/json` (`unsupported_media_type`).", (HANDLER,)),
     422: (
         "Unprocessable",
         "A domain rule is broken (`rule_violated`, e.g. not enough days left), or the "
         "Idempotency-Key was already used with another request (`idempotency_key_reused`).",
+        (HANDLER,),
     ),
-    500: ("InternalError", "Unexpected failure (`internal_error`); `error.correlation_id` identifies the logs."),
+    429: (
+        "TooManyRequests",
+        'Over the stage\'s throttling limits: API Gateway answers `{"message": "Too Many Requests"}`; retry with backoff.',
+        (GATEWAY,),
+    ),
+    500: (
+        "InternalError",
+        "Unexpected failure (`internal_error`; `error.correlation_id` identifies the logs), or the "
+        'function crashed or timed out and API Gateway answers `{"message": "Internal Server Error"}`.',
+        (HANDLER, GATEWAY),
+    ),
+}
+
+GATEWAY_STATUSES = frozenset({429, 500})
+"""Statuses API Gateway may answer on any route (throttling, a failed function)."""
+
+LINKS: dict[str, dict[str, dict[str, str]]] = {
+    # operationId -> {target operationId (also the link's name): {its parameter: runtime expression}}
+    "create_location": {
+        "add_employee": {"location_id": "$response.body#/location_id"},
+        "assign_approver": {"location_id": "$response.body#/location_id"},
+        "set_policy": {"location_id": "$response.body#/location_id"},
+        "get_calendar": {"location_id": "$response.body#/location_id"},
+    },
+    "add_employee": {
+        "set_working_week": {"employee_id": "$response.body#/employee_id"},
+        "request_leave": {"employee_id": "$response.body#/employee_id"},
+        "add_past_leave": {"employee_id": "$response.body#/employee_id"},
+        "transfer_employee": {"employee_id": "$response.body#/employee_id"},
+        "get_balance": {"employee_id": "$response.body#/employee_id"},
+        "assign_approver": {"location_id": "$response.body#/location_id"},
+    },
+    "assign_approver": {"get_pending": {"employee_id": "$response.body#/approver_id"}},
+    "request_leave": {
+        "approve_leave": {"request_id": "$response.body#/request_id"},
+        "deny_leave": {"request_id": "$response.body#/request_id"},
+        "cancel_leave": {"request_id": "$response.body#/request_id"},
+    },
+    "add_past_leave": {"cancel_leave": {"request_id": "$response.body#/request_id"}},
 }
 
 DESCRIPTION = f"""Event-sourced leave tracking. Writes append events; reads come from eventually
@@ -45,26 +134,36 @@ consistent read models.
 * Every request carries `Authorization: Bearer <JWT>`; the caller is the token's
   `custom:employee_id` (or `sub`), roles are its `cognito:groups`. No actor id is taken from a body.
 * Request bodies are JSON (`Content-Type: application/json` or none), at most {MAX_BODY_BYTES} bytes
-  (413 above, 415 for other media types). Unknown fields are rejected.
+  (413 above, 415 for other media types). Unknown fields and repeated keys are rejected.
 * Writes accept `Idempotency-Key`: the same key and body again returns the first response and
   changes nothing; the same key with another body is 422 `idempotency_key_reused`. Keys are scoped
   to the caller and kept with the events.
-* Errors are `{{"error": {{"code": "...", "message": "..."}}}}`, plus `field`/`details` for 400s.
+* Errors are `{{"error": {{"code": "...", "message": "..."}}}}` (`Error`), plus `field`/`details`
+  for 400s. Requests API Gateway stops itself (401 no or bad token, 404 no route, 413 over
+  {GATEWAY_PAYLOAD_LIMIT}, 429 throttled, 500 function failed) get its own `{{"message": "..."}}`
+  (`GatewayError`); each response lists the shapes it may carry.
 """
 
 
 def document(server_url: str | None = None) -> dict[str, Any]:
-    """The OpenAPI document (a fresh copy the caller may change)."""
+    """The OpenAPI document (a fresh copy the caller may change), its `servers` being
+    `server_url` (trailing `/` dropped) or, without one, the relative `/`: the root of
+    wherever the document was fetched from. Never derived from request headers."""
     doc = json.loads(_document_text())
-    if server_url:
-        doc["servers"] = [{"url": server_url}]
+    url = (server_url or "").strip().rstrip("/")
+    doc["servers"] = [{"url": url or "/", "description": "this API" if url else "relative: where this document was fetched from"}]
     return doc
+
+
+def configured_server_url() -> str | None:
+    """The API's public base URL from `API_URL`, or None when it is not configured."""
+    return os.environ.get(API_URL_ENV, "").strip() or None
 
 
 @lru_cache(maxsize=1)
 def _document_text() -> str:
     """The document as JSON text, built once per process."""
-    component_schemas: dict[str, Any] = {"Error": s.ERROR}
+    component_schemas: dict[str, Any] = {HANDLER: s.ERROR, GATEWAY: GATEWAY_ERROR}
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, component_schemas)
@@ -98,10 +197,7 @@ def _document_text() -> str:
                     "description": "Makes a retried write safe: same key and body, same response.",
                 },
             },
-            "responses": {
-                name: {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-                for name, description in ERROR_RESPONSES.values()
-            },
+            "responses": {name: _error_response(status) for status, (name, _, _) in ERROR_RESPONSES.items()},
         },
     }
     return json.dumps(doc, sort_keys=False)
@@ -140,11 +236,43 @@ def _success(route: Route, component_schemas: dict[str, Any]) -> dict[str, Any]:
     content: dict[str, Any] = {}
     for media in route.media_types:
         content[media] = {"schema": _ref(route.response, component_schemas) if media.endswith("json") else {"type": "string"}}
-    return {"description": "Success", "content": content}
+    response: dict[str, Any] = {"description": "Success", "content": content}
+    if links := _links(route):
+        response["links"] = links
+    return response
+
+
+def _links(route: Route) -> dict[str, Any]:
+    """OpenAPI links from this operation's success to the operations its answer's ids feed."""
+    return {
+        target: {
+            "operationId": target,
+            "parameters": parameters,
+            "description": f"{', '.join(parameters)} from this answer",
+        }
+        for target, parameters in LINKS.get(route.handler, {}).items()
+    }
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    _, description, shapes = ERROR_RESPONSES[status]
+    refs = [{"$ref": f"#/components/schemas/{shape}"} for shape in shapes]
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": refs[0] if len(refs) == 1 else {"oneOf": refs}}},
+    }
+    if status == 401:
+        response["headers"] = {
+            "WWW-Authenticate": {
+                "description": 'From API Gateway: why the token was refused, e.g. `Bearer error="invalid_token"`.',
+                "schema": {"type": "string"},
+            }
+        }
+    return response
 
 
 def _errors(route: Route) -> dict[str, Any]:
-    statuses = {500, *route.errors} | (set() if route.public else {400, 401})
+    statuses = {*GATEWAY_STATUSES, *route.errors} | (set() if route.public else {400, 401})
     if route.body is None:
         statuses -= {413, 415}
     return {str(status): {"$ref": f"#/components/responses/{ERROR_RESPONSES[status][0]}"} for status in sorted(statuses)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -318,10 +319,12 @@ def test_environment_names_the_real_resources_and_component_values_win(full: Rec
     events = full.one(TABLE, "leave-events").state["name"]
     balance = full.one(TABLE, "leave-balance").state["name"]
     pending = full.one(TABLE, "leave-pending-approvals").state["name"]
+    api_url = full.one("aws:apigatewayv2/api:Api", "leave-api").state["apiEndpoint"]
     env = {f.name: f.inputs["environment"]["variables"] for f in full.of_type(FUNCTION)}
-    assert env["leave-commands"] == {"SERVICE_SOURCE": SOURCE, "EVENTS_TABLE": events}
+    assert env["leave-commands"] == {"SERVICE_SOURCE": SOURCE, "EVENTS_TABLE": events, "API_URL": api_url}
     assert env["leave-queries"] == {
         "SERVICE_SOURCE": SOURCE,
+        "API_URL": api_url,
         "READ_MODEL_TABLE_BALANCE": balance,
         "READ_MODEL_TABLE_PENDING_APPROVALS": pending,
     }
@@ -332,6 +335,23 @@ def test_environment_names_the_real_resources_and_component_values_win(full: Rec
         "EVENTS_TABLE": events,
     }
     assert env["leave-notify-subscriber"] == {"SERVICE_SOURCE": SOURCE, "WEBHOOK_URL": "https://hooks.example/x"}
+
+
+def test_api_url_defaults_to_the_api_endpoint_and_the_spec_may_override_it(code_root: Path) -> None:
+    custom = "https://leave.example.com"
+    stack = _record(
+        lambda: EventSourcedService(
+            "leave",
+            EventSourcedServiceArgs(
+                source=SOURCE,
+                bus=OTHER_BUS,
+                api=replace(api_spec(code_root), commands=fn(code_root, environment={"API_URL": custom})),
+            ),
+        )
+    )
+    env = {f.name: f.inputs["environment"]["variables"] for f in stack.of_type(FUNCTION)}
+    assert env["leave-commands"]["API_URL"] == custom
+    assert env["leave-queries"]["API_URL"] == stack.one("aws:apigatewayv2/api:Api", "leave-api").state["apiEndpoint"]
 
 
 def test_commands_append_to_the_events_table_only(full: RecordedStack) -> None:

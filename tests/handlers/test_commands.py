@@ -173,11 +173,13 @@ def test_openapi_document_is_served_without_a_token(api: Api) -> None:
     assert "/locations" in response.body["paths"]
 
 
-def test_openapi_document_names_the_server_it_was_fetched_from(api: Api) -> None:
-    event = api_event("GET", "/openapi.json", claims=None)
-    event["requestContext"].update(domainName="abc.execute-api.us-east-1.amazonaws.com", stage="dev")
-    document = json.loads(api.app(event)["body"])
-    assert document["servers"] == [{"url": "https://abc.execute-api.us-east-1.amazonaws.com/dev"}]
+def test_openapi_servers_come_from_api_url_never_from_the_request(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    event = api_event("GET", "/openapi.json", claims=None, headers={"host": "evil.example"})
+    event["requestContext"].update(domainName="evil.example", stage="dev")
+    monkeypatch.delenv("API_URL", raising=False)
+    assert [s["url"] for s in json.loads(api.app(event)["body"])["servers"]] == ["/"]
+    monkeypatch.setenv("API_URL", "https://abc.execute-api.us-east-1.amazonaws.com")
+    assert [s["url"] for s in json.loads(api.app(event)["body"])["servers"]] == ["https://abc.execute-api.us-east-1.amazonaws.com"]
 
 
 # --- errors: every status of the contract, and nothing appended ------------------------------

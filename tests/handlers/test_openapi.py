@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,10 +11,12 @@ from typing import Any
 import jsonschema
 import pytest
 from leave_api import schemas
-from leave_api.openapi import OPENAPI_VERSION, document
+from leave_api.openapi import ERROR_RESPONSES, GATEWAY_STATUSES, LINKS, OPENAPI_VERSION, configured_server_url, document
 from leave_api.routes import ROUTES
 
-API_MD = Path("/work/shared/API.md")
+REPOSITORY = Path(__file__).resolve().parents[2]
+SHARED = REPOSITORY.parent / "shared"  # the contract lives beside the repository, in ../shared
+API_MD = SHARED / "API.md"
 CONTRACT_ROUTES = {
     ("POST", "/locations"),
     ("POST", "/locations/{location_id}/employees"),
@@ -79,7 +82,7 @@ def test_every_route_of_api_md_is_present_with_its_method(doc: dict[str, Any]) -
 
 
 def test_contract_table_in_this_test_matches_api_md() -> None:
-    assert API_MD.exists(), f"the API contract {API_MD} is missing: clone this repo with ../shared beside it"
+    assert API_MD.is_file(), f"the API contract {API_MD} is missing: ../shared must sit beside the repository {REPOSITORY}"
     found = set(re.findall(r"^\| `(GET|POST|PUT|DELETE|PATCH) ([^`?]+)", API_MD.read_text(), flags=re.M))
     assert found == CONTRACT_ROUTES
 
@@ -133,10 +136,53 @@ def test_bearer_jwt_is_the_default_security_and_the_document_itself_is_public(do
     assert doc["paths"]["/openapi.json"]["get"]["security"] == []
 
 
-def test_error_responses_use_the_error_schema(doc: dict[str, Any]) -> None:
-    for name, response in doc["components"]["responses"].items():
-        assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}, name
+def shapes(doc: dict[str, Any], response: dict[str, Any]) -> set[str]:
+    """The component schemas a (possibly $ref'd) response's JSON body may have."""
+    if "$ref" in response:
+        response = resolve(doc, response["$ref"])
+    schema = response["content"]["application/json"]["schema"]
+    return {ref.rsplit("/", 1)[1] for ref in refs(schema)}
+
+
+def test_error_responses_declare_the_handler_and_the_gateway_shapes_they_can_carry(doc: dict[str, Any]) -> None:
     assert doc["components"]["schemas"]["Error"] == schemas.ERROR
+    gateway = doc["components"]["schemas"]["GatewayError"]
+    jsonschema.validate({"message": "Unauthorized"}, gateway)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"error": {"code": "x", "message": "y"}}, gateway)
+    expected = {
+        "400": {"Error"},
+        "401": {"Error", "GatewayError"},  # the JWT authorizer; a verified token naming nobody
+        "403": {"Error"},  # no route declares scopes, so the gateway never answers 403
+        "404": {"Error", "GatewayError"},  # unknown id; no route
+        "409": {"Error"},
+        "413": {"Error", "GatewayError"},  # over 16 KB (handler); over 10 MB (gateway)
+        "415": {"Error"},
+        "422": {"Error"},
+        "429": {"GatewayError"},  # stage throttling
+        "500": {"Error", "GatewayError"},  # internal_error; the function crashed or timed out
+    }
+    for method, path, operation in operations(doc):
+        for status, response in operation["responses"].items():
+            if not status.startswith("2"):
+                assert shapes(doc, response) == expected[status], (method, path, status)
+    assert {str(status) for status in ERROR_RESPONSES} == set(expected)
+
+
+def test_every_operation_declares_what_the_gateway_may_answer_on_any_route(doc: dict[str, Any]) -> None:
+    for method, path, operation in operations(doc):
+        assert {str(s) for s in GATEWAY_STATUSES} <= set(operation["responses"]), (method, path)
+        if operation.get("security") != []:
+            assert "WWW-Authenticate" in resolve(doc, operation["responses"]["401"]["$ref"])["headers"]
+
+
+def test_the_local_gateway_answers_are_gateway_errors(doc: dict[str, Any]) -> None:
+    from local.http_api import _message
+
+    for status in (401, 404, 413, 500):
+        _, headers, body = _message(status, "x", [])
+        assert ("content-type", "application/json") in headers
+        jsonschema.validate(json.loads(body), doc["components"]["schemas"]["GatewayError"])
 
 
 def test_published_schemas_are_the_ones_the_handlers_validate_with(doc: dict[str, Any]) -> None:
@@ -161,8 +207,37 @@ def test_document_is_a_fresh_copy_each_time() -> None:
     assert document()["paths"]
 
 
-def test_server_url_is_added_when_given() -> None:
-    assert document("https://api.example.com")["servers"] == [{"url": "https://api.example.com"}]
+def test_servers_is_the_configured_url_or_the_relative_root() -> None:
+    assert document("https://api.example.com/")["servers"][0]["url"] == "https://api.example.com"
+    assert document()["servers"][0]["url"] == "/"
+    assert document("")["servers"][0]["url"] == "/"
+
+
+def test_the_server_url_is_read_from_api_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_URL", "https://abc.execute-api.eu-west-1.amazonaws.com")
+    assert configured_server_url() == "https://abc.execute-api.eu-west-1.amazonaws.com"
+    monkeypatch.setenv("API_URL", " ")
+    assert configured_server_url() is None
+    monkeypatch.delenv("API_URL")
+    assert configured_server_url() is None
+
+
+def test_links_name_existing_operations_parameters_and_answer_fields(doc: dict[str, Any]) -> None:
+    by_id = {operation["operationId"]: (method, path, operation) for method, path, operation in operations(doc)}
+    count = 0
+    for source, targets in LINKS.items():
+        method, path, operation = by_id[source]
+        success = next(r for s, r in operation["responses"].items() if s.startswith("2"))
+        answer = resolve(doc, success["content"]["application/json"]["schema"]["$ref"])
+        assert set(success["links"]) == set(targets), source
+        for name, link in success["links"].items():
+            _, target_path, _ = by_id[link["operationId"]]
+            for parameter, expression in link["parameters"].items():
+                assert f"{{{parameter}}}" in target_path, (source, name, parameter)
+                field = re.fullmatch(r"\$response\.body#/(\w+)", expression)
+                assert field and field[1] in answer["required"], (source, name, expression)
+                count += 1
+    assert count >= 10
 
 
 def test_document_passes_the_openapi_spec_validator(doc: dict[str, Any]) -> None:
