@@ -310,6 +310,13 @@ def _handler_class(api: ApiServer) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815 - http.server's names
 
+        def __getattr__(self, name: str) -> Any:
+            """Any other method (TRACE, QUERY, ...) meets the route table too, so it is a 404
+            `{"message":"Not Found"}` like every unrouted request, not http.server's HTML 501."""
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             return  # each invocation is logged by the runtime
 
