@@ -40,10 +40,17 @@ LEAVE_TYPE: Schema = {
     "examples": ["PTO"],
 }
 DATE: Schema = {"type": "string", "format": "date", "description": "An ISO date `YYYY-MM-DD`.", "examples": ["2026-01-05"]}
+HORIZON_DATE: Schema = {
+    **DATE,
+    "pattern": "^20[0-9]{2}-",
+    "description": "An ISO date `YYYY-MM-DD` from 2000-01-01 to 2099-12-31, the service's horizon (`leave.horizon`).",
+}
+"""A date a command records: within the horizon, so no date makes unbounded arithmetic or rows."""
 NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}
 TEXT: Schema = {"type": "string", "maxLength": 1000}
 DAYS: Schema = {"type": "number", "minimum": 0, "maximum": 366, "multipleOf": 0.5, "description": "Days, in steps of half a day."}
 YEAR: Schema = {"type": "integer", "minimum": 2000, "maximum": 2100}
+HORIZON_YEAR: Schema = {**YEAR, "maximum": 2099, "description": "A year of the service's horizon, 2000 to 2099."}
 WEEKDAY: Schema = {"type": "string", "enum": ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]}
 WORKING_DAYS: Schema = {"type": "number", "minimum": 0, "description": "Working days the leave covers."}
 
@@ -85,17 +92,22 @@ SET_WORKING_WEEK = obj(
     {"days": {"type": "array", "items": WEEKDAY, "minItems": 1, "maxItems": 7, "uniqueItems": True}},
     title="SetWorkingWeek",
 )
-REQUEST_LEAVE = obj({"leave_type": LEAVE_TYPE, "start": DATE, "end": DATE}, {"note": TEXT}, title="RequestLeave")
+REQUEST_LEAVE = obj({"leave_type": LEAVE_TYPE, "start": HORIZON_DATE, "end": HORIZON_DATE}, {"note": TEXT}, title="RequestLeave")
 APPROVE = obj({}, title="ApproveLeave")
 DENY = obj({}, {"reason": TEXT}, title="DenyLeave")
 CANCEL = obj({}, title="CancelLeave")
-ADD_PAST_LEAVE = obj({"leave_type": LEAVE_TYPE, "start": DATE, "end": DATE}, title="AddPastLeave")
+ADD_PAST_LEAVE = obj({"leave_type": LEAVE_TYPE, "start": HORIZON_DATE, "end": HORIZON_DATE}, title="AddPastLeave")
 TRANSFER = obj(
     {"to_location_id": ID},
-    {"effective_date": {**DATE, "description": "The day the new location's policy starts (default: today, UTC)."}},
+    {
+        "effective_date": {
+            **HORIZON_DATE,
+            "description": "The day the new location's policy starts (default: today, UTC), from 2000-01-01 to 2099-12-31.",
+        }
+    },
     title="TransferEmployee",
 )
-ROLLOVER = obj({"from_year": YEAR}, title="Rollover")
+ROLLOVER = obj({"from_year": HORIZON_YEAR}, title="Rollover")
 
 # --- query parameters of the queries ----------------------------------------------------------
 
