@@ -48,6 +48,12 @@ logger.setLevel(logging.INFO)
 
 Key = tuple[str, str]
 
+DEFAULT_MAX_ACTIONS = 100
+"""DynamoDB's limit of actions in one TransactWriteItems (stores may say less: `max_actions`)."""
+RESERVED_ACTIONS = 3
+"""Actions of a commit that are the projector's, not the projection's: the checkpoint move, the
+refresh marker and the note that clears it (or the stuck row a successful move clears)."""
+
 
 class MalformedEventError(ValueError):
     """The bus event is not an envelope of DESIGN.md section 2."""
@@ -65,8 +71,9 @@ class Session:
     owned by the stream being projected). Writes that leave a document as read are dropped.
     """
 
-    def __init__(self, store: ReadModelStore) -> None:
+    def __init__(self, store: ReadModelStore, max_actions: int = DEFAULT_MAX_ACTIONS) -> None:
         self._store = store
+        self._max_actions = max_actions
         self._seen: dict[Key, int] = {}
         self._read: dict[Key, dict[str, Any] | None] = {}
         self._docs: dict[Key, dict[str, Any] | None] = {}
@@ -104,6 +111,13 @@ class Session:
         key = _guard(pk, sk)
         self._docs[key] = None
         self._written.add(key)
+
+    def room(self) -> int:
+        """How many more rows this unit of work may write (or check) and still commit in one
+        transaction, besides what the projector adds (checkpoint, marker, notes); at least 1,
+        so a projection that writes within its room always makes progress."""
+        writes, checks = self.changes()
+        return max(1, self._max_actions - RESERVED_ACTIONS - len(writes) - len(checks))
 
     def refresh_later(self, target: str) -> None:
         """Have `Refreshing.refresh(session, target)` run after this commit, in its own transaction."""
@@ -169,6 +183,11 @@ class Projector:
     max_conflicts: int = 10
     backoff: Callable[[int], None] = field(default=_jittered_sleep)
 
+    @property
+    def max_actions(self) -> int:
+        """Actions one commit of the store may hold (DynamoDB: 100)."""
+        return getattr(self.store, "max_actions", DEFAULT_MAX_ACTIONS)
+
     def handle(self, event: StoredEvent) -> int:
         """Apply `event` and every missing version before it; return how many events this call applied."""
         pending = {event.version: event}
@@ -204,7 +223,7 @@ class Projector:
     def _apply(self, event: StoredEvent, checkpoint: int) -> bool:
         """Commit one event with its checkpoint move (and its refresh marker, if it deferred
         any, noted in the checkpoint); return whether it deferred."""
-        session = Session(self.store)
+        session = Session(self.store, self.max_actions)
         if event.event_type in self.projection.event_types:
             self.projection.apply(session, event)
         if session.deferred and not self._refreshing:
@@ -223,14 +242,16 @@ class Projector:
         left; the last one also clears the checkpoint's note."""
         conflicts = 0
         while True:
-            session = Session(self.store)
+            session = Session(self.store, self.max_actions)
             marker = session.get(REFRESH_PREFIX + stream_id, REFRESH_SK)
             if not marker:
                 return
             target, *rest = marker["targets"]
             cast(Refreshing, self.projection).refresh(session, target)
-            if session.deferred:
-                raise RuntimeError(f"{self.projection.name}: a refresh must not defer more refreshes")
+            if session.deferred - {target}:
+                raise RuntimeError(f"{self.projection.name}: a refresh may defer only its own target (the rest of its rows)")
+            if session.deferred:  # more rows than one transaction holds: the target stays first
+                rest = [target, *rest]
             if rest:
                 session.put(REFRESH_PREFIX + stream_id, REFRESH_SK, {"targets": rest})
             else:

@@ -36,6 +36,9 @@ _RETRYABLE = {"ConditionalCheckFailed", "TransactionConflict"}
 class DynamoDBReadModelStore:
     """`ReadModelStore` on one DynamoDB table (low-level client, strongly consistent reads)."""
 
+    max_actions = MAX_ACTIONS
+    """Actions one commit (one TransactWriteItems) may hold."""
+
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name

@@ -25,6 +25,11 @@ class InMemoryReadModelStore:
         self._lock = threading.Lock()
         self._max_actions = max_actions
 
+    @property
+    def max_actions(self) -> int:
+        """Actions one commit may hold (as DynamoDB's 100, or fewer for tests)."""
+        return self._max_actions
+
     def get(self, pk: str, sk: str) -> Row | None:
         with self._lock:
             found = self._rows.get((pk, sk))
