@@ -163,6 +163,37 @@ ROLLOVER_DONE = result(
     },
     title="RolloverDone",
 )
+STALE_ITEM: Schema = result(
+    {
+        "stream_id": {"type": "string"},
+        "stuck_at_version": {"type": "integer", "minimum": 1, "description": "The version the projector could not apply."},
+        "reason": {"type": "string", "description": "The error, e.g. `TooManyActionsError: ...`."},
+        "since": {"type": "string", "description": "When it was recorded (ISO 8601, UTC)."},
+    },
+    title="StuckStream",
+)
+FRESHNESS: dict[str, Schema] = {
+    "as_of_version": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "The version of the query's stream (the employee's for a balance, the location's for a calendar, "
+        "the stream's for its events) this read model reflects. The response's strong `ETag` changes with the body; "
+        "send it in `If-None-Match` to get 304 Not Modified.",
+    },
+    "as_of": {
+        "type": "object",
+        "additionalProperties": {"type": "integer", "minimum": 0},
+        "description": "Each stream this answer shows, with the version of it the read model reflects.",
+    },
+    "stale": {
+        "type": "array",
+        "items": STALE_ITEM,
+        "description": "Streams of this answer the projector is stuck on (an event it cannot apply): the answer "
+        "stops at `stuck_at_version - 1` for them until the event is redriven. Empty when current.",
+    },
+}
+"""How current a read-model answer is (every query that reads a read model adds these)."""
+
 BALANCE = obj(
     {
         "employee_id": ID,
@@ -179,7 +210,8 @@ BALANCE = obj(
             **WORKING_DAYS,
             "description": "Days of this year rolled over into the next one "
             "(remaining = allowance + rolled_over - used - pending - rolled_out).",
-        }
+        },
+        **FRESHNESS,
     },
     title="Balance",
 )
@@ -195,7 +227,7 @@ PENDING_ITEM: Schema = {
         "leave_type": LEAVE_TYPE,
     },
 }
-PENDING = obj({"items": {"type": "array", "items": PENDING_ITEM}}, title="PendingApprovals")
+PENDING = obj({"items": {"type": "array", "items": PENDING_ITEM}}, FRESHNESS, title="PendingApprovals")
 CALENDAR_ITEM: Schema = {
     "type": "object",
     "required": ["employee_id", "start", "end"],
@@ -210,7 +242,7 @@ CALENDAR_ITEM: Schema = {
         "working_days": WORKING_DAYS,
     },
 }
-CALENDAR = obj({"items": {"type": "array", "items": CALENDAR_ITEM}}, title="Calendar")
+CALENDAR = obj({"items": {"type": "array", "items": CALENDAR_ITEM}}, FRESHNESS, title="Calendar")
 ENVELOPE: Schema = {
     "type": "object",
     "required": ["metadata", "data"],
@@ -233,7 +265,12 @@ ENVELOPE: Schema = {
         "data": {"type": "object"},
     },
 }
-EVENTS = obj({"items": {"type": "array", "items": ENVELOPE}}, title="StreamEvents")
+EVENTS = obj({"items": {"type": "array", "items": ENVELOPE}}, FRESHNESS, title="StreamEvents")
+STUCK_STREAMS = obj(
+    {"items": {"type": "array", "items": {**STALE_ITEM, "required": [*STALE_ITEM["required"], "projection"]}}},
+    title="StuckStreams",
+    description="Every stream a projector is stuck on, per projection (one Query of the `stuck` partition of each read-model table).",
+)
 OPENAPI_DOCUMENT: Schema = {"type": "object", "title": "OpenAPIDocument", "required": ["openapi", "paths"]}
 
 ERROR = obj(

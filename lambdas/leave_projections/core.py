@@ -35,7 +35,9 @@ from eventstore.ports import StoredEvent
 
 from leave_projections.ports import (
     CHECKPOINT_PREFIX,
+    STUCK_PK,
     Check,
+    Checkpoint,
     CheckpointMove,
     ConflictError,
     EventLoader,
@@ -141,8 +143,8 @@ class Session:
 
 
 def _guard(pk: str, sk: str) -> Key:
-    if pk.startswith(CHECKPOINT_PREFIX):
-        raise ValueError(f"partition {pk!r} is reserved for checkpoints")
+    if pk.startswith(CHECKPOINT_PREFIX) or pk == STUCK_PK:
+        raise ValueError(f"partition {pk!r} is reserved for the projector (checkpoints, stuck streams)")
     return (pk, sk)
 
 
@@ -189,12 +191,47 @@ class Projector:
         return getattr(self.store, "max_actions", DEFAULT_MAX_ACTIONS)
 
     def handle(self, event: StoredEvent) -> int:
-        """Apply `event` and every missing version before it; return how many events this call applied."""
+        """Apply `event` and every missing version before it; return how many events this call applied.
+
+        If that fails, the stream is recorded as stuck (`ReadModelStore.mark_stuck`: which
+        version, why, since when; and one structured log line) before the error propagates, so
+        the event still goes to the retries and the DLQ, but the stream is findable and its
+        queries say so. The first call that succeeds on the stream again clears the record."""
+        state = self.store.checkpoint_state(event.stream_id)
+        progress = [state.version]
+        try:
+            applied = self._handle(event, state, progress)
+        except Exception as exc:
+            self._mark_stuck(event, progress[0] + 1, exc)
+            raise
+        if state.stuck:
+            self.store.clear_stuck(event.stream_id)
+            logger.info(json.dumps({"projection": self.projection.name, "stream_id": event.stream_id, "stuck": False}))
+        return applied
+
+    def _mark_stuck(self, event: StoredEvent, at_version: int, exc: Exception) -> None:
+        from datetime import UTC, datetime  # error path only
+
+        record = {
+            "projection": self.projection.name,
+            "stream_id": event.stream_id,
+            "stuck_at_version": at_version,
+            "delivered_version": event.version,
+            "reason": f"{type(exc).__name__}: {exc}"[:1000],
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        logger.error(json.dumps({**record, "stuck": True}))
+        try:
+            self.store.mark_stuck(event.stream_id, record)
+        except Exception:  # noqa: BLE001 - the original error matters more; the log line remains
+            logger.exception("could not record stuck stream %s", event.stream_id)
+
+    def _handle(self, event: StoredEvent, state: Checkpoint, progress: list[int]) -> int:
         pending = {event.version: event}
         applied = conflicts = 0
-        state = self.store.checkpoint_state(event.stream_id)
         checkpoint, refresh_pending = state.version, state.refresh_pending
         while True:
+            progress[0] = checkpoint
             if checkpoint >= event.version and checkpoint + 1 not in pending:
                 if refresh_pending:  # ours, or left by an invocation that crashed
                     self._refresh(event.stream_id)
