@@ -43,6 +43,7 @@ from leave.events import (
     PastLeaveAdded,
     WorkingWeekChanged,
 )
+from leave.horizon import check_day, check_year, within
 from leave.ids import make_request_id, parse_request_id
 from leave.location import LocationState, require_admin, require_location
 from leave.workdays import DEFAULT_WORKING_WEEK, normalize_week, working_days_by_year
@@ -224,7 +225,9 @@ def required_locations(state: EmployeeState, command: EmployeeCommand) -> tuple[
         case ApproveLeave() | DenyLeave():
             needed = {state.location_id}
         case RequestLeave() | AddPastLeave():
-            needed = {state.location_id} | state.location_ids(command.start.year, max(command.start, command.end).year)
+            needed = {state.location_id}
+            if within(command.start) and within(command.end):  # else `decide` refuses it, reading nothing more
+                needed |= state.location_ids(command.start.year, max(command.start, command.end).year)
         case RollOverLeave():
             needed = state.location_ids(command.from_year, command.from_year)
     return tuple(sorted(needed))
@@ -382,6 +385,8 @@ def _transfer(state: EmployeeState, command: TransferEmployee, locations: Mappin
     require_location(target)
     if target.location_id == state.location_id:
         raise InvalidState("already_in_location", f"{state.employee_id} is already in location {target.location_id}")
+    if command.effective_on is not None:
+        check_day("effective_on", command.effective_on)
     effective_on = command.effective_on or today
     current_start = state.placement_start(len(state.placements) - 1)
     if effective_on < current_start:
@@ -423,6 +428,7 @@ def _transfer(state: EmployeeState, command: TransferEmployee, locations: Mappin
 def check_rollover(command: RollOverLeave, today: date) -> None:
     """The checks of a rollover that do not depend on any employee (run once, before the walk)."""
     require_admin(command.caller)
+    check_year("from_year", command.from_year)
     if command.from_year > today.year:
         raise RuleViolated("year_not_started", f"cannot roll over {command.from_year} before it has started")
 
@@ -473,6 +479,8 @@ def _require_decider(caller: Caller, state: EmployeeState, location: LocationSta
 
 def _check_new_leave(state: EmployeeState, leave_type: str, start: date, end: date, locations: Mapping[str, LocationState]) -> int:
     """The working days of a new leave, if it may be taken; else `RuleViolated`."""
+    check_day("start", start)
+    check_day("end", end)
     if end < start:
         raise RuleViolated("invalid_period", f"the leave ends ({end}) before it starts ({start})")
     by_year = working_days_by_year(start, end, state.working_week)

@@ -14,6 +14,8 @@ class DomainError(Exception):
     """Base of the domain's refusals."""
 
     http_status: ClassVar[int] = 422
+    field: str | None = None
+    """The offending input, when one field is to blame (e.g. `body.start`), for the error body."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

@@ -8,6 +8,7 @@ this stream, but are decided by the employee aggregate (`leave.employee`), which
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +28,9 @@ from leave.events import (
 )
 
 LocationCommand = CreateLocation | AssignApprover | AssignLeavePolicy
+
+MAX_DAYS_PER_YEAR = 366
+"""The most days a policy grants (or rolls over) in a year: a year has at most 366 days."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,8 +136,11 @@ def decide(state: LocationState, command: LocationCommand, *, today: date) -> li
                 raise RuleViolated("invalid_policy", "leave_type must not be empty")
             for name in ("days_per_year", "max_rollover_days"):
                 value = getattr(command, name)
-                if isinstance(value, bool) or value < 0 or Fraction(value) * 2 % 1 != 0:
-                    raise RuleViolated("invalid_policy", f"{name} must be a non-negative number of half days, got {value!r}")
+                valid = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                if not valid or not 0 <= value <= MAX_DAYS_PER_YEAR or Fraction(value) * 2 % 1 != 0:
+                    raise RuleViolated(
+                        "invalid_policy", f"{name} must be a number of half days from 0 to {MAX_DAYS_PER_YEAR}, got {value!r}"
+                    )
             return [
                 LeavePolicyAssigned(
                     location_id=state.location_id,

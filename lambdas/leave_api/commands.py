@@ -164,9 +164,14 @@ class CommandsApp:
         return http.json_response(int(record.response["status"]), record.response.get("body"), headers={REPLAYED_HEADER: "true"})
 
 
+BODY_FIELDS = {"effective_on": "effective_date"}
+"""Command fields whose body field has another name (the rest are the same)."""
+
+
 def _http_error(exc: Exception) -> http.HttpError:
     if isinstance(exc, DomainError):
-        return http.HttpError(exc.http_status, exc.code, exc.message)
+        field = None if exc.field is None else "body." + BODY_FIELDS.get(exc.field, exc.field)
+        return http.HttpError(exc.http_status, exc.code, exc.message, field=field)
     if isinstance(exc, IdempotencyKeyUsed):
         return http.HttpError(409, "concurrent_modification", f"a request with this {IDEMPOTENCY_HEADER} is still in progress; retry")
     return http.HttpError(409, "concurrent_modification", "the data changed while processing; retry")

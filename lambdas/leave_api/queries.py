@@ -50,6 +50,10 @@ class ReadModelReader(Protocol):
         """The documents of a partition's rows with sk >= `sk_from`, by sk."""
         ...
 
+    def checkpoint(self, projection: str, stream_id: str) -> dict[str, Any]:
+        """The stream's checkpoint in the projection: `version` (0 if none) and `stuck` (bool)."""
+        ...
+
 
 class DynamoDBReader:
     """`ReadModelReader` on the read-model tables (low-level client, eventually consistent reads)."""
@@ -61,6 +65,11 @@ class DynamoDBReader:
     def get(self, projection: str, pk: str, sk: str) -> dict[str, Any] | None:
         item = self._client.get_item(TableName=self._tables[projection], Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
         return None if item is None else json.loads(item["doc"]["S"])
+
+    def checkpoint(self, projection: str, stream_id: str) -> dict[str, Any]:
+        key = {"pk": {"S": f"checkpoint#{stream_id}"}, "sk": {"S": "checkpoint"}}
+        item = self._client.get_item(TableName=self._tables[projection], Key=key).get("Item") or {}
+        return {"version": int(item.get("version", {}).get("N", 0)), "stuck": item.get("stuck", {}).get("BOOL", False)}
 
     def query(self, projection: str, pk: str, sk_from: str = "") -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -133,7 +142,8 @@ class QueriesApp:
         row = self._reader.get("balance", f"balance#{employee_id}", f"{year:04d}#{leave_type}")
         if row is None:
             raise http.HttpError(404, "balance_not_found", f"no {leave_type} balance of {employee_id} for {year}")
-        return http.json_response(200, {name: row[name] for name in BALANCE_FIELDS})
+        body = {name: row[name] for name in BALANCE_FIELDS}
+        return self._answer(event, body, "balance", f"employee#{employee_id}")
 
     def _approves(self, caller: http.Caller, head: Mapping[str, Any]) -> bool:
         location = head.get("location_id")
@@ -144,13 +154,15 @@ class QueriesApp:
         approver = params["employee_id"]
         if caller.employee_id != approver:
             raise http.HttpError(403, "forbidden", "only that approver may see their pending requests")
+        locations = self._reader.query("pending", f"approver#{approver}")
         items = [
             {name: row[name] for name in PENDING_FIELDS}
-            for location in self._reader.query("pending", f"approver#{approver}")
+            for location in locations
             for row in self._reader.query("pending", f"pending#{location['location_id']}")
             if row["employee_id"] != approver
         ]
-        return http.json_response(200, {"items": sorted(items, key=lambda i: (i["start"], i["request_id"]))})
+        streams = [f"location#{location['location_id']}" for location in locations] + [f"employee#{i['employee_id']}" for i in items]
+        return self._answer(event, {"items": sorted(items, key=lambda i: (i["start"], i["request_id"]))}, "pending", None, streams)
 
     def get_calendar(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
         location_id = params["location_id"]
@@ -164,10 +176,12 @@ class QueriesApp:
             raise http.HttpError(403, "forbidden", "only members of the location or an admin may see its calendar")
         rows = [r for r in self._reader.query("calendar", f"calendar#{location_id}", first) if last is None or r["start"] <= last]
         rows.sort(key=lambda r: (r["start"], r["request_id"]))
+        streams = sorted({f"employee#{r['employee_id']}" for r in rows})
         if wants_icalendar(http.header(event, "accept")):
             body = state["ics_begin"] + "".join(r["ics"] for r in rows) + CALENDAR_END
-            return http.text_response(200, body, f"{ICALENDAR}; charset=utf-8")
-        return http.json_response(200, {"items": [{name: r[name] for name in CALENDAR_FIELDS} for r in rows]})
+            return _conditional(event, http.text_response(200, body, f"{ICALENDAR}; charset=utf-8"))
+        items = [{name: r[name] for name in CALENDAR_FIELDS} for r in rows]
+        return self._answer(event, {"items": items}, "calendar", f"location#{location_id}", streams)
 
     def get_stream_events(
         self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]
@@ -178,7 +192,51 @@ class QueriesApp:
         items = self._reader.query("audit", f"audit#{stream_id}")
         if not items:
             raise http.HttpError(404, "stream_not_found", f"no events in stream {stream_id}")
-        return http.json_response(200, {"items": items})
+        return self._answer(event, {"items": items}, "audit", stream_id)
+
+    def get_stuck_streams(
+        self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        if not caller.is_admin:
+            raise http.HttpError(403, "forbidden", "only an admin may list stuck streams")
+        items = [{**_stale(doc), "projection": projection} for projection in PROJECTIONS for doc in self._reader.query(projection, "stuck")]
+        return _conditional(event, http.json_response(200, {"items": items}))
+
+    # --- how current an answer is -----------------------------------------------------------
+
+    def _answer(
+        self, event: Mapping[str, Any], body: dict[str, Any], projection: str, subject: str | None, others: list[str] | tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """The 200 answer of a read-model query, saying how current it is: `as_of_version` (the
+        version of `subject`'s stream the read model reflects), `as_of` (each stream the answer
+        shows, with that version) and `stale` (those the projector is stuck on), with an ETag."""
+        streams = list(dict.fromkeys([*([subject] if subject else []), *others]))
+        checkpoints = {stream: self._reader.checkpoint(projection, stream) for stream in streams}
+        if subject is not None:
+            body["as_of_version"] = checkpoints[subject]["version"]
+        body["as_of"] = {stream: c["version"] for stream, c in checkpoints.items()}
+        stuck = [self._reader.get(projection, "stuck", stream) for stream, c in checkpoints.items() if c["stuck"]]
+        body["stale"] = [_stale(doc) for doc in stuck if doc is not None]
+        return _conditional(event, http.json_response(200, body))
+
+
+def _stale(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """What a query says of a stuck stream (the projector's `stuck` row)."""
+    return {name: doc[name] for name in ("stream_id", "stuck_at_version", "reason", "since") if name in doc}
+
+
+def _conditional(event: Mapping[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """Add a strong ETag (a digest of the body, so it changes whenever the answer does, e.g. a
+    balance after a policy change with the employee's stream unchanged), and answer 304 Not
+    Modified, without a body, when `If-None-Match` names it (or is `*`)."""
+    import hashlib
+
+    tag = '"' + hashlib.sha256(response["body"].encode()).hexdigest()[:32] + '"'
+    response["headers"]["etag"] = tag
+    wanted = http.header(event, "if-none-match")
+    if wanted is not None and (wanted.strip() == "*" or tag in {t.strip().removeprefix("W/") for t in wanted.split(",")}):
+        return {"statusCode": 304, "headers": {"etag": tag}, "body": "", "isBase64Encoded": False}
+    return response
 
 
 today: Callable[[], date] = utc_today

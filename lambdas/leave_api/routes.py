@@ -255,6 +255,18 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         method="GET",
+        path="/admin/projections/stuck",
+        handler="get_stuck_streams",
+        function=QUERIES,
+        who="admin",
+        summary="Streams a projector is stuck on (an event it cannot apply), per projection",
+        status=200,
+        query=s.NO_QUERY,
+        response=s.STUCK_STREAMS,
+        errors=(403,),
+    ),
+    Route(
+        method="GET",
         path="/openapi.json",
         handler="get_openapi",
         function=COMMANDS,

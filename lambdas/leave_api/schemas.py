@@ -40,10 +40,17 @@ LEAVE_TYPE: Schema = {
     "examples": ["PTO"],
 }
 DATE: Schema = {"type": "string", "format": "date", "description": "An ISO date `YYYY-MM-DD`.", "examples": ["2026-01-05"]}
+HORIZON_DATE: Schema = {
+    **DATE,
+    "pattern": "^20[0-9]{2}-",
+    "description": "An ISO date `YYYY-MM-DD` from 2000-01-01 to 2099-12-31, the service's horizon (`leave.horizon`).",
+}
+"""A date a command records: within the horizon, so no date makes unbounded arithmetic or rows."""
 NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}
 TEXT: Schema = {"type": "string", "maxLength": 1000}
 DAYS: Schema = {"type": "number", "minimum": 0, "maximum": 366, "multipleOf": 0.5, "description": "Days, in steps of half a day."}
 YEAR: Schema = {"type": "integer", "minimum": 2000, "maximum": 2100}
+HORIZON_YEAR: Schema = {**YEAR, "maximum": 2099, "description": "A year of the service's horizon, 2000 to 2099."}
 WEEKDAY: Schema = {"type": "string", "enum": ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]}
 WORKING_DAYS: Schema = {"type": "number", "minimum": 0, "description": "Working days the leave covers."}
 
@@ -85,17 +92,22 @@ SET_WORKING_WEEK = obj(
     {"days": {"type": "array", "items": WEEKDAY, "minItems": 1, "maxItems": 7, "uniqueItems": True}},
     title="SetWorkingWeek",
 )
-REQUEST_LEAVE = obj({"leave_type": LEAVE_TYPE, "start": DATE, "end": DATE}, {"note": TEXT}, title="RequestLeave")
+REQUEST_LEAVE = obj({"leave_type": LEAVE_TYPE, "start": HORIZON_DATE, "end": HORIZON_DATE}, {"note": TEXT}, title="RequestLeave")
 APPROVE = obj({}, title="ApproveLeave")
 DENY = obj({}, {"reason": TEXT}, title="DenyLeave")
 CANCEL = obj({}, title="CancelLeave")
-ADD_PAST_LEAVE = obj({"leave_type": LEAVE_TYPE, "start": DATE, "end": DATE}, title="AddPastLeave")
+ADD_PAST_LEAVE = obj({"leave_type": LEAVE_TYPE, "start": HORIZON_DATE, "end": HORIZON_DATE}, title="AddPastLeave")
 TRANSFER = obj(
     {"to_location_id": ID},
-    {"effective_date": {**DATE, "description": "The day the new location's policy starts (default: today, UTC)."}},
+    {
+        "effective_date": {
+            **HORIZON_DATE,
+            "description": "The day the new location's policy starts (default: today, UTC), from 2000-01-01 to 2099-12-31.",
+        }
+    },
     title="TransferEmployee",
 )
-ROLLOVER = obj({"from_year": YEAR}, title="Rollover")
+ROLLOVER = obj({"from_year": HORIZON_YEAR}, title="Rollover")
 
 # --- query parameters of the queries ----------------------------------------------------------
 
@@ -151,6 +163,37 @@ ROLLOVER_DONE = result(
     },
     title="RolloverDone",
 )
+STALE_ITEM: Schema = result(
+    {
+        "stream_id": {"type": "string"},
+        "stuck_at_version": {"type": "integer", "minimum": 1, "description": "The version the projector could not apply."},
+        "reason": {"type": "string", "description": "The error, e.g. `TooManyActionsError: ...`."},
+        "since": {"type": "string", "description": "When it was recorded (ISO 8601, UTC)."},
+    },
+    title="StuckStream",
+)
+FRESHNESS: dict[str, Schema] = {
+    "as_of_version": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "The version of the query's stream (the employee's for a balance, the location's for a calendar, "
+        "the stream's for its events) this read model reflects. The response's strong `ETag` changes with the body; "
+        "send it in `If-None-Match` to get 304 Not Modified.",
+    },
+    "as_of": {
+        "type": "object",
+        "additionalProperties": {"type": "integer", "minimum": 0},
+        "description": "Each stream this answer shows, with the version of it the read model reflects.",
+    },
+    "stale": {
+        "type": "array",
+        "items": STALE_ITEM,
+        "description": "Streams of this answer the projector is stuck on (an event it cannot apply): the answer "
+        "stops at `stuck_at_version - 1` for them until the event is redriven. Empty when current.",
+    },
+}
+"""How current a read-model answer is (every query that reads a read model adds these)."""
+
 BALANCE = obj(
     {
         "employee_id": ID,
@@ -167,7 +210,8 @@ BALANCE = obj(
             **WORKING_DAYS,
             "description": "Days of this year rolled over into the next one "
             "(remaining = allowance + rolled_over - used - pending - rolled_out).",
-        }
+        },
+        **FRESHNESS,
     },
     title="Balance",
 )
@@ -183,7 +227,7 @@ PENDING_ITEM: Schema = {
         "leave_type": LEAVE_TYPE,
     },
 }
-PENDING = obj({"items": {"type": "array", "items": PENDING_ITEM}}, title="PendingApprovals")
+PENDING = obj({"items": {"type": "array", "items": PENDING_ITEM}}, FRESHNESS, title="PendingApprovals")
 CALENDAR_ITEM: Schema = {
     "type": "object",
     "required": ["employee_id", "start", "end"],
@@ -198,7 +242,7 @@ CALENDAR_ITEM: Schema = {
         "working_days": WORKING_DAYS,
     },
 }
-CALENDAR = obj({"items": {"type": "array", "items": CALENDAR_ITEM}}, title="Calendar")
+CALENDAR = obj({"items": {"type": "array", "items": CALENDAR_ITEM}}, FRESHNESS, title="Calendar")
 ENVELOPE: Schema = {
     "type": "object",
     "required": ["metadata", "data"],
@@ -221,7 +265,12 @@ ENVELOPE: Schema = {
         "data": {"type": "object"},
     },
 }
-EVENTS = obj({"items": {"type": "array", "items": ENVELOPE}}, title="StreamEvents")
+EVENTS = obj({"items": {"type": "array", "items": ENVELOPE}}, FRESHNESS, title="StreamEvents")
+STUCK_STREAMS = obj(
+    {"items": {"type": "array", "items": {**STALE_ITEM, "required": [*STALE_ITEM["required"], "projection"]}}},
+    title="StuckStreams",
+    description="Every stream a projector is stuck on, per projection (one Query of the `stuck` partition of each read-model table).",
+)
 OPENAPI_DOCUMENT: Schema = {"type": "object", "title": "OpenAPIDocument", "required": ["openapi", "paths"]}
 
 ERROR = obj(

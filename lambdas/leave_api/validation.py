@@ -206,7 +206,8 @@ def _string_errors(instance: str, schema: Mapping[str, Any], path: str) -> Itera
     if "maxLength" in schema and len(instance) > schema["maxLength"]:
         yield FieldError(path, f"{path} must be at most {schema['maxLength']} characters long")
     if "pattern" in schema and not _compiled(schema["pattern"]).search(instance):
-        yield FieldError(path, f"{path} does not match the pattern {schema['pattern']}")
+        hint = f" ({schema['description']})" if "description" in schema else ""
+        yield FieldError(path, f"{path} does not match the pattern {schema['pattern']}{hint}")
     if schema.get("format") == "date" and not _is_date(instance):
         yield FieldError(path, f"{path} must be a date YYYY-MM-DD")
 

@@ -82,7 +82,8 @@ class BalanceProjection:
                         session.refresh_later(member)
 
     def refresh(self, session: Session, target: str) -> None:
-        """Recompute one member's balances after their location's policy changed."""
+        """Recompute one employee's balances: a member's after their location's policy changed,
+        or the rows an earlier transaction had no room for."""
         recompute(session, target)
 
 
@@ -103,7 +104,9 @@ def recompute(session: Session, employee_id: str) -> None:
 
 
 def write_balances(session: Session, history: employees.History) -> None:
-    """Put every balance row the employee should have, delete the others."""
+    """Make the employee's balance rows what they should be: write only the rows that change
+    (new, different or gone), as many as the transaction has room for, and defer the rest to
+    a refresh of the employee (`Session.refresh_later`), which continues the same way."""
     state = history.state
     if not state.exists:
         return
@@ -114,11 +117,16 @@ def write_balances(session: Session, history: employees.History) -> None:
         for leave_type in leave_types(history, locations)
     }
     pk = balance_pk(state.employee_id)
-    for sk, _ in session.query(pk):
-        if sk not in wanted:
+    have = dict(session.query(pk))
+    changes = sorted([(sk, None) for sk in have if sk not in wanted] + [(sk, doc) for sk, doc in wanted.items() if have.get(sk) != doc])
+    room = session.room()
+    for sk, doc in changes[:room]:
+        if doc is None:
             session.delete(pk, sk)
-    for sk, doc in wanted.items():
-        session.put(pk, sk, doc)
+        else:
+            session.put(pk, sk, doc)
+    if len(changes) > room:
+        session.refresh_later(state.employee_id)
 
 
 def years(history: employees.History) -> range:

@@ -8,14 +8,19 @@ Table layout (keys `pk`/`sk`):
 - `location#<location_id>` / `state`: `name`, current `members` (who may read the calendar)
   and the VCALENDAR header (`ics_begin`);
 - `employee#<employee_id>` / `event#<version>` and `head` (`version`, `rows`: the calendar
-  rows the employee has): the employee's stream, folded with the domain's `evolve`.
+  rows the employee has, `[pk, sk, digest]` each): the employee's stream, folded with the
+  domain's `evolve`.
 
 A leave is on the calendar of the location the employee belongs to on its first day (so a
 transfer moves the leaves from its effective date on). Every row is written by one stream only.
+An event writes only the rows that change (by digest), as many as one transaction holds, and
+defers the rest to a refresh of the employee (`Session.refresh_later`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -29,7 +34,7 @@ from leave.events import (
     LocationCreated,
     parse_event,
 )
-from leave.ids import EMPLOYEE_STREAM_PREFIX
+from leave.ids import EMPLOYEE_STREAM_PREFIX, employee_stream_id
 
 from leave_projections import employees, ical
 from leave_projections.core import ProjectorHandler, Session
@@ -66,12 +71,13 @@ class CalendarProjection:
 
     def _employee(self, session: Session, event: StoredEvent) -> None:
         history = employees.record(session, event)
-        wanted = rows(history)
-        for pk, sk in {tuple(key) for key in history.head.get("rows", [])} - set(wanted):
-            session.delete(pk, sk)
-        for (pk, sk), doc in wanted.items():
-            session.put(pk, sk, doc)
-        session.put(event.stream_id, employees.HEAD_SK, {"version": event.version, "rows": [list(key) for key in sorted(wanted)]})
+        sync(session, history, event.version)
+
+    def refresh(self, session: Session, target: str) -> None:
+        """Write the rest of an employee's calendar rows (more than one transaction held)."""
+        history = employees.load(session, target)
+        if history is not None:
+            sync(session, history, history.head["version"])
 
     def _location(self, session: Session, event: StoredEvent) -> None:
         state = session.get(event.stream_id, STATE_SK) or {"name": "", "members": []}
@@ -86,6 +92,37 @@ class CalendarProjection:
             case _:
                 return
         session.put(event.stream_id, STATE_SK, state)
+
+
+def sync(session: Session, history: employees.History, version: int) -> None:
+    """Make the employee's calendar rows what `rows` says: write only the rows whose digest
+    changed (new or different) or that are gone, as many as the transaction has room for, and
+    defer the rest to a refresh of the employee. The head lists each row written with its
+    digest, so the rows need no read and every commit records exactly what it wrote."""
+    have: dict[tuple[str, str], str | None] = {(k[0], k[1]): (k[2] if len(k) > 2 else None) for k in history.head.get("rows", [])}
+    wanted = {key: (doc, digest(doc)) for key, doc in rows(history).items()}
+    changes = sorted([(key, None) for key in have if key not in wanted] + [(key, d) for key, d in wanted.items() if have.get(key) != d[1]])
+    room = session.room() - 1  # the head is written after
+    for key, change in changes[: max(room, 1)]:
+        if change is None:
+            session.delete(*key)
+            del have[key]
+        else:
+            session.put(*key, change[0])
+            have[key] = change[1]
+    session.put(
+        employee_stream_id(history.state.employee_id),
+        employees.HEAD_SK,
+        {"version": version, "rows": [[pk, sk, d] for (pk, sk), d in sorted(have.items())]},
+    )
+    if len(changes) > max(room, 1):
+        session.refresh_later(history.state.employee_id)
+
+
+def digest(doc: dict[str, Any]) -> str:
+    """A short fingerprint of a row's document: equal documents, equal digests."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def rows(history: employees.History) -> dict[tuple[str, str], dict[str, Any]]:

@@ -35,7 +35,9 @@ from eventstore.ports import StoredEvent
 
 from leave_projections.ports import (
     CHECKPOINT_PREFIX,
+    STUCK_PK,
     Check,
+    Checkpoint,
     CheckpointMove,
     ConflictError,
     EventLoader,
@@ -47,6 +49,12 @@ logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
 Key = tuple[str, str]
+
+DEFAULT_MAX_ACTIONS = 100
+"""DynamoDB's limit of actions in one TransactWriteItems (stores may say less: `max_actions`)."""
+RESERVED_ACTIONS = 3
+"""Actions of a commit that are the projector's, not the projection's: the checkpoint move, the
+refresh marker and the note that clears it (or the stuck row a successful move clears)."""
 
 
 class MalformedEventError(ValueError):
@@ -65,8 +73,9 @@ class Session:
     owned by the stream being projected). Writes that leave a document as read are dropped.
     """
 
-    def __init__(self, store: ReadModelStore) -> None:
+    def __init__(self, store: ReadModelStore, max_actions: int = DEFAULT_MAX_ACTIONS) -> None:
         self._store = store
+        self._max_actions = max_actions
         self._seen: dict[Key, int] = {}
         self._read: dict[Key, dict[str, Any] | None] = {}
         self._docs: dict[Key, dict[str, Any] | None] = {}
@@ -105,6 +114,13 @@ class Session:
         self._docs[key] = None
         self._written.add(key)
 
+    def room(self) -> int:
+        """How many more rows this unit of work may write (or check) and still commit in one
+        transaction, besides what the projector adds (checkpoint, marker, notes); at least 1,
+        so a projection that writes within its room always makes progress."""
+        writes, checks = self.changes()
+        return max(1, self._max_actions - RESERVED_ACTIONS - len(writes) - len(checks))
+
     def refresh_later(self, target: str) -> None:
         """Have `Refreshing.refresh(session, target)` run after this commit, in its own transaction."""
         self.deferred.add(target)
@@ -127,8 +143,8 @@ class Session:
 
 
 def _guard(pk: str, sk: str) -> Key:
-    if pk.startswith(CHECKPOINT_PREFIX):
-        raise ValueError(f"partition {pk!r} is reserved for checkpoints")
+    if pk.startswith(CHECKPOINT_PREFIX) or pk == STUCK_PK:
+        raise ValueError(f"partition {pk!r} is reserved for the projector (checkpoints, stuck streams)")
     return (pk, sk)
 
 
@@ -169,13 +185,53 @@ class Projector:
     max_conflicts: int = 10
     backoff: Callable[[int], None] = field(default=_jittered_sleep)
 
+    @property
+    def max_actions(self) -> int:
+        """Actions one commit of the store may hold (DynamoDB: 100)."""
+        return getattr(self.store, "max_actions", DEFAULT_MAX_ACTIONS)
+
     def handle(self, event: StoredEvent) -> int:
-        """Apply `event` and every missing version before it; return how many events this call applied."""
+        """Apply `event` and every missing version before it; return how many events this call applied.
+
+        If that fails, the stream is recorded as stuck (`ReadModelStore.mark_stuck`: which
+        version, why, since when; and one structured log line) before the error propagates, so
+        the event still goes to the retries and the DLQ, but the stream is findable and its
+        queries say so. The first call that succeeds on the stream again clears the record."""
+        state = self.store.checkpoint_state(event.stream_id)
+        progress = [state.version]
+        try:
+            applied = self._handle(event, state, progress)
+        except Exception as exc:
+            self._mark_stuck(event, progress[0] + 1, exc)
+            raise
+        if state.stuck:
+            self.store.clear_stuck(event.stream_id)
+            logger.info(json.dumps({"projection": self.projection.name, "stream_id": event.stream_id, "stuck": False}))
+        return applied
+
+    def _mark_stuck(self, event: StoredEvent, at_version: int, exc: Exception) -> None:
+        from datetime import UTC, datetime  # error path only
+
+        record = {
+            "projection": self.projection.name,
+            "stream_id": event.stream_id,
+            "stuck_at_version": at_version,
+            "delivered_version": event.version,
+            "reason": f"{type(exc).__name__}: {exc}"[:1000],
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        logger.error(json.dumps({**record, "stuck": True}))
+        try:
+            self.store.mark_stuck(event.stream_id, record)
+        except Exception:  # noqa: BLE001 - the original error matters more; the log line remains
+            logger.exception("could not record stuck stream %s", event.stream_id)
+
+    def _handle(self, event: StoredEvent, state: Checkpoint, progress: list[int]) -> int:
         pending = {event.version: event}
         applied = conflicts = 0
-        state = self.store.checkpoint_state(event.stream_id)
         checkpoint, refresh_pending = state.version, state.refresh_pending
         while True:
+            progress[0] = checkpoint
             if checkpoint >= event.version and checkpoint + 1 not in pending:
                 if refresh_pending:  # ours, or left by an invocation that crashed
                     self._refresh(event.stream_id)
@@ -204,7 +260,7 @@ class Projector:
     def _apply(self, event: StoredEvent, checkpoint: int) -> bool:
         """Commit one event with its checkpoint move (and its refresh marker, if it deferred
         any, noted in the checkpoint); return whether it deferred."""
-        session = Session(self.store)
+        session = Session(self.store, self.max_actions)
         if event.event_type in self.projection.event_types:
             self.projection.apply(session, event)
         if session.deferred and not self._refreshing:
@@ -223,14 +279,16 @@ class Projector:
         left; the last one also clears the checkpoint's note."""
         conflicts = 0
         while True:
-            session = Session(self.store)
+            session = Session(self.store, self.max_actions)
             marker = session.get(REFRESH_PREFIX + stream_id, REFRESH_SK)
             if not marker:
                 return
             target, *rest = marker["targets"]
             cast(Refreshing, self.projection).refresh(session, target)
-            if session.deferred:
-                raise RuntimeError(f"{self.projection.name}: a refresh must not defer more refreshes")
+            if session.deferred - {target}:
+                raise RuntimeError(f"{self.projection.name}: a refresh may defer only its own target (the rest of its rows)")
+            if session.deferred:  # more rows than one transaction holds: the target stays first
+                rest = [target, *rest]
             if rest:
                 session.put(REFRESH_PREFIX + stream_id, REFRESH_SK, {"targets": rest})
             else:

@@ -11,7 +11,7 @@ version, and, when a refresh is done, an Update removing the checkpoint's note.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from leave_projections.ports import (
     CHECKPOINT_PREFIX,
     CHECKPOINT_SK,
+    STUCK_PK,
     Check,
     Checkpoint,
     CheckpointMove,
@@ -35,6 +36,9 @@ _RETRYABLE = {"ConditionalCheckFailed", "TransactionConflict"}
 
 class DynamoDBReadModelStore:
     """`ReadModelStore` on one DynamoDB table (low-level client, strongly consistent reads)."""
+
+    max_actions = MAX_ACTIONS
+    """Actions one commit (one TransactWriteItems) may hold."""
 
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -64,7 +68,39 @@ class DynamoDBReadModelStore:
         item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
         if item is None:
             return Checkpoint(version=0)
-        return Checkpoint(version=int(item["version"]["N"]), refresh_pending=item.get("refresh_pending", {}).get("BOOL", False))
+        return Checkpoint(
+            version=int(item.get("version", {}).get("N", 0)),  # a stream stuck before its first event has no version yet
+            refresh_pending=item.get("refresh_pending", {}).get("BOOL", False),
+            stuck=item.get("stuck", {}).get("BOOL", False),
+        )
+
+    def mark_stuck(self, stream_id: str, doc: Mapping[str, Any]) -> None:
+        note = {
+            "Update": {
+                "TableName": self._table,
+                "Key": _key(checkpoint_pk(stream_id), CHECKPOINT_SK),
+                "UpdateExpression": "SET #stuck = :true",
+                "ExpressionAttributeNames": {"#stuck": "stuck"},
+                "ExpressionAttributeValues": {":true": {"BOOL": True}},
+            }
+        }
+        row = self._write(Write(pk=STUCK_PK, sk=stream_id, doc=doc, expected_rev=None))
+        self._client.transact_write_items(TransactItems=[row, note])
+
+    def clear_stuck(self, stream_id: str) -> None:
+        note = {
+            "Update": {
+                "TableName": self._table,
+                "Key": _key(checkpoint_pk(stream_id), CHECKPOINT_SK),
+                "UpdateExpression": "REMOVE #stuck",
+                "ExpressionAttributeNames": {"#stuck": "stuck"},
+            }
+        }
+        row = self._write(Write(pk=STUCK_PK, sk=stream_id, doc=None, expected_rev=None))
+        self._client.transact_write_items(TransactItems=[row, note])
+
+    def stuck(self) -> list[Row]:
+        return self.query(STUCK_PK)
 
     def commit(
         self,
@@ -95,7 +131,7 @@ class DynamoDBReadModelStore:
 
     def rows(self) -> Iterator[Row]:
         for item in self._paginate("scan", {"TableName": self._table}):
-            if not item["pk"]["S"].startswith(CHECKPOINT_PREFIX):
+            if not item["pk"]["S"].startswith(CHECKPOINT_PREFIX) and item["pk"]["S"] != STUCK_PK:
                 yield _row(item)
 
     def checkpoints(self) -> dict[str, int]:
@@ -104,7 +140,8 @@ class DynamoDBReadModelStore:
             "FilterExpression": "begins_with(pk, :cp)",
             "ExpressionAttributeValues": {":cp": {"S": CHECKPOINT_PREFIX}},
         }
-        return {item["pk"]["S"][len(CHECKPOINT_PREFIX) :]: int(item["version"]["N"]) for item in self._paginate("scan", kwargs)}
+        items = self._paginate("scan", kwargs)
+        return {item["pk"]["S"][len(CHECKPOINT_PREFIX) :]: int(item["version"]["N"]) for item in items if "version" in item}
 
     def _paginate(self, operation: str, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
         call = getattr(self._client, operation)
@@ -150,8 +187,8 @@ class DynamoDBReadModelStore:
             op["UpdateExpression"] += ", #pending = :true"
             op["ExpressionAttributeNames"]["#pending"] = "refresh_pending"
             op["ExpressionAttributeValues"][":true"] = {"BOOL": True}
-        if m.from_version == 0:
-            op["ConditionExpression"] = "attribute_not_exists(pk)"
+        if m.from_version == 0:  # no version yet (the item may exist: a stream stuck on its first event)
+            op["ConditionExpression"] = "attribute_not_exists(#version)"
         else:
             op["ConditionExpression"] = "#version = :from"
             op["ExpressionAttributeValues"][":from"] = {"N": str(m.from_version)}

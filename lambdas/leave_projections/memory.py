@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
-from leave_projections.ports import Check, Checkpoint, CheckpointMove, ConflictError, Row, TooManyActionsError, Write
+from leave_projections.ports import STUCK_PK, Check, Checkpoint, CheckpointMove, ConflictError, Row, TooManyActionsError, Write
 
 MAX_ACTIONS = 100
 
@@ -22,8 +23,14 @@ class InMemoryReadModelStore:
         self._rows: dict[tuple[str, str], tuple[int, str]] = {}
         self._checkpoints: dict[str, int] = {}
         self._refresh_pending: set[str] = set()
+        self._stuck: set[str] = set()
         self._lock = threading.Lock()
         self._max_actions = max_actions
+
+    @property
+    def max_actions(self) -> int:
+        """Actions one commit may hold (as DynamoDB's 100, or fewer for tests)."""
+        return self._max_actions
 
     def get(self, pk: str, sk: str) -> Row | None:
         with self._lock:
@@ -39,7 +46,24 @@ class InMemoryReadModelStore:
 
     def checkpoint_state(self, stream_id: str) -> Checkpoint:
         with self._lock:
-            return Checkpoint(version=self._checkpoints.get(stream_id, 0), refresh_pending=stream_id in self._refresh_pending)
+            return Checkpoint(
+                version=self._checkpoints.get(stream_id, 0),
+                refresh_pending=stream_id in self._refresh_pending,
+                stuck=stream_id in self._stuck,
+            )
+
+    def mark_stuck(self, stream_id: str, doc: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._rows[(STUCK_PK, stream_id)] = (self._rev(STUCK_PK, stream_id) + 1, json.dumps(dict(doc), sort_keys=True))
+            self._stuck.add(stream_id)
+
+    def clear_stuck(self, stream_id: str) -> None:
+        with self._lock:
+            self._rows.pop((STUCK_PK, stream_id), None)
+            self._stuck.discard(stream_id)
+
+    def stuck(self) -> list[Row]:
+        return self.query(STUCK_PK)
 
     def commit(
         self,
@@ -71,7 +95,7 @@ class InMemoryReadModelStore:
 
     def rows(self) -> Iterator[Row]:
         with self._lock:
-            items = sorted(self._rows.items())
+            items = sorted((k, v) for k, v in self._rows.items() if k[0] != STUCK_PK)
         return iter([_row(p, s, rev, doc) for (p, s), (rev, doc) in items])
 
     def checkpoints(self) -> dict[str, int]:

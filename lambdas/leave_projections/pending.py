@@ -5,18 +5,22 @@ Table layout (keys `pk`/`sk`):
 - `pending#<location_id>` / `<request_id>`: a pending request of an employee of the location
   (`request_id`, `employee_id`, `leave_type`, `start`, `end`, `working_days`);
 - `approver#<employee_id>` / `<location_id>`: the locations this employee approves;
-- `employee#<employee_id>` / `state`: where each of the employee's pending requests is;
+- `employee#<employee_id>` / `state`: where each of the employee's pending requests is
+  (`pending`), and the location they belong to since their last transfer (`location_id`);
 - `location#<location_id>` / `state`: the location's approver.
 
 Who decides a request is a fact of the location (its current approver), which requests wait
 is a fact of the employee (requests follow them on a transfer). Each row is written by one
 stream only, and the query joins `approver#` to `pending#` rows, so an approver change is one
-row, a transfer moves only that employee's rows, and no delivery order can matter.
+row, a transfer moves only that employee's rows, and no delivery order can matter. A transfer
+moves as many rows as one transaction holds and defers the rest to a refresh of the employee
+(`Session.refresh_later`), so no number of pending requests outgrows a transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from eventstore.ports import StoredEvent
 from leave.events import (
@@ -30,7 +34,7 @@ from leave.events import (
     LeaveRequested,
     parse_event,
 )
-from leave.ids import EMPLOYEE_STREAM_PREFIX
+from leave.ids import EMPLOYEE_STREAM_PREFIX, employee_stream_id
 
 from leave_projections.core import ProjectorHandler, Session
 
@@ -80,15 +84,39 @@ class PendingProjection:
                 if location_id is not None:
                     session.delete(pending_pk(location_id), request_id)
             case EmployeeTransferred(to_location_id=to_location_id):
-                for request_id, location_id in sorted(state["pending"].items()):
-                    row = session.get(pending_pk(location_id), request_id)
-                    session.delete(pending_pk(location_id), request_id)
-                    if row is not None:
-                        session.put(pending_pk(to_location_id), request_id, row)
-                    state["pending"][request_id] = to_location_id
+                state["location_id"] = to_location_id
+                self._move(session, event.stream_id, state)
             case _:
                 return
         session.put(event.stream_id, STATE_SK, state)
+
+    def refresh(self, session: Session, target: str) -> None:
+        """Move the rest of a transferred employee's pending rows (more than one transaction held)."""
+        stream_id = employee_stream_id(target)
+        state = session.get(stream_id, STATE_SK)
+        if state is not None:
+            self._move(session, stream_id, state)
+            session.put(stream_id, STATE_SK, state)
+
+    @staticmethod
+    def _move(session: Session, stream_id: str, state: dict[str, Any]) -> None:
+        """Move the employee's pending rows to their current location (`state["location_id"]`),
+        two actions each, as many as the transaction has room for; the rest is deferred to a
+        refresh of the employee. `state["pending"]` says where each row is, so every commit
+        records exactly the moves it makes."""
+        session.put(stream_id, STATE_SK, state)  # counted in the room: it is written anyway
+        target = state.get("location_id")
+        moving = sorted(r for r, location_id in state["pending"].items() if target and location_id != target)
+        room = session.room() // 2
+        for request_id in moving[:room]:
+            location_id = state["pending"][request_id]
+            row = session.get(pending_pk(location_id), request_id)
+            session.delete(pending_pk(location_id), request_id)
+            if row is not None:
+                session.put(pending_pk(target), request_id, row)
+            state["pending"][request_id] = target
+        if len(moving) > room:
+            session.refresh_later(stream_id[len(EMPLOYEE_STREAM_PREFIX) :])
 
     def _location(self, session: Session, event: StoredEvent) -> None:
         location_id = event.stream_id.split("#", 1)[1]

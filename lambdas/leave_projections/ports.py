@@ -16,6 +16,9 @@ from eventstore.ports import StoredEvent
 
 CHECKPOINT_PREFIX = "checkpoint#"
 CHECKPOINT_SK = "checkpoint"
+STUCK_PK = "stuck"
+"""The partition of stuck streams: one row per stream the projector could not apply (sk = the
+stream id; see `ReadModelStore.mark_stuck`), so an admin lists them with one Query."""
 
 
 def checkpoint_pk(stream_id: str) -> str:
@@ -74,6 +77,8 @@ class Checkpoint:
 
     version: int
     refresh_pending: bool = False
+    stuck: bool = False
+    """The stream has a row in the `stuck` partition (the projector failed on it)."""
 
 
 class ReadModelError(Exception):
@@ -120,8 +125,22 @@ class ReadModelStore(Protocol):
         work this commit finishes (it deletes the marker row): its note is cleared."""
         ...
 
+    def mark_stuck(self, stream_id: str, doc: Mapping[str, Any]) -> None:
+        """Record that the projector cannot apply the stream (`doc`: `stream_id`,
+        `stuck_at_version`, `reason`, `since`, ...): the `stuck` row and the checkpoint's note,
+        in one transaction, unconditionally."""
+        ...
+
+    def clear_stuck(self, stream_id: str) -> None:
+        """Remove the stream's `stuck` row and note (it projects again)."""
+        ...
+
+    def stuck(self) -> list[Row]:
+        """The `stuck` rows, by stream id (one Query)."""
+        ...
+
     def rows(self) -> Iterator[Row]:
-        """Every row except checkpoints (for rebuild checks and tests)."""
+        """Every row except checkpoints and stuck rows (for rebuild checks and tests)."""
         ...
 
     def checkpoints(self) -> dict[str, int]:

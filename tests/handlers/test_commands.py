@@ -510,3 +510,38 @@ def test_event_metadata_carries_actor_key_and_correlation_id(api: Api, berlin: s
     assert requested.metadata["idempotency_key"] == "john#k-7"
     assert requested.metadata["correlation_id"] == "req-1"
     assert ADMIN["sub"] not in requested.metadata.values()
+
+
+# --- the horizon: dates beyond 2000-01-01..2099-12-31 are refused before anything is appended ---
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/employees/john/leave-requests", {"leave_type": "PTO", "start": "2150-06-01", "end": "2150-06-01"}, "body.start"),
+        ("/employees/john/leave-requests", {"leave_type": "PTO", "start": "9998-06-01", "end": "9998-06-01"}, "body.start"),
+        ("/employees/john/leave-requests", {"leave_type": "PTO", "start": "2026-06-01", "end": "9999-12-31"}, "body.end"),
+        ("/employees/john/past-leaves", {"leave_type": "PTO", "start": "1999-12-30", "end": "1999-12-31"}, "body.start"),
+        ("/employees/john/transfer", {"to_location_id": "loc_x", "effective_date": "2150-01-01"}, "body.effective_date"),
+        ("/rollovers", {"from_year": 2100}, "body.from_year"),
+    ],
+)
+def test_a_date_beyond_the_horizon_is_a_400_naming_the_field_and_appends_nothing(
+    api: Api, berlin: str, path: str, body: Any, field: str
+) -> None:
+    claims = JOHN if "leave-requests" in path else ADMIN
+    before = api.store.event_count()
+    response = api.call("POST", path, body, claims=claims)
+    assert response.status == 400, response.body
+    assert response.body["error"]["field"] == field
+    assert "2099-12-31" in response.body["error"]["message"] or "2099" in response.body["error"]["message"]
+    assert api.store.event_count() == before
+
+
+def test_the_domain_refusal_of_a_far_date_maps_to_422_naming_the_body_field() -> None:
+    from leave.horizon import OutOfHorizon
+
+    error = commands._http_error(OutOfHorizon("effective_on", "2150-01-01")).response()
+    assert error["statusCode"] == 422
+    assert json.loads(error["body"])["error"]["field"] == "body.effective_date"
+    assert json.loads(error["body"])["error"]["code"] == "date_out_of_range"

@@ -34,6 +34,10 @@ class StoreReader:
     def query(self, projection: str, pk: str, sk_from: str = "") -> list[dict[str, Any]]:
         return [dict(r.doc) for r in self._stores[projection].query(pk) if r.sk >= sk_from]
 
+    def checkpoint(self, projection: str, stream_id: str) -> dict[str, Any]:
+        state = self._stores[projection].checkpoint_state(stream_id)
+        return {"version": state.version, "stuck": state.stuck}
+
 
 @pytest.fixture(scope="module")
 def story() -> Story:
@@ -103,6 +107,9 @@ def test_the_employee_reads_their_balance_for_this_year_by_default(app):
         "pending": 6,
         "remaining": 22,
         "rolled_out": 0,
+        "as_of_version": 13,
+        "as_of": {"employee#john": 13},
+        "stale": [],
     }
     assert_matches_contract(BALANCE, body)
 
@@ -174,7 +181,8 @@ def test_an_approver_sees_the_requests_of_their_location_including_transferred_o
 
 
 def test_an_approver_does_not_see_their_own_request_nor_those_of_employees_who_left(app):
-    assert call(app, "/approvers/mike/pending", "mike") == (200, {"items": []})
+    status, body = call(app, "/approvers/mike/pending", "mike")
+    assert (status, body["items"], body["stale"]) == (200, [], [])
 
 
 @pytest.mark.parametrize("who", ["john", ADMIN])
@@ -341,3 +349,30 @@ def test_an_unexpected_failure_is_a_500_with_the_correlation_id_not_a_crash() ->
     status, body = call(QueriesApp(BrokenReader(), today=lambda: TODAY), "/employees/john/balance", "john")
     assert status == 500
     assert body["error"]["code"] == "internal_error" and body["error"]["correlation_id"]
+
+
+# --- how current an answer is: as_of_version, as_of, stale, ETag / If-None-Match ---------------
+
+
+def test_read_model_answers_say_which_stream_versions_they_reflect(app, story):
+    lisbon = story.lisbon
+    _, calendar = call(app, f"/locations/{lisbon}/calendar", ADMIN)
+    assert calendar["as_of_version"] == len(story.events.load(f"location#{lisbon}"))
+    assert calendar["as_of"] == {
+        f"location#{lisbon}": calendar["as_of_version"],
+        **{f"employee#{i['employee_id']}": len(story.events.load(f"employee#{i['employee_id']}")) for i in calendar["items"]},
+    }
+    _, events = call(app, "/streams/employee%23john/events", ADMIN)
+    assert events["as_of_version"] == events["items"][-1]["metadata"]["version"] == len(story.events.load("employee#john"))
+    _, pending = call(app, "/approvers/sara/pending", "sara")
+    assert all(pending["as_of"][f"employee#{i['employee_id']}"] >= 1 for i in pending["items"]) and pending["stale"] == []
+
+
+def test_an_etag_names_the_answer_and_if_none_match_gives_304(app):
+    first = app(request("/employees/john/balance", {"sub": "john"}))
+    tag = first["headers"]["etag"]
+    assert tag.startswith('"') and tag.endswith('"')
+    again = app(request("/employees/john/balance", {"sub": "john"}, headers={"if-none-match": tag}))
+    assert (again["statusCode"], again["body"], again["headers"]["etag"]) == (304, "", tag)
+    other = app(request("/employees/john/balance", {"sub": "john"}, query={"year": "2027"}, headers={"if-none-match": tag}))
+    assert other["statusCode"] == 200 and other["headers"]["etag"] != tag

@@ -110,3 +110,17 @@ def test_commit_refuses_more_actions_than_a_transaction_holds(store):
     with pytest.raises(TooManyActionsError):
         store.commit([put("a", str(i), {}) for i in range(101)], [], None)
     assert store.get("a", "0") is None
+
+
+def test_a_stuck_stream_is_noted_listed_outside_the_rows_and_cleared(store):
+    store.mark_stuck("s#2", {"stream_id": "s#2", "stuck_at_version": 1, "reason": "ValueError: x"})  # before its first event
+    store.commit([], [], CheckpointMove(stream_id="s#1", from_version=0, to_version=3))
+    store.mark_stuck("s#1", {"stream_id": "s#1", "stuck_at_version": 4, "reason": "ValueError: y"})
+    assert [(r.sk, r.doc["stuck_at_version"]) for r in store.stuck()] == [("s#1", 4), ("s#2", 1)]
+    assert store.checkpoint_state("s#1") == Checkpoint(version=3, stuck=True)
+    assert store.checkpoint_state("s#2") == Checkpoint(version=0, stuck=True)
+    assert list(store.rows()) == [] and store.checkpoints() == {"s#1": 3}
+    store.commit([], [], CheckpointMove(stream_id="s#2", from_version=0, to_version=1))  # the first move still works
+    store.clear_stuck("s#1")
+    assert [r.sk for r in store.stuck()] == ["s#2"]
+    assert store.checkpoint_state("s#1") == Checkpoint(version=3)
