@@ -203,6 +203,16 @@ def _document_text() -> str:
     return json.dumps(doc, sort_keys=False)
 
 
+ETAG_HEADER = {"description": "Strong validator of this answer (a digest of its body).", "schema": {"type": "string"}}
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "An `ETag` from an earlier answer (or `*`): 304 Not Modified if the answer has not changed.",
+    "schema": {"type": "string"},
+}
+
+
 def _operation(route: Route, component_schemas: dict[str, Any]) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [{"$ref": f"#/components/parameters/{name}"} for name in route.params]
     if route.query:
@@ -213,12 +223,20 @@ def _operation(route: Route, component_schemas: dict[str, Any]) -> dict[str, Any
         ]
     if route.idempotent:
         parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
+    responses = {str(route.status): _success(route, component_schemas), **_errors(route)}
+    if route.conditional:
+        parameters.append(IF_NONE_MATCH)
+        responses[str(route.status)]["headers"] = {"ETag": ETAG_HEADER}
+        responses["304"] = {
+            "description": "Not Modified: the answer still has the `ETag` sent in `If-None-Match`; no body.",
+            "headers": {"ETag": ETAG_HEADER},
+        }
     operation: dict[str, Any] = {
         "operationId": route.handler,
         "summary": route.summary,
         "description": f"Who: {route.who}.",
         "tags": ["commands" if route.method != "GET" else "queries"],
-        "responses": {str(route.status): _success(route, component_schemas), **_errors(route)},
+        "responses": responses,
     }
     if parameters:
         operation["parameters"] = parameters

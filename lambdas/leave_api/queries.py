@@ -22,6 +22,7 @@ environment can shift it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -229,8 +230,6 @@ def _conditional(event: Mapping[str, Any], response: dict[str, Any]) -> dict[str
     """Add a strong ETag (a digest of the body, so it changes whenever the answer does, e.g. a
     balance after a policy change with the employee's stream unchanged), and answer 304 Not
     Modified, without a body, when `If-None-Match` names it (or is `*`)."""
-    import hashlib
-
     tag = '"' + hashlib.sha256(response["body"].encode()).hexdigest()[:32] + '"'
     response["headers"]["etag"] = tag
     wanted = http.header(event, "if-none-match")

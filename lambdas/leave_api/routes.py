@@ -52,6 +52,11 @@ class Route:
         return tuple(_PARAM.findall(self.path))
 
     @property
+    def conditional(self) -> bool:
+        """Read-model queries answer with an `ETag` and honour `If-None-Match` (304)."""
+        return self.method == "GET" and not self.public
+
+    @property
     def idempotent(self) -> bool:
         """Writes accept an `Idempotency-Key` header."""
         return self.method != "GET"

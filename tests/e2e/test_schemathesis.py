@@ -81,7 +81,8 @@ def test_gateway_answers_match_the_documented_responses(local_stack: LocalStack,
     jsonschema.validate(body, response_schema(document, "/employees/{employee_id}/balance", "get", 404))
 
 
-def test_a_bounded_schemathesis_pass_finds_nothing(local_stack: LocalStack) -> None:
+def test_a_bounded_schemathesis_pass_finds_nothing(local_stack: LocalStack, document: dict[str, Any]) -> None:
+    declared = sum(1 for item in document["paths"].values() for method in item if method in {"get", "put", "post", "delete", "patch"})
     token = local_stack.token("ana", ["admin"])
     stateless = run_pass(local_stack.api_url, token, max_examples=2, max_time=8, phases=("examples", "fuzzing"))
     stateful = run_pass(local_stack.api_url, token, max_examples=3, max_steps=5, max_time=7, phases=("stateful",))
@@ -89,7 +90,7 @@ def test_a_bounded_schemathesis_pass_finds_nothing(local_stack: LocalStack) -> N
     for result in (stateless, stateful):
         assert not result.errors, result.summary()
         assert not result.findings, result.summary()
-        assert result.operations == 17 and result.stop_reason in {"completed", "max_time"}
+        assert result.operations == declared and result.stop_reason in {"completed", "max_time"}
     assert stateless.cases["examples"] > 0 and stateless.cases["fuzzing"] > 0
     assert stateless.statuses[401] > 0, "the missing-token check never ran"
     assert stateful.cases["stateful"] > 1 and sum(stateful.links.values()) > 0, "no stateful step followed a document link"
