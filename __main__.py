@@ -65,7 +65,9 @@ def jwt() -> JwtAuthorizerSpec | None:
     issuer = config.get("jwt_issuer")
     if not issuer:
         return None  # the service creates a Cognito user pool
-    return JwtAuthorizerSpec(issuer=issuer, audiences=config.require_object("jwt_audiences"))
+    return JwtAuthorizerSpec(
+        issuer=issuer, audiences=config.require_object("jwt_audiences"), identity_claim=config.get("jwt_identity_claim") or "sub"
+    )
 
 
 bus = shared_bus()

@@ -119,12 +119,37 @@ class SubscriptionSpec:
     detail_types: Sequence[str]
 
 
+#: The claim the API functions take the caller's identity from when the service creates its
+#: own Cognito pool: the pool's custom attribute `employee_id`, immutable (set once, by an
+#: administrator, when the user is created) and readable but never writable by the app client.
+USER_POOL_IDENTITY_ATTRIBUTE = "employee_id"
+USER_POOL_IDENTITY_CLAIM = f"custom:{USER_POOL_IDENTITY_ATTRIBUTE}"
+#: Attributes the created app client may read (they appear in its ID tokens) and write (a
+#: signed-in user may change them with UpdateUserAttributes). Both are explicit: an unset
+#: (or empty) `write_attributes` lets the client write every mutable attribute.
+USER_POOL_CLIENT_READ_ATTRIBUTES = ("email", "email_verified", "name", USER_POOL_IDENTITY_CLAIM)
+USER_POOL_CLIENT_WRITE_ATTRIBUTES = ("name",)
+#: The environment variable naming the identity claim for the API functions.
+IDENTITY_CLAIM_ENV = "IDENTITY_CLAIM"
+_CLAIM = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,127}$")
+#: Claims that never identify a person (who issued the token, for whom, when, which groups).
+_NOT_IDENTITY_CLAIMS = frozenset(
+    {"iss", "aud", "exp", "iat", "nbf", "auth_time", "jti", "token_use", "client_id", "scope", "cognito:groups"}
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class JwtAuthorizerSpec:
-    """An existing OIDC issuer (e.g. a Cognito pool another stack owns)."""
+    """An existing OIDC issuer (e.g. a Cognito pool another stack owns).
+
+    `identity_claim` is the one claim the API functions take the caller's identity from
+    (no fallback to another claim). Name only a claim users cannot change at the issuer:
+    `sub`, or an attribute the issuer's owner keeps immutable and out of every client's
+    `write_attributes` (the policy rules COG001/COG002 check that in the stack that owns the pool)."""
 
     issuer: pulumi.Input[str]
     audiences: Sequence[pulumi.Input[str]]
+    identity_claim: str = "sub"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,6 +167,12 @@ class ApiSpec:
     throttling_burst_limit: int = 100
     throttling_rate_limit: float = 50.0
     cors_allowed_origins: Sequence[str] = ()
+
+    @property
+    def identity_claim(self) -> str:
+        """The claim the API functions identify the caller by: `jwt.identity_claim`, or
+        `USER_POOL_IDENTITY_CLAIM` for the pool the service creates."""
+        return self.jwt.identity_claim if self.jwt is not None else USER_POOL_IDENTITY_CLAIM
 
     @property
     def routes(self) -> dict[str, str]:
@@ -170,6 +201,9 @@ class ApiSpec:
             raise ValueError(f"public_routes {sorted(undeclared)} are not command or query routes")
         if self.jwt is not None and not self.jwt.audiences:
             raise ValueError("jwt.audiences must not be empty")
+        claim = self.identity_claim
+        if not isinstance(claim, str) or not _CLAIM.match(claim) or claim in _NOT_IDENTITY_CLAIMS:
+            raise ValueError(f"jwt.identity_claim {claim!r} must name a claim that identifies the user (e.g. 'sub')")
         if self.throttling_burst_limit < 1 or self.throttling_rate_limit <= 0:
             raise ValueError("throttling limits must be positive")
 
@@ -385,6 +419,7 @@ class EventSourcedService(pulumi.ComponentResource):
         self.user_pool_id = self.api.user_pool.id if self.api and self.api.user_pool else None
         self.user_pool_client_id = self.api.user_pool_client.id if self.api and self.api.user_pool_client else None
         self.jwt_issuer = self.api.issuer if self.api else None
+        self.identity_claim: str | None = args.api.identity_claim if args.api else None
         self.register_outputs(
             {
                 "api_url": self.api_url,
@@ -398,6 +433,7 @@ class EventSourcedService(pulumi.ComponentResource):
                 "user_pool_id": self.user_pool_id,
                 "user_pool_client_id": self.user_pool_client_id,
                 "jwt_issuer": self.jwt_issuer,
+                "identity_claim": self.identity_claim,
             }
         )
 
@@ -745,14 +781,17 @@ class EventSourcedService(pulumi.ComponentResource):
                     [self.events_table.table_arn],
                 )
             ],
-            {"EVENTS_TABLE": self.events_table.table_name},
+            {"EVENTS_TABLE": self.events_table.table_name, IDENTITY_CLAIM_ENV: spec.identity_claim},
         )
         read_model_arns = [t.table_arn for t in self.read_models.values()]
         queries = self._function(
             "queries",
             spec.queries,
             [_iam.statement("ReadReadModels", list(_READ_ACTIONS), read_model_arns)] if read_model_arns else [],
-            {f"READ_MODEL_TABLE_{n.upper().replace('-', '_')}": t.table_name for n, t in self.read_models.items()},
+            {
+                **{f"READ_MODEL_TABLE_{n.upper().replace('-', '_')}": t.table_name for n, t in self.read_models.items()},
+                IDENTITY_CLAIM_ENV: spec.identity_claim,
+            },
         )
 
         user_pool = user_pool_client = None
@@ -871,10 +910,11 @@ class EventSourcedService(pulumi.ComponentResource):
                 temporary_password_validity_days=3,
             ),
             schemas=[
+                # the identity the API trusts: set by an administrator at AdminCreateUser, never changed
                 aws.cognito.UserPoolSchemaArgs(
-                    name="employee_id",
+                    name=USER_POOL_IDENTITY_ATTRIBUTE,
                     attribute_data_type="String",
-                    mutable=True,
+                    mutable=False,
                     string_attribute_constraints=aws.cognito.UserPoolSchemaStringAttributeConstraintsArgs(min_length="1", max_length="128"),
                 )
             ],
@@ -888,6 +928,8 @@ class EventSourcedService(pulumi.ComponentResource):
             explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
             prevent_user_existence_errors="ENABLED",
             enable_token_revocation=True,
+            read_attributes=list(USER_POOL_CLIENT_READ_ATTRIBUTES),
+            write_attributes=list(USER_POOL_CLIENT_WRITE_ATTRIBUTES),
             opts=self._child,
         )
         for group in ("admin", "approver"):

@@ -20,17 +20,21 @@ from __future__ import annotations
 from ._policy_core import UNUSED_EXEMPTION, Exemption, PolicyReport, Rule, RuleResult, Violation, check_stack, replace_rules
 from ._policy_iam import Statement, action_matches, parse_document, resource_matches
 from ._policy_rules import (
+    COGNITO_STANDARD_ATTRIBUTES,
     DEFAULT_RULES,
     EVENTS_TABLE_FORBIDDEN_ACTIONS,
+    IDENTITY_CLAIM_VARIABLE,
     PUBLIC_ROUTES,
     TRUSTED_MANAGED_POLICIES,
     UNSCOPABLE_ACTIONS,
+    ClientsCannotWriteIdentity,
     DeadLetterQueueAlarms,
     EventsTableAppendOnly,
     EventsTableDurable,
     FunctionErrorAlarms,
     FunctionsConfigured,
     FunctionsHaveLogGroups,
+    IdentityAttributesImmutable,
     LogGroupsRetained,
     MappingsHandleFailures,
     NoPublicResourcePolicies,
@@ -51,13 +55,16 @@ from ._policy_rules import (
 from ._policy_view import EVENT_STORE_TAG, StackView
 
 __all__ = [
+    "COGNITO_STANDARD_ATTRIBUTES",
     "DEFAULT_RULES",
     "EVENTS_TABLE_FORBIDDEN_ACTIONS",
     "EVENT_STORE_TAG",
+    "IDENTITY_CLAIM_VARIABLE",
     "PUBLIC_ROUTES",
     "TRUSTED_MANAGED_POLICIES",
     "UNSCOPABLE_ACTIONS",
     "UNUSED_EXEMPTION",
+    "ClientsCannotWriteIdentity",
     "DeadLetterQueueAlarms",
     "EventsTableAppendOnly",
     "EventsTableDurable",
@@ -65,6 +72,7 @@ __all__ = [
     "FunctionErrorAlarms",
     "FunctionsConfigured",
     "FunctionsHaveLogGroups",
+    "IdentityAttributesImmutable",
     "LogGroupsRetained",
     "MappingsHandleFailures",
     "NoPublicResourcePolicies",

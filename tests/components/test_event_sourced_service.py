@@ -80,7 +80,16 @@ def api_spec(code_root: Path, **kwargs: Any) -> ApiSpec:
 def _record(build: Any, **kwargs: Any) -> RecordedStack:
     def program() -> None:
         service = build()
-        for key in ("api_url", "events_table_name", "read_model_table_names", "function_names", "dlq_urls", "bus_arn", "jwt_issuer"):
+        for key in (
+            "api_url",
+            "events_table_name",
+            "read_model_table_names",
+            "function_names",
+            "dlq_urls",
+            "bus_arn",
+            "jwt_issuer",
+            "identity_claim",
+        ):
             pulumi.export(key, getattr(service, key))
 
     return record(program, **kwargs)
@@ -319,11 +328,12 @@ def test_environment_names_the_real_resources_and_component_values_win(full: Rec
     balance = full.one(TABLE, "leave-balance").state["name"]
     pending = full.one(TABLE, "leave-pending-approvals").state["name"]
     env = {f.name: f.inputs["environment"]["variables"] for f in full.of_type(FUNCTION)}
-    assert env["leave-commands"] == {"SERVICE_SOURCE": SOURCE, "EVENTS_TABLE": events}
+    assert env["leave-commands"] == {"SERVICE_SOURCE": SOURCE, "EVENTS_TABLE": events, "IDENTITY_CLAIM": "custom:employee_id"}
     assert env["leave-queries"] == {
         "SERVICE_SOURCE": SOURCE,
         "READ_MODEL_TABLE_BALANCE": balance,
         "READ_MODEL_TABLE_PENDING_APPROVALS": pending,
+        "IDENTITY_CLAIM": "custom:employee_id",
     }
     assert env["leave-balance-projector"] == {
         "SERVICE_SOURCE": SOURCE,
@@ -539,6 +549,34 @@ def test_without_an_issuer_a_cognito_pool_with_admin_and_approver_groups_backs_t
     assert sorted(g.inputs["name"] for g in full.of_type("aws:cognito/userGroup:UserGroup")) == ["admin", "approver"]
     assert pool.inputs["deletionProtection"] == "ACTIVE"
     assert full.outputs["jwt_issuer"] == f"https://{pool.state['endpoint']}"
+
+
+def test_the_created_pool_identifies_callers_by_an_attribute_no_user_can_change(full: RecordedStack) -> None:
+    """The API trusts `custom:employee_id`: immutable (set by an administrator when the user is
+    created), readable by the client (so it is in the ID token), absent from its write_attributes."""
+    pool = full.one("aws:cognito/userPool:UserPool", "leave-users")
+    client = full.one("aws:cognito/userPoolClient:UserPoolClient", "leave-users-client")
+    (employee_id,) = [a for a in pool.inputs["schemas"] if a["name"] == "employee_id"]
+    assert employee_id["mutable"] is False
+    assert pool.inputs["adminCreateUserConfig"]["allowAdminCreateUserOnly"] is True
+    assert "custom:employee_id" in client.inputs["readAttributes"]
+    assert client.inputs["writeAttributes"] and "custom:employee_id" not in client.inputs["writeAttributes"]
+    assert full.outputs["identity_claim"] == "custom:employee_id"
+
+
+def test_an_external_issuer_identifies_callers_by_sub_unless_told(piped: RecordedStack, code_root: Path) -> None:
+    env = {f.name: f.inputs["environment"]["variables"] for f in piped.of_type(FUNCTION)}
+    assert env["leave-commands"]["IDENTITY_CLAIM"] == env["leave-queries"]["IDENTITY_CLAIM"] == "sub"
+    assert piped.of_type("aws:cognito/userPool:UserPool") == []
+    told = api_spec(code_root, jwt=JwtAuthorizerSpec(issuer="https://x", audiences=("a",), identity_claim="employee_number"))
+    assert told.identity_claim == "employee_number"
+
+
+@pytest.mark.parametrize("claim", ["", "cognito:groups", "aud", "has space", 7])
+def test_an_identity_claim_that_names_nobody_is_refused(code_root: Path, claim: object) -> None:
+    spec = api_spec(code_root, jwt=JwtAuthorizerSpec(issuer="https://x", audiences=("a",), identity_claim=claim))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="identity_claim"):
+        spec.validate()
 
 
 # ----------------------------------------------------------------------------- overrides: Pipe, issuer, delivery

@@ -18,6 +18,7 @@ import pytest
 from components.testing import RecordedStack, record
 from components.testing.policy import (
     DEFAULT_RULES,
+    ClientsCannotWriteIdentity,
     DeadLetterQueueAlarms,
     EventsTableAppendOnly,
     EventsTableDurable,
@@ -25,6 +26,7 @@ from components.testing.policy import (
     FunctionErrorAlarms,
     FunctionsConfigured,
     FunctionsHaveLogGroups,
+    IdentityAttributesImmutable,
     LogGroupsRetained,
     MappingsHandleFailures,
     NoPublicResourcePolicies,
@@ -733,6 +735,80 @@ def test_api002_reports_exactly_the_unthrottled_or_unlogged_stages(api_stack: Re
     assert message(StagesThrottledAndLogged(), api_stack, "zero-rate") == why
 
 
+# -- COG001 / COG002 identity from attributes users cannot change -----------------------------------
+
+
+def pool(name: str, **attributes: bool) -> aws.cognito.UserPool:
+    """A pool with custom String attributes `name=mutable`."""
+    schemas = [{"name": n, "attribute_data_type": "String", "mutable": m} for n, m in attributes.items()]
+    return aws.cognito.UserPool(name, schemas=schemas)
+
+
+@pytest.fixture(scope="module")
+def cognito_stack() -> RecordedStack:
+    def program() -> None:
+        # the API function takes the identity from custom:employee_id
+        function("api", environment={"variables": {"IDENTITY_CLAIM": "custom:employee_id"}})
+        good = pool("good-pool", employee_id=False)
+        aws.cognito.UserPoolClient("good-client", user_pool_id=good.id, read_attributes=["custom:employee_id"], write_attributes=["name"])
+        aws.cognito.UserPoolClient("default-client", user_pool_id=good.id)
+        aws.cognito.UserPoolClient("empty-client", user_pool_id=good.id, write_attributes=[])
+        aws.cognito.UserPoolClient("writer-client", user_pool_id=good.id, write_attributes=["name", "custom:employee_id"])
+        aws.cognito.UserPoolClient("email-client", user_pool_id=good.id, write_attributes=["email"])  # email is not trusted
+        pool("mutable-pool", employee_id=True)
+        pool("unrelated-pool", nickname=True)  # no employee_id: it never issues that claim
+
+    return stack_of(program)
+
+
+def test_cog001_reports_exactly_the_clients_that_can_write_a_trusted_attribute(cognito_stack: RecordedStack) -> None:
+    expected = ["default-client", "empty-client", "writer-client"]
+    assert found(ClientsCannotWriteIdentity(), cognito_stack) == [("COG001", c) for c in expected]
+    assert "write_attributes is unset or empty" in message(ClientsCannotWriteIdentity(), cognito_stack, "default-client")
+    assert message(ClientsCannotWriteIdentity(), cognito_stack, "writer-client") == (
+        "write_attributes lists 'custom:employee_id', which function 'api' trusts for the caller's identity"
+    )
+
+
+def test_cog001_trusted_claims_are_a_parameter() -> None:
+    def program() -> None:
+        p = pool("p", badge=False)
+        aws.cognito.UserPoolClient("badge-writer", user_pool_id=p.id, write_attributes=["custom:badge"])
+
+    stack = stack_of(program)
+    assert found(ClientsCannotWriteIdentity(), stack) == []
+    assert found(ClientsCannotWriteIdentity(identity_claims=frozenset({"custom:badge"})), stack) == [("COG001", "badge-writer")]
+
+
+def test_cog002_reports_exactly_the_pools_where_a_trusted_attribute_can_change(cognito_stack: RecordedStack) -> None:
+    assert found(IdentityAttributesImmutable(), cognito_stack) == [("COG002", "mutable-pool")]
+    assert message(IdentityAttributesImmutable(), cognito_stack, "mutable-pool") == (
+        "attribute 'employee_id' is mutable, yet function 'api' trusts 'custom:employee_id' for the caller's identity"
+    )
+
+
+def test_cog_rules_treat_a_trusted_standard_attribute_as_mutable_unless_declared_immutable() -> None:
+    def program() -> None:
+        function("legacy", environment={"variables": {"IDENTITY_CLAIM": "email"}})
+        p = pool("plain-pool", employee_id=False)
+        aws.cognito.UserPool("email-pool", schemas=[{"name": "email", "attribute_data_type": "String", "mutable": False}])
+        aws.cognito.UserPoolClient("email-client", user_pool_id=p.id, write_attributes=["name", "email"])
+
+    stack = stack_of(program)
+    assert found(IdentityAttributesImmutable(), stack) == [("COG002", "plain-pool")]
+    assert "is not declared in schemas (standard attributes are mutable)" in message(IdentityAttributesImmutable(), stack, "plain-pool")
+    assert found(ClientsCannotWriteIdentity(), stack) == [("COG001", "email-client")]
+
+
+def test_cog002_passes_a_pool_whose_trusted_attribute_is_immutable() -> None:
+    def program() -> None:
+        function("api", environment={"variables": {"IDENTITY_CLAIM": "custom:employee_id"}})
+        pool("pool", employee_id=False, nickname=True)
+        function("by-sub", environment={"variables": {"IDENTITY_CLAIM": "sub"}})  # sub is never writable
+
+    assert found(IdentityAttributesImmutable(), stack_of(program)) == []
+
+
 # -- OBS001..OBS004 observability ------------------------------------------------------------------
 
 OBS001_BROKEN = {
@@ -829,7 +905,7 @@ def leaky_stack() -> RecordedStack:
 
 def test_default_rules_have_unique_ids_titles_and_rationales() -> None:
     ids = [r.id for r in DEFAULT_RULES]
-    assert len(ids) == len(set(ids)) == 22
+    assert len(ids) == len(set(ids)) == 24
     assert all(isinstance(r, Rule) and r.title and len(r.rationale) > 40 for r in DEFAULT_RULES)
 
 
