@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 import pulumi
 import pulumi_aws as aws
 
-from . import _iam, _lambda, _queues
+from . import _iam, _kms, _lambda, _queues
 from ._lambda import FunctionParts
 from ._queues import DeadLetterQueue
 from .retained_table import BackupPlan, RetainedTable, RetainedTableArgs
@@ -292,8 +292,13 @@ class EventSourcedServiceArgs:
     log_retention_days: int = 30
     #: SNS topic ARNs notified by every alarm (and when it recovers).
     alarm_actions: Sequence[pulumi.Input[str]] = ()
-    #: Customer-managed KMS key for the tables (None = AWS-managed key).
+    #: An existing customer-managed KMS key (ARN) for the tables, queues, log groups and
+    #: function environments; None = the service creates its own (`kms_key`). Its policy must
+    #: then let CloudWatch Logs and EventBridge use it the way `_kms.key_policy` does.
     kms_key_arn: pulumi.Input[str] | None = None
+    #: Explicit opt-out: AWS-managed keys (tables: aws/dynamodb; queues: SQS-managed SSE; log
+    #: groups and environments: the services' default encryption). The policy rule KMS001 fails it.
+    aws_managed_keys: bool = False
     events_table_backup: BackupPlan | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -305,6 +310,8 @@ class EventSourcedServiceArgs:
             raise ValueError("projections need the Events table, which comes with api; give api or drop projections")
         if self.api is None and not self.subscriptions:
             raise ValueError("nothing to build: give api and/or subscriptions")
+        if self.aws_managed_keys and self.kms_key_arn is not None:
+            raise ValueError("give kms_key_arn or aws_managed_keys=True, not both")
         if self.log_retention_days not in _lambda.LOG_RETENTION_DAYS:
             raise ValueError(f"log_retention_days {self.log_retention_days} is not a CloudWatch Logs retention value")
         names = [p.name for p in self.projections] + [s.name for s in self.subscriptions]
@@ -378,6 +385,32 @@ class EventSourcedService(pulumi.ComponentResource):
         self.subscribers: dict[str, _Reactor] = {}
         self.api: _Api | None = None
 
+        self.kms_key: aws.kms.Key | None = None
+        if args.aws_managed_keys:
+            pulumi.log.warn(
+                f"{name}: aws_managed_keys=True - data at rest is encrypted with AWS-managed keys, not one you control", resource=self
+            )
+        elif args.kms_key_arn is None:
+            self.kms_key = _kms.service_key(
+                f"{name}-key",
+                parent=self,
+                description=f"{args.source}: tables, queues, log groups and function environments",
+                log_group_prefixes=[
+                    f"/aws/lambda/{name}-",
+                    f"/aws/vendedlogs/apigateway/{name}-api-",
+                    f"/aws/vendedlogs/pipes/{name}-publisher-",
+                ],
+                rule_arn_patterns=[self.bus_arn.apply(lambda arn: f"{arn.replace(':event-bus/', ':rule/', 1)}/{name}-*")]
+                if args.projections or args.subscriptions
+                else [],
+                tags=args.tags,
+            )
+        self.kms_key_arn: pulumi.Output[str] | None = (
+            self.kms_key.arn
+            if self.kms_key is not None
+            else (None if args.kms_key_arn is None else pulumi.Output.from_input(args.kms_key_arn))
+        )
+
         if args.api is not None:
             self.events_table = RetainedTable(
                 f"{name}-events",
@@ -387,7 +420,8 @@ class EventSourcedService(pulumi.ComponentResource):
                     range_key_type="N",
                     stream_view_type="NEW_IMAGE",
                     append_only=True,
-                    kms_key_arn=args.kms_key_arn,
+                    kms_key_arn=self.kms_key_arn,
+                    aws_managed_key=args.aws_managed_keys,
                     backup=args.events_table_backup,
                     tags=args.tags,
                 ),
@@ -400,7 +434,9 @@ class EventSourcedService(pulumi.ComponentResource):
         for projection in args.projections:
             self.read_models[projection.name] = RetainedTable(
                 f"{name}-{projection.name}",
-                RetainedTableArgs(hash_key="pk", range_key="sk", kms_key_arn=args.kms_key_arn, tags=args.tags),
+                RetainedTableArgs(
+                    hash_key="pk", range_key="sk", kms_key_arn=self.kms_key_arn, aws_managed_key=args.aws_managed_keys, tags=args.tags
+                ),
                 opts=self._child,
             )
         for projection in args.projections:
@@ -434,6 +470,7 @@ class EventSourcedService(pulumi.ComponentResource):
                 "user_pool_client_id": self.user_pool_client_id,
                 "jwt_issuer": self.jwt_issuer,
                 "identity_claim": self.identity_claim,
+                "kms_key_arn": self.kms_key_arn,
             }
         )
 
@@ -462,7 +499,13 @@ class EventSourcedService(pulumi.ComponentResource):
         return {**extra, "SERVICE_SOURCE": self.args.source, **forced}
 
     def _function(
-        self, part: str, spec: FunctionSpec, statements: Sequence[Mapping[str, Any]], forced_env: Mapping[str, pulumi.Input[str]]
+        self,
+        part: str,
+        spec: FunctionSpec,
+        statements: Sequence[Mapping[str, Any]],
+        forced_env: Mapping[str, pulumi.Input[str]],
+        *,
+        writes: bool,
     ) -> FunctionParts:
         return _lambda.build_function(
             f"{self._base}-{part}",
@@ -477,6 +520,8 @@ class EventSourcedService(pulumi.ComponentResource):
             alarm_actions=self.args.alarm_actions,
             reserved_concurrency=spec.reserved_concurrency,
             tags=self.args.tags,
+            kms_key_arn=self.kms_key_arn,
+            kms_writes=writes,
         )
 
     def _put_events_statement(self) -> dict[str, Any]:
@@ -507,7 +552,7 @@ class EventSourcedService(pulumi.ComponentResource):
         assert self.events_table is not None and self.events_table.stream_arn is not None
         spec, name = self.args.publisher, self._base
         self.publisher_dlq = _queues.dead_letter_queue(
-            f"{name}-publisher-dlq", parent=self, alarm_actions=self.args.alarm_actions, tags=self.args.tags
+            f"{name}-publisher-dlq", parent=self, alarm_actions=self.args.alarm_actions, tags=self.args.tags, kms_key_arn=self.kms_key_arn
         )
         self.publisher = _lambda.build_function(
             f"{name}-publisher",
@@ -525,6 +570,8 @@ class EventSourcedService(pulumi.ComponentResource):
             log_retention_days=self.args.log_retention_days,
             alarm_actions=self.args.alarm_actions,
             tags=self.args.tags,
+            kms_key_arn=self.kms_key_arn,
+            kms_writes=True,
         )
         self.publisher_role = self.publisher.role
         self.publisher_mapping = aws.lambda_.EventSourceMapping(
@@ -563,12 +610,13 @@ class EventSourcedService(pulumi.ComponentResource):
         assert self.events_table is not None and self.events_table.stream_arn is not None
         spec, name = self.args.publisher, self._base
         self.publisher_dlq = _queues.dead_letter_queue(
-            f"{name}-publisher-dlq", parent=self, alarm_actions=self.args.alarm_actions, tags=self.args.tags
+            f"{name}-publisher-dlq", parent=self, alarm_actions=self.args.alarm_actions, tags=self.args.tags, kms_key_arn=self.kms_key_arn
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-publisher-logs",
             name_prefix=f"/aws/vendedlogs/pipes/{name}-publisher-",
             retention_in_days=self.args.log_retention_days,
+            kms_key_id=self.kms_key_arn,
             tags=dict(self.args.tags) or None,
             opts=self._child,
         )
@@ -585,6 +633,7 @@ class EventSourcedService(pulumi.ComponentResource):
             log_retention_days=self.args.log_retention_days,
             alarm_actions=self.args.alarm_actions,
             tags=self.args.tags,
+            kms_key_arn=self.kms_key_arn,
         )
         self.publisher_role = aws.iam.Role(
             f"{name}-publisher-role",
@@ -602,6 +651,7 @@ class EventSourcedService(pulumi.ComponentResource):
                     _iam.statement("SendFailedRecordsToQueue", ["sqs:SendMessage"], [self.publisher_dlq.queue.arn]),
                     _iam.statement("InvokeEnrichment", ["lambda:InvokeFunction"], [enrichment.function.arn]),
                     _iam.statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [_lambda.log_stream_arns(log_group)]),
+                    *([_kms.use_statement(self.kms_key_arn, writes=True)] if self.kms_key_arn is not None else []),
                 ]
             ),
             opts=self._child,
@@ -728,12 +778,14 @@ class EventSourcedService(pulumi.ComponentResource):
                 )
             ],
             tags=self.args.tags,
+            kms_key_arn=self.kms_key_arn,
         )
         parts = self._function(
             part,
             spec,
             [*statements, _iam.statement("SendFailedEventsToQueue", ["sqs:SendMessage"], [dlq.queue.arn])],
             forced_env,
+            writes=True,
         )
         permission = aws.lambda_.Permission(
             f"{name}-invoke",
@@ -782,6 +834,7 @@ class EventSourcedService(pulumi.ComponentResource):
                 )
             ],
             {"EVENTS_TABLE": self.events_table.table_name, IDENTITY_CLAIM_ENV: spec.identity_claim},
+            writes=True,
         )
         read_model_arns = [t.table_arn for t in self.read_models.values()]
         queries = self._function(
@@ -792,6 +845,7 @@ class EventSourcedService(pulumi.ComponentResource):
                 **{f"READ_MODEL_TABLE_{n.upper().replace('-', '_')}": t.table_name for n, t in self.read_models.items()},
                 IDENTITY_CLAIM_ENV: spec.identity_claim,
             },
+            writes=False,
         )
 
         user_pool = user_pool_client = None
@@ -861,6 +915,7 @@ class EventSourcedService(pulumi.ComponentResource):
             f"{name}-api-access-logs",
             name_prefix=f"/aws/vendedlogs/apigateway/{name}-api-",
             retention_in_days=self.args.log_retention_days,
+            kms_key_id=self.kms_key_arn,
             tags=dict(self.args.tags) or None,
             opts=self._child,
         )

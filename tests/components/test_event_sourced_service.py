@@ -33,6 +33,7 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ROLE = "aws:iam/role:Role"
 TABLE = "aws:dynamodb/table:Table"
 QUEUE = "aws:sqs/queue:Queue"
+KEY = "aws:kms/key:Key"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 ROUTE = "aws:apigatewayv2/route:Route"
 ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
@@ -173,6 +174,12 @@ def arn(stack: RecordedStack, type_: str, name: str) -> str:
     return stack.one(type_, name).state["arn"]
 
 
+def key_stmt(stack: RecordedStack, *, writes: bool) -> dict[str, Any]:
+    """The role's grant on the service key: decrypt, plus data keys when it writes."""
+    actions = ["kms:Decrypt", "kms:GenerateDataKey"] if writes else ["kms:Decrypt"]
+    return {"Sid": "UseServiceKey", "Effect": "Allow", "Action": actions, "Resource": [arn(stack, KEY, "leave-key")]}
+
+
 def log_stmt(stack: RecordedStack, part: str) -> dict[str, Any]:
     group = arn(stack, "aws:cloudwatch/logGroup:LogGroup", f"leave-{part}-logs")
     return {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [f"{group}:*"]}
@@ -282,6 +289,7 @@ def test_publisher_may_put_events_on_one_bus_with_its_own_source_only(full: Reco
                 "Action": ["sqs:SendMessage"],
                 "Resource": [arn(full, QUEUE, "leave-publisher-dlq")],
             },
+            key_stmt(full, writes=True),
         ],
     }
 
@@ -354,6 +362,7 @@ def test_commands_append_to_the_events_table_only(full: RecordedStack) -> None:
             "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
             "Resource": [arn(full, TABLE, "leave-events")],
         },
+        key_stmt(full, writes=True),
     ]
 
 
@@ -367,6 +376,7 @@ def test_queries_read_read_models_only(full: RecordedStack) -> None:
             "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"],
             "Resource": [arn(full, TABLE, "leave-balance"), arn(full, TABLE, "leave-pending-approvals")],
         },
+        key_stmt(full, writes=False),
     ]
 
 
@@ -401,6 +411,7 @@ def test_projector_writes_its_own_table_and_reads_the_events_table(full: Recorde
             "Action": ["sqs:SendMessage"],
             "Resource": [arn(full, QUEUE, "leave-balance-dlq")],
         },
+        key_stmt(full, writes=True),
     ]
 
 
@@ -414,6 +425,7 @@ def test_subscriber_gets_nothing_but_logs_traces_and_its_dlq(full: RecordedStack
             "Action": ["sqs:SendMessage"],
             "Resource": [arn(full, QUEUE, "leave-notify-dlq")],
         },
+        key_stmt(full, writes=True),
     ]
 
 
@@ -459,7 +471,8 @@ def test_every_queue_is_encrypted_tls_only_and_only_its_rule_may_send(full: Reco
     queues = full.of_type(QUEUE)
     assert sorted(q.name for q in queues) == ["leave-balance-dlq", "leave-notify-dlq", "leave-pending-approvals-dlq", "leave-publisher-dlq"]
     for queue in queues:
-        assert queue.inputs["sqsManagedSseEnabled"] is True
+        assert queue.inputs["kmsMasterKeyId"] == arn(full, KEY, "leave-key")
+        assert "sqsManagedSseEnabled" not in queue.inputs
         policy = full.one("aws:sqs/queuePolicy:QueuePolicy", f"{queue.name}-policy")
         assert policy.inputs["queueUrl"] == queue.state["url"]
         stmts = json.loads(policy.inputs["policy"])["Statement"]
@@ -633,7 +646,10 @@ def test_pipe_enrichment_is_the_packaged_publisher_with_its_own_logs_and_xray_on
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"] == [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ]
-    assert policy_of(piped, "publisher-enrich") == {"Version": "2012-10-17", "Statement": [log_stmt(piped, "publisher-enrich"), XRAY]}
+    assert policy_of(piped, "publisher-enrich") == {
+        "Version": "2012-10-17",
+        "Statement": [log_stmt(piped, "publisher-enrich"), XRAY, key_stmt(piped, writes=False)],
+    }
     group = piped.one("aws:cloudwatch/logGroup:LogGroup", "leave-publisher-enrich-logs")
     assert group.inputs["retentionInDays"] == 90
     assert enrich.inputs["loggingConfig"] == {"logFormat": "Text", "logGroup": group.state["name"]}
@@ -676,6 +692,7 @@ def test_pipe_role_is_trusted_by_pipes_and_limited_to_the_bus_source_stream_queu
                 "Resource": [arn(piped, FUNCTION, "leave-publisher-enrich")],
             },
             log_stmt(piped, "publisher"),
+            key_stmt(piped, writes=True),
         ],
     }
     alarm = piped.one(ALARM, "leave-publisher-failed").inputs
@@ -864,3 +881,83 @@ def test_resources_are_children_of_the_service(full: RecordedStack) -> None:
     ]
     assert all(r.parent_urn == service.urn for r in owned)
     assert events.parent_urn == service.urn
+
+
+# ----------------------------------------------------------------------------- the service key
+
+
+def test_one_rotated_retained_service_key_encrypts_tables_queues_log_groups_and_environments(full: RecordedStack) -> None:
+    (key,) = full.of_type(KEY)
+    key_arn = key.state["arn"]
+    assert key.name == "leave-key" and key.inputs["enableKeyRotation"] is True and key.inputs["deletionWindowInDays"] == 30
+    assert key.options["protect"] is True and key.options["retain_on_delete"] is True
+    assert "tags" not in key.inputs
+    assert {t.name: t.inputs["serverSideEncryption"] for t in full.of_type(TABLE)} == {
+        n: {"enabled": True, "kmsKeyArn": key_arn} for n in ("leave-events", "leave-balance", "leave-pending-approvals")
+    }
+    assert all(q.inputs["kmsMasterKeyId"] == key_arn for q in full.of_type(QUEUE))
+    assert all(g.inputs["kmsKeyId"] == key_arn for g in full.of_type("aws:cloudwatch/logGroup:LogGroup"))
+    assert all(f.inputs["kmsKeyArn"] == key_arn for f in full.of_type(FUNCTION))
+
+
+def test_the_key_policy_lets_the_account_administer_and_services_use_it_for_this_service_only(full: RecordedStack) -> None:
+    statements = {s["Sid"]: s for s in json.loads(full.one(KEY, "leave-key").inputs["policy"])["Statement"]}
+    assert set(statements) == {"AccountAdministersKey", "CloudWatchLogsEncryptsOwnLogGroups", "EventBridgeSendsToDeadLetterQueues"}
+    admin = statements["AccountAdministersKey"]
+    assert admin["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:Decrypt"} <= set(admin["Action"])
+    logs = statements["CloudWatchLogsEncryptsOwnLogGroups"]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    prefix = "arn:aws:logs:us-east-1:123456789012:log-group:"
+    assert logs["Condition"] == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": [
+                f"{prefix}/aws/lambda/leave-*",
+                f"{prefix}/aws/vendedlogs/apigateway/leave-api-*",
+                f"{prefix}/aws/vendedlogs/pipes/leave-publisher-*",
+            ]
+        }
+    }
+    events = statements["EventBridgeSendsToDeadLetterQueues"]
+    bus = full.one("aws:cloudwatch/eventBus:EventBus", "bus").state["name"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert events["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
+    assert events["Condition"] == {"ArnLike": {"aws:SourceArn": [f"arn:aws:events:us-east-1:123456789012:rule/{bus}/leave-*"]}}
+    for rule in full.of_type("aws:cloudwatch/eventRule:EventRule"):  # the pattern covers the service's own rules
+        assert rule.state["arn"].startswith(f"arn:aws:events:us-east-1:123456789012:rule/{bus}/leave-")
+    assert not any("*" in a for s in statements.values() for a in s["Action"])
+
+
+def test_the_service_tags_apply_to_its_key(piped: RecordedStack) -> None:
+    assert piped.one(KEY, "leave-key").inputs["tags"] == {"team": "leave"}
+
+
+def test_aws_managed_keys_are_an_explicit_opt_out(code_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warnings.append(msg))
+    stack = _record(
+        lambda: EventSourcedService(
+            "leave", EventSourcedServiceArgs(source=SOURCE, bus=OTHER_BUS, api=api_spec(code_root), aws_managed_keys=True)
+        )
+    )
+    assert stack.of_type(KEY) == [] and any("aws_managed_keys" in w for w in warnings)
+    assert stack.one(TABLE, "leave-events").inputs["serverSideEncryption"] == {"enabled": True}
+    assert stack.one(QUEUE, "leave-publisher-dlq").inputs["sqsManagedSseEnabled"] is True
+    assert all("kmsKeyArn" not in f.inputs for f in stack.of_type(FUNCTION))
+    assert all("UseServiceKey" not in statements(stack, p) for p in ("commands", "queries", "publisher"))
+
+
+def test_an_existing_key_is_used_and_no_key_is_created(code_root: Path) -> None:
+    existing = "arn:aws:kms:us-east-1:123456789012:key/existing"
+    stack = _record(
+        lambda: EventSourcedService(
+            "leave", EventSourcedServiceArgs(source=SOURCE, bus=OTHER_BUS, api=api_spec(code_root), kms_key_arn=existing)
+        )
+    )
+    assert stack.of_type(KEY) == []
+    assert stack.one(TABLE, "leave-events").inputs["serverSideEncryption"]["kmsKeyArn"] == existing
+    assert statements(stack, "commands")["UseServiceKey"]["Resource"] == [existing]
+    with pytest.raises(ValueError, match="not both"):
+        EventSourcedServiceArgs(
+            source=SOURCE, bus=OTHER_BUS, api=api_spec(code_root), kms_key_arn=existing, aws_managed_keys=True
+        ).validate()
