@@ -17,6 +17,7 @@ from ._policy_view import (
     AUTHORIZER,
     FUNCTION,
     INTEGRATION,
+    KMS_KEY,
     LOG_GROUP,
     MAPPING,
     PERMISSION,
@@ -761,6 +762,102 @@ class StagesThrottledAndLogged:
         return out
 
 
+# -- encryption with keys the owner controls ------------------------------------------------------------
+
+
+def _customer_key(value: Any) -> bool:
+    """A KMS key reference that is not an AWS-managed alias (`alias/aws/...`)."""
+    return isinstance(value, str) and bool(value) and "alias/aws/" not in value
+
+
+@dataclass(frozen=True)
+class CustomerManagedKeys:
+    id: ClassVar[str] = "KMS001"
+    title: ClassVar[str] = "Tables, queues, log groups and function environments use a customer-managed key"
+    rationale: ClassVar[str] = (
+        "With AWS-owned or AWS-managed keys the owner cannot restrict, audit per service, rotate on "
+        "demand or revoke access to the data: every table (server_side_encryption.kms_key_arn), queue "
+        "(kms_master_key_id, not alias/aws/sqs), log group (kms_key_id) and function with environment "
+        "variables (kms_key_arn) names a customer-managed key. Opting out is an Exemption with a reason."
+    )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many tables, queues, log groups and functions the rule examined."""
+        return sum(len(stack.of_type(t)) for t in (TABLE, QUEUE, LOG_GROUP, FUNCTION))
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        out = []
+        for t in stack.of_type(TABLE):
+            if (
+                not _customer_key(get(t.inputs, "serverSideEncryption", "kmsKeyArn"))
+                or get(t.inputs, "serverSideEncryption", "enabled") is not True
+            ):
+                out.append(Violation.of(self.id, t, "server_side_encryption names no customer-managed kms_key_arn"))
+        for q in stack.of_type(QUEUE):
+            if not _customer_key(q.inputs.get("kmsMasterKeyId")):
+                out.append(Violation.of(self.id, q, f"kms_master_key_id is {q.inputs.get('kmsMasterKeyId')!r}, not a customer-managed key"))
+        for g in stack.of_type(LOG_GROUP):
+            if not _customer_key(g.inputs.get("kmsKeyId")):
+                out.append(Violation.of(self.id, g, "no kms_key_id: the log group uses CloudWatch Logs' default encryption"))
+        for fn in stack.of_type(FUNCTION):
+            if (get(fn.inputs, "environment", "variables") or {}) and not _customer_key(fn.inputs.get("kmsKeyArn")):
+                out.append(Violation.of(self.id, fn, "has environment variables but no kms_key_arn (Lambda's AWS-managed key)"))
+        return out
+
+
+@dataclass(frozen=True)
+class KeysManagedAndRotated:
+    id: ClassVar[str] = "KMS002"
+    title: ClassVar[str] = "Every KMS key rotates, stays manageable by its account, and outlives the data it protects"
+    rationale: ClassVar[str] = (
+        "A key must rotate (enable_key_rotation), have an explicit policy whose Allow to the account root "
+        "(arn:...:iam::<account>:root) includes kms:PutKeyPolicy and kms:ScheduleKeyDeletion, so the key "
+        "can never become unmanageable; a key encrypting a retained table must be protected and retained "
+        "too (retain_on_delete), since deleting it makes the table unreadable."
+    )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many KMS keys the rule examined."""
+        return len(stack.of_type(KMS_KEY))
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        policies = {d.source.urn: d for d in view.resource_documents if d.source.type == KMS_KEY}
+        out = []
+        for key in stack.of_type(KMS_KEY):
+            problems = []
+            if key.inputs.get("enableKeyRotation") is not True:
+                problems.append("enable_key_rotation is not true")
+            doc = policies.get(key.urn)
+            if doc is None:
+                problems.append("no explicit key policy")
+            elif not any(
+                s.allow
+                and _is_account_root(s.principal)
+                and s.grants_action("kms:PutKeyPolicy")
+                and s.grants_action("kms:ScheduleKeyDeletion")
+                for s in doc.statements
+            ):
+                problems.append("no policy statement lets the account root administer the key (kms:PutKeyPolicy, kms:ScheduleKeyDeletion)")
+            arns = {key.state.get("arn"), key.id, key.state.get("keyId")} - {None, ""}
+            retained = [
+                t.name
+                for t in stack.of_type(TABLE)
+                if get(t.inputs, "serverSideEncryption", "kmsKeyArn") in arns and t.options.get("retain_on_delete") is True
+            ]
+            if retained and not (key.options.get("retain_on_delete") is True and key.options.get("protect") is True):
+                problems.append(f"encrypts retained tables {sorted(retained)} but is not itself protected and retain_on_delete")
+            if problems:
+                out.append(Violation.of(self.id, key, "; ".join(problems)))
+        return out
+
+
+def _is_account_root(principal: Any) -> bool:
+    aws_principals = principal.get("AWS") if isinstance(principal, dict) else None
+    values = aws_principals if isinstance(aws_principals, list) else [aws_principals]
+    return any(isinstance(v, str) and (v.endswith(":root") or v.isdigit()) for v in values)
+
+
 # -- identity ----------------------------------------------------------------------------------------
 
 
@@ -982,6 +1079,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     EventsTableAppendOnly(),
     EventsTableDurable(),
     TablesEncrypted(),
+    CustomerManagedKeys(),
+    KeysManagedAndRotated(),
     PublisherLimitedToItsSource(),
     MappingsHandleFailures(),
     TargetsHandleFailures(),
