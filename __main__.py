@@ -65,7 +65,9 @@ def jwt() -> JwtAuthorizerSpec | None:
     issuer = config.get("jwt_issuer")
     if not issuer:
         return None  # the service creates a Cognito user pool
-    return JwtAuthorizerSpec(issuer=issuer, audiences=config.require_object("jwt_audiences"))
+    return JwtAuthorizerSpec(
+        issuer=issuer, audiences=config.require_object("jwt_audiences"), identity_claim=config.get("jwt_identity_claim") or "sub"
+    )
 
 
 bus = shared_bus()
@@ -85,7 +87,7 @@ leave = EventSourcedService(
             public_routes=tuple(r.key for r in ROUTES if r.public),
             jwt=jwt(),
             throttling_burst_limit=config.get_int("throttling_burst_limit") or 100,
-            throttling_rate_limit=config.get_float("throttling_rate_limit") or 50.0,
+            throttling_rate_limit=float(config.get_int("throttling_rate_limit") or 50),
             cors_allowed_origins=tuple(config.get_object("cors_allowed_origins") or ()),
         ),
         projections=[

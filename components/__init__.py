@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from ._iam import UNSCOPED_ACTIONS, UNSCOPED_SID_PREFIX
 from .event_sourced_service import (
+    IDENTITY_CLAIM_ENV,
     PIPE_INPUT_TEMPLATE,
     PUBLISHER_FILTER_PATTERN,
+    USER_POOL_IDENTITY_CLAIM,
     ApiSpec,
     DeliverySpec,
     EventBusLike,
@@ -28,10 +30,12 @@ from .shared_event_bus import SharedEventBus, SharedEventBusArgs
 
 __all__ = [
     "APPEND_ONLY_DENIED_ACTIONS",
+    "IDENTITY_CLAIM_ENV",
     "PIPE_INPUT_TEMPLATE",
     "PUBLISHER_FILTER_PATTERN",
     "UNSCOPED_ACTIONS",
     "UNSCOPED_SID_PREFIX",
+    "USER_POOL_IDENTITY_CLAIM",
     "ApiSpec",
     "BackupPlan",
     "DeliverySpec",

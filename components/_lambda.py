@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from . import _iam
+from . import _iam, _kms
 
 RUNTIME = "python3.12"
 ARCHITECTURE = "arm64"
@@ -104,16 +104,26 @@ def build_function(
     alarm_actions: Sequence[pulumi.Input[str]],
     reserved_concurrency: int | None = None,
     tags: Mapping[str, str] | None = None,
+    kms_key_arn: pulumi.Input[str] | None = None,
+    kms_writes: bool = False,
 ) -> FunctionParts:
     """A function with its own role (least privilege: its `statements` plus its own log
     group and X-Ray), an explicit log group with retention, tracing, and an Errors alarm.
+    With `kms_key_arn` the log group and the environment are encrypted with that key and
+    the role may decrypt with it (and generate data keys if `kms_writes`: it writes to
+    encrypted tables or queues).
 
     Children are named `name`, `{name}-role`, `{name}-policy`, `{name}-logs`, `{name}-errors`.
     """
     child = pulumi.ResourceOptions(parent=parent)
     tags = dict(tags or {}) or None
     log_group = aws.cloudwatch.LogGroup(
-        f"{name}-logs", name_prefix=f"/aws/lambda/{name}-", retention_in_days=log_retention_days, tags=tags, opts=child
+        f"{name}-logs",
+        name_prefix=f"/aws/lambda/{name}-",
+        retention_in_days=log_retention_days,
+        kms_key_id=kms_key_arn,
+        tags=tags,
+        opts=child,
     )
     role = aws.iam.Role(f"{name}-role", assume_role_policy=_iam.assume_role_policy("lambda.amazonaws.com"), tags=tags, opts=child)
     policy = aws.iam.RolePolicy(
@@ -124,6 +134,7 @@ def build_function(
                 _iam.statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_stream_arns(log_group)]),
                 _iam.unscoped_statement("XRayTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]),
                 *statements,
+                *([_kms.use_statement(kms_key_arn, writes=kms_writes)] if kms_key_arn is not None else []),
             ]
         ),
         opts=child,
@@ -139,6 +150,7 @@ def build_function(
         timeout=timeout_s,
         reserved_concurrent_executions=reserved_concurrency,
         environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(environment)),
+        kms_key_arn=kms_key_arn,
         tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
         logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
         tags=tags,

@@ -13,6 +13,8 @@ from . import _iam, _lambda
 
 #: 14 days, the SQS maximum: time to look at and redrive what failed.
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+#: How long SQS reuses a data key before asking KMS again (the default: few KMS calls).
+KMS_DATA_KEY_REUSE_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -31,14 +33,21 @@ def dead_letter_queue(
     alarm_actions: Sequence[pulumi.Input[str]],
     senders: Callable[[aws.sqs.Queue], Sequence[Mapping[str, Any]]] = lambda _q: (),
     tags: Mapping[str, str] | None = None,
+    kms_key_arn: pulumi.Input[str] | None = None,
 ) -> DeadLetterQueue:
-    """An SQS queue with SQS-managed SSE and a policy that denies non-TLS access; `senders`
-    gives further statements for the policy (e.g. a rule allowed to send) given the queue.
-    Alarms when any message is visible. Children: `name`, `{name}-policy`, `{name}-depth`."""
+    """An SQS queue encrypted with `kms_key_arn` (SQS-managed SSE without one) and a policy
+    that denies non-TLS access; `senders` gives further statements for the policy (e.g. a
+    rule allowed to send) given the queue. Senders need kms:GenerateDataKey and kms:Decrypt
+    on the key. Alarms when any message is visible. Children: `name`, `{name}-policy`, `{name}-depth`."""
     child = pulumi.ResourceOptions(parent=parent)
+    encryption: dict[str, Any] = (
+        {"kms_master_key_id": kms_key_arn, "kms_data_key_reuse_period_seconds": KMS_DATA_KEY_REUSE_SECONDS}
+        if kms_key_arn is not None
+        else {"sqs_managed_sse_enabled": True}
+    )
     queue = aws.sqs.Queue(
         name,
-        sqs_managed_sse_enabled=True,
+        **encryption,
         message_retention_seconds=DLQ_RETENTION_SECONDS,
         tags=dict(tags or {}) or None,
         opts=child,

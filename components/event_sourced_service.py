@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 import pulumi
 import pulumi_aws as aws
 
-from . import _iam, _lambda, _queues
+from . import _iam, _kms, _lambda, _queues
 from ._lambda import FunctionParts
 from ._queues import DeadLetterQueue
 from .retained_table import BackupPlan, RetainedTable, RetainedTableArgs
@@ -119,12 +119,37 @@ class SubscriptionSpec:
     detail_types: Sequence[str]
 
 
+#: The claim the API functions take the caller's identity from when the service creates its
+#: own Cognito pool: the pool's custom attribute `employee_id`, immutable (set once, by an
+#: administrator, when the user is created) and readable but never writable by the app client.
+USER_POOL_IDENTITY_ATTRIBUTE = "employee_id"
+USER_POOL_IDENTITY_CLAIM = f"custom:{USER_POOL_IDENTITY_ATTRIBUTE}"
+#: Attributes the created app client may read (they appear in its ID tokens) and write (a
+#: signed-in user may change them with UpdateUserAttributes). Both are explicit: an unset
+#: (or empty) `write_attributes` lets the client write every mutable attribute.
+USER_POOL_CLIENT_READ_ATTRIBUTES = ("email", "email_verified", "name", USER_POOL_IDENTITY_CLAIM)
+USER_POOL_CLIENT_WRITE_ATTRIBUTES = ("name",)
+#: The environment variable naming the identity claim for the API functions.
+IDENTITY_CLAIM_ENV = "IDENTITY_CLAIM"
+_CLAIM = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,127}$")
+#: Claims that never identify a person (who issued the token, for whom, when, which groups).
+_NOT_IDENTITY_CLAIMS = frozenset(
+    {"iss", "aud", "exp", "iat", "nbf", "auth_time", "jti", "token_use", "client_id", "scope", "cognito:groups"}
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class JwtAuthorizerSpec:
-    """An existing OIDC issuer (e.g. a Cognito pool another stack owns)."""
+    """An existing OIDC issuer (e.g. a Cognito pool another stack owns).
+
+    `identity_claim` is the one claim the API functions take the caller's identity from
+    (no fallback to another claim). Name only a claim users cannot change at the issuer:
+    `sub`, or an attribute the issuer's owner keeps immutable and out of every client's
+    `write_attributes` (the policy rules COG001/COG002 check that in the stack that owns the pool)."""
 
     issuer: pulumi.Input[str]
     audiences: Sequence[pulumi.Input[str]]
+    identity_claim: str = "sub"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,6 +167,12 @@ class ApiSpec:
     throttling_burst_limit: int = 100
     throttling_rate_limit: float = 50.0
     cors_allowed_origins: Sequence[str] = ()
+
+    @property
+    def identity_claim(self) -> str:
+        """The claim the API functions identify the caller by: `jwt.identity_claim`, or
+        `USER_POOL_IDENTITY_CLAIM` for the pool the service creates."""
+        return self.jwt.identity_claim if self.jwt is not None else USER_POOL_IDENTITY_CLAIM
 
     @property
     def routes(self) -> dict[str, str]:
@@ -170,6 +201,9 @@ class ApiSpec:
             raise ValueError(f"public_routes {sorted(undeclared)} are not command or query routes")
         if self.jwt is not None and not self.jwt.audiences:
             raise ValueError("jwt.audiences must not be empty")
+        claim = self.identity_claim
+        if not isinstance(claim, str) or not _CLAIM.match(claim) or claim in _NOT_IDENTITY_CLAIMS:
+            raise ValueError(f"jwt.identity_claim {claim!r} must name a claim that identifies the user (e.g. 'sub')")
         if self.throttling_burst_limit < 1 or self.throttling_rate_limit <= 0:
             raise ValueError("throttling limits must be positive")
 
@@ -258,8 +292,13 @@ class EventSourcedServiceArgs:
     log_retention_days: int = 30
     #: SNS topic ARNs notified by every alarm (and when it recovers).
     alarm_actions: Sequence[pulumi.Input[str]] = ()
-    #: Customer-managed KMS key for the tables (None = AWS-managed key).
+    #: An existing customer-managed KMS key (ARN) for the tables, queues, log groups and
+    #: function environments; None = the service creates its own (`kms_key`). Its policy must
+    #: then let CloudWatch Logs and EventBridge use it the way `_kms.key_policy` does.
     kms_key_arn: pulumi.Input[str] | None = None
+    #: Explicit opt-out: AWS-managed keys (tables: aws/dynamodb; queues: SQS-managed SSE; log
+    #: groups and environments: the services' default encryption). The policy rule KMS001 fails it.
+    aws_managed_keys: bool = False
     events_table_backup: BackupPlan | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -271,6 +310,8 @@ class EventSourcedServiceArgs:
             raise ValueError("projections need the Events table, which comes with api; give api or drop projections")
         if self.api is None and not self.subscriptions:
             raise ValueError("nothing to build: give api and/or subscriptions")
+        if self.aws_managed_keys and self.kms_key_arn is not None:
+            raise ValueError("give kms_key_arn or aws_managed_keys=True, not both")
         if self.log_retention_days not in _lambda.LOG_RETENTION_DAYS:
             raise ValueError(f"log_retention_days {self.log_retention_days} is not a CloudWatch Logs retention value")
         names = [p.name for p in self.projections] + [s.name for s in self.subscriptions]
@@ -344,6 +385,32 @@ class EventSourcedService(pulumi.ComponentResource):
         self.subscribers: dict[str, _Reactor] = {}
         self.api: _Api | None = None
 
+        self.kms_key: aws.kms.Key | None = None
+        if args.aws_managed_keys:
+            pulumi.log.warn(
+                f"{name}: aws_managed_keys=True - data at rest is encrypted with AWS-managed keys, not one you control", resource=self
+            )
+        elif args.kms_key_arn is None:
+            self.kms_key = _kms.service_key(
+                f"{name}-key",
+                parent=self,
+                description=f"{args.source}: tables, queues, log groups and function environments",
+                log_group_prefixes=[
+                    f"/aws/lambda/{name}-",
+                    f"/aws/vendedlogs/apigateway/{name}-api-",
+                    f"/aws/vendedlogs/pipes/{name}-publisher-",
+                ],
+                rule_arn_patterns=[self.bus_arn.apply(lambda arn: f"{arn.replace(':event-bus/', ':rule/', 1)}/{name}-*")]
+                if args.projections or args.subscriptions
+                else [],
+                tags=args.tags,
+            )
+        self.kms_key_arn: pulumi.Output[str] | None = (
+            self.kms_key.arn
+            if self.kms_key is not None
+            else (None if args.kms_key_arn is None else pulumi.Output.from_input(args.kms_key_arn))
+        )
+
         if args.api is not None:
             self.events_table = RetainedTable(
                 f"{name}-events",
@@ -353,7 +420,8 @@ class EventSourcedService(pulumi.ComponentResource):
                     range_key_type="N",
                     stream_view_type="NEW_IMAGE",
                     append_only=True,
-                    kms_key_arn=args.kms_key_arn,
+                    kms_key_arn=self.kms_key_arn,
+                    aws_managed_key=args.aws_managed_keys,
                     backup=args.events_table_backup,
                     tags=args.tags,
                 ),
@@ -366,7 +434,9 @@ class EventSourcedService(pulumi.ComponentResource):
         for projection in args.projections:
             self.read_models[projection.name] = RetainedTable(
                 f"{name}-{projection.name}",
-                RetainedTableArgs(hash_key="pk", range_key="sk", kms_key_arn=args.kms_key_arn, tags=args.tags),
+                RetainedTableArgs(
+                    hash_key="pk", range_key="sk", kms_key_arn=self.kms_key_arn, aws_managed_key=args.aws_managed_keys, tags=args.tags
+                ),
                 opts=self._child,
             )
         for projection in args.projections:
@@ -385,6 +455,7 @@ class EventSourcedService(pulumi.ComponentResource):
         self.user_pool_id = self.api.user_pool.id if self.api and self.api.user_pool else None
         self.user_pool_client_id = self.api.user_pool_client.id if self.api and self.api.user_pool_client else None
         self.jwt_issuer = self.api.issuer if self.api else None
+        self.identity_claim: str | None = args.api.identity_claim if args.api else None
         self.register_outputs(
             {
                 "api_url": self.api_url,
@@ -398,6 +469,8 @@ class EventSourcedService(pulumi.ComponentResource):
                 "user_pool_id": self.user_pool_id,
                 "user_pool_client_id": self.user_pool_client_id,
                 "jwt_issuer": self.jwt_issuer,
+                "identity_claim": self.identity_claim,
+                "kms_key_arn": self.kms_key_arn,
             }
         )
 
@@ -426,7 +499,13 @@ class EventSourcedService(pulumi.ComponentResource):
         return {**extra, "SERVICE_SOURCE": self.args.source, **forced}
 
     def _function(
-        self, part: str, spec: FunctionSpec, statements: Sequence[Mapping[str, Any]], forced_env: Mapping[str, pulumi.Input[str]]
+        self,
+        part: str,
+        spec: FunctionSpec,
+        statements: Sequence[Mapping[str, Any]],
+        forced_env: Mapping[str, pulumi.Input[str]],
+        *,
+        writes: bool,
     ) -> FunctionParts:
         return _lambda.build_function(
             f"{self._base}-{part}",
@@ -441,6 +520,8 @@ class EventSourcedService(pulumi.ComponentResource):
             alarm_actions=self.args.alarm_actions,
             reserved_concurrency=spec.reserved_concurrency,
             tags=self.args.tags,
+            kms_key_arn=self.kms_key_arn,
+            kms_writes=writes,
         )
 
     def _put_events_statement(self) -> dict[str, Any]:
@@ -471,7 +552,7 @@ class EventSourcedService(pulumi.ComponentResource):
         assert self.events_table is not None and self.events_table.stream_arn is not None
         spec, name = self.args.publisher, self._base
         self.publisher_dlq = _queues.dead_letter_queue(
-            f"{name}-publisher-dlq", parent=self, alarm_actions=self.args.alarm_actions, tags=self.args.tags
+            f"{name}-publisher-dlq", parent=self, alarm_actions=self.args.alarm_actions, tags=self.args.tags, kms_key_arn=self.kms_key_arn
         )
         self.publisher = _lambda.build_function(
             f"{name}-publisher",
@@ -489,6 +570,8 @@ class EventSourcedService(pulumi.ComponentResource):
             log_retention_days=self.args.log_retention_days,
             alarm_actions=self.args.alarm_actions,
             tags=self.args.tags,
+            kms_key_arn=self.kms_key_arn,
+            kms_writes=True,
         )
         self.publisher_role = self.publisher.role
         self.publisher_mapping = aws.lambda_.EventSourceMapping(
@@ -527,12 +610,13 @@ class EventSourcedService(pulumi.ComponentResource):
         assert self.events_table is not None and self.events_table.stream_arn is not None
         spec, name = self.args.publisher, self._base
         self.publisher_dlq = _queues.dead_letter_queue(
-            f"{name}-publisher-dlq", parent=self, alarm_actions=self.args.alarm_actions, tags=self.args.tags
+            f"{name}-publisher-dlq", parent=self, alarm_actions=self.args.alarm_actions, tags=self.args.tags, kms_key_arn=self.kms_key_arn
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-publisher-logs",
             name_prefix=f"/aws/vendedlogs/pipes/{name}-publisher-",
             retention_in_days=self.args.log_retention_days,
+            kms_key_id=self.kms_key_arn,
             tags=dict(self.args.tags) or None,
             opts=self._child,
         )
@@ -549,6 +633,7 @@ class EventSourcedService(pulumi.ComponentResource):
             log_retention_days=self.args.log_retention_days,
             alarm_actions=self.args.alarm_actions,
             tags=self.args.tags,
+            kms_key_arn=self.kms_key_arn,
         )
         self.publisher_role = aws.iam.Role(
             f"{name}-publisher-role",
@@ -566,6 +651,7 @@ class EventSourcedService(pulumi.ComponentResource):
                     _iam.statement("SendFailedRecordsToQueue", ["sqs:SendMessage"], [self.publisher_dlq.queue.arn]),
                     _iam.statement("InvokeEnrichment", ["lambda:InvokeFunction"], [enrichment.function.arn]),
                     _iam.statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [_lambda.log_stream_arns(log_group)]),
+                    *([_kms.use_statement(self.kms_key_arn, writes=True)] if self.kms_key_arn is not None else []),
                 ]
             ),
             opts=self._child,
@@ -692,12 +778,14 @@ class EventSourcedService(pulumi.ComponentResource):
                 )
             ],
             tags=self.args.tags,
+            kms_key_arn=self.kms_key_arn,
         )
         parts = self._function(
             part,
             spec,
             [*statements, _iam.statement("SendFailedEventsToQueue", ["sqs:SendMessage"], [dlq.queue.arn])],
             forced_env,
+            writes=True,
         )
         permission = aws.lambda_.Permission(
             f"{name}-invoke",
@@ -763,14 +851,19 @@ class EventSourcedService(pulumi.ComponentResource):
                     [self.events_table.table_arn],
                 )
             ],
-            {"EVENTS_TABLE": self.events_table.table_name},
+            {"EVENTS_TABLE": self.events_table.table_name, IDENTITY_CLAIM_ENV: spec.identity_claim},
+            writes=True,
         )
         read_model_arns = [t.table_arn for t in self.read_models.values()]
         queries = self._function(
             "queries",
             replace(spec.queries, environment={**public_url, **spec.queries.environment}),
             [_iam.statement("ReadReadModels", list(_READ_ACTIONS), read_model_arns)] if read_model_arns else [],
-            {f"READ_MODEL_TABLE_{n.upper().replace('-', '_')}": t.table_name for n, t in self.read_models.items()},
+            {
+                **{f"READ_MODEL_TABLE_{n.upper().replace('-', '_')}": t.table_name for n, t in self.read_models.items()},
+                IDENTITY_CLAIM_ENV: spec.identity_claim,
+            },
+            writes=False,
         )
 
         user_pool = user_pool_client = None
@@ -825,6 +918,7 @@ class EventSourcedService(pulumi.ComponentResource):
             f"{name}-api-access-logs",
             name_prefix=f"/aws/vendedlogs/apigateway/{name}-api-",
             retention_in_days=self.args.log_retention_days,
+            kms_key_id=self.kms_key_arn,
             tags=dict(self.args.tags) or None,
             opts=self._child,
         )
@@ -874,10 +968,11 @@ class EventSourcedService(pulumi.ComponentResource):
                 temporary_password_validity_days=3,
             ),
             schemas=[
+                # the identity the API trusts: set by an administrator at AdminCreateUser, never changed
                 aws.cognito.UserPoolSchemaArgs(
-                    name="employee_id",
+                    name=USER_POOL_IDENTITY_ATTRIBUTE,
                     attribute_data_type="String",
-                    mutable=True,
+                    mutable=False,
                     string_attribute_constraints=aws.cognito.UserPoolSchemaStringAttributeConstraintsArgs(min_length="1", max_length="128"),
                 )
             ],
@@ -891,6 +986,8 @@ class EventSourcedService(pulumi.ComponentResource):
             explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
             prevent_user_existence_errors="ENABLED",
             enable_token_revocation=True,
+            read_attributes=list(USER_POOL_CLIENT_READ_ATTRIBUTES),
+            write_attributes=list(USER_POOL_CLIENT_WRITE_ATTRIBUTES),
             opts=self._child,
         )
         for group in ("admin", "approver"):

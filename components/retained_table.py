@@ -10,7 +10,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from . import _iam
+from . import _iam, _kms
 
 TYPE_TOKEN = "acme:events:RetainedTable"
 
@@ -65,8 +65,11 @@ class RetainedTableArgs:
     global_secondary_indexes: Sequence[GlobalSecondaryIndex] = ()
     stream_view_type: StreamViewType | None = None
     ttl_attribute: str | None = None
-    #: Customer-managed KMS key; None = the AWS-managed key for DynamoDB (still KMS).
+    #: An existing customer-managed KMS key (ARN); None = the table gets its own key (child
+    #: `kms_key`: rotated, retained with the table), unless `aws_managed_key`.
     kms_key_arn: pulumi.Input[str] | None = None
+    #: Explicit opt-out: the AWS-managed key `aws/dynamodb` (still KMS, but its policy is AWS's).
+    aws_managed_key: bool = False
     #: A DynamoDB resource policy (JSON text). With `append_only` its statements are kept
     #: and the append-only deny is added.
     resource_policy: pulumi.Input[str] | None = None
@@ -110,6 +113,8 @@ class RetainedTableArgs:
         unused = set(self.attributes) - used
         if unused:
             raise ValueError(f"attributes {sorted(unused)} are not keys of the table or a GSI (DynamoDB rejects them)")
+        if self.aws_managed_key and self.kms_key_arn is not None:
+            raise ValueError("give kms_key_arn or aws_managed_key=True, not both")
         if self.backup is not None and self.backup.delete_after_days < 1:
             raise ValueError("backup.delete_after_days must be at least 1")
 
@@ -125,7 +130,10 @@ class RetainedTable(pulumi.ComponentResource):
 
     Default settings:
     - billing mode PAY_PER_REQUEST;
-    - server-side encryption with KMS (the AWS-managed key unless `kms_key_arn` is given);
+    - server-side encryption with a customer-managed KMS key: `kms_key_arn`, or else its own
+      key (child `kms_key`: yearly rotation, a policy letting the account administer it and
+      IAM decide its users, protected and retained like the table); `aws_managed_key=True`
+      is the explicit opt-out to DynamoDB's AWS-managed key (with a warning);
     - point-in-time recovery on (`point_in_time_recovery=False` turns it off, with a warning);
     - `deletion_protection_enabled=True`, and the Pulumi options `protect=True` and
       `retain_on_delete=True` on the table, forced over the component's own options
@@ -134,9 +142,9 @@ class RetainedTable(pulumi.ComponentResource):
     - `append_only=True` adds a resource policy denying UpdateItem, DeleteItem,
       BatchWriteItem, PartiQLUpdate and PartiQLDelete to every principal.
 
-    Children: `table`, `resource_policy`, `backup_vault`, `backup_plan`, `backup_role`,
+    Children: `table`, `kms_key`, `resource_policy`, `backup_vault`, `backup_plan`, `backup_role`,
     `backup_selection` (None when not created). Outputs: `table_name`, `table_arn`,
-    `stream_arn` (None without a stream).
+    `stream_arn` (None without a stream), `kms_key_arn` (None with the AWS-managed key).
     """
 
     def __init__(self, name: str, args: RetainedTableArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -149,9 +157,22 @@ class RetainedTable(pulumi.ComponentResource):
         if not args.point_in_time_recovery:
             pulumi.log.warn(f"{name}: point_in_time_recovery=False - no continuous backups", resource=self)
 
+        if args.aws_managed_key:
+            pulumi.log.warn(f"{name}: aws_managed_key=True - encrypted with the AWS-managed key, not one you control", resource=self)
+
         key_types = args._key_types()
         attributes = [aws.dynamodb.TableAttributeArgs(name=n, type=t) for n, t in key_types.items()]
         retained = not args.allow_destroy
+        self.kms_key: aws.kms.Key | None = None
+        if args.kms_key_arn is None and not args.aws_managed_key:
+            self.kms_key = _kms.service_key(
+                f"{name}-key", parent=self, description=f"{name} table", log_group_prefixes=(), tags=args.tags, retain=retained
+            )
+        self.kms_key_arn: pulumi.Output[str] | None = (
+            self.kms_key.arn
+            if self.kms_key is not None
+            else (None if args.kms_key_arn is None else pulumi.Output.from_input(args.kms_key_arn))
+        )
         self.table = aws.dynamodb.Table(
             name,
             billing_mode="PAY_PER_REQUEST",
@@ -175,7 +196,7 @@ class RetainedTable(pulumi.ComponentResource):
             stream_enabled=args.stream_view_type is not None,
             stream_view_type=args.stream_view_type,
             ttl=aws.dynamodb.TableTtlArgs(attribute_name=args.ttl_attribute, enabled=True) if args.ttl_attribute else None,
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=args.kms_key_arn),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=self.kms_key_arn),
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=args.point_in_time_recovery),
             deletion_protection_enabled=retained,
             tags=dict(args.tags) or None,
@@ -224,7 +245,7 @@ class RetainedTable(pulumi.ComponentResource):
 
     def _backup(self, name: str, plan: BackupPlan, child: pulumi.ResourceOptions) -> None:
         if plan.existing_vault_name is None:
-            self.backup_vault = aws.backup.Vault(f"{name}-vault", opts=child)
+            self.backup_vault = aws.backup.Vault(f"{name}-vault", kms_key_arn=self.kms_key_arn, opts=child)
             vault_name: pulumi.Input[str] = self.backup_vault.name
         else:
             vault_name = plan.existing_vault_name

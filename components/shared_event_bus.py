@@ -40,6 +40,8 @@ class SharedEventBusArgs:
     #: Retention of the bus log group; None = 30 days.
     log_retention_days: int | None = None
     description: str | None = None
+    #: A customer-managed KMS key (ARN) for the bus's events and its log group; None = the
+    #: AWS-owned key (see the class doc for why that is the default of a shared bus).
     kms_key_identifier: pulumi.Input[str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     # -- wrapping an existing bus (creates nothing) --
@@ -108,7 +110,12 @@ class SharedEventBus(pulumi.ComponentResource):
     """The bus that bounded contexts publish to and subscribe from.
 
     Default settings (when it creates the bus):
-    - a custom `aws.cloudwatch.EventBus` (AWS-owned encryption key unless `kms_key_identifier`);
+    - a custom `aws.cloudwatch.EventBus` encrypted with the AWS-owned key unless
+      `kms_key_identifier` names a customer-managed key (ARN), which then encrypts the bus log
+      group too. The AWS-owned key is the default here (unlike `EventSourcedService`, whose own
+      key encrypts its data) because a shared bus is written and read by other stacks and
+      accounts: with a customer key every publisher, rule target and archive replay needs that
+      key's policy to allow it, which the platform team that owns the key must decide;
     - an `aws.cloudwatch.EventArchive` of every event on it, kept 365 days
       (`archive_retention_days`, 0 = indefinitely), for replay;
     - no bus policy: only this account can put events. `allowed_account_ids` /
@@ -216,7 +223,11 @@ class SharedEventBus(pulumi.ComponentResource):
     def _logging(self, name: str, level: str, retention_days: int, child: pulumi.ResourceOptions) -> None:
         assert self.bus is not None
         self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", name_prefix=f"/aws/vendedlogs/events/{name}-", retention_in_days=retention_days, opts=child
+            f"{name}-logs",
+            name_prefix=f"/aws/vendedlogs/events/{name}-",
+            retention_in_days=retention_days,
+            kms_key_id=self.args.kms_key_identifier,
+            opts=child,
         )
         sources = {
             f"{name}-{log_type.lower().replace('_', '-')}": aws.cloudwatch.LogDeliverySource(

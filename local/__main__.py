@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--port", type=int, default=8080, help="HTTP API port (0 = any free port)")
     up.add_argument("--today", type=_day, help="YYYY-MM-DD: the date the functions see (real time of day, UTC)")
     token = sub.add_parser("token", help="print a JWT the local stack accepts")
-    token.add_argument("--sub", required=True, help="the caller (employee id)")
+    token.add_argument("--sub", required=True, help="the caller (employee id), put in the identity claim the API declares")
     token.add_argument("--groups", default="", help="comma-separated groups, e.g. admin,approver")
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     token.add_argument("--stack", default="dev")
@@ -85,29 +85,35 @@ def _up(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     from .stack import STATE_DIR
-    from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, load_key
+    from .tokens import DEFAULT_IDENTITY_CLAIM, LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, load_key
 
     state_file = STATE_DIR / f"{args.stack}.json"
     if state_file.exists():
         state = json.loads(state_file.read_text())
         issuer, audiences = state["issuer"], tuple(state["audiences"])
+        claim = state.get("identity_claim") or DEFAULT_IDENTITY_CLAIM
     else:
-        issuer, audiences = _declared_authorizer(args.stack) or (LOCAL_ISSUER, (LOCAL_AUDIENCE,))
+        declared = _declared_authorizer(args.stack)
+        issuer, audiences, claim = declared or (LOCAL_ISSUER, (LOCAL_AUDIENCE,), DEFAULT_IDENTITY_CLAIM)
     groups = [g.strip() for g in args.groups.split(",") if g.strip()]
-    print(Issuer(load_key(STATE_DIR), issuer, audiences).token(args.sub, groups, args.ttl))
+    print(Issuer(load_key(STATE_DIR), issuer, audiences).token(args.sub, groups, args.ttl, identity_claim=claim))
     return 0
 
 
-def _declared_authorizer(stack: str) -> tuple[str, tuple[str, ...]] | None:
-    """Issuer and audiences of the stack's first JWT route (evaluates the program)."""
-    from .model import T_AUTHORIZER
+def _declared_authorizer(stack: str) -> tuple[str, tuple[str, ...], str] | None:
+    """Issuer and audiences of the stack's first JWT route, and the identity claim its API
+    functions declare (evaluates the program)."""
+    from .model import T_AUTHORIZER, T_FUNCTION
     from .program import evaluate
+    from .tokens import IDENTITY_CLAIM_ENV, identity_claim
 
     recorded = evaluate(stack).recorded
+    environments = [(f.inputs.get("environment") or {}).get("variables") or {} for f in recorded.of_type(T_FUNCTION)]
+    claim = identity_claim(env for env in environments if IDENTITY_CLAIM_ENV in env)
     for authorizer in recorded.of_type(T_AUTHORIZER):
         jwt = authorizer.inputs.get("jwtConfiguration") or {}
         if jwt.get("issuer"):
-            return jwt["issuer"], tuple(jwt.get("audiences") or ())
+            return jwt["issuer"], tuple(jwt.get("audiences") or ()), claim
     return None
 
 

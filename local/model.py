@@ -90,7 +90,8 @@ IGNORED_SETTINGS: tuple[str, ...] = (
     "tables: point-in-time recovery, encryption, deletion protection, TTL expiry (moto keeps items)",
     "functions: memory size, X-Ray tracing, architecture/runtime (this Python runs them); timeouts are checked after the fact",
     "stream mappings: batching window and parallelization factor (batches go out as soon as they are read, one at a time per shard)",
-    "log groups: retention",
+    "log groups: retention, KMS key",
+    "KMS: declared keys are not created; tables, queues, log groups and function environments are not encrypted locally",
     "bus archives: events are archived on moto, but replay (StartReplay) is not driven by the local stack",
     "HTTP API: stage throttling, access logging, 10 MB payload and 30 s integration limits",
 )

@@ -33,7 +33,7 @@ from .pipes import PipeTarget
 from .program import ROOT, evaluate
 from .streams import Delays, StreamPoller, StreamSource
 from .targets import AsyncInvoker, TargetDrainer
-from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, load_key
+from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, identity_claim, load_key
 
 STATE_DIR = ROOT / ".local-stack"
 DEFAULT_DELAYS = Delays()
@@ -271,10 +271,17 @@ class LocalStack:
         assert self.moto is not None
         return self.moto.url
 
-    def token(self, sub: str, groups: Sequence[str] = (), ttl: int = 3600, **claims: Any) -> str:
-        """A JWT the first API's authorizer accepts."""
+    def token(self, employee_id: str, groups: Sequence[str] = (), ttl: int = 3600, **claims: Any) -> str:
+        """A JWT the first API's authorizer accepts, for `employee_id` in the API's identity
+        claim; `claims` add or override claims (`identity_claim=` picks another claim)."""
         issuer, audiences = self.authorizer()
-        return self._issuer(issuer, audiences).token(sub, groups, ttl, **claims)
+        claims.setdefault("identity_claim", self.identity_claim())
+        return self._issuer(issuer, audiences).token(employee_id, groups, ttl, **claims)
+
+    def identity_claim(self) -> str:
+        """The claim the API functions identify callers by (their `IDENTITY_CLAIM`, default `sub`)."""
+        assert self.model is not None
+        return identity_claim(r.function.environment for api in self.model.apis for r in api.routes)
 
     def authorizer(self) -> tuple[str, tuple[str, ...]]:
         """(issuer, audiences) of the first JWT route, or the local defaults."""
@@ -367,6 +374,7 @@ class LocalStack:
             "moto_url": self.moto_url,
             "issuer": issuer,
             "audiences": list(audiences),
+            "identity_claim": self.identity_claim(),
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._state_file().write_text(json.dumps(state, indent=2))

@@ -6,6 +6,12 @@ audience the stack declares on its authorizer, so handlers see the claims they w
 on AWS. `verify` does what API Gateway's JWT authorizer does: RS256 signature by a known
 `kid`, `iss` equal to the issuer, `aud` (or Cognito's `client_id`) among the audiences,
 `exp`/`nbf`/`iat` in range.
+
+The caller's identity goes into the claim the API functions declare (`IDENTITY_CLAIM` in
+their environment, `identity_claim(...)` reads it): with `sub`, the token's `sub` is the
+employee id; with another claim (the created Cognito pool's `custom:employee_id`) that claim
+holds the employee id and `sub` is a stable UUID derived from it, as Cognito's `sub` is a
+per-user UUID.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,24 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 KEY_FILE = "jwt-private-key.pem"
 LOCAL_ISSUER = "http://127.0.0.1/local-issuer"
 LOCAL_AUDIENCE = "local-stack"
+#: The variable the API functions read their identity claim from (see components' IDENTITY_CLAIM_ENV).
+IDENTITY_CLAIM_ENV = "IDENTITY_CLAIM"
+DEFAULT_IDENTITY_CLAIM = "sub"
+_SUB_NAMESPACE = uuid.UUID("9a7c1f52-5b0e-4c59-9d1e-2f3b4a5c6d7e")
+
+
+def identity_claim(environments: Iterable[Mapping[str, str]]) -> str:
+    """The identity claim the given API functions' environments declare (`sub` if none does);
+    ValueError if they disagree (one API, one identity)."""
+    claims = {env.get(IDENTITY_CLAIM_ENV) or DEFAULT_IDENTITY_CLAIM for env in environments}
+    if len(claims) > 1:
+        raise ValueError(f"the API functions declare different identity claims {sorted(claims)}")
+    return claims.pop() if claims else DEFAULT_IDENTITY_CLAIM
+
+
+def subject_for(employee_id: str) -> str:
+    """The stable UUID `sub` of a local user whose identity is carried by another claim."""
+    return str(uuid.uuid5(_SUB_NAMESPACE, employee_id))
 
 
 class InvalidTokenError(Exception):
@@ -46,13 +70,26 @@ class Issuer:
         der = self.private_key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         return base64.urlsafe_b64encode(hashlib.sha256(der).digest()[:12]).decode().rstrip("=")
 
-    def token(self, sub: str, groups: Sequence[str] = (), ttl: int = 3600, **claims: Any) -> str:
+    def token(
+        self,
+        employee_id: str,
+        groups: Sequence[str] = (),
+        ttl: int = 3600,
+        *,
+        identity_claim: str = DEFAULT_IDENTITY_CLAIM,
+        **claims: Any,
+    ) -> str:
         """An ID token like Cognito's: `sub`, `cognito:groups` (omitted when empty), `aud`,
-        `iss`, `token_use`, `iat`, `exp`; extra `claims` override."""
+        `iss`, `token_use`, `iat`, `exp`; extra `claims` override. `employee_id` goes into
+        `identity_claim`: with `sub` it is the `sub`; with another claim, `sub` is
+        `subject_for(employee_id)`."""
         now = int(time.time())
+        identity = (
+            {identity_claim: employee_id} if identity_claim == "sub" else {"sub": subject_for(employee_id), identity_claim: employee_id}
+        )
         body: dict[str, Any] = {
-            "sub": sub,
-            "cognito:username": sub,
+            **identity,
+            "cognito:username": employee_id,
             "iss": self.issuer,
             "aud": self.audiences[0],
             "token_use": "id",

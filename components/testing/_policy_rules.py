@@ -17,6 +17,7 @@ from ._policy_view import (
     AUTHORIZER,
     FUNCTION,
     INTEGRATION,
+    KMS_KEY,
     LOG_GROUP,
     MAPPING,
     PERMISSION,
@@ -27,6 +28,8 @@ from ._policy_view import (
     STAGE,
     TABLE,
     TARGET,
+    USER_POOL,
+    USER_POOL_CLIENT,
     StackView,
     get,
 )
@@ -71,6 +74,32 @@ EVENTS_TABLE_FORBIDDEN_ACTIONS: tuple[str, ...] = (
 
 #: Routes anyone may call (method and path as in the route key).
 PUBLIC_ROUTES: frozenset[str] = frozenset({"GET /openapi.json"})
+
+#: The environment variable through which a function names the JWT claim it takes the
+#: caller's identity from (`EventSourcedService` sets it on the API functions).
+IDENTITY_CLAIM_VARIABLE = "IDENTITY_CLAIM"
+#: Cognito's standard user attributes (a user may change them unless they are immutable and
+#: no app client may write them); `custom:<name>` attributes come on top.
+COGNITO_STANDARD_ATTRIBUTES: frozenset[str] = frozenset(
+    {
+        "address",
+        "birthdate",
+        "email",
+        "family_name",
+        "gender",
+        "given_name",
+        "locale",
+        "middle_name",
+        "name",
+        "nickname",
+        "phone_number",
+        "picture",
+        "preferred_username",
+        "profile",
+        "website",
+        "zoneinfo",
+    }
+)
 
 _STREAM_SERVICES = ("dynamodb", "kinesis")
 #: How ESM001 names the settings of a mapping and of a pipe: destination, retries, age, bisect.
@@ -733,6 +762,199 @@ class StagesThrottledAndLogged:
         return out
 
 
+# -- encryption with keys the owner controls ------------------------------------------------------------
+
+
+def _customer_key(value: Any) -> bool:
+    """A KMS key reference that is not an AWS-managed alias (`alias/aws/...`)."""
+    return isinstance(value, str) and bool(value) and "alias/aws/" not in value
+
+
+@dataclass(frozen=True)
+class CustomerManagedKeys:
+    id: ClassVar[str] = "KMS001"
+    title: ClassVar[str] = "Tables, queues, log groups and function environments use a customer-managed key"
+    rationale: ClassVar[str] = (
+        "With AWS-owned or AWS-managed keys the owner cannot restrict, audit per service, rotate on "
+        "demand or revoke access to the data: every table (server_side_encryption.kms_key_arn), queue "
+        "(kms_master_key_id, not alias/aws/sqs), log group (kms_key_id) and function with environment "
+        "variables (kms_key_arn) names a customer-managed key. Opting out is an Exemption with a reason."
+    )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many tables, queues, log groups and functions the rule examined."""
+        return sum(len(stack.of_type(t)) for t in (TABLE, QUEUE, LOG_GROUP, FUNCTION))
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        out = []
+        for t in stack.of_type(TABLE):
+            if (
+                not _customer_key(get(t.inputs, "serverSideEncryption", "kmsKeyArn"))
+                or get(t.inputs, "serverSideEncryption", "enabled") is not True
+            ):
+                out.append(Violation.of(self.id, t, "server_side_encryption names no customer-managed kms_key_arn"))
+        for q in stack.of_type(QUEUE):
+            if not _customer_key(q.inputs.get("kmsMasterKeyId")):
+                out.append(Violation.of(self.id, q, f"kms_master_key_id is {q.inputs.get('kmsMasterKeyId')!r}, not a customer-managed key"))
+        for g in stack.of_type(LOG_GROUP):
+            if not _customer_key(g.inputs.get("kmsKeyId")):
+                out.append(Violation.of(self.id, g, "no kms_key_id: the log group uses CloudWatch Logs' default encryption"))
+        for fn in stack.of_type(FUNCTION):
+            if (get(fn.inputs, "environment", "variables") or {}) and not _customer_key(fn.inputs.get("kmsKeyArn")):
+                out.append(Violation.of(self.id, fn, "has environment variables but no kms_key_arn (Lambda's AWS-managed key)"))
+        return out
+
+
+@dataclass(frozen=True)
+class KeysManagedAndRotated:
+    id: ClassVar[str] = "KMS002"
+    title: ClassVar[str] = "Every KMS key rotates, stays manageable by its account, and outlives the data it protects"
+    rationale: ClassVar[str] = (
+        "A key must rotate (enable_key_rotation), have an explicit policy whose Allow to the account root "
+        "(arn:...:iam::<account>:root) includes kms:PutKeyPolicy and kms:ScheduleKeyDeletion, so the key "
+        "can never become unmanageable; a key encrypting a retained table must be protected and retained "
+        "too (retain_on_delete), since deleting it makes the table unreadable."
+    )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many KMS keys the rule examined."""
+        return len(stack.of_type(KMS_KEY))
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        view = StackView(stack)
+        policies = {d.source.urn: d for d in view.resource_documents if d.source.type == KMS_KEY}
+        out = []
+        for key in stack.of_type(KMS_KEY):
+            problems = []
+            if key.inputs.get("enableKeyRotation") is not True:
+                problems.append("enable_key_rotation is not true")
+            doc = policies.get(key.urn)
+            if doc is None:
+                problems.append("no explicit key policy")
+            elif not any(
+                s.allow
+                and _is_account_root(s.principal)
+                and s.grants_action("kms:PutKeyPolicy")
+                and s.grants_action("kms:ScheduleKeyDeletion")
+                for s in doc.statements
+            ):
+                problems.append("no policy statement lets the account root administer the key (kms:PutKeyPolicy, kms:ScheduleKeyDeletion)")
+            arns = {key.state.get("arn"), key.id, key.state.get("keyId")} - {None, ""}
+            retained = [
+                t.name
+                for t in stack.of_type(TABLE)
+                if get(t.inputs, "serverSideEncryption", "kmsKeyArn") in arns and t.options.get("retain_on_delete") is True
+            ]
+            if retained and not (key.options.get("retain_on_delete") is True and key.options.get("protect") is True):
+                problems.append(f"encrypts retained tables {sorted(retained)} but is not itself protected and retain_on_delete")
+            if problems:
+                out.append(Violation.of(self.id, key, "; ".join(problems)))
+        return out
+
+
+def _is_account_root(principal: Any) -> bool:
+    aws_principals = principal.get("AWS") if isinstance(principal, dict) else None
+    values = aws_principals if isinstance(aws_principals, list) else [aws_principals]
+    return any(isinstance(v, str) and (v.endswith(":root") or v.isdigit()) for v in values)
+
+
+# -- identity ----------------------------------------------------------------------------------------
+
+
+def _trusted_identity_claims(stack: RecordedStack, declared: frozenset[str], variable: str) -> dict[str, list[str]]:
+    """Claim -> who trusts it for identity: the rule's `identity_claims`, and every function
+    whose environment names one in `variable`."""
+    trusted: dict[str, list[str]] = {c: ["the rule's identity_claims"] for c in declared}
+    for fn in stack.of_type(FUNCTION):
+        claim = (get(fn.inputs, "environment", "variables") or {}).get(variable)
+        if isinstance(claim, str) and claim:
+            trusted.setdefault(claim, []).append(f"function {fn.name!r}")
+    return trusted
+
+
+def _user_attribute(claim: str) -> str | None:
+    """The user pool attribute behind a claim (`custom:x` -> `x`, `email` -> `email`), None
+    for claims users can never change (`sub`, `cognito:username`, ...)."""
+    if claim.startswith("custom:"):
+        return claim.removeprefix("custom:")
+    return claim if claim in COGNITO_STANDARD_ATTRIBUTES else None
+
+
+@dataclass(frozen=True)
+class ClientsCannotWriteIdentity:
+    identity_claims: frozenset[str] = frozenset()
+    identity_variable: str = IDENTITY_CLAIM_VARIABLE
+
+    id: ClassVar[str] = "COG001"
+    title: ClassVar[str] = "No user pool client can write an attribute the API trusts for identity"
+    rationale: ClassVar[str] = (
+        "A signed-in user may change any attribute their app client may write (UpdateUserAttributes "
+        "with their own token). Unset or empty write_attributes means every mutable attribute, so it "
+        "must be explicit, and must not list a claim any function takes the caller's identity from "
+        "(its IDENTITY_CLAIM variable, or the rule's identity_claims): else a user becomes whoever they write."
+    )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many user pool clients and identity-trusting functions the rule examined."""
+        trusting = [f for f in stack.of_type(FUNCTION) if (get(f.inputs, "environment", "variables") or {}).get(self.identity_variable)]
+        return len(stack.of_type(USER_POOL_CLIENT)) + len(trusting)
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        trusted = _trusted_identity_claims(stack, self.identity_claims, self.identity_variable)
+        out = []
+        for client in stack.of_type(USER_POOL_CLIENT):
+            writable = client.inputs.get("writeAttributes")
+            if not writable:
+                message = "write_attributes is unset or empty, so the client may write every mutable attribute; list them explicitly"
+                out.append(Violation.of(self.id, client, message))
+                continue
+            for claim, users in sorted(trusted.items()):
+                attribute = _user_attribute(claim)
+                if attribute is not None and claim in writable:
+                    message = f"write_attributes lists {claim!r}, which {', '.join(users)} trusts for the caller's identity"
+                    out.append(Violation.of(self.id, client, message))
+        return out
+
+
+@dataclass(frozen=True)
+class IdentityAttributesImmutable:
+    identity_claims: frozenset[str] = frozenset()
+    identity_variable: str = IDENTITY_CLAIM_VARIABLE
+
+    id: ClassVar[str] = "COG002"
+    title: ClassVar[str] = "An attribute the API trusts for identity is immutable in every user pool"
+    rationale: ClassVar[str] = (
+        "Immutable attributes are set once, when an administrator creates the user, and never again: "
+        "whatever a client, an administrator's slip or a later client may write, the identity stays. "
+        "A pool declaring a trusted claim's attribute must declare it mutable=false. (An attribute "
+        "mapped from an external IdP must be mutable; see docs/components.md for that trade-off.)"
+    )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many user pools and identity-trusting functions the rule examined."""
+        trusting = [f for f in stack.of_type(FUNCTION) if (get(f.inputs, "environment", "variables") or {}).get(self.identity_variable)]
+        return len(stack.of_type(USER_POOL)) + len(trusting)
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        trusted = _trusted_identity_claims(stack, self.identity_claims, self.identity_variable)
+        out = []
+        for pool in stack.of_type(USER_POOL):
+            schemas = {str(a.get("name")): a for a in pool.inputs.get("schemas") or [] if isinstance(a, dict)}
+            for claim, users in sorted(trusted.items()):
+                attribute = _user_attribute(claim)
+                if attribute is None:
+                    continue
+                declared = schemas.get(attribute)
+                custom = claim.startswith("custom:")
+                if declared is None and custom:
+                    continue  # this pool does not have the attribute, so it never issues the claim
+                if declared is None or declared.get("mutable") is not False:
+                    how = "is not declared in schemas (standard attributes are mutable)" if declared is None else "is mutable"
+                    message = f"attribute {attribute!r} {how}, yet {', '.join(users)} trusts {claim!r} for the caller's identity"
+                    out.append(Violation.of(self.id, pool, message))
+        return out
+
+
 # -- observability -----------------------------------------------------------------------------------
 
 
@@ -857,6 +1079,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     EventsTableAppendOnly(),
     EventsTableDurable(),
     TablesEncrypted(),
+    CustomerManagedKeys(),
+    KeysManagedAndRotated(),
     PublisherLimitedToItsSource(),
     MappingsHandleFailures(),
     TargetsHandleFailures(),
@@ -867,6 +1091,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     PermissionsScopedBySource(),
     RoutesAuthorized(),
     StagesThrottledAndLogged(),
+    ClientsCannotWriteIdentity(),
+    IdentityAttributesImmutable(),
     FunctionsConfigured(),
     FunctionErrorAlarms(),
     DeadLetterQueueAlarms(),

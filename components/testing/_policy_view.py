@@ -40,6 +40,9 @@ STAGE = "aws:apigatewayv2/stage:Stage"
 AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
 INTEGRATION = "aws:apigatewayv2/integration:Integration"
 EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+USER_POOL = "aws:cognito/userPool:UserPool"
+KMS_KEY = "aws:kms/key:Key"
+USER_POOL_CLIENT = "aws:cognito/userPoolClient:UserPoolClient"
 
 #: Identity policies: (type, input holding the document). Role inline policies are read
 #: from `inlinePolicies` separately.

@@ -25,8 +25,9 @@ JSON_CONTENT_TYPE = "application/json"
 class Caller:
     """Who is calling, from the claims the API's JWT authorizer has already verified.
 
-    `employee_id` is `custom:employee_id` if present, otherwise `sub`; `subject` is the
-    token's `sub` (it scopes idempotency keys); `roles` come from `cognito:groups`.
+    `employee_id` is the value of the one identity claim the deployment names
+    (`IDENTITY_CLAIM`, default `sub`; see `identity_claim`); `subject` is the token's `sub`
+    (it scopes idempotency keys); `roles` come from `cognito:groups`.
     """
 
     employee_id: str
@@ -133,14 +134,31 @@ def parse_groups(value: Any) -> frozenset[str]:
     return frozenset(part for part in text.replace(",", " ").split() if part)
 
 
+#: The environment variable naming the claim that identifies the caller (set by the
+#: infrastructure to a claim users cannot change: `sub`, or an immutable attribute no app
+#: client may write, such as the created Cognito pool's `custom:employee_id`).
+IDENTITY_CLAIM_ENV = "IDENTITY_CLAIM"
+DEFAULT_IDENTITY_CLAIM = "sub"
+
+
+def identity_claim() -> str:
+    """The claim this deployment takes the caller's identity from (`sub` unless configured)."""
+    return os.environ.get(IDENTITY_CLAIM_ENV, "").strip() or DEFAULT_IDENTITY_CLAIM
+
+
 def caller(event: Mapping[str, Any]) -> Caller:
-    """The caller from the verified claims; 401 if there are none or they name nobody."""
+    """The caller from the verified claims: the employee is the value of exactly the
+    configured identity claim, never another claim in its place (a token may carry claims
+    its user can edit). 401 without claims, or without that claim."""
     found = claims(event)
-    subject = str(found.get("sub") or "").strip()
-    employee_id = str(found.get("custom:employee_id") or subject).strip()
-    if not employee_id:
+    if not found:
         raise HttpError(401, "unauthorized", "a valid bearer token is required")
-    return Caller(employee_id=employee_id, subject=subject or employee_id, roles=parse_groups(found.get("cognito:groups")))
+    claim = identity_claim()
+    employee_id = str(found.get(claim) or "").strip()
+    if not employee_id:
+        raise HttpError(401, "unauthorized", f"the token has no {claim!r} claim, which this API identifies callers by")
+    subject = str(found.get("sub") or "").strip() or employee_id
+    return Caller(employee_id=employee_id, subject=subject, roles=parse_groups(found.get("cognito:groups")))
 
 
 def raw_body(event: Mapping[str, Any], max_bytes: int = MAX_BODY_BYTES) -> bytes:

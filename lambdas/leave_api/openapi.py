@@ -131,8 +131,10 @@ LINKS: dict[str, dict[str, dict[str, str]]] = {
 DESCRIPTION = f"""Event-sourced leave tracking. Writes append events; reads come from eventually
 consistent read models.
 
-* Every request carries `Authorization: Bearer <JWT>`; the caller is the token's
-  `custom:employee_id` (or `sub`), roles are its `cognito:groups`. No actor id is taken from a body.
+* Every request carries `Authorization: Bearer <JWT>`; the caller is the value of the one identity
+  claim the deployment configures (`sub` by default; the immutable `custom:employee_id` with the
+  Cognito pool the service creates), never another claim in its place; roles are its
+  `cognito:groups`. No actor id is taken from a body.
 * Request bodies are JSON (`Content-Type: application/json` or none), at most {MAX_BODY_BYTES} bytes
   (413 above, 415 for other media types). Unknown fields and repeated keys are rejected.
 * Writes accept `Idempotency-Key`: the same key and body again returns the first response and

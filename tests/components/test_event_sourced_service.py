@@ -34,6 +34,7 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ROLE = "aws:iam/role:Role"
 TABLE = "aws:dynamodb/table:Table"
 QUEUE = "aws:sqs/queue:Queue"
+KEY = "aws:kms/key:Key"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 ROUTE = "aws:apigatewayv2/route:Route"
 ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
@@ -81,7 +82,16 @@ def api_spec(code_root: Path, **kwargs: Any) -> ApiSpec:
 def _record(build: Any, **kwargs: Any) -> RecordedStack:
     def program() -> None:
         service = build()
-        for key in ("api_url", "events_table_name", "read_model_table_names", "function_names", "dlq_urls", "bus_arn", "jwt_issuer"):
+        for key in (
+            "api_url",
+            "events_table_name",
+            "read_model_table_names",
+            "function_names",
+            "dlq_urls",
+            "bus_arn",
+            "jwt_issuer",
+            "identity_claim",
+        ):
             pulumi.export(key, getattr(service, key))
 
     return record(program, **kwargs)
@@ -163,6 +173,12 @@ def statements(stack: RecordedStack, part: str) -> dict[str, dict[str, Any]]:
 
 def arn(stack: RecordedStack, type_: str, name: str) -> str:
     return stack.one(type_, name).state["arn"]
+
+
+def key_stmt(stack: RecordedStack, *, writes: bool) -> dict[str, Any]:
+    """The role's grant on the service key: decrypt, plus data keys when it writes."""
+    actions = ["kms:Decrypt", "kms:GenerateDataKey"] if writes else ["kms:Decrypt"]
+    return {"Sid": "UseServiceKey", "Effect": "Allow", "Action": actions, "Resource": [arn(stack, KEY, "leave-key")]}
 
 
 def log_stmt(stack: RecordedStack, part: str) -> dict[str, Any]:
@@ -274,6 +290,7 @@ def test_publisher_may_put_events_on_one_bus_with_its_own_source_only(full: Reco
                 "Action": ["sqs:SendMessage"],
                 "Resource": [arn(full, QUEUE, "leave-publisher-dlq")],
             },
+            key_stmt(full, writes=True),
         ],
     }
 
@@ -321,12 +338,18 @@ def test_environment_names_the_real_resources_and_component_values_win(full: Rec
     pending = full.one(TABLE, "leave-pending-approvals").state["name"]
     api_url = full.one("aws:apigatewayv2/api:Api", "leave-api").state["apiEndpoint"]
     env = {f.name: f.inputs["environment"]["variables"] for f in full.of_type(FUNCTION)}
-    assert env["leave-commands"] == {"SERVICE_SOURCE": SOURCE, "EVENTS_TABLE": events, "API_URL": api_url}
+    assert env["leave-commands"] == {
+        "SERVICE_SOURCE": SOURCE,
+        "EVENTS_TABLE": events,
+        "API_URL": api_url,
+        "IDENTITY_CLAIM": "custom:employee_id",
+    }
     assert env["leave-queries"] == {
         "SERVICE_SOURCE": SOURCE,
         "API_URL": api_url,
         "READ_MODEL_TABLE_BALANCE": balance,
         "READ_MODEL_TABLE_PENDING_APPROVALS": pending,
+        "IDENTITY_CLAIM": "custom:employee_id",
     }
     assert env["leave-balance-projector"] == {
         "SERVICE_SOURCE": SOURCE,
@@ -364,6 +387,7 @@ def test_commands_append_to_the_events_table_only(full: RecordedStack) -> None:
             "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
             "Resource": [arn(full, TABLE, "leave-events")],
         },
+        key_stmt(full, writes=True),
     ]
 
 
@@ -377,6 +401,7 @@ def test_queries_read_read_models_only(full: RecordedStack) -> None:
             "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"],
             "Resource": [arn(full, TABLE, "leave-balance"), arn(full, TABLE, "leave-pending-approvals")],
         },
+        key_stmt(full, writes=False),
     ]
 
 
@@ -411,6 +436,7 @@ def test_projector_writes_its_own_table_and_reads_the_events_table(full: Recorde
             "Action": ["sqs:SendMessage"],
             "Resource": [arn(full, QUEUE, "leave-balance-dlq")],
         },
+        key_stmt(full, writes=True),
     ]
 
 
@@ -424,6 +450,7 @@ def test_subscriber_gets_nothing_but_logs_traces_and_its_dlq(full: RecordedStack
             "Action": ["sqs:SendMessage"],
             "Resource": [arn(full, QUEUE, "leave-notify-dlq")],
         },
+        key_stmt(full, writes=True),
     ]
 
 
@@ -469,7 +496,8 @@ def test_every_queue_is_encrypted_tls_only_and_only_its_rule_may_send(full: Reco
     queues = full.of_type(QUEUE)
     assert sorted(q.name for q in queues) == ["leave-balance-dlq", "leave-notify-dlq", "leave-pending-approvals-dlq", "leave-publisher-dlq"]
     for queue in queues:
-        assert queue.inputs["sqsManagedSseEnabled"] is True
+        assert queue.inputs["kmsMasterKeyId"] == arn(full, KEY, "leave-key")
+        assert "sqsManagedSseEnabled" not in queue.inputs
         policy = full.one("aws:sqs/queuePolicy:QueuePolicy", f"{queue.name}-policy")
         assert policy.inputs["queueUrl"] == queue.state["url"]
         stmts = json.loads(policy.inputs["policy"])["Statement"]
@@ -561,6 +589,34 @@ def test_without_an_issuer_a_cognito_pool_with_admin_and_approver_groups_backs_t
     assert full.outputs["jwt_issuer"] == f"https://{pool.state['endpoint']}"
 
 
+def test_the_created_pool_identifies_callers_by_an_attribute_no_user_can_change(full: RecordedStack) -> None:
+    """The API trusts `custom:employee_id`: immutable (set by an administrator when the user is
+    created), readable by the client (so it is in the ID token), absent from its write_attributes."""
+    pool = full.one("aws:cognito/userPool:UserPool", "leave-users")
+    client = full.one("aws:cognito/userPoolClient:UserPoolClient", "leave-users-client")
+    (employee_id,) = [a for a in pool.inputs["schemas"] if a["name"] == "employee_id"]
+    assert employee_id["mutable"] is False
+    assert pool.inputs["adminCreateUserConfig"]["allowAdminCreateUserOnly"] is True
+    assert "custom:employee_id" in client.inputs["readAttributes"]
+    assert client.inputs["writeAttributes"] and "custom:employee_id" not in client.inputs["writeAttributes"]
+    assert full.outputs["identity_claim"] == "custom:employee_id"
+
+
+def test_an_external_issuer_identifies_callers_by_sub_unless_told(piped: RecordedStack, code_root: Path) -> None:
+    env = {f.name: f.inputs["environment"]["variables"] for f in piped.of_type(FUNCTION)}
+    assert env["leave-commands"]["IDENTITY_CLAIM"] == env["leave-queries"]["IDENTITY_CLAIM"] == "sub"
+    assert piped.of_type("aws:cognito/userPool:UserPool") == []
+    told = api_spec(code_root, jwt=JwtAuthorizerSpec(issuer="https://x", audiences=("a",), identity_claim="employee_number"))
+    assert told.identity_claim == "employee_number"
+
+
+@pytest.mark.parametrize("claim", ["", "cognito:groups", "aud", "has space", 7])
+def test_an_identity_claim_that_names_nobody_is_refused(code_root: Path, claim: object) -> None:
+    spec = api_spec(code_root, jwt=JwtAuthorizerSpec(issuer="https://x", audiences=("a",), identity_claim=claim))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="identity_claim"):
+        spec.validate()
+
+
 # ----------------------------------------------------------------------------- overrides: Pipe, issuer, delivery
 
 
@@ -615,7 +671,10 @@ def test_pipe_enrichment_is_the_packaged_publisher_with_its_own_logs_and_xray_on
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"] == [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ]
-    assert policy_of(piped, "publisher-enrich") == {"Version": "2012-10-17", "Statement": [log_stmt(piped, "publisher-enrich"), XRAY]}
+    assert policy_of(piped, "publisher-enrich") == {
+        "Version": "2012-10-17",
+        "Statement": [log_stmt(piped, "publisher-enrich"), XRAY, key_stmt(piped, writes=False)],
+    }
     group = piped.one("aws:cloudwatch/logGroup:LogGroup", "leave-publisher-enrich-logs")
     assert group.inputs["retentionInDays"] == 90
     assert enrich.inputs["loggingConfig"] == {"logFormat": "Text", "logGroup": group.state["name"]}
@@ -658,6 +717,7 @@ def test_pipe_role_is_trusted_by_pipes_and_limited_to_the_bus_source_stream_queu
                 "Resource": [arn(piped, FUNCTION, "leave-publisher-enrich")],
             },
             log_stmt(piped, "publisher"),
+            key_stmt(piped, writes=True),
         ],
     }
     alarm = piped.one(ALARM, "leave-publisher-failed").inputs
@@ -846,3 +906,83 @@ def test_resources_are_children_of_the_service(full: RecordedStack) -> None:
     ]
     assert all(r.parent_urn == service.urn for r in owned)
     assert events.parent_urn == service.urn
+
+
+# ----------------------------------------------------------------------------- the service key
+
+
+def test_one_rotated_retained_service_key_encrypts_tables_queues_log_groups_and_environments(full: RecordedStack) -> None:
+    (key,) = full.of_type(KEY)
+    key_arn = key.state["arn"]
+    assert key.name == "leave-key" and key.inputs["enableKeyRotation"] is True and key.inputs["deletionWindowInDays"] == 30
+    assert key.options["protect"] is True and key.options["retain_on_delete"] is True
+    assert "tags" not in key.inputs
+    assert {t.name: t.inputs["serverSideEncryption"] for t in full.of_type(TABLE)} == {
+        n: {"enabled": True, "kmsKeyArn": key_arn} for n in ("leave-events", "leave-balance", "leave-pending-approvals")
+    }
+    assert all(q.inputs["kmsMasterKeyId"] == key_arn for q in full.of_type(QUEUE))
+    assert all(g.inputs["kmsKeyId"] == key_arn for g in full.of_type("aws:cloudwatch/logGroup:LogGroup"))
+    assert all(f.inputs["kmsKeyArn"] == key_arn for f in full.of_type(FUNCTION))
+
+
+def test_the_key_policy_lets_the_account_administer_and_services_use_it_for_this_service_only(full: RecordedStack) -> None:
+    statements = {s["Sid"]: s for s in json.loads(full.one(KEY, "leave-key").inputs["policy"])["Statement"]}
+    assert set(statements) == {"AccountAdministersKey", "CloudWatchLogsEncryptsOwnLogGroups", "EventBridgeSendsToDeadLetterQueues"}
+    admin = statements["AccountAdministersKey"]
+    assert admin["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:Decrypt"} <= set(admin["Action"])
+    logs = statements["CloudWatchLogsEncryptsOwnLogGroups"]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    prefix = "arn:aws:logs:us-east-1:123456789012:log-group:"
+    assert logs["Condition"] == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": [
+                f"{prefix}/aws/lambda/leave-*",
+                f"{prefix}/aws/vendedlogs/apigateway/leave-api-*",
+                f"{prefix}/aws/vendedlogs/pipes/leave-publisher-*",
+            ]
+        }
+    }
+    events = statements["EventBridgeSendsToDeadLetterQueues"]
+    bus = full.one("aws:cloudwatch/eventBus:EventBus", "bus").state["name"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert events["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
+    assert events["Condition"] == {"ArnLike": {"aws:SourceArn": [f"arn:aws:events:us-east-1:123456789012:rule/{bus}/leave-*"]}}
+    for rule in full.of_type("aws:cloudwatch/eventRule:EventRule"):  # the pattern covers the service's own rules
+        assert rule.state["arn"].startswith(f"arn:aws:events:us-east-1:123456789012:rule/{bus}/leave-")
+    assert not any("*" in a for s in statements.values() for a in s["Action"])
+
+
+def test_the_service_tags_apply_to_its_key(piped: RecordedStack) -> None:
+    assert piped.one(KEY, "leave-key").inputs["tags"] == {"team": "leave"}
+
+
+def test_aws_managed_keys_are_an_explicit_opt_out(code_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warnings.append(msg))
+    stack = _record(
+        lambda: EventSourcedService(
+            "leave", EventSourcedServiceArgs(source=SOURCE, bus=OTHER_BUS, api=api_spec(code_root), aws_managed_keys=True)
+        )
+    )
+    assert stack.of_type(KEY) == [] and any("aws_managed_keys" in w for w in warnings)
+    assert stack.one(TABLE, "leave-events").inputs["serverSideEncryption"] == {"enabled": True}
+    assert stack.one(QUEUE, "leave-publisher-dlq").inputs["sqsManagedSseEnabled"] is True
+    assert all("kmsKeyArn" not in f.inputs for f in stack.of_type(FUNCTION))
+    assert all("UseServiceKey" not in statements(stack, p) for p in ("commands", "queries", "publisher"))
+
+
+def test_an_existing_key_is_used_and_no_key_is_created(code_root: Path) -> None:
+    existing = "arn:aws:kms:us-east-1:123456789012:key/existing"
+    stack = _record(
+        lambda: EventSourcedService(
+            "leave", EventSourcedServiceArgs(source=SOURCE, bus=OTHER_BUS, api=api_spec(code_root), kms_key_arn=existing)
+        )
+    )
+    assert stack.of_type(KEY) == []
+    assert stack.one(TABLE, "leave-events").inputs["serverSideEncryption"]["kmsKeyArn"] == existing
+    assert statements(stack, "commands")["UseServiceKey"]["Resource"] == [existing]
+    with pytest.raises(ValueError, match="not both"):
+        EventSourcedServiceArgs(
+            source=SOURCE, bus=OTHER_BUS, api=api_spec(code_root), kms_key_arn=existing, aws_managed_keys=True
+        ).validate()

@@ -18,6 +18,8 @@ import pytest
 from components.testing import RecordedStack, record
 from components.testing.policy import (
     DEFAULT_RULES,
+    ClientsCannotWriteIdentity,
+    CustomerManagedKeys,
     DeadLetterQueueAlarms,
     EventsTableAppendOnly,
     EventsTableDurable,
@@ -25,6 +27,8 @@ from components.testing.policy import (
     FunctionErrorAlarms,
     FunctionsConfigured,
     FunctionsHaveLogGroups,
+    IdentityAttributesImmutable,
+    KeysManagedAndRotated,
     LogGroupsRetained,
     MappingsHandleFailures,
     NoPublicResourcePolicies,
@@ -733,6 +737,140 @@ def test_api002_reports_exactly_the_unthrottled_or_unlogged_stages(api_stack: Re
     assert message(StagesThrottledAndLogged(), api_stack, "zero-rate") == why
 
 
+# -- KMS001 / KMS002 customer-managed keys ---------------------------------------------------------
+
+KEY_ARN = f"arn:aws:kms:{ARN}:key/1234"
+ROOT = f"arn:aws:iam::{ACCOUNT}:root"
+ADMIN = allow(["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DescribeKey"], "*", Principal={"AWS": ROOT})
+
+
+@pytest.fixture(scope="module")
+def kms_stack() -> RecordedStack:
+    def program() -> None:
+        # encrypted with a customer key: pass
+        plain_table("cmk-table", server_side_encryption={"enabled": True, "kms_key_arn": KEY_ARN})
+        queue("cmk-queue", sqs_managed_sse_enabled=None, kms_master_key_id=KEY_ARN)
+        aws.cloudwatch.LogGroup("cmk-logs", retention_in_days=7, kms_key_id=KEY_ARN)
+        function("cmk-fn", environment={"variables": {"A": "1"}}, kms_key_arn=KEY_ARN)
+        function("no-env-fn")  # nothing to encrypt
+        # AWS-owned or AWS-managed keys: fail
+        plain_table("owned-table")
+        plain_table("managed-table", server_side_encryption={"enabled": True})
+        queue("sse-queue")
+        queue("managed-queue", sqs_managed_sse_enabled=None, kms_master_key_id="alias/aws/sqs")
+        aws.cloudwatch.LogGroup("default-logs", retention_in_days=7)
+        function("env-fn", environment={"variables": {"A": "1"}})
+
+    return stack_of(program)
+
+
+def test_kms001_reports_exactly_what_is_not_under_a_customer_managed_key(kms_stack: RecordedStack) -> None:
+    expected = ["default-logs", "env-fn", "managed-queue", "managed-table", "owned-table", "sse-queue"]
+    assert found(CustomerManagedKeys(), kms_stack) == [("KMS001", n) for n in expected]
+    assert message(CustomerManagedKeys(), kms_stack, "managed-queue") == "kms_master_key_id is 'alias/aws/sqs', not a customer-managed key"
+
+
+@pytest.fixture(scope="module")
+def keys_stack() -> RecordedStack:
+    def program() -> None:
+        retained = pulumi.ResourceOptions(protect=True, retain_on_delete=True)
+        good = aws.kms.Key("good-key", enable_key_rotation=True, policy=doc(ADMIN), opts=retained)
+        events_table("events", server_side_encryption={"enabled": True, "kms_key_arn": good.arn})
+        aws.kms.Key("unrotated-key", policy=doc(ADMIN))
+        aws.kms.Key("default-policy-key", enable_key_rotation=True)
+        user_only = allow(["kms:Decrypt"], "*", Principal={"AWS": ROOT})
+        aws.kms.Key("unmanageable-key", enable_key_rotation=True, policy=doc(user_only))
+        fragile = aws.kms.Key("fragile-key", enable_key_rotation=True, policy=doc(ADMIN))
+        events_table("orders", server_side_encryption={"enabled": True, "kms_key_arn": fragile.arn})
+
+    return stack_of(program)
+
+
+def test_kms002_reports_exactly_the_keys_that_do_not_rotate_cannot_be_managed_or_die_before_their_data(keys_stack: RecordedStack) -> None:
+    expected = ["default-policy-key", "fragile-key", "unmanageable-key", "unrotated-key"]
+    assert found(KeysManagedAndRotated(), keys_stack) == [("KMS002", k) for k in expected]
+    assert message(KeysManagedAndRotated(), keys_stack, "unrotated-key") == "enable_key_rotation is not true"
+    assert message(KeysManagedAndRotated(), keys_stack, "default-policy-key") == "no explicit key policy"
+    assert "lets the account root administer" in message(KeysManagedAndRotated(), keys_stack, "unmanageable-key")
+    assert message(KeysManagedAndRotated(), keys_stack, "fragile-key") == (
+        "encrypts retained tables ['orders'] but is not itself protected and retain_on_delete"
+    )
+
+
+# -- COG001 / COG002 identity from attributes users cannot change -----------------------------------
+
+
+def pool(name: str, **attributes: bool) -> aws.cognito.UserPool:
+    """A pool with custom String attributes `name=mutable`."""
+    schemas = [{"name": n, "attribute_data_type": "String", "mutable": m} for n, m in attributes.items()]
+    return aws.cognito.UserPool(name, schemas=schemas)
+
+
+@pytest.fixture(scope="module")
+def cognito_stack() -> RecordedStack:
+    def program() -> None:
+        # the API function takes the identity from custom:employee_id
+        function("api", environment={"variables": {"IDENTITY_CLAIM": "custom:employee_id"}})
+        good = pool("good-pool", employee_id=False)
+        aws.cognito.UserPoolClient("good-client", user_pool_id=good.id, read_attributes=["custom:employee_id"], write_attributes=["name"])
+        aws.cognito.UserPoolClient("default-client", user_pool_id=good.id)
+        aws.cognito.UserPoolClient("empty-client", user_pool_id=good.id, write_attributes=[])
+        aws.cognito.UserPoolClient("writer-client", user_pool_id=good.id, write_attributes=["name", "custom:employee_id"])
+        aws.cognito.UserPoolClient("email-client", user_pool_id=good.id, write_attributes=["email"])  # email is not trusted
+        pool("mutable-pool", employee_id=True)
+        pool("unrelated-pool", nickname=True)  # no employee_id: it never issues that claim
+
+    return stack_of(program)
+
+
+def test_cog001_reports_exactly_the_clients_that_can_write_a_trusted_attribute(cognito_stack: RecordedStack) -> None:
+    expected = ["default-client", "empty-client", "writer-client"]
+    assert found(ClientsCannotWriteIdentity(), cognito_stack) == [("COG001", c) for c in expected]
+    assert "write_attributes is unset or empty" in message(ClientsCannotWriteIdentity(), cognito_stack, "default-client")
+    assert message(ClientsCannotWriteIdentity(), cognito_stack, "writer-client") == (
+        "write_attributes lists 'custom:employee_id', which function 'api' trusts for the caller's identity"
+    )
+
+
+def test_cog001_trusted_claims_are_a_parameter() -> None:
+    def program() -> None:
+        p = pool("p", badge=False)
+        aws.cognito.UserPoolClient("badge-writer", user_pool_id=p.id, write_attributes=["custom:badge"])
+
+    stack = stack_of(program)
+    assert found(ClientsCannotWriteIdentity(), stack) == []
+    assert found(ClientsCannotWriteIdentity(identity_claims=frozenset({"custom:badge"})), stack) == [("COG001", "badge-writer")]
+
+
+def test_cog002_reports_exactly_the_pools_where_a_trusted_attribute_can_change(cognito_stack: RecordedStack) -> None:
+    assert found(IdentityAttributesImmutable(), cognito_stack) == [("COG002", "mutable-pool")]
+    assert message(IdentityAttributesImmutable(), cognito_stack, "mutable-pool") == (
+        "attribute 'employee_id' is mutable, yet function 'api' trusts 'custom:employee_id' for the caller's identity"
+    )
+
+
+def test_cog_rules_treat_a_trusted_standard_attribute_as_mutable_unless_declared_immutable() -> None:
+    def program() -> None:
+        function("legacy", environment={"variables": {"IDENTITY_CLAIM": "email"}})
+        p = pool("plain-pool", employee_id=False)
+        aws.cognito.UserPool("email-pool", schemas=[{"name": "email", "attribute_data_type": "String", "mutable": False}])
+        aws.cognito.UserPoolClient("email-client", user_pool_id=p.id, write_attributes=["name", "email"])
+
+    stack = stack_of(program)
+    assert found(IdentityAttributesImmutable(), stack) == [("COG002", "plain-pool")]
+    assert "is not declared in schemas (standard attributes are mutable)" in message(IdentityAttributesImmutable(), stack, "plain-pool")
+    assert found(ClientsCannotWriteIdentity(), stack) == [("COG001", "email-client")]
+
+
+def test_cog002_passes_a_pool_whose_trusted_attribute_is_immutable() -> None:
+    def program() -> None:
+        function("api", environment={"variables": {"IDENTITY_CLAIM": "custom:employee_id"}})
+        pool("pool", employee_id=False, nickname=True)
+        function("by-sub", environment={"variables": {"IDENTITY_CLAIM": "sub"}})  # sub is never writable
+
+    assert found(IdentityAttributesImmutable(), stack_of(program)) == []
+
+
 # -- OBS001..OBS004 observability ------------------------------------------------------------------
 
 OBS001_BROKEN = {
@@ -817,19 +955,20 @@ def test_obs004_reports_exactly_the_stream_readers_without_a_lag_or_failure_alar
 
 @pytest.fixture(scope="module")
 def leaky_stack() -> RecordedStack:
-    """Two log groups without retention and one with."""
+    """Two log groups without retention and one with (all encrypted with a customer key)."""
 
     def program() -> None:
-        aws.cloudwatch.LogGroup("kept", retention_in_days=30)
-        aws.cloudwatch.LogGroup("forever")
-        aws.cloudwatch.LogGroup("legacy")
+        key = f"arn:aws:kms:{ARN}:key/logs"
+        aws.cloudwatch.LogGroup("kept", retention_in_days=30, kms_key_id=key)
+        aws.cloudwatch.LogGroup("forever", kms_key_id=key)
+        aws.cloudwatch.LogGroup("legacy", kms_key_id=key)
 
     return record(program, project="shop", stack="dev")
 
 
 def test_default_rules_have_unique_ids_titles_and_rationales() -> None:
     ids = [r.id for r in DEFAULT_RULES]
-    assert len(ids) == len(set(ids)) == 22
+    assert len(ids) == len(set(ids)) == 26
     assert all(isinstance(r, Rule) and r.title and len(r.rationale) > 40 for r in DEFAULT_RULES)
 
 

@@ -13,6 +13,7 @@ from components.testing import RecordedStack, record
 
 TABLE = "aws:dynamodb/table:Table"
 POLICY = "aws:dynamodb/resourcePolicy:ResourcePolicy"
+KEY = "aws:kms/key:Key"
 
 
 def _record(args: RetainedTableArgs, opts: pulumi.ResourceOptions | None = None) -> RecordedStack:
@@ -61,7 +62,8 @@ def overridden() -> RecordedStack:
 def test_defaults_are_on_demand_encrypted_recoverable_and_protected(defaults: RecordedStack) -> None:
     table = defaults.one(TABLE, "orders")
     assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
-    assert table.inputs["serverSideEncryption"] == {"enabled": True}
+    key = defaults.one(KEY, "orders-key")
+    assert table.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": key.state["arn"]}
     assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
     assert table.inputs["deletionProtectionEnabled"] is True
     assert table.inputs["hashKey"] == "pk" and "rangeKey" not in table.inputs
@@ -70,8 +72,32 @@ def test_defaults_are_on_demand_encrypted_recoverable_and_protected(defaults: Re
     assert table.options["protect"] is True and table.options["retain_on_delete"] is True
 
 
-def test_defaults_create_only_the_table_and_export_its_name_and_arn(defaults: RecordedStack) -> None:
-    assert [r.type for r in defaults.resources if r.custom] == [TABLE]
+def test_the_default_key_is_the_tables_own_rotated_retained_and_manageable_by_the_account(defaults: RecordedStack) -> None:
+    key = defaults.one(KEY, "orders-key")
+    assert key.parent_urn == defaults.one("acme:events:RetainedTable", "orders").urn
+    assert key.inputs["enableKeyRotation"] is True and key.inputs["deletionWindowInDays"] == 30
+    assert key.options["protect"] is True and key.options["retain_on_delete"] is True
+    (admin,) = json.loads(key.inputs["policy"])["Statement"]
+    assert admin["Sid"] == "AccountAdministersKey" and admin["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert "kms:PutKeyPolicy" in admin["Action"] and not any("*" in a for a in admin["Action"])
+
+
+def test_aws_managed_key_is_an_explicit_opt_out_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warnings.append(msg))
+    stack = _record(RetainedTableArgs(hash_key="pk", aws_managed_key=True))
+    assert stack.one(TABLE, "orders").inputs["serverSideEncryption"] == {"enabled": True}
+    assert stack.of_type(KEY) == [] and any("aws_managed_key" in w for w in warnings)
+
+
+def test_a_destroyable_table_has_a_destroyable_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pulumi.log, "warn", lambda *a, **k: None)
+    key = _record(RetainedTableArgs(hash_key="pk", allow_destroy=True)).one(KEY, "orders-key")
+    assert key.options["protect"] is False and key.options["retain_on_delete"] is False
+
+
+def test_defaults_create_only_the_table_and_its_key_and_export_its_name_and_arn(defaults: RecordedStack) -> None:
+    assert [r.type for r in defaults.resources if r.custom] == [KEY, TABLE]
     table = defaults.one(TABLE, "orders")
     assert table.parent_urn == defaults.one("acme:events:RetainedTable", "orders").urn
     assert defaults.outputs == {"table_name": table.state["name"], "table_arn": table.state["arn"], "stream_arn": None}
@@ -198,6 +224,7 @@ def test_explicit_opt_outs_drop_protection_and_pitr_with_warnings(monkeypatch: p
             "INCLUDE only",
         ),
         ({"hash_key": "pk", "backup": BackupPlan(delete_after_days=0)}, "delete_after_days"),
+        ({"hash_key": "pk", "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/k", "aws_managed_key": True}, "not both"),
     ],
 )
 def test_contradictory_arguments_raise_before_anything_is_created(kwargs: dict[str, Any], message: str) -> None:

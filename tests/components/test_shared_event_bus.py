@@ -84,6 +84,16 @@ def test_bus_policy_grants_put_events_on_this_bus_to_named_accounts_and_an_organ
     assert bus.inputs["tags"] == {"owner": "platform"}
 
 
+def test_a_customer_key_encrypts_the_bus_and_its_log_group_and_the_default_is_the_aws_owned_key() -> None:
+    key = "arn:aws:kms:us-east-1:123456789012:key/platform"
+    stack = _record(lambda: SharedEventBus("events", SharedEventBusArgs(log_level="ERROR", kms_key_identifier=key)))
+    assert stack.one(BUS, "events").inputs["kmsKeyIdentifier"] == key
+    assert stack.one("aws:cloudwatch/logGroup:LogGroup", "events-logs").inputs["kmsKeyId"] == key
+    default = _record(lambda: SharedEventBus("events", SharedEventBusArgs(log_level="ERROR")))
+    assert "kmsKeyIdentifier" not in default.one(BUS, "events").inputs
+    assert "kmsKeyId" not in default.one("aws:cloudwatch/logGroup:LogGroup", "events-logs").inputs
+
+
 def test_logging_delivers_the_chosen_levels_to_a_log_group_only_those_sources_can_write() -> None:
     stack = _record(lambda: SharedEventBus("events", SharedEventBusArgs(log_level="INFO", log_retention_days=14)))
     bus = stack.one(BUS, "events")

@@ -289,10 +289,33 @@ def test_groups_claim_as_a_json_list_makes_an_admin(api: Api) -> None:
     assert response.status == 201
 
 
-def test_custom_employee_id_claim_is_the_actor(api: Api, berlin: str) -> None:
+def test_the_configured_identity_claim_is_the_actor(api: Api, berlin: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDENTITY_CLAIM", "custom:employee_id")
     claims = {"sub": "3f1c-uuid", "custom:employee_id": "john"}
     response = api.call("POST", "/employees/john/leave-requests", LEAVE, claims=claims)
     assert response.status == 201
+
+
+def test_a_claim_naming_the_approver_does_not_make_the_requester_the_approver(api: Api, request_id: str) -> None:
+    """John's token (sub john) also says `custom:employee_id: mike`, Mike being his approver:
+    with the identity claim left at `sub`, John stays John and cannot approve his own request."""
+    before = api.store.event_count()
+    claims = {"sub": "john", "custom:employee_id": "mike", "cognito:groups": "[approver]"}
+    response = api.call("POST", f"/leave-requests/{request_id}/approve", {}, claims=claims)
+    assert_error(api, response, 403, "own_request", before)  # recognised as John, the requester
+
+
+def test_with_the_claim_configured_the_approver_is_who_it_names(api: Api, request_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDENTITY_CLAIM", "custom:employee_id")
+    response = api.call("POST", f"/leave-requests/{request_id}/approve", {}, claims={"sub": "uuid-of-mike", "custom:employee_id": "mike"})
+    assert response.status == 200
+
+
+def test_a_token_without_the_configured_claim_is_401(api: Api, berlin: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDENTITY_CLAIM", "custom:employee_id")
+    response = api.call("POST", "/employees/john/leave-requests", LEAVE, claims={"sub": "john"})
+    assert response.status == 401
+    assert "custom:employee_id" in response.body["error"]["message"]
 
 
 def test_only_the_locations_approver_decides_403(api: Api, request_id: str) -> None:

@@ -60,11 +60,17 @@ def test_groups_claim_is_parsed_in_every_shape_api_gateway_sends(value: Any, exp
     assert http.parse_groups(value) == frozenset(expected)
 
 
-def test_caller_is_custom_employee_id_when_present_and_sub_otherwise() -> None:
-    both = http.caller(event(claims={"sub": "uuid-1", "custom:employee_id": "john", "cognito:groups": "[admin]"}))
-    assert (both.employee_id, both.subject, both.is_admin, both.is_approver) == ("john", "uuid-1", True, False)
-    only_sub = http.caller(event(claims={"sub": "mike", "cognito:groups": "approver"}))
-    assert (only_sub.employee_id, only_sub.subject, only_sub.is_approver) == ("mike", "mike", True)
+def test_caller_is_the_configured_identity_claim_and_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    both = {"sub": "uuid-1", "custom:employee_id": "john", "cognito:groups": "[admin]"}
+    monkeypatch.delenv("IDENTITY_CLAIM", raising=False)
+    by_sub = http.caller(event(claims=both))  # the default claim is sub: custom:employee_id is ignored
+    assert (by_sub.employee_id, by_sub.subject, by_sub.is_admin, by_sub.is_approver) == ("uuid-1", "uuid-1", True, False)
+    monkeypatch.setenv("IDENTITY_CLAIM", "custom:employee_id")
+    by_attribute = http.caller(event(claims=both))
+    assert (by_attribute.employee_id, by_attribute.subject) == ("john", "uuid-1")
+    with pytest.raises(http.HttpError) as caught:  # no fallback to sub when the configured claim is missing
+        http.caller(event(claims={"sub": "mike", "cognito:groups": "approver"}))
+    assert caught.value.status == 401 and "custom:employee_id" in caught.value.message
 
 
 @pytest.mark.parametrize("claims", [None, {}, {"sub": ""}, {"cognito:groups": "[admin]"}])
