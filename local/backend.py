@@ -7,11 +7,12 @@ Three things make moto behave like AWS where the local stack relies on it:
   serializes writes per item, so one lock around moto's DynamoDB requests is the
   faithful choice.
 - Stream reads see no rolled-back writes. A failed TransactWriteItems still runs its
-  other puts on the live table (adding stream records) before moto swaps in the deep
-  copy; a shard iterator taken before the swap still points at the old shard and would
-  return those phantom records (and the next real write reuses their sequence numbers).
-  So a poller holds the same lock (`MotoServer.dynamodb_lock`) from GetShardIterator to
-  GetRecords; Streams requests themselves do not take it.
+  other puts on the live table (adding stream records) before it rolls them back
+  (`local.moto_patches`: an undo log, in place, instead of moto's deep copy of the table
+  per item); a reader in between would return those phantom records (and the next real
+  write reuses their sequence numbers). So a poller holds the same lock
+  (`MotoServer.dynamodb_lock`) from GetShardIterator to GetRecords; Streams requests
+  themselves do not take it.
 - moto's state is process-global: the backends are reset when the server starts. moto
   also keeps every shard iterator it hands out; the local stack drops them once a minute
   (AWS expires them after 15 minutes).
@@ -35,6 +36,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from . import moto_patches
 from .model import LocalModel, QueueDecl, TableDecl, TargetDecl
 
 ACCOUNT_ID = "123456789012"
@@ -62,6 +64,7 @@ class MotoServer(ThreadedMotoServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(ip_address=host, port=port, verbose=False)
         self.dynamodb_lock = threading.Lock()
+        moto_patches.install()  # memory stays flat (no instance tracking, no table copies)
 
     def _server_entry(self) -> None:  # same as moto's, with the middleware
         app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app), self.dynamodb_lock)

@@ -10,6 +10,8 @@ import json
 import socket
 from typing import Any
 
+import pytest
+
 from local.functions import Invocation
 from local.http_api import ApiServer
 from local.model import ApiDecl, FunctionDecl, RouteDecl
@@ -67,3 +69,98 @@ def test_a_burst_of_32_connections_is_queued_and_every_one_answered() -> None:
         for c in clients:
             c.close()
         server.stop()
+
+
+# ---------------------------------------------------------------------- memory: moto patches
+
+
+def _backend_with_table() -> Any:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    backend = DynamoDBBackend(region_name="us-east-1", account_id="123456789012")
+    backend.create_table(
+        "t",
+        schema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        throughput=None,
+        attr=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}],
+        global_indexes=None,
+        indexes=None,
+        streams={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        billing_mode="PAY_PER_REQUEST",
+        sse_specification=None,
+        tags=[],
+        deletion_protection_enabled=None,
+        warm_throughput=None,
+    )
+    return backend
+
+
+def _put(pk: str, sk: int, **attrs: str) -> dict[str, Any]:
+    item = {"pk": {"S": pk}, "sk": {"N": str(sk)}, **{k: {"S": v} for k, v in attrs.items()}}
+    return {"Put": {"TableName": "t", "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def test_moto_internals_the_patches_replace_are_the_pinned_ones() -> None:
+    import hashlib
+    import inspect
+
+    import moto
+    from moto.core import common_models
+
+    from local import moto_patches
+
+    assert moto.__version__ == moto_patches.MOTO_VERSION, "moto changed: re-check local/moto_patches.py against its new internals"
+    source = inspect.getsource(moto_patches.MOTO_TRANSACT_WRITE_ITEMS)
+    assert "copy.deepcopy(\n                    self.tables[table_name]\n                )" in source
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == "81db2cb7d94e39c9"
+    assert "cls.instances_tracked.append(instance)" in inspect.getsource(common_models.BaseModel)
+
+
+def test_moto_keeps_no_tracked_instances_and_no_table_copies() -> None:
+    from moto.dynamodb.exceptions import TransactionCanceledException
+
+    from local import moto_patches
+
+    moto_patches.install()
+    backend = _backend_with_table()
+    table = backend.tables["t"]
+    for sk in range(200):  # each transaction writes a new item, then one conflicts
+        backend.transact_write_items([_put("stream", sk, data="x" * 100)])
+        with pytest.raises(TransactionCanceledException):
+            backend.transact_write_items([_put("other", sk), _put("stream", sk)])
+    assert backend.tables["t"] is table, "a failed transaction swapped in a copy of the table"
+    assert moto_patches.tracked_instances() == 0
+    assert len(table.stream_shard.items) == 200  # the rolled-back puts left no stream record
+
+
+def test_a_failed_transaction_puts_back_exactly_what_it_changed() -> None:
+    from moto.dynamodb.exceptions import TransactionCanceledException
+
+    from local import moto_patches
+
+    moto_patches.install()
+    backend = _backend_with_table()
+    backend.transact_write_items([_put("a", 1, v="old"), _put("b", 1, v="keep"), _put("d", 1)])
+    shard = backend.tables["t"].stream_shard
+    before = (len(shard.items), [i.to_json() for i in backend.tables["t"].all_items()])
+    update = {
+        "Update": {
+            "TableName": "t",
+            "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}},
+            "UpdateExpression": "SET v = :n",
+            "ExpressionAttributeValues": {":n": {"S": "new"}},
+        }
+    }
+    delete = {"Delete": {"TableName": "t", "Key": {"pk": {"S": "b"}, "sk": {"N": "1"}}}}
+    try:
+        backend.transact_write_items([update, delete, _put("c", 1), _put("a", 2), _put("d", 1)])  # the last one conflicts
+    except TransactionCanceledException as e:
+        reasons = json.loads(e.description)["CancellationReasons"]
+        assert [r["Code"] for r in reasons] == ["None", "None", "None", "None", "ConditionalCheckFailed"]
+    else:
+        raise AssertionError("the transaction should have been cancelled")
+    assert (len(shard.items), [i.to_json() for i in backend.tables["t"].all_items()]) == before
+    backend.transact_write_items([update])  # the stream numbering goes on where it was
+    assert [r.record["dynamodb"]["SequenceNumber"] for r in shard.items[-2:]] == [
+        str(shard.starting_sequence_number + n) for n in (len(shard.items) - 2, len(shard.items) - 1)
+    ]
