@@ -164,3 +164,73 @@ def test_a_failed_transaction_puts_back_exactly_what_it_changed() -> None:
     assert [r.record["dynamodb"]["SequenceNumber"] for r in shard.items[-2:]] == [
         str(shard.starting_sequence_number + n) for n in (len(shard.items) - 2, len(shard.items) - 1)
     ]
+
+
+# ---------------------------------------------------------------------- in-process moto, timeouts
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Any:
+    from local.backend import MotoServer
+
+    server = MotoServer()
+    server.start()
+    server.reset()
+    yield server
+    server.stop()
+
+
+def _runtime(tmp_path: Any, moto_url: str, source: str, timeout_s: int) -> Any:
+    from local.backend import FAKE_CREDENTIALS
+    from local.functions import FunctionRuntime
+
+    (tmp_path / "probe.py").write_text(source)
+    decl = _function("probe", timeout_s=timeout_s)
+    decl = type(decl)(**{**decl.__dict__, "handler": "probe.handler", "files": {"probe.py": tmp_path / "probe.py"}})
+    env = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto_url, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "AWS_REGION": "us-east-1"}
+    runtime = FunctionRuntime([decl], lambda_environment=env, on_invocation=lambda i: None, on_error=lambda m: None, on_output=print)
+    runtime.start()
+    return runtime
+
+
+def test_boto3_calls_to_the_local_moto_are_answered_in_process(moto_server: Any) -> None:
+    import boto3
+
+    from local.backend import FAKE_CREDENTIALS
+
+    creds = {k.lower(): v for k, v in FAKE_CREDENTIALS.items()}
+    sqs = boto3.session.Session().client("sqs", endpoint_url=moto_server.url, region_name="us-east-1", **creds)
+    before = moto_server.in_process.answered
+    url = sqs.create_queue(QueueName="probe")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["hello"]
+    assert moto_server.in_process.answered == before + 3, "the calls went over HTTP"
+    assert url.startswith(moto_server.url + "/"), "moto derives queue URLs from the request's (local) URL, as over HTTP"
+
+
+def test_waiting_for_moto_s_dynamodb_lock_is_not_run_time(tmp_path: Any, moto_server: Any) -> None:
+    """An invocation that waited behind other requests longer than its timeout, but ran
+    briefly, is not a timeout (it was reported as Sandbox.Timedout after it committed)."""
+    import threading
+    import time
+
+    runtime = _runtime(
+        tmp_path,
+        moto_server.url,
+        "import boto3\n\ndef handler(event, context):\n    return boto3.client('dynamodb').list_tables()['TableNames']\n",
+        timeout_s=1,
+    )
+    try:
+        assert runtime.invoke("probe", {}, "warm-up").ok  # its client exists: the next run is brief
+        outcome: list[Invocation] = []
+        with moto_server.dynamodb_lock:  # other requests hold moto's DynamoDB for 2.5 s
+            worker = threading.Thread(target=lambda: outcome.append(runtime.invoke("probe", {}, "test")))
+            worker.start()
+            time.sleep(2.5)
+        worker.join(30)
+        (invocation,) = outcome
+        assert invocation.duration_ms > 1000, "longer than its timeout on the wall clock"
+        assert invocation.duration_ms - invocation.waited_ms < 1000, "but most of it waiting for the lock"
+        assert (invocation.ok, invocation.error_type) == (True, None)
+    finally:
+        runtime.stop()
