@@ -157,7 +157,9 @@ def _before_send(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
     return None
 
 
-# every botocore session created from now on (boto3's default session included) asks the hook
+# every botocore session created from now on (boto3's default session included) asks the hook;
+# botocore calls every before-send handler (the first answer wins), so it is registered once:
+# a session created before this import talks HTTP to moto, which answers the same
 botocore.handlers.BUILTIN_HANDLERS.append(("before-send", _before_send))
 
 
@@ -179,8 +181,6 @@ class MotoServer(ThreadedMotoServer):
         super().start()
         self.in_process = InProcessDispatch(self.url, self.dynamodb_lock)
         _dispatchers[self.in_process.prefix] = self.in_process
-        if boto3.DEFAULT_SESSION is not None:  # created before this module was imported: no hook yet
-            boto3.DEFAULT_SESSION._session.register("before-send", _before_send, unique_id="local-stack-in-process")
 
     def stop(self) -> None:
         dispatch = getattr(self, "in_process", None)

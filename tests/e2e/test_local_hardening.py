@@ -234,3 +234,23 @@ def test_waiting_for_moto_s_dynamodb_lock_is_not_run_time(tmp_path: Any, moto_se
         assert (invocation.ok, invocation.error_type) == (True, None)
     finally:
         runtime.stop()
+
+
+def test_each_boto3_call_runs_once_on_moto_even_from_a_session_older_than_the_server() -> None:
+    import boto3
+
+    from local.backend import FAKE_CREDENTIALS, MotoServer
+
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    server = MotoServer()
+    server.start()  # after the default session exists (a second local stack in a process)
+    try:
+        creds = {k.lower(): v for k, v in FAKE_CREDENTIALS.items()}
+        sqs = boto3.client("sqs", endpoint_url=server.url, region_name="us-east-1", **creds)
+        url = sqs.create_queue(QueueName="once")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="one")
+        count = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        assert count["ApproximateNumberOfMessages"] == "1"
+    finally:
+        server.stop()
