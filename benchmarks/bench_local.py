@@ -86,7 +86,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--samples", type=int, default=40)
     args = parser.parse_args()
-    bench_demo(args.runs)
+    if args.runs:
+        bench_demo(args.runs)
     bench_latency(args.samples)
 
 

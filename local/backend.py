@@ -7,14 +7,23 @@ Three things make moto behave like AWS where the local stack relies on it:
   serializes writes per item, so one lock around moto's DynamoDB requests is the
   faithful choice.
 - Stream reads see no rolled-back writes. A failed TransactWriteItems still runs its
-  other puts on the live table (adding stream records) before moto swaps in the deep
-  copy; a shard iterator taken before the swap still points at the old shard and would
-  return those phantom records (and the next real write reuses their sequence numbers).
-  So a poller holds the same lock (`MotoServer.dynamodb_lock`) from GetShardIterator to
-  GetRecords; Streams requests themselves do not take it.
+  other puts on the live table (adding stream records) before it rolls them back
+  (`local.moto_patches`: an undo log, in place, instead of moto's deep copy of the table
+  per item); a reader in between would return those phantom records (and the next real
+  write reuses their sequence numbers). So a poller holds the same lock
+  (`MotoServer.dynamodb_lock`) from GetShardIterator to GetRecords; Streams requests
+  themselves do not take it.
 - moto's state is process-global: the backends are reset when the server starts. moto
   also keeps every shard iterator it hands out; the local stack drops them once a minute
   (AWS expires them after 15 minutes).
+
+Requests this process sends to its own moto server (the functions' boto3 clients, the
+pollers, drainers and provisioning) never go over HTTP: a botocore `before-send` hook
+(`InProcessDispatch`) hands them to the same moto backend method the server would call,
+in the calling thread, with DynamoDB requests under the same lock. That is how moto's own
+`mock_aws` answers boto3 (its `BotocoreStubber`); the request keeps its local URL, so what
+moto derives from it (queue URLs) is the same as over HTTP. The HTTP server still serves
+other processes (the AWS CLI, boto3 elsewhere) from the same backends.
 """
 
 from __future__ import annotations
@@ -22,19 +31,30 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
+import botocore.handlers
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
+from moto import backend_index, backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.botocore_stubber import MockRawResponse
+from moto.core.exceptions import HTTPException
+from moto.core.request import normalize_request
 from moto.dynamodbstreams.models import dynamodbstreams_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from . import moto_patches
+from .functions import host_code, local_wait
 from .model import LocalModel, QueueDecl, TableDecl, TargetDecl
 
 ACCOUNT_ID = "123456789012"
@@ -56,18 +76,117 @@ class _SerializedDynamoDB:
         return self.app(environ, start_response)
 
 
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+
+
+class InProcessDispatch:
+    """botocore `before-send` hook: a request to `base_url` is answered by moto's backend
+    method in this thread instead of over HTTP (see the module docstring)."""
+
+    def __init__(self, base_url: str, dynamodb_lock: threading.Lock) -> None:
+        self.prefix = base_url.rstrip("/") + "/"
+        self.dynamodb_lock = dynamodb_lock
+        self.answered = 0  # requests answered in-process (tests check the mechanism)
+        self._methods: dict[tuple[str, str], Callable[..., Any] | None] = {}
+
+    def __call__(self, request: AWSPreparedRequest) -> AWSResponse | None:
+        with host_code():  # moto's code, in the calling (maybe a function's) thread
+            return self._answer(request)
+
+    def _answer(self, request: AWSPreparedRequest) -> AWSResponse | None:
+        target = _header(request, "X-Amz-Target")
+        method = self._method(request, target)
+        if method is None:
+            return None  # a service or path moto's backends do not route: over HTTP
+        serialized = target.startswith("DynamoDB_")
+        if serialized:
+            with local_wait():  # behind other invocations' requests: not this function's run time
+                self.dynamodb_lock.acquire()
+        try:
+            normalized = normalize_request(request)
+            status, headers, body = method(normalized, request.url, normalized.headers)
+        except HTTPException as exc:
+            status, headers, body = exc.code, exc.get_headers(), exc.get_body()
+        except Exception as exc:  # what moto's server answers for a crash in a backend
+            status, headers = 500, {"Content-Type": "application/json"}
+            body = json.dumps({"__type": "InternalFailure", "message": f"moto: {type(exc).__name__}: {exc}"})
+        finally:
+            if serialized:
+                self.dynamodb_lock.release()
+        self.answered += 1
+        return AWSResponse(request.url, int(status), headers, MockRawResponse(body))  # type: ignore[arg-type]
+
+    def _method(self, request: AWSPreparedRequest, target: str) -> Callable[..., Any] | None:
+        scope = _CREDENTIAL_SCOPE.search(_header(request, "Authorization"))
+        if scope is None:
+            return None
+        region, service = scope.groups()
+        host = f"{service}.{region}.amazonaws.com"
+        if service == "dynamodb" and target.startswith("DynamoDBStreams"):
+            host = f"streams.dynamodb.{region}.amazonaws.com"
+        path = urlsplit(request.url).path or "/"
+        key = (host, path)
+        if key not in self._methods:
+            self._methods[key] = _backend_method(f"https://{host}{path}")
+        return self._methods[key]
+
+
+def _header(request: AWSPreparedRequest, name: str) -> str:
+    value = request.headers.get(name) or ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _backend_method(aws_url: str) -> Callable[..., Any] | None:
+    """The moto response method that answers `aws_url` (what moto's BotocoreStubber picks)."""
+    for service, pattern in backend_index.backend_url_patterns:
+        if pattern.match(aws_url):
+            backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
+            regions = backend_dict[DEFAULT_ACCOUNT_ID]
+            backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
+            return next((m for url, m in backend.urls.items() if re.compile(url).match(aws_url)), None)
+    return None
+
+
+_dispatchers: dict[str, InProcessDispatch] = {}  # moto base URL/ -> its dispatcher (one per running server)
+
+
+def _before_send(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+    for prefix, dispatch in list(_dispatchers.items()):
+        if request.url.startswith(prefix):
+            return dispatch(request)
+    return None
+
+
+# every botocore session created from now on (boto3's default session included) asks the hook;
+# botocore calls every before-send handler (the first answer wins), so it is registered once:
+# a session created before this import talks HTTP to moto, which answers the same
+botocore.handlers.BUILTIN_HANDLERS.append(("before-send", _before_send))
+
+
 class MotoServer(ThreadedMotoServer):
     """`ThreadedMotoServer` with DynamoDB requests serialized; `port=0` picks a free port."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(ip_address=host, port=port, verbose=False)
         self.dynamodb_lock = threading.Lock()
+        moto_patches.install()  # memory stays flat (no instance tracking, no table copies)
 
     def _server_entry(self) -> None:  # same as moto's, with the middleware
         app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app), self.dynamodb_lock)
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()
+
+    def start(self) -> None:
+        super().start()
+        self.in_process = InProcessDispatch(self.url, self.dynamodb_lock)
+        _dispatchers[self.in_process.prefix] = self.in_process
+
+    def stop(self) -> None:
+        dispatch = getattr(self, "in_process", None)
+        if dispatch is not None:
+            _dispatchers.pop(dispatch.prefix, None)
+        super().stop()
 
     @property
     def url(self) -> str:

@@ -66,6 +66,31 @@ NOT_IN_LAMBDA_RUNTIME = frozenset(
 _current = threading.local()  # .function: the FunctionDecl this thread is running, if any
 
 
+@contextlib.contextmanager
+def host_code() -> Iterator[None]:
+    """Run the local stack's own code from a function's thread (moto answering the
+    function's boto3 call in-process): its imports are not the function's, its output
+    is not the function's log."""
+    saved = getattr(_current, "function", None)
+    _current.function = None
+    try:
+        yield
+    finally:
+        _current.function = saved
+
+
+@contextlib.contextmanager
+def local_wait() -> Iterator[None]:
+    """Time spent inside is not the running function's own: it waits for something only the
+    local stack shares between invocations (moto's DynamoDB lock). Lambda counts a
+    function's own run time against its timeout, and so does `FunctionRuntime.invoke`."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        _current.waited = getattr(_current, "waited", 0.0) + time.perf_counter() - t0
+
+
 @dataclass(frozen=True)
 class Invocation:
     """One invocation as the log and the tests see it."""
@@ -79,6 +104,7 @@ class Invocation:
     result: Any  # the JSON-round-tripped return value (None on error)
     error_type: str | None
     error_message: str | None
+    waited_ms: float = 0.0  # of duration_ms, waiting for what only the local stack shares (not run time)
 
     def line(self) -> str:
         stamp = datetime.fromtimestamp(self.started).strftime("%H:%M:%S.%f")[:-3]
@@ -102,7 +128,9 @@ class LambdaContext:
         self._deadline = time.monotonic() + fn.timeout_s
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        # the function's own run time counts, not its waits for what the local stack shares
+        waited = getattr(_current, "waited", 0.0)
+        return max(0, int((self._deadline + waited - time.monotonic()) * 1000))
 
 
 class _RoutedStream(io.TextIOBase):
@@ -345,7 +373,7 @@ class FunctionRuntime:
         ok, result, error_type, error_message = False, None, None, None
         with fn.slots or contextlib.nullcontext(), self._gate.hold(fn):
             started, t0 = time.time(), time.perf_counter()
-            _current.function = fn.decl
+            _current.function, _current.waited = fn.decl, 0.0
             try:
                 handler = getattr(fn.module, fn.decl.handler.rpartition(".")[2])
                 value = handler(payload, LambdaContext(fn.decl, request_id))
@@ -358,9 +386,13 @@ class FunctionRuntime:
                     stream.flush_thread()
                 _current.function = None
             duration_ms = (time.perf_counter() - t0) * 1000
-        if ok and duration_ms > fn.decl.timeout_s * 1000:
+            waited_ms, _current.waited = _current.waited * 1000, 0.0
+        # Lambda's timeout is on the function's own run time: the gate (before t0) and the
+        # local-only waits inside (`local_wait`) are not; a committed command is no timeout
+        # because the local stack made it wait.
+        if ok and duration_ms - waited_ms > fn.decl.timeout_s * 1000:
             ok, result, error_type = False, None, "Sandbox.Timedout"
-            error_message = f"Task timed out after {fn.decl.timeout_s} seconds (took {duration_ms / 1000:.2f} s here)"
+            error_message = f"Task timed out after {fn.decl.timeout_s} seconds (ran {(duration_ms - waited_ms) / 1000:.2f} s here)"
         invocation = Invocation(
             function=logical,
             trigger=trigger,
@@ -371,6 +403,7 @@ class FunctionRuntime:
             result=result,
             error_type=error_type,
             error_message=error_message,
+            waited_ms=waited_ms,
         )
         self._on_invocation(invocation)
         return invocation

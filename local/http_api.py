@@ -41,6 +41,9 @@ from .model import ApiDecl, RouteDecl
 from .tokens import InvalidTokenError, Issuer, flatten_claims
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+#: Connections the kernel queues before the server accepts them (socketserver's default, 5,
+#: makes bursts of concurrent clients see resets; the kernel caps it at net.core.somaxconn).
+LISTEN_BACKLOG = 1024
 _TEXT_TYPES = re.compile(r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+json|[^;]*\+xml)", re.I)
 
 
@@ -96,6 +99,13 @@ def match_route(compiled: list[_Compiled], method: str, encoded_path: str) -> Ma
     return None
 
 
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, with a listen queue deep enough for bursts of clients."""
+
+    daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
+
+
 class ApiServer:
     """One HTTP API on a ThreadingHTTPServer."""
 
@@ -115,8 +125,7 @@ class ApiServer:
         self.account_id = account_id
         self.routes = compile_routes(api.routes)
         self.prefix = "" if api.stage == "$default" else f"/{api.stage}"
-        self.server = ThreadingHTTPServer((host, port), _handler_class(self))
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), _handler_class(self))
         self.thread = threading.Thread(target=self.server.serve_forever, name=f"http:{api.logical}", daemon=True)
 
     @property

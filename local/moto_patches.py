@@ -1,0 +1,191 @@
+"""Two narrow patches of moto that keep a long-running local stack's memory flat.
+
+1. **Instance tracking off.** Every moto model object (`BaseModel` subclasses: items,
+   stream records, tables, queues, messages, events, ...) is appended, at creation, to
+   its class's `instances_tracked` list, which only moto's dashboard
+   (`/moto-api/data.json`) reads and nothing empties until a reset. Every deep copy of
+   a table creates new model objects, so the lists keep every copy ever made. Patched,
+   `BaseModel.__new__` no longer records instances (the dashboard lists none).
+2. **TransactWriteItems rolls back with an undo log.** moto 5.2.5 deep-copies each table a
+   transaction names, once per item, before running it, and swaps the copies in when an
+   item fails: the cost and the garbage grow with the table (the Events table, on every
+   command). The patched method runs the same checks and writes in the same order, but
+   before each item it keeps a copy of that one item and, per table, the length of the
+   stream shard; a failed transaction puts those items back and drops the stream records
+   it added, in place. Callers hold the DynamoDB lock (`local.backend`), so nothing sees
+   the intermediate state.
+
+`install()` is idempotent. `tests/e2e/test_local_hardening.py` pins the moto version and
+the source of the replaced method: a moto upgrade that changes them fails there loudly.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+from moto.core.common_models import BaseModel
+from moto.core.model_instances import model_data
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
+
+#: The moto release whose internals these patches replace (see the module docstring).
+MOTO_VERSION = "5.2.5"
+
+#: moto's own method, as imported (the version pin test compares its source).
+MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items
+
+_lock = threading.Lock()
+_installed = False
+
+
+def install() -> None:
+    """Apply both patches (once per process)."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        BaseModel.__new__ = _untracked_new  # type: ignore[method-assign,assignment]
+        DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+        forget_tracked_instances()
+        _installed = True
+
+
+def tracked_instances() -> int:
+    """How many model objects moto's instance tracking holds."""
+    return sum(len(getattr(cls, "instances_tracked", ())) for models in model_data.values() for cls in models.values())
+
+
+def forget_tracked_instances() -> None:
+    for models in model_data.values():
+        for cls in models.values():
+            cls.instances_tracked = []  # type: ignore[attr-defined]
+
+
+@staticmethod  # type: ignore[misc]
+def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    return object.__new__(cls)
+
+
+class _UndoLog:
+    """What a transaction changed, to put back if it fails."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Table, DynamoType, DynamoType | None, Item | None]] = []
+        self.stream_lengths: dict[int, tuple[Table, int]] = {}
+
+    def before(self, table: Table, hash_key: DynamoType, range_key: DynamoType | None, current: Item | None) -> None:
+        if id(table) not in self.stream_lengths:
+            self.stream_lengths[id(table)] = (table, len(table.stream_shard.items) if table.stream_shard is not None else 0)
+        self.items.append((table, hash_key, range_key, copy.deepcopy(current)))
+
+    def roll_back(self) -> None:
+        for table, hash_key, range_key, saved in reversed(self.items):
+            if range_key is not None:
+                if saved is None:
+                    table.items.get(hash_key, {}).pop(range_key, None)
+                else:
+                    table.items[hash_key][range_key] = saved
+            elif saved is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = saved
+        for table, length in self.stream_lengths.values():
+            if table.stream_shard is not None:
+                del table.stream_shard.items[length:]
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    """moto 5.2.5's `DynamoDBBackend.transact_write_items`, with `_UndoLog` instead of a deep
+    copy of every table (same checks, same order, same errors)."""
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    undo = _UndoLog()
+    target_items: set[tuple[str, str]] = set()
+
+    def check_unicity(table_name: str, key: dict[str, Any]) -> None:
+        item = (str(table_name), str(dict(sorted(key.items()))))
+        if item in target_items:
+            raise MultipleTransactionsException()
+        target_items.add(item)
+
+    errors: list[tuple[str, str, dict[str, Any]] | tuple[None, None, None]] = []
+    for item in transact_items:
+        original_item: dict[str, Any] | None = None
+        if len(list(item.keys())) > 1:
+            raise TransactWriteSingleOpException
+        try:
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            condition_expression = op.get("ConditionExpression")
+            expression_attribute_names = op.get("ExpressionAttributeNames")
+            expression_attribute_values = op.get("ExpressionAttributeValues")
+            return_values_on_condition_check_failure = op.get("ReturnValuesOnConditionCheckFailure")
+            if op_type == "Put":
+                attrs = op["Item"]
+                table = self.get_table(table_name)
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            check_unicity(table_name, key)
+            current = self.get_item(table_name, key)
+            if op_type != "ConditionCheck":  # the only change to undo
+                table = self.get_table(table_name)
+                undo.before(table, *self.get_keys_value(table, key), current)
+            if condition_expression is not None:
+                condition_op = get_filter_expression(condition_expression, expression_attribute_names, expression_attribute_values)
+                if not condition_op.expr(current):
+                    if return_values_on_condition_check_failure == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+            if op_type == "Put":
+                self.put_item(
+                    table_name,
+                    op["Item"],
+                    condition_expression=condition_expression,
+                    expression_attribute_names=expression_attribute_names,
+                    expression_attribute_values=expression_attribute_values,
+                )
+            elif op_type == "Delete":
+                self.delete_item(
+                    table_name,
+                    key,
+                    condition_expression=condition_expression,
+                    expression_attribute_names=expression_attribute_names,
+                    expression_attribute_values=expression_attribute_values,
+                )
+            elif op_type == "Update":
+                self.update_item(
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    condition_expression=condition_expression,
+                    expression_attribute_names=expression_attribute_names,
+                    expression_attribute_values=expression_attribute_values,
+                )
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            undo.roll_back()
+            raise
+        except ConditionalCheckFailed as e:
+            errors.append(("ConditionalCheckFailed", str(e.message), original_item))  # type: ignore[arg-type]
+        except Exception as e:  # noqa: BLE001 - moto reports every other failure per item
+            errors.append((type(e).__name__, str(e), original_item))  # type: ignore[arg-type]
+    if any(code is not None for code, _, _ in errors):
+        undo.roll_back()
+        raise TransactionCanceledException(errors)

@@ -1,0 +1,256 @@
+"""The local stack under load (issue 8): connection bursts, timeouts counted on the
+function's own run time, bounded memory in moto, in-process dispatch to moto.
+
+These assert the mechanisms (listen queue depth, tracked instances, the undo log, the
+time a function waited), not timings: `benchmarks/bench_local_load.py` measures those."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from local.functions import Invocation
+from local.http_api import ApiServer
+from local.model import ApiDecl, FunctionDecl, RouteDecl
+
+BURST = 32
+
+
+def _function(name: str, timeout_s: int = 3) -> FunctionDecl:
+    return FunctionDecl(
+        logical=name,
+        name=name,
+        arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+        handler="m.handler",
+        files={},
+        environment={},
+        timeout_s=timeout_s,
+        memory_mb=128,
+        reserved_concurrency=None,
+        retry_attempts=2,
+        max_event_age_s=60,
+        on_failure=None,
+        on_failure_kind=None,
+    )
+
+
+class _Runtime:
+    def invoke(self, logical: str, event: Any, trigger: str) -> Invocation:
+        return Invocation(logical, trigger, "req", 0.0, 1.0, True, {"path": event["rawPath"]}, None, None)
+
+
+def test_a_burst_of_32_connections_is_queued_and_every_one_answered() -> None:
+    route = RouteDecl(route_key="GET /ping", method="GET", path="/ping", function=_function("api"), authorizer=None, scopes=())
+    api = ApiDecl(logical="api", api_id="abc123", stage="$default", routes=(route,), cors=None)
+    server = ApiServer(api, host="127.0.0.1", port=0, runtime=_Runtime(), issuer_for=lambda i, a: None, account_id="1")  # type: ignore[arg-type]
+    host, port = server.server.server_address[:2]
+    clients: list[socket.socket] = []
+    try:
+        # nobody accepts yet: every connection must fit in the listen queue (the default
+        # backlog of 5 leaves the rest unanswered, then reset, under a burst)
+        for _ in range(BURST):
+            clients.append(socket.create_connection((host, port), timeout=1.0))
+        for c in clients:
+            c.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        server.start()
+        answers = []
+        for c in clients:
+            c.settimeout(10)
+            data = b""
+            while chunk := c.recv(65536):
+                data += chunk
+            answers.append(data)
+        assert all(a.startswith(b"HTTP/1.1 200") for a in answers)
+        assert {json.loads(a.split(b"\r\n\r\n", 1)[1])["path"] for a in answers} == {"/ping"}
+    finally:
+        for c in clients:
+            c.close()
+        server.stop()
+
+
+# ---------------------------------------------------------------------- memory: moto patches
+
+
+def _backend_with_table() -> Any:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    backend = DynamoDBBackend(region_name="us-east-1", account_id="123456789012")
+    backend.create_table(
+        "t",
+        schema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        throughput=None,
+        attr=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}],
+        global_indexes=None,
+        indexes=None,
+        streams={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        billing_mode="PAY_PER_REQUEST",
+        sse_specification=None,
+        tags=[],
+        deletion_protection_enabled=None,
+        warm_throughput=None,
+    )
+    return backend
+
+
+def _put(pk: str, sk: int, **attrs: str) -> dict[str, Any]:
+    item = {"pk": {"S": pk}, "sk": {"N": str(sk)}, **{k: {"S": v} for k, v in attrs.items()}}
+    return {"Put": {"TableName": "t", "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def test_moto_internals_the_patches_replace_are_the_pinned_ones() -> None:
+    import hashlib
+    import inspect
+
+    import moto
+    from moto.core import common_models
+
+    from local import moto_patches
+
+    assert moto.__version__ == moto_patches.MOTO_VERSION, "moto changed: re-check local/moto_patches.py against its new internals"
+    source = inspect.getsource(moto_patches.MOTO_TRANSACT_WRITE_ITEMS)
+    assert "copy.deepcopy(\n                    self.tables[table_name]\n                )" in source
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == "81db2cb7d94e39c9"
+    assert "cls.instances_tracked.append(instance)" in inspect.getsource(common_models.BaseModel)
+
+
+def test_moto_keeps_no_tracked_instances_and_no_table_copies() -> None:
+    from moto.dynamodb.exceptions import TransactionCanceledException
+
+    from local import moto_patches
+
+    moto_patches.install()
+    backend = _backend_with_table()
+    table = backend.tables["t"]
+    for sk in range(200):  # each transaction writes a new item, then one conflicts
+        backend.transact_write_items([_put("stream", sk, data="x" * 100)])
+        with pytest.raises(TransactionCanceledException):
+            backend.transact_write_items([_put("other", sk), _put("stream", sk)])
+    assert backend.tables["t"] is table, "a failed transaction swapped in a copy of the table"
+    assert moto_patches.tracked_instances() == 0
+    assert len(table.stream_shard.items) == 200  # the rolled-back puts left no stream record
+
+
+def test_a_failed_transaction_puts_back_exactly_what_it_changed() -> None:
+    from moto.dynamodb.exceptions import TransactionCanceledException
+
+    from local import moto_patches
+
+    moto_patches.install()
+    backend = _backend_with_table()
+    backend.transact_write_items([_put("a", 1, v="old"), _put("b", 1, v="keep"), _put("d", 1)])
+    shard = backend.tables["t"].stream_shard
+    before = (len(shard.items), [i.to_json() for i in backend.tables["t"].all_items()])
+    update = {
+        "Update": {
+            "TableName": "t",
+            "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}},
+            "UpdateExpression": "SET v = :n",
+            "ExpressionAttributeValues": {":n": {"S": "new"}},
+        }
+    }
+    delete = {"Delete": {"TableName": "t", "Key": {"pk": {"S": "b"}, "sk": {"N": "1"}}}}
+    try:
+        backend.transact_write_items([update, delete, _put("c", 1), _put("a", 2), _put("d", 1)])  # the last one conflicts
+    except TransactionCanceledException as e:
+        reasons = json.loads(e.description)["CancellationReasons"]
+        assert [r["Code"] for r in reasons] == ["None", "None", "None", "None", "ConditionalCheckFailed"]
+    else:
+        raise AssertionError("the transaction should have been cancelled")
+    assert (len(shard.items), [i.to_json() for i in backend.tables["t"].all_items()]) == before
+    backend.transact_write_items([update])  # the stream numbering goes on where it was
+    assert [r.record["dynamodb"]["SequenceNumber"] for r in shard.items[-2:]] == [
+        str(shard.starting_sequence_number + n) for n in (len(shard.items) - 2, len(shard.items) - 1)
+    ]
+
+
+# ---------------------------------------------------------------------- in-process moto, timeouts
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Any:
+    from local.backend import MotoServer
+
+    server = MotoServer()
+    server.start()
+    server.reset()
+    yield server
+    server.stop()
+
+
+def _runtime(tmp_path: Any, moto_url: str, source: str, timeout_s: int) -> Any:
+    from local.backend import FAKE_CREDENTIALS
+    from local.functions import FunctionRuntime
+
+    (tmp_path / "probe.py").write_text(source)
+    decl = _function("probe", timeout_s=timeout_s)
+    decl = type(decl)(**{**decl.__dict__, "handler": "probe.handler", "files": {"probe.py": tmp_path / "probe.py"}})
+    env = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto_url, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "AWS_REGION": "us-east-1"}
+    runtime = FunctionRuntime([decl], lambda_environment=env, on_invocation=lambda i: None, on_error=lambda m: None, on_output=print)
+    runtime.start()
+    return runtime
+
+
+def test_boto3_calls_to_the_local_moto_are_answered_in_process(moto_server: Any) -> None:
+    import boto3
+
+    from local.backend import FAKE_CREDENTIALS
+
+    creds = {k.lower(): v for k, v in FAKE_CREDENTIALS.items()}
+    sqs = boto3.session.Session().client("sqs", endpoint_url=moto_server.url, region_name="us-east-1", **creds)
+    before = moto_server.in_process.answered
+    url = sqs.create_queue(QueueName="probe")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["hello"]
+    assert moto_server.in_process.answered == before + 3, "the calls went over HTTP"
+    assert url.startswith(moto_server.url + "/"), "moto derives queue URLs from the request's (local) URL, as over HTTP"
+
+
+def test_waiting_for_moto_s_dynamodb_lock_is_not_run_time(tmp_path: Any, moto_server: Any) -> None:
+    """An invocation that waited behind other requests longer than its timeout, but ran
+    briefly, is not a timeout (it was reported as Sandbox.Timedout after it committed)."""
+    import threading
+    import time
+
+    runtime = _runtime(
+        tmp_path,
+        moto_server.url,
+        "import boto3\n\ndef handler(event, context):\n    return boto3.client('dynamodb').list_tables()['TableNames']\n",
+        timeout_s=1,
+    )
+    try:
+        assert runtime.invoke("probe", {}, "warm-up").ok  # its client exists: the next run is brief
+        outcome: list[Invocation] = []
+        with moto_server.dynamodb_lock:  # other requests hold moto's DynamoDB for 2.5 s
+            worker = threading.Thread(target=lambda: outcome.append(runtime.invoke("probe", {}, "test")))
+            worker.start()
+            time.sleep(2.5)
+        worker.join(30)
+        (invocation,) = outcome
+        assert invocation.duration_ms > 1000, "longer than its timeout on the wall clock"
+        assert invocation.duration_ms - invocation.waited_ms < 1000, "but most of it waiting for the lock"
+        assert (invocation.ok, invocation.error_type) == (True, None)
+    finally:
+        runtime.stop()
+
+
+def test_each_boto3_call_runs_once_on_moto_even_from_a_session_older_than_the_server() -> None:
+    import boto3
+
+    from local.backend import FAKE_CREDENTIALS, MotoServer
+
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    server = MotoServer()
+    server.start()  # after the default session exists (a second local stack in a process)
+    try:
+        creds = {k.lower(): v for k, v in FAKE_CREDENTIALS.items()}
+        sqs = boto3.client("sqs", endpoint_url=server.url, region_name="us-east-1", **creds)
+        url = sqs.create_queue(QueueName="once")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="one")
+        count = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        assert count["ApproximateNumberOfMessages"] == "1"
+    finally:
+        server.stop()
