@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
+import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -73,3 +77,122 @@ def test_up_serves_the_api_accepts_local_tokens_and_stops_on_ctrl_c() -> None:
         assert process.wait(timeout=30) == 0
     rest = "".join(seen) + "".join(iter(lambda: lines.get(timeout=5), "stopped\n"))
     assert "NOT emulated" in rest and "leave-commands" in rest
+
+
+# ---------------------------------------------------------------------- tasks.py and signals
+def _children(pid: int) -> list[int]:
+    """Every descendant process of `pid` (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [p for p, parent in parents.items() if parent in frontier]
+        found += kids
+        frontier = kids
+    return found
+
+
+def _start(command: list[str]) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+    # stdin is not a terminal: the way a service manager or `&` in a script starts it
+    process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in process.stdout:  # type: ignore[union-attr]
+            lines.put(line)
+        lines.put("")  # end of output
+
+    threading.Thread(target=pump, daemon=True).start()
+    return process, lines
+
+
+def _until(lines: queue.Queue[str], prefix: str, timeout: float = 120) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while not any(line.startswith(prefix) for line in seen):
+        line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        assert line, f"the output ended before {prefix!r}:\n" + "".join(seen)
+        seen.append(line)
+    return seen
+
+
+def _rest(lines: queue.Queue[str]) -> str:
+    return "".join(iter(lambda: lines.get(timeout=30), ""))
+
+
+def _tasks_would_set_up() -> bool:
+    stamp = ROOT / ".venv" / ".requirements.sha256"
+    wanted = hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()
+    return not stamp.exists() or stamp.read_text().strip() != wanted
+
+
+needs_current_venv = pytest.mark.skipif(_tasks_would_set_up(), reason="tasks.py would (re)install .venv first")
+
+
+def test_tasks_help_lists_every_command() -> None:
+    result = subprocess.run([sys.executable, "tasks.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    for command in ("demo", "test", "plan", "up", "token", "setup"):
+        assert f"python3 tasks.py {command} " in result.stdout
+
+
+def test_tasks_unknown_command_says_so_and_exits_2() -> None:
+    result = subprocess.run([sys.executable, "tasks.py", "upp"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "unknown command 'upp'" in result.stderr and "up, token, setup" in result.stderr
+
+
+def test_an_unknown_stack_names_the_stacks_there_are() -> None:
+    result = _local("plan", "--stack", "nosuch")
+    assert result.returncode == 2
+    assert "no stack 'nosuch': stacks are dev, prod" in result.stderr and "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+@needs_current_venv
+def test_sigterm_to_tasks_up_stops_the_server_and_every_child() -> None:
+    process, lines = _start([sys.executable, "tasks.py", "up", "--port", "0"])
+    children: list[int] = []
+    try:
+        seen = _until(lines, "serving")
+        url = next(m[1] for line in seen if (m := re.search(r"^\s+API\s+(http://\S+)", line)))
+        assert ApiClient(url).get("/openapi.json").status == 200
+        children = _children(process.pid)
+        assert children, "tasks.py runs the stack as a child process"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pid in children:  # never leave a server behind, even when this test fails
+            with contextlib.suppress(OSError):
+                if b"local" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
+    output = "".join(seen) + _rest(lines)
+    assert "SIGTERM: stopping the local stack" in output and "stopped" in output and "Traceback" not in output
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    host, port = url.removeprefix("http://").split("/")[0].split(":")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((host, int(port)), timeout=5).close()
+
+
+@needs_current_venv
+def test_sigint_while_starting_stops_cleanly_without_a_traceback() -> None:
+    process, lines = _start([sys.executable, "tasks.py", "up", "--port", "0"])
+    try:
+        time.sleep(3)  # the child is importing, evaluating the program or provisioning
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = _rest(lines)
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output
+    # in `up` (the usual case): the stack stops; before `up` took over: one line
+    last = output.rstrip().splitlines()[-1]
+    assert (code, last) == (0, "stopped") or (code == 130 and last.startswith("interrupted")), output[-2000:]
