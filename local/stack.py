@@ -27,7 +27,7 @@ from components.testing import RecordedStack
 from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisioned, provision, quiet_moto_logs
 from .clocks import set_day
 from .functions import FunctionRuntime, Invocation, LoadedFunction
-from .http_api import ApiServer
+from .http_api import HTTP_TRIGGER, ApiServer
 from .model import EMULATED, IGNORED_SETTINGS, LocalModel, build_model
 from .pipes import PipeTarget
 from .program import ROOT, evaluate
@@ -201,6 +201,7 @@ class LocalStack:
                     runtime=self.runtime,
                     issuer_for=self._issuer,
                     account_id=ACCOUNT_ID,
+                    on_request=self._log,
                 )
             )
         for worker in [*self.invokers.values()]:
@@ -332,7 +333,8 @@ class LocalStack:
     def _record(self, invocation: Invocation) -> None:
         with self._lock:
             self.invocations.append(invocation)
-        self._log(invocation.line())
+        if not invocation.trigger.startswith(HTTP_TRIGGER):  # an HTTP request has its own line (http_api)
+            self._log(invocation.line())
 
     def _error(self, message: str) -> None:
         with self._lock:
