@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--stack", default="dev")
     up.add_argument("--port", type=int, default=8080, help="HTTP API port (0 = any free port)")
     up.add_argument("--today", type=_day, help="YYYY-MM-DD: the date the functions see (real time of day, UTC)")
+    up.add_argument(
+        "--fresh", action="store_true", help="start with no events (the journal .local-stack/<stack>/events.jsonl is set aside)"
+    )
     token = sub.add_parser("token", help="print a JWT the local stack accepts")
     token.add_argument("--sub", required=True, help="the caller (employee id)")
     token.add_argument("--groups", default="", help="comma-separated groups, e.g. admin,approver")
@@ -83,13 +86,18 @@ def _up(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if signum is not None:
             signal.signal(signum, on_signal)
-    from .stack import LocalStack
+    from .stack import LocalStack, LocalStackError
 
-    stack = LocalStack(args.stack, port=args.port, log=lambda line: print(line, flush=True), today=args.today)
+    stack = LocalStack(
+        args.stack, port=args.port, log=lambda line: print(line, flush=True), today=args.today, persist=True, fresh=args.fresh
+    )
     try:
         stack.start()
     except OSError as exc:
         print(f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port (0 = any free port)", file=sys.stderr)
+        return 2
+    except LocalStackError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
         return 2
     try:
         if not stopping.is_set():

@@ -26,8 +26,14 @@ from local.program import Program
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _local(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "local", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+def _local(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "local", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture
+def state_env(tmp_path: Path) -> dict[str, str]:
+    """An environment whose local stacks keep key, state and journals in tmp_path (not .local-stack/)."""
+    return {**os.environ, "LOCAL_STACK_STATE_DIR": str(tmp_path)}
 
 
 def test_plan_prints_the_tree_the_counts_and_the_policy_report() -> None:
@@ -56,9 +62,14 @@ def test_plan_exits_1_on_a_policy_violation(
     assert "FAIL LOG001" in capsys.readouterr().out
 
 
-def test_up_serves_the_api_accepts_local_tokens_and_stops_on_ctrl_c() -> None:
+def test_up_serves_the_api_accepts_local_tokens_and_stops_on_ctrl_c(state_env: dict[str, str]) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "local", "up", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "local", "up", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=state_env,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()  # type: ignore[union-attr]
@@ -69,7 +80,7 @@ def test_up_serves_the_api_accepts_local_tokens_and_stops_on_ctrl_c() -> None:
             seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
         url = next(m[1] for line in seen if (m := re.search(r"^\s+API\s+(http://\S+)", line)))
         assert ApiClient(url).get("/openapi.json").status == 200
-        token = _local("token", "--sub", "ana", "--groups", "admin").stdout.strip()
+        token = _local("token", "--sub", "ana", "--groups", "admin", env=state_env).stdout.strip()
         assert ApiClient(url, token=token).post("/locations", {"name": "From the CLI"}).status == 201
         assert ApiClient(url, token=token + "x").post("/locations", {"name": "x"}).status == 401
     finally:
@@ -97,9 +108,11 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _start(command: list[str]) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+def _start(command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
     # stdin is not a terminal: the way a service manager or `&` in a script starts it
-    process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
@@ -155,13 +168,16 @@ def test_an_unknown_stack_names_the_stacks_there_are() -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
 @needs_current_venv
-def test_sigterm_to_tasks_up_stops_the_server_and_every_child() -> None:
-    process, lines = _start([sys.executable, "tasks.py", "up", "--port", "0"])
+def test_sigterm_to_tasks_up_stops_the_server_and_every_child_and_the_next_up_replays_the_events(
+    state_env: dict[str, str], tmp_path: Path
+) -> None:
+    process, lines = _start([sys.executable, "tasks.py", "up", "--port", "0"], state_env)
     children: list[int] = []
     try:
         seen = _until(lines, "serving")
         url = next(m[1] for line in seen if (m := re.search(r"^\s+API\s+(http://\S+)", line)))
-        assert ApiClient(url).get("/openapi.json").status == 200
+        token = _local("token", "--sub", "ana", "--groups", "admin", env=state_env).stdout.strip()
+        assert ApiClient(url, token=token).post("/locations", {"name": "Before SIGTERM"}).status == 201
         children = _children(process.pid)
         assert children, "tasks.py runs the stack as a child process"
         process.send_signal(signal.SIGTERM)
@@ -179,11 +195,23 @@ def test_sigterm_to_tasks_up_stops_the_server_and_every_child() -> None:
     host, port = url.removeprefix("http://").split("/")[0].split(":")
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((host, int(port)), timeout=5).close()
+    # the clean stop journaled every event (committed just before the signal included)
+    journaled = len((tmp_path / "dev" / "events.jsonl").read_text().splitlines()) - 1
+    assert journaled >= 2  # LocationCreated and LocationRegistered
+    again, again_lines = _start([sys.executable, "-m", "local", "up", "--port", "0"], state_env)
+    try:
+        seen = _until(again_lines, "serving")
+        assert any(line.startswith(f"  events     {journaled} replayed from ") for line in seen), "".join(seen)
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(timeout=60) == 0
+    finally:
+        if again.poll() is None:
+            again.kill()
 
 
 @needs_current_venv
-def test_sigint_while_starting_stops_cleanly_without_a_traceback() -> None:
-    process, lines = _start([sys.executable, "tasks.py", "up", "--port", "0"])
+def test_sigint_while_starting_stops_cleanly_without_a_traceback(state_env: dict[str, str]) -> None:
+    process, lines = _start([sys.executable, "tasks.py", "up", "--port", "0"], state_env)
     try:
         time.sleep(3)  # the child is importing, evaluating the program or provisioning
         process.send_signal(signal.SIGINT)
