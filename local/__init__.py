@@ -13,6 +13,19 @@ From Python (tests): `LocalStack("dev", port=0).start()`. See docs/local.md.
 
 from __future__ import annotations
 
-from .stack import LocalStack, LocalStackError
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .stack import LocalStack, LocalStackError
 
 __all__ = ["LocalStack", "LocalStackError"]
+
+
+def __getattr__(name: str) -> Any:
+    """`from local import LocalStack` imports the stack (pulumi, moto, boto3) on first use,
+    so `python -m local` starts light and handles Ctrl-C before that import."""
+    if name in __all__:
+        from . import stack
+
+        return getattr(stack, name)
+    raise AttributeError(f"module 'local' has no attribute {name!r}")

@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--stack", default="dev")
     up.add_argument("--port", type=int, default=8080, help="HTTP API port (0 = any free port)")
     up.add_argument("--today", type=_day, help="YYYY-MM-DD: the date the functions see (real time of day, UTC)")
+    up.add_argument(
+        "--fresh", action="store_true", help="start with no events (the journal .local-stack/<stack>/events.jsonl is set aside)"
+    )
     token = sub.add_parser("token", help="print a JWT the local stack accepts")
     token.add_argument("--sub", required=True, help="the caller (employee id), put in the identity claim the API declares")
     token.add_argument("--groups", default="", help="comma-separated groups, e.g. admin,approver")
@@ -37,7 +40,22 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--log", default=str(ROOT / ".local-stack" / "demo.log"), help="where the invocation log goes")
     demo.add_argument("--today", type=_day, help="YYYY-MM-DD: play the story on this date (default: the real one, if the story fits it)")
     args = parser.parse_args(argv)
-    return {"plan": _plan, "up": _up, "token": _token, "demo": _demo}[args.command](args)
+    if (problem := _unknown_stack(args.stack)) is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    try:
+        return {"plan": _plan, "up": _up, "token": _token, "demo": _demo}[args.command](args)
+    except KeyboardInterrupt:  # Ctrl-C outside `up`'s own handling: one line, no traceback
+        print(f"\ninterrupted: {args.command} stopped", file=sys.stderr, flush=True)
+        return 130
+
+
+def _unknown_stack(name: str) -> str | None:
+    """Why `--stack name` cannot be run (no `Pulumi.<name>.yaml`), or None."""
+    if (ROOT / f"Pulumi.{name}.yaml").is_file():
+        return None
+    known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
+    return f"no stack {name!r}: stacks are {', '.join(known) or 'none'} (the Pulumi.<name>.yaml files in {ROOT})"
 
 
 def _day(text: str) -> date:
@@ -57,24 +75,33 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from .stack import LocalStack
-
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
-        print(f"\n{signal.Signals(signum).name}: stopping the local stack ...", flush=True)
+        if not stopping.is_set():
+            print(f"\n{signal.Signals(signum).name}: stopping the local stack ...", flush=True)
         stopping.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    stack = LocalStack(args.stack, port=args.port, log=lambda line: print(line, flush=True), today=args.today)
+    # before anything slow: a signal during start-up stops the stack once it is up
+    for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if signum is not None:
+            signal.signal(signum, on_signal)
+    from .stack import LocalStack, LocalStackError
+
+    stack = LocalStack(
+        args.stack, port=args.port, log=lambda line: print(line, flush=True), today=args.today, persist=True, fresh=args.fresh
+    )
     try:
         stack.start()
     except OSError as exc:
         print(f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port (0 = any free port)", file=sys.stderr)
         return 2
+    except LocalStackError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 2
     try:
-        print("serving; Ctrl-C stops", flush=True)
+        if not stopping.is_set():
+            print("serving; Ctrl-C or SIGTERM stops", flush=True)
         while not stopping.wait(0.5):
             pass
     finally:
@@ -124,4 +151,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # before a command started
+        print("\ninterrupted", file=sys.stderr, flush=True)
+        sys.exit(130)

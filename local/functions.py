@@ -64,6 +64,7 @@ NOT_IN_LAMBDA_RUNTIME = frozenset(
 )
 
 _current = threading.local()  # .function: the FunctionDecl this thread is running, if any
+_sinking = threading.local()  # .active: this thread is in an output sink (one flag for stdout AND stderr)
 
 
 @contextlib.contextmanager
@@ -144,7 +145,7 @@ class _RoutedStream(io.TextIOBase):
 
     def write(self, text: str) -> int:
         fn: FunctionDecl | None = getattr(_current, "function", None)
-        if fn is None or getattr(self._pending, "in_sink", False):  # the sink may print, too
+        if fn is None or getattr(_sinking, "active", False):  # the sink may print (to either stream), too
             return self.original.write(text)
         buffered = getattr(self._pending, "text", "") + text
         *lines, self._pending.text = buffered.split("\n")
@@ -161,11 +162,11 @@ class _RoutedStream(io.TextIOBase):
             self._emit(fn, text)
 
     def _emit(self, fn: FunctionDecl, line: str) -> None:
-        self._pending.in_sink = True
+        _sinking.active = True
         try:
             self.sink(fn.logical, line)
         finally:
-            self._pending.in_sink = False
+            _sinking.active = False
 
     def flush(self) -> None:
         self.original.flush()

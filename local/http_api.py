@@ -16,6 +16,10 @@
   unless the content type is text or JSON), `requestContext` with `http.method`,
   `requestId`, `routeKey`, `stage`, and `authorizer.jwt.claims` flattened to strings as
   API Gateway does (`cognito:groups` arrives as `"[admin approver]"`).
+- The log: one line per request (`request_line`): time, status, method, path, route key
+  (or `no route`), caller (the token's identity, `-` on a public route, `invalid token` /
+  `no token` when the authorizer rejects it), duration, and the function that answered
+  (with its error on a 500). The gateway's own 401/403/404/413 get their line too.
 - The answer: a `statusCode` response as given (`cookies` become Set-Cookie headers,
   `isBase64Encoded` bodies decoded); any other return value is 200 with it as JSON. A
   function error is 500 `{"message":"Internal Server Error"}`.
@@ -31,6 +35,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -38,12 +43,14 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .functions import FunctionRuntime
 from .model import ApiDecl, RouteDecl
-from .tokens import InvalidTokenError, Issuer, flatten_claims
+from .tokens import DEFAULT_IDENTITY_CLAIM, IDENTITY_CLAIM_ENV, InvalidTokenError, Issuer, flatten_claims
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 #: Connections the kernel queues before the server accepts them (socketserver's default, 5,
 #: makes bursts of concurrent clients see resets; the kernel caps it at net.core.somaxconn).
 LISTEN_BACKLOG = 1024
+#: How the runtime's trigger of an HTTP invocation starts (its request line is the log line).
+HTTP_TRIGGER = "http "
 _TEXT_TYPES = re.compile(r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+json|[^;]*\+xml)", re.I)
 
 
@@ -106,8 +113,34 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = LISTEN_BACKLOG
 
 
+@dataclass
+class RequestNote:
+    """What `ApiServer.handle` found out about one request, for its log line."""
+
+    route: str = "no route"
+    caller: str = "-"
+    function: str | None = None
+    error: str | None = None
+
+
+def request_line(started: float, method: str, path: str, status: int, note: RequestNote, duration_ms: float) -> str:
+    """`14:02:11.204  201 POST /locations  [POST /locations]  by ana  31.2 ms  -> leave-commands`."""
+    stamp = datetime.fromtimestamp(started).strftime("%H:%M:%S.%f")[:-3]
+    answered = f"  -> {note.function}" if note.function else ""
+    error = f"  ERROR {note.error}" if note.error else ""
+    request, route = f"{method} {path}", f"[{note.route}]"
+    return f"{stamp}  {status} {request:<38} {route:<36} by {note.caller:<14} {duration_ms:7.1f} ms{answered}{error}"
+
+
+def caller_of(claims: Mapping[str, Any], identity_claim: str) -> str:
+    """The identity a verified token names: the claim the route's function trusts
+    (`IDENTITY_CLAIM`), `?` if the token lacks it (the function will answer 401)."""
+    value = claims.get(identity_claim)
+    return str(value) if value else "?"
+
+
 class ApiServer:
-    """One HTTP API on a ThreadingHTTPServer."""
+    """One HTTP API on a ThreadingHTTPServer; `on_request` gets one log line per request."""
 
     def __init__(
         self,
@@ -118,8 +151,11 @@ class ApiServer:
         runtime: FunctionRuntime,
         issuer_for: Callable[[str, tuple[str, ...]], Issuer],
         account_id: str,
+        on_request: Callable[[str], None] | None = None,
     ) -> None:
         self.api = api
+        self.on_request = on_request
+        self._notes = threading.local()  # .note: the RequestNote of this thread's request
         self.runtime = runtime
         self.issuer_for = issuer_for
         self.account_id = account_id
@@ -167,6 +203,8 @@ class ApiServer:
         if found is None:
             return _message(404, "Not Found", base)
         route = found.route
+        note = self.note()
+        note.route, note.function = route.route_key, route.function.logical
         claims: dict[str, Any] | None = None
         if route.authorizer is not None:
             token = ",".join(lower.get(route.authorizer.header, []))
@@ -174,16 +212,39 @@ class ApiServer:
             try:
                 claims = self.issuer_for(route.authorizer.issuer, route.authorizer.audiences).verify(token.strip())
             except InvalidTokenError:
+                note.caller, note.function = ("invalid token" if token.strip() else "no token"), None
                 return _message(401, "Unauthorized", base, extra=(("www-authenticate", 'Bearer error="invalid_token"'),))
+            note.caller = caller_of(claims, route.function.environment.get(IDENTITY_CLAIM_ENV) or DEFAULT_IDENTITY_CLAIM)
             if route.scopes:
                 granted = set(str(claims.get("scope") or claims.get("scp") or "").split())
                 if not granted & set(route.scopes):
+                    note.function = None
                     return _message(403, "Forbidden", base)
         event = self._event(method, path, split.query, lower, body, found, claims, request_id, client_ip)
-        invocation = self.runtime.invoke(route.function.logical, event, trigger=f"http {method} {split.path}")
+        invocation = self.runtime.invoke(route.function.logical, event, trigger=f"{HTTP_TRIGGER}{method} {split.path}")
         if not invocation.ok:
+            note.error = f"{invocation.error_type}: {invocation.error_message}"
             return _message(500, "Internal Server Error", base)
         return _response(invocation.result, base)
+
+    def note(self) -> RequestNote:
+        """The note of the request this thread serves (a throwaway outside `serve_one`)."""
+        note = getattr(self._notes, "note", None)
+        return note if note is not None else RequestNote()
+
+    def serve_one(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, client_ip: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """`handle`, plus the request's log line to `on_request`."""
+        started, t0 = time.time(), time.perf_counter()
+        self._notes.note = note = RequestNote()
+        try:
+            status, headers_out, raw = self.handle(method, target, headers, body, client_ip)
+        finally:
+            self._notes.note = None
+        if self.on_request is not None:
+            self.on_request(request_line(started, method, urlsplit(target).path, status, note, (time.perf_counter() - t0) * 1000))
+        return status, headers_out, raw
 
     def _event(
         self,
@@ -308,7 +369,7 @@ def _handler_class(api: ApiServer) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
-            status, headers, raw = api.handle(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
+            status, headers, raw = api.serve_one(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
             self.send_response(status)
             for k, v in headers:
                 self.send_header(k, v)
@@ -327,6 +388,6 @@ def _handler_class(api: ApiServer) -> type[BaseHTTPRequestHandler]:
             raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            return  # each invocation is logged by the runtime
+            return  # ApiServer.serve_one logs each request
 
     return Handler

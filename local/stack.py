@@ -27,7 +27,8 @@ from components.testing import RecordedStack
 from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisioned, provision, quiet_moto_logs
 from .clocks import set_day
 from .functions import FunctionRuntime, Invocation, LoadedFunction
-from .http_api import ApiServer
+from .http_api import HTTP_TRIGGER, ApiServer
+from .journal import Journal, JournalError, JournalSource, caught_up, event_stores, journal_writer, replay, stream_end
 from .model import EMULATED, IGNORED_SETTINGS, LocalModel, build_model
 from .pipes import PipeTarget
 from .program import ROOT, evaluate
@@ -35,7 +36,8 @@ from .streams import Delays, StreamPoller, StreamSource
 from .targets import AsyncInvoker, TargetDrainer
 from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, identity_claim, load_key
 
-STATE_DIR = ROOT / ".local-stack"
+#: Key, state file and event journals of the local stacks (`LOCAL_STACK_STATE_DIR` moves it, e.g. for tests).
+STATE_DIR = Path(os.environ.get("LOCAL_STACK_STATE_DIR") or ROOT / ".local-stack")
 DEFAULT_DELAYS = Delays()
 
 
@@ -64,6 +66,8 @@ class LocalStack:
         async_workers: int = 2,
         state_dir: Path = STATE_DIR,
         today: date | None = None,
+        persist: bool = False,
+        fresh: bool = False,
     ) -> None:
         self.stack_name = stack
         self.port, self.host, self.root = port, host, root
@@ -73,6 +77,16 @@ class LocalStack:
         self.delays, self.async_workers = delays, async_workers
         self.state_dir = state_dir
         self.today = today
+        # persist: keep the event store(s) in `state_dir/<stack>/events.jsonl` and replay them
+        # on start (`local.journal`); fresh: set an existing journal aside first
+        self.persist, self.fresh = persist, fresh
+        self.journal: Journal | None = None
+        self.journal_pollers: list[StreamPoller] = []
+        self.replayed = 0
+        self._journal_stop = threading.Event()
+        self._replay_through: dict[str, int] = {}  # event store logical -> last sequence number replay wrote
+        self._detached: list[tuple[str, str, list[dict[str, Any]]]] = []  # (rule, bus, targets) held back during replay
+        self._journal_notes: list[str] = []
         self.simulated: list[str] = []  # functions whose clock shows `today`
         self.fake_outputs: tuple[tuple[str, str, Any], ...] = ()
         self.invocations: list[Invocation] = []
@@ -131,6 +145,8 @@ class LocalStack:
         self.moto.reset()
         self.clients = clients = Clients(self.moto.url, region)
         self.provisioned = provision(model, clients)
+        if self.persist:
+            self._open_journal()
 
         lambda_env = {
             **FAKE_CREDENTIALS,
@@ -201,12 +217,16 @@ class LocalStack:
                     runtime=self.runtime,
                     issuer_for=self._issuer,
                     account_id=ACCOUNT_ID,
+                    on_request=self._log,
                 )
             )
         self._point_functions_at_local_apis()
         for worker in [*self.invokers.values()]:
             worker.start()
-        for thread in [*self.drainers, *self.pollers, *self.apis]:
+        for thread in [*self.drainers, *self.pollers, *self.journal_pollers]:
+            thread.start()
+        self._finish_replay()  # the API opens once the replayed events are published
+        for thread in self.apis:
             thread.start()
         self._write_state()
         self._banner(time.perf_counter() - t0)
@@ -219,7 +239,13 @@ class LocalStack:
         for fn in self.runtime.functions.values():
             fn.environment.update({k: local[v] for k, v in fn.environment.items() if v in local})
 
-    def _poller(self, source: StreamSource, deliver: Callable[[list[dict[str, Any]]], Invocation], target_arn: str) -> StreamPoller:
+    def _poller(
+        self,
+        source: StreamSource,
+        deliver: Callable[[list[dict[str, Any]]], Invocation],
+        target_arn: str,
+        stop: threading.Event | None = None,
+    ) -> StreamPoller:
         assert self.moto is not None and self.clients is not None and self.provisioned is not None
         return StreamPoller(
             source,
@@ -231,10 +257,104 @@ class LocalStack:
             forget_iterators=self.moto.forget_shard_iterators,
             sqs_client=self.clients("sqs"),
             failure_queue_url=self.provisioned.queue_urls.get(source.on_failure) if source.on_failure else None,
-            stop=self._stop,
+            stop=stop or self._stop,
             delays=self.delays,
             on_error=self._error,
         )
+
+    # ------------------------------------------------------------------ the journal (local.journal)
+    def _open_journal(self) -> None:
+        """Load the journal into the fresh event store tables, holding back every rule target
+        that is not a projection until `_finish_replay`; then start journaling."""
+        assert self.model is not None and self.clients is not None and self.provisioned is not None and self._recorded is not None
+        stores = event_stores(self._recorded, self.model)
+        tables = {t.logical: t for t in self.model.tables if t.logical in stores}
+        path = self.state_dir / self.stack_name / "events.jsonl"
+        shown = _shown(path)
+        if not tables:
+            self._journal_notes.append("events     not kept: the program declares no EventSourcedService event store")
+            return
+        journal = Journal(path, project=self._recorded.project, stack=self.stack_name, tables=list(tables.values()))
+        if self.fresh and (previous := journal.set_aside()) is not None:
+            self._journal_notes.append(f"events     --fresh: the previous journal was moved to {_shown(previous)}")
+        try:
+            loaded = journal.open()
+        except JournalError as exc:
+            raise LocalStackError(str(exc)) from None
+        self.journal = journal
+        if loaded.torn_bytes:
+            self._journal_notes.append(
+                f"warning    {shown}: its last line was cut off ({loaded.torn_bytes} bytes; a crash while writing?): skipped and cut"
+            )
+        if loaded.records:
+            projections = {t for targets in stores.values() for t in targets}
+            self._hold_back_targets(projections)
+            self.replayed = replay(self.clients("dynamodb"), tables, loaded.records)
+        streams = self.clients("dynamodbstreams")
+        for table in tables.values():
+            arn = self.provisioned.stream_arns[table.name]
+            through = stream_end(streams, arn) if loaded.records else 0
+            self._replay_through[table.logical] = through
+            self.journal_pollers.append(
+                self._poller(
+                    JournalSource(table, logical=f"journal:{table.logical}"),
+                    journal_writer(journal, table, through),
+                    arn,
+                    self._journal_stop,
+                )
+            )
+        kept = f"{self.replayed} replayed from {shown}" if loaded.records else f"none yet; kept in {shown}"
+        self._journal_notes.insert(0, f"events     {kept} (tables {', '.join(t.name for t in tables.values())}); --fresh starts empty")
+        if loaded.records:
+            self._journal_notes.append(
+                "replay     through the publisher to the projections (read models rebuilt); "
+                + (f"held back from {len(self._detached)} other rule target(s): not notified again" if self._detached else "")
+            )
+
+    def _hold_back_targets(self, projections: set[str]) -> None:
+        """Detach every rule target but the projections from its rule on moto (a targeted replay)."""
+        assert self.model is not None and self.clients is not None
+        events = self.clients("events")
+        for target in self.model.targets:
+            if target.logical in projections:
+                continue
+            rule = target.rule
+            listed = events.list_targets_by_rule(Rule=rule.name, EventBusName=rule.bus_name)["Targets"]
+            held = [t for t in listed if t["Id"] == target.target_id]
+            if held:
+                events.remove_targets(Rule=rule.name, EventBusName=rule.bus_name, Ids=[target.target_id])
+                self._detached.append((rule.name, rule.bus_name, held))
+
+    def _finish_replay(self) -> None:
+        """Wait until the publishers have sent every replayed record, then re-attach the held-back targets."""
+        if not self.replayed:
+            return
+        publishers = [
+            p for p in self.pollers if getattr(p.mapping, "table", None) is not None and p.mapping.table.logical in self._replay_through
+        ]  # type: ignore[attr-defined]
+        deadline = time.monotonic() + max(60.0, self.replayed / 50)
+        while not all(caught_up(dict(p.positions), self._replay_through[p.mapping.table.logical]) for p in publishers):  # type: ignore[attr-defined]
+            if time.monotonic() > deadline or self._stop.is_set():
+                self._error("replay: the publisher did not send every replayed event in time; held-back targets re-attached anyway")
+                break
+            time.sleep(self.delays.poll_s)
+        assert self.clients is not None
+        events = self.clients("events")
+        for rule, bus, targets in self._detached:
+            events.put_targets(Rule=rule, EventBusName=bus, Targets=targets)
+
+    def _close_journal(self, timeout: float = 10.0) -> None:
+        """Let the journal catch up with the streams (nothing is served any more), then close it."""
+        if self.journal_pollers:
+            since, deadline = time.time(), time.monotonic() + timeout
+            while time.monotonic() < deadline and not all(p.empty_poll_after(since) or not p.is_alive() for p in self.journal_pollers):
+                time.sleep(self.delays.poll_s)
+            self._journal_stop.set()
+            for poller in self.journal_pollers:
+                if poller.is_alive():
+                    poller.join(timeout=5)
+        if self.journal is not None:
+            self.journal.close()
 
     def stop(self) -> None:
         """Stop serving and polling, stop moto, release the process slot (idempotent)."""
@@ -249,6 +369,7 @@ class LocalStack:
         for thread in [*self.drainers, *self.pollers, *(t for i in self.invokers.values() for t in i.threads)]:
             if thread.is_alive():
                 thread.join(timeout=5)
+        self._close_journal()
         if self.runtime is not None:
             self.runtime.stop()
         if self.moto is not None and self._started:
@@ -316,7 +437,8 @@ class LocalStack:
         while calm < 2:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the local stack did not settle within {timeout} s")
-            quiet = all(p.empty_poll_after(since) for p in self.pollers) and all(self._queue_empty(d) for d in self.drainers)
+            pollers = [*self.pollers, *self.journal_pollers]
+            quiet = all(p.empty_poll_after(since) for p in pollers) and all(self._queue_empty(d) for d in self.drainers)
             quiet = quiet and all(i.idle() for i in self.invokers.values())
             calm = calm + 1 if quiet else 0
             time.sleep(self.delays.poll_s)
@@ -348,7 +470,8 @@ class LocalStack:
     def _record(self, invocation: Invocation) -> None:
         with self._lock:
             self.invocations.append(invocation)
-        self._log(invocation.line())
+        if not invocation.trigger.startswith(HTTP_TRIGGER):  # an HTTP request has its own line (http_api)
+            self._log(invocation.line())
 
     def _error(self, message: str) -> None:
         with self._lock:
@@ -387,11 +510,15 @@ class LocalStack:
             issuer, audiences = self.authorizer()
             lines += [
                 f"  API        {self.api_url}   ({sum(len(a.routes) for a in m.apis)} routes)",
-                f"  JWT        issuer {issuer}, audience {', '.join(audiences)} (signed with .local-stack/ key)",
+                f"  JWT        issuer {issuer}, audience {', '.join(audiences)} (signed with the key in {_shown(self.state_dir)}/)",
                 f"  token      {sys.executable} -m local token --sub ana --groups admin",
                 '  try        curl -H "Authorization: Bearer $(python -m local token --sub ana --groups admin)" '
                 f"{self.api_url}/approvers/ana/pending",
             ]
+        if self.persist:
+            lines += [f"  {note}" for note in self._journal_notes]
+        else:
+            lines.append("  events     in memory only: gone when this stack stops (LocalStack(persist=True) keeps them)")
         if self.today is not None:
             if self.simulated:
                 lines.append(f"  today      {self.today} (simulated; real time of day, UTC) in {', '.join(self.simulated)}")
@@ -426,3 +553,11 @@ class LocalStack:
         lines.append("  (IAM is not enforced locally: every function may call every local resource)")
         for line in lines:
             self._log(line)
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it is below it (as the banner shows it)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
