@@ -130,7 +130,8 @@ def main() -> None:
                 latencies.append((time.perf_counter() - t0) * 1000)
                 statuses[status] = statuses.get(status, 0) + 1
 
-    cpu0 = time.process_time()
+    assert stack.moto is not None
+    cpu0, calls0 = time.process_time(), stack.moto.in_process.answered
     t0 = time.perf_counter()
     in_threads(args.clients, load)
     elapsed = time.perf_counter() - t0
@@ -143,7 +144,11 @@ def main() -> None:
     stack.settle(timeout=600)
     print(f"  every effect landed {time.perf_counter() - t0:.1f} s after the last answer")
     cpu_ms = (time.process_time() - cpu0) * 1000 / max(1, len(latencies))
-    print(f"  CPU per command, effects included: {cpu_ms:.0f} ms (at most {1000 / cpu_ms:.0f} commands/s with one core under the GIL)")
+    calls = (stack.moto.in_process.answered - calls0) / max(1, len(latencies))
+    print(
+        f"  CPU per command, effects included: {cpu_ms:.0f} ms, {calls:.0f} moto calls "
+        f"(at most {1000 / cpu_ms:.0f} commands/s with one core under the GIL)"
+    )
     gc.collect()
     grown = rss_mb()
     print(f"RSS after {len(latencies)} more commands: {grown:.0f} MB = {grown / fresh:.2f} x fresh (target <= 2 x)")
