@@ -9,6 +9,8 @@ Starts one local stack in this process and prints (issue 8, points 4, 5 and 8):
    counts as a reset;
 3. commands/s and p50/p95 of the answer at `--clients` concurrent clients, `--commands`
    leave requests in all (each client on its own employee, so they do not conflict);
+   and the CPU time each command costs the process (every thread, its effects included:
+   publisher, projectors, moto), with the rate that allows on one core (the GIL);
 4. RSS after those commands (once every effect has landed), and its ratio to the fresh figure;
 5. how long `stop()` takes on that grown stack.
 Targets: RSS after 1000 commands at most 2 x fresh; stop under 2 s; no reset at 32
@@ -128,6 +130,8 @@ def main() -> None:
                 latencies.append((time.perf_counter() - t0) * 1000)
                 statuses[status] = statuses.get(status, 0) + 1
 
+    assert stack.moto is not None
+    cpu0, calls0 = time.process_time(), stack.moto.in_process.answered
     t0 = time.perf_counter()
     in_threads(args.clients, load)
     elapsed = time.perf_counter() - t0
@@ -139,6 +143,12 @@ def main() -> None:
     t0 = time.perf_counter()
     stack.settle(timeout=600)
     print(f"  every effect landed {time.perf_counter() - t0:.1f} s after the last answer")
+    cpu_ms = (time.process_time() - cpu0) * 1000 / max(1, len(latencies))
+    calls = (stack.moto.in_process.answered - calls0) / max(1, len(latencies))
+    print(
+        f"  CPU per command, effects included: {cpu_ms:.0f} ms, {calls:.0f} moto calls "
+        f"(at most {1000 / cpu_ms:.0f} commands/s with one core under the GIL)"
+    )
     gc.collect()
     grown = rss_mb()
     print(f"RSS after {len(latencies)} more commands: {grown:.0f} MB = {grown / fresh:.2f} x fresh (target <= 2 x)")

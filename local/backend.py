@@ -24,6 +24,10 @@ in the calling thread, with DynamoDB requests under the same lock. That is how m
 `mock_aws` answers boto3 (its `BotocoreStubber`); the request keeps its local URL, so what
 moto derives from it (queue URLs) is the same as over HTTP. The HTTP server still serves
 other processes (the AWS CLI, boto3 elsewhere) from the same backends.
+
+A write answered in-process wakes whoever watches its table (`InProcessDispatch.watch`:
+the stream pollers), so a stream's records are read as soon as they exist instead of
+after a poll interval; writes over HTTP are still found by the pollers' periodic poll.
 """
 
 from __future__ import annotations
@@ -79,6 +83,10 @@ class _SerializedDynamoDB:
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 
+#: DynamoDB operations that may add stream records.
+_WRITES = frozenset(f"DynamoDB_20120810.{op}" for op in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"))
+
+
 class InProcessDispatch:
     """botocore `before-send` hook: a request to `base_url` is answered by moto's backend
     method in this thread instead of over HTTP (see the module docstring)."""
@@ -88,6 +96,13 @@ class InProcessDispatch:
         self.dynamodb_lock = dynamodb_lock
         self.answered = 0  # requests answered in-process (tests check the mechanism)
         self._methods: dict[tuple[str, str], Callable[..., Any] | None] = {}
+        self._watchers: dict[str, list[threading.Event]] = {}  # table name -> set after each write to it
+
+    def watch(self, table_name: str) -> threading.Event:
+        """An event set after every successful in-process write to `table_name` (the caller clears it)."""
+        wake = threading.Event()
+        self._watchers.setdefault(table_name, []).append(wake)
+        return wake
 
     def __call__(self, request: AWSPreparedRequest) -> AWSResponse | None:
         with host_code():  # moto's code, in the calling (maybe a function's) thread
@@ -114,6 +129,10 @@ class InProcessDispatch:
             if serialized:
                 self.dynamodb_lock.release()
         self.answered += 1
+        if self._watchers and target in _WRITES and int(status) == 200:
+            for table in _tables_written(request.body):
+                for wake in self._watchers.get(table, ()):
+                    wake.set()
         return AWSResponse(request.url, int(status), headers, MockRawResponse(body))  # type: ignore[arg-type]
 
     def _method(self, request: AWSPreparedRequest, target: str) -> Callable[..., Any] | None:
@@ -129,6 +148,17 @@ class InProcessDispatch:
         if key not in self._methods:
             self._methods[key] = _backend_method(f"https://{host}{path}")
         return self._methods[key]
+
+
+def _tables_written(body: Any) -> set[str]:
+    """The tables a DynamoDB write request names (by name or ARN)."""
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return set()
+    names = {request.get("TableName"), *request.get("RequestItems", {})}
+    names |= {op.get("TableName") for item in request.get("TransactItems", ()) for op in item.values() if isinstance(op, dict)}
+    return {n.rpartition(":table/")[2] if isinstance(n, str) and n.startswith("arn:") else n for n in names if isinstance(n, str)}
 
 
 def _header(request: AWSPreparedRequest, name: str) -> str:

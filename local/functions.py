@@ -4,23 +4,35 @@ Isolation, the way Lambda gives each function its own environment:
 - Code: a function imports only what its zip holds. An import finder serves its
   packages from the declared file assets and refuses packages the function does not ship
   (another function's, or `pulumi`, `moto`, ... which Lambda's runtime lacks), so a
-  packaging mistake fails here as it would on AWS. Other functions' packages already
-  imported by this process are hidden while a function runs; third-party modules this
-  process already imported (pulumi, ...) stay reachable, so that check covers fresh imports.
+  packaging mistake fails here as it would on AWS. Other functions' packages are never
+  visible to a function; third-party modules this process already imported (pulumi, ...)
+  stay reachable, so that check covers fresh imports.
 - Modules: each function loads its handler module (and its own packages) into a private
   module namespace, so module-level wiring (clients, table names read from the
   environment at import) is per function, and nothing is left in `sys.modules`.
-- Environment: while a function runs, `os.environ` holds its declared variables plus what
-  Lambda sets (`AWS_LAMBDA_FUNCTION_NAME`, region, fake credentials) and
-  `AWS_ENDPOINT_URL` pointing at moto.
+- Environment: in a thread running a function, `os.environ` (and so `os.getenv`) is that
+  function's: its declared variables plus what Lambda sets (`AWS_LAMBDA_FUNCTION_NAME`,
+  region, fake credentials) and `AWS_ENDPOINT_URL` pointing at moto, over the process's.
 
-Because `os.environ` and `sys.modules` are process-wide, a gate lets invocations of the
-SAME function overlap (same environment; real concurrency, e.g. racing commands) while
-invocations of DIFFERENT functions take turns, first come first served.
+Concurrency: invocations of different functions run at the same time, as on AWS
+(reserved concurrency is a semaphore per function). Nothing a function sees is swapped
+into the process while it runs:
+- `os.environ` is replaced, while the runtime runs, by a mapping that looks up the
+  running function of the calling thread (`_ThreadEnviron`); other threads see the process's
+  environment.
+- Imports: a function's modules are imported (cold start, or later a submodule it imports
+  lazily) exclusively, under one lock, with its packages put into `sys.modules` for that
+  moment only and collected into its private namespace. At run time an `import` statement
+  (`builtins.__import__`) or `importlib.import_module` naming a package of a function, in
+  a thread running a function, is answered from that function's private namespace (or
+  refused if it does not ship the package); every other import is the process's.
+- The run-time state is per thread: a thread a function starts itself sees the process's
+  environment and imports, not the function's (the local stack's functions start none).
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import importlib
 import importlib.abc
@@ -34,8 +46,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
@@ -63,7 +74,7 @@ NOT_IN_LAMBDA_RUNTIME = frozenset(
     }
 )
 
-_current = threading.local()  # .function: the FunctionDecl this thread is running, if any
+_current = threading.local()  # .function / .loaded: the FunctionDecl / LoadedFunction this thread is running, if any
 _sinking = threading.local()  # .active: this thread is in an output sink (one flag for stdout AND stderr)
 
 
@@ -72,12 +83,12 @@ def host_code() -> Iterator[None]:
     """Run the local stack's own code from a function's thread (moto answering the
     function's boto3 call in-process): its imports are not the function's, its output
     is not the function's log."""
-    saved = getattr(_current, "function", None)
-    _current.function = None
+    saved = getattr(_current, "function", None), getattr(_current, "loaded", None)
+    _current.function = _current.loaded = None
     try:
         yield
     finally:
-        _current.function = saved
+        _current.function, _current.loaded = saved
 
 
 @contextlib.contextmanager
@@ -204,47 +215,88 @@ class _CodeFinder(importlib.abc.MetaPathFinder):
         raise ModuleNotFoundError(f"No module named {fullname!r} in the zip of function {fn.logical}", name=fullname)
 
 
-class _Gate:
-    """Same-function invocations overlap; different functions take turns (FIFO)."""
+class _FunctionEnviron(MutableMapping[str, str]):
+    """One function's `os.environ`: its own variables (`LoadedFunction.environment`, which it
+    may change) over the process's, without what a Lambda sandbox would not have."""
 
-    def __init__(self, enter: Callable[[LoadedFunction], None], leave: Callable[[LoadedFunction], None]) -> None:
-        self._cond = threading.Condition()
-        self._enter, self._leave = enter, leave
-        self._owner: str | None = None
-        self._active = 0
-        self._waiting: deque[tuple[str, object]] = deque()
+    def __init__(self, own: dict[str, str], process: MutableMapping[str, str], hidden: Sequence[str]) -> None:
+        self.own, self.process, self.hidden = own, process, set(hidden)
 
-    @contextlib.contextmanager
-    def hold(self, fn: LoadedFunction) -> Iterator[None]:
-        ticket = (fn.decl.logical, object())
-        with self._cond:
-            self._waiting.append(ticket)
-            self._cond.wait_for(lambda: self._may_enter(ticket))
-            self._waiting.remove(ticket)
-            if self._active == 0:
-                self._enter(fn)
-                self._owner = fn.decl.logical
-            self._active += 1
-            self._cond.notify_all()
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._active -= 1
-                if self._active == 0:
-                    self._leave(fn)
-                    self._owner = None
-                self._cond.notify_all()
+    def __getitem__(self, key: str) -> str:
+        if key in self.own:
+            return self.own[key]
+        if key in self.hidden:
+            raise KeyError(key)
+        return self.process[key]
 
-    def _may_enter(self, ticket: tuple[str, object]) -> bool:
-        if self._active and self._owner != ticket[0]:
-            return False
-        for waiting in self._waiting:
-            if waiting is ticket:
-                return True
-            if waiting[0] != ticket[0]:
-                return False
-        return True
+    def __setitem__(self, key: str, value: str) -> None:
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"str expected, not {type(key if not isinstance(key, str) else value).__name__}")
+        self.own[key] = value
+        self.hidden.discard(key)
+
+    def __delitem__(self, key: str) -> None:
+        present = key in self
+        self.own.pop(key, None)
+        if not present:
+            raise KeyError(key)
+        self.hidden.add(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.own or (key not in self.hidden and key in self.process)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.own
+        yield from (k for k in list(self.process) if k not in self.own and k not in self.hidden)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _ThreadEnviron(MutableMapping[str, str]):
+    """`os.environ` while functions run: in a thread running a function, that function's
+    environment; in any other thread (or in the local stack's own code called from a
+    function's thread, `host_code`), the process's (the original `os.environ`)."""
+
+    def __init__(self, process: MutableMapping[str, str]) -> None:
+        self.process = process
+
+    def _view(self) -> MutableMapping[str, str]:
+        fn: LoadedFunction | None = getattr(_current, "loaded", None)
+        return self.process if fn is None else fn.environ
+
+    def __getitem__(self, key: str) -> str:
+        return self._view()[key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._view()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._view()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._view()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._view()))
+
+    def __len__(self) -> int:
+        return len(self._view())
+
+    def get(self, key: str, default: Any = None) -> Any:  # the hot path (botocore, os.getenv)
+        return self._view().get(key, default)
+
+    def copy(self) -> dict[str, str]:
+        return dict(self._view())
+
+    def __or__(self, other: Mapping[str, str]) -> dict[str, str]:
+        return {**self._view(), **other}
+
+    def __ror__(self, other: Mapping[str, str]) -> dict[str, str]:
+        return {**other, **self._view()}
+
+    def __repr__(self) -> str:
+        return f"environ({dict(self._view())!r})"
 
 
 @dataclass
@@ -252,9 +304,10 @@ class LoadedFunction:
     """A function, its environment and its private module namespace."""
 
     decl: FunctionDecl
-    environment: dict[str, str]
+    environment: dict[str, str]  # its own variables (what `os.environ` shows it over the process's)
     modules: dict[str, ModuleType]
     slots: threading.BoundedSemaphore | None  # reserved concurrency
+    environ: _FunctionEnviron | None = None  # `os.environ` as the function sees it
 
     @property
     def module(self) -> ModuleType:
@@ -280,20 +333,31 @@ class FunctionRuntime:
         self._lambda_env = dict(lambda_environment)
         self._on_invocation, self._on_error, self._on_output = on_invocation, on_error, on_output
         self._streams: list[tuple[str, _RoutedStream]] = []
-        self._gate = _Gate(self._install, self._uninstall)
-        self._saved_env: dict[str, str | None] = {}
-        self._saved_modules: dict[str, ModuleType | None] = {}
+        self._import_lock = threading.RLock()  # the import phase (cold start, lazy imports) is exclusive
+        self._process_environ: MutableMapping[str, str] | None = None
+        self._environ: _ThreadEnviron | None = None
+        self._original_import: Callable[..., ModuleType] = builtins.__import__
+        self._original_import_module: Callable[..., ModuleType] = importlib.import_module
+        self._import_hook = self._import  # one bound method: `stop` compares identities
+        self._import_module_hook = self._import_module
         self.functions: dict[str, LoadedFunction] = {}
         self._decls = list(functions)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Install the import finder and output routing, and load (cold-start) every function."""
+        """Install the import finder and hooks, the per-thread `os.environ` and output routing,
+        and load (cold-start) every function."""
         sys.meta_path.insert(0, self._finder)
         for name in ("stdout", "stderr"):
             stream = _RoutedStream(getattr(sys, name), self._on_output)
             self._streams.append((name, stream))
             setattr(sys, name, stream)
+        self._process_environ = os.environ
+        self._environ = _ThreadEnviron(os.environ)
+        os.environ = self._environ  # type: ignore[assignment]  # noqa: B003 (replaced, not cleared; os.getenv reads it too)
+        self._original_import, self._original_import_module = builtins.__import__, importlib.import_module
+        builtins.__import__ = self._import_hook
+        importlib.import_module = self._import_module_hook
         try:
             for decl in self._decls:
                 self.functions[decl.logical] = self._load(decl)
@@ -308,6 +372,13 @@ class FunctionRuntime:
             if getattr(sys, name) is stream:  # unless someone (e.g. pytest) replaced it since
                 setattr(sys, name, stream.original)
         self._streams = []
+        if builtins.__import__ is self._import_hook:
+            builtins.__import__ = self._original_import
+        if importlib.import_module is self._import_module_hook:
+            importlib.import_module = self._original_import_module
+        if self._environ is not None and os.environ is self._environ:
+            os.environ = self._process_environ  # type: ignore[assignment]  # noqa: B003
+        self._environ = None
 
     def function(self, logical: str) -> LoadedFunction:
         return self.functions[logical]
@@ -326,44 +397,74 @@ class FunctionRuntime:
         }
         slots = threading.BoundedSemaphore(decl.reserved_concurrency) if decl.reserved_concurrency else None
         loaded = LoadedFunction(decl=decl, environment=env, modules={}, slots=slots)
-        with self._gate.hold(loaded):
-            _current.function = decl
-            try:
-                module = importlib.import_module(module_name)
-            except Exception as exc:
-                raise RuntimeError(f"function {decl.logical}: importing its handler module {module_name!r} failed: {exc}") from exc
-            finally:
-                _current.function = None
-            loaded.modules.update({k: m for k, m in sys.modules.items() if k.partition(".")[0] in decl.top_level_names})
+        assert self._process_environ is not None
+        loaded.environ = _FunctionEnviron(env, self._process_environ, hidden=["AWS_PROFILE"])
+        saved = getattr(_current, "function", None), getattr(_current, "loaded", None)
+        _current.function, _current.loaded = decl, loaded
+        try:
+            module = self._import_exclusively(loaded, lambda: self._original_import_module(module_name))
+        except Exception as exc:
+            raise RuntimeError(f"function {decl.logical}: importing its handler module {module_name!r} failed: {exc}") from exc
+        finally:
+            _current.function, _current.loaded = saved
         if not callable(getattr(module, attr, None)):
             raise RuntimeError(f"function {decl.logical}: handler {decl.handler!r} is not a function of {module_name}")
         return loaded
 
-    # ------------------------------------------------------------------ environment swap (under the gate)
-    def _install(self, fn: LoadedFunction) -> None:
-        # the function's own packages come in; other functions' packages (imported by this
-        # process, e.g. by __main__.py or tests) are hidden, so an import of a package the
-        # function does not ship fails here as in Lambda
-        hidden = self._owned
-        self._saved_modules = {k: sys.modules.pop(k) for k in list(sys.modules) if k.partition(".")[0] in hidden}
-        sys.modules.update(fn.modules)
-        self._saved_env = {k: os.environ.get(k) for k in [*fn.environment, "AWS_PROFILE"]}
-        os.environ.pop("AWS_PROFILE", None)
-        os.environ.update(fn.environment)
+    # ------------------------------------------------------------------ imports
+    def _import_exclusively(self, fn: LoadedFunction, action: Callable[[], ModuleType]) -> ModuleType:
+        """Run an import of `fn`'s (its cold start, or a module it imports later for the first
+        time) with its packages in `sys.modules` and other functions' packages out of it,
+        under the import lock; then move what it imported into its private namespace."""
+        with self._import_lock:
+            hidden = self._owned
+            saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k.partition(".")[0] in hidden}
+            sys.modules.update(fn.modules)
+            importing = getattr(_current, "importing", False)
+            _current.importing = True
+            try:
+                return action()
+            finally:
+                _current.importing = importing
+                names = fn.decl.top_level_names
+                fn.modules.update({k: m for k, m in sys.modules.items() if k.partition(".")[0] in names})
+                for k in [k for k in sys.modules if k.partition(".")[0] in hidden]:
+                    del sys.modules[k]
+                sys.modules.update(saved)
 
-    def _uninstall(self, fn: LoadedFunction) -> None:
-        names = fn.decl.top_level_names
-        # keep what the function imported lazily for its next invocation
-        fn.modules.update({k: m for k, m in sys.modules.items() if k.partition(".")[0] in names})
-        for k in [k for k in sys.modules if k.partition(".")[0] in names]:
-            del sys.modules[k]
-        sys.modules.update({k: m for k, m in self._saved_modules.items() if m is not None})
-        for k, v in self._saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        self._saved_env, self._saved_modules = {}, {}
+    def _private(self, fn: LoadedFunction, name: str, fromlist: Sequence[str]) -> ModuleType:
+        """Module `name` of `fn`'s private namespace (imported now if it was not yet, with what
+        `fromlist` names of it)."""
+        module = fn.modules.get(name)
+        if module is None or any(f != "*" and not hasattr(module, f) and f"{name}.{f}" not in fn.modules for f in fromlist):
+            self._import_exclusively(fn, lambda: self._original_import(name, None, None, tuple(fromlist), 0))
+            module = fn.modules[name]
+        return module
+
+    def _import(
+        self, name: str, globals: Mapping[str, Any] | None = None, locals: Any = None, fromlist: Sequence[str] | None = (), level: int = 0
+    ) -> ModuleType:
+        """`builtins.__import__`: in a thread running a function, a package of a function comes
+        from that function's private namespace (see the module docstring)."""
+        fn: LoadedFunction | None = getattr(_current, "loaded", None)
+        if fn is None or getattr(_current, "importing", False):
+            return self._original_import(name, globals, locals, fromlist, level)
+        absolute = importlib.util.resolve_name("." * level + name, _package_of(globals)) if level else name
+        top = absolute.partition(".")[0]
+        if top not in self._owned:
+            return self._original_import(name, globals, locals, fromlist, level)
+        module = self._private(fn, absolute, fromlist or ())
+        return module if fromlist else fn.modules[top]
+
+    def _import_module(self, name: str, package: str | None = None) -> ModuleType:
+        """`importlib.import_module`, routed like `_import`."""
+        fn: LoadedFunction | None = getattr(_current, "loaded", None)
+        if fn is None or getattr(_current, "importing", False):
+            return self._original_import_module(name, package)
+        absolute = importlib.util.resolve_name(name, package) if name.startswith(".") else name
+        if absolute.partition(".")[0] not in self._owned:
+            return self._original_import_module(name, package)
+        return self._private(fn, absolute, ())
 
     # ------------------------------------------------------------------ invoke
     def invoke(self, logical: str, event: Any, trigger: str) -> Invocation:
@@ -372,9 +473,9 @@ class FunctionRuntime:
         request_id = str(uuid.uuid4())
         payload = json.loads(json.dumps(event))
         ok, result, error_type, error_message = False, None, None, None
-        with fn.slots or contextlib.nullcontext(), self._gate.hold(fn):
+        with fn.slots or contextlib.nullcontext():
             started, t0 = time.time(), time.perf_counter()
-            _current.function, _current.waited = fn.decl, 0.0
+            _current.function, _current.loaded, _current.waited = fn.decl, fn, 0.0
             try:
                 handler = getattr(fn.module, fn.decl.handler.rpartition(".")[2])
                 value = handler(payload, LambdaContext(fn.decl, request_id))
@@ -385,10 +486,10 @@ class FunctionRuntime:
             finally:
                 for _, stream in self._streams:
                     stream.flush_thread()
-                _current.function = None
+                _current.function = _current.loaded = None
             duration_ms = (time.perf_counter() - t0) * 1000
             waited_ms, _current.waited = _current.waited * 1000, 0.0
-        # Lambda's timeout is on the function's own run time: the gate (before t0) and the
+        # Lambda's timeout is on the function's own run time: a reserved-concurrency slot (before t0) and the
         # local-only waits inside (`local_wait`) are not; a committed command is no timeout
         # because the local stack made it wait.
         if ok and duration_ms - waited_ms > fn.decl.timeout_s * 1000:
@@ -408,6 +509,17 @@ class FunctionRuntime:
         )
         self._on_invocation(invocation)
         return invocation
+
+
+def _package_of(globals: Mapping[str, Any] | None) -> str:
+    """The package a relative import in a module with these globals is relative to."""
+    if not globals:
+        raise ImportError("attempted relative import with no known parent package")
+    package = globals.get("__package__")
+    if package is None:
+        name = globals.get("__name__", "")
+        package = name if "__path__" in globals else name.rpartition(".")[0]
+    return package
 
 
 def _describe(exc: BaseException) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""Two narrow patches of moto that keep a long-running local stack's memory flat.
+"""Narrow patches of moto: two keep a long-running local stack's memory flat, one its speed.
 
 1. **Instance tracking off.** Every moto model object (`BaseModel` subclasses: items,
    stream records, tables, queues, messages, events, ...) is appended, at creation, to
@@ -14,6 +14,13 @@
    stream shard; a failed transaction puts those items back and drops the stream records
    it added, in place. Callers hold the DynamoDB lock (`local.backend`), so nothing sees
    the intermediate state.
+3. **Rule targets' JSONPaths parsed once.** For every event, every rule it matches and
+   every target of the rule, moto's `EventTemplateParser.parse` parses the target's
+   input paths (eight of them by default) with `jsonpath_ng.ext.parse`, which builds a
+   new PLY lexer and parser each time: about 7 ms per path, 0.35 s of CPU per published
+   event on the dev stack (97% of the publisher's time). Patched, `jsonpath_ng.ext.parse`
+   keeps the parsed expression per path string (a parsed JSONPath is not changed by
+   `find`); what moto matches and delivers is the same.
 
 `install()` is idempotent. `tests/e2e/test_local_hardening.py` pins the moto version and
 the source of the replaced method: a moto upgrade that changes them fails there loudly.
@@ -22,9 +29,11 @@ the source of the replaced method: a moto upgrade that changes them fails there 
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from typing import Any
 
+import jsonpath_ng.ext
 from moto.core.common_models import BaseModel
 from moto.core.model_instances import model_data
 from moto.dynamodb.comparisons import get_filter_expression
@@ -58,6 +67,7 @@ def install() -> None:
             return
         BaseModel.__new__ = _untracked_new  # type: ignore[method-assign,assignment]
         DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+        jsonpath_ng.ext.parse = _parsed_once(jsonpath_ng.ext.parse)  # moto imports it per call, from the module
         forget_tracked_instances()
         _installed = True
 
@@ -71,6 +81,11 @@ def forget_tracked_instances() -> None:
     for models in model_data.values():
         for cls in models.values():
             cls.instances_tracked = []  # type: ignore[attr-defined]
+
+
+def _parsed_once(parse: Any) -> Any:
+    """`parse`, remembering the expression of each path string (see the module docstring)."""
+    return functools.lru_cache(maxsize=1024)(parse)
 
 
 @staticmethod  # type: ignore[misc]

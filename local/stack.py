@@ -245,6 +245,7 @@ class LocalStack:
         deliver: Callable[[list[dict[str, Any]]], Invocation],
         target_arn: str,
         stop: threading.Event | None = None,
+        wake_on_writes: bool = True,
     ) -> StreamPoller:
         assert self.moto is not None and self.clients is not None and self.provisioned is not None
         return StreamPoller(
@@ -260,6 +261,8 @@ class LocalStack:
             stop=stop or self._stop,
             delays=self.delays,
             on_error=self._error,
+            # a write to the table wakes the poller (`local.backend`); the poll interval is the fallback
+            wake=self.moto.in_process.watch(source.table.name) if wake_on_writes else None,  # type: ignore[attr-defined]
         )
 
     # ------------------------------------------------------------------ the journal (local.journal)
@@ -301,6 +304,7 @@ class LocalStack:
                     journal_writer(journal, table, through),
                     arn,
                     self._journal_stop,
+                    wake_on_writes=False,  # the journal keeps its interval: one fsync per poll that finds records
                 )
             )
         kept = f"{self.replayed} replayed from {shown}" if loaded.records else f"none yet; kept in {shown}"

@@ -16,6 +16,10 @@ function, see `local.pipes`):
   delivered; what is given up is described in an on-failure record sent to the mapping's
   SQS destination (`DDBStreamBatchInfo`, as Lambda sends it), and the poller moves on.
 
+A poller given a `wake` event (set by `local.backend.InProcessDispatch` after every write
+to its table) reads the stream as soon as a write lands; the poll interval is the fallback
+(writes from other processes over HTTP).
+
 moto's shard iterators hold the shard object that a failed TransactWriteItems replaces,
 so each poll asks for a fresh iterator after the last checkpoint, holding the DynamoDB
 lock until its records are read (`local.backend` explains why).
@@ -92,8 +96,11 @@ class StreamPoller(threading.Thread):
         stop: threading.Event,
         delays: Delays,
         on_error: Callable[[str], None],
+        wake: threading.Event | None = None,
     ) -> None:
         super().__init__(name=f"stream:{mapping.logical}", daemon=True)
+        self.wake = wake  # set after a write to the table: read now rather than after the poll interval
+        self.wakes = 0  # polls started by `wake` rather than by the interval
         self.mapping = mapping
         self.deliver = deliver
         self.target_arn = target_arn
@@ -117,6 +124,8 @@ class StreamPoller(threading.Thread):
             for shard in shards:
                 self.positions[shard] = self._latest(shard) if self.mapping.starting_position == "LATEST" else None
             while not self.stop_event.is_set():
+                if self.wake is not None:
+                    self.wake.clear()  # a write from now on is read by this poll or wakes the next
                 busy, started = False, time.time()
                 for shard in shards:
                     records = self._read(shard)
@@ -125,7 +134,10 @@ class StreamPoller(threading.Thread):
                         self._consume(shard, records)
                 if not busy:
                     self._last_empty_poll = started
-                    self.stop_event.wait(self.delays.poll_s)
+                    if self.wake is None:
+                        self.stop_event.wait(self.delays.poll_s)
+                    elif self.wake.wait(self.delays.poll_s):
+                        self.wakes += 1
         except _StoppedError:
             return
         except Exception as exc:  # a poller that dies silently would be the worst outcome

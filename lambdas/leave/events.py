@@ -24,6 +24,7 @@ versions, or it would wait for a gap that never fills.
 
 from __future__ import annotations
 
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -45,9 +46,13 @@ class Event(Record):
     """Base of every domain event; `event_type` is the class name."""
 
     event_type: ClassVar[str]
+    #: The globals of the module that declared the class, captured when it is created: its
+    #: field annotations are evaluated there (`_hints`), not through `sys.modules` at run time.
+    _annotation_globals: ClassVar[dict[str, Any]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._annotation_globals = vars(sys.modules[cls.__module__])  # the module being executed
         if cls.__name__ in {"LocationEvent", "EmployeeEvent", "DirectoryEvent"}:
             return
         cls.event_type = cls.__name__
@@ -344,7 +349,19 @@ def _encode(value: Any) -> Any:
 
 @cache
 def _hints(cls: type[Event]) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    """The field types of `cls`, each class's annotations evaluated in the globals of the module
+    that declared it (captured at class creation). `typing.get_type_hints(cls)` would look the
+    module up in `sys.modules` when the first event is parsed, which a host that runs several
+    private copies of this module in one process (the local stack) does not fill."""
+    fields = set(record_fields(cls))
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        namespace = klass.__dict__.get("_annotation_globals")
+        own = {n: a for n, a in klass.__dict__.get("__annotations__", {}).items() if n in fields}
+        if namespace is not None and own:
+            holder = types.SimpleNamespace(__annotations__=own)
+            hints.update(typing.get_type_hints(holder, globalns=namespace, localns=dict(vars(klass))))
+    return hints
 
 
 def _decode(hint: Any, value: Any) -> Any:
