@@ -1,4 +1,4 @@
-"""Narrow patches of moto: two keep a long-running local stack's memory flat, one its speed.
+"""Narrow patches of moto: two keep a long-running local stack's memory flat, two its speed.
 
 1. **Instance tracking off.** Every moto model object (`BaseModel` subclasses: items,
    stream records, tables, queues, messages, events, ...) is appended, at creation, to
@@ -21,6 +21,15 @@
    event on the dev stack (97% of the publisher's time). Patched, `jsonpath_ng.ext.parse`
    keeps the parsed expression per path string (a parsed JSONPath is not changed by
    `find`); what moto matches and delivers is the same.
+4. **A table Query reads its partition, not the table.** moto's `Table.query` on the base
+   table (no index) takes `self.all_items()`, a sorted list of EVERY item of the table, and
+   keeps those whose hash key matches: each Query costs O(n log n) in the table's size, so
+   every projector read and every event-store load grew with all the data ever written
+   (17% of the local stack's CPU under load, plus the comparisons). Patched, while a
+   base-table Query with a hash key runs, `all_items()` returns just that partition's items
+   in the same order (`self.items[hash_key]`, sorted as moto sorts); index queries, scans
+   and everything else still see every item. The result is the same list moto would have
+   filtered out of the whole table.
 
 `install()` is idempotent. `tests/e2e/test_local_hardening.py` pins the moto version and
 the source of the replaced method: a moto upgrade that changes them fails there loudly.
@@ -52,8 +61,10 @@ from moto.dynamodb.models.table import Table
 #: The moto release whose internals these patches replace (see the module docstring).
 MOTO_VERSION = "5.2.5"
 
-#: moto's own method, as imported (the version pin test compares its source).
+#: moto's own methods, as imported (the version pin test compares their source).
 MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items
+MOTO_TABLE_QUERY = Table.query
+MOTO_TABLE_ALL_ITEMS = Table.all_items
 
 _lock = threading.Lock()
 _installed = False
@@ -68,6 +79,8 @@ def install() -> None:
         BaseModel.__new__ = _untracked_new  # type: ignore[method-assign,assignment]
         DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
         jsonpath_ng.ext.parse = _parsed_once(jsonpath_ng.ext.parse)  # moto imports it per call, from the module
+        Table.query = _partition_query  # type: ignore[method-assign]
+        Table.all_items = _all_items  # type: ignore[method-assign]
         forget_tracked_instances()
         _installed = True
 
@@ -81,6 +94,34 @@ def forget_tracked_instances() -> None:
     for models in model_data.values():
         for cls in models.values():
             cls.instances_tracked = []  # type: ignore[attr-defined]
+
+
+_partition = threading.local()  # (table, hash key) of the base-table Query this thread runs
+
+
+def _partition_query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
+    """moto's `Table.query`, with `all_items()` narrowed to the queried partition when the
+    query is on the base table (see the module docstring)."""
+    if hash_key is None or kwargs.get("index_name") or (len(args) > 6 and args[6]):
+        return MOTO_TABLE_QUERY(self, hash_key, *args, **kwargs)
+    _partition.current = (self, hash_key)
+    try:
+        return MOTO_TABLE_QUERY(self, hash_key, *args, **kwargs)
+    finally:
+        _partition.current = None
+
+
+def _all_items(self: Table) -> list[Item]:
+    """moto's `Table.all_items`, or only the queried partition's items (same order) inside a
+    base-table Query on this table."""
+    current = getattr(_partition, "current", None)
+    if current is None or current[0] is not self:
+        return MOTO_TABLE_ALL_ITEMS(self)
+    found = self.items.get(current[1])
+    if found is None:
+        return []
+    items = list(found.values()) if self.range_key_attr else [found]  # type: ignore[list-item]
+    return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
 
 
 def _parsed_once(parse: Any) -> Any:

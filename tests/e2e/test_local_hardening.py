@@ -114,6 +114,9 @@ def test_moto_internals_the_patches_replace_are_the_pinned_ones() -> None:
     assert "copy.deepcopy(\n                    self.tables[table_name]\n                )" in source
     assert hashlib.sha256(source.encode()).hexdigest()[:16] == "81db2cb7d94e39c9"
     assert "cls.instances_tracked.append(instance)" in inspect.getsource(common_models.BaseModel)
+    table_sources = (inspect.getsource(moto_patches.MOTO_TABLE_QUERY), inspect.getsource(moto_patches.MOTO_TABLE_ALL_ITEMS))
+    assert [hashlib.sha256(s.encode()).hexdigest()[:16] for s in table_sources] == ["002b4d00be6df07c", "c80d2ee3c896acd0"]
+    assert "for item in self.all_items()" in table_sources[0]
 
 
 def test_moto_keeps_no_tracked_instances_and_no_table_copies() -> None:
@@ -254,3 +257,63 @@ def test_each_boto3_call_runs_once_on_moto_even_from_a_session_older_than_the_se
         assert count["ApproximateNumberOfMessages"] == "1"
     finally:
         server.stop()
+
+
+def test_a_base_table_query_reads_its_partition_only_and_answers_as_moto_did(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's Query sorted the whole table per call; patched, it reads the partition, and every
+    answer (ranges, both orders, pages, filters, an index) is what the whole table gives."""
+    import boto3
+    from moto import mock_aws
+
+    from local import moto_patches
+
+    moto_patches.install()
+    whole_table_reads: list[str] = []
+    original = moto_patches.MOTO_TABLE_ALL_ITEMS
+    monkeypatch.setattr(moto_patches, "MOTO_TABLE_ALL_ITEMS", lambda table: whole_table_reads.append(table.name) or original(table))
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        db.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "N"},
+                {"AttributeName": "g", "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexes=[
+                {"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        rows = [(f"p{p}", n) for p in range(30) for n in range(12)]
+        for pk, n in rows:
+            db.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"N": str(n)}, "g": {"S": f"g{n % 3}"}, "odd": {"BOOL": n % 2 == 1}})
+
+        def query(**kw: Any) -> list[tuple[str, int]]:
+            out, start = [], None
+            while True:
+                page = db.query(TableName="t", **kw, **({"ExclusiveStartKey": start} if start else {}))
+                out += [(i["pk"]["S"], int(i["sk"]["N"])) for i in page["Items"]]
+                if not (start := page.get("LastEvaluatedKey")):
+                    return out
+
+        values = {":p": {"S": "p7"}, ":lo": {"N": "3"}, ":hi": {"N": "9"}, ":t": {"BOOL": True}}
+        assert query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": values[":p"]}) == [("p7", n) for n in range(12)]
+        assert query(
+            KeyConditionExpression="pk = :p AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={k: values[k] for k in (":p", ":lo", ":hi")},
+            ScanIndexForward=False,
+            Limit=2,
+        ) == [("p7", n) for n in range(9, 2, -1)]
+        assert query(
+            KeyConditionExpression="pk = :p",
+            FilterExpression="odd = :t",
+            ExpressionAttributeValues={k: values[k] for k in (":p", ":t")},
+            Limit=5,
+        ) == [("p7", n) for n in range(1, 12, 2)]
+        assert query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "nobody"}}) == []
+        assert whole_table_reads == [], "a base-table Query read the whole table"
+        by_g = query(IndexName="by-g", KeyConditionExpression="g = :g", ExpressionAttributeValues={":g": {"S": "g1"}})
+        assert sorted(by_g) == sorted((pk, n) for pk, n in rows if n % 3 == 1)
+        assert whole_table_reads, "an index query must still see every item"
