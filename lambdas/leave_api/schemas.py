@@ -42,7 +42,9 @@ LEAVE_TYPE: Schema = {
 DATE: Schema = {"type": "string", "format": "date", "description": "An ISO date `YYYY-MM-DD`.", "examples": ["2026-01-05"]}
 HORIZON_DATE: Schema = {
     **DATE,
-    "pattern": "^20[0-9]{2}-",
+    # The whole date shape, not only the century: generators (schemathesis, hypothesis-jsonschema)
+    # draw from the pattern, and a bare `^20` prefix left nearly every drawn string an invalid date.
+    "pattern": "^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
     "description": "An ISO date `YYYY-MM-DD` from 2000-01-01 to 2099-12-31, the service's horizon (`leave.horizon`).",
 }
 """A date a command records: within the horizon, so no date makes unbounded arithmetic or rows."""
