@@ -861,14 +861,22 @@ def _is_account_root(principal: Any) -> bool:
 # -- identity ----------------------------------------------------------------------------------------
 
 
+def _identity_trusting_functions(stack: RecordedStack, variable: str) -> dict[str, str]:
+    """Function name -> the claim its environment's `variable` says it trusts for identity."""
+    found = {}
+    for fn in stack.of_type(FUNCTION):
+        claim = (get(fn.inputs, "environment", "variables") or {}).get(variable)
+        if isinstance(claim, str) and claim:
+            found[fn.name] = claim
+    return found
+
+
 def _trusted_identity_claims(stack: RecordedStack, declared: frozenset[str], variable: str) -> dict[str, list[str]]:
     """Claim -> who trusts it for identity: the rule's `identity_claims`, and every function
     whose environment names one in `variable`."""
     trusted: dict[str, list[str]] = {c: ["the rule's identity_claims"] for c in declared}
-    for fn in stack.of_type(FUNCTION):
-        claim = (get(fn.inputs, "environment", "variables") or {}).get(variable)
-        if isinstance(claim, str) and claim:
-            trusted.setdefault(claim, []).append(f"function {fn.name!r}")
+    for name, claim in _identity_trusting_functions(stack, variable).items():
+        trusted.setdefault(claim, []).append(f"function {name!r}")
     return trusted
 
 
@@ -896,8 +904,7 @@ class ClientsCannotWriteIdentity:
 
     def checked(self, stack: RecordedStack) -> int:
         """How many user pool clients and identity-trusting functions the rule examined."""
-        trusting = [f for f in stack.of_type(FUNCTION) if (get(f.inputs, "environment", "variables") or {}).get(self.identity_variable)]
-        return len(stack.of_type(USER_POOL_CLIENT)) + len(trusting)
+        return len(stack.of_type(USER_POOL_CLIENT)) + len(_identity_trusting_functions(stack, self.identity_variable))
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         trusted = _trusted_identity_claims(stack, self.identity_claims, self.identity_variable)
@@ -932,8 +939,7 @@ class IdentityAttributesImmutable:
 
     def checked(self, stack: RecordedStack) -> int:
         """How many user pools and identity-trusting functions the rule examined."""
-        trusting = [f for f in stack.of_type(FUNCTION) if (get(f.inputs, "environment", "variables") or {}).get(self.identity_variable)]
-        return len(stack.of_type(USER_POOL)) + len(trusting)
+        return len(stack.of_type(USER_POOL)) + len(_identity_trusting_functions(stack, self.identity_variable))
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         trusted = _trusted_identity_claims(stack, self.identity_claims, self.identity_variable)
