@@ -11,30 +11,13 @@ import socket
 from typing import Any
 
 import pytest
+from decls import function_decl
 
 from local.functions import Invocation
 from local.http_api import ApiServer
-from local.model import ApiDecl, FunctionDecl, RouteDecl
+from local.model import ApiDecl, RouteDecl
 
 BURST = 32
-
-
-def _function(name: str, timeout_s: int = 3) -> FunctionDecl:
-    return FunctionDecl(
-        logical=name,
-        name=name,
-        arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
-        handler="m.handler",
-        files={},
-        environment={},
-        timeout_s=timeout_s,
-        memory_mb=128,
-        reserved_concurrency=None,
-        retry_attempts=2,
-        max_event_age_s=60,
-        on_failure=None,
-        on_failure_kind=None,
-    )
 
 
 class _Runtime:
@@ -43,7 +26,7 @@ class _Runtime:
 
 
 def test_a_burst_of_32_connections_is_queued_and_every_one_answered() -> None:
-    route = RouteDecl(route_key="GET /ping", method="GET", path="/ping", function=_function("api"), authorizer=None, scopes=())
+    route = RouteDecl(route_key="GET /ping", method="GET", path="/ping", function=function_decl("api"), authorizer=None, scopes=())
     api = ApiDecl(logical="api", api_id="abc123", stage="$default", routes=(route,), cors=None)
     server = ApiServer(api, host="127.0.0.1", port=0, runtime=_Runtime(), issuer_for=lambda i, a: None, account_id="1")  # type: ignore[arg-type]
     host, port = server.server.server_address[:2]
@@ -188,7 +171,7 @@ def _runtime(tmp_path: Any, moto_url: str, source: str, timeout_s: int) -> Any:
     from local.functions import FunctionRuntime
 
     (tmp_path / "probe.py").write_text(source)
-    decl = _function("probe", timeout_s=timeout_s)
+    decl = function_decl("probe", timeout_s=timeout_s)
     decl = type(decl)(**{**decl.__dict__, "handler": "probe.handler", "files": {"probe.py": tmp_path / "probe.py"}})
     env = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto_url, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "AWS_REGION": "us-east-1"}
     runtime = FunctionRuntime([decl], lambda_environment=env, on_invocation=lambda i: None, on_error=lambda m: None, on_output=print)

@@ -11,32 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from decls import function_decl
 
 from local.functions import Invocation
 from local.http_api import ApiServer, compile_routes, match_route
-from local.model import ApiDecl, Authorizer, FunctionDecl, RouteDecl
+from local.model import ApiDecl, Authorizer, RouteDecl
 from local.tokens import Issuer, flatten_claims, load_key
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test"
 AUDIENCE = "client-1"
-
-
-def _function(name: str) -> FunctionDecl:
-    return FunctionDecl(
-        logical=name,
-        name=name,
-        arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
-        handler="m.handler",
-        files={},
-        environment={},
-        timeout_s=3,
-        memory_mb=128,
-        reserved_concurrency=None,
-        retry_attempts=2,
-        max_event_age_s=60,
-        on_failure=None,
-        on_failure_kind=None,
-    )
 
 
 def _route(key: str, *, public: bool = False, function: str = "api") -> RouteDecl:
@@ -46,7 +29,7 @@ def _route(key: str, *, public: bool = False, function: str = "api") -> RouteDec
         route_key=key,
         method="ANY" if key == "$default" else method,
         path=path,
-        function=_function(function),
+        function=function_decl(function),
         authorizer=authorizer,
         scopes=(),
     )
