@@ -37,6 +37,8 @@ ICALENDAR = "text/calendar"
 CALENDAR_END = "END:VCALENDAR\r\n"
 BALANCE_FIELDS = ("employee_id", "year", "leave_type", "allowance", "rolled_over", "used", "pending", "remaining", "rolled_out")
 CALENDAR_FIELDS = ("request_id", "employee_id", "name", "leave_type", "start", "end", "status", "working_days")
+#: BatchGetItem's most keys per request.
+BATCH_GET_LIMIT = 100
 PENDING_FIELDS = ("request_id", "employee_id", "leave_type", "start", "end", "working_days")
 
 
@@ -51,8 +53,8 @@ class ReadModelReader(Protocol):
         """The documents of a partition's rows with sk >= `sk_from`, by sk."""
         ...
 
-    def checkpoint(self, projection: str, stream_id: str) -> dict[str, Any]:
-        """The stream's checkpoint in the projection: `version` (0 if none) and `stuck` (bool)."""
+    def checkpoints(self, projection: str, stream_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Each stream's checkpoint in the projection: `version` (0 if none) and `stuck` (bool)."""
         ...
 
 
@@ -67,10 +69,23 @@ class DynamoDBReader:
         item = self._client.get_item(TableName=self._tables[projection], Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
         return None if item is None else json.loads(item["doc"]["S"])
 
-    def checkpoint(self, projection: str, stream_id: str) -> dict[str, Any]:
-        key = {"pk": {"S": f"checkpoint#{stream_id}"}, "sk": {"S": "checkpoint"}}
-        item = self._client.get_item(TableName=self._tables[projection], Key=key).get("Item") or {}
-        return {"version": int(item.get("version", {}).get("N", 0)), "stuck": item.get("stuck", {}).get("BOOL", False)}
+    def checkpoints(self, projection: str, stream_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """One BatchGetItem per 100 streams (a calendar or pending list shows many), not a
+        GetItem each; keys DynamoDB leaves unprocessed are asked again."""
+        table = self._tables[projection]
+        found: dict[str, dict[str, Any]] = {s: {"version": 0, "stuck": False} for s in stream_ids}
+        for start in range(0, len(stream_ids), BATCH_GET_LIMIT):
+            keys = [{"pk": {"S": f"checkpoint#{s}"}, "sk": {"S": "checkpoint"}} for s in stream_ids[start : start + BATCH_GET_LIMIT]]
+            request: dict[str, Any] = {table: {"Keys": keys, "ProjectionExpression": "pk, version, stuck"}}
+            while request:
+                page = self._client.batch_get_item(RequestItems=request)
+                for item in page.get("Responses", {}).get(table, []):
+                    found[item["pk"]["S"].removeprefix("checkpoint#")] = {
+                        "version": int(item.get("version", {}).get("N", 0)),
+                        "stuck": item.get("stuck", {}).get("BOOL", False),
+                    }
+                request = page.get("UnprocessedKeys") or {}
+        return found
 
     def query(self, projection: str, pk: str, sk_from: str = "") -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -212,7 +227,7 @@ class QueriesApp:
         version of `subject`'s stream the read model reflects), `as_of` (each stream the answer
         shows, with that version) and `stale` (those the projector is stuck on), with an ETag."""
         streams = list(dict.fromkeys([*([subject] if subject else []), *others]))
-        checkpoints = {stream: self._reader.checkpoint(projection, stream) for stream in streams}
+        checkpoints = self._reader.checkpoints(projection, streams) if streams else {}
         if subject is not None:
             body["as_of_version"] = checkpoints[subject]["version"]
         body["as_of"] = {stream: c["version"] for stream, c in checkpoints.items()}

@@ -177,3 +177,20 @@ def test_queries_read_what_the_projector_handlers_wrote(aws, story, monkeypatch)
     assert feed["body"].count("BEGIN:VEVENT") == 2
     history = json.loads(get("/streams/location%23" + story.berlin + "/events", "ana", groups="[admin]")["body"])
     assert [e["metadata"]["event_type"] for e in history["items"]][:2] == ["LocationCreated", "EmployeeAddedToLocation"]
+
+
+def test_query_checkpoints_are_read_in_batches_of_100_not_one_get_each(aws):
+    """A calendar or pending answer shows many streams: their checkpoints cost one
+    BatchGetItem per 100, with versions and stuck flags as stored and 0 for unknown streams."""
+    create_read_model_table(aws, "rm-many")
+    for n in range(0, 250, 2):
+        item = {"pk": {"S": f"checkpoint#employee#e{n}"}, "sk": {"S": "checkpoint"}, "version": {"N": str(n + 1)}}
+        if n == 10:
+            item["stuck"] = {"BOOL": True}
+        aws.put_item(TableName="rm-many", Item=item)
+    calls: list[str] = []
+    aws.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    streams = [f"employee#e{n}" for n in range(250)]
+    found = queries.DynamoDBReader(aws, {"calendar": "rm-many"}).checkpoints("calendar", streams)
+    assert calls == ["BatchGetItem"] * 3
+    assert found == {s: {"version": n + 1 if n % 2 == 0 else 0, "stuck": n == 10} for n, s in enumerate(streams)}

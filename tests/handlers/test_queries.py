@@ -34,9 +34,9 @@ class StoreReader:
     def query(self, projection: str, pk: str, sk_from: str = "") -> list[dict[str, Any]]:
         return [dict(r.doc) for r in self._stores[projection].query(pk) if r.sk >= sk_from]
 
-    def checkpoint(self, projection: str, stream_id: str) -> dict[str, Any]:
-        state = self._stores[projection].checkpoint_state(stream_id)
-        return {"version": state.version, "stuck": state.stuck}
+    def checkpoints(self, projection: str, stream_ids: list[str]) -> dict[str, dict[str, Any]]:
+        states = {s: self._stores[projection].checkpoint_state(s) for s in stream_ids}
+        return {s: {"version": state.version, "stuck": state.stuck} for s, state in states.items()}
 
 
 @pytest.fixture(scope="module")
