@@ -17,8 +17,7 @@ import sys
 from pathlib import Path
 
 import pulumi
-
-from components import (
+from acme_eventsourcing import (
     ApiSpec,
     BackupPlan,
     EventSourcedService,

@@ -40,10 +40,11 @@ COMMANDS = {
 
 
 def setup() -> None:
-    """Create `.venv` and install requirements.txt into it, unless already current."""
+    """Create `.venv` and install requirements.txt into it (which installs this repo's own
+    package, `acme_eventsourcing`, editable), unless already current."""
     if sys.version_info < (3, 11):
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
-    wanted = hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()
+    wanted = hashlib.sha256(b"".join((ROOT / name).read_bytes() for name in ("requirements.txt", "pyproject.toml"))).hexdigest()
     if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     if not PY.exists():
@@ -51,7 +52,7 @@ def setup() -> None:
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     print("installing requirements.txt (about a minute the first time) ...", flush=True)
     pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "-r", str(ROOT / "requirements.txt")], check=True)
+    subprocess.run([*pip, "-r", str(ROOT / "requirements.txt")], check=True, cwd=ROOT)  # `-e .` is relative to the cwd
     STAMP.write_text(wanted)
 
 

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-from components.testing import run_program  # noqa: E402
+from acme_eventsourcing.testing import run_program  # noqa: E402
 
 FORBIDDEN = ("pulumi", "tests/", "test_", "__pycache__", ".pyc")
 IMPORT_PROBE = """

@@ -1,7 +1,7 @@
 """PutEvents calls and throughput of the publisher, for batches of normal-size events.
 
 Run from the repo root: `.venv/bin/python benchmarks/bench_publisher.py`. The publisher
-is loaded from its file the way Lambda loads it (not through the `components` package),
+is loaded from its file the way Lambda loads it (not through the `acme_eventsourcing` package),
 against a counting client that accepts every entry, so the throughput is the
 publisher's own cost per record (no network).
 """
@@ -70,7 +70,7 @@ def record(n: int) -> dict[str, Any]:
 
 def main() -> None:
     started = time.perf_counter()
-    spec = importlib.util.spec_from_file_location("publisher", ROOT / "components" / "runtime" / "publisher.py")
+    spec = importlib.util.spec_from_file_location("publisher", ROOT / "components" / "acme_eventsourcing" / "runtime" / "publisher.py")
     assert spec is not None and spec.loader is not None
     publisher = sys.modules["publisher"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(publisher)

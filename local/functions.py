@@ -68,7 +68,7 @@ NOT_IN_LAMBDA_RUNTIME = frozenset(
         "flask",
         "requests",
         "pytest",
-        "components",
+        "acme_eventsourcing",
         "local",
         "tests",
     }

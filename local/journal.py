@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from components.event_sourced_service import TYPE_TOKEN as SERVICE_TYPE
-from components.testing import RecordedResource, RecordedStack
+from acme_eventsourcing.event_sourced_service import TYPE_TOKEN as SERVICE_TYPE
+from acme_eventsourcing.testing import RecordedResource, RecordedStack
 
 from .filters import Pattern
 from .functions import Invocation

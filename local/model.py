@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.testing import RecordedResource, RecordedStack
+from acme_eventsourcing.testing import RecordedResource, RecordedStack
 
 from .filters import Pattern
 

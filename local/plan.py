@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from components.testing import RecordedResource, RecordedStack
-from components.testing.policy import PolicyReport, check_stack
+from acme_eventsourcing.testing import RecordedResource, RecordedStack
+from acme_eventsourcing.testing.policy import PolicyReport, check_stack
 
 from .program import Program
 

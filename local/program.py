@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.testing import RecordedStack, harness, run_program
+from acme_eventsourcing.testing import RecordedStack, harness, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from components.testing import RecordedStack
+from acme_eventsourcing.testing import RecordedStack
 
 from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisioned, provision, quiet_moto_logs
 from .clocks import set_day

@@ -35,7 +35,7 @@ def test_lambda_code_never_imports_pulumi(path: Path) -> None:
 
 
 def test_the_publisher_shipped_with_the_components_imports_only_stdlib_and_boto3() -> None:
-    path = ROOT / "components" / "runtime" / "publisher.py"
+    path = ROOT / "components" / "acme_eventsourcing" / "runtime" / "publisher.py"
     outside = {n for n in _imports(path) if n not in sys.stdlib_module_names} - {"boto3", "botocore"}
     assert not outside, f"{path} is deployed alone; it cannot import {sorted(outside)}"
 

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from components.testing import RecordedStack, load_stack_config, run_program
+from acme_eventsourcing.testing import RecordedStack, load_stack_config, run_program
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"

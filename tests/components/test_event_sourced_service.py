@@ -10,8 +10,7 @@ from typing import Any
 
 import pulumi
 import pytest
-
-from components import (
+from acme_eventsourcing import (
     PIPE_INPUT_TEMPLATE,
     ApiSpec,
     DeliverySpec,
@@ -25,9 +24,9 @@ from components import (
     SharedEventBus,
     SubscriptionSpec,
 )
-from components.event_sourced_service import PUBLISHER_CODE
-from components.runtime import publisher
-from components.testing import RecordedResource, RecordedStack, record
+from acme_eventsourcing.event_sourced_service import PUBLISHER_CODE
+from acme_eventsourcing.runtime import publisher
+from acme_eventsourcing.testing import RecordedResource, RecordedStack, record
 
 FUNCTION = "aws:lambda/function:Function"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -252,7 +251,7 @@ def test_publisher_ships_only_the_packaged_publisher_module(full: RecordedStack)
         "__archive__": "assets",
         "assets": {"publisher.py": {"__asset__": "file", "path": str(PUBLISHER_CODE)}},
     }
-    assert Path(__file__).resolve().parents[2] / "components" / "runtime" / "publisher.py" == PUBLISHER_CODE
+    assert Path(__file__).resolve().parents[2] / "components" / "acme_eventsourcing" / "runtime" / "publisher.py" == PUBLISHER_CODE
     assert PUBLISHER_CODE.is_file(), "the publisher ships inside the components package"
     bus = full.one("aws:cloudwatch/eventBus:EventBus", "bus")
     assert publisher.inputs["environment"]["variables"] == {

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 import pytest
-
-from components.testing import record
+from acme_eventsourcing.testing import record
 
 
 def _program() -> None:

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from acme_eventsourcing.testing import RecordedStack
 from leave import events
 from leave_api.routes import ROUTES
 from stacks_under_test import PIPE_WITH_WEBHOOK, fake_references, recorded_stack
-
-from components.testing import RecordedStack
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"

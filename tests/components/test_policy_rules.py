@@ -14,9 +14,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pytest
-
-from components.testing import RecordedStack, record
-from components.testing.policy import (
+from acme_eventsourcing.testing import RecordedStack, record
+from acme_eventsourcing.testing.policy import (
     DEFAULT_RULES,
     ClientsCannotWriteIdentity,
     CustomerManagedKeys,

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from components.testing.pulumi_project import check_project, check_project_dir, check_stack_settings
+from acme_eventsourcing.testing.pulumi_project import check_project, check_project_dir, check_stack_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

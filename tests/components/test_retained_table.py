@@ -7,9 +7,8 @@ from typing import Any
 
 import pulumi
 import pytest
-
-from components import APPEND_ONLY_DENIED_ACTIONS, BackupPlan, GlobalSecondaryIndex, RetainedTable, RetainedTableArgs
-from components.testing import RecordedStack, record
+from acme_eventsourcing import APPEND_ONLY_DENIED_ACTIONS, BackupPlan, GlobalSecondaryIndex, RetainedTable, RetainedTableArgs
+from acme_eventsourcing.testing import RecordedStack, record
 
 TABLE = "aws:dynamodb/table:Table"
 POLICY = "aws:dynamodb/resourcePolicy:ResourcePolicy"

@@ -8,9 +8,8 @@ from typing import Any
 
 import pulumi
 import pytest
-
-from components import SharedEventBus, SharedEventBusArgs
-from components.testing import RecordedStack, record
+from acme_eventsourcing import SharedEventBus, SharedEventBusArgs
+from acme_eventsourcing.testing import RecordedStack, record
 
 BUS = "aws:cloudwatch/eventBus:EventBus"
 ARCHIVE = "aws:cloudwatch/eventArchive:EventArchive"

@@ -8,10 +8,9 @@ gets fake outputs for every stack name its config mentions.
 from __future__ import annotations
 
 import pytest
+from acme_eventsourcing.testing import RecordedStack, check_stack
 from stacks_under_test import MAIN, PIPE_WITH_WEBHOOK, STACKS, fake_references, recorded_stack
 from stacks_under_test import PLATFORM_ACCOUNT as _PLATFORM_ACCOUNT
-
-from components.testing import RecordedStack, check_stack
 
 
 @pytest.fixture(scope="module", params=STACKS)

@@ -11,8 +11,8 @@ import logging
 from collections.abc import Callable, Iterator
 
 import pytest
+from acme_eventsourcing.testing import RecordedStack
 
-from components.testing import RecordedStack
 from local import LocalStack
 from local.client import ApiClient
 from local.program import evaluate

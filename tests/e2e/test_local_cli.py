@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+from acme_eventsourcing.testing import RecordedStack
 
-from components.testing import RecordedStack
 from local.__main__ import main
 from local.client import ApiClient
 from local.program import Program

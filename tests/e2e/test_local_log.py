@@ -10,8 +10,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from acme_eventsourcing.testing import RecordedStack
 
-from components.testing import RecordedStack
 from local import LocalStack
 from local import functions as local_functions
 from local.client import ApiClient

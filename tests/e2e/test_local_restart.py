@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from acme_eventsourcing.testing import RecordedStack
 
-from components.testing import RecordedStack
 from local import LocalStack, LocalStackError
 from local.client import ApiClient
 from local.journal import FORMAT

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from acme_eventsourcing.testing import RecordedStack
 
-from components.testing import RecordedStack
 from local import LocalStack, LocalStackError
 from local.model import T_TABLE
 

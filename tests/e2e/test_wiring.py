@@ -8,8 +8,8 @@ import json
 from collections.abc import Callable, Iterator
 
 import pytest
+from acme_eventsourcing.testing import RecordedStack
 
-from components.testing import RecordedStack
 from local import LocalStack
 from local.client import ApiClient, path_param, wait_for
 from local.model import T_MAPPING, T_RULE, T_TARGET

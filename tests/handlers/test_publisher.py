@@ -1,4 +1,4 @@
-"""The stream -> EventBridge publisher (`components/runtime/publisher.py`).
+"""The stream -> EventBridge publisher (`components/acme_eventsourcing/runtime/publisher.py`).
 
 Most tests drive `Publisher` with a recording fake client that can reject chosen entries
 or raise; the end-to-end test runs the Lambda handler on real stream records from moto
@@ -17,13 +17,12 @@ from typing import Any
 
 import boto3
 import pytest
+from acme_eventsourcing.runtime import publisher
+from acme_eventsourcing.runtime.publisher import MAX_BYTES_PER_CALL, Publisher, entry_size
 from botocore.exceptions import ClientError
 from eventstore.dynamodb import DynamoDBEventStore
 from eventstore.ports import Append, NewEvent, StoredEvent
 from moto import mock_aws
-
-from components.runtime import publisher
-from components.runtime.publisher import MAX_BYTES_PER_CALL, Publisher, entry_size
 
 BUS = "shared-bus"
 SOURCE = "acme.leave"

@@ -19,7 +19,7 @@ from .retained_table import BackupPlan, RetainedTable, RetainedTableArgs
 
 TYPE_TOKEN = "acme:events:EventSourcedService"
 
-#: The publisher's source code, shipped inside this package (`components/runtime/publisher.py`).
+#: The publisher's source code, shipped inside this package (`components/acme_eventsourcing/runtime/publisher.py`).
 PUBLISHER_CODE = Path(__file__).resolve().parent / "runtime" / "publisher.py"
 PUBLISHER_HANDLER = "publisher.handler"
 #: The Pipe publisher's enrichment: the same file, entry point `enrich`.
@@ -340,7 +340,7 @@ class EventSourcedService(pulumi.ComponentResource):
     Default settings:
     - Events table: a `RetainedTable` (`stream_id` S hash, `version` N range, stream
       NEW_IMAGE, append-only resource policy, protect/retain/deletion protection/PITR/KMS);
-    - publisher: a Lambda (python3.12, arm64, the packaged `components/runtime/publisher.py`)
+    - publisher: a Lambda (python3.12, arm64, the packaged `components/acme_eventsourcing/runtime/publisher.py`)
       with a stream mapping filtered to event INSERTs (`PUBLISHER_FILTER_PATTERN`), batch 100,
       TRIM_HORIZON, bisect on error, 10 retries, 1 day maximum record age,
       ReportBatchItemFailures and an on-failure queue; or (`publisher.kind="pipe"`) a Pipe

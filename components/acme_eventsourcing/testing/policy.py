@@ -2,8 +2,8 @@
 
 Record a program with `record` or `run_program`, then check it::
 
-    from components.testing import run_program
-    from components.testing.policy import Exemption, check_stack
+    from acme_eventsourcing.testing import run_program
+    from acme_eventsourcing.testing.policy import Exemption, check_stack
 
     report = check_stack(run_program("__main__.py", "dev"),
                          exemptions=[Exemption("IAM002", "legacy-role", "vendor agent; ticket OPS-12")])

@@ -20,7 +20,7 @@ deliberately a little stricter than the CLI where a typo would otherwise pass si
   type (a secret, `{secure: ...}`, is accepted for any type); a key in the project's own
   namespace that the project does not declare is refused (a typo the CLI would accept).
 
-    from components.testing.pulumi_project import check_project_dir
+    from acme_eventsourcing.testing.pulumi_project import check_project_dir
     assert check_project_dir(".") == []      # [] or one message per problem, naming the file
 """
 
