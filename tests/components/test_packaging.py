@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from acme_eventsourcing._lambda import package_code
 from stacks_under_test import recorded_stack
-
-from components._lambda import package_code
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:
@@ -84,3 +83,35 @@ def test_leave_functions_ship_no_module_of_another_function() -> None:
     assert "leave_api/commands.py" in commands and "leave_api/queries.py" not in commands
     assert "eventstore/dynamodb.py" in commands and "eventstore/memory.py" not in commands  # no test double in Lambda
     assert "leave_projections/audit.py" not in functions["leave_projections.balance.handler"]
+
+
+def test_code_that_imports_the_runtime_library_ships_the_library_modules_it_uses(code_root: Path) -> None:
+    _write(code_root, {"app/rules.py": "from acme_eventsourcing.runtime import publisher\nX = 1\n"})
+
+    archive = package_code(code_root, ["app", "shared"], "app.handler")
+
+    library = sorted(name for name in archive.assets if name.startswith("acme_eventsourcing/"))
+    assert library == [
+        "acme_eventsourcing/__init__.py",
+        "acme_eventsourcing/runtime/__init__.py",
+        "acme_eventsourcing/runtime/publisher.py",
+    ], "only the runtime modules the code imports: never the Pulumi modules the package's __init__ names for type checkers"
+
+
+def test_untrimmed_code_that_imports_the_library_ships_its_whole_runtime(code_root: Path) -> None:
+    _write(code_root, {"app/unused.py": "import acme_eventsourcing.runtime.publisher\n"})
+
+    archive = package_code(code_root, ["app"])
+
+    assert "acme_eventsourcing/runtime/publisher.py" in archive.assets
+    assert not any(
+        name.startswith("acme_eventsourcing/") and "runtime" not in name and not name.endswith("/__init__.py") for name in archive.assets
+    )
+
+
+def test_library_code_is_only_for_the_runtime_modules() -> None:
+    from acme_eventsourcing._lambda import library_code
+
+    assert "acme_eventsourcing/runtime/publisher.py" in library_code("acme_eventsourcing.runtime.publisher").assets
+    with pytest.raises(ValueError, match="is not a module of acme_eventsourcing.runtime"):
+        library_code("acme_eventsourcing.event_sourced_service")

@@ -1,0 +1,257 @@
+"""Building blocks for one Lambda function: code archive, role, log group, function, alarm."""
+
+from __future__ import annotations
+
+import modulefinder
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from . import _iam, _kms
+
+RUNTIME = "python3.12"
+ARCHITECTURE = "arm64"
+#: Values CloudWatch Logs accepts for retention_in_days.
+LOG_RETENTION_DAYS = frozenset({1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653})
+_IMPORTS_PULUMI = re.compile(r"^\s*(?:import|from)\s+pulumi(?:_\w+)?\b", re.MULTILINE)
+_SKIPPED_DIRS = {"__pycache__", "tests", "test"}
+
+
+#: This package's folder (`acme_eventsourcing/`): function code that imports the runtime
+#: library gets the modules it uses from here, shipped at `acme_eventsourcing/...` in its zip.
+LIBRARY = Path(__file__).resolve().parent
+LIBRARY_NAME = LIBRARY.name
+#: The only part of this package Lambda code may import (the rest is Pulumi code).
+LIBRARY_RUNTIME = f"{LIBRARY_NAME}.runtime"
+_IMPORTS_LIBRARY = re.compile(rf"^\s*(?:import|from)\s+{LIBRARY_NAME}\b", re.MULTILINE)
+
+
+def package_code(code_root: str | Path, packages: Sequence[str], entry_module: str | None = None) -> pulumi.AssetArchive:
+    """A zip of `packages` under `code_root` (one FileAsset per file), plus the modules of
+    the runtime library (`acme_eventsourcing.runtime`) the code imports.
+
+    Skips `__pycache__`, `tests` folders, compiled and hidden files. With `entry_module`
+    (the handler's module, e.g. `leave_api.queries`), Python files of those packages that
+    the handler never imports, directly or through others, stay out too: the import
+    graph is read statically from the source (imports inside functions count; a module
+    loaded only by `importlib` with a computed name does not, so such code sets
+    `FunctionSpec.trim_to_imports=False`). The library's modules are trimmed the same way;
+    without `entry_module`, code that imports the library gets all of
+    `acme_eventsourcing.runtime`. Raises ValueError if a package is missing or its code
+    imports pulumi (Lambda code never does).
+    """
+    root = Path(code_root).resolve()
+    used = _imported_files(root, entry_module) if entry_module else None
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {}
+    uses_library = False
+    for package in packages:
+        base = root / package
+        module = root / f"{package}.py"
+        if base.is_dir():
+            files = sorted(p for p in base.rglob("*") if p.is_file() and _shipped(p.relative_to(root)))
+        elif module.is_file():
+            files = [module]
+        else:
+            raise ValueError(f"package {package!r} not found under {root}")
+        for path in files:
+            if used is not None and path.suffix == ".py" and path.resolve() not in used:
+                continue
+            if path.suffix == ".py":
+                text = path.read_text(encoding="utf-8")
+                if _IMPORTS_PULUMI.search(text):
+                    raise ValueError(f"{path} imports pulumi; Lambda code must not")
+                uses_library = uses_library or bool(_IMPORTS_LIBRARY.search(text))
+            assets[path.relative_to(root).as_posix()] = pulumi.FileAsset(str(path))
+    if used is not None:
+        library = sorted(p for p in used if p.is_relative_to(LIBRARY))
+    elif uses_library:
+        library = [LIBRARY / "__init__.py", *sorted(p for p in (LIBRARY / "runtime").rglob("*.py") if _shipped(p.relative_to(LIBRARY)))]
+    else:
+        library = []
+    for path in library:
+        assets[f"{LIBRARY_NAME}/{path.relative_to(LIBRARY).as_posix()}"] = pulumi.FileAsset(str(path))
+    return pulumi.AssetArchive(assets)
+
+
+def library_code(entry_module: str) -> pulumi.AssetArchive:
+    """A zip of the runtime library's own `entry_module` (e.g. `acme_eventsourcing.runtime.publisher`)
+    and the library modules it imports: for the functions a component deploys itself."""
+    if not entry_module.startswith(LIBRARY_RUNTIME + "."):
+        raise ValueError(f"{entry_module!r} is not a module of {LIBRARY_RUNTIME}")
+    return package_code(LIBRARY.parent, [], entry_module)
+
+
+class _Finder(modulefinder.ModuleFinder):
+    """Follows imports into the code under `root` and into this library's runtime only:
+    anything else (boto3, the standard library, the library's Pulumi modules, which its
+    `__init__` names only for type checkers) is the runtime's, not the zip's."""
+
+    def __init__(self, root: Path) -> None:
+        own = root == LIBRARY.parent  # the library's own functions (it may sit in site-packages)
+        super().__init__(path=[str(root)] if own else [str(root), str(LIBRARY.parent)])
+        self._local = set() if own else {p.stem if p.suffix == ".py" else p.name for p in root.iterdir()} - {LIBRARY_NAME}
+
+    def find_module(self, name: str, path: Any, parent: Any = None) -> Any:
+        if parent is None and path is not None:  # a package's own __init__, found in its folder
+            return super().find_module(name, path, parent)
+        fullname = f"{parent.__name__}.{name}" if parent is not None else name
+        top = fullname.partition(".")[0]
+        if top == LIBRARY_NAME:
+            if fullname != LIBRARY_NAME and fullname != LIBRARY_RUNTIME and not fullname.startswith(LIBRARY_RUNTIME + "."):
+                raise ImportError(fullname)
+        elif top not in self._local:
+            raise ImportError(fullname)
+        return super().find_module(name, path, parent)
+
+
+def _imported_files(root: Path, entry_module: str) -> set[Path]:
+    """Source files under `root` (and of the runtime library) that importing `entry_module` can load."""
+    entry = root / (entry_module.replace(".", "/") + ".py")
+    if not entry.is_file():
+        raise ValueError(f"handler module {entry_module!r} not found under {root} (looked for {entry})")
+    finder = _Finder(root)
+    finder.run_script(str(entry))
+    found = {Path(m.__file__).resolve() for m in finder.modules.values() if m.__file__}
+    # the handler's package __init__ files run first, whatever the entry imports
+    for parent in entry.relative_to(root).parents:
+        if parent != Path("."):
+            found.add((root / parent / "__init__.py").resolve())
+    return found | {entry.resolve()}
+
+
+def _shipped(relative: Path) -> bool:
+    parts = relative.parts
+    return not any(p in _SKIPPED_DIRS or p.startswith(".") for p in parts) and relative.suffix not in {".pyc", ".pyo"}
+
+
+@dataclass(frozen=True)
+class FunctionParts:
+    """The resources behind one function."""
+
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    policy: aws.iam.RolePolicy
+    function: aws.lambda_.Function
+    errors_alarm: aws.cloudwatch.MetricAlarm
+
+
+def log_stream_arns(log_group: aws.cloudwatch.LogGroup) -> pulumi.Output[str]:
+    """`<log group ARN>:*`, the resource form that covers the group's log streams."""
+    return log_group.arn.apply(lambda arn: f"{arn}:*")
+
+
+def build_function(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    handler: str,
+    code: pulumi.Archive,
+    memory_mb: int,
+    timeout_s: int,
+    environment: Mapping[str, pulumi.Input[str]],
+    statements: Sequence[Mapping[str, Any]],
+    log_retention_days: int,
+    alarm_actions: Sequence[pulumi.Input[str]],
+    reserved_concurrency: int | None = None,
+    tags: Mapping[str, str] | None = None,
+    kms_key_arn: pulumi.Input[str] | None = None,
+    kms_writes: bool = False,
+) -> FunctionParts:
+    """A function with its own role (least privilege: its `statements` plus its own log
+    group and X-Ray), an explicit log group with retention, tracing, and an Errors alarm.
+    With `kms_key_arn` the log group and the environment are encrypted with that key and
+    the role may decrypt with it (and generate data keys if `kms_writes`: it writes to
+    encrypted tables or queues).
+
+    Children are named `name`, `{name}-role`, `{name}-policy`, `{name}-logs`, `{name}-errors`.
+    """
+    child = pulumi.ResourceOptions(parent=parent)
+    tags = dict(tags or {}) or None
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-logs",
+        name_prefix=f"/aws/lambda/{name}-",
+        retention_in_days=log_retention_days,
+        kms_key_id=kms_key_arn,
+        tags=tags,
+        opts=child,
+    )
+    role = aws.iam.Role(f"{name}-role", assume_role_policy=_iam.assume_role_policy("lambda.amazonaws.com"), tags=tags, opts=child)
+    policy = aws.iam.RolePolicy(
+        f"{name}-policy",
+        role=role.id,
+        policy=_iam.document(
+            [
+                _iam.statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_stream_arns(log_group)]),
+                _iam.unscoped_statement("XRayTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]),
+                *statements,
+                *([_kms.use_statement(kms_key_arn, writes=kms_writes)] if kms_key_arn is not None else []),
+            ]
+        ),
+        opts=child,
+    )
+    function = aws.lambda_.Function(
+        name,
+        role=role.arn,
+        runtime=RUNTIME,
+        architectures=[ARCHITECTURE],
+        handler=handler,
+        code=code,
+        memory_size=memory_mb,
+        timeout=timeout_s,
+        reserved_concurrent_executions=reserved_concurrency,
+        environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(environment)),
+        kms_key_arn=kms_key_arn,
+        tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+        logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
+        tags=tags,
+        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[policy])),
+    )
+    errors_alarm = metric_alarm(
+        f"{name}-errors",
+        parent=parent,
+        description=f"{name} raised errors",
+        namespace="AWS/Lambda",
+        metric_name="Errors",
+        dimensions={"FunctionName": function.name},
+        statistic="Sum",
+        threshold=0,
+        alarm_actions=alarm_actions,
+    )
+    return FunctionParts(role=role, log_group=log_group, policy=policy, function=function, errors_alarm=errors_alarm)
+
+
+def metric_alarm(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    description: str,
+    namespace: str,
+    metric_name: str,
+    dimensions: Mapping[str, pulumi.Input[str]],
+    statistic: str,
+    threshold: float,
+    alarm_actions: Sequence[pulumi.Input[str]],
+    period_s: int = 60,
+) -> aws.cloudwatch.MetricAlarm:
+    """An alarm that fires when the metric goes above `threshold` in one period."""
+    return aws.cloudwatch.MetricAlarm(
+        name,
+        alarm_description=description,
+        namespace=namespace,
+        metric_name=metric_name,
+        dimensions=dict(dimensions),
+        statistic=statistic,
+        period=period_s,
+        evaluation_periods=1,
+        comparison_operator="GreaterThanThreshold",
+        threshold=threshold,
+        treat_missing_data="notBreaching",
+        alarm_actions=list(alarm_actions),
+        ok_actions=list(alarm_actions),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
