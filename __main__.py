@@ -79,7 +79,7 @@ leave = EventSourcedService(
         source=SOURCE,
         bus=bus,
         api=ApiSpec(
-            commands=function("leave_api.commands.handler", "leave", "eventstore", "leave_api", memory_mb=512, timeout_s=10),
+            commands=function("leave_api.commands.handler", "leave", "leave_api", memory_mb=512, timeout_s=10),
             queries=function("leave_api.queries.handler", "leave_api", memory_mb=512, timeout_s=10),
             command_routes=tuple(r.key for r in ROUTES if r.function == COMMANDS),
             query_routes=tuple(r.key for r in ROUTES if r.function != COMMANDS),
@@ -96,7 +96,6 @@ leave = EventSourcedService(
                 function=function(
                     f"leave_projections.{name}.handler",
                     "leave",
-                    "eventstore",
                     "leave_projections",
                     timeout_s=120 if name == "balance" else 30,
                 ),

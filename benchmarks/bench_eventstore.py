@@ -38,8 +38,8 @@ from collections.abc import Callable, Iterator  # noqa: E402
 from datetime import UTC, date, datetime  # noqa: E402
 
 import boto3  # noqa: E402
-from eventstore.dynamodb import DynamoDBEventStore  # noqa: E402
-from eventstore.ports import Append, IdempotencyRecord, NewEvent  # noqa: E402
+from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore  # noqa: E402
+from acme_eventsourcing.runtime.eventstore.ports import Append, IdempotencyRecord, NewEvent  # noqa: E402
 from leave import commands as c  # noqa: E402
 from leave_api.service import CommandContext, LeaveService  # noqa: E402
 from moto import mock_aws  # noqa: E402

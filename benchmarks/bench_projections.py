@@ -32,7 +32,7 @@ for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(var, None)
 
 import boto3  # noqa: E402
-from eventstore.ports import StoredEvent  # noqa: E402
+from acme_eventsourcing.runtime.eventstore.ports import StoredEvent  # noqa: E402
 from leave_projections.core import Projector  # noqa: E402
 from leave_projections.dynamodb import DynamoDBReadModelStore  # noqa: E402
 from leave_projections.memory import InMemoryReadModelStore  # noqa: E402

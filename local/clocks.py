@@ -1,9 +1,10 @@
 """A simulated date for the functions of a local stack (`LocalStack(today=...)`, `--today`).
 
-A handler module may expose a clock seam, module-level and read on every invocation:
-`clock` (`() -> datetime`, aware UTC) and/or `today` (`() -> date`). After loading the
-functions the local stack points them at a fixed day: that date, the real time of day
-(UTC). Only an in-process host can do that: AWS never sets them and no environment
+A handler built with `acme_eventsourcing.runtime.handler.LambdaHandler` has one clock seam,
+`handler.use_clock(clock)`; a handler module may instead expose module-level seams read on
+every invocation: `clock` (`() -> datetime`, aware UTC) and/or `today` (`() -> date`). After
+loading the functions the local stack points them at a fixed day: that date, the real time
+of day (UTC). Only an in-process host can do that: AWS never sets them and no environment
 variable shifts them. Everything else keeps the real time (token expiry, stream record
 ages, retries, the bus's timestamps).
 """
@@ -37,6 +38,11 @@ def set_day(functions: Iterable[LoadedFunction], day: date) -> list[str]:
     seams = {"clock": fixed.now, "today": fixed.today}
     shifted = []
     for fn in functions:
+        entry = getattr(fn.module, fn.decl.handler.rpartition(".")[2], None)
+        if callable(getattr(entry, "use_clock", None)):
+            entry.use_clock(fixed.now)  # type: ignore[union-attr]
+            shifted.append(fn.decl.logical)
+            continue
         found = [name for name in seams if callable(getattr(fn.module, name, None))]
         for name in found:
             setattr(fn.module, name, seams[name])

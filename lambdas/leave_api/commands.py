@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from eventstore.ports import ConcurrencyError, EventStore, IdempotencyKeyUsed
+from acme_eventsourcing.runtime.eventstore.ports import ConcurrencyError, EventStore, IdempotencyKeyUsed
 from leave import commands as c
 from leave.errors import DomainError
 
@@ -190,7 +190,7 @@ _app: CommandsApp | None = None
 
 def _app_from_environment() -> CommandsApp:
     import boto3  # deferred: importing this module must not need AWS
-    from eventstore.dynamodb import DynamoDBEventStore
+    from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
 
     table = os.environ.get("EVENTS_TABLE")
     if not table:

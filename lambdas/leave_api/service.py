@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from eventstore.ports import Append, ConcurrencyError, EventStore, IdempotencyRecord, NewEvent
+from acme_eventsourcing.runtime.eventstore.ports import Append, ConcurrencyError, EventStore, IdempotencyRecord, NewEvent
 from leave import employee, location
 from leave.commands import (
     AddEmployee,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
 from leave.events import AUDIT_EVENT_TYPES
 
 from leave_projections.core import ProjectorHandler, Session

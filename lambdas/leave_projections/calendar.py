@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
 from leave.employee import EmployeeState, LeaveStatus
 from leave.events import (
     CALENDAR_EVENT_TYPES,

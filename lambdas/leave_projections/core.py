@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
 
 from leave_projections.ports import (
     CHECKPOINT_PREFIX,
@@ -338,7 +338,7 @@ def from_bus(event: Mapping[str, Any]) -> StoredEvent:
 def projector_from_env(projection: Projection, environ: Mapping[str, str] = os.environ) -> Projector:
     """Wire a projector on DynamoDB from `READ_MODEL_TABLE` and `EVENTS_TABLE`."""
     import boto3
-    from eventstore.dynamodb import DynamoDBEventStore
+    from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
 
     from leave_projections.dynamodb import DynamoDBReadModelStore
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
 from leave import employee
 from leave.employee import EmployeeState
 from leave.events import Event, parse_event

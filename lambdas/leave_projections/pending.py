@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
 from leave.events import (
     PENDING_EVENT_TYPES,
     ApproverAssigned,

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
 
 CHECKPOINT_PREFIX = "checkpoint#"
 CHECKPOINT_SK = "checkpoint"
@@ -149,7 +149,7 @@ class ReadModelStore(Protocol):
 
 
 class EventLoader(Protocol):
-    """The part of `eventstore.ports.EventStore` a projector needs to fill gaps."""
+    """The part of `acme_eventsourcing.runtime.eventstore.EventStore` a projector needs to fill gaps."""
 
     def load(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         """All events of the stream with version > `after_version`, oldest first."""

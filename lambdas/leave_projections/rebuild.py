@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
 
 from leave_projections.audit import AuditProjection
 from leave_projections.balance import BalanceProjection
@@ -50,7 +50,7 @@ class EventsTableReader:
     """`EventsReader` on the Events table: a keys-only scan of event items, then one Query per stream."""
 
     def __init__(self, client: Any, table_name: str) -> None:
-        from eventstore.dynamodb import DynamoDBEventStore
+        from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
 
         self._client = client
         self._table = table_name

@@ -115,10 +115,10 @@ def test_each_function_ships_only_its_declared_packages(dev: RecordedStack) -> N
     def shipped(name: str) -> set[str]:
         return {path.split("/")[0] for path in dev.one(FUNCTION, name).inputs["code"]["assets"]}
 
-    assert shipped("leave-commands") == {"leave", "eventstore", "leave_api"}
+    assert shipped("leave-commands") == {"leave", "acme_eventsourcing", "leave_api"}
     assert shipped("leave-queries") == {"leave_api"}  # reads read models: no domain, no event store
     for projection in ("balance", "pending", "calendar", "audit"):
-        assert shipped(f"leave-{projection}-projector") == {"leave", "eventstore", "leave_projections"}
+        assert shipped(f"leave-{projection}-projector") == {"leave", "acme_eventsourcing", "leave_projections"}
         assert dev.one(FUNCTION, f"leave-{projection}-projector").inputs["handler"] == f"leave_projections.{projection}.handler"
     assert shipped("notifications-leave-subscriber") == {"notifications"}
     assert shipped("leave-publisher") == {"publisher.py"}

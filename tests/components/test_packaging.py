@@ -79,9 +79,10 @@ def test_leave_functions_ship_no_module_of_another_function() -> None:
     queries = functions["leave_api.queries.handler"]
     commands = functions["leave_api.commands.handler"]
     assert "leave_api/queries.py" in queries and "leave_api/commands.py" not in queries
-    assert not any(name.startswith("eventstore/") for name in queries)  # queries read read models only
+    assert not any(name.startswith("acme_eventsourcing/runtime/eventstore/") for name in queries)  # queries read read models only
     assert "leave_api/commands.py" in commands and "leave_api/queries.py" not in commands
-    assert "eventstore/dynamodb.py" in commands and "eventstore/memory.py" not in commands  # no test double in Lambda
+    assert "acme_eventsourcing/runtime/eventstore/dynamodb.py" in commands
+    assert "acme_eventsourcing/runtime/eventstore/memory.py" not in commands  # no test double in Lambda
     assert "leave_projections/audit.py" not in functions["leave_projections.balance.handler"]
 
 

@@ -70,13 +70,17 @@ def test_each_function_has_its_own_modules_and_environment(stack: LocalStack, mo
 
 def test_a_function_cannot_import_a_package_it_does_not_ship(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
     queries = stack.function("queries")
-    monkeypatch.setattr(queries.module, "handler", lambda event, context: importlib.import_module("eventstore").__name__)
+    monkeypatch.setattr(
+        queries.module, "handler", lambda event, context: importlib.import_module("acme_eventsourcing.runtime.eventstore").__name__
+    )
     assert stack.runtime is not None
     outcome = stack.runtime.invoke(queries.decl.logical, {}, "test")
     assert (outcome.ok, outcome.error_type) == (False, "ModuleNotFoundError")
     commands = stack.function("commands")
-    monkeypatch.setattr(commands.module, "handler", lambda event, context: importlib.import_module("eventstore").__name__)
-    assert stack.runtime.invoke(commands.decl.logical, {}, "test").result == "eventstore"
+    monkeypatch.setattr(
+        commands.module, "handler", lambda event, context: importlib.import_module("acme_eventsourcing.runtime.eventstore").__name__
+    )
+    assert stack.runtime.invoke(commands.decl.logical, {}, "test").result == "acme_eventsourcing.runtime.eventstore"
 
 
 def test_only_one_local_stack_runs_per_process(stack: LocalStack, dev_program: RecordedStack) -> None:

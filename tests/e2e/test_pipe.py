@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from eventstore.dynamodb import DynamoDBEventStore
+from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
 
 from local import LocalStack
 from local.client import ApiClient, path_param

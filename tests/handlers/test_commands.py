@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eventstore.memory import InMemoryEventStore
-from eventstore.ports import ConcurrencyError
+from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
+from acme_eventsourcing.runtime.eventstore.ports import ConcurrencyError
 from leave_api import commands
 from leave_api.http import MAX_BODY_BYTES
 from leave_api.routes import BY_KEY, COMMAND_ROUTES

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from eventstore.dynamodb import DynamoDBEventStore
+from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
 from leave_api import commands, service
 from moto import mock_aws
 from test_commands_support import JOHN, Api, api_event, setup_location

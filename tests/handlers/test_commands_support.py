@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
-from eventstore.ports import Append, EventStore, IdempotencyRecord, StoredEvent
+from acme_eventsourcing.runtime.eventstore.ports import Append, EventStore, IdempotencyRecord, StoredEvent
 from leave_api.commands import CommandsApp, make_app
 from leave_api.http import HttpError
 from leave_api.routes import match

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from eventstore.memory import InMemoryEventStore
+from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
 from hypothesis import given
 from hypothesis import strategies as st
 from leave_api import http

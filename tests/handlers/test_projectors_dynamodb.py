@@ -11,8 +11,8 @@ from typing import Any
 
 import boto3
 import pytest
-from eventstore.dynamodb import DynamoDBEventStore
-from eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
+from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
 from leave_api import queries
 from leave_projections.core import MalformedEventError, Projector
 from leave_projections.dynamodb import DynamoDBReadModelStore

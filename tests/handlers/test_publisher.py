@@ -18,10 +18,10 @@ from typing import Any
 import boto3
 import pytest
 from acme_eventsourcing.runtime import publisher
+from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
+from acme_eventsourcing.runtime.eventstore.ports import Append, NewEvent, StoredEvent
 from acme_eventsourcing.runtime.publisher import MAX_BYTES_PER_CALL, Publisher, entry_size
 from botocore.exceptions import ClientError
-from eventstore.dynamodb import DynamoDBEventStore
-from eventstore.ports import Append, NewEvent, StoredEvent
 from moto import mock_aws
 
 BUS = "shared-bus"

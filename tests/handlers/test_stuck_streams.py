@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 
 import pytest
-from eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
 from leave_api.queries import QueriesApp
 from leave_projections.core import Projector, Session
 from leave_projections.memory import InMemoryReadModelStore

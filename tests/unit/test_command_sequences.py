@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from eventstore.memory import InMemoryEventStore
-from eventstore.ports import Append, IdempotencyRecord, StoredEvent
+from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
+from acme_eventsourcing.runtime.eventstore.ports import Append, IdempotencyRecord, StoredEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from leave import employee, location

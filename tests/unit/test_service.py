@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from eventstore.memory import InMemoryEventStore
-from eventstore.ports import Append, ConcurrencyError, IdempotencyKeyUsed, IdempotencyRecord, StoredEvent
+from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
+from acme_eventsourcing.runtime.eventstore.ports import Append, ConcurrencyError, IdempotencyKeyUsed, IdempotencyRecord, StoredEvent
 from leave import employee, location
 from leave.balance import balance
 from leave.commands import (

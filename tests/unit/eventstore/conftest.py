@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
-from eventstore.dynamodb import DynamoDBEventStore
-from eventstore.memory import InMemoryEventStore
-from eventstore.ports import EventStore
+from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
+from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
+from acme_eventsourcing.runtime.eventstore.ports import EventStore
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import boto3
 import pytest
+from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
+from acme_eventsourcing.runtime.eventstore.ports import Append, ConcurrencyError, IdempotencyKeyUsed, IdempotencyRecord, NewEvent
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from eventstore.dynamodb import DynamoDBEventStore
-from eventstore.ports import Append, ConcurrencyError, IdempotencyKeyUsed, IdempotencyRecord, NewEvent
 
 EVENT = NewEvent(
     event_type="LeaveRequested",

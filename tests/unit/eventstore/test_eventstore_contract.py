@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from eventstore.ports import (
+from acme_eventsourcing.runtime.eventstore.ports import (
     Append,
     ConcurrencyError,
     EventStore,

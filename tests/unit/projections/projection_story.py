@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from eventstore.memory import InMemoryEventStore
-from eventstore.ports import EventStore, StoredEvent
+from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
+from acme_eventsourcing.runtime.eventstore.ports import EventStore, StoredEvent
 from leave.commands import (
     AddEmployee,
     AddPastLeave,

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from eventstore.memory import InMemoryEventStore
-from eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
+from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
 from leave.events import (
     EmployeeAddedToLocation,
     EmployeeLeftLocation,

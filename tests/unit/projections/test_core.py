@@ -6,8 +6,8 @@ import threading
 from dataclasses import dataclass
 
 import pytest
-from eventstore.memory import InMemoryEventStore
-from eventstore.ports import Append, NewEvent, StoredEvent
+from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
+from acme_eventsourcing.runtime.eventstore.ports import Append, NewEvent, StoredEvent
 from leave_projections.core import MalformedEventError, MissingEventsError, Projector, Session, from_bus
 from leave_projections.memory import InMemoryReadModelStore
 from leave_projections.ports import ConflictError

@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from datetime import date
 
-from eventstore.memory import InMemoryEventStore
-from eventstore.ports import Append, NewEvent, StoredEvent
+from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
+from acme_eventsourcing.runtime.eventstore.ports import Append, NewEvent, StoredEvent
 from leave.events import (
     ApproverAssigned,
     ApproverUnassigned,

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from eventstore.dynamodb import DynamoDBEventStore
-from eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
+from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
 from leave_projections.dynamodb import DynamoDBReadModelStore
 from leave_projections.memory import InMemoryReadModelStore
 from leave_projections.ports import Write

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
 from leave_projections.audit import AuditProjection
 from leave_projections.balance import BalanceProjection
 from leave_projections.calendar import CalendarProjection
