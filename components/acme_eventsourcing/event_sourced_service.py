@@ -19,11 +19,12 @@ from .retained_table import BackupPlan, RetainedTable, RetainedTableArgs
 
 TYPE_TOKEN = "acme:events:EventSourcedService"
 
-#: The publisher's source code, shipped inside this package (`components/acme_eventsourcing/runtime/publisher.py`).
+#: The publisher's module in the runtime library; its zip holds it and the library modules it imports.
+PUBLISHER_MODULE = "acme_eventsourcing.runtime.publisher"
 PUBLISHER_CODE = Path(__file__).resolve().parent / "runtime" / "publisher.py"
-PUBLISHER_HANDLER = "publisher.handler"
-#: The Pipe publisher's enrichment: the same file, entry point `enrich`.
-PUBLISHER_ENRICH_HANDLER = "publisher.enrich"
+PUBLISHER_HANDLER = f"{PUBLISHER_MODULE}.handler"
+#: The Pipe publisher's enrichment: the same module, entry point `enrich`.
+PUBLISHER_ENRICH_HANDLER = f"{PUBLISHER_MODULE}.enrich"
 
 #: Only event items reach the bus: INSERTs whose `record_type` is `event` (idempotency
 #: items and anything else written to the Events table stay private).
@@ -345,7 +346,7 @@ class EventSourcedService(pulumi.ComponentResource):
       TRIM_HORIZON, bisect on error, 10 retries, 1 day maximum record age,
       ReportBatchItemFailures and an on-failure queue; or (`publisher.kind="pipe"`) a Pipe
       with the same filter, bounds and a dead-letter queue, whose enrichment function (the
-      same code, `publisher.enrich`) builds the same envelope;
+      same code, `acme_eventsourcing.runtime.publisher.enrich`) builds the same envelope;
     - HTTP API with a JWT authorizer on every route but `public_routes` (a Cognito pool
       unless `api.jwt` names an issuer), `$default` stage with auto-deploy, JSON access logs
       and throttling (burst 100, rate 50/s), payload format 2.0;
@@ -534,7 +535,7 @@ class EventSourcedService(pulumi.ComponentResource):
 
     def _publisher_code(self) -> pulumi.AssetArchive:
         """The publisher's single file, the code of the Lambda publisher and of the Pipe's enrichment."""
-        return pulumi.AssetArchive({"publisher.py": pulumi.FileAsset(str(PUBLISHER_CODE))})
+        return _lambda.library_code(PUBLISHER_MODULE)
 
     def _stream_read_statements(self) -> list[dict[str, Any]]:
         assert self.events_table is not None and self.events_table.stream_arn is not None

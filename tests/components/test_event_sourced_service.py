@@ -246,11 +246,15 @@ def test_publisher_mapping_filters_event_inserts_with_bounded_retries_and_an_on_
 
 def test_publisher_ships_only_the_packaged_publisher_module(full: RecordedStack) -> None:
     publisher = full.one(FUNCTION, "leave-publisher")
-    assert publisher.inputs["handler"] == "publisher.handler"
-    assert publisher.inputs["code"] == {
-        "__archive__": "assets",
-        "assets": {"publisher.py": {"__asset__": "file", "path": str(PUBLISHER_CODE)}},
+    assert publisher.inputs["handler"] == "acme_eventsourcing.runtime.publisher.handler"
+    assert publisher.inputs["code"]["assets"]["acme_eventsourcing/runtime/publisher.py"] == {
+        "__asset__": "file",
+        "path": str(PUBLISHER_CODE),
     }
+    assert all(
+        name.startswith("acme_eventsourcing/runtime/") or name == "acme_eventsourcing/__init__.py"
+        for name in publisher.inputs["code"]["assets"]
+    )
     assert Path(__file__).resolve().parents[2] / "components" / "acme_eventsourcing" / "runtime" / "publisher.py" == PUBLISHER_CODE
     assert PUBLISHER_CODE.is_file(), "the publisher ships inside the components package"
     bus = full.one("aws:cloudwatch/eventBus:EventBus", "bus")
@@ -659,9 +663,8 @@ def test_pipe_enrichment_builds_the_events_and_the_bus_target_sends_its_envelope
 
 def test_pipe_enrichment_is_the_packaged_publisher_with_its_own_logs_and_xray_only_role(piped: RecordedStack) -> None:
     enrich = piped.one(FUNCTION, "leave-publisher-enrich")
-    assert enrich.inputs["handler"] == "publisher.enrich"
-    code = {"__archive__": "assets", "assets": {"publisher.py": {"__asset__": "file", "path": str(PUBLISHER_CODE)}}}
-    assert enrich.inputs["code"] == code
+    assert enrich.inputs["handler"] == "acme_eventsourcing.runtime.publisher.enrich"
+    assert enrich.inputs["code"]["assets"]["acme_eventsourcing/runtime/publisher.py"] == {"__asset__": "file", "path": str(PUBLISHER_CODE)}
     assert enrich.inputs["environment"]["variables"] == {"SERVICE_SOURCE": SOURCE, "EVENT_SOURCE": SOURCE}
     assert (enrich.inputs["memorySize"], enrich.inputs["timeout"]) == (256, 30)
     assert enrich.inputs["tracingConfig"] == {"mode": "Active"}

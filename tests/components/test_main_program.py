@@ -121,7 +121,7 @@ def test_each_function_ships_only_its_declared_packages(dev: RecordedStack) -> N
         assert shipped(f"leave-{projection}-projector") == {"leave", "acme_eventsourcing", "leave_projections"}
         assert dev.one(FUNCTION, f"leave-{projection}-projector").inputs["handler"] == f"leave_projections.{projection}.handler"
     assert shipped("notifications-leave-subscriber") == {"notifications"}
-    assert shipped("leave-publisher") == {"publisher.py"}
+    assert shipped("leave-publisher") == {"acme_eventsourcing"}
 
 
 def test_notifications_is_a_separate_context_without_an_event_store(dev: RecordedStack) -> None:

@@ -39,7 +39,7 @@ def piped(stack_factory: Callable[..., LocalStack]) -> Iterator[LocalStack]:
 def test_the_pipe_puts_the_fixed_envelope_on_the_bus(piped: LocalStack) -> None:
     assert piped.model is not None and len(piped.model.pipes) == 1 and not piped.model.stream_mappings
     pipe = piped.model.pipes[0]
-    assert pipe.enrichment is not None and pipe.enrichment.handler == "publisher.enrich"
+    assert pipe.enrichment is not None and pipe.enrichment.handler == "acme_eventsourcing.runtime.publisher.enrich"
     # another team's subscriber: a rule on the bus for everything acme.leave sends, to a queue
     sqs, events = piped.clients("sqs"), piped.clients("events")  # type: ignore[misc]
     queue_url = sqs.create_queue(QueueName="other-team")["QueueUrl"]

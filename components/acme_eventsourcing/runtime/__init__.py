@@ -1,6 +1,8 @@
-"""Code the components deploy as Lambda functions of their own.
+"""The runtime library: the code that runs in Lambda, for any event-sourced service.
 
-Each module here is shipped as a single file asset (e.g. `publisher.py` with handler
-`publisher.handler`), so it uses only the standard library and boto3, never pulumi and
-never anything else from this repository.
+Standard library and boto3 only, never pulumi. Modules are imported piecemeal, so a
+function's zip holds only what its handler imports (`acme_eventsourcing._lambda.package_code`
+ships them): `eventstore` (ports and adapters of the append-only store), `handler` (entry
+points built from the environment), `publisher` (the stream -> bus publisher and the Pipe
+enrichment a component deploys itself).
 """
