@@ -84,8 +84,8 @@ def test_gateway_answers_match_the_documented_responses(local_stack: LocalStack,
 def test_a_bounded_schemathesis_pass_finds_nothing(local_stack: LocalStack, document: dict[str, Any]) -> None:
     declared = sum(1 for item in document["paths"].values() for method in item if method in {"get", "put", "post", "delete", "patch"})
     token = local_stack.token("ana", ["admin"])
-    stateless = run_pass(local_stack.api_url, token, max_examples=2, max_time=8, phases=("examples", "fuzzing"))
-    stateful = run_pass(local_stack.api_url, token, max_examples=3, max_steps=5, max_time=7, phases=("stateful",))
+    stateless = run_pass(local_stack.api_url, token, max_examples=2, max_time=60, phases=("examples", "fuzzing"))
+    stateful = run_pass(local_stack.api_url, token, max_examples=3, max_steps=5, max_time=45, phases=("stateful",))
     print(f"\n{stateless.summary()}\n{stateful.summary()}")
     for result in (stateless, stateful):
         assert not result.errors, result.summary()
