@@ -1,4 +1,4 @@
-"""The Events table(s) on disk, so that stopping and starting `local up` keeps the events.
+"""The Events table(s) on disk, so that stopping and starting `up` keeps the events.
 
 The event store is the source of truth; everything else (read models, what the bus
 delivered) follows from it. So the local stack keeps exactly the tables the program
@@ -14,8 +14,8 @@ the service's table whose stream its own publisher reads), and nothing else:
 - Replaying: on start the journal's items are written into the fresh tables on moto (25
   per BatchWriteItem), so the tables' streams carry them to the real publisher and from
   the bus to the projections: the read models are rebuilt the way a real rebuild would
-  rebuild them. Like a targeted replay (EventBridge replays to chosen rules; the project's
-  `leave_projections.rebuild` goes straight into a read model), only the projections get
+  rebuild them. Like a targeted replay (EventBridge replays to chosen rules; a projection's
+  rebuild goes straight into its read model), only the projections get
   the replayed events: other rule targets (subscriptions, e.g. the notifications webhook)
   are detached until the publisher has sent the replayed records, and do not hear them
   a second time. The HTTP API opens after that.
