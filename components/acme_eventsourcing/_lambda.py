@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import modulefinder
+import ast
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -86,42 +86,86 @@ def library_code(entry_module: str) -> pulumi.AssetArchive:
     return package_code(LIBRARY.parent, [], entry_module)
 
 
-class _Finder(modulefinder.ModuleFinder):
-    """Follows imports into the code under `root` and into this library's runtime only:
-    anything else (boto3, the standard library, the library's Pulumi modules, which its
-    `__init__` names only for type checkers) is the runtime's, not the zip's."""
-
-    def __init__(self, root: Path) -> None:
-        own = root == LIBRARY.parent  # the library's own functions (it may sit in site-packages)
-        super().__init__(path=[str(root)] if own else [str(root), str(LIBRARY.parent)])
-        self._local = set() if own else {p.stem if p.suffix == ".py" else p.name for p in root.iterdir()} - {LIBRARY_NAME}
-
-    def find_module(self, name: str, path: Any, parent: Any = None) -> Any:
-        if parent is None and path is not None:  # a package's own __init__, found in its folder
-            return super().find_module(name, path, parent)
-        fullname = f"{parent.__name__}.{name}" if parent is not None else name
-        top = fullname.partition(".")[0]
-        if top == LIBRARY_NAME:
-            if fullname != LIBRARY_NAME and fullname != LIBRARY_RUNTIME and not fullname.startswith(LIBRARY_RUNTIME + "."):
-                raise ImportError(fullname)
-        elif top not in self._local:
-            raise ImportError(fullname)
-        return super().find_module(name, path, parent)
-
-
 def _imported_files(root: Path, entry_module: str) -> set[Path]:
-    """Source files under `root` (and of the runtime library) that importing `entry_module` can load."""
+    """Source files under `root` (and of the runtime library) that importing `entry_module` can load.
+
+    The import graph is read from the source with `ast` (every `import`, at any depth: inside
+    functions too), each file parsed once per process. Only modules under `root` and this
+    library's runtime are followed: anything else (boto3, the standard library, the library's
+    Pulumi modules, which its `__init__` names only for type checkers) is the runtime's."""
     entry = root / (entry_module.replace(".", "/") + ".py")
     if not entry.is_file():
         raise ValueError(f"handler module {entry_module!r} not found under {root} (looked for {entry})")
-    finder = _Finder(root)
-    finder.run_script(str(entry))
-    found = {Path(m.__file__).resolve() for m in finder.modules.values() if m.__file__}
+    own = root == LIBRARY.parent  # the library's own functions (it may sit in site-packages)
+    local = set() if own else {p.stem if p.suffix == ".py" else p.name for p in root.iterdir()} - {LIBRARY_NAME}
+
+    def locate(name: str) -> Path | None:
+        top = name.partition(".")[0]
+        if top == LIBRARY_NAME:
+            if name not in (LIBRARY_NAME, LIBRARY_RUNTIME) and not name.startswith(LIBRARY_RUNTIME + "."):
+                return None
+            base = LIBRARY.parent
+        elif top in local:
+            base = root
+        else:
+            return None
+        path = base / name.replace(".", "/")
+        for candidate in (path / "__init__.py", path.with_suffix(".py")):
+            if candidate.is_file():
+                return candidate.resolve()
+        return None
+
+    found: set[Path] = set()
+    pending = [(entry_module, entry.resolve())]
+    while pending:
+        name, path = pending.pop()
+        if path in found:
+            continue
+        found.add(path)
+        parts = name.split(".")
+        for i in range(1, len(parts)):  # a module's packages run their __init__ first
+            if (init := locate(".".join(parts[:i]))) is not None and init not in found:
+                pending.append((".".join(parts[:i]), init))
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for imported in _imports_of(path, package):
+            if (target := locate(imported)) is not None and target not in found:
+                pending.append((imported, target))
     # the handler's package __init__ files run first, whatever the entry imports
     for parent in entry.relative_to(root).parents:
-        if parent != Path("."):
-            found.add((root / parent / "__init__.py").resolve())
-    return found | {entry.resolve()}
+        if parent != Path(".") and (init := root / parent / "__init__.py").is_file():
+            found.add(init.resolve())
+    return found
+
+
+_IMPORT_CACHE: dict[tuple[Path, float, str], tuple[str, ...]] = {}
+
+
+def _imports_of(path: Path, package: str) -> tuple[str, ...]:
+    """Absolute names of the modules `path` may import (`from a import b` gives `a` and `a.b`:
+    `b` may be a submodule), parsed once per file version."""
+    key = (path, path.stat().st_mtime, package)
+    cached = _IMPORT_CACHE.get(key)
+    if cached is not None:
+        return cached
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                names.extend(".".join(parts[: i + 1]) for i in range(len(parts)))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            parts = module.split(".")
+            names.extend(".".join(parts[: i + 1]) for i in range(len(parts)))
+            names.extend(f"{module}.{alias.name}" for alias in node.names if alias.name != "*")
+    result = tuple(dict.fromkeys(names))
+    _IMPORT_CACHE[key] = result
+    return result
 
 
 def _shipped(relative: Path) -> bool:
