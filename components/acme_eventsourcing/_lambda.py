@@ -148,7 +148,7 @@ def log_stream_arns(log_group: aws.cloudwatch.LogGroup) -> pulumi.Output[str]:
 def build_function(
     name: str,
     *,
-    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
     handler: str,
     code: pulumi.Archive,
     memory_mb: int,
@@ -161,6 +161,8 @@ def build_function(
     tags: Mapping[str, str] | None = None,
     kms_key_arn: pulumi.Input[str] | None = None,
     kms_writes: bool = False,
+    runtime: str = RUNTIME,
+    architecture: str = ARCHITECTURE,
 ) -> FunctionParts:
     """A function with its own role (least privilege: its `statements` plus its own log
     group and X-Ray), an explicit log group with retention, tracing, and an Errors alarm.
@@ -168,9 +170,10 @@ def build_function(
     the role may decrypt with it (and generate data keys if `kms_writes`: it writes to
     encrypted tables or queues).
 
-    Children are named `name`, `{name}-role`, `{name}-policy`, `{name}-logs`, `{name}-errors`.
+    Children are named `name`, `{name}-role`, `{name}-policy`, `{name}-logs`, `{name}-errors`;
+    `opts` (the parent, aliases) go to each, and `tags` to each that takes tags.
     """
-    child = pulumi.ResourceOptions(parent=parent)
+    child = opts
     tags = dict(tags or {}) or None
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs",
@@ -197,8 +200,8 @@ def build_function(
     function = aws.lambda_.Function(
         name,
         role=role.arn,
-        runtime=RUNTIME,
-        architectures=[ARCHITECTURE],
+        runtime=runtime,
+        architectures=[architecture],
         handler=handler,
         code=code,
         memory_size=memory_mb,
@@ -213,7 +216,7 @@ def build_function(
     )
     errors_alarm = metric_alarm(
         f"{name}-errors",
-        parent=parent,
+        opts=opts,
         description=f"{name} raised errors",
         namespace="AWS/Lambda",
         metric_name="Errors",
@@ -221,6 +224,7 @@ def build_function(
         statistic="Sum",
         threshold=0,
         alarm_actions=alarm_actions,
+        tags=tags,
     )
     return FunctionParts(role=role, log_group=log_group, policy=policy, function=function, errors_alarm=errors_alarm)
 
@@ -228,7 +232,7 @@ def build_function(
 def metric_alarm(
     name: str,
     *,
-    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
     description: str,
     namespace: str,
     metric_name: str,
@@ -237,6 +241,7 @@ def metric_alarm(
     threshold: float,
     alarm_actions: Sequence[pulumi.Input[str]],
     period_s: int = 60,
+    tags: Mapping[str, str] | None = None,
 ) -> aws.cloudwatch.MetricAlarm:
     """An alarm that fires when the metric goes above `threshold` in one period."""
     return aws.cloudwatch.MetricAlarm(
@@ -253,5 +258,6 @@ def metric_alarm(
         treat_missing_data="notBreaching",
         alarm_actions=list(alarm_actions),
         ok_actions=list(alarm_actions),
-        opts=pulumi.ResourceOptions(parent=parent),
+        tags=dict(tags or {}) or None,
+        opts=opts,
     )
