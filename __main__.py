@@ -59,7 +59,7 @@ def shared_bus() -> SharedEventBus:
     bus_stack = config.get("bus_stack")
     if bus_stack:  # the platform stack's bus, read from its outputs: nothing is created
         return SharedEventBus("shared-bus", SharedEventBusArgs(existing=EventBusRef(stack=bus_stack)))
-    return SharedEventBus("shared-bus", SharedEventBusArgs(archive_retention_days=config.get_int("bus_archive_retention_days")))
+    return SharedEventBus("shared-bus", SharedEventBusArgs(archive_retention_days=config.get_int("bus_archive_retention_days"), tags=tags))
 
 
 def jwt() -> JwtIssuerRef | None:
@@ -71,11 +71,14 @@ def jwt() -> JwtIssuerRef | None:
     )
 
 
+#: On every resource of the stack that takes tags: which project and stack owns it.
+tags = {"project": pulumi.get_project(), "stack": pulumi.get_stack()}
 bus = shared_bus()
 #: What every component of both services shares.
 defaults = ServiceDefaults(
     log_retention_days=config.get_int("log_retention_days") or 30,
     alarm_actions=tuple(config.get_object("alarm_actions") or ()),
+    tags=tags,
 )
 
 leave = EventSourcedService(
