@@ -109,8 +109,34 @@ class _Finder(modulefinder.ModuleFinder):
         return super().find_module(name, path, parent)
 
 
+#: (root, entry module) -> (the Python sources' stamp when read, the files found): a program
+#: packaging the same handler again (e.g. tests evaluating several stacks) skips the import scan.
+_IMPORT_SCANS: dict[tuple[Path, str], tuple[tuple[tuple[str, int, int], ...], frozenset[Path]]] = {}
+
+
+def _sources_stamp(*roots: Path) -> tuple[tuple[str, int, int], ...]:
+    """Path, mtime and size of every Python file under `roots`: changes when any source does."""
+    stamp = []
+    for base in dict.fromkeys(roots):
+        for path in base.rglob("*.py"):
+            st = path.stat()
+            stamp.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(sorted(stamp))
+
+
 def _imported_files(root: Path, entry_module: str) -> set[Path]:
-    """Source files under `root` (and of the runtime library) that importing `entry_module` can load."""
+    """Source files under `root` (and of the runtime library) that importing `entry_module` can
+    load; remembered per process until a Python file under `root` or the library changes."""
+    key, stamp = (root, entry_module), _sources_stamp(root, LIBRARY / "runtime")
+    cached = _IMPORT_SCANS.get(key)
+    if cached is not None and cached[0] == stamp:
+        return set(cached[1])
+    found = _scan_imports(root, entry_module)
+    _IMPORT_SCANS[key] = (stamp, frozenset(found))
+    return found
+
+
+def _scan_imports(root: Path, entry_module: str) -> set[Path]:
     entry = root / (entry_module.replace(".", "/") + ".py")
     if not entry.is_file():
         raise ValueError(f"handler module {entry_module!r} not found under {root} (looked for {entry})")
