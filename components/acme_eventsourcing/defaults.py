@@ -110,7 +110,7 @@ class DeliverySpec:
 
 
 class ChildScope:
-    """How a component declares its resources: its options (parent, and an alias to the
+    """(Internal.) How a component declares its resources: its options (parent, and an alias to the
     component that declared them before, `former_parent`), tags, and the KMS key (the one
     `defaults.kms_key` names, else a key of its own unless `aws_managed_keys`)."""
 
