@@ -137,13 +137,14 @@ def _imported_files(root: Path, entry_module: str) -> set[Path]:
     return found
 
 
-_IMPORT_CACHE: dict[tuple[Path, float, str], tuple[str, ...]] = {}
+_IMPORT_CACHE: dict[tuple[Path, int, int, str], tuple[str, ...]] = {}
 
 
 def _imports_of(path: Path, package: str) -> tuple[str, ...]:
     """Absolute names of the modules `path` may import (`from a import b` gives `a` and `a.b`:
-    `b` may be a submodule), parsed once per file version."""
-    key = (path, path.stat().st_mtime, package)
+    `b` may be a submodule), parsed once per file version (path, mtime, size)."""
+    st = path.stat()
+    key = (path, st.st_mtime_ns, st.st_size, package)
     cached = _IMPORT_CACHE.get(key)
     if cached is not None:
         return cached
@@ -192,7 +193,7 @@ def log_stream_arns(log_group: aws.cloudwatch.LogGroup) -> pulumi.Output[str]:
 def build_function(
     name: str,
     *,
-    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
     handler: str,
     code: pulumi.Archive,
     memory_mb: int,
@@ -205,6 +206,8 @@ def build_function(
     tags: Mapping[str, str] | None = None,
     kms_key_arn: pulumi.Input[str] | None = None,
     kms_writes: bool = False,
+    runtime: str = RUNTIME,
+    architecture: str = ARCHITECTURE,
 ) -> FunctionParts:
     """A function with its own role (least privilege: its `statements` plus its own log
     group and X-Ray), an explicit log group with retention, tracing, and an Errors alarm.
@@ -212,9 +215,10 @@ def build_function(
     the role may decrypt with it (and generate data keys if `kms_writes`: it writes to
     encrypted tables or queues).
 
-    Children are named `name`, `{name}-role`, `{name}-policy`, `{name}-logs`, `{name}-errors`.
+    Children are named `name`, `{name}-role`, `{name}-policy`, `{name}-logs`, `{name}-errors`;
+    `opts` (the parent, aliases) go to each, and `tags` to each that takes tags.
     """
-    child = pulumi.ResourceOptions(parent=parent)
+    child = opts
     tags = dict(tags or {}) or None
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs",
@@ -241,8 +245,8 @@ def build_function(
     function = aws.lambda_.Function(
         name,
         role=role.arn,
-        runtime=RUNTIME,
-        architectures=[ARCHITECTURE],
+        runtime=runtime,
+        architectures=[architecture],
         handler=handler,
         code=code,
         memory_size=memory_mb,
@@ -257,7 +261,7 @@ def build_function(
     )
     errors_alarm = metric_alarm(
         f"{name}-errors",
-        parent=parent,
+        opts=opts,
         description=f"{name} raised errors",
         namespace="AWS/Lambda",
         metric_name="Errors",
@@ -265,6 +269,7 @@ def build_function(
         statistic="Sum",
         threshold=0,
         alarm_actions=alarm_actions,
+        tags=tags,
     )
     return FunctionParts(role=role, log_group=log_group, policy=policy, function=function, errors_alarm=errors_alarm)
 
@@ -272,7 +277,7 @@ def build_function(
 def metric_alarm(
     name: str,
     *,
-    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
     description: str,
     namespace: str,
     metric_name: str,
@@ -281,6 +286,7 @@ def metric_alarm(
     threshold: float,
     alarm_actions: Sequence[pulumi.Input[str]],
     period_s: int = 60,
+    tags: Mapping[str, str] | None = None,
 ) -> aws.cloudwatch.MetricAlarm:
     """An alarm that fires when the metric goes above `threshold` in one period."""
     return aws.cloudwatch.MetricAlarm(
@@ -297,5 +303,6 @@ def metric_alarm(
         treat_missing_data="notBreaching",
         alarm_actions=list(alarm_actions),
         ok_actions=list(alarm_actions),
-        opts=pulumi.ResourceOptions(parent=parent),
+        tags=dict(tags or {}) or None,
+        opts=opts,
     )
