@@ -24,13 +24,13 @@ the environment can shift it.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from acme_eventsourcing.runtime import http
-from acme_eventsourcing.runtime.handler import Clock, ConfigurationError, LambdaHandler
+from acme_eventsourcing.runtime.handler import Clock, LambdaHandler
+from acme_eventsourcing.runtime.projections import ReadModelReader, freshness, reader_from_env, stuck_streams
 from acme_eventsourcing.runtime.routes import Match, query_params, serve, validate_params
 
 from leave_api.query_routes import QUERY_ROUTES
@@ -40,73 +40,8 @@ ICALENDAR = "text/calendar"
 CALENDAR_END = "END:VCALENDAR\r\n"
 BALANCE_FIELDS = ("employee_id", "year", "leave_type", "allowance", "rolled_over", "used", "pending", "remaining", "rolled_out")
 CALENDAR_FIELDS = ("request_id", "employee_id", "name", "leave_type", "start", "end", "status", "working_days")
-#: BatchGetItem's most keys per request.
-BATCH_GET_LIMIT = 100
 PENDING_FIELDS = ("request_id", "employee_id", "leave_type", "start", "end", "working_days")
 ADMIN = "admin"
-
-
-class ReadModelReader(Protocol):
-    """Read access to the projections' tables (by projection name)."""
-
-    def get(self, projection: str, pk: str, sk: str) -> dict[str, Any] | None:
-        """The document of one row, or None."""
-        ...
-
-    def query(self, projection: str, pk: str, sk_from: str = "") -> list[dict[str, Any]]:
-        """The documents of a partition's rows with sk >= `sk_from`, by sk."""
-        ...
-
-    def checkpoints(self, projection: str, stream_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Each stream's checkpoint in the projection: `version` (0 if none) and `stuck` (bool)."""
-        ...
-
-
-class DynamoDBReader:
-    """`ReadModelReader` on the read-model tables (low-level client, eventually consistent reads)."""
-
-    def __init__(self, client: Any, tables: Mapping[str, str]) -> None:
-        self._client = client
-        self._tables = dict(tables)
-
-    def get(self, projection: str, pk: str, sk: str) -> dict[str, Any] | None:
-        item = self._client.get_item(TableName=self._tables[projection], Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
-        return None if item is None else json.loads(item["doc"]["S"])
-
-    def checkpoints(self, projection: str, stream_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """One BatchGetItem per 100 streams (a calendar or pending list shows many), not a
-        GetItem each; keys DynamoDB leaves unprocessed are asked again."""
-        table = self._tables[projection]
-        found: dict[str, dict[str, Any]] = {s: {"version": 0, "stuck": False} for s in stream_ids}
-        for start in range(0, len(stream_ids), BATCH_GET_LIMIT):
-            keys = [{"pk": {"S": f"checkpoint#{s}"}, "sk": {"S": "checkpoint"}} for s in stream_ids[start : start + BATCH_GET_LIMIT]]
-            request: dict[str, Any] = {table: {"Keys": keys, "ProjectionExpression": "pk, version, stuck"}}
-            while request:
-                page = self._client.batch_get_item(RequestItems=request)
-                for item in page.get("Responses", {}).get(table, []):
-                    found[item["pk"]["S"].removeprefix("checkpoint#")] = {
-                        "version": int(item.get("version", {}).get("N", 0)),
-                        "stuck": item.get("stuck", {}).get("BOOL", False),
-                    }
-                request = page.get("UnprocessedKeys") or {}
-        return found
-
-    def query(self, projection: str, pk: str, sk_from: str = "") -> list[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._tables[projection],
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-        }
-        if sk_from:  # DynamoDB refuses an empty string in a key condition
-            kwargs["KeyConditionExpression"] += " AND sk >= :from"
-            kwargs["ExpressionAttributeValues"][":from"] = {"S": sk_from}
-        docs: list[dict[str, Any]] = []
-        while True:
-            page = self._client.query(**kwargs)
-            docs.extend(json.loads(item["doc"]["S"]) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return docs
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def wants_icalendar(accept: str | None) -> bool:
@@ -219,8 +154,7 @@ class QueriesApp:
     ) -> dict[str, Any]:
         if not caller.has_role(ADMIN):
             raise http.HttpError(403, "forbidden", "only an admin may list stuck streams")
-        items = [{**_stale(doc), "projection": projection} for projection in PROJECTIONS for doc in self._reader.query(projection, "stuck")]
-        return _conditional(event, http.json_response(200, {"items": items}))
+        return _conditional(event, http.json_response(200, {"items": stuck_streams(self._reader, PROJECTIONS)}))
 
     # --- how current an answer is -----------------------------------------------------------
 
@@ -230,19 +164,8 @@ class QueriesApp:
         """The 200 answer of a read-model query, saying how current it is: `as_of_version` (the
         version of `subject`'s stream the read model reflects), `as_of` (each stream the answer
         shows, with that version) and `stale` (those the projector is stuck on), with an ETag."""
-        streams = list(dict.fromkeys([*([subject] if subject else []), *others]))
-        checkpoints = self._reader.checkpoints(projection, streams) if streams else {}
-        if subject is not None:
-            body["as_of_version"] = checkpoints[subject]["version"]
-        body["as_of"] = {stream: c["version"] for stream, c in checkpoints.items()}
-        stuck = [self._reader.get(projection, "stuck", stream) for stream, c in checkpoints.items() if c["stuck"]]
-        body["stale"] = [_stale(doc) for doc in stuck if doc is not None]
+        body.update(freshness(self._reader, projection, subject, others))
         return _conditional(event, http.json_response(200, body))
-
-
-def _stale(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """What a query says of a stuck stream (the projector's `stuck` row)."""
-    return {name: doc[name] for name in ("stream_id", "stuck_at_version", "reason", "since") if name in doc}
 
 
 def _conditional(event: Mapping[str, Any], response: dict[str, Any]) -> dict[str, Any]:
@@ -259,14 +182,7 @@ def _conditional(event: Mapping[str, Any], response: dict[str, Any]) -> dict[str
 
 def build(environ: Mapping[str, str], clock: Clock) -> QueriesApp:
     """The app of the deployed function: every read-model table from the environment, its day from `clock`."""
-    import boto3  # deferred: importing this module must not need AWS
-
-    names = {p: f"READ_MODEL_TABLE_{p.upper()}" for p in PROJECTIONS}
-    missing = sorted(var for var in names.values() if not environ.get(var))
-    if missing:
-        raise ConfigurationError(f"{', '.join(missing)} not set: the queries function needs every read-model table")
-    tables = {p: environ[var] for p, var in names.items()}
-    return QueriesApp(DynamoDBReader(boto3.client("dynamodb"), tables), today=lambda: clock().astimezone(UTC).date())
+    return QueriesApp(reader_from_env(environ, PROJECTIONS), today=lambda: clock().astimezone(UTC).date())
 
 
 handler = LambdaHandler(build)

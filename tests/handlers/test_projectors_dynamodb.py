@@ -14,7 +14,7 @@ import pytest
 from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
 from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
 from acme_eventsourcing.runtime.handler import LambdaHandler
-from acme_eventsourcing.runtime.projections import DynamoDBReadModelStore, MalformedEventError, Projector
+from acme_eventsourcing.runtime.projections import DynamoDBReadModelReader, DynamoDBReadModelStore, MalformedEventError, Projector
 from leave_api import queries
 from leave_projections.rebuild import PROJECTIONS
 from moto import mock_aws
@@ -192,6 +192,6 @@ def test_query_checkpoints_are_read_in_batches_of_100_not_one_get_each(aws):
     calls: list[str] = []
     aws.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     streams = [f"employee#e{n}" for n in range(250)]
-    found = queries.DynamoDBReader(aws, {"calendar": "rm-many"}).checkpoints("calendar", streams)
+    found = DynamoDBReadModelReader(aws, {"calendar": "rm-many"}).checkpoints("calendar", streams)
     assert calls == ["BatchGetItem"] * 3
     assert found == {s: {"version": n + 1 if n % 2 == 0 else 0, "stuck": n == 10} for n, s in enumerate(streams)}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from acme_eventsourcing.runtime.handler import ConfigurationError, LambdaHandler
-from acme_eventsourcing.runtime.projections import InMemoryReadModelStore
+from acme_eventsourcing.runtime.projections import InMemoryReadModelStore, StoreReadModelReader
 from acme_eventsourcing.runtime.validation import errors as schema_errors
 from leave_api import queries
 from leave_api.api import BY_KEY
@@ -22,22 +22,9 @@ TODAY = date(2026, 6, 1)
 ADMIN = {"sub": "ana", "cognito:groups": "[admin]"}
 
 
-class StoreReader:
-    """`ReadModelReader` over the in-memory read-model stores of the projections."""
-
-    def __init__(self, stores: dict[str, InMemoryReadModelStore]) -> None:
-        self._stores = stores
-
-    def get(self, projection: str, pk: str, sk: str) -> dict[str, Any] | None:
-        row = self._stores[projection].get(pk, sk)
-        return None if row is None else dict(row.doc)
-
-    def query(self, projection: str, pk: str, sk_from: str = "") -> list[dict[str, Any]]:
-        return [dict(r.doc) for r in self._stores[projection].query(pk) if r.sk >= sk_from]
-
-    def checkpoints(self, projection: str, stream_ids: list[str]) -> dict[str, dict[str, Any]]:
-        states = {s: self._stores[projection].checkpoint_state(s) for s in stream_ids}
-        return {s: {"version": state.version, "stuck": state.stuck} for s, state in states.items()}
+def StoreReader(stores: dict[str, InMemoryReadModelStore]) -> StoreReadModelReader:  # noqa: N802 - reads like the class it was
+    """The library's `ReadModelReader` over the in-memory read-model stores of the projections."""
+    return StoreReadModelReader(stores)
 
 
 @pytest.fixture(scope="module")
@@ -323,7 +310,7 @@ def test_the_handlers_app_takes_today_from_the_handlers_clock_on_every_request(s
     assert isinstance(queries.handler, LambdaHandler) and queries.handler.build is queries.build
     assert abs(queries.handler.now() - datetime.now(UTC)) < timedelta(minutes=1)  # what AWS runs: the real day
     stores = {name: project(p, story, story.all_events()) for name, p in PROJECTIONS.items()}
-    monkeypatch.setattr(queries, "DynamoDBReader", lambda client, tables: StoreReader(stores))
+    monkeypatch.setattr(queries, "reader_from_env", lambda environ, projections: StoreReader(stores))
     handler = LambdaHandler(queries.build, environ={f"READ_MODEL_TABLE_{name.upper()}": f"leave-{name}" for name in queries.PROJECTIONS})
     balance = request("/employees/john/balance", {"sub": "john"})
     handler.use_clock(lambda: datetime(2025, 3, 1, 9, tzinfo=UTC))

@@ -66,5 +66,8 @@ def test_the_reader_is_wired_from_one_variable_per_projection(client: Any) -> No
     assert table_variable("order-totals") == "READ_MODEL_TABLE_ORDER_TOTALS"
     reader = reader_from_env({"READ_MODEL_TABLE_ORDERS": "rm-orders"}, ["orders"], client=client)
     assert reader.query("orders", "nothing") == []
-    with pytest.raises(ConfigurationError, match="^READ_MODEL_TABLE_TOTALS is not set"):
+    with pytest.raises(ConfigurationError, match="^READ_MODEL_TABLE_TOTALS not set") as one:
         reader_from_env({"READ_MODEL_TABLE_ORDERS": "rm-orders"}, ["orders", "totals"], client=client)
+    assert "READ_MODEL_TABLE_ORDERS" not in str(one.value)
+    with pytest.raises(ConfigurationError, match="^READ_MODEL_TABLE_ORDERS, READ_MODEL_TABLE_TOTALS not set"):
+        reader_from_env({}, ["orders", "totals"], client=client)  # every one missing, in one deployment error

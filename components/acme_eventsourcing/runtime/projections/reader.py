@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from ..handler import require
+from ..handler import ConfigurationError
 from .ports import CHECKPOINT_SK, STUCK_PK, ReadModelStore, checkpoint_pk
 
 #: BatchGetItem's most keys per request.
@@ -162,9 +162,13 @@ def table_variable(projection: str) -> str:
 
 def reader_from_env(environ: Mapping[str, str], projections: Iterable[str], client: Any = None) -> DynamoDBReadModelReader:
     """A `DynamoDBReadModelReader` on the tables named by `READ_MODEL_TABLE_<PROJECTION>`;
-    `ConfigurationError` naming the first variable missing. `client`: a boto3 DynamoDB client
+    `ConfigurationError` naming every variable missing. `client`: a boto3 DynamoDB client
     (default: a new one)."""
-    tables = {p: require(environ, table_variable(p), f"the name of the {p!r} read-model table") for p in projections}
+    projections = list(projections)
+    missing = [table_variable(p) for p in projections if not environ.get(table_variable(p))]
+    if missing:
+        raise ConfigurationError(f"{', '.join(missing)} not set: they should hold the names of the read-model tables this function reads")
+    tables = {p: environ[table_variable(p)] for p in projections}
     if client is None:
         import boto3
 
