@@ -90,9 +90,12 @@ def _imported_files(root: Path, entry_module: str) -> set[Path]:
     """Source files under `root` (and of the runtime library) that importing `entry_module` can load.
 
     The import graph is read from the source with `ast` (every `import`, at any depth: inside
-    functions too), each file parsed once per process. Only modules under `root` and this
-    library's runtime are followed: anything else (boto3, the standard library, the library's
-    Pulumi modules, which its `__init__` names only for type checkers) is the runtime's."""
+    functions too; not those under `if TYPE_CHECKING:`, which never run), each file parsed once
+    per process. A lazy package (its `__init__` maps public names to the modules that define
+    them in a `_HOMES` dict, and imports each on first use) gives `from package import Name`
+    the module `Name` lives in, and a plain `import package` all of them. Only modules under
+    `root` and this library's runtime are followed: anything else (boto3, the standard
+    library, the library's Pulumi modules) is the runtime's."""
     entry = root / (entry_module.replace(".", "/") + ".py")
     if not entry.is_file():
         raise ValueError(f"handler module {entry_module!r} not found under {root} (looked for {entry})")
@@ -117,6 +120,11 @@ def _imported_files(root: Path, entry_module: str) -> set[Path]:
 
     found: set[Path] = set()
     pending = [(entry_module, entry.resolve())]
+
+    def want(name: str) -> None:
+        if (target := locate(name)) is not None and target not in found:
+            pending.append((name, target))
+
     while pending:
         name, path = pending.pop()
         if path in found:
@@ -124,12 +132,17 @@ def _imported_files(root: Path, entry_module: str) -> set[Path]:
         found.add(path)
         parts = name.split(".")
         for i in range(1, len(parts)):  # a module's packages run their __init__ first
-            if (init := locate(".".join(parts[:i]))) is not None and init not in found:
-                pending.append((".".join(parts[:i]), init))
+            want(".".join(parts[:i]))
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for imported in _imports_of(path, package):
-            if (target := locate(imported)) is not None and target not in found:
-                pending.append((imported, target))
+        for module, names in _scan(path, package).imports:
+            for i in range(1, module.count(".") + 2):
+                want(".".join(module.split(".")[:i]))
+            init = locate(module)
+            homes = _scan(init, module).homes if init is not None and init.name == "__init__.py" else {}
+            for imported in names if names is not None else homes:
+                want(f"{module}.{imported}")  # a submodule
+                if imported in homes:
+                    want(homes[imported])
     # the handler's package __init__ files run first, whatever the entry imports
     for parent in entry.relative_to(root).parents:
         if parent != Path(".") and (init := root / parent / "__init__.py").is_file():
@@ -137,36 +150,65 @@ def _imported_files(root: Path, entry_module: str) -> set[Path]:
     return found
 
 
-_IMPORT_CACHE: dict[tuple[Path, int, int, str], tuple[str, ...]] = {}
+@dataclass(frozen=True)
+class _Scan:
+    """What one source file imports: (module, the names of `from module import ...` or None for
+    `import module`); and, for a lazy package's `__init__`, its `_HOMES` (name -> module)."""
+
+    imports: tuple[tuple[str, tuple[str, ...] | None], ...]
+    homes: Mapping[str, str]
 
 
-def _imports_of(path: Path, package: str) -> tuple[str, ...]:
-    """Absolute names of the modules `path` may import (`from a import b` gives `a` and `a.b`:
-    `b` may be a submodule), parsed once per file version (path, mtime, size)."""
+_SCANS: dict[tuple[Path, int, int, str], _Scan] = {}
+
+
+def _scan(path: Path, package: str) -> _Scan:
+    """The imports of `path` (absolute names, relative ones resolved against `package`), parsed
+    once per file version (path, mtime, size)."""
     st = path.stat()
     key = (path, st.st_mtime_ns, st.st_size, package)
-    cached = _IMPORT_CACHE.get(key)
+    cached = _SCANS.get(key)
     if cached is not None:
         return cached
-    names: list[str] = []
-    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                parts = alias.name.split(".")
-                names.extend(".".join(parts[: i + 1]) for i in range(len(parts)))
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
-                module = ".".join([*base, node.module] if node.module else base)
-            else:
-                module = node.module or ""
-            parts = module.split(".")
-            names.extend(".".join(parts[: i + 1]) for i in range(len(parts)))
-            names.extend(f"{module}.{alias.name}" for alias in node.names if alias.name != "*")
-    result = tuple(dict.fromkeys(names))
-    _IMPORT_CACHE[key] = result
-    return result
+
+    def absolute(module: str | None, level: int) -> str:
+        if not level:
+            return module or ""
+        base = package.split(".")
+        base = base[: len(base) - (level - 1)] if level > 1 else base
+        return ".".join([*base, module] if module else base)
+
+    imports: list[tuple[str, tuple[str, ...] | None]] = []
+    homes: dict[str, str] = {}
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child.test):
+                for other in child.orelse:
+                    visit(other)
+                continue
+            if isinstance(child, ast.Import):
+                imports.extend((alias.name, None) for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                imports.append((absolute(child.module, child.level), tuple(a.name for a in child.names if a.name != "*")))
+            elif isinstance(child, ast.Assign | ast.AnnAssign) and node is tree and isinstance(child.value, ast.Dict):
+                targets = child.targets if isinstance(child, ast.Assign) else [child.target]
+                if any(isinstance(t, ast.Name) and t.id == "_HOMES" for t in targets):
+                    for k, v in zip(child.value.keys, child.value.values, strict=True):
+                        if isinstance(k, ast.Constant) and isinstance(v, ast.Constant) and isinstance(v.value, str):
+                            level = len(v.value) - len(v.value.lstrip("."))
+                            homes[str(k.value)] = absolute(v.value.lstrip(".") or None, level) if level else v.value
+            visit(child)
+
+    tree = ast.parse(path.read_bytes(), str(path))
+    visit(tree)
+    scan = _Scan(imports=tuple(imports), homes=homes)
+    _SCANS[key] = scan
+    return scan
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def _shipped(relative: Path) -> bool:

@@ -136,3 +136,27 @@ def test_the_import_scan_is_remembered_until_a_source_changes(code_root: Path) -
     assert set(package_code(code_root, ["app", "shared"], "app.handler").assets) == first  # the remembered scan
     _write(code_root, {"app/lazy.py": "import app.unused\n\n\ndef later(x):\n    return x\n"})
     assert "app/unused.py" in package_code(code_root, ["app", "shared"], "app.handler").assets
+
+
+def test_a_name_from_a_lazy_package_ships_the_module_it_lives_in_and_no_other(code_root: Path) -> None:
+    _write(code_root, {"app/rules.py": "from acme_eventsourcing.runtime.projections import freshness\nX = 1\n"})
+
+    library = {name for name in package_code(code_root, ["app", "shared"], "app.handler").assets if name.startswith("acme_eventsourcing/")}
+
+    assert "acme_eventsourcing/runtime/projections/reader.py" in library  # where `freshness` is defined (the package's _HOMES)
+    assert "acme_eventsourcing/runtime/projections/core.py" not in library  # the projector: named in the package only for type checkers
+    assert not any(name.startswith("acme_eventsourcing/runtime/eventstore/") for name in library)
+
+
+def test_a_plain_import_of_a_lazy_package_ships_everything_it_may_hand_out(code_root: Path) -> None:
+    _write(code_root, {"app/rules.py": "import acme_eventsourcing.runtime.eventstore as es\nX = es\n"})
+
+    assets = package_code(code_root, ["app", "shared"], "app.handler").assets
+
+    assert {"acme_eventsourcing/runtime/eventstore/dynamodb.py", "acme_eventsourcing/runtime/eventstore/memory.py"} <= set(assets)
+
+
+def test_imports_under_type_checking_are_not_shipped(code_root: Path) -> None:
+    _write(code_root, {"app/rules.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from shared import big\nX = 1\n"})
+
+    assert "shared/big.py" not in package_code(code_root, ["app", "shared"], "app.handler").assets

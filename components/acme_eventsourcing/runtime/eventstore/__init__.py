@@ -17,8 +17,8 @@ Both adapters pass one contract suite, `acme_eventsourcing.testing.eventstore_co
 run it against your own adapter too.
 
 The adapters are loaded on first use, so code that needs only the ports (the item contract,
-the publisher) does not import botocore; `InMemoryEventStore` is a test double that a
-function's zip, trimmed to the modules its handler imports, does not carry.
+the publisher) does not import botocore, and a function's zip, trimmed to the modules its
+handler imports, carries only the adapter it names.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -34,20 +34,27 @@ from .ports import (
     StoredEvent,
 )
 
-if TYPE_CHECKING:  # (not the in-memory store: a static import would ship it in every zip)
+if TYPE_CHECKING:
     from .dynamodb import DynamoDBEventStore
+    from .memory import InMemoryEventStore
+
+#: The adapters, imported on first use (a lazy package: function packaging reads this map,
+#: so `from ...eventstore import DynamoDBEventStore` ships dynamodb.py and not memory.py).
+_HOMES: dict[str, str] = {
+    "DynamoDBEventStore": ".dynamodb",
+    "InMemoryEventStore": ".memory",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "DynamoDBEventStore":
-        from .dynamodb import DynamoDBEventStore
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return DynamoDBEventStore
-    if name == "InMemoryEventStore":
-        import importlib
-
-        return importlib.import_module(f"{__name__}.memory").InMemoryEventStore  # computed: zips leave it out
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [

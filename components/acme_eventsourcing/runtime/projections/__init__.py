@@ -39,39 +39,92 @@ rows per event (a transaction holds 100 actions; defer the rest with
 
 from __future__ import annotations
 
-from ..envelopes import BusEvent, MalformedEventError, from_bus, parse_bus_event
-from ..eventstore.ports import StoredEvent
-from ..handler import ConfigurationError
-from .core import DEFAULT_MAX_ACTIONS, MissingEventsError, Projection, Projector, Refreshing, Session
-from .dynamodb import DynamoDBReadModelStore
-from .entry import ProjectorApp, build_projector, projector_handler
-from .memory import InMemoryReadModelStore
-from .ports import (
-    CHECKPOINT_PREFIX,
-    STUCK_PK,
-    Check,
-    Checkpoint,
-    CheckpointMove,
-    ConflictError,
-    EventLoader,
-    ReadModelError,
-    ReadModelStore,
-    Row,
-    TooManyActionsError,
-    Write,
-    checkpoint_pk,
-)
-from .reader import (
-    DynamoDBReadModelReader,
-    ReadModelReader,
-    StoreReadModelReader,
-    freshness,
-    reader_from_env,
-    stale_entry,
-    stuck_streams,
-    table_variable,
-)
-from .rebuild import EventsReader, EventsTableReader, RebuildReport, StreamsReader, rebuild
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__ imports each from its module
+    from ..envelopes import BusEvent, MalformedEventError, from_bus, parse_bus_event
+    from ..eventstore.ports import StoredEvent
+    from ..handler import ConfigurationError
+    from .core import DEFAULT_MAX_ACTIONS, MissingEventsError, Projection, Projector, Refreshing, Session
+    from .dynamodb import DynamoDBReadModelStore
+    from .entry import ProjectorApp, build_projector, projector_handler
+    from .memory import InMemoryReadModelStore
+    from .ports import (
+        CHECKPOINT_PREFIX,
+        STUCK_PK,
+        Check,
+        Checkpoint,
+        CheckpointMove,
+        ConflictError,
+        EventLoader,
+        ReadModelError,
+        ReadModelStore,
+        Row,
+        TooManyActionsError,
+        Write,
+        checkpoint_pk,
+    )
+    from .reader import (
+        DynamoDBReadModelReader,
+        ReadModelReader,
+        StoreReadModelReader,
+        freshness,
+        reader_from_env,
+        stale_entry,
+        stuck_streams,
+        table_variable,
+    )
+    from .rebuild import EventsReader, EventsTableReader, RebuildReport, StreamsReader, rebuild
+
+#: Where each public name lives: its module is imported when the name is first used, so a
+#: function that needs the reader (queries) loads neither the stores nor rebuild, and its
+#: zip holds only what it imports.
+_HOMES: dict[str, str] = {
+    "CHECKPOINT_PREFIX": ".ports",
+    "DEFAULT_MAX_ACTIONS": ".core",
+    "STUCK_PK": ".ports",
+    "BusEvent": "..envelopes",
+    "Check": ".ports",
+    "Checkpoint": ".ports",
+    "CheckpointMove": ".ports",
+    "ConfigurationError": "..handler",
+    "ConflictError": ".ports",
+    "DynamoDBReadModelReader": ".reader",
+    "DynamoDBReadModelStore": ".dynamodb",
+    "EventLoader": ".ports",
+    "EventsReader": ".rebuild",
+    "EventsTableReader": ".rebuild",
+    "InMemoryReadModelStore": ".memory",
+    "MalformedEventError": "..envelopes",
+    "MissingEventsError": ".core",
+    "Projection": ".core",
+    "Projector": ".core",
+    "ProjectorApp": ".entry",
+    "ReadModelError": ".ports",
+    "ReadModelReader": ".reader",
+    "ReadModelStore": ".ports",
+    "RebuildReport": ".rebuild",
+    "Refreshing": ".core",
+    "Row": ".ports",
+    "Session": ".core",
+    "StoreReadModelReader": ".reader",
+    "StoredEvent": "..eventstore.ports",
+    "StreamsReader": ".rebuild",
+    "TooManyActionsError": ".ports",
+    "Write": ".ports",
+    "build_projector": ".entry",
+    "checkpoint_pk": ".ports",
+    "freshness": ".reader",
+    "from_bus": "..envelopes",
+    "parse_bus_event": "..envelopes",
+    "projector_handler": ".entry",
+    "reader_from_env": ".reader",
+    "rebuild": ".rebuild",
+    "stale_entry": ".reader",
+    "stuck_streams": ".reader",
+    "table_variable": ".reader",
+}
 
 __all__ = [
     "CHECKPOINT_PREFIX",
@@ -118,3 +171,18 @@ __all__ = [
     "stuck_streams",
     "table_variable",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(home, __name__)
+    # every public name of that module at once: importing `.rebuild` just set this package's
+    # attribute `rebuild` to the submodule, which must not shadow the function of that name
+    globals().update({n: getattr(module, n) for n, h in _HOMES.items() if h == home})
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

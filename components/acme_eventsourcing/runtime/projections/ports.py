@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..eventstore.ports import StoredEvent
+if TYPE_CHECKING:  # an annotation only: the read side (queries) ships no event store
+    from ..eventstore.ports import StoredEvent
 
 CHECKPOINT_PREFIX = "checkpoint#"
 CHECKPOINT_SK = "checkpoint"
