@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from acme_eventsourcing.runtime.eventstore.ports import Append, ConcurrencyError, EventStore, NewEvent
@@ -68,15 +68,19 @@ class CommandsApp:
         raise http.HttpError(404, "no_route", f"no route {route!r}")
 
     def _decide(self, order_id: str, who: http.Caller, decide: Callable[[domain.Order], domain.Decision]) -> None:
-        stream = domain.stream_id(order_id)
-        loaded = self._store.load(stream)
-        decision = decide(domain.fold([(e.event_type, e.data) for e in loaded]))
-        now = self._clock().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        events = [
-            NewEvent(event_type=t, data=d, event_id=uuid.uuid4().hex, occurred_at=now, metadata={"actor": who.employee_id})
-            for t, d in decision
-        ]
-        self._store.append([Append(stream_id=stream, expected_version=len(loaded), events=events)])
+        append_decision(self._store, domain.stream_id(order_id), decide, actor=who.employee_id, now=self._clock())
+
+
+def append_decision(
+    store: EventStore, stream: str, decide: Callable[[domain.Order], domain.Decision], *, actor: str, now: datetime
+) -> None:
+    """Load the stream, fold it, let the domain decide, append what it decided, expecting the
+    version loaded: if another writer appended in between, `ConcurrencyError` and nothing is written."""
+    loaded = store.load(stream)
+    decision = decide(domain.fold([(e.event_type, e.data) for e in loaded]))
+    at = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    events = [NewEvent(event_type=t, data=d, event_id=uuid.uuid4().hex, occurred_at=at, metadata={"actor": actor}) for t, d in decision]
+    store.append([Append(stream_id=stream, expected_version=len(loaded), events=events)])
 
 
 def _items(body: Mapping[str, Any]) -> list[dict[str, Any]]:
