@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "components"))  # the publisher imports the rest of the runtime library it ships with
 os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
 
 import boto3  # noqa: E402,F401 - imported first: the Lambda runtime provides it, so it is not the publisher's cost

@@ -87,7 +87,7 @@ def test_leave_functions_ship_no_module_of_another_function() -> None:
 
 
 def test_code_that_imports_the_runtime_library_ships_the_library_modules_it_uses(code_root: Path) -> None:
-    _write(code_root, {"app/rules.py": "from acme_eventsourcing.runtime import publisher\nX = 1\n"})
+    _write(code_root, {"app/rules.py": "from acme_eventsourcing.runtime import handler\nX = 1\n"})
 
     archive = package_code(code_root, ["app", "shared"], "app.handler")
 
@@ -95,8 +95,20 @@ def test_code_that_imports_the_runtime_library_ships_the_library_modules_it_uses
     assert library == [
         "acme_eventsourcing/__init__.py",
         "acme_eventsourcing/runtime/__init__.py",
-        "acme_eventsourcing/runtime/publisher.py",
+        "acme_eventsourcing/runtime/handler.py",
     ], "only the runtime modules the code imports: never the Pulumi modules the package's __init__ names for type checkers"
+
+
+def test_library_modules_ship_with_the_library_modules_they_import(code_root: Path) -> None:
+    _write(code_root, {"app/rules.py": "from acme_eventsourcing.runtime import publisher\nX = 1\n"})
+
+    archive = package_code(code_root, ["app", "shared"], "app.handler")
+
+    library = {name for name in archive.assets if name.startswith("acme_eventsourcing/")}
+    # the publisher reads items with the item contract, which speaks the event store's records
+    assert {"acme_eventsourcing/runtime/publisher.py", "acme_eventsourcing/runtime/items.py"} <= library
+    assert "acme_eventsourcing/runtime/eventstore/ports.py" in library
+    assert "acme_eventsourcing/runtime/eventstore/memory.py" not in library  # the test double never ships
 
 
 def test_untrimmed_code_that_imports_the_library_ships_its_whole_runtime(code_root: Path) -> None:

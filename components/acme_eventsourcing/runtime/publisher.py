@@ -1,7 +1,11 @@
 """The publisher: DynamoDB stream INSERTs of the Events table -> EventBridge entries.
 
-Deployed by `EventSourcedService` as a single file, so it uses only the standard library
-and boto3. Two entry points share one conversion (`bus_event`):
+Deployed by `EventSourcedService` from the runtime library (this module and the library
+modules it imports: the item contract `acme_eventsourcing.runtime.items` and the event
+store's ports); standard library and boto3 otherwise. It reads every `NewImage` with the
+item contract's `read_event_item`, the same module the event store writes with, so an item
+the publisher refuses is one that breaks that contract, and the refusal names it. Two entry
+points share one conversion (`bus_event`):
 
 - `handler` (the Lambda publisher; environment `EVENT_BUS_NAME`, `EVENT_SOURCE`): each
   event item becomes one PutEvents entry: `Source` = the service's source, `DetailType` =
@@ -32,19 +36,17 @@ from datetime import datetime
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
+
+from acme_eventsourcing.runtime.items import ItemContractError, is_event_item, read_event_item
 
 MAX_ENTRIES_PER_CALL = 10
 MAX_BYTES_PER_CALL = 256 * 1024
 TIME_ENTRY_BYTES = 14
 """What AWS counts for an entry's `Time`, whatever its text."""
 
-_RESERVED_METADATA = frozenset({"event_id", "stream_id", "version", "occurred_at"})
-
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
-_deserializer = TypeDeserializer()
 
 
 def entry_size(entry: Mapping[str, Any]) -> int:
@@ -60,14 +62,8 @@ def entry_size(entry: Mapping[str, Any]) -> int:
 
 
 class UnpublishableRecord(Exception):
-    """A stream record that can never become a PutEvents entry (malformed or too large)."""
-
-
-def _text(item: Mapping[str, Any], name: str) -> str:
-    value = item.get(name)
-    if not isinstance(value, str) or not value:
-        raise UnpublishableRecord(f"attribute {name!r} is missing or not a non-empty string")
-    return value
+    """A stream record that can never become a PutEvents entry (it breaks the item
+    contract, or its entry is too large); the message says which."""
 
 
 @dataclass(frozen=True)
@@ -103,34 +99,19 @@ def event_insert(record: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | N
     """(stream id, NewImage) of a stream record that inserts an event item; None for any
     other record (MODIFY, REMOVE, idempotency items)."""
     image = record.get("dynamodb", {}).get("NewImage", {})
-    if record.get("eventName") != "INSERT" or image.get("record_type") != {"S": "event"}:
+    if record.get("eventName") != "INSERT" or not is_event_item(image):
         return None
     return record["dynamodb"]["Keys"]["stream_id"]["S"], image
 
 
 def bus_event(stream_id: str, image: Mapping[str, Any]) -> BusEvent:
-    """The bus event of an event item's NewImage (DynamoDB JSON); UnpublishableRecord if
-    the item is malformed (missing attributes, bad JSON, bad timestamp)."""
+    """The bus event of an event item's NewImage (DynamoDB JSON), read with the item
+    contract; UnpublishableRecord naming the attribute and the contract if it breaks it."""
     try:
-        item = {name: _deserializer.deserialize(value) for name, value in image.items()}
-        occurred_at = _text(item, "occurred_at")
-        datetime.fromisoformat(occurred_at)
-        metadata = json.loads(_text(item, "metadata"))
-        if not isinstance(metadata, dict):
-            raise UnpublishableRecord("metadata is not a JSON object")
-        detail = {
-            "metadata": {
-                "event_id": _text(item, "event_id"),
-                "stream_id": stream_id,
-                "version": int(item["version"]),
-                "occurred_at": occurred_at,
-                **{k: v for k, v in metadata.items() if k not in _RESERVED_METADATA},
-            },
-            "data": json.loads(_text(item, "data")),
-        }
-        return BusEvent(detail_type=_text(item, "event_type"), occurred_at=occurred_at, detail=detail)
-    except (KeyError, TypeError, ValueError) as exc:  # unreadable image, bad JSON, bad timestamp
+        stored = read_event_item({**image, "stream_id": {"S": stream_id}})
+    except ItemContractError as exc:
         raise UnpublishableRecord(f"malformed event item: {exc}") from exc
+    return BusEvent(detail_type=stored.event_type, occurred_at=stored.occurred_at, detail=stored.envelope())
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """DynamoDB event store: the Events table adapter of the `EventStore` port.
 
-Item layout (fixed, see the team brief): keys `stream_id` (S) and `version` (N); event
-items carry `record_type="event"`, `event_type`, `event_id`, `occurred_at` and `data` /
-`metadata` as JSON text; the idempotency record of a request is the item
-`(idempotency#<key>, 0)` with `record_type="idempotency"`, `request_hash`, `response`
-(JSON text) and `created_at`.
+Items follow the Events-table item contract (`acme_eventsourcing.runtime.items`, field by
+field): keys `stream_id` (S) and `version` (N); event items carry `record_type="event"`,
+`event_type`, `event_id`, `occurred_at` and `data` / `metadata` as JSON text; the
+idempotency record of a request is the item `(idempotency#<key>, 0)` with
+`record_type="idempotency"`, `request_hash`, `response` (JSON text) and `created_at`.
+This adapter writes and reads them only through that module.
 
 An append is one `TransactWriteItems` call: one `Put` per event and for the idempotency
 record, each conditioned on `attribute_not_exists(stream_id)` (the slot is free), plus,
@@ -14,21 +15,20 @@ so a caller that expects a version the stream never reached cannot leave a gap.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..items import IDEMPOTENCY_PREFIX, event_item, idempotency_item, read_event_item, read_idempotency_item
 from .ports import (
     Append,
     ConcurrencyError,
     IdempotencyKeyUsed,
     IdempotencyRecord,
-    NewEvent,
     StoredEvent,
 )
-from .rules import IDEMPOTENCY_PREFIX, check_append, encode_json
+from .rules import check_append
 
 _SLOT_FREE = "attribute_not_exists(stream_id)"
 _VERSION_EXISTS = "attribute_exists(stream_id)"
@@ -73,7 +73,7 @@ class DynamoDBEventStore:
         events: list[StoredEvent] = []
         while True:
             page = self._client.query(**params)
-            events.extend(_stored_event(item) for item in page["Items"])
+            events.extend(read_event_item(item) for item in page["Items"])
             if "LastEvaluatedKey" not in page:
                 return events
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -85,7 +85,7 @@ class DynamoDBEventStore:
         items: list[dict[str, Any]] = []
         owners: list[str] = []  # per transaction item: the stream id of its key
         if idempotency is not None:
-            item = _idempotency_item(idempotency)
+            item = idempotency_item(idempotency)
             items.append(self._put(item))
             owners.append(item["stream_id"]["S"])
         stored: list[StoredEvent] = []
@@ -113,10 +113,10 @@ class DynamoDBEventStore:
                 )
                 owners.append(a.stream_id)
             for version, event in enumerate(a.events, start=a.expected_version + 1):
-                item = _event_item(a.stream_id, version, event)
+                item = event_item(a.stream_id, version, event)
                 items.append(self._put(item))
                 owners.append(a.stream_id)
-                stored.append(_stored_event(item))
+                stored.append(read_event_item(item))
         if not items:
             return []
         try:
@@ -130,51 +130,10 @@ class DynamoDBEventStore:
         """The stored record for a scoped idempotency key, or None (strongly consistent read)."""
         response = self._client.get_item(TableName=self._table, Key=_key(IDEMPOTENCY_PREFIX + key, 0), ConsistentRead=True)
         item = response.get("Item")
-        if item is None:
-            return None
-        return IdempotencyRecord(
-            key=key,
-            request_hash=item["request_hash"]["S"],
-            response=json.loads(item["response"]["S"]),
-            created_at=item["created_at"]["S"],
-        )
+        return None if item is None else read_idempotency_item(item)
 
     def _put(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": _SLOT_FREE}}
-
-
-def _event_item(stream_id: str, version: int, event: NewEvent) -> dict[str, Any]:
-    return {
-        **_key(stream_id, version),
-        "record_type": {"S": "event"},
-        "event_type": {"S": event.event_type},
-        "event_id": {"S": event.event_id},
-        "occurred_at": {"S": event.occurred_at},
-        "data": {"S": encode_json(event.data)},
-        "metadata": {"S": encode_json(event.metadata)},
-    }
-
-
-def _idempotency_item(record: IdempotencyRecord) -> dict[str, Any]:
-    return {
-        **_key(IDEMPOTENCY_PREFIX + record.key, 0),
-        "record_type": {"S": "idempotency"},
-        "request_hash": {"S": record.request_hash},
-        "response": {"S": encode_json(record.response)},
-        "created_at": {"S": record.created_at},
-    }
-
-
-def _stored_event(item: dict[str, Any]) -> StoredEvent:
-    return StoredEvent(
-        stream_id=item["stream_id"]["S"],
-        version=int(item["version"]["N"]),
-        event_type=item["event_type"]["S"],
-        event_id=item["event_id"]["S"],
-        occurred_at=item["occurred_at"]["S"],
-        data=json.loads(item["data"]["S"]),
-        metadata=json.loads(item["metadata"]["S"]),
-    )
 
 
 def _raise_conflict(

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..items import encode_json
 from .ports import (
     Append,
     ConcurrencyError,
@@ -20,7 +21,7 @@ from .ports import (
     NewEvent,
     StoredEvent,
 )
-from .rules import check_append, encode_json
+from .rules import check_append
 
 
 @dataclass(frozen=True)

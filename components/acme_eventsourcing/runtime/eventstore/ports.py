@@ -11,14 +11,36 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
+def new_event_id() -> str:
+    """A fresh event id: a uuid4 as 32 hex digits."""
+    import uuid  # deferred: keeps the module cheap to import on a cold start
+
+    return uuid.uuid4().hex
+
+
+def utc_timestamp() -> str:
+    """The current time as an `occurred_at` value, e.g. ``2026-01-05T09:00:00Z``."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass(frozen=True, kw_only=True)
 class NewEvent:
-    """An event the application wants to append (not stored yet)."""
+    """An event the application wants to append (not stored yet).
+
+    `event_type` names it (the bus event's `DetailType`); `data` is its JSON-object payload.
+    `event_id` defaults to a fresh uuid4 hex and `occurred_at` to now (ISO-8601 UTC, e.g.
+    ``2026-01-05T09:00:00Z``; any date-time with its offset is accepted, a naive one is
+    refused). `metadata` is free-form JSON (`actor`, `idempotency_key`, `correlation_id`,
+    `causation_id` by convention). The store refuses an event that cannot make an item of the
+    item contract (`acme_eventsourcing.runtime.items`), naming the attribute.
+    """
 
     event_type: str
     data: Mapping[str, Any]
-    event_id: str
-    occurred_at: str  # ISO-8601 UTC, e.g. "2026-01-05T09:00:00Z"
+    event_id: str = field(default_factory=new_event_id)
+    occurred_at: str = field(default_factory=utc_timestamp)
     metadata: Mapping[str, Any] = field(default_factory=dict)  # actor, idempotency_key, correlation_id, causation_id
 
 

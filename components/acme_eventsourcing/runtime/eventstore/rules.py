@@ -6,17 +6,15 @@ the same appends with the same messages (the contract suite runs against both).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from ..items import IDEMPOTENCY_PREFIX, check_event, encode_json
 from .ports import Append, IdempotencyRecord
+
+__all__ = ["IDEMPOTENCY_PREFIX", "MAX_TRANSACTION_ITEMS", "check_append", "encode_json", "transaction_items"]
 
 MAX_TRANSACTION_ITEMS = 100
 """DynamoDB's limit of actions in one `TransactWriteItems` call."""
-
-IDEMPOTENCY_PREFIX = "idempotency#"
-"""Stream ids with this prefix hold idempotency records, never events."""
 
 
 def transaction_items(appends: Sequence[Append], idempotency: IdempotencyRecord | None) -> int:
@@ -35,7 +33,10 @@ def check_append(appends: Sequence[Append], idempotency: IdempotencyRecord | Non
     """Reject an append that no adapter may write, with a `ValueError` that says why.
 
     Every adapter calls this before writing anything. Versions are assigned by the store
-    (`expected_version + 1`, `+ 2`, ...), so they are contiguous by construction.
+    (`expected_version + 1`, `+ 2`, ...), so they are contiguous by construction. Every
+    event must make an item of the item contract (`acme_eventsourcing.runtime.items`:
+    event type and id non-empty, `occurred_at` an ISO-8601 date-time with its offset),
+    else `items.ItemContractError` (a `ValueError`) names the attribute.
     """
     seen: set[str] = set()
     for a in appends:
@@ -46,6 +47,8 @@ def check_append(appends: Sequence[Append], idempotency: IdempotencyRecord | Non
         seen.add(a.stream_id)
         if isinstance(a.expected_version, bool) or not isinstance(a.expected_version, int) or a.expected_version < 0:
             raise ValueError(f"expected_version of {a.stream_id!r} must be an int >= 0, got {a.expected_version!r}")
+        for event in a.events:
+            check_event(a.stream_id, event)
     if appends and idempotency is None and not any(a.events for a in appends):
         raise ValueError("append of read guards only writes nothing: add an event or an idempotency record")
     if idempotency is not None and not idempotency.key:
@@ -56,8 +59,3 @@ def check_append(appends: Sequence[Append], idempotency: IdempotencyRecord | Non
             f"append needs {items} transaction items (events + version checks + idempotency record), "
             f"more than the {MAX_TRANSACTION_ITEMS} DynamoDB allows in one transaction"
         )
-
-
-def encode_json(value: Mapping[str, Any]) -> str:
-    """JSON text as stored in the `data`, `metadata` and `response` attributes."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
