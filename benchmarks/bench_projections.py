@@ -33,9 +33,7 @@ for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
 
 import boto3  # noqa: E402
 from acme_eventsourcing.runtime.eventstore.ports import StoredEvent  # noqa: E402
-from leave_projections.core import Projector  # noqa: E402
-from leave_projections.dynamodb import DynamoDBReadModelStore  # noqa: E402
-from leave_projections.memory import InMemoryReadModelStore  # noqa: E402
+from acme_eventsourcing.runtime.projections import DynamoDBReadModelStore, InMemoryReadModelStore, Projector  # noqa: E402
 from leave_projections.rebuild import PROJECTIONS  # noqa: E402
 from moto import mock_aws  # noqa: E402
 

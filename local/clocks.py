@@ -41,7 +41,8 @@ def set_day(functions: Iterable[LoadedFunction], day: date) -> list[str]:
         entry = getattr(fn.module, fn.decl.handler.rpartition(".")[2], None)
         if callable(getattr(entry, "use_clock", None)):
             entry.use_clock(fixed.now)  # type: ignore[union-attr]
-            shifted.append(fn.decl.logical)
+            if getattr(entry, "uses_clock", True):  # an app that reads no clock is not shifted
+                shifted.append(fn.decl.logical)
             continue
         found = [name for name in seams if callable(getattr(fn.module, name, None))]
         for name in found:

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.projections import Session, projector_handler
 from leave.events import AUDIT_EVENT_TYPES
-
-from leave_projections.core import ProjectorHandler, Session
 
 
 def audit_pk(stream_id: str) -> str:
@@ -33,4 +32,4 @@ class AuditProjection:
         session.put(audit_pk(event.stream_id), f"{event.version:010d}", envelope)
 
 
-handler = ProjectorHandler(AuditProjection())
+handler = projector_handler(AuditProjection())

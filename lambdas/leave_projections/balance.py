@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.projections import Session, projector_handler
 from leave import location
 from leave.balance import balance
 from leave.events import (
@@ -37,7 +38,6 @@ from leave.ids import EMPLOYEE_STREAM_PREFIX, location_stream_id
 from leave.location import LocationState
 
 from leave_projections import employees
-from leave_projections.core import ProjectorHandler, Session
 
 STATE_SK = "state"
 
@@ -147,4 +147,4 @@ def leave_types(history: employees.History, locations: dict[str, LocationState])
     return sorted(found)
 
 
-handler = ProjectorHandler(BalanceProjection())
+handler = projector_handler(BalanceProjection())

@@ -26,6 +26,7 @@ from datetime import date
 from typing import Any
 
 from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.projections import Session, projector_handler
 from leave.employee import EmployeeState, LeaveStatus
 from leave.events import (
     CALENDAR_EVENT_TYPES,
@@ -37,7 +38,6 @@ from leave.events import (
 from leave.ids import EMPLOYEE_STREAM_PREFIX, employee_stream_id
 
 from leave_projections import employees, ical
-from leave_projections.core import ProjectorHandler, Session
 
 STATE_SK = "state"
 SHOWN = {LeaveStatus.PENDING: "pending", LeaveStatus.APPROVED: "approved"}
@@ -164,4 +164,4 @@ def rows(history: employees.History) -> dict[tuple[str, str], dict[str, Any]]:
     return found
 
 
-handler = ProjectorHandler(CalendarProjection())
+handler = projector_handler(CalendarProjection())

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.projections import Session
 from leave import employee
 from leave.employee import EmployeeState
 from leave.events import Event, parse_event
 from leave.ids import EMPLOYEE_STREAM_PREFIX, employee_stream_id
-
-from leave_projections.core import Session
 
 HEAD_SK = "head"
 EVENT_PREFIX = "event#"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.projections import Session, projector_handler
 from leave.events import (
     PENDING_EVENT_TYPES,
     ApproverAssigned,
@@ -35,8 +36,6 @@ from leave.events import (
     parse_event,
 )
 from leave.ids import EMPLOYEE_STREAM_PREFIX, employee_stream_id
-
-from leave_projections.core import ProjectorHandler, Session
 
 STATE_SK = "state"
 
@@ -135,4 +134,4 @@ class PendingProjection:
         session.put(event.stream_id, STATE_SK, {"approver_id": new})
 
 
-handler = ProjectorHandler(PendingProjection())
+handler = projector_handler(PendingProjection())

@@ -5,7 +5,12 @@ Subscribed (by its own rule, choreography) to source `acme.leave`, detail-types
 `WEBHOOK_URL` (Slack-compatible: it has a `text`), with the event id as `Idempotency-Key`
 because delivery is at-least-once. A non-2xx answer, a redirect or a network error raises,
 so EventBridge retries and then the DLQ keeps the event. An empty `WEBHOOK_URL` means
-notifications are off: the event is logged and dropped. Stdlib only.
+notifications are off: the event is logged and dropped.
+
+The entry point is the runtime library's subscriber (`acme_eventsourcing.runtime.subscriber`):
+it parses the bus event (or an SQS batch of them) into a `BusEvent`, skips an event this
+container already notified, and reports failed messages of a batch; this module only
+says what to send. Stdlib and the library only (no boto3).
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
+
+from acme_eventsourcing.runtime.envelopes import BusEvent, parse_bus_event
+from acme_eventsourcing.runtime.handler import Clock
+from acme_eventsourcing.runtime.subscriber import subscriber_handler
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -31,10 +39,7 @@ class WebhookError(RuntimeError):
 
 
 class Webhook:
-    """Where and how to POST: an http(s) URL (empty = off) and a timeout in seconds.
-
-    A plain class, not a dataclass: this function never imports boto3, so nothing else
-    would load `dataclasses` (and `inspect`) on its cold start."""
+    """Where and how to POST: an http(s) URL (empty = off) and a timeout in seconds."""
 
     __slots__ = ("url", "timeout")
 
@@ -101,25 +106,28 @@ def post(webhook: Webhook, body: Mapping[str, Any], idempotency_key: str) -> int
     return status
 
 
-def notify(event: Mapping[str, Any], webhook: Webhook) -> dict[str, Any]:
-    """Send the message of one EventBridge event, if it is one we notify about."""
-    detail_type = event.get("detail-type")
-    if event.get("source") != LEAVE_SOURCE or detail_type not in NOTIFIED_EVENT_TYPES:
-        logger.info(json.dumps({"message": "ignored", "source": event.get("source"), "detail-type": detail_type}))
+def send(delivery: BusEvent, webhook: Webhook) -> dict[str, Any]:
+    """Send the message of one delivered event, if it is one we notify about."""
+    detail_type = delivery.detail_type
+    if delivery.source != LEAVE_SOURCE or detail_type not in NOTIFIED_EVENT_TYPES:
+        logger.info(json.dumps({"message": "ignored", "source": delivery.source, "detail-type": detail_type}))
         return {"notified": False}
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
-        raise ValueError("the event has no envelope in detail")
-    body = message(str(detail_type), detail)
+    body = message(detail_type, delivery.event.envelope())
     if not webhook.url:
         logger.info(json.dumps({"message": "WEBHOOK_URL is empty; not sent", "event_id": body["event_id"]}))
         return {"notified": False}
-    status = post(webhook, body, str(body["event_id"] or event.get("id") or ""))
+    status = post(webhook, body, str(body["event_id"] or delivery.bus_event_id))
     logger.info(json.dumps({"message": "notified", "event_id": body["event_id"], "status": status}))
     return {"notified": True, "status": status}
 
 
-def webhook_from_env(environ: Mapping[str, str] = os.environ) -> Webhook:
+def notify(event: Mapping[str, Any], webhook: Webhook) -> dict[str, Any]:
+    """Send the message of one EventBridge event (`send` of its parsed `BusEvent`);
+    `MalformedEventError` (a ValueError) if it carries no envelope."""
+    return send(parse_bus_event(event), webhook)
+
+
+def webhook_from_env(environ: Mapping[str, str]) -> Webhook:
     """`WEBHOOK_URL` (empty = off) and `WEBHOOK_TIMEOUT_SECONDS` (default 5)."""
     return Webhook(
         url=environ.get("WEBHOOK_URL", "").strip(),
@@ -127,6 +135,11 @@ def webhook_from_env(environ: Mapping[str, str] = os.environ) -> Webhook:
     )
 
 
-def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """Lambda entry point (EventBridge target)."""
-    return notify(event, webhook_from_env())
+def build(environ: Mapping[str, str], clock: Clock) -> Callable[[BusEvent], dict[str, Any]]:
+    """The subscription's function, wired once per container from its environment."""
+    webhook = webhook_from_env(environ)
+    return lambda delivery: send(delivery, webhook)
+
+
+handler = subscriber_handler(build, uses_clock=False)
+"""Lambda entry point (EventBridge target, or SQS-buffered: then failed messages are reported one by one)."""

@@ -120,7 +120,7 @@ def test_each_function_ships_only_its_declared_packages(dev: RecordedStack) -> N
     for projection in ("balance", "pending", "calendar", "audit"):
         assert shipped(f"leave-{projection}-projector") == {"leave", "acme_eventsourcing", "leave_projections"}
         assert dev.one(FUNCTION, f"leave-{projection}-projector").inputs["handler"] == f"leave_projections.{projection}.handler"
-    assert shipped("notifications-leave-subscriber") == {"notifications"}
+    assert shipped("notifications-leave-subscriber") == {"notifications", "acme_eventsourcing"}
     assert shipped("leave-publisher") == {"acme_eventsourcing"}
 
 

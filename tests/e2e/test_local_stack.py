@@ -54,11 +54,9 @@ def test_start_up_lists_what_is_not_emulated(stack: LocalStack, lines: list[str]
 
 def test_each_function_has_its_own_modules_and_environment(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
     balance, audit = stack.function("balance-projector"), stack.function("audit-projector")
-    assert balance.modules["leave_projections.core"] is not audit.modules["leave_projections.core"]
-    assert "leave_projections.core" not in sys.modules or sys.modules["leave_projections.core"] not in (
-        balance.modules["leave_projections.core"],
-        audit.modules["leave_projections.core"],
-    )
+    core = "acme_eventsourcing.runtime.projections.core"  # the projector runtime each zip ships
+    assert balance.modules[core] is not audit.modules[core]
+    assert core not in sys.modules or sys.modules[core] not in (balance.modules[core], audit.modules[core])
     for fn in (balance, audit):
         monkeypatch.setattr(fn.module, "handler", lambda event, context: os.environ["READ_MODEL_TABLE"])
     assert stack.runtime is not None

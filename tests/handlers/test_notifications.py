@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from acme_eventsourcing.runtime.handler import LambdaHandler
 from leave.events import NOTIFICATION_EVENT_TYPES
 from notifications import handler as notifications
 from notifications.handler import NOTIFIED_EVENT_TYPES, Webhook, WebhookError, notify
@@ -137,16 +138,51 @@ def test_a_webhook_slower_than_the_timeout_raises(receiver):
         notify(leave_event("LeaveRequested"), Webhook(url=receiver.url, timeout=0.2))
 
 
+def cold_start() -> LambdaHandler:
+    """The module's entry point as a new container gets it: wired from `os.environ` on its first call."""
+    return LambdaHandler(notifications.handler.build, uses_clock=notifications.handler.uses_clock)
+
+
 def test_an_empty_webhook_url_sends_nothing(receiver, monkeypatch):
     monkeypatch.setenv("WEBHOOK_URL", "")
-    assert notifications.handler(leave_event("LeaveRequested"), None) == {"notified": False}
+    assert cold_start()(leave_event("LeaveRequested"), None) == {"notified": False}
     assert receiver.requests == []
 
 
 def test_the_handler_posts_to_the_webhook_url_of_its_environment(receiver, monkeypatch):
     monkeypatch.setenv("WEBHOOK_URL", receiver.url)
-    assert notifications.handler(leave_event("LeaveDenied", denied_by="mike"), None)["notified"] is True
+    assert cold_start()(leave_event("LeaveDenied", denied_by="mike"), None)["notified"] is True
     assert receiver.requests[0]["body"]["type"] == "LeaveDenied"
+
+
+def test_the_handler_notifies_an_event_once_per_container_and_reads_no_clock(receiver, monkeypatch):
+    monkeypatch.setenv("WEBHOOK_URL", receiver.url)
+    handler = cold_start()
+    assert handler(leave_event("LeaveRequested"), None)["notified"] is True
+    assert handler(leave_event("LeaveRequested"), None) == {"duplicate": True, "event_id": "ev-1"}
+    assert len(receiver.requests) == 1
+    assert notifications.handler.uses_clock is False
+
+
+def sqs(message_id: str, event: object) -> dict:
+    return {"messageId": message_id, "eventSource": "aws:sqs", "body": event if isinstance(event, str) else json.dumps(event)}
+
+
+def test_an_sqs_batch_reports_only_the_messages_that_failed(receiver, monkeypatch):
+    monkeypatch.setenv("WEBHOOK_URL", receiver.url)
+    denied = leave_event("LeaveDenied", denied_by="mike")
+    denied["detail"]["metadata"]["event_id"] = "ev-2"
+    batch = {"Records": [sqs("m1", leave_event("LeaveRequested")), sqs("m2", "not json"), sqs("m3", denied)]}
+    assert cold_start()(batch, None) == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    assert [r["body"]["type"] for r in receiver.requests] == ["LeaveRequested", "LeaveDenied"]
+    receiver.status = 503
+    assert cold_start()({"Records": [sqs("m4", denied)]}, None) == {"batchItemFailures": [{"itemIdentifier": "m4"}]}
+
+
+def test_a_bus_event_without_an_envelope_raises_so_it_ends_in_the_dlq(receiver):
+    with pytest.raises(ValueError, match="not an event envelope"):
+        notify({**leave_event("LeaveRequested"), "detail": "nothing"}, Webhook(url=receiver.url))
+    assert receiver.requests == []
 
 
 @pytest.mark.parametrize(

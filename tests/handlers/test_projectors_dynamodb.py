@@ -13,9 +13,9 @@ import boto3
 import pytest
 from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
 from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.handler import LambdaHandler
+from acme_eventsourcing.runtime.projections import DynamoDBReadModelStore, MalformedEventError, Projector
 from leave_api import queries
-from leave_projections.core import MalformedEventError, Projector
-from leave_projections.dynamodb import DynamoDBReadModelStore
 from leave_projections.rebuild import PROJECTIONS
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
@@ -25,6 +25,7 @@ from tests.unit.projections.projection_story import Story, play_story
 from tests.unit.projections.test_story_projections import project, snapshot
 
 HANDLERS = {name: importlib.import_module(f"leave_projections.{name}").handler for name in PROJECTIONS}
+"""Each projection module's Lambda entry point (`handler = projector_handler(...)`)."""
 
 
 def bus_event(event: StoredEvent) -> dict[str, Any]:
@@ -58,8 +59,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         )
         for name in PROJECTIONS:
             create_read_model_table(client, f"rm-{name}")
-        for handler in HANDLERS.values():
-            monkeypatch.setattr(handler, "projector", None)
+        for name, handler in HANDLERS.items():  # a cold start per test: wired from this test's environment
+            monkeypatch.setitem(HANDLERS, name, LambdaHandler(handler.build, uses_clock=handler.uses_clock))
         monkeypatch.setenv("EVENTS_TABLE", "events")
         yield client
 

@@ -7,11 +7,11 @@ from datetime import date
 from typing import Any
 
 import pytest
+from acme_eventsourcing.runtime.projections import InMemoryReadModelStore
 from leave_api import queries
 from leave_api.queries import QueriesApp, wants_icalendar
 from leave_api.routes import BY_KEY
 from leave_api.validation import errors as schema_errors
-from leave_projections.memory import InMemoryReadModelStore
 from leave_projections.rebuild import PROJECTIONS
 
 from tests.unit.projections.projection_story import Story, play_story

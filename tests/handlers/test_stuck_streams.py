@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import pytest
 from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.projections import InMemoryReadModelStore, Projector, Session
 from leave_api.queries import QueriesApp
-from leave_projections.core import Projector, Session
-from leave_projections.memory import InMemoryReadModelStore
 from leave_projections.rebuild import PROJECTIONS
 from test_queries import ADMIN, TODAY, StoreReader, call
 
@@ -63,7 +62,7 @@ def test_a_stuck_stream_is_recorded_reported_by_its_queries_listed_and_cleared_b
     }
     app = QueriesApp(StoreReader(stores), today=lambda: TODAY)
     failures = 0
-    with caplog.at_level(logging.ERROR, logger="leave_projections.core"):
+    with caplog.at_level(logging.ERROR, logger="acme_eventsourcing.runtime.projections.core"):
         for event in story.all_events():
             for projector in projectors.values():
                 try:

@@ -24,6 +24,7 @@ from typing import Any
 
 from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
 from acme_eventsourcing.runtime.eventstore.ports import Append, IdempotencyRecord, StoredEvent
+from acme_eventsourcing.runtime.projections import InMemoryReadModelStore, Projector
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from leave import employee, location
@@ -49,8 +50,6 @@ from leave.errors import DomainError
 from leave.events import parse_event
 from leave.location import LocationState
 from leave_api.service import CommandContext, LeaveService
-from leave_projections.core import Projector
-from leave_projections.memory import InMemoryReadModelStore
 from leave_projections.rebuild import PROJECTIONS
 
 ADMIN = Caller(sub="ana", groups=frozenset({"admin"}))

@@ -17,7 +17,8 @@ keeps it for the container's life (a cold start pays for clients once). Tests ca
 The clock is the one seam a host may set: `handler.use_clock(clock)` (the local stack's
 simulated date). It takes effect at once, for an app already built too, because the app
 is given a clock that reads the handler's current one. AWS never sets it, and nothing in
-the environment can shift it.
+the environment can shift it. An app that reads no clock (a projector dates nothing) is
+built with `uses_clock=False`, so such a host does not count it among the shifted ones.
 """
 
 from __future__ import annotations
@@ -62,8 +63,11 @@ class LambdaHandler(Generic[App]):
         *,
         environ: Mapping[str, str] | None = None,
         clock: Clock = utc_now,
+        uses_clock: bool = True,
     ) -> None:
         self.build = build
+        self.uses_clock = uses_clock
+        """Whether the app reads the clock it is given (a host that simulates a date says which apps it shifted)."""
         self._environ = environ
         self._clock = clock
         self._app: App | None = None

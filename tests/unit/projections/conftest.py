@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from leave_projections.dynamodb import DynamoDBReadModelStore
-from leave_projections.memory import InMemoryReadModelStore
+from acme_eventsourcing.runtime.projections import DynamoDBReadModelStore, InMemoryReadModelStore
 from moto import mock_aws
 
 

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import pytest
 from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
 from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.projections import InMemoryReadModelStore, Projection, Projector
 from leave.events import (
     EmployeeAddedToLocation,
     EmployeeLeftLocation,
@@ -26,8 +27,6 @@ from leave.events import (
 )
 from leave_projections.balance import BalanceProjection
 from leave_projections.calendar import CalendarProjection
-from leave_projections.core import Projection, Projector
-from leave_projections.memory import InMemoryReadModelStore
 from leave_projections.pending import PendingProjection
 from test_cross_stream import append, joined
 

@@ -8,9 +8,15 @@ from dataclasses import dataclass
 import pytest
 from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
 from acme_eventsourcing.runtime.eventstore.ports import Append, NewEvent, StoredEvent
-from leave_projections.core import MalformedEventError, MissingEventsError, Projector, Session, from_bus
-from leave_projections.memory import InMemoryReadModelStore
-from leave_projections.ports import ConflictError
+from acme_eventsourcing.runtime.projections import (
+    ConflictError,
+    InMemoryReadModelStore,
+    MalformedEventError,
+    MissingEventsError,
+    Projector,
+    Session,
+    from_bus,
+)
 
 
 @dataclass(frozen=True)

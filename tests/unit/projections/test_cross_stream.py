@@ -7,6 +7,7 @@ from datetime import date
 
 from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
 from acme_eventsourcing.runtime.eventstore.ports import Append, NewEvent, StoredEvent
+from acme_eventsourcing.runtime.projections import InMemoryReadModelStore, Projector
 from leave.events import (
     ApproverAssigned,
     ApproverUnassigned,
@@ -18,8 +19,6 @@ from leave.events import (
     LocationCreated,
 )
 from leave_projections.balance import BalanceProjection
-from leave_projections.core import Projector
-from leave_projections.memory import InMemoryReadModelStore
 from leave_projections.pending import PendingProjection
 
 DAY = date(2026, 1, 5)

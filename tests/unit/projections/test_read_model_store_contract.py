@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from leave_projections.ports import Check, Checkpoint, CheckpointMove, ConflictError, TooManyActionsError, Write
+from acme_eventsourcing.runtime.projections import Check, Checkpoint, CheckpointMove, ConflictError, TooManyActionsError, Write
 
 
 def put(pk: str, sk: str, doc: dict, expected_rev: int | None = None) -> Write:

@@ -9,10 +9,8 @@ import boto3
 import pytest
 from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
 from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
-from leave_projections.dynamodb import DynamoDBReadModelStore
-from leave_projections.memory import InMemoryReadModelStore
-from leave_projections.ports import Write
-from leave_projections.rebuild import PROJECTIONS, EventsTableReader, main, rebuild
+from acme_eventsourcing.runtime.projections import DynamoDBReadModelStore, EventsTableReader, InMemoryReadModelStore, Write, rebuild
+from leave_projections.rebuild import PROJECTIONS, main
 from moto import mock_aws
 
 from tests.unit.projections.conftest import create_read_model_table

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
+from acme_eventsourcing.runtime.projections import InMemoryReadModelStore, Projector
 from leave_projections.audit import AuditProjection
 from leave_projections.balance import BalanceProjection
 from leave_projections.calendar import CalendarProjection
-from leave_projections.core import Projector
-from leave_projections.memory import InMemoryReadModelStore
 from leave_projections.pending import PendingProjection
 
 from tests.unit.projections.projection_story import Story, play_story

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from leave_projections.ports import STUCK_PK, Check, Checkpoint, CheckpointMove, ConflictError, Row, TooManyActionsError, Write
+from .ports import STUCK_PK, Check, Checkpoint, CheckpointMove, ConflictError, Row, TooManyActionsError, Write
 
 MAX_ACTIONS = 100
 

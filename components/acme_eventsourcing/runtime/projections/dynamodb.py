@@ -14,9 +14,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from leave_projections.ports import (
+from .ports import (
     CHECKPOINT_PREFIX,
     CHECKPOINT_SK,
     STUCK_PK,
@@ -119,6 +117,8 @@ class DynamoDBReadModelStore:
             return
         if len(actions) > MAX_ACTIONS:
             raise TooManyActionsError(f"{len(actions)} actions exceed {MAX_ACTIONS}")
+        from botocore.exceptions import ClientError  # loaded with the client already; keeps this module's import light
+
         try:
             self._client.transact_write_items(TransactItems=actions)
         except ClientError as exc:

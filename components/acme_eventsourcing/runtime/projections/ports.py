@@ -3,7 +3,9 @@
 A read model is a set of rows keyed by (`pk`, `sk`), each holding a JSON document and a
 revision counter, plus one checkpoint per source stream (the last version applied).
 Adapters (`memory.InMemoryReadModelStore`, `dynamodb.DynamoDBReadModelStore`) implement
-`ReadModelStore` and pass one contract test suite.
+`ReadModelStore` and pass one contract test suite. The partitions `checkpoint#<stream_id>`
+and `stuck` are the projector's own (`Session` refuses to write them): queries read them to
+say how current an answer is (`acme_eventsourcing.runtime.projections.reader`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
+from ..eventstore.ports import StoredEvent
 
 CHECKPOINT_PREFIX = "checkpoint#"
 CHECKPOINT_SK = "checkpoint"

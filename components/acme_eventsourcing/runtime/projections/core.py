@@ -24,16 +24,14 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from acme_eventsourcing.runtime.eventstore.ports import StoredEvent
-
-from leave_projections.ports import (
+from ..eventstore.ports import StoredEvent
+from .ports import (
     CHECKPOINT_PREFIX,
     STUCK_PK,
     Check,
@@ -55,10 +53,6 @@ DEFAULT_MAX_ACTIONS = 100
 RESERVED_ACTIONS = 3
 """Actions of a commit that are the projector's, not the projection's: the checkpoint move, the
 refresh marker and the note that clears it (or the stuck row a successful move clears)."""
-
-
-class MalformedEventError(ValueError):
-    """The bus event is not an envelope of DESIGN.md section 2."""
 
 
 class MissingEventsError(RuntimeError):
@@ -307,63 +301,11 @@ class Projector:
         return conflicts
 
 
-def from_bus(event: Mapping[str, Any]) -> StoredEvent:
-    """The stored event carried by an EventBridge event (`detail` = the envelope)."""
-    try:
-        detail = event["detail"]
-        if isinstance(detail, str):
-            detail = json.loads(detail)
-        meta = dict(detail["metadata"])
-        stream_id, version = meta.pop("stream_id"), meta.pop("version")
-        event_id, occurred_at = meta.pop("event_id"), meta.pop("occurred_at")
-        data = detail.get("data") or {}
-        event_type = event["detail-type"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MalformedEventError(f"not an event envelope: {exc!r}") from exc
-    if not (isinstance(stream_id, str) and stream_id and isinstance(event_type, str) and isinstance(data, dict)):
-        raise MalformedEventError("stream_id, detail-type and data must be a string, a string and an object")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise MalformedEventError(f"version must be a positive integer, got {version!r}")
-    return StoredEvent(
-        stream_id=stream_id,
-        version=version,
-        event_type=event_type,
-        data=data,
-        event_id=str(event_id),
-        occurred_at=str(occurred_at),
-        metadata=meta,
-    )
-
-
-def projector_from_env(projection: Projection, environ: Mapping[str, str] = os.environ) -> Projector:
-    """Wire a projector on DynamoDB from `READ_MODEL_TABLE` and `EVENTS_TABLE`."""
-    import boto3
-    from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
-
-    from leave_projections.dynamodb import DynamoDBReadModelStore
-
-    client = boto3.client("dynamodb")
-    return Projector(
-        projection=projection,
-        store=DynamoDBReadModelStore(client, environ["READ_MODEL_TABLE"]),
-        events=DynamoDBEventStore(client, environ["EVENTS_TABLE"]),
-    )
-
-
-class ProjectorHandler:
-    """The Lambda entry point of a projection (`handler = ProjectorHandler(...)` in its module):
-    wired from the environment on the first call, kept for the container's life."""
-
-    def __init__(self, projection: Projection) -> None:
-        self.projection = projection
-        self.projector: Projector | None = None
-
-    def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        if self.projector is None:
-            self.projector = projector_from_env(self.projection)
-        stored = from_bus(event)
-        applied = self.projector.handle(stored)
-        logger.info(
-            json.dumps({"projection": self.projection.name, "stream_id": stored.stream_id, "version": stored.version, "applied": applied})
-        )
-        return {"applied": applied}
+__all__ = [
+    "DEFAULT_MAX_ACTIONS",
+    "MissingEventsError",
+    "Projection",
+    "Projector",
+    "Refreshing",
+    "Session",
+]

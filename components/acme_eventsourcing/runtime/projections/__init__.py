@@ -1,0 +1,120 @@
+"""The projector runtime: read models fed exactly once from at-least-once, unordered bus events.
+
+What a team writes is a `Projection`: a `name`, the `event_types` it reads, and
+`apply(session, event)`, which reads and writes rows of its read model through the
+`Session` (rows are (`pk`, `sk`) -> JSON document). Everything else is the runtime's:
+
+- `Projector` applies a stream's events in version order, exactly once per read model: a
+  per-stream checkpoint moves in the same transaction as the rows; a duplicate or older
+  version is skipped; a gap (version n+2 arrives before n+1) is filled by loading the
+  missing events from the Events table; a failed condition (another invocation got there
+  first) re-reads and retries; a stream it cannot apply is recorded as stuck.
+- `projector_handler(projection)` is the Lambda entry point (wired from `READ_MODEL_TABLE`
+  and `EVENTS_TABLE`); `rebuild` replays the Events table into a fresh read model.
+- `InMemoryReadModelStore` and `DynamoDBReadModelStore` implement `ReadModelStore`.
+- `DynamoDBReadModelReader` and `freshness` serve query functions: rows plus how current
+  an answer is (`as_of_version`, `as_of`, `stale`).
+
+    from acme_eventsourcing.runtime.projections import Session, StoredEvent, projector_handler
+
+    @dataclass(frozen=True)
+    class OrderTotals:
+        name: str = "order-totals"
+        event_types: frozenset[str] = frozenset({"OrderPlaced"})
+
+        def apply(self, session: Session, event: StoredEvent) -> None:
+            pk = f"customer#{event.data['customer_id']}"
+            doc = session.get(pk, "totals") or {"orders": 0}
+            session.put(pk, "totals", {"orders": doc["orders"] + 1})
+
+    handler = projector_handler(OrderTotals())
+
+Rules a projection keeps: `apply` is deterministic from the event and the rows it reads
+(it may run again after a conflict, on fresh rows); it reads rows other streams write
+with `session.get` (the commit is conditioned on them) and writes at most `session.room()`
+rows per event (a transaction holds 100 actions; defer the rest with
+`session.refresh_later(target)` and a `refresh(session, target)` method). The partitions
+`checkpoint#...` and `stuck` are the projector's. Standard library and boto3 only.
+"""
+
+from __future__ import annotations
+
+from ..envelopes import BusEvent, MalformedEventError, from_bus, parse_bus_event
+from ..eventstore.ports import StoredEvent
+from ..handler import ConfigurationError
+from .core import DEFAULT_MAX_ACTIONS, MissingEventsError, Projection, Projector, Refreshing, Session
+from .dynamodb import DynamoDBReadModelStore
+from .entry import ProjectorApp, build_projector, projector_handler
+from .memory import InMemoryReadModelStore
+from .ports import (
+    CHECKPOINT_PREFIX,
+    STUCK_PK,
+    Check,
+    Checkpoint,
+    CheckpointMove,
+    ConflictError,
+    EventLoader,
+    ReadModelError,
+    ReadModelStore,
+    Row,
+    TooManyActionsError,
+    Write,
+    checkpoint_pk,
+)
+from .reader import (
+    DynamoDBReadModelReader,
+    ReadModelReader,
+    StoreReadModelReader,
+    freshness,
+    reader_from_env,
+    stale_entry,
+    stuck_streams,
+    table_variable,
+)
+from .rebuild import EventsReader, EventsTableReader, RebuildReport, StreamsReader, rebuild
+
+__all__ = [
+    "CHECKPOINT_PREFIX",
+    "DEFAULT_MAX_ACTIONS",
+    "STUCK_PK",
+    "BusEvent",
+    "Check",
+    "Checkpoint",
+    "CheckpointMove",
+    "ConfigurationError",
+    "ConflictError",
+    "DynamoDBReadModelReader",
+    "DynamoDBReadModelStore",
+    "EventLoader",
+    "EventsReader",
+    "EventsTableReader",
+    "InMemoryReadModelStore",
+    "MalformedEventError",
+    "MissingEventsError",
+    "Projection",
+    "Projector",
+    "ProjectorApp",
+    "ReadModelError",
+    "ReadModelReader",
+    "ReadModelStore",
+    "RebuildReport",
+    "Refreshing",
+    "Row",
+    "Session",
+    "StoreReadModelReader",
+    "StoredEvent",
+    "StreamsReader",
+    "TooManyActionsError",
+    "Write",
+    "build_projector",
+    "checkpoint_pk",
+    "freshness",
+    "from_bus",
+    "parse_bus_event",
+    "projector_handler",
+    "reader_from_env",
+    "rebuild",
+    "stale_entry",
+    "stuck_streams",
+    "table_variable",
+]
