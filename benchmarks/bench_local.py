@@ -24,8 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 
+from acme_eventsourcing.local.client import ApiClient, wait_for  # noqa: E402
+
 from local import LocalStack  # noqa: E402
-from local.client import ApiClient, wait_for  # noqa: E402
 from local.demo import percentile  # noqa: E402
 
 

@@ -22,8 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 
+from acme_eventsourcing.local.client import ApiClient  # noqa: E402
+
 from local import LocalStack  # noqa: E402
-from local.client import ApiClient  # noqa: E402
 
 
 def tables(stack: LocalStack) -> dict[str, list[str]]:

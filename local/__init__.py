@@ -1,4 +1,8 @@
-"""The local stack: the real Pulumi program, evaluated offline, run on this machine.
+"""This repository's project (the leave stack) on the local stack.
+
+The local stack itself ships in the package: `acme_eventsourcing.local` (any program,
+`python -m acme_eventsourcing.local plan|up|token --program PATH --stack NAME`). This
+package is its thin client for the program at the repository root, plus the leave story:
 
 - `python -m local plan`: the program under Pulumi's mock engine; resource tree, counts,
   policy report.
@@ -16,16 +20,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .stack import LocalStack, LocalStackError
+    from .project import ROOT, LocalStack, LocalStackError
 
-__all__ = ["LocalStack", "LocalStackError"]
+__all__ = ["ROOT", "LocalStack", "LocalStackError"]
 
 
 def __getattr__(name: str) -> Any:
     """`from local import LocalStack` imports the stack (pulumi, moto, boto3) on first use,
     so `python -m local` starts light and handles Ctrl-C before that import."""
     if name in __all__:
-        from . import stack
+        from . import project
 
-        return getattr(stack, name)
+        return getattr(project, name)
     raise AttributeError(f"module 'local' has no attribute {name!r}")

@@ -23,8 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
-from .client import ApiClient, wait_for
-from .stack import LocalStack
+from acme_eventsourcing.local.client import ApiClient, wait_for
+
+from .project import LocalStack
 from .story import Story, StoryFailedError, plan_weeks, story_day
 
 NOTIFIED = {"LeaveRequested": 3, "LeaveApproved": 1, "LeaveDenied": 1}

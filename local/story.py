@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
 
-from .client import ApiClient, Response, path_param, wait_for
+from acme_eventsourcing.local.client import ApiClient, Response, path_param, wait_for
 
 PTO = "PTO"
 

@@ -11,12 +11,12 @@ import logging
 from collections.abc import Callable, Iterator
 
 import pytest
+from acme_eventsourcing.local.client import ApiClient
+from acme_eventsourcing.local.program import evaluate
+from acme_eventsourcing.local.streams import Delays
 from acme_eventsourcing.testing import RecordedStack
 
-from local import LocalStack
-from local.client import ApiClient
-from local.program import evaluate
-from local.streams import Delays
+from local import ROOT, LocalStack
 
 #: Retries wait 20 ms, doubling to 200 ms (AWS waits minutes): failure paths finish fast.
 FAST = Delays(poll_s=0.03, first_retry_s=0.02, max_retry_s=0.2)
@@ -27,7 +27,7 @@ log = logging.getLogger("local-stack")
 @pytest.fixture(scope="session")
 def dev_program() -> RecordedStack:
     """The dev stack as `__main__.py` declares it (evaluated under the Pulumi mocks)."""
-    return evaluate("dev").recorded
+    return evaluate("dev", program=ROOT).recorded
 
 
 def start_stack(recorded: RecordedStack, **kwargs: object) -> LocalStack:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from local.model import FunctionDecl
+from acme_eventsourcing.local.model import FunctionDecl
 
 
 def function_decl(name: str, timeout_s: int = 3) -> FunctionDecl:

@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import pytest
+from acme_eventsourcing.local.client import ApiClient, Response, path_param
 
 from local import LocalStack
-from local.client import ApiClient, Response, path_param
 
 WORKERS = 12
 

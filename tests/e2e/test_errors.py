@@ -6,9 +6,9 @@ Gateway's own `{"message": "Unauthorized"}`) and nothing is appended for a refus
 from __future__ import annotations
 
 import pytest
+from acme_eventsourcing.local.client import ApiClient, path_param
 
 from local import LocalStack
-from local.client import ApiClient, path_param
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from acme_eventsourcing.local.client import ApiClient, path_param, wait_for
+from acme_eventsourcing.local.model import TargetDecl
 
 from local import LocalStack
-from local.client import ApiClient, path_param, wait_for
-from local.model import TargetDecl
 
 
 @pytest.fixture(scope="module")

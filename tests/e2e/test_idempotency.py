@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from acme_eventsourcing.local.client import ApiClient, path_param
 
 from local import LocalStack
-from local.client import ApiClient, path_param
 
 
 @pytest.fixture(scope="module")

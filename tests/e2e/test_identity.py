@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import jwt
 import pytest
+from acme_eventsourcing.local.client import ApiClient
 
 from local import LocalStack
-from local.client import ApiClient
 
 LEAVE = {"leave_type": "PTO", "start": "2026-09-14", "end": "2026-09-15"}
 

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
+from acme_eventsourcing.local.client import ApiClient
+from acme_eventsourcing.local.program import Program
 from acme_eventsourcing.testing import RecordedStack
 
 from local.__main__ import main
-from local.client import ApiClient
-from local.program import Program
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,7 +57,7 @@ def test_plan_exits_1_on_a_policy_violation(
     broken = copy.deepcopy(dev_program)
     log_group = broken.of_type("aws:cloudwatch/logGroup:LogGroup")[0]
     log_group.inputs.pop("retentionInDays")
-    monkeypatch.setattr("local.program.evaluate", lambda stack: Program(recorded=broken, fake_outputs=()))
+    monkeypatch.setattr("acme_eventsourcing.local.program.evaluate", lambda stack, **_: Program(recorded=broken, fake_outputs=()))
     assert main(["plan"]) == 1
     assert "FAIL LOG001" in capsys.readouterr().out
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from local.filters import Pattern, UnsupportedPatternError, matches_any
+from acme_eventsourcing.local.filters import Pattern, UnsupportedPatternError, matches_any
 
 PUBLISHER_FILTER = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"record_type": {"S": ["event"]}}}}
 

@@ -11,11 +11,10 @@ import socket
 from typing import Any
 
 import pytest
+from acme_eventsourcing.local.functions import Invocation
+from acme_eventsourcing.local.http_api import ApiServer
+from acme_eventsourcing.local.model import ApiDecl, RouteDecl
 from decls import function_decl
-
-from local.functions import Invocation
-from local.http_api import ApiServer
-from local.model import ApiDecl, RouteDecl
 
 BURST = 32
 
@@ -88,11 +87,12 @@ def test_moto_internals_the_patches_replace_are_the_pinned_ones() -> None:
     import inspect
 
     import moto
+    from acme_eventsourcing.local import moto_patches
     from moto.core import common_models
 
-    from local import moto_patches
-
-    assert moto.__version__ == moto_patches.MOTO_VERSION, "moto changed: re-check local/moto_patches.py against its new internals"
+    assert moto.__version__ == moto_patches.MOTO_VERSION, (
+        "moto changed: re-check acme_eventsourcing/local/moto_patches.py against its new internals"
+    )
     source = inspect.getsource(moto_patches.MOTO_TRANSACT_WRITE_ITEMS)
     assert "copy.deepcopy(\n                    self.tables[table_name]\n                )" in source
     assert hashlib.sha256(source.encode()).hexdigest()[:16] == "81db2cb7d94e39c9"
@@ -103,9 +103,8 @@ def test_moto_internals_the_patches_replace_are_the_pinned_ones() -> None:
 
 
 def test_moto_keeps_no_tracked_instances_and_no_table_copies() -> None:
+    from acme_eventsourcing.local import moto_patches
     from moto.dynamodb.exceptions import TransactionCanceledException
-
-    from local import moto_patches
 
     moto_patches.install()
     backend = _backend_with_table()
@@ -120,9 +119,8 @@ def test_moto_keeps_no_tracked_instances_and_no_table_copies() -> None:
 
 
 def test_a_failed_transaction_puts_back_exactly_what_it_changed() -> None:
+    from acme_eventsourcing.local import moto_patches
     from moto.dynamodb.exceptions import TransactionCanceledException
-
-    from local import moto_patches
 
     moto_patches.install()
     backend = _backend_with_table()
@@ -157,7 +155,7 @@ def test_a_failed_transaction_puts_back_exactly_what_it_changed() -> None:
 
 @pytest.fixture(scope="module")
 def moto_server() -> Any:
-    from local.backend import MotoServer
+    from acme_eventsourcing.local.backend import MotoServer
 
     server = MotoServer()
     server.start()
@@ -167,8 +165,8 @@ def moto_server() -> Any:
 
 
 def _runtime(tmp_path: Any, moto_url: str, source: str, timeout_s: int) -> Any:
-    from local.backend import FAKE_CREDENTIALS
-    from local.functions import FunctionRuntime
+    from acme_eventsourcing.local.backend import FAKE_CREDENTIALS
+    from acme_eventsourcing.local.functions import FunctionRuntime
 
     (tmp_path / "probe.py").write_text(source)
     decl = function_decl("probe", timeout_s=timeout_s)
@@ -181,8 +179,7 @@ def _runtime(tmp_path: Any, moto_url: str, source: str, timeout_s: int) -> Any:
 
 def test_boto3_calls_to_the_local_moto_are_answered_in_process(moto_server: Any) -> None:
     import boto3
-
-    from local.backend import FAKE_CREDENTIALS
+    from acme_eventsourcing.local.backend import FAKE_CREDENTIALS
 
     creds = {k.lower(): v for k, v in FAKE_CREDENTIALS.items()}
     sqs = boto3.session.Session().client("sqs", endpoint_url=moto_server.url, region_name="us-east-1", **creds)
@@ -224,8 +221,7 @@ def test_waiting_for_moto_s_dynamodb_lock_is_not_run_time(tmp_path: Any, moto_se
 
 def test_each_boto3_call_runs_once_on_moto_even_from_a_session_older_than_the_server() -> None:
     import boto3
-
-    from local.backend import FAKE_CREDENTIALS, MotoServer
+    from acme_eventsourcing.local.backend import FAKE_CREDENTIALS, MotoServer
 
     if boto3.DEFAULT_SESSION is None:
         boto3.setup_default_session()
@@ -246,9 +242,8 @@ def test_a_base_table_query_reads_its_partition_only_and_answers_as_moto_did(mon
     """moto's Query sorted the whole table per call; patched, it reads the partition, and every
     answer (ranges, both orders, pages, filters, an index) is what the whole table gives."""
     import boto3
+    from acme_eventsourcing.local import moto_patches
     from moto import mock_aws
-
-    from local import moto_patches
 
     moto_patches.install()
     whole_table_reads: list[str] = []

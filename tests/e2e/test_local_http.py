@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from acme_eventsourcing.local.functions import Invocation
+from acme_eventsourcing.local.http_api import ApiServer, compile_routes, match_route
+from acme_eventsourcing.local.model import ApiDecl, Authorizer, RouteDecl
+from acme_eventsourcing.local.tokens import Issuer, flatten_claims, load_key
 from decls import function_decl
-
-from local.functions import Invocation
-from local.http_api import ApiServer, compile_routes, match_route
-from local.model import ApiDecl, Authorizer, RouteDecl
-from local.tokens import Issuer, flatten_claims, load_key
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test"
 AUDIENCE = "client-1"

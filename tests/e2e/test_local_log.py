@@ -10,11 +10,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from acme_eventsourcing.local import functions as local_functions
+from acme_eventsourcing.local.client import ApiClient
 from acme_eventsourcing.testing import RecordedStack
 
 from local import LocalStack
-from local import functions as local_functions
-from local.client import ApiClient
 
 LINE = re.compile(
     r"^\d\d:\d\d:\d\d\.\d{3}  (?P<status>\d{3}) (?P<method>[A-Z]+) (?P<path>\S+)\s+\[(?P<route>[^\]]+)\]\s+"

@@ -1,4 +1,4 @@
-"""Stopping and starting a persistent local stack keeps the events (`local.journal`):
+"""Stopping and starting a persistent local stack keeps the events (`acme_eventsourcing.local.journal`):
 the Events table comes back from `.local-stack/<stack>/events.jsonl` and the read models
 are rebuilt through the publisher and the projections."""
 
@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from acme_eventsourcing.local.client import ApiClient
+from acme_eventsourcing.local.journal import FORMAT
 from acme_eventsourcing.testing import RecordedStack
 
 from local import LocalStack, LocalStackError
-from local.client import ApiClient
-from local.journal import FORMAT
 from local.story import PTO, plan_weeks, story_day
 
 DAY = story_day(datetime.now(UTC).date())

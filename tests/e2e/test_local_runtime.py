@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from local.backend import FAKE_CREDENTIALS, MotoServer
-from local.functions import FunctionRuntime, Invocation
-from local.model import FunctionDecl
-from local.streams import Delays, StreamPoller
+from acme_eventsourcing.local.backend import FAKE_CREDENTIALS, MotoServer
+from acme_eventsourcing.local.functions import FunctionRuntime, Invocation
+from acme_eventsourcing.local.model import FunctionDecl
+from acme_eventsourcing.local.streams import Delays, StreamPoller
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -198,7 +197,7 @@ def moto_server() -> Iterator[MotoServer]:
 
 def test_a_write_wakes_the_table_s_stream_poller(moto_server: MotoServer) -> None:
     """The poll interval is a minute: the record is delivered because the write woke the poller."""
-    from local.backend import Clients
+    from acme_eventsourcing.local.backend import Clients
 
     clients = Clients(moto_server.url, "us-east-1")
     ddb = clients("dynamodb")
@@ -260,7 +259,7 @@ def test_a_write_wakes_the_table_s_stream_poller(moto_server: MotoServer) -> Non
 
 
 def test_a_read_does_not_wake_the_poller(moto_server: MotoServer) -> None:
-    from local.backend import Clients
+    from acme_eventsourcing.local.backend import Clients
 
     clients = Clients(moto_server.url, "us-east-1")
     ddb = clients("dynamodb")
@@ -278,7 +277,7 @@ def test_a_read_does_not_wake_the_poller(moto_server: MotoServer) -> None:
 
 
 def test_rule_targets_input_paths_are_parsed_once(moto_server: MotoServer) -> None:
-    """moto parses every target's input paths per event; `local.moto_patches` keeps them."""
+    """moto parses every target's input paths per event; `acme_eventsourcing.local.moto_patches` keeps them."""
     import jsonpath_ng.ext
     from moto.events.utils import EventTemplateParser
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from acme_eventsourcing.local.model import T_TABLE
 from acme_eventsourcing.testing import RecordedStack
 
 from local import LocalStack, LocalStackError
-from local.model import T_TABLE
 
 
 @pytest.fixture(scope="module")

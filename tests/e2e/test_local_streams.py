@@ -15,11 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
-from local.client import wait_for
-from local.filters import Pattern
-from local.functions import Invocation
-from local.streams import Delays, StreamPoller
+from acme_eventsourcing.local.client import wait_for
+from acme_eventsourcing.local.filters import Pattern
+from acme_eventsourcing.local.functions import Invocation
+from acme_eventsourcing.local.streams import Delays, StreamPoller
 
 EVENTS_ONLY = Pattern.parse({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"record_type": {"S": ["event"]}}}})
 

@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from acme_eventsourcing.local.client import ApiClient, path_param
+from acme_eventsourcing.local.functions import Invocation
+from acme_eventsourcing.local.pipes import PipeTarget, TemplateError, check_template, render
+from acme_eventsourcing.local.program import evaluate
 from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
 
-from local import LocalStack
-from local.client import ApiClient, path_param
-from local.functions import Invocation
-from local.pipes import PipeTarget, TemplateError, check_template, render
-from local.program import evaluate
+from local import ROOT, LocalStack
 
 TEMPLATE = '{"id": "<$.a.id>", "n": <$.a.n>, "text": "<$.a.obj>", "raw": <$.a.obj>}'
 
@@ -31,7 +31,7 @@ def test_template_inserts_text_inside_strings_and_json_elsewhere() -> None:
 
 @pytest.fixture(scope="module")
 def piped(stack_factory: Callable[..., LocalStack]) -> Iterator[LocalStack]:
-    stack = stack_factory(evaluate("dev", config_overrides={"leave:publisher": "pipe"}).recorded)
+    stack = stack_factory(evaluate("dev", program=ROOT, config_overrides={"leave:publisher": "pipe"}).recorded)
     yield stack
     stack.stop()
 

@@ -8,11 +8,11 @@ import json
 from collections.abc import Callable, Iterator
 
 import pytest
+from acme_eventsourcing.local.client import ApiClient, path_param, wait_for
+from acme_eventsourcing.local.model import T_MAPPING, T_RULE, T_TARGET
 from acme_eventsourcing.testing import RecordedStack
 
 from local import LocalStack
-from local.client import ApiClient, path_param, wait_for
-from local.model import T_MAPPING, T_RULE, T_TARGET
 
 MISSING_FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:does-not-exist"
 

@@ -177,7 +177,7 @@ def test_every_operation_declares_what_the_gateway_may_answer_on_any_route(doc: 
 
 
 def test_the_local_gateway_answers_are_gateway_errors(doc: dict[str, Any]) -> None:
-    from local.http_api import _message
+    from acme_eventsourcing.local.http_api import _message
 
     for status in (401, 404, 413, 500):
         _, headers, body = _message(status, "x", [])

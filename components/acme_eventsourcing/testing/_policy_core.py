@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from ._policy_view import StackView
 from .harness import RecordedResource, RecordedStack
 
 #: The rule id under which an exemption that matched nothing is reported.
@@ -126,31 +128,32 @@ class PolicyReport:
         return "\n".join(lines)
 
 
-def check_stack(stack: RecordedStack, rules: Sequence[Rule] | None = None, exemptions: Iterable[Exemption] = ()) -> PolicyReport:
-    """Run `rules` (default: `DEFAULT_RULES`) over `stack` and apply `exemptions`."""
-    if rules is None:
-        from ._policy_rules import DEFAULT_RULES
-
-        rules = DEFAULT_RULES
-    ids = [r.id for r in rules]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+def run_rules(stack: RecordedStack, rules: Sequence[Rule], exemptions: Iterable[Exemption] = ()) -> PolicyReport:
+    """Run `rules` over `stack` and apply `exemptions` (`check_stack` with the rules given).
+    Every rule shares one `StackView` of the stack (`StackView.of(stack)`), indexed once."""
+    counts = Counter(r.id for r in rules)
+    duplicates = sorted(i for i, n in counts.items() if n > 1)
     if duplicates:
         raise ValueError(f"rule ids must be unique; repeated: {duplicates}")
     exemptions = tuple(exemptions)
+    by_subject: dict[tuple[str, str], Exemption] = {}
+    for e in exemptions:
+        by_subject.setdefault((e.rule_id, e.resource_name), e)  # the first that matches, as listed
     used: set[Exemption] = set()
     results = []
-    for rule in rules:
-        open_: list[Violation] = []
-        covered: list[tuple[Violation, Exemption]] = []
-        for violation in sorted(rule.check(stack), key=lambda v: (v.resource_name, v.resource_type, v.message)):
-            exemption = next((e for e in exemptions if e.matches(violation)), None)
-            if exemption is None:
-                open_.append(violation)
-            else:
-                used.add(exemption)
-                covered.append((violation, exemption))
-        checked = getattr(rule, "checked", None)
-        results.append(RuleResult(rule, tuple(open_), tuple(covered), checked(stack) if callable(checked) else None))
+    with StackView(stack).shared():
+        for rule in rules:
+            open_: list[Violation] = []
+            covered: list[tuple[Violation, Exemption]] = []
+            for violation in sorted(rule.check(stack), key=lambda v: (v.resource_name, v.resource_type, v.message)):
+                exemption = by_subject.get((violation.rule_id, violation.resource_name))
+                if exemption is None or not exemption.matches(violation):
+                    open_.append(violation)
+                else:
+                    used.add(exemption)
+                    covered.append((violation, exemption))
+            checked = getattr(rule, "checked", None)
+            results.append(RuleResult(rule, tuple(open_), tuple(covered), checked(stack) if callable(checked) else None))
     unused = tuple(e for e in exemptions if e not in used)
     return PolicyReport(f"{stack.project}/{stack.stack}", tuple(results), unused)
 

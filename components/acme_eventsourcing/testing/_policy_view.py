@@ -1,48 +1,51 @@
-"""An index over a RecordedStack: who references whom, which documents apply to which role.
-
-Resources reference each other by the values the engine resolved (a function's `role` is
-the role's ARN, a role policy's `role` is the role's name, an event source mapping's
-`functionName` is a name or an ARN), so the index maps every such value back to its
-resource.
+"""What the policy rules read of a stack, on top of the shared `StackModel`: policy
+documents, which documents apply to which role, who uses a role, publishers, dead-letter
+queues and alarms; each built once per `check_stack` and indexed, so that no rule's cost
+grows with the square of the stack.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from ._policy_iam import PolicyParseError, Statement, parse_document
-from .harness import RecordedResource, RecordedStack
-
-FUNCTION = "aws:lambda/function:Function"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-MANAGED_POLICY = "aws:iam/policy:Policy"
-ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
-INSTANCE_PROFILE = "aws:iam/instanceProfile:InstanceProfile"
-TABLE = "aws:dynamodb/table:Table"
-TABLE_POLICY = "aws:dynamodb/resourcePolicy:ResourcePolicy"
-QUEUE = "aws:sqs/queue:Queue"
-QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
-MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
-PIPE = "aws:pipes/pipe:Pipe"
-TARGET = "aws:cloudwatch/eventTarget:EventTarget"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-PERMISSION = "aws:lambda/permission:Permission"
-API = "aws:apigatewayv2/api:Api"
-ROUTE = "aws:apigatewayv2/route:Route"
-STAGE = "aws:apigatewayv2/stage:Stage"
-AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
-INTEGRATION = "aws:apigatewayv2/integration:Integration"
-EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
-USER_POOL = "aws:cognito/userPool:UserPool"
-KMS_KEY = "aws:kms/key:Key"
-USER_POOL_CLIENT = "aws:cognito/userPoolClient:UserPoolClient"
+from ._policy_iam import PolicyParseError, Statement, parse_document, resource_matches
+from .harness import RecordedResource
+from .stack_model import (  # noqa: F401 - the types the rules use, re-exported for them
+    ALARM,
+    API,
+    AUTHORIZER,
+    EVENT_INVOKE_CONFIG,
+    FUNCTION,
+    INSTANCE_PROFILE,
+    INTEGRATION,
+    KMS_KEY,
+    LOG_GROUP,
+    MANAGED_POLICY,
+    MAPPING,
+    PERMISSION,
+    PIPE,
+    POLICY_ATTACHMENT,
+    QUEUE,
+    QUEUE_POLICY,
+    ROLE,
+    ROLE_POLICY,
+    ROLE_POLICY_ATTACHMENT,
+    ROUTE,
+    STAGE,
+    TABLE,
+    TABLE_POLICY,
+    TARGET,
+    USER_POOL,
+    USER_POOL_CLIENT,
+    StackModel,
+    get,
+    strings,
+)
 
 #: Identity policies: (type, input holding the document). Role inline policies are read
 #: from `inlinePolicies` separately.
@@ -91,62 +94,59 @@ def _document(source: RecordedResource, where: str, text: Any) -> Document:
         return Document(source, where, (), str(exc))
 
 
-def get(data: Any, *path: str) -> Any:
-    """A nested input (`get(r.inputs, "destinationConfig", "onFailure", "destinationArn")`)."""
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _strings(v)
+def _arn_service(arn: Any) -> str:
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return parts[2] if len(parts) > 2 and parts[0] == "arn" else ""
 
 
-class StackView:
-    """Lookups over one recorded stack, computed once."""
+T = TypeVar("T")
 
-    def __init__(self, stack: RecordedStack) -> None:
-        self.stack = stack
 
-    def of_type(self, type_: str) -> list[RecordedResource]:
-        return self.stack.of_type(type_)
+class ArnIndex(Generic[T]):
+    """Values by ARN, to find the ones a statement's resource element covers without testing
+    every ARN: an exact ARN is one lookup, a pattern tests only the ARNs that share its
+    literal prefix (`arn:...:table/app-*` those starting `arn:...:table/app-`). Only
+    `NotResource` (which IAM002 refuses anyway) tests them all."""
 
-    @cached_property
-    def _by_reference(self) -> dict[str, dict[str, RecordedResource]]:
-        """Per type: every value a resource can be referenced by (ARN, name, id, URL)."""
-        out: dict[str, dict[str, RecordedResource]] = {}
-        for r in self.stack.resources:
-            refs = out.setdefault(r.type, {})
-            values = (r.state.get("arn"), r.state.get("name"), r.inputs.get("name"), r.id, r.state.get("url"), r.state.get("qualifiedArn"))
-            for value in values:
-                if isinstance(value, str) and value:
-                    refs.setdefault(value, r)
-        return out
+    def __init__(self, items: Iterable[tuple[str, T]]) -> None:
+        self._exact: dict[str, list[T]] = {}
+        for arn, value in items:
+            if isinstance(arn, str) and arn:
+                self._exact.setdefault(arn, []).append(value)
+        self._sorted = sorted(self._exact)
 
-    def find(self, type_: str, reference: Any) -> RecordedResource | None:
-        """The resource of `type_` that `reference` (an ARN, name, id or URL) points at."""
-        if not isinstance(reference, str) or not reference:
-            return None
-        refs = self._by_reference.get(type_, {})
-        found = refs.get(reference)
-        if found is None and type_ == FUNCTION and reference.startswith("arn:") and reference.count(":") == 7:
-            found = refs.get(reference.rsplit(":", 1)[0])  # a qualified function ARN
+    def _matching(self, pattern: str) -> list[str]:
+        cut = min((i for i in (pattern.find("*"), pattern.find("?")) if i >= 0), default=-1)
+        if cut < 0:
+            return [pattern] if pattern in self._exact else []
+        prefix, found = pattern[:cut], []
+        for arn in self._sorted[bisect.bisect_left(self._sorted, prefix) :]:
+            if not arn.startswith(prefix):
+                break
+            if resource_matches(pattern, arn):
+                found.append(arn)
         return found
 
-    # -- names ---------------------------------------------------------------------------
+    def covered_by(self, statement: Statement) -> list[T]:
+        """The values whose ARN the statement's Resource (or NotResource) covers, once each."""
+        if statement.not_resources is not None:
+            arns = [arn for arn in self._sorted if statement.covers_resource(arn)]
+        else:
+            arns = list(dict.fromkeys(arn for pattern in statement.resources for arn in self._matching(pattern)))
+        return [v for arn in arns for v in self._exact[arn]]
 
-    @staticmethod
-    def physical_name(r: RecordedResource) -> str:
-        return str(r.inputs.get("name") or r.state.get("name") or r.name)
+
+#: Services whose streams a mapping or pipe reads in order (shard iterators).
+STREAM_SERVICES = ("dynamodb", "kinesis")
+
+
+class StackView(StackModel):
+    """The shared stack model plus what the policy rules need, computed once per stack.
+    Rules get theirs with `StackView.of(stack)`: during `check_stack` every rule shares one."""
 
     # -- IAM -----------------------------------------------------------------------------
 
@@ -226,7 +226,7 @@ class StackView:
                     users[role.urn].append(r)
             if r.type.startswith("aws:iam/") or not r.custom:
                 continue
-            for value in set(_strings(r.inputs)):
+            for value in set(strings(r.inputs)):
                 if value in arns:
                     users[arns[value].urn].append(r)
         return users
@@ -245,14 +245,20 @@ class StackView:
     def events_tables(self) -> list[RecordedResource]:
         return [t for t in self.of_type(TABLE) if self.is_events_table(t)]
 
-    def table_of_stream(self, stream_arn: Any) -> RecordedResource | None:
-        if not isinstance(stream_arn, str):
-            return None
-        return next((t for t in self.of_type(TABLE) if t.state.get("streamArn") == stream_arn), None)
+    @cached_property
+    def _documents_by_source(self) -> dict[str, list[Document]]:
+        out: dict[str, list[Document]] = {}
+        for d in self.resource_documents:
+            out.setdefault(d.source.urn, []).append(d)
+        return out
+
+    def documents_of(self, source: RecordedResource) -> list[Document]:
+        """The resource-based documents `source` declares (a policy resource's, or its own)."""
+        return self._documents_by_source.get(source.urn, [])
 
     def table_policies(self, table: RecordedResource) -> list[Document]:
-        arn = table.state.get("arn")
-        return [d for d in self.resource_documents if d.source.type == TABLE_POLICY and d.source.inputs.get("resourceArn") == arn]
+        """The documents of the table's resource policies (`resourceArn` = its ARN)."""
+        return [d for p in self.referencing(TABLE_POLICY, "resourceArn", table.state.get("arn")) for d in self.documents_of(p)]
 
     @cached_property
     def publishers(self) -> list[tuple[RecordedResource, RecordedResource, RecordedResource | None]]:
@@ -272,12 +278,9 @@ class StackView:
     # -- queues -----------------------------------------------------------------------------
 
     def queue_policies(self, queue: RecordedResource) -> list[Document]:
-        url = queue.state.get("url")
-        return [
-            d
-            for d in self.resource_documents
-            if (d.source.type == QUEUE_POLICY and d.source.inputs.get("queueUrl") == url) or d.source is queue
-        ]
+        """The queue's own policy and those of its queue policies (`queueUrl` = its URL)."""
+        policies = self.referencing(QUEUE_POLICY, "queueUrl", queue.state.get("url"))
+        return [d for p in policies for d in self.documents_of(p)] + self.documents_of(queue)
 
     @staticmethod
     def redrive_policy(queue: RecordedResource) -> dict[str, Any] | None:
@@ -331,6 +334,17 @@ class StackView:
                     out.append((a, metric.get("namespace", ""), metric["metricName"], metric.get("dimensions") or {}))
         return out
 
-    def alarms_on(self, namespace: str, metric: str, dimension: str, value: str) -> list[RecordedResource]:
-        """Alarms watching `metric` in `namespace` for the dimension `dimension=value`."""
-        return [a for a, ns, m, dims in self.alarm_metrics if ns == namespace and m == metric and dims.get(dimension) == value]
+    @cached_property
+    def _alarms_by_dimension(self) -> dict[tuple[str, str | None, str, Any], list[RecordedResource]]:
+        """(namespace, metric or None for any, dimension, value) -> alarms."""
+        out: dict[tuple[str, str | None, str, Any], list[RecordedResource]] = {}
+        for alarm, ns, metric, dims in self.alarm_metrics:
+            for dimension, value in dims.items():
+                if isinstance(value, str):
+                    out.setdefault((ns, metric, dimension, value), []).append(alarm)
+                    out.setdefault((ns, None, dimension, value), []).append(alarm)
+        return out
+
+    def alarms_on(self, namespace: str, metric: str | None, dimension: str, value: str) -> list[RecordedResource]:
+        """Alarms watching `metric` (None: any metric) in `namespace` for the dimension `dimension=value`."""
+        return self._alarms_by_dimension.get((namespace, metric, dimension, value), [])

@@ -17,7 +17,7 @@ public_routes=...))`, or add your own: any object with `id`, `title`, `rationale
 
 from __future__ import annotations
 
-from ._policy_core import UNUSED_EXEMPTION, Exemption, PolicyReport, Rule, RuleResult, Violation, check_stack, replace_rules
+from ._policy_core import UNUSED_EXEMPTION, Exemption, PolicyReport, Rule, RuleResult, Violation, replace_rules, run_rules
 from ._policy_iam import Statement, action_matches, parse_document, resource_matches
 from ._policy_rules import (
     COGNITO_STANDARD_ATTRIBUTES,
@@ -53,6 +53,7 @@ from ._policy_rules import (
     StreamIteratorAgeAlarms,
     TablesEncrypted,
     TargetsHandleFailures,
+    check_stack,
 )
 from ._policy_view import EVENT_STORE_TAG, StackView
 
@@ -101,6 +102,7 @@ __all__ = [
     "Violation",
     "action_matches",
     "check_stack",
+    "run_rules",
     "parse_document",
     "replace_rules",
     "resource_matches",

@@ -1,4 +1,4 @@
-"""The Events table(s) on disk, so that stopping and starting `local up` keeps the events.
+"""The Events table(s) on disk, so that stopping and starting `up` keeps the events.
 
 The event store is the source of truth; everything else (read models, what the bus
 delivered) follows from it. So the local stack keeps exactly the tables the program
@@ -14,8 +14,8 @@ the service's table whose stream its own publisher reads), and nothing else:
 - Replaying: on start the journal's items are written into the fresh tables on moto (25
   per BatchWriteItem), so the tables' streams carry them to the real publisher and from
   the bus to the projections: the read models are rebuilt the way a real rebuild would
-  rebuild them. Like a targeted replay (EventBridge replays to chosen rules; the project's
-  `leave_projections.rebuild` goes straight into a read model), only the projections get
+  rebuild them. Like a targeted replay (EventBridge replays to chosen rules; a projection's
+  rebuild goes straight into its read model), only the projections get
   the replayed events: other rule targets (subscriptions, e.g. the notifications webhook)
   are detached until the publisher has sent the replayed records, and do not hear them
   a second time. The HTTP API opens after that.
@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from acme_eventsourcing.event_sourced_service import TYPE_TOKEN as SERVICE_TYPE
-from acme_eventsourcing.testing import RecordedResource, RecordedStack
+from acme_eventsourcing.testing import RecordedStack
+from acme_eventsourcing.testing.stack_model import StackModel
 
 from .filters import Pattern
 from .functions import Invocation
@@ -60,28 +61,17 @@ class JournalError(RuntimeError):
 
 
 # ---------------------------------------------------------------------- what is kept
-def _descendants(stack: RecordedStack, root: RecordedResource) -> list[RecordedResource]:
-    children: dict[str | None, list[RecordedResource]] = {}
-    for r in stack.resources:
-        children.setdefault(r.parent_urn, []).append(r)
-    out, frontier = [], [root.urn]
-    while frontier:
-        found = [c for urn in frontier for c in children.get(urn, [])]
-        out += found
-        frontier = [c.urn for c in found]
-    return out
-
-
-def event_stores(stack: RecordedStack, model: LocalModel) -> dict[str, tuple[str, ...]]:
+def event_stores(stack: RecordedStack, model: LocalModel, stack_model: StackModel | None = None) -> dict[str, tuple[str, ...]]:
     """Event store table (logical name) -> the logical names of the rule targets that are
     its service's projections. An event store is a table an `EventSourcedService` declares
     whose stream its own publisher (a stream mapping or Pipe of the same service) reads; a
     projection is a target of the service whose function is given one of the service's
     other tables (its read model) in its environment."""
     tables = {t.logical: t for t in model.tables}
+    recorded = stack_model or StackModel.of(stack)
     out: dict[str, tuple[str, ...]] = {}
-    for service in stack.of_type(SERVICE_TYPE):
-        below = _descendants(stack, service)
+    for service in recorded.of_type(SERVICE_TYPE):
+        below = recorded.descendants(service)  # child components' resources included, at any depth
         streams_read = {r.inputs.get("eventSourceArn") for r in below if r.type == T_MAPPING}
         streams_read |= {r.inputs.get("source") for r in below if r.type == T_PIPE}
         own = [tables[r.name] for r in below if r.type == T_TABLE and r.name in tables]

@@ -1,13 +1,14 @@
-"""`LocalStack`: the real program's resources on moto, its handlers in this process.
+"""`LocalStack`: a Pulumi program's resources on moto, its handlers in this process.
 
-    with LocalStack("dev", port=0) as stack:       # or .start() / .stop()
-        token = stack.token("ana", groups=["admin"])
-        urllib.request.urlopen(...stack.api_url...)
+    with LocalStack.from_program("path/to/project", "dev") as stack:   # or .start() / .stop()
+        client = stack.client("ana", "admin")       # an ApiClient calling as ana
+        client.post("/orders", {...})
+        stack.settle()                               # every effect of what was written landed
 
 `LocalStack(recorded_stack=...)` runs a given (e.g. edited) `RecordedStack` instead of
-evaluating `__main__.py`. `LocalStack(today=date(...))` simulates that date in the
-functions that have a clock seam (`local/clocks.py`). moto keeps its state per process, so
-one local stack runs per process at a time.
+evaluating the program. `LocalStack(today=date(...))` simulates that date in the functions
+that have a clock seam (`clocks.py`). moto keeps its state per process, so one local stack
+runs per process at a time.
 """
 
 from __future__ import annotations
@@ -23,22 +24,31 @@ from pathlib import Path
 from typing import Any
 
 from acme_eventsourcing.testing import RecordedStack
+from acme_eventsourcing.testing.stack_model import StackModel
 
 from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisioned, provision, quiet_moto_logs
+from .client import ApiClient
 from .clocks import set_day
 from .functions import FunctionRuntime, Invocation, LoadedFunction
 from .http_api import HTTP_TRIGGER, ApiServer
 from .journal import Journal, JournalError, JournalSource, caught_up, event_stores, journal_writer, replay, stream_end
 from .model import EMULATED, IGNORED_SETTINGS, LocalModel, build_model
 from .pipes import PipeTarget
-from .program import ROOT, evaluate
+from .program import ProgramError, evaluate
 from .streams import Delays, StreamPoller, StreamSource
 from .targets import AsyncInvoker, TargetDrainer
 from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, identity_claim, load_key
 
-#: Key, state file and event journals of the local stacks (`LOCAL_STACK_STATE_DIR` moves it, e.g. for tests).
-STATE_DIR = Path(os.environ.get("LOCAL_STACK_STATE_DIR") or ROOT / ".local-stack")
 DEFAULT_DELAYS = Delays()
+#: The environment variable that moves the state directory (key, state files, journals), e.g. for tests.
+STATE_DIR_ENV = "LOCAL_STACK_STATE_DIR"
+
+
+def state_dir_for(program: str | os.PathLike[str] | None) -> Path:
+    """Where the local stacks of a project keep their signing key, state file and event
+    journals: `$LOCAL_STACK_STATE_DIR`, else `<project>/.local-stack` (the working
+    directory's when no project is given)."""
+    return Path(os.environ.get(STATE_DIR_ENV) or Path(program or Path.cwd()) / ".local-stack")
 
 
 class LocalStackError(RuntimeError):
@@ -46,7 +56,19 @@ class LocalStackError(RuntimeError):
 
 
 class LocalStack:
-    """Start with `.start()`; then `.api_url`, `.token(...)`, `.settle()`, `.stop()`."""
+    """A Pulumi program run locally: its tables, queues, bus and rules on moto (server mode),
+    its Lambda handlers in this process, its HTTP APIs on 127.0.0.1 with a local JWT issuer.
+
+    Start with `.start()` (or `with`); then `.api_url`, `.token(...)`, `.client(...)`,
+    `.settle()`, `.invocations_of(...)`, `.stop()`. `program` is the Pulumi project
+    directory (`Pulumi.yaml`, `Pulumi.<stack>.yaml`, the program); `recorded_stack` runs an
+    already recorded (e.g. edited) stack instead. Options: `port` (0 = any free port) of the
+    first API, `config_overrides` ({"project:key": value}) and `stack_references` (real
+    outputs of referenced stacks; missing ones are faked and listed in `fake_outputs`),
+    `today` (a simulated date for functions with a clock seam), `persist`/`fresh`/`state_dir`
+    (keep the event stores in a journal across starts), `delays` (poll interval and retry
+    back-off), `log` (where the banner and the invocation log go; None = nowhere).
+    """
 
     _running: LocalStack | None = None
     _running_lock = threading.Lock()
@@ -57,25 +79,33 @@ class LocalStack:
         *,
         port: int = 0,
         host: str = "127.0.0.1",
-        root: Path = ROOT,
+        program: str | os.PathLike[str] | None = None,
         recorded_stack: RecordedStack | None = None,
         config_overrides: Mapping[str, Any] | None = None,
         stack_references: Mapping[str, Mapping[str, Any]] | None = None,
         log: Callable[[str], None] | None = print,
         delays: Delays = DEFAULT_DELAYS,
         async_workers: int = 2,
-        state_dir: Path = STATE_DIR,
+        state_dir: Path | None = None,
         today: date | None = None,
         persist: bool = False,
         fresh: bool = False,
+        token_command: str | None = None,
+        try_path: str | None = None,
     ) -> None:
         self.stack_name = stack
-        self.port, self.host, self.root = port, host, root
+        self.port, self.host = port, host
+        self.program = Path(program).resolve() if program is not None else None
+        # the banner's hints: how to mint a token (a command after the interpreter) and a path to try
+        self.token_command = token_command or (
+            f"-m acme_eventsourcing.local token --program {self.program} --stack {stack} --sub alice" if self.program is not None else None
+        )
+        self.try_path = try_path
         self._recorded = recorded_stack
         self._config_overrides, self._stack_references = config_overrides, stack_references
         self._log_sink = log
         self.delays, self.async_workers = delays, async_workers
-        self.state_dir = state_dir
+        self.state_dir = state_dir if state_dir is not None else state_dir_for(self.program)
         self.today = today
         # persist: keep the event store(s) in `state_dir/<stack>/events.jsonl` and replay them
         # on start (`local.journal`); fresh: set an existing journal aside first
@@ -96,6 +126,7 @@ class LocalStack:
         self._started = False
         self._stopped = False
         self.model: LocalModel | None = None
+        self.stack_model: StackModel | None = None
         self.recorded: RecordedStack | None = None
         self.moto: MotoServer | None = None
         self.clients: Clients | None = None
@@ -106,6 +137,13 @@ class LocalStack:
         self.pollers: list[StreamPoller] = []
         self.apis: list[ApiServer] = []
         self._issuers: dict[tuple[str, tuple[str, ...]], Issuer] = {}
+
+    @classmethod
+    def from_program(cls, program: str | os.PathLike[str], stack: str = "dev", **options: Any) -> LocalStack:
+        """A local stack of the Pulumi project at `program` for `stack` (not started yet:
+        `with LocalStack.from_program(...) as stack:` starts and stops it). `options` are
+        those of `LocalStack(...)`."""
+        return cls(stack, program=program, **options)
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalStack:
@@ -129,12 +167,21 @@ class LocalStack:
     def _start(self) -> None:
         t0 = time.perf_counter()
         if self._recorded is None:
-            program = evaluate(
-                self.stack_name, root=self.root, config_overrides=self._config_overrides, stack_references=self._stack_references
-            )
+            if self.program is None:
+                raise LocalStackError("nothing to run: give program= (a Pulumi project directory) or recorded_stack=")
+            try:
+                program = evaluate(
+                    self.stack_name,
+                    program=self.program,
+                    config_overrides=self._config_overrides,
+                    stack_references=self._stack_references,
+                )
+            except ProgramError as exc:
+                raise LocalStackError(str(exc)) from None
             self._recorded, self.fake_outputs = program.recorded, program.fake_outputs
         self.recorded = self._recorded
-        self.model = model = build_model(self._recorded, code_cache=self.state_dir / "code")
+        self.stack_model = StackModel(self._recorded)  # one index of the recorded stack, for the model and the journal
+        self.model = model = build_model(self._recorded, code_cache=self.state_dir / "code", model=self.stack_model)
         region = str(self._recorded.config.get("aws:region") or "us-east-1")
         self._key = load_key(self.state_dir)
 
@@ -270,7 +317,7 @@ class LocalStack:
         """Load the journal into the fresh event store tables, holding back every rule target
         that is not a projection until `_finish_replay`; then start journaling."""
         assert self.model is not None and self.clients is not None and self.provisioned is not None and self._recorded is not None
-        stores = event_stores(self._recorded, self.model)
+        stores = event_stores(self._recorded, self.model, self.stack_model)
         tables = {t.logical: t for t in self.model.tables if t.logical in stores}
         path = self.state_dir / self.stack_name / "events.jsonl"
         shown = _shown(path)
@@ -396,12 +443,19 @@ class LocalStack:
         assert self.moto is not None
         return self.moto.url
 
-    def token(self, employee_id: str, groups: Sequence[str] = (), ttl: int = 3600, **claims: Any) -> str:
-        """A JWT the first API's authorizer accepts, for `employee_id` in the API's identity
-        claim; `claims` add or override claims (`identity_claim=` picks another claim)."""
+    def token(self, caller: str, groups: Sequence[str] = (), ttl: int = 3600, **claims: Any) -> str:
+        """A JWT the first API's authorizer accepts, for `caller` in the API's identity
+        claim (`sub` unless its functions declare `IDENTITY_CLAIM`), member of `groups`
+        (`cognito:groups`); `claims` add or override claims (`identity_claim=` picks another claim)."""
         issuer, audiences = self.authorizer()
         claims.setdefault("identity_claim", self.identity_claim())
-        return self._issuer(issuer, audiences).token(employee_id, groups, ttl, **claims)
+        return self._issuer(issuer, audiences).token(caller, groups, ttl, **claims)
+
+    def client(self, caller: str | None = None, *groups: str) -> ApiClient:
+        """An `ApiClient` for the first API: calling as `caller` in `groups` with a fresh
+        token, or without a token when no caller is given (`.as_user(...)` switches caller)."""
+        base = ApiClient(self.api_url, lambda sub, in_groups: self.token(sub, in_groups))
+        return base if caller is None else base.as_user(caller, *groups)
 
     def identity_claim(self) -> str:
         """The claim the API functions identify callers by (their `IDENTITY_CLAIM`, default `sub`)."""
@@ -493,7 +547,7 @@ class LocalStack:
         return self.state_dir / f"{self.stack_name}.json"
 
     def _write_state(self) -> None:
-        """What `python -m local token` and other processes need to talk to this stack."""
+        """What `python -m acme_eventsourcing.local token` and other processes need to talk to this stack."""
         issuer, audiences = self.authorizer()
         state = {
             "pid": os.getpid(),
@@ -515,10 +569,13 @@ class LocalStack:
             lines += [
                 f"  API        {self.api_url}   ({sum(len(a.routes) for a in m.apis)} routes)",
                 f"  JWT        issuer {issuer}, audience {', '.join(audiences)} (signed with the key in {_shown(self.state_dir)}/)",
-                f"  token      {sys.executable} -m local token --sub ana --groups admin",
-                '  try        curl -H "Authorization: Bearer $(python -m local token --sub ana --groups admin)" '
-                f"{self.api_url}/approvers/ana/pending",
             ]
+            if self.token_command:
+                lines.append(f"  token      {sys.executable} {self.token_command}")
+                if self.try_path is not None:
+                    lines.append(
+                        f'  try        curl -H "Authorization: Bearer $(python {self.token_command})" {self.api_url}{self.try_path}'
+                    )
         if self.persist:
             lines += [f"  {note}" for note in self._journal_notes]
         else:

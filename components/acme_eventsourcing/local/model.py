@@ -4,14 +4,15 @@
 camelCase inputs and mocked state) into plain declarations: tables, queues, buses, rules,
 targets, functions, event source mappings and HTTP routes, with every cross reference
 (a target's ARN, a mapping's stream, a route's integration) resolved to the declaration it
-points at. Nothing here is hand-written per project: a resource the local stack cannot run
+points at. References are resolved by the shared `acme_eventsourcing.testing.stack_model`
+(the policy rules read stacks through it too), each through an index built once, so
+building the model grows linearly with the stack. Nothing here is hand-written per project: a resource the local stack cannot run
 is reported in `LocalModel.not_emulated`, never dropped silently.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,25 +20,27 @@ from pathlib import Path
 from typing import Any
 
 from acme_eventsourcing.testing import RecordedResource, RecordedStack
+from acme_eventsourcing.testing import stack_model as types
+from acme_eventsourcing.testing.stack_model import StackModel
 
 from .filters import Pattern
 
-T_TABLE = "aws:dynamodb/table:Table"
-T_QUEUE = "aws:sqs/queue:Queue"
-T_BUS = "aws:cloudwatch/eventBus:EventBus"
-T_ARCHIVE = "aws:cloudwatch/eventArchive:EventArchive"
-T_RULE = "aws:cloudwatch/eventRule:EventRule"
-T_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
-T_FUNCTION = "aws:lambda/function:Function"
-T_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
-T_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
-T_LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-T_API = "aws:apigatewayv2/api:Api"
-T_ROUTE = "aws:apigatewayv2/route:Route"
-T_INTEGRATION = "aws:apigatewayv2/integration:Integration"
-T_AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
-T_STAGE = "aws:apigatewayv2/stage:Stage"
-T_PIPE = "aws:pipes/pipe:Pipe"
+T_TABLE = types.TABLE
+T_QUEUE = types.QUEUE
+T_BUS = types.BUS
+T_ARCHIVE = types.ARCHIVE
+T_RULE = types.RULE
+T_TARGET = types.TARGET
+T_FUNCTION = types.FUNCTION
+T_MAPPING = types.MAPPING
+T_INVOKE_CONFIG = types.EVENT_INVOKE_CONFIG
+T_LOG_GROUP = types.LOG_GROUP
+T_API = types.API
+T_ROUTE = types.ROUTE
+T_INTEGRATION = types.INTEGRATION
+T_AUTHORIZER = types.AUTHORIZER
+T_STAGE = types.STAGE
+T_PIPE = types.PIPE
 
 #: Types the local stack creates on moto or runs itself, and how.
 EMULATED: Mapping[str, str] = {
@@ -95,8 +98,6 @@ IGNORED_SETTINGS: tuple[str, ...] = (
     "bus archives: events are archived on moto, but replay (StartReplay) is not driven by the local stack",
     "HTTP API: stage throttling, access logging, 10 MB payload and 30 s integration limits",
 )
-
-_INVOKE_ARN = re.compile(r"^arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(?P<arn>.+)/invocations$")
 
 
 class ModelError(ValueError):
@@ -298,31 +299,37 @@ class LocalModel:
         return next(q for q in self.queues if name in {q.name, q.logical})
 
 
-def build_model(stack: RecordedStack, *, code_cache: Path) -> LocalModel:
-    """Read `stack` into a `LocalModel`. `code_cache` is where zip archives are unpacked."""
-    return _Builder(stack, code_cache).build()
+def build_model(stack: RecordedStack, *, code_cache: Path, model: StackModel | None = None) -> LocalModel:
+    """Read `stack` into a `LocalModel`. `code_cache` is where zip archives are unpacked;
+    `model` is a `StackModel` of `stack` already built (else one is)."""
+    return _Builder(stack, code_cache, model or StackModel.of(stack)).build()
 
 
 class _Builder:
-    def __init__(self, stack: RecordedStack, code_cache: Path) -> None:
+    def __init__(self, stack: RecordedStack, code_cache: Path, model: StackModel) -> None:
         self.stack = stack
+        self.model = model
         self.code_cache = code_cache
         self.warnings: list[str] = []
 
     def build(self) -> LocalModel:
-        tables = tuple(self._table(r) for r in self.stack.of_type(T_TABLE))
-        queues = tuple(self._queue(r) for r in self.stack.of_type(T_QUEUE))
+        of_type = self.model.of_type
+        tables = tuple(self._table(r) for r in of_type(T_TABLE))
+        self.tables_by_logical = {t.logical: t for t in tables}
+        queues = tuple(self._queue(r) for r in of_type(T_QUEUE))
         self.queues_by_arn = {q.declared_arn: q for q in queues}
-        functions = tuple(self._function(r) for r in self.stack.of_type(T_FUNCTION))
-        self.functions = functions
-        rules = tuple(self._rule(r) for r in self.stack.of_type(T_RULE))
-        targets = tuple(self._target(r, rules) for r in self.stack.of_type(T_TARGET))
-        mappings = tuple(m for r in self.stack.of_type(T_MAPPING) if (m := self._mapping(r, tables)) is not None)
-        buses = self._buses(rules, self.stack.of_type(T_PIPE))
-        pipes = tuple(p for r in self.stack.of_type(T_PIPE) if (p := self._pipe(r, tables, buses)) is not None)
-        archives = tuple(self._archive(r, buses) for r in self.stack.of_type(T_ARCHIVE))
-        apis = tuple(self._api(r) for r in self.stack.of_type(T_API))
-        log_groups = tuple(r.state.get("name") or r.name for r in self.stack.of_type(T_LOG_GROUP))
+        self.invoke_configs = self.model.resolved(T_INVOKE_CONFIG, "functionName", T_FUNCTION)
+        self.functions_by_urn = {r.urn: self._function(r) for r in of_type(T_FUNCTION)}
+        functions = tuple(self.functions_by_urn.values())
+        rules = tuple(self._rule(r) for r in of_type(T_RULE))
+        self.rules_by_key = {(x.name, x.bus_name): x for x in reversed(rules)}  # the first declared wins, as before
+        targets = tuple(self._target(r) for r in of_type(T_TARGET))
+        mappings = tuple(m for r in of_type(T_MAPPING) if (m := self._mapping(r)) is not None)
+        buses = self._buses(rules, of_type(T_PIPE))
+        pipes = tuple(p for r in of_type(T_PIPE) if (p := self._pipe(r)) is not None)
+        archives = tuple(self._archive(r, buses) for r in of_type(T_ARCHIVE))
+        apis = tuple(self._api(r) for r in of_type(T_API))
+        log_groups = tuple(r.state.get("name") or r.name for r in of_type(T_LOG_GROUP))
         counts: dict[str, int] = {}
         for r in self.stack.resources:
             if r.custom and r.type not in EMULATED and not r.type.startswith("pulumi:"):
@@ -415,7 +422,7 @@ class _Builder:
         return queue.name
 
     def _buses(self, rules: tuple[RuleDecl, ...], pipes: list[RecordedResource]) -> tuple[BusDecl, ...]:
-        owned = [BusDecl(logical=r.name, name=r.state.get("name") or r.name) for r in self.stack.of_type(T_BUS)]
+        owned = [BusDecl(logical=r.name, name=r.state.get("name") or r.name) for r in self.model.of_type(T_BUS)]
         known = {b.name for b in owned} | {"default"}
         targets = {p.inputs["target"].split("event-bus/")[-1] for p in pipes if ":event-bus/" in (p.inputs.get("target") or "")}
         external = sorted(({r.bus_name for r in rules} | targets) - known)
@@ -441,7 +448,7 @@ class _Builder:
         i = r.inputs
         name = r.state.get("name") or r.name
         arn = r.state.get("arn") or ""
-        invoke = [c for c in self.stack.of_type(T_INVOKE_CONFIG) if c.inputs.get("functionName") in {name, arn}]
+        invoke = self.invoke_configs.get(r.urn, [])
         retry_attempts, max_age, on_failure, kind = 2, 21600, None, None
         if invoke:
             c = invoke[0].inputs
@@ -496,11 +503,13 @@ class _Builder:
         return files
 
     def _function_by_ref(self, ref: str | None) -> FunctionDecl | None:
-        if not ref:
-            return None
-        match = _INVOKE_ARN.match(ref)
-        ref = match["arn"] if match else ref
-        return next((f for f in self.functions if ref in {f.name, f.arn, f"{f.arn}:$LATEST"}), None)
+        """The function a name, ARN (qualified or not) or API Gateway invoke ARN points at."""
+        found = self.model.find(T_FUNCTION, ref)
+        return self.functions_by_urn.get(found.urn) if found is not None else None
+
+    def _table_of_stream(self, stream_arn: str | None) -> TableDecl | None:
+        found = self.model.table_of_stream(stream_arn) if stream_arn else None
+        return self.tables_by_logical.get(found.name) if found is not None else None
 
     # ---------------------------------------------------------------- events
     def _rule(self, r: RecordedResource) -> RuleDecl:
@@ -516,10 +525,10 @@ class _Builder:
             enabled=state != "DISABLED",
         )
 
-    def _target(self, r: RecordedResource, rules: tuple[RuleDecl, ...]) -> TargetDecl:
+    def _target(self, r: RecordedResource) -> TargetDecl:
         i = r.inputs
         bus = (i.get("eventBusName") or "default").split("/")[-1]
-        rule = next((x for x in rules if x.name == i["rule"] and x.bus_name == bus), None)
+        rule = self.rules_by_key.get((i["rule"], bus))
         if rule is None:
             raise ModelError(f"{r.name}: target of unknown rule {i['rule']!r} on bus {bus!r}")
         retry = i.get("retryPolicy") or {}
@@ -538,13 +547,13 @@ class _Builder:
             input_shaping=shaping,
         )
 
-    def _mapping(self, r: RecordedResource, tables: tuple[TableDecl, ...]) -> StreamMappingDecl | None:
+    def _mapping(self, r: RecordedResource) -> StreamMappingDecl | None:
         i = r.inputs
         source = i.get("eventSourceArn") or ""
         function = self._function_by_ref(i.get("functionName"))
         if function is None:
             raise ModelError(f"{r.name}: mapping to unknown function {i.get('functionName')!r}")
-        table = next((t for t in tables if source and source == t.declared_stream_arn), None)
+        table = self._table_of_stream(source)
         if table is None:
             self.warnings.append(
                 f"{r.name}: source {source or '?'} is not a DynamoDB stream of this stack; this mapping is NOT run locally"
@@ -568,9 +577,9 @@ class _Builder:
             source_arn=source,
         )
 
-    def _pipe(self, r: RecordedResource, tables: tuple[TableDecl, ...], buses: tuple[BusDecl, ...]) -> PipeDecl | None:
+    def _pipe(self, r: RecordedResource) -> PipeDecl | None:
         i = r.inputs
-        table = next((t for t in tables if i.get("source") and i["source"] == t.declared_stream_arn), None)
+        table = self._table_of_stream(i.get("source"))
         target = i.get("target") or ""
         bus = target.split("event-bus/")[-1] if ":event-bus/" in target else None
         params = i.get("targetParameters") or {}
@@ -615,7 +624,7 @@ class _Builder:
     # ---------------------------------------------------------------- HTTP API
     def _api(self, r: RecordedResource) -> ApiDecl:
         api_id = r.id or r.name
-        of_api = lambda t: [x for x in self.stack.of_type(t) if x.inputs.get("apiId") == api_id]  # noqa: E731
+        of_api = lambda t: self.model.referencing(t, "apiId", api_id)  # noqa: E731
         integrations = {x.id: x for x in of_api(T_INTEGRATION)}
         authorizers = {x.id: x for x in of_api(T_AUTHORIZER)}
         stages = [x.inputs.get("name", "$default") for x in of_api(T_STAGE)]

@@ -1,0 +1,140 @@
+"""Evaluating the stack under the Pulumi mocks plus the whole policy check, as one process,
+at 1x, 4x and 8x the dev stack: the fixed cost and the cost per resource (issue 9).
+
+    .venv/bin/python benchmarks/bench_plan.py [--scales 1 4 8] [--runs 3]
+
+Each run is a fresh `python` process that imports what it needs, evaluates a program under
+the mocks (`acme_eventsourcing.testing.record`) and runs `check_stack` with the default
+rules, timing each phase. The program at scale N is the repository's `__main__.py` run N
+times in one stack, copy i's `SharedEventBus` and `EventSourcedService`s (leave,
+notifications) named `<name>-<i>`: N independent copies of the dev stack's services, bus
+and all. Prints per scale the median of `--runs` runs, then a least-squares line
+`seconds = fixed + per_resource x resources` over the scales, and the comparison the issue
+asks for: a CDK + cdk-nag synth-and-check of the same 120-resource stack took 9.8 s, ours
+must take at most a tenth. A benchmark, not a timed test: run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CDK_SECONDS, CDK_RESOURCES = 9.8, 120
+
+#: Runs in the child process: evaluate N copies of the program and check them; prints JSON.
+CHILD = r"""
+import json, runpy, sys, time
+t0, c0 = time.perf_counter(), time.process_time()
+root, scale = sys.argv[1], int(sys.argv[2])
+sys.path[:0] = [root, root + "/lambdas"]
+import acme_eventsourcing
+from acme_eventsourcing import EventSourcedService, SharedEventBus
+from acme_eventsourcing.testing import load_stack_config, record
+from acme_eventsourcing.testing.policy import check_stack
+t_import, c_import = time.perf_counter(), time.process_time()
+
+def renamed(cls, suffix):
+    class Renamed(cls):
+        def __init__(self, name, *args, **kwargs):
+            super().__init__(f"{name}{suffix}", *args, **kwargs)
+    Renamed.__name__ = cls.__name__
+    return Renamed
+
+def program():
+    for i in range(scale):
+        suffix = f"-{i}" if i else ""
+        acme_eventsourcing.EventSourcedService = renamed(EventSourcedService, suffix)
+        acme_eventsourcing.SharedEventBus = renamed(SharedEventBus, suffix)
+        runpy.run_path(root + "/__main__.py", run_name="__main__")
+
+project, config = load_stack_config(root, "dev")
+stack = record(program, project=project, stack="dev", config=config, cwd=root)
+t_eval, c_eval = time.perf_counter(), time.process_time()
+report = check_stack(stack)
+t_check, c_check = time.perf_counter(), time.process_time()
+print(json.dumps({
+    "resources": len(stack.resources),
+    "custom": sum(r.custom for r in stack.resources),
+    "violations": len(report.violations),
+    "import_s": t_import - t0,
+    "evaluate_s": t_eval - t_import,
+    "check_s": t_check - t_eval,
+    "import_cpu_s": c_import - c0,
+    "evaluate_cpu_s": c_eval - c_import,
+    "check_cpu_s": c_check - c_eval,
+}))
+"""
+
+
+def run(scale: int) -> dict[str, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(ROOT), str(scale)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"},
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode != 0:
+        raise SystemExit(f"scale {scale} failed:\n{out.stderr[-3000:]}")
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    figures["process_s"] = wall
+    figures["process_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return figures
+
+
+def fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least squares `y = a + b x`."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    b = sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x in xs)
+    return my - b * mx, b
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    rows = []
+    print("wall seconds (CPU seconds of the process in brackets); medians of", args.runs, "runs")
+    print(f"{'scale':>5} {'resources':>9} {'process':>15} {'import':>14} {'evaluate':>15} {'check':>14} {'check/res':>10}  violations")
+    for scale in args.scales:
+        runs = [run(scale) for _ in range(args.runs)]
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        rows.append((scale, med))
+        print(
+            f"{scale:>4}x {int(med['resources']):>9} {med['process_s']:>7.2f} ({med['process_cpu_s']:>5.2f}) "
+            f"{med['import_s']:>6.2f} ({med['import_cpu_s']:>5.2f}) {med['evaluate_s']:>6.2f} ({med['evaluate_cpu_s']:>6.2f}) "
+            f"{med['check_s']:>6.2f} ({med['check_cpu_s']:>5.2f}) "
+            f"{med['check_cpu_s'] / med['resources'] * 1000:>8.3f}ms  {int(med['violations'])}"
+        )
+    if len(rows) < 2:
+        return 0
+    for what, key in (("wall", "process_s"), ("CPU", "process_cpu_s")):
+        fixed, per = fit([(m["resources"], m[key]) for _s, m in rows])
+        print(f"\nwhole process, {what}: fixed {fixed:.2f} s + {per * 1000:.2f} ms per resource (least squares over {len(rows)} scales)")
+        for scale, m in rows:
+            marginal = (m[key] - fixed) / m["resources"] * 1000
+            print(f"  {scale}x: {m[key]:.2f} s for {int(m['resources'])} resources = fixed + {marginal:.2f} ms per resource")
+        at_cdk = fixed + per * CDK_RESOURCES
+        ratio = at_cdk / CDK_SECONDS
+        print(f"  at {CDK_RESOURCES} resources (fit): {at_cdk:.2f} s = {ratio:.3f} of CDK + cdk-nag's {CDK_SECONDS} s (target <= 0.1)")
+    c_fixed, c_per = fit([(m["resources"], m["check_cpu_s"]) for _s, m in rows])
+    print(f"\npolicy check alone, CPU: {c_fixed * 1000:.0f} ms + {c_per * 1000:.3f} ms per resource")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
