@@ -83,3 +83,22 @@ def test_missing_stack_outputs_can_be_made_up_and_are_listed() -> None:
     assert stack.faked_outputs == (("acme/platform/prod", "bus_arn", "fake:acme/platform/prod:bus_arn"),)
     unknown = record(lambda: pulumi.export("x", pulumi.StackReference("other/p/s").get_output("x")), missing_stack_output=lambda r, n: 1)
     assert unknown.outputs == {"x": 1}
+
+
+def test_records_aliases_as_the_urns_they_name() -> None:
+    def program() -> None:
+        old_parent = pulumi.ComponentResource("acme:test:Old", "old")
+        new_parent = pulumi.ComponentResource("acme:test:New", "new", opts=pulumi.ResourceOptions(parent=old_parent))
+        aws.sqs.Queue(
+            "moved",
+            opts=pulumi.ResourceOptions(parent=new_parent, aliases=[pulumi.Alias(parent=old_parent), pulumi.Alias(name="renamed")]),
+        )
+
+    stack = record(program)
+    moved = stack.one("aws:sqs/queue:Queue", "moved")
+    assert moved.urn == "urn:pulumi:test::test::acme:test:Old$acme:test:New$aws:sqs/queue:Queue::moved"
+    assert sorted(moved.options["aliases"]) == [
+        "urn:pulumi:test::test::acme:test:Old$acme:test:New$aws:sqs/queue:Queue::renamed",
+        "urn:pulumi:test::test::acme:test:Old$aws:sqs/queue:Queue::moved",
+    ]
+    assert stack.one("aws:sqs/queue:Queue", "moved").options["aliases"] and stack.one("acme:test:New", "new").options["aliases"] == []

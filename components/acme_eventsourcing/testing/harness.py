@@ -227,6 +227,15 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.recorded: list[RecordedResource] = []
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN the engine gives: the parent's whole qualified type chain (`a$b$type`), not
+        only its last type as the SDK's mock monitor does, so a moved resource's URN changes here too."""
+        if parent and "::" in parent:
+            qualified = parent.split("::")[2]
+            if qualified != "pulumi:pulumi:Stack":
+                type_ = f"{qualified}${type_}"
+        return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{type_}::{name}"
+
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
@@ -258,12 +267,26 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     "provider": request.provider or None,
                     "additional_secret_outputs": list(request.additionalSecretOutputs),
                     "import_id": request.importId or None,
+                    "aliases": [self._alias_urn(a, request) for a in request.aliases],
                 },
                 state=_plain(dict(registration.state)) if registration else {},
                 id=registration.id if registration else None,
             )
         )
         return response
+
+    def _alias_urn(self, alias: Any, request: Any) -> str:
+        """An alias of the request as the URN it names (a spec's unset parts are the resource's own).
+        Aliases the engine derives for children from their parent's aliases are not listed."""
+        if alias.urn:
+            return alias.urn
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        urn = self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+        if spec.stack or spec.project:
+            head, project, rest = urn.split("::", 2)
+            urn = f"urn:pulumi:{spec.stack or head.removeprefix('urn:pulumi:')}::{spec.project or project}::{rest}"
+        return urn
 
     def ReadResource(self, request):  # noqa: N802 - gRPC method name
         response = super().ReadResource(request)
