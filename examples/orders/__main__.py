@@ -52,7 +52,7 @@ orders = EventSourcedService(
         bus=bus,
         api=ApiSpec(
             commands=function("orders_api.commands.handler", "orders", "orders_api"),
-            queries=function("orders_api.queries.handler", "orders", "orders_api"),
+            queries=function("orders_api.queries.handler", "orders", "orders_api", "orders_views"),
             command_routes=COMMAND_ROUTES,
             query_routes=QUERY_ROUTES,
         ),

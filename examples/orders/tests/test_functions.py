@@ -1,20 +1,28 @@
-"""The functions on their ports: commands on the in-memory event store, the projector and
-the queries on DynamoDB (moto), the courier subscription's request."""
+"""The functions on their ports, in memory: commands on the in-memory event store, the
+projection through the runtime's projector on the in-memory read-model store, the queries
+on its reader, the courier subscription against a local HTTP server."""
 
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import boto3
 import pytest
-from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
-from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
-from moto import mock_aws
+from acme_eventsourcing.runtime.eventstore import InMemoryEventStore
+from acme_eventsourcing.runtime.projections import (
+    InMemoryReadModelStore,
+    MalformedEventError,
+    Projector,
+    ProjectorApp,
+    StoreReadModelReader,
+)
+from acme_eventsourcing.runtime.subscriber import BusEvent, parse_bus_event
 from orders_api.commands import CommandsApp
 from orders_api.queries import QueriesApp
-from orders_leave.courier import hold_request
-from orders_views.orders import OrdersProjector
+from orders_leave.courier import CourierSubscriber, hold_request
+from orders_views.orders import OrdersProjection
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -118,43 +126,28 @@ def test_a_concurrent_writer_makes_it_a_409_not_an_overwrite(store):
     assert [e.event_type for e in store.load("order-o1")] == ["OrderPlaced", "OrderCancelled"]
 
 
-# --- projector and queries on DynamoDB -----------------------------------------------------
+# --- projection and queries ----------------------------------------------------------------
+
+
+def on_the_bus(store, stream: str = "order-o1") -> list[dict]:
+    """The stream's events as the publisher puts them on the bus."""
+    return [{"source": "acme.orders", "detail-type": e.event_type, "detail": e.envelope()} for e in store.load(stream)]
 
 
 @pytest.fixture
-def dynamodb(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        for table, (h, r) in {"events": ("stream_id", "version"), "orders": ("pk", "sk")}.items():
-            client.create_table(
-                TableName=table,
-                AttributeDefinitions=[
-                    {"AttributeName": h, "AttributeType": "S"},
-                    {"AttributeName": r, "AttributeType": "N" if r == "version" else "S"},
-                ],
-                KeySchema=[{"AttributeName": h, "KeyType": "HASH"}, {"AttributeName": r, "KeyType": "RANGE"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        yield client
+def read_model():
+    return InMemoryReadModelStore()
 
 
-def bus_events(store) -> list[dict]:
-    """The events of order o1 as the publisher puts them on the bus."""
-    return [{"source": "acme.orders", "detail-type": e.event_type, "detail": e.envelope()} for e in store.load("order-o1")]
-
-
-def test_the_projection_applies_each_event_once_and_fills_gaps(dynamodb):
-    events = DynamoDBEventStore(dynamodb, "events")
-    app = CommandsApp(events, clock=lambda: NOW, new_id=lambda: "o1")
+def test_the_projection_applies_each_event_once_in_stream_order(app, store, read_model):
     app(request("POST /orders", "ana", ORDER))
     app(request("POST /orders/{order_id}/ship", "wes", {}, "warehouse", order_id="o1"))
-    placed, shipped = bus_events(events)
-    project = OrdersProjector(dynamodb, "orders", events)
-    assert project(shipped) == {"applied": 2, "duplicate": False}  # out of order: version 1 loaded from the Events table
-    assert project(placed) == {"applied": 0, "duplicate": True}
-    assert project(shipped) == {"applied": 0, "duplicate": True}
-    queries = QueriesApp(dynamodb, "orders")
+    placed, shipped = on_the_bus(store)
+    project = ProjectorApp(Projector(projection=OrdersProjection(), store=read_model, events=store))
+    assert project(shipped) == {"applied": 2}  # out of order: version 1 is loaded from the event store first
+    assert project(placed) == {"applied": 0}  # a duplicate
+    assert project(shipped) == {"applied": 0}
+    queries = QueriesApp(StoreReadModelReader({"orders": read_model}))
     status, order = answer(queries(request("GET /orders/{order_id}", "ana", order_id="o1")))
     assert status == 200
     assert order == {
@@ -166,23 +159,46 @@ def test_the_projection_applies_each_event_once_and_fills_gaps(dynamodb):
         "placed_at": placed["detail"]["metadata"]["occurred_at"],
         "shipped_at": shipped["detail"]["metadata"]["occurred_at"],
         "shipped_by": "wes",
+        "as_of_version": 2,
+        "as_of": {"order-o1": 2},
+        "stale": [],
     }
+
+
+def test_an_employee_sees_their_orders_and_no_one_else_does(app, store, read_model):
+    app(request("POST /orders", "ana", ORDER))
+    app(request("POST /orders", "ana", {**ORDER, "deliver_on": "2027-03-09"}))
+    app(request("POST /orders/{order_id}/cancel", "ana", {"reason": "duplicate"}, order_id="o2"))
+    project = ProjectorApp(Projector(projection=OrdersProjection(), store=read_model, events=store))
+    for event in [*on_the_bus(store, "order-o1"), *on_the_bus(store, "order-o2")]:
+        project(event)
+    queries = QueriesApp(StoreReadModelReader({"orders": read_model}))
+    status, mine = answer(queries(request("GET /employees/{employee_id}/orders", "ana", employee_id="ana")))
+    assert status == 200
+    assert [(o["order_id"], o["status"]) for o in mine["items"]] == [("o1", "placed"), ("o2", "cancelled")]
+    assert mine["as_of"] == {"order-o1": 1, "order-o2": 2}
+    assert answer(queries(request("GET /employees/{employee_id}/orders", "bob", employee_id="ana")))[0] == 403
+    assert answer(queries(request("GET /employees/{employee_id}/orders", "wes", groups="warehouse", employee_id="ana")))[0] == 200
     assert answer(queries(request("GET /orders/{order_id}", "bob", order_id="o1")))[0] == 404
-    assert answer(queries(request("GET /orders/{order_id}", "wes", groups="warehouse", order_id="o1")))[0] == 200
+    assert answer(queries(request("GET /orders/{order_id}", "ana", order_id="nope")))[0] == 404
 
 
-def test_the_projector_refuses_what_is_not_an_orders_envelope(dynamodb):
-    project = OrdersProjector(dynamodb, "orders", DynamoDBEventStore(dynamodb, "events"))
-    with pytest.raises(ValueError, match="not an orders event envelope"):
+def test_the_projector_refuses_what_is_not_an_event_envelope(store, read_model):
+    project = ProjectorApp(Projector(projection=OrdersProjection(), store=read_model, events=store))
+    with pytest.raises(MalformedEventError):
         project({"source": "acme.orders", "detail-type": "OrderPlaced", "detail": {"metadata": {"stream_id": "x"}, "data": {}}})
 
 
 # --- the leave subscription ------------------------------------------------------------
 
 
-def approved(**data: object) -> dict:
+def approved(**data: object) -> BusEvent:
     leave = {"employee_id": "ana", "request_id": "r1", "start": "2027-03-04", "end": "2027-03-08", **data}
-    return {"source": "acme.leave", "detail-type": "LeaveApproved", "detail": {"metadata": {"event_id": "e1"}, "data": leave}}
+    envelope = {
+        "metadata": {"event_id": "e1", "stream_id": "employee-ana", "version": 7, "occurred_at": "2027-03-01T10:00:00Z"},
+        "data": leave,
+    }
+    return parse_bus_event({"source": "acme.leave", "detail-type": "LeaveApproved", "detail": envelope})
 
 
 def test_approved_leave_becomes_one_hold_request_keyed_by_the_event():
@@ -194,6 +210,40 @@ def test_approved_leave_becomes_one_hold_request_keyed_by_the_event():
         "leave_request_id": "r1",
         "event_id": "e1",
     }
-    assert hold_request({**approved(), "detail-type": "LeaveDenied"}) is None
     with pytest.raises(ValueError, match="employee_id"):
         hold_request(approved(employee_id=""))
+
+
+def test_the_courier_gets_the_hold_once_per_event_with_its_id_as_idempotency_key():
+    received: list[tuple[str, dict]] = []
+
+    class Courier(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append((self.headers["Idempotency-Key"], body))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Courier)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        subscriber = CourierSubscriber(f"http://127.0.0.1:{server.server_port}/holds")
+        assert subscriber(approved()) == {"held": True, "status": 202}
+        assert received == [("e1", hold_request(approved()))]
+        denied = parse_bus_event({**_bus(approved()), "detail-type": "LeaveDenied"})
+        assert subscriber(denied) == {"held": False}
+        assert len(received) == 1
+    finally:
+        server.shutdown()
+
+
+def test_a_courier_that_refuses_makes_the_delivery_fail_so_the_bus_retries():
+    with pytest.raises(RuntimeError, match="unreachable"):
+        CourierSubscriber("http://127.0.0.1:9/holds", timeout_s=1)(approved())
+
+
+def _bus(delivery: BusEvent) -> dict:
+    return {"source": delivery.source, "detail-type": delivery.detail_type, "detail": delivery.event.envelope()}

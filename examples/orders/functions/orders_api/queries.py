@@ -1,48 +1,63 @@
-"""The queries function: `GET /orders/{order_id}`, from the `orders` read model only.
+"""The queries function: reads the `orders` read model only, never the Events table.
 
-The employee who placed the order and the warehouse may read it; anyone else gets a 404
-(not a 403: whether an order id exists is not theirs to learn). Eventually consistent: an
-order placed a moment ago may be 404 until its projector has run.
+- `GET /orders/{order_id}`: the order, for the employee who placed it and the warehouse;
+  anyone else gets a 404 (whether an order id exists is not theirs to learn);
+- `GET /employees/{employee_id}/orders`: that employee's orders, for them and the warehouse.
+
+Answers say how current they are (`as_of_version`/`as_of`: the stream versions the read
+model reflects; `stale`: streams its projector is stuck on): an order placed a moment ago
+may be a 404 until its projector has run.
 Lambda handler setting: `orders_api.queries.handler`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from acme_eventsourcing.runtime.handler import Clock, LambdaHandler, require
+from acme_eventsourcing.runtime.handler import Clock, LambdaHandler
+from acme_eventsourcing.runtime.projections import ReadModelReader, freshness, reader_from_env
 from orders import domain
+from orders_views.orders import ORDER_SK, employee_pk, order_pk
 
 from orders_api import http
 
+PROJECTION = "orders"
+
 
 class QueriesApp:
-    def __init__(self, client: Any, table: str, *, identity_claim: str = "sub") -> None:
-        self._client, self._table, self._claim = client, table, identity_claim
+    def __init__(self, reader: ReadModelReader, *, identity_claim: str = "sub") -> None:
+        self._reader, self._claim = reader, identity_claim
 
     def __call__(self, event: Mapping[str, Any]) -> dict[str, Any]:
         try:
             who = http.caller(event, self._claim)
-            if event.get("routeKey") != "GET /orders/{order_id}":
-                raise http.HttpError(404, "no_route", f"no route {event.get('routeKey')!r}")
-            order_id = str((event.get("pathParameters") or {}).get("order_id") or "")
-            key = {"pk": {"S": f"order#{order_id}"}, "sk": {"S": "order"}}
-            item = self._client.get_item(TableName=self._table, Key=key).get("Item")
-            doc = json.loads(item["doc"]["S"]) if item else None
-            if not doc or (doc["employee_id"] != who.employee_id and domain.WAREHOUSE_GROUP not in who.groups):
-                raise http.HttpError(404, "order_not_found", f"no order {order_id}")
-            return http.response(200, doc)
+            route, params = event.get("routeKey"), event.get("pathParameters") or {}
+            if route == "GET /orders/{order_id}":
+                order_id = str(params.get("order_id") or "")
+                doc = self._reader.get(PROJECTION, order_pk(order_id), ORDER_SK)
+                if doc is None or not _may_read(who, doc["employee_id"]):
+                    raise http.HttpError(404, "order_not_found", f"no order {order_id}")
+                return http.response(200, {**doc, **freshness(self._reader, PROJECTION, domain.stream_id(order_id))})
+            if route == "GET /employees/{employee_id}/orders":
+                employee_id = str(params.get("employee_id") or "")
+                if not _may_read(who, employee_id):
+                    raise http.HttpError(403, "forbidden", "only the employee and the warehouse see an employee's orders")
+                items = self._reader.query(PROJECTION, employee_pk(employee_id))
+                streams = [domain.stream_id(item["order_id"]) for item in items]
+                return http.response(200, {"items": items, **freshness(self._reader, PROJECTION, None, streams)})
+            raise http.HttpError(404, "no_route", f"no route {route!r}")
         except http.HttpError as exc:
             return http.error(exc)
 
 
+def _may_read(who: http.Caller, employee_id: str) -> bool:
+    return who.employee_id == employee_id or domain.WAREHOUSE_GROUP in who.groups
+
+
 def build(environ: Mapping[str, str], clock: Clock) -> QueriesApp:
-    import boto3
-
-    table = require(environ, "READ_MODEL_TABLE_ORDERS", "the orders read-model table's name")
-    return QueriesApp(boto3.client("dynamodb"), table, identity_claim=environ.get("IDENTITY_CLAIM") or "sub")
+    """The app on the read-model table named by `READ_MODEL_TABLE_ORDERS` (set by EventSourcedService)."""
+    return QueriesApp(reader_from_env(environ, [PROJECTION]), identity_claim=environ.get("IDENTITY_CLAIM") or "sub")
 
 
-handler = LambdaHandler(build)
+handler = LambdaHandler(build, uses_clock=False)

@@ -11,4 +11,4 @@ COMMAND_ROUTES: tuple[str, ...] = (
     "POST /orders/{order_id}/ship",
     "POST /orders/{order_id}/cancel",
 )
-QUERY_ROUTES: tuple[str, ...] = ("GET /orders/{order_id}",)
+QUERY_ROUTES: tuple[str, ...] = ("GET /orders/{order_id}", "GET /employees/{employee_id}/orders")

@@ -7,8 +7,10 @@ Delivery is at least once, so the leave event's id goes as the `Idempotency-Key`
 non-2xx answer or a network error raises, so EventBridge retries and then the DLQ keeps
 the event. Lambda handler setting: `orders_leave.courier.handler`.
 
-`hold_request(event)` is the pure part: the courier's request for one bus event, or None
-for an event this subscription does not act on.
+`hold_request(delivery)` is the pure part: the courier's request for one delivered event,
+or None for an event this subscription does not act on. The runtime
+(`acme_eventsourcing.runtime.subscriber`) parses the bus event (directly or from an SQS
+batch), skips an event id this container already handled, and lets errors through.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from acme_eventsourcing.runtime.handler import Clock, LambdaHandler
+from acme_eventsourcing.runtime.handler import Clock
+from acme_eventsourcing.runtime.subscriber import BusEvent, subscriber_handler
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -29,22 +32,21 @@ LEAVE_SOURCE = "acme.leave"
 LEAVE_APPROVED = "LeaveApproved"
 
 
-def hold_request(event: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The courier's hold request for a `LeaveApproved` bus event (its envelope in `detail`)."""
-    if event.get("source") != LEAVE_SOURCE or event.get("detail-type") != LEAVE_APPROVED:
+def hold_request(delivery: BusEvent) -> dict[str, Any] | None:
+    """The courier's hold request for a `LeaveApproved` event of the leave service."""
+    if delivery.source != LEAVE_SOURCE or delivery.detail_type != LEAVE_APPROVED:
         return None
-    detail = event.get("detail") or {}
-    meta, data = detail.get("metadata") or {}, detail.get("data") or {}
+    data = delivery.event.data
     missing = [name for name in ("employee_id", "start", "end") if not data.get(name)]
-    if missing or not meta.get("event_id"):
-        raise ValueError(f"LeaveApproved envelope lacks {missing or ['metadata.event_id']}")
+    if missing:
+        raise ValueError(f"LeaveApproved event {delivery.event.event_id} lacks {', '.join(missing)}")
     return {
         "hold_deliveries_to": data["employee_id"],
         "from": data["start"],
         "until": data["end"],
         "because": "approved leave",
         "leave_request_id": data.get("request_id"),
-        "event_id": meta["event_id"],
+        "event_id": delivery.event.event_id,
     }
 
 
@@ -54,8 +56,8 @@ class CourierSubscriber:
             raise ValueError("COURIER_URL must be an http or https URL")
         self._url, self._timeout = url, timeout_s
 
-    def __call__(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        body = hold_request(event)
+    def __call__(self, delivery: BusEvent) -> dict[str, Any]:
+        body = hold_request(delivery)
         if body is None:
             return {"held": False}
         if not self._url:
@@ -82,4 +84,4 @@ def build(environ: Mapping[str, str], clock: Clock) -> CourierSubscriber:
     return CourierSubscriber(environ.get("COURIER_URL", "").strip())
 
 
-handler = LambdaHandler(build)
+handler = subscriber_handler(build, uses_clock=False)

@@ -1,31 +1,34 @@
-"""The `orders` projection: one row per order, what `GET /orders/{order_id}` answers.
+"""The `orders` projection: what `GET /orders/{order_id}` and `GET /employees/{employee_id}/orders` answer.
 
-`view(doc, event_type, data, occurred_at)` is the pure part: the row's next document.
-`OrdersProjector` applies bus events to the table exactly once, in stream order, although
-EventBridge delivers at least once and in any order: the row keeps the stream version it
-reflects; an event at or below it is a duplicate and skipped; one above the next version
-means events are missing, and they are loaded from the Events table and applied first. The
-write is conditioned on the version read, so two concurrent deliveries cannot both apply.
+Rows (`pk`, `sk`) -> JSON document:
 
-Row: `pk` = `order#<order_id>`, `sk` = `order`, `version` N, `doc` S (JSON text).
+- `order#<order_id>`, `order`: the whole order (`view`);
+- `employee#<employee_id>`, `order#<order_id>`: the order's summary in its employee's list.
+
+Only `apply` is this service's code; the runtime (`acme_eventsourcing.runtime.projections`)
+applies each event exactly once and in stream order, fills gaps from the Events table, and
+commits the rows with the stream's checkpoint in one transaction.
 Lambda handler setting: `orders_views.orders.handler`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from acme_eventsourcing.runtime.eventstore.ports import EventStore
-from acme_eventsourcing.runtime.handler import Clock, LambdaHandler, require
+from acme_eventsourcing.runtime.projections import Session, StoredEvent, projector_handler
 from orders import domain
 
-MAX_ATTEMPTS = 5
+ORDER_SK = "order"
 
 
-def key(order_id: str) -> dict[str, dict[str, str]]:
-    return {"pk": {"S": f"order#{order_id}"}, "sk": {"S": "order"}}
+def order_pk(order_id: str) -> str:
+    return f"order#{order_id}"
+
+
+def employee_pk(employee_id: str) -> str:
+    return f"employee#{employee_id}"
 
 
 def view(doc: Mapping[str, Any] | None, event_type: str, data: Mapping[str, Any], occurred_at: str) -> dict[str, Any] | None:
@@ -48,60 +51,19 @@ def view(doc: Mapping[str, Any] | None, event_type: str, data: Mapping[str, Any]
     return dict(doc)
 
 
-class OrdersProjector:
-    """Applies one bus event (EventBridge target) to the read-model table."""
+@dataclass(frozen=True)
+class OrdersProjection:
+    name: str = "orders"
+    event_types: frozenset[str] = frozenset(domain.EVENT_TYPES)
 
-    def __init__(self, client: Any, table: str, events: EventStore) -> None:
-        self._client, self._table, self._events = client, table, events
-
-    def __call__(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        detail = event.get("detail") or {}
-        meta, data = detail.get("metadata") or {}, detail.get("data") or {}
-        stream, version = str(meta.get("stream_id") or ""), meta.get("version")
-        if not stream.startswith("order-") or not isinstance(version, int) or version < 1:
-            raise ValueError(f"not an orders event envelope: stream {stream!r}, version {version!r}")
-        order_id = stream.removeprefix("order-")
-        for _ in range(MAX_ATTEMPTS):
-            from botocore.exceptions import ClientError
-
-            item = self._client.get_item(TableName=self._table, Key=key(order_id), ConsistentRead=True).get("Item")
-            at = int(item["version"]["N"]) if item else 0
-            if version <= at:
-                return {"applied": 0, "duplicate": True}
-            doc = json.loads(item["doc"]["S"]) if item else None
-            if version == at + 1:
-                todo = [(str(event.get("detail-type")), data, str(meta.get("occurred_at") or ""))]
-            else:  # a gap: the events in between, from the source of truth
-                todo = [(e.event_type, e.data, e.occurred_at) for e in self._events.load(stream, after_version=at) if e.version <= version]
-                if len(todo) != version - at:
-                    raise RuntimeError(f"{stream}: the Events table does not hold versions {at + 1}..{version} yet; retry")
-            for event_type, payload, occurred_at in todo:
-                doc = view(doc, event_type, payload, occurred_at)
-            put: dict[str, Any] = {
-                "TableName": self._table,
-                "Item": {**key(order_id), "version": {"N": str(version)}, "doc": {"S": json.dumps(doc, separators=(",", ":"))}},
-            }
-            if item:
-                put |= {"ConditionExpression": "version = :at", "ExpressionAttributeValues": {":at": {"N": str(at)}}}
-            else:
-                put |= {"ConditionExpression": "attribute_not_exists(pk)"}
-            try:
-                self._client.put_item(**put)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
-                continue  # another delivery moved the row: read again
-            return {"applied": len(todo), "duplicate": False}
-        raise RuntimeError(f"{stream}: the row kept moving; EventBridge retries the event")
+    def apply(self, session: Session, event: StoredEvent) -> None:
+        order_id = str(event.data["order_id"])
+        doc = view(session.get(order_pk(order_id), ORDER_SK), event.event_type, event.data, event.occurred_at)
+        if doc is None:
+            return
+        session.put(order_pk(order_id), ORDER_SK, doc)
+        summary = {k: doc[k] for k in ("order_id", "status", "deliver_on", "placed_at")}
+        session.put(employee_pk(doc["employee_id"]), f"order#{order_id}", summary)
 
 
-def build(environ: Mapping[str, str], clock: Clock) -> OrdersProjector:
-    import boto3
-    from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
-
-    client = boto3.client("dynamodb")
-    events = DynamoDBEventStore(client, require(environ, "EVENTS_TABLE", "the orders Events table's name"))
-    return OrdersProjector(client, require(environ, "READ_MODEL_TABLE", "the orders read-model table's name"), events)
-
-
-handler = LambdaHandler(build)
+handler = projector_handler(OrdersProjection())
