@@ -4,6 +4,7 @@
     python3 tasks.py demo      # set up, then play the leave story on the local stack
     python3 tasks.py test      # set up, then run the whole test suite, then `example` (what CI runs)
     python3 tasks.py example   # build the wheel, run examples/* against it in a virtualenv of their own
+                               # (--fresh: recreate that virtualenv; other arguments go to pytest)
     python3 tasks.py plan      # set up, then the offline preview + policy report (dev)
     python3 tasks.py up        # set up, then serve the local stack on 127.0.0.1 (until Ctrl-C / SIGTERM)
     python3 tasks.py token     # set up, then print a JWT the local stack accepts (--sub ana --groups admin)
@@ -105,8 +106,9 @@ def example_environment(wheel: Path, projects: list[Path], *, fresh: bool) -> No
 def run_examples(argv: list[str]) -> int:
     """Build the wheel, install it into `.venv-example/`, and run each project in examples/
     from a copy outside this repository: only the installed package is importable there,
-    so an example that imports lambdas/, local/ or the components' source fails."""
-    fresh = "--fresh" in argv
+    so an example that imports lambdas/, local/ or the components' source fails. `--fresh`
+    recreates the virtualenv; other arguments go to pytest."""
+    fresh, pytest_args = "--fresh" in argv, [a for a in argv if a != "--fresh"]
     projects = sorted(p for p in EXAMPLES.iterdir() if (p / "Pulumi.yaml").exists())
     started = time.perf_counter()
     wheel = build_wheel()
@@ -127,14 +129,14 @@ def run_examples(argv: list[str]) -> int:
             )
             subprocess.run([str(EXAMPLE_PY), "-c", check, f"{ROOT}{os.sep}", f"{EXAMPLE_VENV}{os.sep}"], check=True, cwd=copy, env=env)
             print(f"examples/{project.name}: tests from {copy}, on {wheel.name}", flush=True)
-            code = run_forwarding_signals([str(EXAMPLE_PY), "-m", "pytest", "-p", "no:cacheprovider"], env, cwd=copy)
+            code = run_forwarding_signals([str(EXAMPLE_PY), "-m", "pytest", "-p", "no:cacheprovider", *pytest_args], env, cwd=copy)
             status = status or code
     print(f"examples: {time.perf_counter() - started:.1f} s", flush=True)
     return status
 
 
 def main(argv: list[str]) -> int:
-    known = [*COMMANDS, "example", "setup"]
+    known = [*COMMANDS, "setup", "example"]
     if not argv or argv[0] in {"-h", "--help", "help"}:
         print(__doc__)
         return 0 if argv else 2
