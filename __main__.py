@@ -6,9 +6,9 @@
 - the `notifications` context (`acme.notifications`), which only subscribes to leave events
   on the same bus (choreography) and posts them to `webhook_url`.
 
-Routes and event types come from the Lambda code's own pure-data modules (`leave_api.routes`,
-`leave.events`), so the API Gateway routes and the rules cannot drift from what the handlers
-serve and the domain emits.
+Routes and event types come from the Lambda code's own pure-data modules (`leave_api.api`,
+the route table of the command declarations and queries; `leave.events`), so the API
+Gateway routes and the rules cannot drift from what the handlers serve and the domain emits.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ LAMBDAS = Path(__file__).resolve().parent / "lambdas"
 if str(LAMBDAS) not in sys.path:
     sys.path.insert(0, str(LAMBDAS))
 
+from acme_eventsourcing.runtime.routes import COMMANDS, QUERIES, keys  # noqa: E402 - the route table's vocabulary
 from leave import events  # noqa: E402 - pure data (stdlib only), found through LAMBDAS
-from leave_api.routes import COMMANDS, ROUTES  # noqa: E402 - pure data, declared for this program
+from leave_api.api import ROUTES  # noqa: E402 - pure data, declared for this program
 
 SOURCE = "acme.leave"
 PROJECTIONS = {
@@ -81,8 +82,8 @@ leave = EventSourcedService(
         api=ApiSpec(
             commands=function("leave_api.commands.handler", "leave", "leave_api", memory_mb=512, timeout_s=10),
             queries=function("leave_api.queries.handler", "leave_api", memory_mb=512, timeout_s=10),
-            command_routes=tuple(r.key for r in ROUTES if r.function == COMMANDS),
-            query_routes=tuple(r.key for r in ROUTES if r.function != COMMANDS),
+            command_routes=keys(ROUTES, COMMANDS),
+            query_routes=keys(ROUTES, QUERIES),
             public_routes=tuple(r.key for r in ROUTES if r.public),
             jwt=jwt(),
             throttling_burst_limit=config.get_int("throttling_burst_limit") or 100,

@@ -13,24 +13,27 @@ the read models (403), answer. The layouts read here are written by `leave_proje
   iCalendar feed (VEVENTs rendered by the projector);
 - stream events: admin only.
 
-`handler` wires DynamoDB from `READ_MODEL_TABLE_<PROJECTION>` once per cold start, on first
-use; tests build `QueriesApp(reader, today=...)` on any `ReadModelReader`. Its app reads the
-day from the module-level `today` on every request: the local stack's seam (it sets a
-simulated date there after loading the function); AWS never sets it, and nothing in the
-environment can shift it.
+`handler` is a `LambdaHandler` (runtime library): its first call builds the app from the
+environment (`READ_MODEL_TABLE_<PROJECTION>`, DynamoDB) and keeps it for the container's
+life; tests build `QueriesApp(reader, today=...)` on any `ReadModelReader`, or call
+`build(environ, clock)`. "Today" comes from the handler's clock, read per request: the local
+stack may point it at a simulated day (`handler.use_clock`); AWS never does, and nothing in
+the environment can shift it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from leave_api import http
-from leave_api.routes import QUERY_ROUTES, Match, query_params, serve, validate_params
+from acme_eventsourcing.runtime import http
+from acme_eventsourcing.runtime.handler import Clock, ConfigurationError, LambdaHandler
+from acme_eventsourcing.runtime.routes import Match, query_params, serve, validate_params
+
+from leave_api.query_routes import QUERY_ROUTES
 
 PROJECTIONS = ("balance", "pending", "calendar", "audit")
 ICALENDAR = "text/calendar"
@@ -40,6 +43,7 @@ CALENDAR_FIELDS = ("request_id", "employee_id", "name", "leave_type", "start", "
 #: BatchGetItem's most keys per request.
 BATCH_GET_LIMIT = 100
 PENDING_FIELDS = ("request_id", "employee_id", "leave_type", "start", "end", "working_days")
+ADMIN = "admin"
 
 
 class ReadModelReader(Protocol):
@@ -144,7 +148,7 @@ class QueriesApp:
         answer = getattr(self, found.route.handler)
         return answer(caller, params, query_params(event, found.route), event)
 
-    # --- the routes (named by `routes.ROUTES[*].handler`) --------------------------------------
+    # --- the routes (named by `query_routes.QUERY_ROUTES[*].handler`) --------------------------------------
 
     def get_balance(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
         employee_id = params["employee_id"]
@@ -153,7 +157,7 @@ class QueriesApp:
         head = self._reader.get("balance", f"employee#{employee_id}", "head")
         if head is None:
             raise http.HttpError(404, "employee_not_found", f"no employee {employee_id}")
-        if not (caller.is_admin or caller.employee_id == employee_id or self._approves(caller, head)):
+        if not (caller.has_role(ADMIN) or caller.id == employee_id or self._approves(caller, head)):
             raise http.HttpError(403, "forbidden", "only the employee, their approver or an admin may see this balance")
         row = self._reader.get("balance", f"balance#{employee_id}", f"{year:04d}#{leave_type}")
         if row is None:
@@ -164,11 +168,11 @@ class QueriesApp:
     def _approves(self, caller: http.Caller, head: Mapping[str, Any]) -> bool:
         location = head.get("location_id")
         state = self._reader.get("balance", f"location#{location}", "state") if location else None
-        return state is not None and state.get("approver_id") == caller.employee_id
+        return state is not None and state.get("approver_id") == caller.id
 
     def get_pending(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
         approver = params["employee_id"]
-        if caller.employee_id != approver:
+        if caller.id != approver:
             raise http.HttpError(403, "forbidden", "only that approver may see their pending requests")
         locations = self._reader.query("pending", f"approver#{approver}")
         items = [
@@ -188,7 +192,7 @@ class QueriesApp:
         state = self._reader.get("calendar", f"location#{location_id}", "state")
         if state is None:
             raise http.HttpError(404, "location_not_found", f"no location {location_id}")
-        if not (caller.is_admin or caller.employee_id in state.get("members", [])):
+        if not (caller.has_role(ADMIN) or caller.id in state.get("members", [])):
             raise http.HttpError(403, "forbidden", "only members of the location or an admin may see its calendar")
         rows = [r for r in self._reader.query("calendar", f"calendar#{location_id}", first) if last is None or r["start"] <= last]
         rows.sort(key=lambda r: (r["start"], r["request_id"]))
@@ -202,7 +206,7 @@ class QueriesApp:
     def get_stream_events(
         self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]
     ) -> dict[str, Any]:
-        if not caller.is_admin:
+        if not caller.has_role(ADMIN):
             raise http.HttpError(403, "forbidden", "only an admin may read a stream's history")
         stream_id = params["stream_id"]
         items = self._reader.query("audit", f"audit#{stream_id}")
@@ -213,7 +217,7 @@ class QueriesApp:
     def get_stuck_streams(
         self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]
     ) -> dict[str, Any]:
-        if not caller.is_admin:
+        if not caller.has_role(ADMIN):
             raise http.HttpError(403, "forbidden", "only an admin may list stuck streams")
         items = [{**_stale(doc), "projection": projection} for projection in PROJECTIONS for doc in self._reader.query(projection, "stuck")]
         return _conditional(event, http.json_response(200, {"items": items}))
@@ -253,26 +257,17 @@ def _conditional(event: Mapping[str, Any], response: dict[str, Any]) -> dict[str
     return response
 
 
-today: Callable[[], date] = utc_today
-"""The current day of `handler`'s app, read per request: the local stack's seam; AWS never sets it."""
-
-_app: QueriesApp | None = None
-
-
-def _app_from_environment() -> QueriesApp:
+def build(environ: Mapping[str, str], clock: Clock) -> QueriesApp:
+    """The app of the deployed function: every read-model table from the environment, its day from `clock`."""
     import boto3  # deferred: importing this module must not need AWS
 
     names = {p: f"READ_MODEL_TABLE_{p.upper()}" for p in PROJECTIONS}
-    missing = sorted(var for var in names.values() if not os.environ.get(var))
+    missing = sorted(var for var in names.values() if not environ.get(var))
     if missing:
-        raise RuntimeError(f"{', '.join(missing)} not set: the queries function needs every read-model table")
-    tables = {p: os.environ[v] for p, v in names.items()}
-    return QueriesApp(DynamoDBReader(boto3.client("dynamodb"), tables), today=lambda: today())
+        raise ConfigurationError(f"{', '.join(missing)} not set: the queries function needs every read-model table")
+    tables = {p: environ[var] for p, var in names.items()}
+    return QueriesApp(DynamoDBReader(boto3.client("dynamodb"), tables), today=lambda: clock().astimezone(UTC).date())
 
 
-def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
-    """The Lambda entry point (`leave_api.queries.handler`)."""
-    global _app
-    if _app is None:
-        _app = _app_from_environment()
-    return _app(event)
+handler = LambdaHandler(build)
+"""The Lambda entry point (`leave_api.queries.handler`)."""

@@ -1,14 +1,18 @@
 """JSON Schemas of the API: request bodies, path and query parameters, responses, errors.
 
-One source of truth: the handlers validate with them (`validation.validate`) and
-`openapi.document()` publishes them. They use only what `validation.check_schema`
-accepts, and each is also valid JSON Schema 2020-12 (the tests cross-check with
-`jsonschema`).
+One source of truth: the handlers validate with them (the runtime library's
+`acme_eventsourcing.runtime.validation`) and `openapi.document()` publishes them. They use
+only what `validation.check_schema` accepts, and each is also valid JSON Schema 2020-12
+(the tests cross-check with `jsonschema`). The error format and the `Idempotency-Key`
+schema are the runtime library's (every service answers the same).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from acme_eventsourcing.runtime.http import ERROR_SCHEMA as ERROR  # noqa: F401 - published here too
+from acme_eventsourcing.runtime.http import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_PATTERN  # noqa: F401 - published here too
 
 Schema = dict[str, Any]
 
@@ -55,13 +59,6 @@ YEAR: Schema = {"type": "integer", "minimum": 2000, "maximum": 2100}
 HORIZON_YEAR: Schema = {**YEAR, "maximum": 2099, "description": "A year of the service's horizon, 2000 to 2099."}
 WEEKDAY: Schema = {"type": "string", "enum": ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]}
 WORKING_DAYS: Schema = {"type": "number", "minimum": 0, "description": "Working days the leave covers."}
-
-IDEMPOTENCY_KEY_PATTERN = "^[A-Za-z0-9_.:-]{1,128}$"
-IDEMPOTENCY_KEY: Schema = {
-    "type": "string",
-    "pattern": IDEMPOTENCY_KEY_PATTERN,
-    "description": "1-128 characters: letters, digits, `_ . : -` (a UUID is fine).",
-}
 
 
 def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None, **annotations: Any) -> Schema:
@@ -274,20 +271,3 @@ STUCK_STREAMS = obj(
     description="Every stream a projector is stuck on, per projection (one Query of the `stuck` partition of each read-model table).",
 )
 OPENAPI_DOCUMENT: Schema = {"type": "object", "title": "OpenAPIDocument", "required": ["openapi", "paths"]}
-
-ERROR = obj(
-    {
-        "error": obj(
-            {"code": {"type": "string", "pattern": "^[a-z_]+$"}, "message": {"type": "string"}},
-            {
-                "field": {"type": "string", "description": "The offending field, e.g. `body.days[2]`."},
-                "details": {
-                    "type": "array",
-                    "items": obj({"field": {"type": "string"}, "message": {"type": "string"}}),
-                },
-                "correlation_id": {"type": "string"},
-            },
-        )
-    },
-    title="Error",
-)

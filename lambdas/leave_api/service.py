@@ -1,6 +1,8 @@
-"""The application service of the commands side: load, decide, append, retry.
+"""The leave service's application service: load, decide, append, retry.
 
-`LeaveService.execute(command, context)` loads the streams a command needs (each at most
+`LeaveService` is an `acme_eventsourcing.runtime.service.ApplicationService` (which
+appends, retries lost races and stores the idempotency record; the response it stores is
+the command's declaration's, `leave_api.api`). `LeaveService.execute(command, context)` loads the streams a command needs (each at most
 once), runs the pure domain decision and appends the new events of every stream it touches in
 one transaction, together with the idempotency record when the request carried an
 `Idempotency-Key`. A lost race (`ConcurrencyError`) reruns the whole load-decide-append, a
@@ -44,87 +46,39 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from acme_eventsourcing.runtime.eventstore.ports import Append, ConcurrencyError, EventStore, IdempotencyRecord, NewEvent
+from acme_eventsourcing.runtime.eventstore.ports import EventStore, new_event_id
+from acme_eventsourcing.runtime.service import DEFAULT_MAX_ATTEMPTS, ApplicationService, CommandContext, CommandResult, Respond, utc_now
 from leave import employee, location
 from leave.commands import (
     AddEmployee,
-    AddPastLeave,
     ApproveLeave,
     AssignApprover,
     AssignLeavePolicy,
     CancelLeave,
-    ChangeWorkingWeek,
     Command,
     CreateLocation,
     DenyLeave,
-    RequestLeave,
     RollOverLeave,
-    TransferEmployee,
 )
 from leave.employee import EmployeeState, employee_of_request
 from leave.errors import DomainError
-from leave.events import (
-    EmployeeTransferred,
-    Event,
-    LeaveRequested,
-    LocationRegistered,
-    PastLeaveAdded,
-    WorkingWeekChanged,
-    number,
-    parse_event,
-)
+from leave.events import Event, LocationRegistered, parse_event
 from leave.ids import DIRECTORY_STREAM_ID, employee_stream_id, location_stream_id
 from leave.location import LocationState
-from leave.workdays import normalize_week
 
 LOCATION_ID_PREFIX = "loc_"
 LOCATION_STREAM_PREFIX = location_stream_id("")
-DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_CACHED_LOCATIONS = 1024
+__all__ = ["DEFAULT_MAX_ATTEMPTS", "CommandContext", "CommandResult", "LeaveService", "LocationCache", "utc_now"]
 
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, kw_only=True)
-class CommandContext:
-    """What the HTTP layer knows about a request besides the command itself."""
-
-    caller: str
-    """The acting employee id (``actor`` in each event's metadata); must be the command's `caller.sub`."""
-    correlation_id: str
-    idempotency_key: str | None = None
-    """Scoped key (``<caller sub>#<Idempotency-Key>``), or None without the header."""
-    request_hash: str | None = None
-    """sha256 of method, path and canonical body; required with `idempotency_key`."""
-    causation_id: str | None = None
-    """What caused the command (defaults to `correlation_id`, the request itself)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class CommandResult:
-    """The success response: HTTP status and JSON body (API.md)."""
-
-    status: int
-    body: Mapping[str, Any]
-
-    def as_response(self) -> dict[str, Any]:
-        """The form stored in the idempotency record."""
-        return {"status": self.status, "body": dict(self.body)}
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def uuid_hex() -> str:
-    """A uuid4 as 32 hex digits (event ids, location ids)."""
-    import uuid  # deferred: keeps the module cheap to import on a cold start
-
-    return uuid.uuid4().hex
+uuid_hex = new_event_id
+"""A uuid4 as 32 hex digits (event ids, location ids)."""
 
 
 class LocationCache:
@@ -186,14 +140,15 @@ class LocationCache:
                     self._states.pop(stream_id.removeprefix(LOCATION_STREAM_PREFIX), None)
 
 
-class LeaveService:
-    """Runs the domain's commands against an `EventStore`.
+class LeaveService(ApplicationService):
+    """Runs the leave domain's commands against an `EventStore`.
 
     `clock` gives the current time (aware, or naive UTC): it dates events and is "today" for
     the domain. `new_id` gives unique hex strings for event ids and new location ids.
     `max_attempts` bounds the reruns after lost races. `location_cache` keeps location states
     between commands (a new `LocationCache()` by default; ``LocationCache(0)`` reads every
-    location afresh for every command).
+    location afresh for every command). `respond` gives each command's response; by default
+    the declarations of `leave_api.api` (`RESPOND`).
     """
 
     def __init__(
@@ -204,26 +159,24 @@ class LeaveService:
         new_id: Callable[[], str] = uuid_hex,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         location_cache: LocationCache | None = None,
+        respond: Respond | None = None,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
-        self._store = store
-        self._clock = clock
-        self._new_id = new_id
-        self._max_attempts = max_attempts
+        if respond is None:
+            from leave_api.api import RESPOND  # the declarations: imported when first needed
+        super().__init__(store, respond=RESPOND if respond is None else respond, clock=clock, new_id=new_id, max_attempts=max_attempts)
         self._cache = LocationCache() if location_cache is None else location_cache
 
-    def execute(self, command: Command, context: CommandContext) -> CommandResult:
+    def handle(self, command: Command, context: CommandContext, now: datetime) -> CommandResult:
         """Decide and append `command`; raises `DomainError`, `ConcurrencyError` (after the
         retries) or `IdempotencyKeyUsed`."""
-        if (context.idempotency_key is None) != (context.request_hash is None):
-            raise ValueError("idempotency_key and request_hash go together")
         if context.caller != command.caller.sub:
             raise ValueError(f"context.caller {context.caller!r} is not the command's caller {command.caller.sub!r}")
-        now = self._clock()
         if isinstance(command, RollOverLeave):
             return self._roll_over(command, context, now)
-        return self._retrying(lambda attempt, cached: self._execute_once(command, context, now, attempt, cached))
+        return self.retrying(lambda attempt, cached: self._execute_once(command, context, now, attempt, cached))
+
+    def forget(self, stream_ids: Iterable[str]) -> None:
+        self._cache.drop(stream_ids)
 
     # --- one attempt ---------------------------------------------------------------------
 
@@ -260,8 +213,7 @@ class LeaveService:
                 )
                 versions = {employee_stream_id(subject): state.version}
                 versions.update({location_stream_id(i): loc.version for i, loc in locations.items()})
-        result = _result(command, events)
-        self._append(events, versions, result, context, now)
+        result = self.commit(command, events, versions, context, now)
         self._remember(locations, events, versions)
         return result
 
@@ -279,44 +231,21 @@ class LeaveService:
             def roll(attempt: int, cached: set[str], employee_id: str = employee_id) -> bool:
                 state = self._load_employee(employee_id)
                 events = employee.decide(state, command, locations=locations, today=today)
-                self._append(events, {employee_stream_id(employee_id): state.version}, None, context, now)
+                self.append(events, {employee_stream_id(employee_id): state.version}, None, context, now)
                 return bool(events)
 
-            changed += self._retrying(roll)
-        result = CommandResult(
-            status=202,
-            body={
-                "from_year": command.from_year,
-                "to_year": command.from_year + 1,
-                "employees": len(members),
-                "employees_rolled_over": changed,
-            },
-        )
-        self._append([], {}, result, context, now)
+            changed += self.retrying(roll)
+        summary = {
+            "from_year": command.from_year,
+            "to_year": command.from_year + 1,
+            "employees": len(members),
+            "employees_rolled_over": changed,
+        }
+        result = self.respond(command, summary)
+        self.append([], {}, result, context, now)
         return result
 
     # --- store access --------------------------------------------------------------------
-
-    def _retrying(self, attempt_once: Callable[[int, set[str]], _T]) -> _T:
-        """Run `attempt_once(attempt, cached)` until it succeeds.
-
-        A `ConcurrencyError` is a lost race (counted against `max_attempts`) unless a stream
-        that moved on had its state from the cache: then the entry was stale, and the next
-        try reads it afresh (one such extra try per command)."""
-        attempt = refreshes = 0
-        while True:
-            cached: set[str] = set()
-            try:
-                return attempt_once(attempt, cached)
-            except ConcurrencyError as exc:
-                moved = exc.stream_ids or cached  # the store could not tell: suspect every cached state
-                self._cache.drop(moved)
-                if moved & cached and not refreshes:
-                    refreshes += 1
-                    continue
-                attempt += 1
-                if attempt == self._max_attempts:
-                    raise
 
     def _decide_on_locations(
         self,
@@ -389,51 +318,6 @@ class LeaveService:
             return employee_of_request(command.request_id)
         return command.employee_id  # type: ignore[union-attr]
 
-    def _append(
-        self,
-        events: Sequence[Event],
-        versions: Mapping[str, int],
-        result: CommandResult | None,
-        context: CommandContext,
-        now: datetime,
-    ) -> None:
-        """Append `events` (grouped by stream, at the loaded versions) with the idempotency
-        record of `result`, if the request has a key; no call at all if there is nothing to write.
-
-        Every other stream in `versions` was read to decide (e.g. the location whose
-        approver or policy the decision used) and goes in as a read guard, so the append
-        fails with `ConcurrencyError`, and the command is retried, if it changed meanwhile."""
-        occurred_at = _utc(now).strftime("%Y-%m-%dT%H:%M:%SZ")
-        metadata = {
-            "actor": context.caller,
-            "idempotency_key": context.idempotency_key,
-            "correlation_id": context.correlation_id,
-            "causation_id": context.causation_id or context.correlation_id,
-        }
-        by_stream: dict[str, list[NewEvent]] = {}
-        for event in events:
-            by_stream.setdefault(event.stream_id, []).append(
-                NewEvent(
-                    event_type=event.event_type,
-                    data=event.to_data(),
-                    event_id=self._new_id(),
-                    occurred_at=occurred_at,
-                    metadata=metadata,
-                )
-            )
-        record = None
-        if result is not None and context.idempotency_key is not None:
-            record = IdempotencyRecord(
-                key=context.idempotency_key,
-                request_hash=context.request_hash or "",
-                response=result.as_response(),
-                created_at=occurred_at,
-            )
-        if not by_stream and record is None:
-            return
-        appends = [Append(stream_id=s, expected_version=v, events=by_stream.get(s, [])) for s, v in versions.items()]
-        self._store.append(appends, idempotency=record)
-
 
 def _event(stored: Any) -> Event:
     return parse_event(stored.event_type, stored.data)
@@ -441,50 +325,3 @@ def _event(stored: Any) -> Event:
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _result(command: Command, events: Sequence[Event]) -> CommandResult:
-    """The success response of API.md for a command and the events it produced."""
-    match command:
-        case CreateLocation():
-            (created, *_) = events
-            return CommandResult(status=201, body={"location_id": created.location_id})  # type: ignore[attr-defined]
-        case AddEmployee():
-            return CommandResult(status=201, body={"employee_id": command.employee_id, "location_id": command.location_id})
-        case RequestLeave() | AddPastLeave():
-            (leave,) = [e for e in events if isinstance(e, (LeaveRequested, PastLeaveAdded))]
-            return CommandResult(status=201, body={"request_id": leave.request_id, "working_days": leave.working_days})
-        case AssignApprover():
-            return CommandResult(status=200, body={"location_id": command.location_id, "approver_id": command.employee_id})
-        case AssignLeavePolicy():
-            return CommandResult(
-                status=200,
-                body={
-                    "location_id": command.location_id,
-                    "leave_type": command.leave_type,
-                    "days_per_year": number(command.days_per_year),
-                    "max_rollover_days": number(command.max_rollover_days),
-                },
-            )
-        case ChangeWorkingWeek():
-            return CommandResult(status=200, body={"employee_id": command.employee_id, "days": _week(command, events)})
-        case ApproveLeave() | DenyLeave() | CancelLeave():
-            status = {ApproveLeave: "approved", DenyLeave: "denied", CancelLeave: "cancelled"}[type(command)]
-            return CommandResult(status=200, body={"request_id": command.request_id, "status": status})
-        case TransferEmployee():
-            (moved,) = [e for e in events if isinstance(e, EmployeeTransferred)]
-            return CommandResult(
-                status=200,
-                body={
-                    "employee_id": moved.employee_id,
-                    "from_location_id": moved.from_location_id,
-                    "to_location_id": moved.to_location_id,
-                    "effective_on": moved.effective_on.isoformat(),
-                },
-            )
-    raise TypeError(f"no response defined for {type(command).__name__}")
-
-
-def _week(command: ChangeWorkingWeek, events: Sequence[Event]) -> list[str]:
-    changed = [e for e in events if isinstance(e, WorkingWeekChanged)]
-    return list(changed[0].days if changed else normalize_week(command.days))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +13,11 @@ from typing import Any
 import pytest
 from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
 from acme_eventsourcing.runtime.eventstore.ports import ConcurrencyError
+from acme_eventsourcing.runtime.handler import ConfigurationError, LambdaHandler
+from acme_eventsourcing.runtime.http import MAX_BODY_BYTES
+from acme_eventsourcing.runtime.validation import errors as schema_errors
 from leave_api import commands
-from leave_api.http import MAX_BODY_BYTES
-from leave_api.routes import BY_KEY, COMMAND_ROUTES
-from leave_api.validation import errors as schema_errors
+from leave_api.api import BY_KEY, COMMAND_DECLARATIONS, COMMAND_ROUTES
 from test_commands_support import ADMIN, JOHN, MIKE, Api, api_event, setup_location
 
 LEAVE = {"leave_type": "PTO", "start": "2026-02-02", "end": "2026-02-06"}  # Mon-Fri: 5 working days
@@ -151,8 +153,11 @@ WRITE_ROUTES = [route for route in COMMAND_ROUTES if not route.public]
 EXAMPLE_PARAMS = {"location_id": "loc_1", "employee_id": "john", "request_id": "john~1"}
 
 
-def test_every_write_route_builds_a_domain_command() -> None:
-    assert set(commands.BUILDERS) == {route.handler for route in WRITE_ROUTES}
+def test_every_write_route_is_one_declaration_that_builds_its_domain_command() -> None:
+    declared = {d.name: d for d in COMMAND_DECLARATIONS}
+    assert set(declared) == {route.handler for route in WRITE_ROUTES}
+    assert [d.route for d in COMMAND_DECLARATIONS] == WRITE_ROUTES  # the route table is made of them
+    assert len({d.command for d in COMMAND_DECLARATIONS}) == len(COMMAND_DECLARATIONS)  # one declaration per domain command
 
 
 @pytest.mark.parametrize("route", WRITE_ROUTES, ids=[r.key for r in WRITE_ROUTES])
@@ -505,11 +510,9 @@ def test_one_structured_log_line_per_request(api: Api, capsys: pytest.CaptureFix
     assert all(isinstance(r["latency_ms"], float) for r in records)
 
 
-def test_handler_without_events_table_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(commands, "_app", None)
-    monkeypatch.delenv("EVENTS_TABLE", raising=False)
-    with pytest.raises(RuntimeError, match="EVENTS_TABLE"):
-        commands.handler(api_event("POST", "/locations", {"name": "Berlin"}), None)
+def test_handler_without_events_table_fails_loudly() -> None:
+    with pytest.raises(ConfigurationError, match="EVENTS_TABLE"):
+        LambdaHandler(commands.build, environ={})(api_event("POST", "/locations", {"name": "Berlin"}), None)
 
 
 def test_importing_the_handler_needs_neither_aws_nor_boto3() -> None:
@@ -521,7 +524,7 @@ def test_importing_the_handler_needs_neither_aws_nor_boto3() -> None:
         capture_output=True,
         text=True,
         check=True,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(lambdas)},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join([str(lambdas), str(lambdas.parent / "components")])},
     )
     assert out.stdout.strip() == "[]"
 
@@ -564,7 +567,8 @@ def test_a_date_beyond_the_horizon_is_a_400_naming_the_field_and_appends_nothing
 def test_the_domain_refusal_of_a_far_date_maps_to_422_naming_the_body_field() -> None:
     from leave.horizon import OutOfHorizon
 
-    error = commands._http_error(OutOfHorizon("effective_on", "2150-01-01")).response()
+    (transfer,) = [d for d in COMMAND_DECLARATIONS if d.name == "transfer_employee"]
+    error = commands.make_app(InMemoryEventStore()).http_error(OutOfHorizon("effective_on", "2150-01-01"), transfer).response()
     assert error["statusCode"] == 422
     assert json.loads(error["body"])["error"]["field"] == "body.effective_date"
     assert json.loads(error["body"])["error"]["code"] == "date_out_of_range"

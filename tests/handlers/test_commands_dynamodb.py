@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
-from leave_api import commands, service
+from acme_eventsourcing.runtime.handler import LambdaHandler
+from leave_api import commands
 from moto import mock_aws
 from test_commands_support import JOHN, Api, api_event, setup_location
 
@@ -110,25 +111,25 @@ def test_domain_error_appends_nothing(api: Api, client: Any) -> None:
 
 
 def test_lambda_handler_wires_the_events_table_from_the_environment(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(commands, "_app", None)
+    assert isinstance(commands.handler, LambdaHandler) and commands.handler.build is commands.build
     monkeypatch.setenv("EVENTS_TABLE", TABLE)
-    response = commands.handler(api_event("POST", "/locations", {"name": "Berlin"}), None)
+    handler = LambdaHandler(commands.build)  # reads os.environ, as on AWS
+    response = handler(api_event("POST", "/locations", {"name": "Berlin"}), None)
     assert response["statusCode"] == 201
-    wired = commands._app
-    assert commands.handler(api_event("POST", "/locations", {"name": "Munich"}), None)["statusCode"] == 201
-    assert commands._app is wired  # once per cold start
+    wired = handler.app
+    assert handler(api_event("POST", "/locations", {"name": "Munich"}), None)["statusCode"] == 201
+    assert handler.app is wired  # once per cold start
     names = sorted(json.loads(i["data"]["S"])["name"] for i in items(client, "event") if i["event_type"]["S"] == "LocationCreated")
     assert names == ["Berlin", "Munich"]
 
 
-def test_the_handlers_app_reads_the_module_clock_on_every_command(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert commands.clock is service.utc_now  # what AWS runs: the real time
-    monkeypatch.setattr(commands, "_app", None)
-    monkeypatch.setenv("EVENTS_TABLE", TABLE)
-    monkeypatch.setattr(commands, "clock", lambda: datetime(2027, 1, 15, 9, 30, tzinfo=UTC))
-    assert commands.handler(api_event("POST", "/locations", {"name": "Berlin"}), None)["statusCode"] == 201
-    monkeypatch.setattr(commands, "clock", lambda: datetime(2031, 7, 1, 12, 0, tzinfo=UTC))  # the app exists by now
-    assert commands.handler(api_event("POST", "/locations", {"name": "Munich"}), None)["statusCode"] == 201
+def test_the_handlers_app_reads_the_handlers_clock_on_every_command(client: Any) -> None:
+    assert abs(commands.handler.now() - datetime.now(UTC)) < timedelta(minutes=1)  # what AWS runs: the real time
+    handler = LambdaHandler(commands.build, environ={"EVENTS_TABLE": TABLE})
+    handler.use_clock(lambda: datetime(2027, 1, 15, 9, 30, tzinfo=UTC))
+    assert handler(api_event("POST", "/locations", {"name": "Berlin"}), None)["statusCode"] == 201
+    handler.use_clock(lambda: datetime(2031, 7, 1, 12, 0, tzinfo=UTC))  # the app exists by now
+    assert handler(api_event("POST", "/locations", {"name": "Munich"}), None)["statusCode"] == 201
     created = {
         json.loads(i["data"]["S"])["name"]: i["occurred_at"]["S"]
         for i in items(client, "event")

@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from leave_api import http
-from leave_api.routes import BY_KEY, COMMAND_ROUTES, QUERY_ROUTES, ROUTES, Match, match, query_params, serve
+from acme_eventsourcing.runtime import http
+from acme_eventsourcing.runtime.routes import Match, match, query_params, serve
+from leave_api.api import BY_KEY, COMMAND_ROUTES, QUERY_ROUTES, ROUTES
 
 
 def event(
@@ -64,10 +65,10 @@ def test_caller_is_the_configured_identity_claim_and_nothing_else(monkeypatch: p
     both = {"sub": "uuid-1", "custom:employee_id": "john", "cognito:groups": "[admin]"}
     monkeypatch.delenv("IDENTITY_CLAIM", raising=False)
     by_sub = http.caller(event(claims=both))  # the default claim is sub: custom:employee_id is ignored
-    assert (by_sub.employee_id, by_sub.subject, by_sub.is_admin, by_sub.is_approver) == ("uuid-1", "uuid-1", True, False)
+    assert (by_sub.id, by_sub.subject, by_sub.has_role("admin"), by_sub.has_role("approver")) == ("uuid-1", "uuid-1", True, False)
     monkeypatch.setenv("IDENTITY_CLAIM", "custom:employee_id")
     by_attribute = http.caller(event(claims=both))
-    assert (by_attribute.employee_id, by_attribute.subject) == ("john", "uuid-1")
+    assert (by_attribute.id, by_attribute.subject) == ("john", "uuid-1")
     with pytest.raises(http.HttpError) as caught:  # no fallback to sub when the configured claim is missing
         http.caller(event(claims={"sub": "mike", "cognito:groups": "approver"}))
     assert caught.value.status == 401 and "custom:employee_id" in caught.value.message
@@ -187,29 +188,30 @@ def test_match_uses_route_key_and_path_parameters_from_api_gateway() -> None:
     found = match(
         event(
             path="/locations/loc_1/employees", route_key="POST /locations/{location_id}/employees", path_parameters={"location_id": "loc_1"}
-        )
+        ),
+        ROUTES,
     )
     assert (found.route.handler, found.params) == ("add_employee", {"location_id": "loc_1"})
 
 
 def test_match_falls_back_to_the_path_with_stage_and_url_encoding() -> None:
-    found = match(event("GET", "/dev/streams/employee%23john/events", stage="dev"))
+    found = match(event("GET", "/dev/streams/employee%23john/events", stage="dev"), ROUTES)
     assert (found.route.handler, found.params) == ("get_stream_events", {"stream_id": "employee#john"})
 
 
 def test_bad_path_parameter_is_400_naming_it() -> None:
     with pytest.raises(http.HttpError) as caught:
-        match(event(path="/locations/bad id!/employees"))
+        match(event(path="/locations/bad id!/employees"), ROUTES)
     assert (caught.value.status, caught.value.field) == (400, "path.location_id")
     assert "path.location_id" in caught.value.message
 
 
 def test_unknown_path_is_404_and_wrong_method_is_405() -> None:
     with pytest.raises(http.HttpError) as not_found:
-        match(event("POST", "/nowhere"))
+        match(event("POST", "/nowhere"), ROUTES)
     assert (not_found.value.status, not_found.value.code) == (404, "route_not_found")
     with pytest.raises(http.HttpError) as wrong_method:
-        match(event("DELETE", "/locations"))
+        match(event("DELETE", "/locations"), ROUTES)
     assert (wrong_method.value.status, wrong_method.value.code) == (405, "method_not_allowed")
 
 

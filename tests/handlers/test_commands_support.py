@@ -10,9 +10,10 @@ from itertools import count
 from typing import Any
 
 from acme_eventsourcing.runtime.eventstore.ports import Append, EventStore, IdempotencyRecord, StoredEvent
+from acme_eventsourcing.runtime.http import HttpError
+from acme_eventsourcing.runtime.routes import match
+from leave_api.api import ROUTES
 from leave_api.commands import CommandsApp, make_app
-from leave_api.http import HttpError
-from leave_api.routes import match
 
 ADMIN = {"sub": "ana", "cognito:groups": "[admin]"}
 JOHN = {"sub": "john"}
@@ -47,7 +48,7 @@ def api_event(
         },
     }
     try:
-        found = match(event, check=False)
+        found = match(event, ROUTES, check=False)
     except HttpError:
         return event
     event["routeKey"] = found.route.key

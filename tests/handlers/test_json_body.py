@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 import pytest
+from acme_eventsourcing.runtime import http
 from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
 from hypothesis import given
 from hypothesis import strategies as st
-from leave_api import http
 from leave_api.commands import make_app
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 from leave_api import schemas
+from leave_api.api import ROUTES
 from leave_api.openapi import ERROR_RESPONSES, GATEWAY_STATUSES, LINKS, OPENAPI_VERSION, configured_server_url, document
-from leave_api.routes import ROUTES
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SHARED = REPOSITORY.parent / "shared"  # the contract lives beside the repository, in ../shared

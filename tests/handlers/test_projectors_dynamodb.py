@@ -152,10 +152,10 @@ def test_queries_read_what_the_projector_handlers_wrote(aws, story, monkeypatch)
     for name in PROJECTIONS:
         deliver(name, story.all_events(), monkeypatch)
         monkeypatch.setenv(f"READ_MODEL_TABLE_{name.upper()}", f"rm-{name}")
-    monkeypatch.setattr(queries, "_app", None)
+    handler = LambdaHandler(queries.build)  # a cold start: reads the environment set above
 
     def get(path: str, sub: str, **extra: Any) -> dict[str, Any]:
-        return queries.handler(
+        return handler(
             {
                 "version": "2.0",
                 "routeKey": "$default",

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from acme_eventsourcing.runtime.handler import ConfigurationError, LambdaHandler
 from acme_eventsourcing.runtime.projections import InMemoryReadModelStore
+from acme_eventsourcing.runtime.validation import errors as schema_errors
 from leave_api import queries
+from leave_api.api import BY_KEY
 from leave_api.queries import QueriesApp, wants_icalendar
-from leave_api.routes import BY_KEY
-from leave_api.validation import errors as schema_errors
 from leave_projections.rebuild import PROJECTIONS
 
 from tests.unit.projections.projection_story import Story, play_story
@@ -311,26 +312,24 @@ def test_unknown_routes_are_404_and_wrong_methods_405(app):
     assert_error(call(app, "/employees/john/balance", "john", method="DELETE"), 405)
 
 
-def test_the_handler_names_the_missing_tables(monkeypatch):
-    monkeypatch.setattr(queries, "_app", None)
-    for name in queries.PROJECTIONS:
-        monkeypatch.delenv(f"READ_MODEL_TABLE_{name.upper()}", raising=False)
-    with pytest.raises(RuntimeError, match="READ_MODEL_TABLE_AUDIT"):
-        queries.handler(request("/approvers/sara/pending", {"sub": "sara"}))
+def test_the_handler_names_the_missing_tables():
+    handler = LambdaHandler(queries.build, environ={"READ_MODEL_TABLE_BALANCE": "leave-balance"})
+    with pytest.raises(ConfigurationError, match="READ_MODEL_TABLE_AUDIT") as caught:
+        handler(request("/approvers/sara/pending", {"sub": "sara"}))
+    assert "READ_MODEL_TABLE_BALANCE" not in str(caught.value)
 
 
-def test_the_handlers_app_takes_today_from_the_module_seam_on_every_request(story, monkeypatch):
-    assert queries.today is queries.utc_today  # what AWS runs: the real day
+def test_the_handlers_app_takes_today_from_the_handlers_clock_on_every_request(story, monkeypatch):
+    assert isinstance(queries.handler, LambdaHandler) and queries.handler.build is queries.build
+    assert abs(queries.handler.now() - datetime.now(UTC)) < timedelta(minutes=1)  # what AWS runs: the real day
     stores = {name: project(p, story, story.all_events()) for name, p in PROJECTIONS.items()}
-    monkeypatch.setattr(queries, "_app", None)
-    for name in queries.PROJECTIONS:
-        monkeypatch.setenv(f"READ_MODEL_TABLE_{name.upper()}", f"leave-{name}")
     monkeypatch.setattr(queries, "DynamoDBReader", lambda client, tables: StoreReader(stores))
+    handler = LambdaHandler(queries.build, environ={f"READ_MODEL_TABLE_{name.upper()}": f"leave-{name}" for name in queries.PROJECTIONS})
     balance = request("/employees/john/balance", {"sub": "john"})
-    monkeypatch.setattr(queries, "today", lambda: date(2025, 3, 1))
-    first = queries.handler(balance)
-    monkeypatch.setattr(queries, "today", lambda: date(2031, 3, 1))  # the app exists by now
-    second = queries.handler(balance)
+    handler.use_clock(lambda: datetime(2025, 3, 1, 9, tzinfo=UTC))
+    first = handler(balance)
+    handler.use_clock(lambda: datetime(2031, 3, 1, 9, tzinfo=UTC))  # the app exists by now
+    second = handler(balance)
     assert (first["statusCode"], json.loads(first["body"])["year"]) == (200, 2025)
     assert (second["statusCode"], json.loads(second["body"])["error"]["code"]) == (404, "balance_not_found")
 

@@ -7,9 +7,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from leave_api import schemas
-from leave_api.routes import ROUTES
-from leave_api.validation import (
+from acme_eventsourcing.runtime.validation import (
     FieldError,
     SchemaError,
     ValidationFailed,
@@ -19,6 +17,8 @@ from leave_api.validation import (
     is_valid,
     validate,
 )
+from leave_api import schemas
+from leave_api.api import ROUTES
 
 REAL_SCHEMAS: dict[str, dict[str, Any]] = {
     name: value for name, value in vars(schemas).items() if name.isupper() and isinstance(value, dict) and "type" in value

@@ -1,19 +1,16 @@
 """Fixtures for the event store tests: every store under test, on one shared backend.
 
-`store_factory` builds stores that share one backend (the same in-memory store, or the
-same moto table through a new boto3 client), as separate processes would share a table.
+The contract suite itself is public (`acme_eventsourcing.testing.eventstore_contract`);
+`test_eventstore_contract.py` runs it against our adapters with these fixtures.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import boto3
 import pytest
-from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
-from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
-from acme_eventsourcing.runtime.eventstore.ports import EventStore
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
@@ -63,19 +60,3 @@ def dynamodb_client(atomic_moto: None) -> Iterator[object]:
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_events_table(client)
         yield client
-
-
-@pytest.fixture(params=["memory", "dynamodb", "dynamodb-paged"])
-def store_factory(request: pytest.FixtureRequest) -> Callable[[], EventStore]:
-    """Builds stores on one backend; `dynamodb-paged` reads 2 items per Query page."""
-    if request.param == "memory":
-        shared = InMemoryEventStore()
-        return lambda: shared
-    request.getfixturevalue("dynamodb_client")
-    page_size = 2 if request.param == "dynamodb-paged" else None
-    return lambda: DynamoDBEventStore(boto3.client("dynamodb", region_name="us-east-1"), TABLE, page_size=page_size)
-
-
-@pytest.fixture
-def store(store_factory: Callable[[], EventStore]) -> EventStore:
-    return store_factory()

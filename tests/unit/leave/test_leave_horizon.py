@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from acme_eventsourcing.runtime.commands import error_status
 from leave.commands import AddPastLeave, AssignLeavePolicy, RequestLeave, RollOverLeave, TransferEmployee
 from leave.errors import RuleViolated
 from leave.horizon import FIRST_DAY, LAST_DAY, OutOfHorizon
@@ -30,7 +31,7 @@ def test_a_leave_outside_the_horizon_is_refused_naming_the_field(start: date, en
     command = RequestLeave(caller=JOHN, employee_id="john", leave_type="PTO", start=start, end=end)
     with pytest.raises(OutOfHorizon) as refused:
         when(office(), command)
-    assert refused.value.code == "date_out_of_range" and refused.value.http_status == 422
+    assert refused.value.code == "date_out_of_range" and error_status(refused.value) == 422
     assert refused.value.field == ("start" if not FIRST_DAY <= start <= LAST_DAY else "end")
     assert isinstance(refused.value, RuleViolated)
 

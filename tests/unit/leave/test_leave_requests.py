@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from acme_eventsourcing.runtime.commands import error_status
 from leave.commands import AddPastLeave, ApproveLeave, Caller, CancelLeave, DenyLeave, RequestLeave
 from leave.errors import Forbidden, InvalidState, NotFound, RuleViolated
 from leave.events import (
@@ -205,7 +206,7 @@ def test_a_decided_request_cannot_be_decided_again(decide: type) -> None:
     given = [*with_request(), *approved("john~2", *W11, 5)]
     with pytest.raises(InvalidState) as error:
         when(given, decide(caller=MIKE, request_id="john~2"))
-    assert error.value.code == "request_already_decided" and error.value.http_status == 409
+    assert error.value.code == "request_already_decided" and error_status(error.value) == 409
 
 
 def test_a_cancelled_request_cannot_be_decided() -> None:

@@ -1,7 +1,9 @@
 """HTTP plumbing for API Gateway HTTP API (payload format 2.0): the caller from the JWT
 claims, headers, query strings, JSON bodies, responses, the error format and the access log.
 
-Shared by the commands and the queries handlers (stdlib only, no event store).
+Shared by a service's commands and queries handlers (stdlib only, no event store). The
+error format every handler answers is `ERROR_SCHEMA`: ``{"error": {"code", "message",
+"field"?, "details"?, "correlation_id"?}}``.
 """
 
 from __future__ import annotations
@@ -20,27 +22,63 @@ from typing import Any
 MAX_BODY_BYTES = 16 * 1024
 JSON_CONTENT_TYPE = "application/json"
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_PATTERN = "^[A-Za-z0-9_.:-]{1,128}$"
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "type": "string",
+    "pattern": IDEMPOTENCY_KEY_PATTERN,
+    "description": "1-128 characters: letters, digits, `_ . : -` (a UUID is fine).",
+}
+"""The schema of the `Idempotency-Key` header writes accept (`commands.CommandsApp`)."""
+
 
 @dataclass(frozen=True)
 class Caller:
     """Who is calling, from the claims the API's JWT authorizer has already verified.
 
-    `employee_id` is the value of the one identity claim the deployment names
-    (`IDENTITY_CLAIM`, default `sub`; see `identity_claim`); `subject` is the token's `sub`
-    (it scopes idempotency keys); `roles` come from `cognito:groups`.
+    `id` is the value of the one identity claim the deployment names (environment
+    `IDENTITY_CLAIM`, default `sub`; see `identity_claim`), never another claim in its
+    place; `subject` is the token's `sub` (it scopes idempotency keys); `roles` come from
+    `cognito:groups`.
     """
 
-    employee_id: str
+    id: str
     subject: str
     roles: frozenset[str] = field(default_factory=frozenset)
 
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
 
-    @property
-    def is_approver(self) -> bool:
-        return "approver" in self.roles
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "pattern": "^[a-z_]+$"},
+                "message": {"type": "string"},
+                "field": {"type": "string", "description": "The offending field, e.g. `body.days[2]`."},
+                "details": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                        "additionalProperties": False,
+                        "required": ["field", "message"],
+                    },
+                },
+                "correlation_id": {"type": "string"},
+            },
+            "additionalProperties": False,
+            "required": ["code", "message"],
+        }
+    },
+    "additionalProperties": False,
+    "required": ["error"],
+    "title": "Error",
+}
+"""The JSON Schema of every handler error (`error_response`), as the OpenAPI document publishes it."""
 
 
 class HttpError(Exception):
@@ -154,11 +192,11 @@ def caller(event: Mapping[str, Any]) -> Caller:
     if not found:
         raise HttpError(401, "unauthorized", "a valid bearer token is required")
     claim = identity_claim()
-    employee_id = str(found.get(claim) or "").strip()
-    if not employee_id:
+    identity = str(found.get(claim) or "").strip()
+    if not identity:
         raise HttpError(401, "unauthorized", f"the token has no {claim!r} claim, which this API identifies callers by")
-    subject = str(found.get("sub") or "").strip() or employee_id
-    return Caller(employee_id=employee_id, subject=subject, roles=parse_groups(found.get("cognito:groups")))
+    subject = str(found.get("sub") or "").strip() or identity
+    return Caller(id=identity, subject=subject, roles=parse_groups(found.get("cognito:groups")))
 
 
 def raw_body(event: Mapping[str, Any], max_bytes: int = MAX_BODY_BYTES) -> bytes:
