@@ -20,12 +20,14 @@ import pulumi
 from acme_eventsourcing import (
     ApiSpec,
     BackupPlan,
+    EventBusRef,
     EventSourcedService,
     EventSourcedServiceArgs,
     FunctionSpec,
-    JwtAuthorizerSpec,
+    JwtIssuerRef,
     ProjectionSpec,
     PublisherSpec,
+    ServiceDefaults,
     SharedEventBus,
     SharedEventBusArgs,
     SubscriptionSpec,
@@ -56,29 +58,35 @@ def function(handler: str, *packages: str, **kwargs: object) -> FunctionSpec:
 
 def shared_bus() -> SharedEventBus:
     bus_stack = config.get("bus_stack")
-    if bus_stack:
-        return SharedEventBus.from_stack_reference("shared-bus", bus_stack)
-    return SharedEventBus("shared-bus", SharedEventBusArgs(archive_retention_days=config.get_int("bus_archive_retention_days")))
+    if bus_stack:  # the platform stack's bus, read from its outputs: nothing is created
+        return SharedEventBus("shared-bus", SharedEventBusArgs(existing=EventBusRef(stack=bus_stack)))
+    return SharedEventBus("shared-bus", SharedEventBusArgs(archive_retention_days=config.get_int("bus_archive_retention_days"), tags=tags))
 
 
-def jwt() -> JwtAuthorizerSpec | None:
+def jwt() -> JwtIssuerRef | None:
     issuer = config.get("jwt_issuer")
     if not issuer:
         return None  # the service creates a Cognito user pool
-    return JwtAuthorizerSpec(
+    return JwtIssuerRef(
         issuer=issuer, audiences=config.require_object("jwt_audiences"), identity_claim=config.get("jwt_identity_claim") or "sub"
     )
 
 
+#: On every resource of the stack that takes tags: which project and stack owns it.
+tags = {"project": pulumi.get_project(), "stack": pulumi.get_stack()}
 bus = shared_bus()
-alarm_actions = tuple(config.get_object("alarm_actions") or ())
-log_retention_days = config.get_int("log_retention_days") or 30
+#: What every component of both services shares.
+defaults = ServiceDefaults(
+    log_retention_days=config.get_int("log_retention_days") or 30,
+    alarm_actions=tuple(config.get_object("alarm_actions") or ()),
+    tags=tags,
+)
 
 leave = EventSourcedService(
     "leave",
     EventSourcedServiceArgs(
         source=SOURCE,
-        bus=bus,
+        bus=bus.ref,
         api=ApiSpec(
             commands=function("leave_api.commands.handler", "leave", "leave_api", memory_mb=512, timeout_s=10),
             queries=function("leave_api.queries.handler", "leave_api", memory_mb=512, timeout_s=10),
@@ -105,8 +113,7 @@ leave = EventSourcedService(
             for name, detail_types in PROJECTIONS.items()
         ],
         publisher=PublisherSpec(kind=config.get("publisher") or "lambda"),  # type: ignore[arg-type]
-        log_retention_days=log_retention_days,
-        alarm_actions=alarm_actions,
+        defaults=defaults,
         events_table_backup=BackupPlan() if config.get_bool("events_table_backup") else None,
     ),
 )
@@ -115,7 +122,7 @@ notifications = EventSourcedService(
     "notifications",
     EventSourcedServiceArgs(
         source="acme.notifications",
-        bus=bus,
+        bus=bus.ref,
         subscriptions=[
             SubscriptionSpec(
                 name="leave",
@@ -130,8 +137,7 @@ notifications = EventSourcedService(
                 detail_types=events.NOTIFICATION_EVENT_TYPES,
             )
         ],
-        log_retention_days=log_retention_days,
-        alarm_actions=alarm_actions,
+        defaults=defaults,
     ),
 )
 

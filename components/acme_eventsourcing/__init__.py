@@ -2,9 +2,11 @@
 
     from acme_eventsourcing import EventSourcedService, SharedEventBus, RetainedTable
 
-- the Pulumi components (this module's names, from `event_sourced_service`, `retained_table`,
-  `shared_event_bus`): imported on first use, so `import acme_eventsourcing.runtime` in a
-  Lambda function never loads pulumi;
+- the Pulumi components (this module's names): `EventSourcedService` and the child
+  components it is made of, each usable alone (`EventPublisher`, `HttpApi`, `Projection`,
+  `Subscription`), `RetainedTable`, `SharedEventBus`; the `ServiceDefaults` they share and
+  the `...Ref` types of the create-or-use idiom (`refs`). Imported on first use, so
+  `import acme_eventsourcing.runtime` in a Lambda function never loads pulumi;
 - `acme_eventsourcing.runtime`: the code that runs in Lambda (stdlib and boto3 only);
 - `acme_eventsourcing.testing`: the mocks harness and the policy rules.
 
@@ -17,53 +19,111 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__ imports them
-    from ._iam import UNSCOPED_ACTIONS, UNSCOPED_SID_PREFIX
-    from .event_sourced_service import (
-        IDENTITY_CLAIM_ENV,
+    from ._iam import (
+        UNSCOPED_ACTIONS,
+        UNSCOPED_SID_PREFIX,
+    )
+    from .defaults import (
+        DeliverySpec,
+        FunctionSpec,
+        ServiceDefaults,
+    )
+    from .event_publisher import (
         PIPE_INPUT_TEMPLATE,
         PUBLISHER_FILTER_PATTERN,
-        USER_POOL_IDENTITY_CLAIM,
-        ApiSpec,
-        DeliverySpec,
-        EventBusLike,
-        EventBusRef,
+        EventPublisher,
+        EventPublisherArgs,
+        PublisherKind,
+        PublisherSpec,
+        StartingPosition,
+    )
+    from .event_sourced_service import (
         EventSourcedService,
         EventSourcedServiceArgs,
-        FunctionSpec,
-        JwtAuthorizerSpec,
         ProjectionSpec,
-        PublisherSpec,
         SubscriptionSpec,
     )
-    from .retained_table import APPEND_ONLY_DENIED_ACTIONS, BackupPlan, GlobalSecondaryIndex, RetainedTable, RetainedTableArgs
-    from .shared_event_bus import SharedEventBus, SharedEventBusArgs
+    from .http_api import (
+        IDENTITY_CLAIM_ENV,
+        USER_POOL_IDENTITY_CLAIM,
+        ApiSpec,
+        HttpApi,
+        HttpApiArgs,
+        JwtAuthorizerSpec,
+    )
+    from .projection import (
+        Projection,
+        ProjectionArgs,
+    )
+    from .refs import (
+        BackupVaultRef,
+        EventBusRef,
+        JwtIssuerRef,
+        KmsKeyRef,
+        TableRef,
+    )
+    from .retained_table import (
+        APPEND_ONLY_DENIED_ACTIONS,
+        AttributeType,
+        BackupPlan,
+        GlobalSecondaryIndex,
+        ProjectionType,
+        RetainedTable,
+        RetainedTableArgs,
+        StreamViewType,
+    )
+    from .shared_event_bus import (
+        SharedEventBus,
+        SharedEventBusArgs,
+    )
+    from .subscription import (
+        Subscription,
+        SubscriptionArgs,
+    )
 
 #: Where each public name lives (the module is imported when the name is first used).
 _HOMES: dict[str, str] = {
     "APPEND_ONLY_DENIED_ACTIONS": "retained_table",
-    "IDENTITY_CLAIM_ENV": "event_sourced_service",
-    "PIPE_INPUT_TEMPLATE": "event_sourced_service",
-    "PUBLISHER_FILTER_PATTERN": "event_sourced_service",
+    "IDENTITY_CLAIM_ENV": "http_api",
+    "PIPE_INPUT_TEMPLATE": "event_publisher",
+    "PUBLISHER_FILTER_PATTERN": "event_publisher",
     "UNSCOPED_ACTIONS": "_iam",
     "UNSCOPED_SID_PREFIX": "_iam",
-    "USER_POOL_IDENTITY_CLAIM": "event_sourced_service",
-    "ApiSpec": "event_sourced_service",
+    "USER_POOL_IDENTITY_CLAIM": "http_api",
+    "ApiSpec": "http_api",
+    "AttributeType": "retained_table",
     "BackupPlan": "retained_table",
-    "DeliverySpec": "event_sourced_service",
-    "EventBusLike": "event_sourced_service",
-    "EventBusRef": "event_sourced_service",
+    "BackupVaultRef": "refs",
+    "DeliverySpec": "defaults",
+    "EventBusRef": "refs",
+    "EventPublisher": "event_publisher",
+    "EventPublisherArgs": "event_publisher",
     "EventSourcedService": "event_sourced_service",
     "EventSourcedServiceArgs": "event_sourced_service",
-    "FunctionSpec": "event_sourced_service",
+    "FunctionSpec": "defaults",
     "GlobalSecondaryIndex": "retained_table",
-    "JwtAuthorizerSpec": "event_sourced_service",
+    "HttpApi": "http_api",
+    "HttpApiArgs": "http_api",
+    "JwtAuthorizerSpec": "http_api",
+    "JwtIssuerRef": "refs",
+    "KmsKeyRef": "refs",
+    "Projection": "projection",
+    "ProjectionArgs": "projection",
     "ProjectionSpec": "event_sourced_service",
-    "PublisherSpec": "event_sourced_service",
+    "ProjectionType": "retained_table",
+    "PublisherKind": "event_publisher",
+    "PublisherSpec": "event_publisher",
     "RetainedTable": "retained_table",
     "RetainedTableArgs": "retained_table",
+    "ServiceDefaults": "defaults",
     "SharedEventBus": "shared_event_bus",
     "SharedEventBusArgs": "shared_event_bus",
+    "StartingPosition": "event_publisher",
+    "StreamViewType": "retained_table",
+    "Subscription": "subscription",
+    "SubscriptionArgs": "subscription",
     "SubscriptionSpec": "event_sourced_service",
+    "TableRef": "refs",
 }
 
 __all__ = [
@@ -75,22 +135,39 @@ __all__ = [
     "UNSCOPED_SID_PREFIX",
     "USER_POOL_IDENTITY_CLAIM",
     "ApiSpec",
+    "AttributeType",
     "BackupPlan",
+    "BackupVaultRef",
     "DeliverySpec",
-    "EventBusLike",
     "EventBusRef",
+    "EventPublisher",
+    "EventPublisherArgs",
     "EventSourcedService",
     "EventSourcedServiceArgs",
     "FunctionSpec",
     "GlobalSecondaryIndex",
+    "HttpApi",
+    "HttpApiArgs",
     "JwtAuthorizerSpec",
+    "JwtIssuerRef",
+    "KmsKeyRef",
+    "Projection",
+    "ProjectionArgs",
     "ProjectionSpec",
+    "ProjectionType",
+    "PublisherKind",
     "PublisherSpec",
     "RetainedTable",
     "RetainedTableArgs",
+    "ServiceDefaults",
     "SharedEventBus",
     "SharedEventBusArgs",
+    "StartingPosition",
+    "StreamViewType",
+    "Subscription",
+    "SubscriptionArgs",
     "SubscriptionSpec",
+    "TableRef",
 ]
 
 

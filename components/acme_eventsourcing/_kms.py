@@ -124,7 +124,7 @@ def key_policy(
 def service_key(
     name: str,
     *,
-    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
     description: str,
     log_group_prefixes: Sequence[str],
     rule_arn_patterns: Sequence[pulumi.Input[str]] = (),
@@ -141,7 +141,7 @@ def service_key(
         deletion_window_in_days=DELETION_WINDOW_DAYS,
         policy=key_policy(log_group_prefixes=log_group_prefixes, rule_arn_patterns=rule_arn_patterns),
         tags=dict(tags or {}) or None,
-        opts=pulumi.ResourceOptions(parent=parent, protect=retain, retain_on_delete=retain),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=retain, retain_on_delete=retain)),
     )
 
 

@@ -109,8 +109,34 @@ class _Finder(modulefinder.ModuleFinder):
         return super().find_module(name, path, parent)
 
 
+#: (root, entry module) -> (the Python sources' stamp when read, the files found): a program
+#: packaging the same handler again (e.g. tests evaluating several stacks) skips the import scan.
+_IMPORT_SCANS: dict[tuple[Path, str], tuple[tuple[tuple[str, int, int], ...], frozenset[Path]]] = {}
+
+
+def _sources_stamp(*roots: Path) -> tuple[tuple[str, int, int], ...]:
+    """Path, mtime and size of every Python file under `roots`: changes when any source does."""
+    stamp = []
+    for base in dict.fromkeys(roots):
+        for path in base.rglob("*.py"):
+            st = path.stat()
+            stamp.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(sorted(stamp))
+
+
 def _imported_files(root: Path, entry_module: str) -> set[Path]:
-    """Source files under `root` (and of the runtime library) that importing `entry_module` can load."""
+    """Source files under `root` (and of the runtime library) that importing `entry_module` can
+    load; remembered per process until a Python file under `root` or the library changes."""
+    key, stamp = (root, entry_module), _sources_stamp(root, LIBRARY / "runtime")
+    cached = _IMPORT_SCANS.get(key)
+    if cached is not None and cached[0] == stamp:
+        return set(cached[1])
+    found = _scan_imports(root, entry_module)
+    _IMPORT_SCANS[key] = (stamp, frozenset(found))
+    return found
+
+
+def _scan_imports(root: Path, entry_module: str) -> set[Path]:
     entry = root / (entry_module.replace(".", "/") + ".py")
     if not entry.is_file():
         raise ValueError(f"handler module {entry_module!r} not found under {root} (looked for {entry})")
@@ -148,7 +174,7 @@ def log_stream_arns(log_group: aws.cloudwatch.LogGroup) -> pulumi.Output[str]:
 def build_function(
     name: str,
     *,
-    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
     handler: str,
     code: pulumi.Archive,
     memory_mb: int,
@@ -161,6 +187,8 @@ def build_function(
     tags: Mapping[str, str] | None = None,
     kms_key_arn: pulumi.Input[str] | None = None,
     kms_writes: bool = False,
+    runtime: str = RUNTIME,
+    architecture: str = ARCHITECTURE,
 ) -> FunctionParts:
     """A function with its own role (least privilege: its `statements` plus its own log
     group and X-Ray), an explicit log group with retention, tracing, and an Errors alarm.
@@ -168,9 +196,10 @@ def build_function(
     the role may decrypt with it (and generate data keys if `kms_writes`: it writes to
     encrypted tables or queues).
 
-    Children are named `name`, `{name}-role`, `{name}-policy`, `{name}-logs`, `{name}-errors`.
+    Children are named `name`, `{name}-role`, `{name}-policy`, `{name}-logs`, `{name}-errors`;
+    `opts` (the parent, aliases) go to each, and `tags` to each that takes tags.
     """
-    child = pulumi.ResourceOptions(parent=parent)
+    child = opts
     tags = dict(tags or {}) or None
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs",
@@ -197,8 +226,8 @@ def build_function(
     function = aws.lambda_.Function(
         name,
         role=role.arn,
-        runtime=RUNTIME,
-        architectures=[ARCHITECTURE],
+        runtime=runtime,
+        architectures=[architecture],
         handler=handler,
         code=code,
         memory_size=memory_mb,
@@ -213,7 +242,7 @@ def build_function(
     )
     errors_alarm = metric_alarm(
         f"{name}-errors",
-        parent=parent,
+        opts=opts,
         description=f"{name} raised errors",
         namespace="AWS/Lambda",
         metric_name="Errors",
@@ -221,6 +250,7 @@ def build_function(
         statistic="Sum",
         threshold=0,
         alarm_actions=alarm_actions,
+        tags=tags,
     )
     return FunctionParts(role=role, log_group=log_group, policy=policy, function=function, errors_alarm=errors_alarm)
 
@@ -228,7 +258,7 @@ def build_function(
 def metric_alarm(
     name: str,
     *,
-    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
     description: str,
     namespace: str,
     metric_name: str,
@@ -237,6 +267,7 @@ def metric_alarm(
     threshold: float,
     alarm_actions: Sequence[pulumi.Input[str]],
     period_s: int = 60,
+    tags: Mapping[str, str] | None = None,
 ) -> aws.cloudwatch.MetricAlarm:
     """An alarm that fires when the metric goes above `threshold` in one period."""
     return aws.cloudwatch.MetricAlarm(
@@ -253,5 +284,6 @@ def metric_alarm(
         treat_missing_data="notBreaching",
         alarm_actions=list(alarm_actions),
         ok_actions=list(alarm_actions),
-        opts=pulumi.ResourceOptions(parent=parent),
+        tags=dict(tags or {}) or None,
+        opts=opts,
     )

@@ -29,7 +29,7 @@ class DeadLetterQueue:
 def dead_letter_queue(
     name: str,
     *,
-    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
     alarm_actions: Sequence[pulumi.Input[str]],
     senders: Callable[[aws.sqs.Queue], Sequence[Mapping[str, Any]]] = lambda _q: (),
     tags: Mapping[str, str] | None = None,
@@ -39,7 +39,7 @@ def dead_letter_queue(
     that denies non-TLS access; `senders` gives further statements for the policy (e.g. a
     rule allowed to send) given the queue. Senders need kms:GenerateDataKey and kms:Decrypt
     on the key. Alarms when any message is visible. Children: `name`, `{name}-policy`, `{name}-depth`."""
-    child = pulumi.ResourceOptions(parent=parent)
+    child = opts
     encryption: dict[str, Any] = (
         {"kms_master_key_id": kms_key_arn, "kms_data_key_reuse_period_seconds": KMS_DATA_KEY_REUSE_SECONDS}
         if kms_key_arn is not None
@@ -60,7 +60,7 @@ def dead_letter_queue(
     )
     alarm = _lambda.metric_alarm(
         f"{name}-depth",
-        parent=parent,
+        opts=opts,
         description=f"{name} holds messages that failed processing",
         namespace="AWS/SQS",
         metric_name="ApproximateNumberOfMessagesVisible",
@@ -68,5 +68,6 @@ def dead_letter_queue(
         statistic="Maximum",
         threshold=0,
         alarm_actions=alarm_actions,
+        tags=tags,
     )
     return DeadLetterQueue(queue=queue, policy=policy, alarm=alarm)

@@ -1,21 +1,45 @@
 """RetainedTable: a DynamoDB table that survives `pulumi destroy` and mistakes."""
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import Enum, StrEnum
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from . import _iam, _kms
+from .refs import BackupVaultRef, KmsKeyRef, TableRef, resolve
 
 TYPE_TOKEN = "acme:events:RetainedTable"
 
-AttributeType = Literal["S", "N", "B"]
-StreamViewType = Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]
+
+class AttributeType(StrEnum):
+    """A key attribute's DynamoDB type (the string values are accepted too)."""
+
+    S = "S"
+    N = "N"
+    B = "B"
+
+
+class StreamViewType(StrEnum):
+    """What a stream record holds (the string values are accepted too)."""
+
+    NEW_IMAGE = "NEW_IMAGE"
+    OLD_IMAGE = "OLD_IMAGE"
+    NEW_AND_OLD_IMAGES = "NEW_AND_OLD_IMAGES"
+    KEYS_ONLY = "KEYS_ONLY"
+
+
+class ProjectionType(StrEnum):
+    """Which attributes a GSI holds (the string values are accepted too)."""
+
+    ALL = "ALL"
+    KEYS_ONLY = "KEYS_ONLY"
+    INCLUDE = "INCLUDE"
+
+
 _ATTRIBUTE_TYPES = {"S", "N", "B"}
 _STREAM_VIEW_TYPES = {"NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"}
 _PROJECTION_TYPES = {"ALL", "KEYS_ONLY", "INCLUDE"}
@@ -39,17 +63,19 @@ class GlobalSecondaryIndex:
     name: str
     hash_key: str
     range_key: str | None = None
-    projection_type: Literal["ALL", "KEYS_ONLY", "INCLUDE"] = "ALL"
+    projection_type: ProjectionType = ProjectionType.ALL
     non_key_attributes: Sequence[str] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
 class BackupPlan:
-    """An AWS Backup plan for the table: a vault (or an existing one), a rule, a selection."""
+    """An AWS Backup plan for the table: a vault (`vault`: None = a vault of its own, or an
+    existing one), a rule, a selection."""
 
     schedule: str = "cron(0 3 * * ? *)"
     delete_after_days: int = 35
-    existing_vault_name: str | None = None
+    vault: BackupVaultRef | None = None
+    """An existing vault; None = the table gets its own (`backup_vault`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,17 +83,17 @@ class RetainedTableArgs:
     """Arguments of `RetainedTable`; every field except `hash_key` has a safe default."""
 
     hash_key: str
-    hash_key_type: AttributeType = "S"
+    hash_key_type: AttributeType = AttributeType.S
     range_key: str | None = None
-    range_key_type: AttributeType = "S"
+    range_key_type: AttributeType = AttributeType.S
     #: Types of further attributes used as GSI keys, e.g. {"gsi1pk": "S"}.
     attributes: Mapping[str, AttributeType] = field(default_factory=dict)
     global_secondary_indexes: Sequence[GlobalSecondaryIndex] = ()
     stream_view_type: StreamViewType | None = None
     ttl_attribute: str | None = None
-    #: An existing customer-managed KMS key (ARN); None = the table gets its own key (child
-    #: `kms_key`: rotated, retained with the table), unless `aws_managed_key`.
-    kms_key_arn: pulumi.Input[str] | None = None
+    kms_key: KmsKeyRef | None = None
+    """An existing customer-managed KMS key; None = the table gets its own key (child
+    `kms_key`: rotated, retained with the table), unless `aws_managed_key`."""
     #: Explicit opt-out: the AWS-managed key `aws/dynamodb` (still KMS, but its policy is AWS's).
     aws_managed_key: bool = False
     #: A DynamoDB resource policy (JSON text). With `append_only` its statements are kept
@@ -93,7 +119,7 @@ class RetainedTableArgs:
         redeclared = set(self.attributes) & set(keys)
         if redeclared:
             raise ValueError(f"table keys {sorted(redeclared)} are typed by hash_key_type/range_key_type, not attributes")
-        if self.stream_view_type is not None and self.stream_view_type not in _STREAM_VIEW_TYPES:
+        if self.stream_view_type is not None and _v(self.stream_view_type) not in _STREAM_VIEW_TYPES:
             raise ValueError(f"stream_view_type {self.stream_view_type!r} is not one of {sorted(_STREAM_VIEW_TYPES)}")
         if self.ttl_attribute in keys:
             raise ValueError(f"ttl_attribute {self.ttl_attribute!r} cannot be a table key")
@@ -106,22 +132,26 @@ class RetainedTableArgs:
                 if attr not in self._key_types():
                     raise ValueError(f"GSI {gsi.name!r} key {attr!r} needs its type in attributes")
                 used.add(attr)
-            if gsi.projection_type not in _PROJECTION_TYPES:
+            if _v(gsi.projection_type) not in _PROJECTION_TYPES:
                 raise ValueError(f"GSI {gsi.name!r} projection_type must be one of {sorted(_PROJECTION_TYPES)}")
             if bool(gsi.non_key_attributes) != (gsi.projection_type == "INCLUDE"):
                 raise ValueError(f"GSI {gsi.name!r}: non_key_attributes go with projection_type INCLUDE only")
         unused = set(self.attributes) - used
         if unused:
             raise ValueError(f"attributes {sorted(unused)} are not keys of the table or a GSI (DynamoDB rejects them)")
-        if self.aws_managed_key and self.kms_key_arn is not None:
-            raise ValueError("give kms_key_arn or aws_managed_key=True, not both")
+        if self.aws_managed_key and self.kms_key is not None:
+            raise ValueError("give kms_key or aws_managed_key=True, not both")
+        if self.kms_key is not None:
+            self.kms_key.validate()
+        if self.backup is not None and self.backup.vault is not None:
+            self.backup.vault.validate()
         if self.backup is not None and self.backup.delete_after_days < 1:
             raise ValueError("backup.delete_after_days must be at least 1")
 
     def _key_types(self) -> dict[str, str]:
-        types = {self.hash_key: self.hash_key_type, **self.attributes}
+        types = {self.hash_key: _v(self.hash_key_type), **{k: _v(t) for k, t in self.attributes.items()}}
         if self.range_key:
-            types[self.range_key] = self.range_key_type
+            types[self.range_key] = _v(self.range_key_type)
         return types
 
 
@@ -130,7 +160,7 @@ class RetainedTable(pulumi.ComponentResource):
 
     Default settings:
     - billing mode PAY_PER_REQUEST;
-    - server-side encryption with a customer-managed KMS key: `kms_key_arn`, or else its own
+    - server-side encryption with a customer-managed KMS key: `kms_key`, or else its own
       key (child `kms_key`: yearly rotation, a policy letting the account administer it and
       IAM decide its users, protected and retained like the table); `aws_managed_key=True`
       is the explicit opt-out to DynamoDB's AWS-managed key (with a warning);
@@ -143,9 +173,19 @@ class RetainedTable(pulumi.ComponentResource):
       BatchWriteItem, PartiQLUpdate and PartiQLDelete to every principal.
 
     Children: `table`, `kms_key`, `resource_policy`, `backup_vault`, `backup_plan`, `backup_role`,
-    `backup_selection` (None when not created). Outputs: `table_name`, `table_arn`,
-    `stream_arn` (None without a stream), `kms_key_arn` (None with the AWS-managed key).
+    `backup_selection` (None when not created); `tags` go to each that takes tags. Outputs:
+    `table_name`, `table_arn`, `stream_arn` (None without a stream), `kms_key_arn` (None
+    with the AWS-managed key); `ref` is the table as a `TableRef`, for other components.
     """
+
+    table_name: pulumi.Output[str]
+    """The table's name."""
+    table_arn: pulumi.Output[str]
+    """The table's ARN."""
+    stream_arn: pulumi.Output[str] | None
+    """Its stream's ARN (None without a stream)."""
+    kms_key_arn: pulumi.Output[str] | None
+    """The key that encrypts it (None with the AWS-managed key)."""
 
     def __init__(self, name: str, args: RetainedTableArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         args.validate()
@@ -164,14 +204,18 @@ class RetainedTable(pulumi.ComponentResource):
         attributes = [aws.dynamodb.TableAttributeArgs(name=n, type=t) for n, t in key_types.items()]
         retained = not args.allow_destroy
         self.kms_key: aws.kms.Key | None = None
-        if args.kms_key_arn is None and not args.aws_managed_key:
+        if args.kms_key is None and not args.aws_managed_key:
             self.kms_key = _kms.service_key(
-                f"{name}-key", parent=self, description=f"{name} table", log_group_prefixes=(), tags=args.tags, retain=retained
+                f"{name}-key", opts=child, description=f"{name} table", log_group_prefixes=(), tags=args.tags, retain=retained
             )
-        self.kms_key_arn: pulumi.Output[str] | None = (
+        self.kms_key_arn = (
             self.kms_key.arn
             if self.kms_key is not None
-            else (None if args.kms_key_arn is None else pulumi.Output.from_input(args.kms_key_arn))
+            else (
+                None
+                if args.kms_key is None
+                else pulumi.Output.from_input(resolve(args.kms_key, name=f"{name}-key", parent=self)[0].key_arn)
+            )
         )
         self.table = aws.dynamodb.Table(
             name,
@@ -187,14 +231,14 @@ class RetainedTable(pulumi.ComponentResource):
                         for attr, kind in ((g.hash_key, "HASH"), (g.range_key, "RANGE"))
                         if attr
                     ],
-                    projection_type=g.projection_type,
+                    projection_type=_v(g.projection_type),
                     non_key_attributes=list(g.non_key_attributes) or None,
                 )
                 for g in args.global_secondary_indexes
             ]
             or None,
             stream_enabled=args.stream_view_type is not None,
-            stream_view_type=args.stream_view_type,
+            stream_view_type=_v(args.stream_view_type),
             ttl=aws.dynamodb.TableTtlArgs(attribute_name=args.ttl_attribute, enabled=True) if args.ttl_attribute else None,
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=self.kms_key_arn),
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=args.point_in_time_recovery),
@@ -215,9 +259,10 @@ class RetainedTable(pulumi.ComponentResource):
         if args.backup is not None:
             self._backup(name, args.backup, child)
 
-        self.table_name: pulumi.Output[str] = self.table.name
-        self.table_arn: pulumi.Output[str] = self.table.arn
-        self.stream_arn: pulumi.Output[str] | None = self.table.stream_arn if args.stream_view_type else None
+        self.table_name = self.table.name
+        self.table_arn = self.table.arn
+        self.stream_arn = self.table.stream_arn if args.stream_view_type else None
+        self.ref = TableRef(table_name=self.table_name, table_arn=self.table_arn, stream_arn=self.stream_arn)
         self.register_outputs({"table_name": self.table_name, "table_arn": self.table_arn, "stream_arn": self.stream_arn})
 
     def _policy_document(self, args: RetainedTableArgs) -> pulumi.Output[str] | None:
@@ -244,11 +289,12 @@ class RetainedTable(pulumi.ComponentResource):
         )
 
     def _backup(self, name: str, plan: BackupPlan, child: pulumi.ResourceOptions) -> None:
-        if plan.existing_vault_name is None:
-            self.backup_vault = aws.backup.Vault(f"{name}-vault", kms_key_arn=self.kms_key_arn, opts=child)
+        tags = dict(self.args.tags) or None
+        if plan.vault is None:
+            self.backup_vault = aws.backup.Vault(f"{name}-vault", kms_key_arn=self.kms_key_arn, tags=tags, opts=child)
             vault_name: pulumi.Input[str] = self.backup_vault.name
         else:
-            vault_name = plan.existing_vault_name
+            vault_name = resolve(plan.vault, name=f"{name}-vault", parent=self)[0].vault_name  # type: ignore[assignment]
         self.backup_plan = aws.backup.Plan(
             f"{name}-backup",
             rules=[
@@ -259,10 +305,11 @@ class RetainedTable(pulumi.ComponentResource):
                     lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=plan.delete_after_days),
                 )
             ],
+            tags=tags,
             opts=child,
         )
         self.backup_role = aws.iam.Role(
-            f"{name}-backup-role", assume_role_policy=_iam.assume_role_policy("backup.amazonaws.com"), opts=child
+            f"{name}-backup-role", assume_role_policy=_iam.assume_role_policy("backup.amazonaws.com"), tags=tags, opts=child
         )
         for suffix, policy in (("backup", "AWSBackupServiceRolePolicyForBackup"), ("restore", "AWSBackupServiceRolePolicyForRestores")):
             aws.iam.RolePolicyAttachment(
@@ -278,3 +325,8 @@ class RetainedTable(pulumi.ComponentResource):
             resources=[self.table.arn],
             opts=child,
         )
+
+
+def _v(member: Any) -> Any:
+    """An enum member's value (a plain string given for it is returned as is)."""
+    return member.value if isinstance(member, Enum) else member

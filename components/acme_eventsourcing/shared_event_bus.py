@@ -1,7 +1,5 @@
 """SharedEventBus: a custom EventBridge bus with an archive, or a reference to one owned elsewhere."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -10,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import _iam
+from .refs import EventBusRef, bus_identifiers
 
 TYPE_TOKEN = "acme:events:SharedEventBus"
 
@@ -23,8 +22,8 @@ DEFAULT_LOG_RETENTION_DAYS = 30
 
 @dataclass(frozen=True, kw_only=True)
 class SharedEventBusArgs:
-    """Arguments of `SharedEventBus`: either settings for a new bus, or exactly one way to
-    find an existing bus (`existing_bus_arn`, `existing_bus_name` or `stack_reference`)."""
+    """Arguments of `SharedEventBus`: either settings for a new bus, or `existing`, the bus
+    owned elsewhere (see `acme_eventsourcing.refs` for the create-or-use idiom)."""
 
     # -- creating a bus --
     #: Days the archive keeps events; None = 365; 0 = indefinitely.
@@ -45,32 +44,17 @@ class SharedEventBusArgs:
     kms_key_identifier: pulumi.Input[str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     # -- wrapping an existing bus (creates nothing) --
-    existing_bus_arn: pulumi.Input[str] | None = None
-    #: The bus name; its ARN is built from the caller's account, region and partition.
-    existing_bus_name: pulumi.Input[str] | None = None
-    #: A stack (name or `pulumi.StackReference`) that exports the bus.
-    stack_reference: str | pulumi.StackReference | None = None
-    stack_name_output: str = "bus_name"
-    stack_arn_output: str = "bus_arn"
+    existing: EventBusRef | None = None
+    """The bus owned elsewhere (by ARN, by name, or exported by another stack); None = create one."""
 
     @property
     def wraps_existing(self) -> bool:
-        return any(x is not None for x in (self.existing_bus_arn, self.existing_bus_name, self.stack_reference))
+        return self.existing is not None
 
     def validate(self) -> None:
         """Raise ValueError for contradictory settings (before anything is created)."""
-        sources = [
-            n
-            for n, v in (
-                ("existing_bus_arn", self.existing_bus_arn),
-                ("existing_bus_name", self.existing_bus_name),
-                ("stack_reference", self.stack_reference),
-            )
-            if v is not None
-        ]
-        if len(sources) > 1:
-            raise ValueError(f"give one of existing_bus_arn, existing_bus_name, stack_reference, not {sources}")
-        if self.wraps_existing:
+        if self.existing is not None:
+            self.existing.validate()
             creating = [
                 n
                 for n, v in (
@@ -86,7 +70,7 @@ class SharedEventBusArgs:
                 if v is not None
             ]
             if creating:
-                raise ValueError(f"{sources[0]} wraps an existing bus, which this stack does not own; drop {creating}")
+                raise ValueError(f"existing wraps a bus this stack does not own; drop {creating}")
             return
         if self.archive_retention_days is not None and self.archive_retention_days < 0:
             raise ValueError("archive_retention_days must be >= 0 (0 keeps events indefinitely)")
@@ -104,6 +88,10 @@ class SharedEventBusArgs:
             raise ValueError("log_retention_days needs log_level (bus logging is off)")
         if self.log_retention_days is not None and self.log_retention_days < 1:
             raise ValueError("log_retention_days must be at least 1")
+
+
+#: The default arguments: a new bus with every default setting.
+_NEW_BUS = SharedEventBusArgs()
 
 
 class SharedEventBus(pulumi.ComponentResource):
@@ -126,15 +114,22 @@ class SharedEventBus(pulumi.ComponentResource):
       (CloudWatch Logs delivery source/destination/delivery) to a log group kept 30 days
       (`log_retention_days`), writable only by `delivery.logs.amazonaws.com` for those sources.
 
-    When it wraps an existing bus (`existing_bus_arn`, `existing_bus_name`,
-    `stack_reference`, or `SharedEventBus.from_stack_reference`) it creates no cloud
-    resource at all (a stack reference is only read), and any creation setting is a
-    ValueError.
+    When it wraps an existing bus (`existing`, an `EventBusRef`; or the shortcuts
+    `from_arn`, `from_name`, `from_stack_reference`) it creates no cloud resource at all (a
+    stack is only read, through the child StackReference `<name>-stack`), and any creation
+    setting is a ValueError.
 
-    Children: `bus`, `archive`, `policy`, `log_group` (None when not created). Outputs: `bus_name`, `bus_arn`.
+    Children: `bus`, `archive`, `policy`, `log_group` (None when not created); `tags` go to
+    each that takes tags. Outputs: `bus_name`, `bus_arn`; `ref` is the bus as an
+    `EventBusRef`, for `EventSourcedService` and the child components.
     """
 
-    def __init__(self, name: str, args: SharedEventBusArgs | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
+    bus_name: pulumi.Output[str]
+    """The bus name."""
+    bus_arn: pulumi.Output[str]
+    """The bus ARN."""
+
+    def __init__(self, name: str, args: SharedEventBusArgs = _NEW_BUS, opts: pulumi.ResourceOptions | None = None) -> None:
         args = args or SharedEventBusArgs()
         args.validate()
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -144,34 +139,37 @@ class SharedEventBus(pulumi.ComponentResource):
         self.policy: aws.cloudwatch.EventBusPolicy | None = None
         self.log_group: aws.cloudwatch.LogGroup | None = None
         self.stack_reference: pulumi.StackReference | None = None
-        if args.wraps_existing:
-            self.bus_name, self.bus_arn = self._wrap(name, args)
+        if args.existing is not None:
+            self.bus_name, self.bus_arn, self.stack_reference = bus_identifiers(args.existing, name=name, parent=self)
         else:
             self._create(name, args)
+        self.ref = EventBusRef(bus_name=self.bus_name, bus_arn=self.bus_arn)
         self.register_outputs({"bus_name": self.bus_name, "bus_arn": self.bus_arn})
 
     @classmethod
     def from_stack_reference(
         cls,
         name: str,
-        stack: str | pulumi.StackReference,
+        stack: str,
         *,
         name_output: str = "bus_name",
         arn_output: str = "bus_arn",
         opts: pulumi.ResourceOptions | None = None,
-    ) -> SharedEventBus:
+    ) -> "SharedEventBus":
         """Wrap the bus another stack owns and exports (e.g. `acme/platform/prod`)."""
-        return cls(name, SharedEventBusArgs(stack_reference=stack, stack_name_output=name_output, stack_arn_output=arn_output), opts)
+        return cls(
+            name, SharedEventBusArgs(existing=EventBusRef.from_stack_reference(stack, name_output=name_output, arn_output=arn_output)), opts
+        )
 
     @classmethod
-    def from_arn(cls, name: str, arn: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> SharedEventBus:
+    def from_arn(cls, name: str, arn: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> "SharedEventBus":
         """Wrap an existing bus by ARN."""
-        return cls(name, SharedEventBusArgs(existing_bus_arn=arn), opts)
+        return cls(name, SharedEventBusArgs(existing=EventBusRef.from_arn(arn)), opts)
 
     @classmethod
-    def from_name(cls, name: str, bus_name: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> SharedEventBus:
+    def from_name(cls, name: str, bus_name: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> "SharedEventBus":
         """Wrap an existing bus of this account and region by name."""
-        return cls(name, SharedEventBusArgs(existing_bus_name=bus_name), opts)
+        return cls(name, SharedEventBusArgs(existing=EventBusRef.from_name(bus_name)), opts)
 
     def _create(self, name: str, args: SharedEventBusArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)
@@ -227,6 +225,7 @@ class SharedEventBus(pulumi.ComponentResource):
             name_prefix=f"/aws/vendedlogs/events/{name}-",
             retention_in_days=retention_days,
             kms_key_id=self.args.kms_key_identifier,
+            tags=dict(self.args.tags) or None,
             opts=child,
         )
         sources = {
@@ -235,6 +234,7 @@ class SharedEventBus(pulumi.ComponentResource):
                 name=self.bus.name.apply(lambda bus, t=log_type: f"EventBusSource-{bus}-{t}"),
                 log_type=log_type,
                 resource_arn=self.bus.arn,
+                tags=dict(self.args.tags) or None,
                 opts=child,
             )
             for log_type in _LOG_TYPES[level]
@@ -261,6 +261,7 @@ class SharedEventBus(pulumi.ComponentResource):
             delivery_destination_configuration=aws.cloudwatch.LogDeliveryDestinationDeliveryDestinationConfigurationArgs(
                 destination_resource_arn=self.log_group.arn
             ),
+            tags=dict(self.args.tags) or None,
             opts=child,
         )
         for source_name, source in sources.items():
@@ -268,37 +269,6 @@ class SharedEventBus(pulumi.ComponentResource):
                 f"{source_name}-delivery",
                 delivery_source_name=source.name,
                 delivery_destination_arn=destination.arn,
+                tags=dict(self.args.tags) or None,
                 opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[policy])),
             )
-
-    def _wrap(self, name: str, args: SharedEventBusArgs) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        if args.existing_bus_arn is not None:
-            arn = pulumi.Output.from_input(args.existing_bus_arn)
-            return arn.apply(_bus_name_from_arn), arn
-        if args.existing_bus_name is not None:
-            bus_name = pulumi.Output.from_input(args.existing_bus_name)
-            invoke = pulumi.InvokeOptions(parent=self)
-            arn = pulumi.Output.all(
-                aws.get_partition_output(opts=invoke).partition,
-                aws.get_region_output(opts=invoke).region,
-                aws.get_caller_identity_output(opts=invoke).account_id,
-                bus_name,
-            ).apply(lambda v: f"arn:{v[0]}:events:{v[1]}:{v[2]}:event-bus/{v[3]}")
-            return bus_name, arn
-        ref = args.stack_reference
-        if isinstance(ref, str):
-            ref = pulumi.StackReference(f"{name}-stack", stack_name=ref, opts=pulumi.ResourceOptions(parent=self))
-        assert ref is not None
-        self.stack_reference = ref
-        return (
-            ref.require_output(args.stack_name_output),  # type: ignore[return-value]
-            ref.require_output(args.stack_arn_output),
-        )
-
-
-def _bus_name_from_arn(arn: str) -> str:
-    """`arn:aws:events:<region>:<account>:event-bus/<name>` -> `<name>`."""
-    head, sep, bus_name = arn.partition(":event-bus/")
-    if not sep or not bus_name or not head.startswith("arn:"):
-        raise ValueError(f"not an event bus ARN: {arn!r}")
-    return bus_name

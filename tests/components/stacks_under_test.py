@@ -31,8 +31,12 @@ def fake_references(stack_name: str) -> dict[str, dict[str, Any]]:
 PIPE_WITH_WEBHOOK = (("leave:publisher", "pipe"), ("leave:webhook_url", "https://hooks.example/leave"))
 
 
-@functools.cache
 def recorded_stack(stack_name: str, overrides: tuple[tuple[str, str], ...] = ()) -> RecordedStack:
     """The real program run once with `Pulumi.<stack_name>.yaml` and these config overrides
     (treat as read-only)."""
+    return _recorded(stack_name, tuple(overrides))
+
+
+@functools.cache  # keyed on both arguments, given or defaulted: `("dev",)` and `("dev", ())` are one run
+def _recorded(stack_name: str, overrides: tuple[tuple[str, str], ...]) -> RecordedStack:
     return run_program(MAIN, stack_name, config_overrides=dict(overrides), stack_references=fake_references(stack_name))

@@ -19,8 +19,10 @@ from acme_eventsourcing import (
     EventSourcedServiceArgs,
     FunctionSpec,
     JwtAuthorizerSpec,
+    KmsKeyRef,
     ProjectionSpec,
     PublisherSpec,
+    ServiceDefaults,
     SharedEventBus,
     SubscriptionSpec,
 )
@@ -122,7 +124,7 @@ def full(code_root: Path) -> RecordedStack:
                         detail_types=("EmployeeHired",),
                     )
                 ],
-                alarm_actions=(ALARM_TOPIC,),
+                defaults=ServiceDefaults(alarm_actions=(ALARM_TOPIC,)),
             ),
         )
 
@@ -154,8 +156,7 @@ def piped(code_root: Path) -> RecordedStack:
                     function_retry_attempts=1,
                     function_maximum_event_age_in_seconds=120,
                 ),
-                log_retention_days=90,
-                tags={"team": "leave"},
+                defaults=ServiceDefaults(log_retention_days=90, tags={"team": "leave"}),
             ),
         )
 
@@ -833,7 +834,7 @@ def _bad(code_root: Path, **overrides: Any) -> EventSourcedServiceArgs:
         ({"source": "Acme Leave"}, "lower-case dotted"),
         ({"api": None, "projections": "P"}, "projections need the Events table"),
         ({"api": None}, "nothing to build"),
-        ({"log_retention_days": 42}, "retention value"),
+        ({"defaults": ServiceDefaults(log_retention_days=42)}, "retention value"),
         ({"projections": "PP"}, "must be unique"),
         ({"projections": "E"}, "detail_types must not be empty"),
         ({"projections": "S"}, "not one string"),
@@ -895,19 +896,35 @@ def test_code_that_imports_pulumi_or_a_missing_package_is_refused(code_root: Pat
         record(lambda: build(("missing",)))
 
 
-def test_resources_are_children_of_the_service(full: RecordedStack) -> None:
+def test_resources_are_descendants_of_the_service_through_its_child_components(full: RecordedStack) -> None:
     service = full.one("acme:events:EventSourcedService", "leave")
-    events = full.one("acme:events:RetainedTable", "leave-events")
-    owned: list[RecordedResource] = [
-        r
-        for r in full.resources
-        if r.name.startswith("leave-")
-        and r.type != "acme:events:RetainedTable"
-        and r.type != TABLE
-        and r.type != "aws:dynamodb/resourcePolicy:ResourcePolicy"
-    ]
-    assert all(r.parent_urn == service.urn for r in owned)
-    assert events.parent_urn == service.urn
+    by_urn = {r.urn: r for r in full.resources}
+
+    def ancestors(r: RecordedResource) -> list[str]:
+        out = []
+        while r.parent_urn in by_urn:
+            r = by_urn[r.parent_urn]
+            out.append(r.urn)
+        return out
+
+    owned: list[RecordedResource] = [r for r in full.resources if r.name.startswith("leave")]
+    assert all(service.urn in ancestors(r) for r in owned if r is not service)
+    direct = {(r.type, r.name) for r in full.children(service)}
+    assert direct == {
+        (KEY, "leave-key"),
+        ("acme:events:RetainedTable", "leave-events"),
+        ("acme:events:EventPublisher", "leave-publisher"),
+        ("acme:events:Projection", "leave-balance"),
+        ("acme:events:Projection", "leave-pending-approvals"),
+        ("acme:events:Subscription", "leave-notify"),
+        ("acme:events:HttpApi", "leave"),
+    }
+    # each child component holds its own resources, aliased to the service that held them before
+    balance = full.one("acme:events:Projection", "leave-balance")
+    assert {r.name for r in full.children(balance)} >= {"leave-balance", "leave-balance-rule", "leave-balance-projector"}
+    for r in full.children(balance):
+        old = r.urn.replace("$acme:events:Projection", "")
+        assert r.options["aliases"] == [old]
 
 
 # ----------------------------------------------------------------------------- the service key
@@ -964,7 +981,8 @@ def test_aws_managed_keys_are_an_explicit_opt_out(code_root: Path, monkeypatch: 
     monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warnings.append(msg))
     stack = _record(
         lambda: EventSourcedService(
-            "leave", EventSourcedServiceArgs(source=SOURCE, bus=OTHER_BUS, api=api_spec(code_root), aws_managed_keys=True)
+            "leave",
+            EventSourcedServiceArgs(source=SOURCE, bus=OTHER_BUS, api=api_spec(code_root), defaults=ServiceDefaults(aws_managed_keys=True)),
         )
     )
     assert stack.of_type(KEY) == [] and any("aws_managed_keys" in w for w in warnings)
@@ -978,7 +996,10 @@ def test_an_existing_key_is_used_and_no_key_is_created(code_root: Path) -> None:
     existing = "arn:aws:kms:us-east-1:123456789012:key/existing"
     stack = _record(
         lambda: EventSourcedService(
-            "leave", EventSourcedServiceArgs(source=SOURCE, bus=OTHER_BUS, api=api_spec(code_root), kms_key_arn=existing)
+            "leave",
+            EventSourcedServiceArgs(
+                source=SOURCE, bus=OTHER_BUS, api=api_spec(code_root), defaults=ServiceDefaults(kms_key=KmsKeyRef(key_arn=existing))
+            ),
         )
     )
     assert stack.of_type(KEY) == []
@@ -986,5 +1007,8 @@ def test_an_existing_key_is_used_and_no_key_is_created(code_root: Path) -> None:
     assert statements(stack, "commands")["UseServiceKey"]["Resource"] == [existing]
     with pytest.raises(ValueError, match="not both"):
         EventSourcedServiceArgs(
-            source=SOURCE, bus=OTHER_BUS, api=api_spec(code_root), kms_key_arn=existing, aws_managed_keys=True
+            source=SOURCE,
+            bus=OTHER_BUS,
+            api=api_spec(code_root),
+            defaults=ServiceDefaults(kms_key=KmsKeyRef(key_arn=existing), aws_managed_keys=True),
         ).validate()

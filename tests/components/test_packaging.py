@@ -128,3 +128,11 @@ def test_library_code_is_only_for_the_runtime_modules() -> None:
     assert "acme_eventsourcing/runtime/publisher.py" in library_code("acme_eventsourcing.runtime.publisher").assets
     with pytest.raises(ValueError, match="is not a module of acme_eventsourcing.runtime"):
         library_code("acme_eventsourcing.event_sourced_service")
+
+
+def test_the_import_scan_is_remembered_until_a_source_changes(code_root: Path) -> None:
+    first = set(package_code(code_root, ["app", "shared"], "app.handler").assets)
+    assert "app/unused.py" not in first
+    assert set(package_code(code_root, ["app", "shared"], "app.handler").assets) == first  # the remembered scan
+    _write(code_root, {"app/lazy.py": "import app.unused\n\n\ndef later(x):\n    return x\n"})
+    assert "app/unused.py" in package_code(code_root, ["app", "shared"], "app.handler").assets

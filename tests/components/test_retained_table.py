@@ -7,7 +7,15 @@ from typing import Any
 
 import pulumi
 import pytest
-from acme_eventsourcing import APPEND_ONLY_DENIED_ACTIONS, BackupPlan, GlobalSecondaryIndex, RetainedTable, RetainedTableArgs
+from acme_eventsourcing import (
+    APPEND_ONLY_DENIED_ACTIONS,
+    BackupPlan,
+    BackupVaultRef,
+    GlobalSecondaryIndex,
+    KmsKeyRef,
+    RetainedTable,
+    RetainedTableArgs,
+)
 from acme_eventsourcing.testing import RecordedStack, record
 
 TABLE = "aws:dynamodb/table:Table"
@@ -43,7 +51,7 @@ def overridden() -> RecordedStack:
             ],
             stream_view_type="NEW_IMAGE",
             ttl_attribute="expires_at",
-            kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/abc",
+            kms_key=KmsKeyRef(key_arn="arn:aws:kms:us-east-1:123456789012:key/abc"),
             tags={"team": "leave"},
             append_only=True,
             resource_policy=json.dumps(
@@ -172,7 +180,7 @@ def test_backup_plan_selects_the_table_with_its_own_role(overridden: RecordedSta
 
 
 def test_backup_into_an_existing_vault_creates_no_vault() -> None:
-    stack = _record(RetainedTableArgs(hash_key="pk", backup=BackupPlan(existing_vault_name="central")))
+    stack = _record(RetainedTableArgs(hash_key="pk", backup=BackupPlan(vault=BackupVaultRef(vault_name="central"))))
     assert not stack.of_type("aws:backup/vault:Vault")
     assert stack.one("aws:backup/plan:Plan", "orders-backup").inputs["rules"][0]["targetVaultName"] == "central"
 
@@ -223,7 +231,7 @@ def test_explicit_opt_outs_drop_protection_and_pitr_with_warnings(monkeypatch: p
             "INCLUDE only",
         ),
         ({"hash_key": "pk", "backup": BackupPlan(delete_after_days=0)}, "delete_after_days"),
-        ({"hash_key": "pk", "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/k", "aws_managed_key": True}, "not both"),
+        ({"hash_key": "pk", "kms_key": KmsKeyRef(key_arn="arn:aws:kms:us-east-1:123456789012:key/k"), "aws_managed_key": True}, "not both"),
     ],
 )
 def test_contradictory_arguments_raise_before_anything_is_created(kwargs: dict[str, Any], message: str) -> None:

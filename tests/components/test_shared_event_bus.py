@@ -8,7 +8,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from acme_eventsourcing import SharedEventBus, SharedEventBusArgs
+from acme_eventsourcing import EventBusRef, SharedEventBus, SharedEventBusArgs
 from acme_eventsourcing.testing import RecordedStack, record
 
 BUS = "aws:cloudwatch/eventBus:EventBus"
@@ -151,11 +151,13 @@ def test_a_malformed_bus_arn_fails_the_run() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"existing_bus_arn": PLATFORM_ARN, "existing_bus_name": "platform"}, "give one of"),
-        ({"existing_bus_name": "platform", "stack_reference": "acme/platform/prod"}, "give one of"),
-        ({"existing_bus_arn": PLATFORM_ARN, "archive_retention_days": 30}, "does not own"),
-        ({"stack_reference": "acme/platform/prod", "allowed_account_ids": ["111122223333"]}, "does not own"),
-        ({"existing_bus_name": "platform", "log_level": "ERROR"}, "does not own"),
+        ({"existing": EventBusRef(bus_arn=PLATFORM_ARN, stack="acme/platform/prod")}, "not both"),
+        ({"existing": EventBusRef(bus_name="platform", stack="acme/platform/prod")}, "not both"),
+        ({"existing": EventBusRef()}, "needs bus_name or bus_arn, or stack"),
+        ({"existing": EventBusRef(stack="acme/platform/prod", stack_outputs={"arn": "x"})}, "not fields"),
+        ({"existing": EventBusRef.from_arn(PLATFORM_ARN), "archive_retention_days": 30}, "does not own"),
+        ({"existing": EventBusRef.from_stack_reference("acme/platform/prod"), "allowed_account_ids": ["111122223333"]}, "does not own"),
+        ({"existing": EventBusRef.from_name("platform"), "log_level": "ERROR"}, "does not own"),
         ({"allowed_account_ids": ["*"]}, "never granted"),
         ({"allowed_account_ids": ["1234"]}, "12-digit"),
         ({"allowed_organization_id": "*"}, "not an organization id"),
