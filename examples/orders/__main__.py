@@ -17,10 +17,12 @@ from pathlib import Path
 import pulumi
 from acme_eventsourcing import (
     ApiSpec,
+    EventBusRef,
     EventSourcedService,
     EventSourcedServiceArgs,
     FunctionSpec,
     ProjectionSpec,
+    ServiceDefaults,
     SharedEventBus,
     SharedEventBusArgs,
     SubscriptionSpec,
@@ -29,21 +31,25 @@ from acme_eventsourcing import (
 FUNCTIONS = Path(__file__).resolve().parent / "functions"
 sys.path.insert(0, str(FUNCTIONS))  # the routes and event types below are plain data in the functions' code
 
+from acme_eventsourcing.runtime.routes import COMMANDS, QUERIES, keys  # noqa: E402 - the route table's vocabulary
 from orders import domain  # noqa: E402
-from orders_api.routes import COMMAND_ROUTES, QUERY_ROUTES  # noqa: E402
+from orders_api.api import ROUTES  # noqa: E402
 from orders_leave.courier import LEAVE_APPROVED, LEAVE_SOURCE  # noqa: E402
 
 config = pulumi.Config()
-log_retention_days = config.get_int("log_retention_days") or 30
-alarm_actions = tuple(config.get_object("alarm_actions") or ())
+defaults = ServiceDefaults(  # shared by every resource of the service: logs, alarms, tags, its KMS key
+    log_retention_days=config.get_int("log_retention_days") or 30,
+    alarm_actions=tuple(config.get_object("alarm_actions") or ()),
+    tags={"team": "orders", "stack": pulumi.get_stack()},
+)
 
 
 def function(handler: str, *packages: str, **kwargs: object) -> FunctionSpec:
     return FunctionSpec(handler=handler, code_root=str(FUNCTIONS), packages=packages, **kwargs)  # type: ignore[arg-type]
 
 
-bus_stack = config.get("bus_stack")
-bus = SharedEventBus.from_stack_reference("bus", bus_stack) if bus_stack else SharedEventBus("bus", SharedEventBusArgs())
+bus_stack = config.get("bus_stack")  # the platform's bus, read from its stack; else a bus of our own
+bus = EventBusRef.from_stack_reference(bus_stack) if bus_stack else SharedEventBus("bus", SharedEventBusArgs(tags=defaults.tags)).ref
 
 orders = EventSourcedService(
     "orders",
@@ -53,8 +59,9 @@ orders = EventSourcedService(
         api=ApiSpec(
             commands=function("orders_api.commands.handler", "orders", "orders_api"),
             queries=function("orders_api.queries.handler", "orders", "orders_api", "orders_views"),
-            command_routes=COMMAND_ROUTES,
-            query_routes=QUERY_ROUTES,
+            command_routes=keys(ROUTES, COMMANDS),
+            query_routes=keys(ROUTES, QUERIES),
+            public_routes=tuple(r.key for r in ROUTES if r.public),  # GET /openapi.json
         ),
         projections=[
             ProjectionSpec(
@@ -76,14 +83,12 @@ orders = EventSourcedService(
                 detail_types=(LEAVE_APPROVED,),
             )
         ],
-        log_retention_days=log_retention_days,
-        alarm_actions=alarm_actions,
-        tags={"team": "orders"},
+        defaults=defaults,
     ),
 )
 
 pulumi.export("api_url", orders.api_url)
-pulumi.export("bus_name", bus.bus_name)
+pulumi.export("bus_name", orders.bus_name)
 pulumi.export("events_table_name", orders.events_table_name)
 pulumi.export("read_model_table_names", orders.read_model_table_names)
 pulumi.export("user_pool_id", orders.user_pool_id)

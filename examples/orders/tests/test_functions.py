@@ -19,7 +19,8 @@ from acme_eventsourcing.runtime.projections import (
     StoreReadModelReader,
 )
 from acme_eventsourcing.runtime.subscriber import BusEvent, parse_bus_event
-from orders_api.commands import CommandsApp
+from orders_api.api import ROUTES
+from orders_api.commands import make_app
 from orders_api.queries import QueriesApp
 from orders_leave.courier import CourierSubscriber, hold_request
 from orders_views.orders import OrdersProjection
@@ -27,13 +28,17 @@ from orders_views.orders import OrdersProjection
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
 
-def request(route: str, who: str, body: object = None, groups: str = "", **params: str) -> dict:
-    claims = {"sub": who, **({"cognito:groups": groups} if groups else {})}
+def request(route: str, who: str, body: object = None, groups: str = "", key: str | None = None, **params: str) -> dict:
+    """An API Gateway (payload 2.0) event as the HTTP API sends it, its JWT already verified."""
+    claims = {"sub": who, **({"cognito:groups": groups} if groups else {})} if who else {}
+    method, path = route.split(" ", 1)
     return {
         "routeKey": route,
+        "rawPath": path.format(**params),
         "pathParameters": params,
+        "headers": {"content-type": "application/json", **({"idempotency-key": key} if key else {})},
         "body": None if body is None else json.dumps(body),
-        "requestContext": {"authorizer": {"jwt": {"claims": claims}}},
+        "requestContext": {"http": {"method": method, "path": path.format(**params)}, "authorizer": {"jwt": {"claims": claims}}},
     }
 
 
@@ -48,41 +53,48 @@ def store():
 
 @pytest.fixture
 def app(store):
-    ids = iter(f"o{n}" for n in range(1, 100))
-    return CommandsApp(store, clock=lambda: NOW, new_id=lambda: next(ids))
+    return make_app(store, lambda: NOW)
 
 
 ORDER = {"items": [{"sku": "monitor-27", "quantity": 2}], "deliver_on": "2027-03-05"}
 
 
+def place(app, who: str = "ana", body: dict = ORDER) -> str:
+    status, created = answer(app(request("POST /orders", who, body)))
+    assert status == 201, created
+    return created["order_id"]
+
+
 def test_placing_an_order_appends_one_event_to_its_stream(app, store):
-    assert answer(app(request("POST /orders", "ana", ORDER))) == (201, {"order_id": "o1"})
-    [event] = store.load("order-o1")
-    assert (event.event_type, event.version, event.metadata) == ("OrderPlaced", 1, {"actor": "ana"})
-    assert event.data["employee_id"] == "ana" and event.occurred_at.startswith("2027-03-01T09:00:00")
+    status, created = answer(app(request("POST /orders", "ana", ORDER)))
+    assert status == 201 and created["status"] == "placed"
+    [event] = store.load(f"order-{created['order_id']}")
+    assert (event.event_type, event.version, event.metadata["actor"]) == ("OrderPlaced", 1, "ana")
+    assert event.data["employee_id"] == "ana" and event.occurred_at == "2027-03-01T09:00:00Z"
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"deliver_on": "2027-03-05"}, "body.items"),
-        ({"items": [{"sku": "pen"}], "deliver_on": "2027-03-05"}, "body.items[0]"),
-        ({"items": [{"sku": "pen", "quantity": True}], "deliver_on": "2027-03-05"}, "body.items[0]"),
+        ({"items": [{"sku": "pen"}], "deliver_on": "2027-03-05"}, "body.items[0].quantity"),
+        ({"items": [{"sku": "pen", "quantity": True}], "deliver_on": "2027-03-05"}, "body.items[0].quantity"),
         ({"items": [{"sku": "pen", "quantity": 1}], "deliver_on": "2027-02-30"}, "body.deliver_on"),
         ({"items": [{"sku": "pen", "quantity": 1}]}, "body.deliver_on"),
+        ({**ORDER, "price": 0}, "body.price"),
     ],
 )
-def test_bad_input_is_a_400_naming_the_field(app, store, body, field):
+def test_bad_input_is_a_400_naming_the_field(app, body, field):
     status, error = answer(app(request("POST /orders", "ana", body)))
-    assert status == 400 and error["error"]["field"] == field
-    assert store.load("order-o1") == []
+    assert (status, error["error"]["field"]) == (400, field)
 
 
-def test_not_json_is_a_400_and_no_token_claim_a_401(app):
+def test_not_json_is_a_400_no_identity_a_401_and_a_bad_order_id_a_400(app):
     bad = request("POST /orders", "ana")
     bad["body"] = "{not json"
     assert answer(app(bad))[0] == 400
     assert answer(app(request("POST /orders", "", ORDER)))[0] == 401
+    assert answer(app(request("POST /orders/{order_id}/ship", "wes", {}, "warehouse", order_id="not-an-id")))[0] == 400
 
 
 @pytest.mark.parametrize(
@@ -93,43 +105,68 @@ def test_not_json_is_a_400_and_no_token_claim_a_401(app):
     ],
 )
 def test_domain_refusals_map_to_one_status_each(app, route, who, groups, status, code):
-    app(request("POST /orders", "ana", ORDER))
-    got_status, body = answer(app(request(route, who, {}, groups, order_id="o1")))
+    order_id = place(app)
+    got_status, body = answer(app(request(route, who, {}, groups, order_id=order_id)))
     assert (got_status, body["error"]["code"]) == (status, code)
 
 
+def test_a_passed_delivery_day_is_a_422_naming_the_field(app):
+    status, error = answer(app(request("POST /orders", "ana", {**ORDER, "deliver_on": "2027-03-01"})))
+    assert (status, error["error"]["code"], error["error"]["field"]) == (422, "delivery_date_passed", "body.deliver_on")
+
+
 def test_ship_then_cancel_is_a_409_and_unknown_a_404(app, store):
-    app(request("POST /orders", "ana", ORDER))
-    assert answer(app(request("POST /orders/{order_id}/ship", "wes", {}, "warehouse", order_id="o1")))[0] == 200
-    assert answer(app(request("POST /orders/{order_id}/cancel", "ana", {}, order_id="o1")))[0] == 409
-    assert answer(app(request("POST /orders/{order_id}/cancel", "ana", {}, order_id="nope")))[0] == 404
-    assert [e.event_type for e in store.load("order-o1")] == ["OrderPlaced", "OrderShipped"]
+    order_id = place(app)
+    assert answer(app(request("POST /orders/{order_id}/ship", "wes", {}, "warehouse", order_id=order_id)))[0] == 200
+    assert answer(app(request("POST /orders/{order_id}/cancel", "ana", {}, order_id=order_id)))[0] == 409
+    assert answer(app(request("POST /orders/{order_id}/cancel", "ana", {}, order_id="0" * 32)))[0] == 404
+    assert [e.event_type for e in store.load(f"order-{order_id}")] == ["OrderPlaced", "OrderShipped"]
 
 
-def test_a_concurrent_writer_makes_it_a_409_not_an_overwrite(store):
+def test_a_retried_request_with_its_idempotency_key_gets_the_first_answer_and_appends_nothing(app, store):
+    first = app(request("POST /orders", "ana", ORDER, key="k-1"))
+    again = app(request("POST /orders", "ana", ORDER, key="k-1"))
+    assert answer(again) == answer(first) and again["headers"]["Idempotent-Replayed"] == "true"
+    assert answer(app(request("POST /orders", "ana", {**ORDER, "deliver_on": "2027-03-06"}, key="k-1")))[0] == 422
+    assert len(store.load(f"order-{answer(first)[1]['order_id']}")) == 1
+
+
+def test_a_lost_race_is_retried_then_decided_on_the_new_state(store):
+    order_id = place(make_app(store, lambda: NOW))
+
     class Racing(InMemoryEventStore):
-        """Another writer appends between this request's load and its append."""
+        """The warehouse ships the order between this request's load and its append."""
+
+        raced = False
 
         def load(self, stream_id, after_version=0):
             return store.load(stream_id, after_version)
 
         def append(self, appends, idempotency=None):
-            store.append([type(appends[0])(stream_id=appends[0].stream_id, expected_version=1, events=appends[0].events)])
+            if not Racing.raced:
+                Racing.raced = True
+                make_app(store, lambda: NOW)(request("POST /orders/{order_id}/ship", "wes", {}, "warehouse", order_id=order_id))
             return store.append(appends, idempotency)
 
         def get_idempotency(self, key):
             return store.get_idempotency(key)
 
-    CommandsApp(store, clock=lambda: NOW, new_id=lambda: "o1")(request("POST /orders", "ana", ORDER))
-    racing = CommandsApp(Racing(), clock=lambda: NOW)
-    assert answer(racing(request("POST /orders/{order_id}/cancel", "ana", {}, order_id="o1")))[0] == 409
-    assert [e.event_type for e in store.load("order-o1")] == ["OrderPlaced", "OrderCancelled"]
+    status, error = answer(make_app(Racing(), lambda: NOW)(request("POST /orders/{order_id}/cancel", "ana", {}, order_id=order_id)))
+    assert (status, error["error"]["code"]) == (409, "not_open")  # the rerun saw the shipment
+    assert [e.event_type for e in store.load(f"order-{order_id}")] == ["OrderPlaced", "OrderShipped"]
+
+
+def test_the_openapi_document_is_public_and_lists_every_route(app):
+    event = request("GET /openapi.json", "")
+    status, document = answer(app(event))
+    assert status == 200
+    assert {f"{m.upper()} {p}" for p, ops in document["paths"].items() for m in ops} == {r.key for r in ROUTES}
 
 
 # --- projection and queries ----------------------------------------------------------------
 
 
-def on_the_bus(store, stream: str = "order-o1") -> list[dict]:
+def on_the_bus(store, stream: str) -> list[dict]:
     """The stream's events as the publisher puts them on the bus."""
     return [{"source": "acme.orders", "detail-type": e.event_type, "detail": e.envelope()} for e in store.load(stream)]
 
@@ -140,47 +177,48 @@ def read_model():
 
 
 def test_the_projection_applies_each_event_once_in_stream_order(app, store, read_model):
-    app(request("POST /orders", "ana", ORDER))
-    app(request("POST /orders/{order_id}/ship", "wes", {}, "warehouse", order_id="o1"))
-    placed, shipped = on_the_bus(store)
+    order_id = place(app)
+    app(request("POST /orders/{order_id}/ship", "wes", {}, "warehouse", order_id=order_id))
+    placed, shipped = on_the_bus(store, f"order-{order_id}")
     project = ProjectorApp(Projector(projection=OrdersProjection(), store=read_model, events=store))
     assert project(shipped) == {"applied": 2}  # out of order: version 1 is loaded from the event store first
     assert project(placed) == {"applied": 0}  # a duplicate
     assert project(shipped) == {"applied": 0}
     queries = QueriesApp(StoreReadModelReader({"orders": read_model}))
-    status, order = answer(queries(request("GET /orders/{order_id}", "ana", order_id="o1")))
+    status, order = answer(queries(request("GET /orders/{order_id}", "ana", order_id=order_id)))
     assert status == 200
     assert order == {
-        "order_id": "o1",
+        "order_id": order_id,
         "employee_id": "ana",
         "items": [{"sku": "monitor-27", "quantity": 2}],
         "deliver_on": "2027-03-05",
         "status": "shipped",
-        "placed_at": placed["detail"]["metadata"]["occurred_at"],
-        "shipped_at": shipped["detail"]["metadata"]["occurred_at"],
+        "placed_at": "2027-03-01T09:00:00Z",
+        "shipped_at": "2027-03-01T09:00:00Z",
         "shipped_by": "wes",
         "as_of_version": 2,
-        "as_of": {"order-o1": 2},
+        "as_of": {f"order-{order_id}": 2},
         "stale": [],
     }
 
 
 def test_an_employee_sees_their_orders_and_no_one_else_does(app, store, read_model):
-    app(request("POST /orders", "ana", ORDER))
-    app(request("POST /orders", "ana", {**ORDER, "deliver_on": "2027-03-09"}))
-    app(request("POST /orders/{order_id}/cancel", "ana", {"reason": "duplicate"}, order_id="o2"))
+    first = place(app)
+    second = place(app, body={**ORDER, "deliver_on": "2027-03-09"})
+    app(request("POST /orders/{order_id}/cancel", "ana", {"reason": "duplicate"}, order_id=second))
     project = ProjectorApp(Projector(projection=OrdersProjection(), store=read_model, events=store))
-    for event in [*on_the_bus(store, "order-o1"), *on_the_bus(store, "order-o2")]:
+    for event in [*on_the_bus(store, f"order-{first}"), *on_the_bus(store, f"order-{second}")]:
         project(event)
     queries = QueriesApp(StoreReadModelReader({"orders": read_model}))
     status, mine = answer(queries(request("GET /employees/{employee_id}/orders", "ana", employee_id="ana")))
     assert status == 200
-    assert [(o["order_id"], o["status"]) for o in mine["items"]] == [("o1", "placed"), ("o2", "cancelled")]
-    assert mine["as_of"] == {"order-o1": 1, "order-o2": 2}
+    assert sorted((o["order_id"], o["status"]) for o in mine["items"]) == sorted([(first, "placed"), (second, "cancelled")])
+    assert mine["as_of"] == {f"order-{first}": 1, f"order-{second}": 2}
     assert answer(queries(request("GET /employees/{employee_id}/orders", "bob", employee_id="ana")))[0] == 403
     assert answer(queries(request("GET /employees/{employee_id}/orders", "wes", groups="warehouse", employee_id="ana")))[0] == 200
-    assert answer(queries(request("GET /orders/{order_id}", "bob", order_id="o1")))[0] == 404
-    assert answer(queries(request("GET /orders/{order_id}", "ana", order_id="nope")))[0] == 404
+    assert answer(queries(request("GET /orders/{order_id}", "bob", order_id=first)))[0] == 404
+    assert answer(queries(request("GET /orders/{order_id}", "ana", order_id="0" * 32)))[0] == 404
+    assert answer(queries(request("GET /orders/{order_id}", "", order_id=first)))[0] == 401
 
 
 def test_the_projector_refuses_what_is_not_an_event_envelope(store, read_model):

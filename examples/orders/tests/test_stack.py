@@ -46,8 +46,9 @@ def test_the_subscription_listens_to_approved_leave_on_the_shared_bus(stack):
     assert json.loads(rule.inputs["eventPattern"]) == {"source": ["acme.leave"], "detail-type": ["LeaveApproved"]}
 
 
-def test_every_route_the_code_serves_is_declared(stack):
-    from orders_api.routes import COMMAND_ROUTES, QUERY_ROUTES
+def test_every_route_the_code_serves_is_declared_and_only_the_openapi_document_is_public(stack):
+    from orders_api.api import ROUTES
 
-    declared = {r.inputs["routeKey"] for r in stack.of_type("aws:apigatewayv2/route:Route")}
-    assert declared == {*COMMAND_ROUTES, *QUERY_ROUTES}
+    routes = {r.inputs["routeKey"]: r.inputs.get("authorizationType") for r in stack.of_type("aws:apigatewayv2/route:Route")}
+    assert set(routes) == {r.key for r in ROUTES}
+    assert {key for key, auth in routes.items() if auth != "JWT"} == {"GET /openapi.json"}

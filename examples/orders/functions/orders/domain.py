@@ -1,9 +1,10 @@
 """The orders domain: equipment an employee orders to their desk, shipped by the warehouse.
 
-Pure: no I/O, no clock, no AWS. An order is one stream, `order-<order_id>`; its state is a
-fold of its events (`Order.evolve`), and every command is a function of that state, the
-caller and the command's values that returns the events to append, or raises an
-`OrderError` that says why not.
+Pure: no I/O, no clock, no HTTP. An order is one stream, `order-<order_id>`; its state is a
+fold of its events (`Order.evolve`), and every command is a function of that state and the
+command that returns the events to append, or raises one of the runtime's error
+categories (`Forbidden`, `NotFound`, `Conflict`, `Rejected`: the HTTP edge maps each to
+one status; the domain names none).
 
 Events (their `data`):
 
@@ -15,9 +16,11 @@ Events (their `data`):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any
+
+from acme_eventsourcing.runtime.errors import Conflict, Forbidden, NotFound, Rejected
 
 ORDER_PLACED = "OrderPlaced"
 ORDER_SHIPPED = "OrderShipped"
@@ -31,38 +34,26 @@ WAREHOUSE_GROUP = "warehouse"
 MAX_LINES = 20
 MAX_QUANTITY = 10
 
+__all__ = ["Conflict", "Forbidden", "NotFound", "Rejected"]  # the refusals, re-exported for callers
+
 
 def stream_id(order_id: str) -> str:
     return f"order-{order_id}"
 
 
-class OrderError(Exception):
-    """Why the domain refuses a command: a stable `code` and a message for people.
+@dataclass(frozen=True)
+class Event:
+    """A decided event: what the application service appends (`stream_id`, `event_type`, `to_data()`)."""
 
-    Subclasses say what kind of refusal it is; the API maps each kind to one HTTP status."""
+    event_type: str
+    data: Mapping[str, Any]
 
-    kind: ClassVar[str] = "rule"
+    @property
+    def stream_id(self) -> str:
+        return stream_id(str(self.data["order_id"]))
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class NotFound(OrderError):
-    kind = "not_found"
-
-
-class Forbidden(OrderError):
-    kind = "forbidden"
-
-
-class InvalidState(OrderError):
-    kind = "invalid_state"
-
-
-class RuleViolated(OrderError):
-    kind = "rule"
+    def to_data(self) -> Mapping[str, Any]:
+        return self.data
 
 
 @dataclass(frozen=True)
@@ -100,51 +91,88 @@ def fold(events: Sequence[tuple[str, Mapping[str, Any]]]) -> Order:
     return order
 
 
-Decision = list[tuple[str, dict[str, Any]]]
-"""The events a command decides to append: (event_type, data), in order."""
+# --- commands ------------------------------------------------------------------------------
 
 
-def place(state: Order, *, order_id: str, employee_id: str, items: Sequence[Mapping[str, Any]], deliver_on: date, today: date) -> Decision:
-    """An employee orders `items` ([{sku, quantity}]) to be delivered on `deliver_on`."""
+@dataclass(frozen=True)
+class PlaceOrder:
+    order_id: str
+    employee_id: str
+    items: tuple[Mapping[str, Any], ...]
+    deliver_on: date
+
+
+@dataclass(frozen=True)
+class ShipOrder:
+    order_id: str
+    by: str
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    order_id: str
+    by: str
+    reason: str = ""
+
+
+Command = PlaceOrder | ShipOrder | CancelOrder
+
+
+def decide(state: Order, command: Command, *, today: date) -> list[Event]:
+    """The events `command` appends to its order's stream, given the order's state."""
+    if isinstance(command, PlaceOrder):
+        return place(state, command, today=today)
+    if isinstance(command, ShipOrder):
+        return ship(state, command)
+    return cancel(state, command)
+
+
+def place(state: Order, command: PlaceOrder, *, today: date) -> list[Event]:
+    """An employee orders items ([{sku, quantity}]) to be delivered on a later day."""
     if state.status != "none":
-        raise InvalidState("order_exists", f"order {order_id} already exists")
+        raise Conflict("order_exists", f"order {command.order_id} already exists")
+    items = command.items
     if not 1 <= len(items) <= MAX_LINES:
-        raise RuleViolated("too_many_lines", f"an order has 1 to {MAX_LINES} lines")
+        raise Rejected("too_many_lines", f"an order has 1 to {MAX_LINES} lines")
     skus = [str(i["sku"]) for i in items]
     if len(set(skus)) != len(skus):
-        raise RuleViolated("duplicate_sku", "each sku appears once in an order; add to its quantity instead")
+        raise Rejected("duplicate_sku", "each sku appears once in an order; add to its quantity instead")
     for item in items:
         if not 1 <= int(item["quantity"]) <= MAX_QUANTITY:
-            raise RuleViolated("quantity_out_of_range", f"quantity of {item['sku']} must be 1 to {MAX_QUANTITY}")
-    if deliver_on <= today:
-        raise RuleViolated("delivery_date_passed", f"deliver_on must be after today ({today.isoformat()})")
+            raise Rejected("quantity_out_of_range", f"quantity of {item['sku']} must be 1 to {MAX_QUANTITY}")
+    if command.deliver_on <= today:
+        error = Rejected("delivery_date_passed", f"deliver_on must be after today ({today.isoformat()})")
+        error.field = "deliver_on"
+        raise error
     data = {
-        "order_id": order_id,
-        "employee_id": employee_id,
+        "order_id": command.order_id,
+        "employee_id": command.employee_id,
         "items": [{"sku": str(i["sku"]), "quantity": int(i["quantity"])} for i in items],
-        "deliver_on": deliver_on.isoformat(),
+        "deliver_on": command.deliver_on.isoformat(),
     }
-    return [(ORDER_PLACED, data)]
+    return [Event(ORDER_PLACED, data)]
 
 
-def ship(state: Order, *, order_id: str, caller: str, groups: frozenset[str]) -> Decision:
+def ship(state: Order, command: ShipOrder) -> list[Event]:
     """The warehouse ships a placed order."""
-    _exists(state, order_id)
-    if WAREHOUSE_GROUP not in groups:
+    _exists(state, command.order_id)
+    if WAREHOUSE_GROUP not in command.groups:
         raise Forbidden("not_warehouse", "only the warehouse ships orders")
     if state.status != "placed":
-        raise InvalidState("not_open", f"order {order_id} is {state.status}, not placed")
-    return [(ORDER_SHIPPED, {"order_id": order_id, "employee_id": state.employee_id, "shipped_by": caller})]
+        raise Conflict("not_open", f"order {command.order_id} is {state.status}, not placed")
+    return [Event(ORDER_SHIPPED, {"order_id": command.order_id, "employee_id": state.employee_id, "shipped_by": command.by})]
 
 
-def cancel(state: Order, *, order_id: str, caller: str, reason: str = "") -> Decision:
+def cancel(state: Order, command: CancelOrder) -> list[Event]:
     """The employee who placed an order cancels it, until it ships."""
-    _exists(state, order_id)
-    if caller != state.employee_id:
+    _exists(state, command.order_id)
+    if command.by != state.employee_id:
         raise Forbidden("not_orderer", "only the employee who placed the order may cancel it")
     if state.status != "placed":
-        raise InvalidState("not_open", f"order {order_id} is {state.status}, not placed")
-    return [(ORDER_CANCELLED, {"order_id": order_id, "employee_id": state.employee_id, "cancelled_by": caller, "reason": reason})]
+        raise Conflict("not_open", f"order {command.order_id} is {state.status}, not placed")
+    data = {"order_id": command.order_id, "employee_id": state.employee_id, "cancelled_by": command.by, "reason": command.reason}
+    return [Event(ORDER_CANCELLED, data)]
 
 
 def _exists(state: Order, order_id: str) -> None:
