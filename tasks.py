@@ -49,12 +49,17 @@ COMMANDS = {
 }
 
 
+def venv_digest() -> str:
+    """What `.venv` was installed from: requirements.txt and pyproject.toml (the package's extras)."""
+    return hashlib.sha256(b"".join((ROOT / name).read_bytes() for name in ("requirements.txt", "pyproject.toml"))).hexdigest()
+
+
 def setup() -> None:
     """Create `.venv` and install requirements.txt into it (which installs this repo's own
     package, `acme_eventsourcing`, editable), unless already current."""
     if sys.version_info < (3, 11):
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
-    wanted = hashlib.sha256(b"".join((ROOT / name).read_bytes() for name in ("requirements.txt", "pyproject.toml"))).hexdigest()
+    wanted = venv_digest()
     if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     if not PY.exists():

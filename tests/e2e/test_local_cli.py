@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
+import importlib.util
 import os
 import queue
 import re
@@ -139,9 +139,13 @@ def _rest(lines: queue.Queue[str]) -> str:
 
 
 def _tasks_would_set_up() -> bool:
+    """Whether `tasks.py` would reinstall `.venv` first (its stamp is not tasks.venv_digest())."""
+    spec = importlib.util.spec_from_file_location("_tasks", ROOT / "tasks.py")
+    assert spec is not None and spec.loader is not None
+    tasks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tasks)
     stamp = ROOT / ".venv" / ".requirements.sha256"
-    wanted = hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()
-    return not stamp.exists() or stamp.read_text().strip() != wanted
+    return not stamp.exists() or stamp.read_text().strip() != tasks.venv_digest()
 
 
 needs_current_venv = pytest.mark.skipif(_tasks_would_set_up(), reason="tasks.py would (re)install .venv first")
