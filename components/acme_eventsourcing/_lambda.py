@@ -102,7 +102,14 @@ def _imported_files(root: Path, entry_module: str) -> set[Path]:
     own = root == LIBRARY.parent  # the library's own functions (it may sit in site-packages)
     local = set() if own else {p.stem if p.suffix == ".py" else p.name for p in root.iterdir()} - {LIBRARY_NAME}
 
+    located: dict[str, Path | None] = {}
+
     def locate(name: str) -> Path | None:
+        if name not in located:
+            located[name] = _locate(name)
+        return located[name]
+
+    def _locate(name: str) -> Path | None:
         top = name.partition(".")[0]
         if top == LIBRARY_NAME:
             if name not in (LIBRARY_NAME, LIBRARY_RUNTIME) and not name.startswith(LIBRARY_RUNTIME + "."):
@@ -112,10 +119,10 @@ def _imported_files(root: Path, entry_module: str) -> set[Path]:
             base = root
         else:
             return None
-        path = base / name.replace(".", "/")
+        path = base / name.replace(".", "/")  # base is resolved already: no symlinks to follow again
         for candidate in (path / "__init__.py", path.with_suffix(".py")):
             if candidate.is_file():
-                return candidate.resolve()
+                return candidate
         return None
 
     found: set[Path] = set()
