@@ -74,3 +74,28 @@ def test_code_is_ruff_clean_and_formatted() -> None:
     assert check.returncode == 0, check.stdout + check.stderr
     fmt = subprocess.run([ruff, "format", "--check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True)
     assert fmt.returncode == 0, "run `.venv/bin/ruff format .`:\n" + fmt.stdout + fmt.stderr
+
+
+def _product_files() -> list[Path]:
+    return [ROOT / "__main__.py", *_python_files("lambdas"), *_python_files("local")]
+
+
+@pytest.mark.parametrize("path", _product_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_leave_product_uses_only_the_public_api_of_the_package(path: Path) -> None:
+    private = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        private.update(m for m in modules if m.startswith("acme_eventsourcing") and any(p.startswith("_") for p in m.split(".")))
+    assert not private, f"{path} imports private parts of acme_eventsourcing: {sorted(private)}"
+
+
+def test_the_public_api_rule_sees_a_private_import(tmp_path: Path) -> None:
+    source = tmp_path / "bad.py"
+    source.write_text("from acme_eventsourcing._lambda import package_code\n")
+    with pytest.raises(AssertionError, match="_lambda"):
+        test_the_leave_product_uses_only_the_public_api_of_the_package(source)
