@@ -365,6 +365,11 @@ def test_the_trigger_runs_the_library_code_and_knows_its_triggers(full: Recorded
     ]
 
 
+def test_the_triggers_zip_holds_only_its_module_of_the_library(full: RecordedStack) -> None:
+    assets = set(full.one(FUNCTION, "leave-reminders-trigger").inputs["code"]["assets"])
+    assert assets == {"acme_eventsourcing/__init__.py", "acme_eventsourcing/runtime/__init__.py", "acme_eventsourcing/runtime/workflows.py"}
+
+
 def test_the_triggers_role_may_only_start_and_stop_this_workflows_executions(full: RecordedStack) -> None:
     sm_arn = full.one(SM, "leave-reminders").state["arn"]
     policy = _policy(full, "leave-reminders-trigger-policy")
