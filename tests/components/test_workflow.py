@@ -747,3 +747,36 @@ def test_a_services_workflow_errors_name_the_workflow(code_root: Path) -> None:
     )
     with pytest.raises(ValueError, match="workflow 'rollover': .* names function 'roll'"):
         bad.validate()
+
+
+def _key_statements(stack: RecordedStack) -> dict[str, Any]:
+    (key,) = stack.of_type("aws:kms/key:Key")
+    return {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+
+
+@pytest.mark.parametrize("with_triggers", [True, False])
+def test_a_services_key_admits_workflow_dead_letters_and_logs_only_when_it_has_them(code_root: Path, with_triggers: bool) -> None:
+    api = ApiSpec(commands=fn(code_root), queries=fn(code_root), command_routes=("POST /r",), query_routes=("GET /r",))
+    triggers: dict[str, Any] = {"starts": [EventStart(sources=("acme.leave",), detail_types=("LeaveRequested",))]} if with_triggers else {}
+    remind = WorkflowSpec(
+        name="reminders",
+        definition={"StartAt": "Remind", "States": {"Remind": {"Type": "Task", "Resource": "${remind}", "End": True}}},
+        functions={"remind": fn(code_root)},
+        **triggers,
+    )
+    with_workflow = record(
+        lambda: EventSourcedService("leave", EventSourcedServiceArgs(source="acme.leave", bus=BUS, api=api, workflows=[remind]))
+    )
+    without = record(lambda: EventSourcedService("leave", EventSourcedServiceArgs(source="acme.leave", bus=BUS, api=api)))
+    statements = _key_statements(with_workflow)
+    assert ("EventBridgeSendsToDeadLetterQueues" in statements) is with_triggers
+    if with_triggers:
+        assert statements["EventBridgeSendsToDeadLetterQueues"]["Condition"]["ArnLike"]["aws:SourceArn"] == [
+            "arn:aws:events:us-east-1:111122223333:rule/platform/leave-*"
+        ]
+    states = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/leave-*"
+    assert states in statements["CloudWatchLogsEncryptsOwnLogGroups"]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    # a service without workflows keeps the key policy it had
+    plain = _key_statements(without)
+    assert "EventBridgeSendsToDeadLetterQueues" not in plain
+    assert states not in plain["CloudWatchLogsEncryptsOwnLogGroups"]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
