@@ -780,3 +780,27 @@ def test_a_services_key_admits_workflow_dead_letters_and_logs_only_when_it_has_t
     plain = _key_statements(without)
     assert "EventBridgeSendsToDeadLetterQueues" not in plain
     assert states not in plain["CloudWatchLogsEncryptsOwnLogGroups"]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+
+
+def test_a_workflow_reads_its_bus_and_tables_from_other_stacks(code_root: Path) -> None:
+    refs = {
+        "acme/platform/prod": {"bus_name": "platform-bus", "bus_arn": "arn:aws:events:us-east-1:210987654321:event-bus/platform-bus"},
+        "acme/leave/prod": {"table_name": "leave-events-1", "table_arn": "arn:aws:dynamodb:us-east-1:123456789012:table/leave-events-1"},
+    }
+    stack = record(
+        lambda: Workflow(
+            "audit-flow",
+            args(
+                code_root,
+                bus=EventBusRef(stack="acme/platform/prod"),
+                events_table=TableRef(stack="acme/leave/prod"),
+                stops=[EventStop(sources=("acme.leave",), detail_types=("LeaveCancelled",))],
+            ),
+        ),
+        stack_references=refs,
+    )
+    component = stack.one("acme:events:Workflow", "audit-flow")
+    assert stack.one("pulumi:pulumi:StackReference", "audit-flow-bus-stack").parent_urn == component.urn
+    assert stack.one(RULE, "audit-flow-stop-0").inputs["eventBusName"] == "platform-bus"
+    assert _policy(stack, "audit-flow-plan-policy")["AppendToEventStore"]["Resource"] == [refs["acme/leave/prod"]["table_arn"]]
+    assert stack.one(FUNCTION, "audit-flow-plan").inputs["environment"]["variables"]["EVENTS_TABLE"] == "leave-events-1"

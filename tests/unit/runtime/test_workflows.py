@@ -209,3 +209,25 @@ def test_the_trigger_module_imports_only_the_standard_library_and_boto3() -> Non
         for a in (n.names if isinstance(n, ast.Import) else [n])
     }
     assert imported <= {"__future__", "hashlib", "json", "logging", "os", "re", "collections", "dataclasses", "typing", "boto3", "botocore"}
+
+
+class _Racing:
+    """An execution that finishes between DescribeExecution and StopExecution."""
+
+    def __init__(self, after: str) -> None:
+        self.statuses = iter(["RUNNING", after])
+
+    def describe_execution(self, executionArn: str) -> dict[str, str]:  # noqa: N803 - boto3's name
+        return {"status": next(self.statuses)}
+
+    def stop_execution(self, **_kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "not running"}}, "StopExecution")
+
+
+def test_an_execution_that_finishes_while_being_stopped_counts_as_finished() -> None:
+    assert stop(_Racing("SUCCEEDED"), "arn:aws:states:us-east-1:1:execution:m:r-1") == "finished"
+
+
+def test_a_stop_that_fails_while_it_still_runs_raises_so_the_event_is_retried() -> None:
+    with pytest.raises(ClientError):
+        stop(_Racing("RUNNING"), "arn:aws:states:us-east-1:1:execution:m:r-1")
