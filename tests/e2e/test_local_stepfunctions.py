@@ -207,6 +207,16 @@ def test_a_wait_of_days_passes_when_the_clock_is_advanced(stack: LocalStack) -> 
     assert seen - stack.clock.now() < timedelta(minutes=1)
 
 
+def test_one_advance_passes_every_wait_on_the_way_as_time_would(stack: LocalStack) -> None:
+    until = (stack.clock.now() + timedelta(days=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    arn = _start(stack, "wf-sleeper", {"until": until})
+    stack.settle()
+    stack.advance_clock(by=timedelta(days=6))  # the 3-day Wait ends, then the Wait until day 4, on the way
+    execution = _execution(stack, "wf-sleeper", arn)
+    assert execution["status"] == "SUCCEEDED"
+    assert datetime.fromisoformat(execution["output"]["now"]) < datetime.fromisoformat(until.replace("Z", "+00:00")) + timedelta(minutes=1)
+
+
 def test_advancing_the_clock_fires_the_schedules_it_passes_in_their_time_zone(stack: LocalStack) -> None:
     before = len(_records(stack, "ping"))
     start = stack.clock.now()
@@ -233,6 +243,79 @@ def test_advancing_the_clock_fires_the_schedules_it_passes_in_their_time_zone(st
 def test_the_clock_only_moves_forward(stack: LocalStack) -> None:
     with pytest.raises(ValueError, match="only moves forward"):
         stack.advance_clock(to=datetime(2000, 1, 1, tzinfo=UTC))
+
+
+def test_lambda_invoke_on_the_moto_url_runs_the_declared_function(stack: LocalStack) -> None:
+    from botocore.exceptions import ClientError
+
+    lambdas = stack.clients("lambda")  # type: ignore[misc]
+    now_fn = stack.function("wf-now").decl.name
+    answer = lambdas.invoke(FunctionName=now_fn, Payload=b'{"x": 1}')
+    assert json.loads(answer["Payload"].read())["x"] == 1 and "FunctionError" not in answer
+    failed = lambdas.invoke(FunctionName=stack.function("wf-work").decl.arn, Payload=b'{"id": "z", "bad": true}')
+    assert failed["FunctionError"] == "Unhandled"
+    assert json.loads(failed["Payload"].read())["errorType"] == "ValueError"
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        lambdas.invoke(FunctionName="no-such-function", Payload=b"{}")
+
+
+# ------------------------------------------------------------------ firing, without a stack
+class _Throttled:
+    """Clients whose StartExecution is throttled `failures` times, then starts."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.calls, self.sent = failures, 0, []
+
+    def __call__(self, service: str) -> _Throttled:
+        return self
+
+    def start_execution(self, stateMachineArn: str, input: str) -> dict:  # noqa: A002, N803 - boto3's names
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "StartExecution")
+        return {"executionArn": f"{stateMachineArn}:run-{self.calls}"}
+
+    def get_queue_url(self, QueueName: str) -> dict:  # noqa: N803
+        return {"QueueUrl": f"https://sqs.local/{QueueName}"}
+
+    def send_message(self, **kwargs: object) -> dict:
+        self.sent.append(kwargs)
+        return {"MessageId": "m"}
+
+
+_SCHEDULE = {
+    "Name": "nightly",
+    "Arn": "arn:aws:scheduler:us-east-1:123456789012:schedule/default/nightly",
+    "Target": {
+        "Arn": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+        "Input": '{"attempt": "<aws.scheduler.attempt-number>"}',
+        "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
+        "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:123456789012:dlq"},
+    },
+}
+
+
+def test_a_throttled_start_is_retried_per_the_retry_policy() -> None:
+    from acme_eventsourcing.local.schedules import fire
+
+    clients = _Throttled(failures=2)
+    fired = fire(_SCHEDULE, datetime(2026, 1, 1, tzinfo=UTC), clients)
+    assert (fired.ok, fired.attempts, fired.result) == (True, 3, "arn:aws:states:us-east-1:123456789012:stateMachine:m:run-3")
+    assert clients.sent == []
+
+
+def test_a_start_that_keeps_failing_goes_to_the_dlq_after_the_retries() -> None:
+    from acme_eventsourcing.local.schedules import fire
+
+    clients = _Throttled(failures=10)
+    fired = fire(_SCHEDULE, datetime(2026, 1, 1, tzinfo=UTC), clients)
+    assert (fired.ok, fired.attempts, fired.dead_lettered) == (False, 3, True)  # the first attempt and 2 retries
+    [message] = clients.sent
+    assert message["QueueUrl"] == "https://sqs.local/dlq" and json.loads(message["MessageBody"]) == {"attempt": "3"}
+    assert message["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "ThrottlingException"  # type: ignore[index]
+    assert message["MessageAttributes"]["SCHEDULED_TIME"]["StringValue"] == "2026-01-01T00:00:00Z"  # type: ignore[index]
 
 
 # ------------------------------------------------------------------ schedule expressions, without a stack

@@ -156,7 +156,7 @@ def _up(args: argparse.Namespace, make_stack: Callable[..., Any] | None) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from .stack import state_dir_for
+    from .statedir import state_dir_for
     from .tokens import DEFAULT_IDENTITY_CLAIM, LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, load_key
 
     state_dir = state_dir_for(Path(args.program).resolve())
@@ -179,16 +179,26 @@ def _schedule(args: argparse.Namespace) -> int:
     a state machine's execution and a function run in the stack's process."""
     from datetime import UTC, datetime
 
+    import boto3
+
     from . import schedules
-    from .backend import Clients
-    from .stack import state_dir_for
+    from .statedir import state_dir_for
 
     state_file = state_dir_for(Path(args.program).resolve()) / f"{args.stack}.json"
     if not state_file.exists():
         print(f"no local stack {args.stack!r} is running for {args.program} (start it with `up`; looked for {state_file})", file=sys.stderr)
         return 2
     state = json.loads(state_file.read_text())
-    clients = Clients(state["moto_url"], state.get("region") or "us-east-1")
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=state.get("region") or "us-east-1"
+    )
+    made: dict[str, Any] = {}
+
+    def clients(service: str) -> Any:  # boto3 on the stack's moto server (no moto import here: the command starts fast)
+        if service not in made:
+            made[service] = session.client(service, endpoint_url=state["moto_url"])  # type: ignore[call-overload]
+        return made[service]
+
     scheduler = clients("scheduler")
     groups = [g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"] if args.group in {None, g["Name"]}]
     found = [

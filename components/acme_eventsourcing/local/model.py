@@ -601,7 +601,7 @@ class _Builder:
         return StateMachineDecl(
             logical=r.name,
             name=name,
-            arn=r.state.get("arn") or f"arn:aws:states:{self._region()}:{self._account()}:stateMachine:{name}",
+            arn=r.state.get("arn", ""),
             definition=definition,
             role_arn=i.get("roleArn") or "",
             type=i.get("type") or "STANDARD",
@@ -623,12 +623,6 @@ class _Builder:
             start_date=i.get("startDate"),
             end_date=i.get("endDate"),
         )
-
-    def _region(self) -> str:
-        return str(self.stack.config.get("aws:region") or "us-east-1")
-
-    def _account(self) -> str:
-        return "123456789012"
 
     def _mapping(self, r: RecordedResource) -> StreamMappingDecl | None:
         i = r.inputs

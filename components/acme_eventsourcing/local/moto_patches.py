@@ -61,7 +61,8 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import jsonpath_ng.ext
@@ -286,8 +287,18 @@ class StepFunctionsHost(Protocol):
 _host: StepFunctionsHost | None = None
 _sfn_lock = threading.Lock()
 _sfn_installed = False
-_parked: dict[str, int] = {}  # execution ARN -> how many of its branches wait (Wait state, task token)
-_wakes: set[threading.Event] = set()  # one per waiting Wait state
+
+
+@dataclass(eq=False)
+class _Parked:
+    """A branch of an execution that waits: for a clock time (a Wait state) or for a task token."""
+
+    execution_arn: str
+    deadline: datetime | None  # None: a task token
+    wake: threading.Event = field(default_factory=threading.Event)
+
+
+_parked: set[_Parked] = set()
 MOTO_SFN: dict[str, Any] = {}  # moto's replaced functions, by name (the version pin test compares their source)
 
 
@@ -307,35 +318,36 @@ def install_step_functions(host: StepFunctionsHost | None) -> None:
 
 
 def parked(execution_arn: str) -> int:
-    """How many branches of the execution wait for a time or a task token now."""
+    """How many branches of the execution wait for a time still to come or for a task token."""
+    now = _host.clock.now() if _host is not None else None
     with _sfn_lock:
-        return _parked.get(execution_arn, 0)
+        return sum(1 for p in _parked if p.execution_arn == execution_arn and (p.deadline is None or now is None or p.deadline > now))
+
+
+def next_wait_deadline(after: datetime) -> datetime | None:
+    """The earliest time after `after` a waiting Wait state wakes at, if any."""
+    with _sfn_lock:
+        return min((p.deadline for p in _parked if p.deadline is not None and p.deadline > after), default=None)
 
 
 def wake_waits() -> None:
     """Every waiting Wait state re-reads the clock."""
     with _sfn_lock:
-        wakes = list(_wakes)
-    for wake in wakes:
-        wake.set()
+        waits = list(_parked)
+    for wait in waits:
+        wait.wake.set()
 
 
 @contextmanager
-def _parking(env: Any, wake: threading.Event | None = None) -> Iterator[None]:
-    arn = env.states.context_object.context_object_data["Execution"]["Id"]
+def _parking(env: Any, deadline: datetime | None = None) -> Iterator[_Parked]:
+    wait = _Parked(env.states.context_object.context_object_data["Execution"]["Id"], deadline)
     with _sfn_lock:
-        _parked[arn] = _parked.get(arn, 0) + 1
-        if wake is not None:
-            _wakes.add(wake)
+        _parked.add(wait)
     try:
-        yield
+        yield wait
     finally:
         with _sfn_lock:
-            _parked[arn] -= 1
-            if not _parked[arn]:
-                del _parked[arn]
-            if wake is not None:
-                _wakes.discard(wake)
+            _parked.discard(wait)
 
 
 def _patch_step_functions() -> None:
@@ -375,14 +387,13 @@ def _patch_step_functions() -> None:
         if host is None:
             return MOTO_SFN["wait_interval"](self, env, wait_seconds)
         deadline = host.clock.now() + timedelta(seconds=wait_seconds)
-        wake = threading.Event()
-        with _parking(env, wake):
+        with _parking(env, deadline) as wait:
             while env.is_running():
-                wake.clear()
+                wait.wake.clear()
                 remaining = (deadline - host.clock.now()).total_seconds()
                 if remaining <= 0:
                     return
-                wake.wait(remaining)
+                wait.wake.wait(remaining)
 
     def timestamp_wait_seconds(self: Any, env: Any) -> int:
         host = _host

@@ -45,7 +45,15 @@ _MONTHS = {m.upper(): i for i, m in enumerate(calendar.month_abbr) if m}
 _DAYS = {d: i + 1 for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}  # Scheduler: 1 = Sunday
 #: Errors Scheduler does not retry: the input goes to the DLQ at once.
 NOT_RETRIED = frozenset(
-    {"ResourceNotFoundException", "ValidationException", "AccessDeniedException", "StateMachineDoesNotExist", "InvalidArn"}
+    {
+        "ResourceNotFoundException",
+        "ValidationException",
+        "AccessDeniedException",
+        "StateMachineDoesNotExist",
+        "InvalidArn",
+        "QueueDoesNotExist",
+        "AWS.SimpleQueueService.NonExistentQueue",
+    }
 )
 
 
@@ -174,6 +182,22 @@ def validate(expression: str, timezone: str = "UTC") -> None:
     """Raise `ScheduleError` naming what is wrong with `expression` (or its time zone)."""
     now = datetime.now(UTC)
     list(occurrences(expression, timezone, after=now, until=now, anchor=now))
+
+
+def within(at: datetime, start_date: Any, end_date: Any) -> bool:
+    """Whether an occurrence falls between a schedule's StartDate and EndDate (ISO strings,
+    datetimes or None)."""
+
+    def instant(value: Any) -> datetime | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    start, end = instant(start_date), instant(end_date)
+    return (start is None or at >= start) and (end is None or at <= end)
 
 
 def occurrences(expression: str, timezone: str, *, after: datetime, until: datetime, anchor: datetime) -> Iterator[datetime]:

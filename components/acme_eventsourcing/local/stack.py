@@ -46,20 +46,12 @@ from .journal import Journal, JournalError, JournalSource, caught_up, event_stor
 from .model import EMULATED, IGNORED_SETTINGS, FunctionDecl, LocalModel, StateMachineDecl, build_model
 from .pipes import PipeTarget
 from .program import ProgramError, evaluate
+from .statedir import STATE_DIR_ENV, state_dir_for  # noqa: F401 - their home was here: callers import them from the stack
 from .streams import Delays, StreamPoller, StreamSource
 from .targets import AsyncInvoker, TargetDrainer
 from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, identity_claim, load_key
 
 DEFAULT_DELAYS = Delays()
-#: The environment variable that moves the state directory (key, state files, journals), e.g. for tests.
-STATE_DIR_ENV = "LOCAL_STACK_STATE_DIR"
-
-
-def state_dir_for(program: str | os.PathLike[str] | None) -> Path:
-    """Where the local stacks of a project keep their signing key, state file and event
-    journals: `$LOCAL_STACK_STATE_DIR`, else `<project>/.local-stack` (the working
-    directory's when no project is given)."""
-    return Path(os.environ.get(STATE_DIR_ENV) or Path(program or Path.cwd()) / ".local-stack")
 
 
 class LocalStackError(RuntimeError):
@@ -563,17 +555,22 @@ class LocalStack:
             self._error(f"schedule {schedule_name}: {fired.target_arn} not started: {fired.result}")
         return fired
 
-    def advance_clock(self, *, to: datetime | None = None, by: timedelta | None = None) -> list[schedules.Fired]:
-        """Move the stack clock forward (to an aware datetime, naive = UTC, or by a timedelta);
-        the functions' clock seams show it from now on. On the way, every enabled schedule
-        occurrence that falls in the interval fires in time order (the clock stands at each
-        occurrence when it fires), and Wait states whose time has come wake. The schedules
-        fired, in order. Call `settle()` afterwards to wait for their effects."""
+    def advance_clock(
+        self, *, to: datetime | None = None, by: timedelta | None = None, settle: bool = True, timeout: float = 30.0
+    ) -> list[schedules.Fired]:
+        """Move the stack clock forward (`to` an aware datetime, naive = UTC, or `by` a
+        timedelta); the functions' clock seams show it from now on. Time passes in steps,
+        as it would on AWS: the clock stops at each moment something is due in the
+        interval, in time order: an enabled schedule occurrence (fired then, its scheduled
+        time being that moment) or a Wait state's end (it wakes), and with `settle` (the
+        default) everything that moment set off settles (`settle(timeout)`) before the next
+        one, so a workflow that waits a day twice is done after `by=timedelta(days=3)`.
+        The schedules fired, in order."""
         assert self.model is not None and self.clients is not None and self.runtime is not None
+        if (to is None) == (by is None):
+            raise ValueError("advance the clock either to= a datetime or by= a timedelta")
         before = self.clock.now()
         end = (to if to.tzinfo is not None else to.replace(tzinfo=UTC)) if to is not None else before + (by or timedelta(0))
-        if to is None and by is None:
-            raise ValueError("advance_clock(to=datetime) or advance_clock(by=timedelta)")
         if end < before:
             raise ValueError(f"the clock only moves forward: it is {before.isoformat()}")
         if not self.simulated:
@@ -583,19 +580,34 @@ class LocalStack:
             for s in self.model.schedules
             if s.enabled
             for at in schedules.occurrences(s.expression, s.timezone, after=before, until=end, anchor=self._anchor(s))
+            if schedules.within(at, s.start_date, s.end_date)
         )
-        fired = []
-        for at, name, group in due:
-            if at > self.clock.now():
-                self.clock.advance(to=at)
-            fired.append(self.fire_schedule(name, group=group, at=at))
+        fired: list[schedules.Fired] = []
+        while True:
+            now = self.clock.now()
+            wait_ends = moto_patches.next_wait_deadline(after=now)
+            moments = [m for m in (due[0][0] if due else None, wait_ends) if m is not None and m <= end]
+            if not moments:
+                break
+            moment = min(moments)
+            if moment > now:
+                self.clock.advance(to=moment)  # the Waits whose time has come wake
+            while due and due[0][0] <= moment:
+                at, name, group = due.pop(0)
+                fired.append(self.fire_schedule(name, group=group, at=at))
+            if settle:
+                self.settle(timeout)
         if end > self.clock.now():
             self.clock.advance(to=end)
+        if settle:
+            self.settle(timeout)
         return fired
 
     def _anchor(self, schedule: Any) -> datetime:
+        """Where a rate() schedule counts from: its StartDate, else when this stack started."""
         if schedule.start_date:
-            return datetime.fromisoformat(str(schedule.start_date).replace("Z", "+00:00"))
+            start = datetime.fromisoformat(str(schedule.start_date).replace("Z", "+00:00"))
+            return start if start.tzinfo else start.replace(tzinfo=UTC)
         assert self._started_at is not None
         return self._started_at
 
