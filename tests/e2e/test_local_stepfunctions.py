@@ -386,3 +386,23 @@ def test_the_moto_internals_the_step_functions_patches_replace_are_the_expected_
     assert "callback_endpoint" in sources["eval_wait_for_task_token"]
     assert "execution_arn.format(" in sources["start_execution"] and "name,\n" in sources["start_execution"]
     assert "self._reflect_execution_status()" in sources["terminated"]
+
+
+def test_the_stack_clock_keeps_a_given_day_and_only_moves_forward() -> None:
+    from datetime import date
+
+    from acme_eventsourcing.local.clocks import LocalClock
+
+    real = LocalClock()
+    assert not real.simulated and abs(real.now() - datetime.now(UTC)) < timedelta(seconds=1)
+    pinned = LocalClock(date(2030, 2, 3))
+    assert pinned.simulated and pinned.today() == date(2030, 2, 3)
+    assert abs(pinned.now().timetz().replace(tzinfo=None).hour - datetime.now(UTC).hour) in {0, 23}  # the real time of day
+    heard: list[tuple[datetime, datetime]] = []
+    pinned.listen(lambda before, after: heard.append((before, after)))
+    before, after = pinned.advance(by=timedelta(days=2, hours=1))
+    assert after - before >= timedelta(days=2, hours=1) and pinned.today() >= date(2030, 2, 5) and heard == [(before, after)]
+    with pytest.raises(ValueError, match="only moves forward"):
+        pinned.advance(to=datetime(2030, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match="either to= a datetime or by= a timedelta"):
+        pinned.advance()

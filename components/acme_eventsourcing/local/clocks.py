@@ -24,29 +24,28 @@ from .functions import LoadedFunction
 
 
 class LocalClock:
-    """Real time plus an offset that only grows: the stack-wide (maybe simulated) time.
+    """The stack-wide (maybe simulated) time: the real time, or a given day at the real time
+    of day, plus how far `advance` has moved it (it only moves forward).
 
-    `now()` is aware UTC. `advance(to=..., by=...)` moves it forward (never back) and calls
-    every listener with (before, after) so waits wake and schedules fire. Thread-safe."""
+    `now()` is aware UTC. With `today`, the date stays that day however long the stack runs
+    (a run across midnight UTC is not split), until advanced. `advance(to=..., by=...)`
+    calls every listener with (before, after) so waits wake. Thread-safe."""
 
     def __init__(self, today: date | None = None) -> None:
-        self._offset = timedelta(0)
-        if today is not None:  # that day at the real time of day: whole days ahead or behind
-            self._offset = timedelta(days=(today - datetime.now(UTC).date()).days)
+        self._day = today  # None: the real date
+        self._advanced = timedelta(0)
         self._lock = threading.Lock()
         self._listeners: list[Callable[[datetime, datetime], None]] = []
 
     @property
     def simulated(self) -> bool:
         """Whether this clock is not the real time."""
-        return self._offset != timedelta(0)
-
-    @property
-    def offset(self) -> timedelta:
-        return self._offset
+        return self._day is not None or self._advanced != timedelta(0)
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + self._offset
+        real = datetime.now(UTC)
+        base = real if self._day is None else datetime.combine(self._day, real.timetz())
+        return base + self._advanced
 
     def today(self) -> date:
         return self.now().date()
@@ -65,12 +64,12 @@ class LocalClock:
                 target = to if to.tzinfo is not None else to.replace(tzinfo=UTC)
                 if target < before:
                     raise ValueError(f"the clock only moves forward: it is {before.isoformat()}, not back to {target.isoformat()}")
-                self._offset += target - before
+                self._advanced += target - before
             else:
                 assert by is not None
                 if by < timedelta(0):
                     raise ValueError(f"the clock only moves forward: by={by}")
-                self._offset += by
+                self._advanced += by
             after = self.now()
         for listener in list(self._listeners):
             listener(before, after)
