@@ -103,6 +103,8 @@ IGNORED_SETTINGS: tuple[str, ...] = (
     "KMS: declared keys are not created; tables, queues, log groups and function environments are not encrypted locally",
     "bus archives: events are archived on moto, but replay (StartReplay) is not driven by the local stack",
     "HTTP API: stage throttling, access logging, 10 MB payload and 30 s integration limits",
+    "state machines: logging, X-Ray tracing; Retry intervals and task timeouts run in real seconds, not on the stack clock",
+    "schedules: flexible time windows (a schedule fires at its occurrence); universal (aws-sdk) targets are not started",
 )
 
 

@@ -40,7 +40,8 @@
      payload, so Retry/Catch see the function's errorType;
    - a Wait state waits on `host.clock` (`WaitFunction._wait_interval`,
      `Timestamp._get_wait_seconds`): the deadline is clock time, and advancing the clock
-     wakes it; unsimulated it waits real time, as moto does;
+     wakes it; unsimulated it waits real time, as moto does. A timestamp is UTC (moto
+     compares it with the naive local time) and may carry a numeric offset, as on AWS;
    - while a Wait or a `.waitForTaskToken` task waits, its execution counts as parked
      (`parked(execution_arn)`), so `settle()` does not wait for it;
    - an execution started without a name gets a UUID (moto's parser names it "None", and
@@ -401,12 +402,12 @@ def _patch_step_functions() -> None:
             return MOTO_SFN["timestamp_wait_seconds"](self, env)
         self.string.eval(env=env)
         text = env.stack.pop()
-        timestamp = self._from_timestamp_string(timestamp=text)
+        timestamp = self._from_timestamp_string(timestamp=text) or _rfc3339_with_offset(text)
         if timestamp is None:
             from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
 
             raise FailureEventException(self._create_failure_event(env, text))
-        return math.ceil((timestamp.replace(tzinfo=UTC) - host.clock.now()).total_seconds())
+        return math.ceil(((timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=UTC)) - host.clock.now()).total_seconds())
 
     def eval_wait_for_task_token(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
         with _parking(env):
@@ -439,3 +440,15 @@ def _patch_step_functions() -> None:
     BaseExecutionWorkerCommunication.terminated = terminated
     for name in ("set_stop", "set_error", "set_timed_out"):
         setattr(Environment, name, stopping(getattr(Environment, name)))
+
+
+def _rfc3339_with_offset(text: Any) -> datetime | None:
+    """A TimestampPath value with a numeric offset (`2027-01-04T09:00:00+01:00`), which Step
+    Functions accepts and moto's pattern (Z only) does not."""
+    if not isinstance(text, str) or "T" not in text or text.endswith("Z"):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

@@ -525,7 +525,8 @@ class LocalStack:
         (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED), `output`, `error`, `cause`, ..."""
         assert self.clients is not None
         sfn = self.clients("stepfunctions")
-        listed = sfn.list_executions(stateMachineArn=self.state_machine(state_machine).arn)["executions"]
+        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=self.state_machine(state_machine).arn)
+        listed = [e for page in pages for e in page["executions"]]
         out = []
         for item in sorted(listed, key=lambda e: e["startDate"]):
             described = sfn.describe_execution(executionArn=item["executionArn"])
@@ -614,10 +615,12 @@ class LocalStack:
     def _running_executions(self) -> list[str]:
         assert self.clients is not None and self.model is not None
         sfn = self.clients("stepfunctions")
+        paginator = sfn.get_paginator("list_executions")
         return [
             e["executionArn"]
             for m in self.model.state_machines
-            for e in sfn.list_executions(stateMachineArn=m.arn, statusFilter="RUNNING")["executions"]
+            for page in paginator.paginate(stateMachineArn=m.arn, statusFilter="RUNNING")
+            for e in page["executions"]
         ]
 
     def _stop_executions(self) -> None:
