@@ -17,7 +17,7 @@ from acme_eventsourcing import ApiSpec, FunctionSpec, HttpApi, HttpApiArgs, SsoK
 from acme_eventsourcing.sso import ENTRA_OBJECT_ID_CLAIM, SSO_IDENTITY_CLAIM, redirect_url_problem
 from acme_eventsourcing.testing import RecordedStack, record
 from acme_eventsourcing.testing.policy import check_stack
-from stacks_under_test import recorded_stack
+from stacks_under_test import SSO_GOOGLE, recorded_stack
 
 IDP = "aws:cognito/identityProvider:IdentityProvider"
 DOMAIN = "aws:cognito/userPoolDomain:UserPoolDomain"
@@ -26,17 +26,7 @@ POOL = "aws:cognito/userPool:UserPool"
 AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
 FUNCTION = "aws:lambda/function:Function"
 
-#: Google Workspace, as docs/sso.md configures it.
-GOOGLE = (
-    ("leave:sso_provider", "AcmeGoogle"),
-    ("leave:sso_oidc_issuer", "https://accounts.google.com"),
-    ("leave:sso_client_id", "1234-leave.apps.googleusercontent.com"),
-    ("leave:sso_client_secret", "GOCSPX-not-a-real-secret"),
-    ("leave:sso_domain_prefix", "acme-leave"),
-    ("leave:sso_callback_urls", '["https://leave.acme.example/callback", "http://localhost:3000/callback"]'),
-    ("leave:sso_logout_urls", '["https://leave.acme.example/"]'),
-    ("leave:sso_attribute_mapping", '["email=email", "email_verified=email_verified", "name=name"]'),
-)
+GOOGLE = SSO_GOOGLE
 #: Microsoft Entra ID over SAML, keyed by the user's object id.
 ENTRA_SAML = (
     ("leave:sso_provider", "AcmeEntra"),
