@@ -164,6 +164,10 @@ class HttpApi(pulumi.ComponentResource):
     Its resources are named after the service, `name`: `<name>-api`, `<name>-commands`,
     `<name>-queries`, `<name>-route-<route>`, `<name>-users`, ... Outputs: `api_url`,
     `jwt_issuer`, `user_pool_id`/`user_pool_client_id` (None with an existing issuer).
+
+    With `api.sso` the pool also gets `<name>-users-idp` (the IdP) and `<name>-users-domain`
+    (the hosted UI), and its client `<name>-users-client` allows only the code flow through
+    that IdP; outputs `sso_domain` and `sso_redirect_uri` (docs/sso.md).
     """
 
     api_url: pulumi.Output[str]

@@ -298,13 +298,19 @@ def sso_from_config(config: pulumi.Config) -> SsoSpec | None:
         required |= {
             "sso_oidc_issuer": "the IdP's issuer URL",
             "sso_client_id": "the client id the IdP issued",
-            "sso_client_secret": "its secret (pulumi config set --secret)",
+            "sso_client_secret": "its secret, set with pulumi config set --secret",
         }
     else:
         required |= {
             "sso_saml_metadata_url": "the IdP's federation metadata URL",
             "sso_identity_source": "the SAML attribute that identifies a person",
         }
+    other_kind = (
+        ("sso_saml_metadata_url",) if kind == "OIDC" else ("sso_oidc_issuer", "sso_client_id", "sso_client_secret", "sso_authorize_scopes")
+    )
+    stray = [f"{ns}:{k}" for k in other_kind if _is_set(config, k)]
+    if stray:
+        raise ValueError(f"{', '.join(stray)} set, but {ns}:sso_kind is {kind}: remove it, or set sso_kind")
     if not config.get("sso_domain_prefix") and not config.get("sso_custom_domain"):
         required["sso_domain_prefix"] = "the hosted UI's domain prefix (or sso_custom_domain with sso_certificate_arn)"
     missing = [f"{ns}:{k} ({why})" for k, why in required.items() if not _is_set(config, k)]

@@ -145,7 +145,12 @@ def _with(overrides: tuple[tuple[str, str], ...], key: str, value: str) -> tuple
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        (_without(GOOGLE, "leave:sso_client_secret"), "set leave:sso_client_secret (its secret (pulumi config set --secret))"),
+        (_without(GOOGLE, "leave:sso_client_secret"), "set leave:sso_client_secret (its secret, set with pulumi config set --secret)"),
+        ((*ENTRA_SAML, ("leave:sso_client_id", "x")), "leave:sso_client_id set, but leave:sso_kind is SAML"),
+        (
+            (*GOOGLE, ("leave:sso_saml_metadata_url", "https://idp.example/m.xml")),
+            "leave:sso_saml_metadata_url set, but leave:sso_kind is OIDC",
+        ),
         (_without(GOOGLE, "leave:sso_callback_urls"), "leave:sso_callback_urls (the app's sign-in callback URLs)"),
         (_without(GOOGLE, "leave:sso_domain_prefix"), "leave:sso_domain_prefix (the hosted UI's domain prefix"),
         (_without(GOOGLE, "leave:sso_provider"), "set, but leave:sso_provider is not"),
