@@ -31,6 +31,7 @@ from acme_eventsourcing import (
     SharedEventBus,
     SharedEventBusArgs,
     SubscriptionSpec,
+    sso_from_config,
 )
 
 LAMBDAS = Path(__file__).resolve().parent / "lambdas"
@@ -97,6 +98,7 @@ leave = EventSourcedService(
             throttling_burst_limit=config.get_int("throttling_burst_limit") or 100,
             throttling_rate_limit=float(config.get_int("throttling_rate_limit") or 50),
             cors_allowed_origins=tuple(config.get_object("cors_allowed_origins") or ()),
+            sso=sso_from_config(config),  # the sso_* keys (docs/sso.md); None = no SSO
         ),
         projections=[
             ProjectionSpec(
@@ -149,5 +151,8 @@ pulumi.export("read_model_table_names", leave.read_model_table_names)
 pulumi.export("jwt_issuer", leave.jwt_issuer)
 pulumi.export("user_pool_id", leave.user_pool_id)
 pulumi.export("user_pool_client_id", leave.user_pool_client_id)
+if leave.api is not None and leave.api.sso_domain is not None:  # register sso_redirect_uri at the IdP
+    pulumi.export("sso_domain", leave.api.sso_domain)
+    pulumi.export("sso_redirect_uri", leave.api.sso_redirect_uri)
 pulumi.export("function_names", {**leave.function_names, **{f"notifications-{k}": v for k, v in notifications.function_names.items()}})
 pulumi.export("dlq_urls", {**leave.dlq_urls, **{f"notifications-{k}": v for k, v in notifications.dlq_urls.items()}})

@@ -78,6 +78,12 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
         SharedEventBus,
         SharedEventBusArgs,
     )
+    from .sso import (
+        SSO_IDENTITY_CLAIM,
+        SsoKind,
+        SsoSpec,
+        sso_from_config,
+    )
     from .subscription import (
         Subscription,
         SubscriptionArgs,
@@ -99,6 +105,7 @@ _HOMES: dict[str, str] = {
     "PIPE_INPUT_TEMPLATE": "event_publisher",
     "PUBLISHER_FILTER_PATTERN": "event_publisher",
     "SCHEDULED_TIME": "workflow",
+    "SSO_IDENTITY_CLAIM": "sso",
     "UNSCOPED_ACTIONS": "_iam",
     "UNSCOPED_SID_PREFIX": "_iam",
     "USER_POOL_IDENTITY_CLAIM": "http_api",
@@ -134,6 +141,8 @@ _HOMES: dict[str, str] = {
     "ServiceDefaults": "defaults",
     "SharedEventBus": "shared_event_bus",
     "SharedEventBusArgs": "shared_event_bus",
+    "SsoKind": "sso",
+    "SsoSpec": "sso",
     "StartingPosition": "event_publisher",
     "StreamViewType": "retained_table",
     "Subscription": "subscription",
@@ -143,6 +152,7 @@ _HOMES: dict[str, str] = {
     "Workflow": "workflow",
     "WorkflowArgs": "workflow",
     "WorkflowSpec": "event_sourced_service",
+    "sso_from_config": "sso",
 }
 
 __all__ = [
@@ -151,6 +161,7 @@ __all__ = [
     "PIPE_INPUT_TEMPLATE",
     "PUBLISHER_FILTER_PATTERN",
     "SCHEDULED_TIME",
+    "SSO_IDENTITY_CLAIM",
     "UNSCOPED_ACTIONS",
     "UNSCOPED_SID_PREFIX",
     "USER_POOL_IDENTITY_CLAIM",
@@ -186,6 +197,8 @@ __all__ = [
     "ServiceDefaults",
     "SharedEventBus",
     "SharedEventBusArgs",
+    "SsoKind",
+    "SsoSpec",
     "StartingPosition",
     "StreamViewType",
     "Subscription",
@@ -195,6 +208,7 @@ __all__ = [
     "Workflow",
     "WorkflowArgs",
     "WorkflowSpec",
+    "sso_from_config",
 ]
 
 

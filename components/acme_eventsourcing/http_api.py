@@ -12,6 +12,7 @@ from . import _iam
 from ._lambda import FunctionParts
 from .defaults import ChildScope, FunctionSpec, ServiceDefaults
 from .refs import JwtIssuerRef, TableRef, resolve
+from .sso import SSO_IDENTITY_ATTRIBUTE, SSO_IDENTITY_CLAIM, SSO_OAUTH_SCOPES, SsoSpec
 
 TYPE_TOKEN = "acme:events:HttpApi"
 
@@ -25,6 +26,9 @@ USER_POOL_IDENTITY_CLAIM = f"custom:{USER_POOL_IDENTITY_ATTRIBUTE}"
 #: (or empty) `write_attributes` lets the client write every mutable attribute.
 USER_POOL_CLIENT_READ_ATTRIBUTES = ("email", "email_verified", "name", USER_POOL_IDENTITY_CLAIM)
 USER_POOL_CLIENT_WRITE_ATTRIBUTES = ("name",)
+#: With SSO (`ApiSpec.sso`) the client reads these (the identity is `SSO_IDENTITY_CLAIM`,
+#: mapped from the IdP) and writes exactly the mapped attributes (Cognito requires that).
+SSO_CLIENT_READ_ATTRIBUTES = ("email", "email_verified", "name", SSO_IDENTITY_CLAIM)
 #: The environment variable naming the identity claim for the API functions.
 IDENTITY_CLAIM_ENV = "IDENTITY_CLAIM"
 _CLAIM = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,127}$")
@@ -60,7 +64,8 @@ ACCESS_LOG_FORMAT: Mapping[str, str] = {
 class ApiSpec:
     """The HTTP API: route keys (`"POST /locations"`) for the commands and queries functions.
     `public_routes` (a subset of those) skip the JWT authorizer. `jwt=None` creates a Cognito
-    user pool, client and the groups `admin` and `approver`; a `JwtIssuerRef` uses that issuer."""
+    user pool, client and the groups `admin` and `approver`; a `JwtIssuerRef` uses that issuer.
+    `sso` federates that pool with an external OIDC or SAML identity provider (`SsoSpec`)."""
 
     commands: FunctionSpec
     queries: FunctionSpec
@@ -72,12 +77,17 @@ class ApiSpec:
     throttling_burst_limit: int = 100
     throttling_rate_limit: float = 50.0
     cors_allowed_origins: Sequence[str] = ()
+    sso: SsoSpec | None = None
+    """Single sign-on through the created pool (needs `jwt=None`): users sign in only at the
+    IdP, and the API trusts `custom:idp_employee_id`, mapped from the IdP's stable subject."""
 
     @property
     def identity_claim(self) -> str:
         """The claim the API functions identify the caller by: `jwt.identity_claim`, or
-        `USER_POOL_IDENTITY_CLAIM` for the pool the service creates."""
-        return self.jwt.identity_claim if self.jwt is not None else USER_POOL_IDENTITY_CLAIM
+        `USER_POOL_IDENTITY_CLAIM` for the pool the service creates (`SSO_IDENTITY_CLAIM` with `sso`)."""
+        if self.jwt is not None:
+            return self.jwt.identity_claim
+        return SSO_IDENTITY_CLAIM if self.sso is not None else USER_POOL_IDENTITY_CLAIM
 
     @property
     def routes(self) -> dict[str, str]:
@@ -104,6 +114,10 @@ class ApiSpec:
         undeclared = set(self.public_routes) - set(keys)
         if undeclared:
             raise ValueError(f"public_routes {sorted(undeclared)} are not command or query routes")
+        if self.sso is not None:
+            if self.jwt is not None:
+                raise ValueError("sso federates the user pool the API creates; with jwt (an existing issuer) configure SSO at that issuer")
+            self.sso.validate()
         if self.jwt is not None and not self.jwt.audiences:
             raise ValueError("jwt.audiences must not be empty")
         if self.jwt is not None and self.jwt.issuer is None and self.jwt.stack is None:
@@ -150,6 +164,10 @@ class HttpApi(pulumi.ComponentResource):
     Its resources are named after the service, `name`: `<name>-api`, `<name>-commands`,
     `<name>-queries`, `<name>-route-<route>`, `<name>-users`, ... Outputs: `api_url`,
     `jwt_issuer`, `user_pool_id`/`user_pool_client_id` (None with an existing issuer).
+
+    With `api.sso` the pool also gets `<name>-users-idp` (the IdP) and `<name>-users-domain`
+    (the hosted UI), and its client `<name>-users-client` allows only the code flow through
+    that IdP; outputs `sso_domain` and `sso_redirect_uri` (docs/sso.md).
     """
 
     api_url: pulumi.Output[str]
@@ -160,6 +178,10 @@ class HttpApi(pulumi.ComponentResource):
     """The Cognito pool the API created (None with `api.jwt`)."""
     user_pool_client_id: pulumi.Output[str] | None
     """Its app client."""
+    sso_domain: pulumi.Output[str] | None
+    """With `api.sso`: the hosted sign-in UI's base URL (`https://<prefix>.auth.<region>.amazoncognito.com`)."""
+    sso_redirect_uri: pulumi.Output[str] | None
+    """With `api.sso`: the URI to register at the IdP (`<sso_domain>/oauth2/idpresponse`, SAML `/saml2/idpresponse`)."""
 
     def __init__(
         self,
@@ -231,6 +253,9 @@ class HttpApi(pulumi.ComponentResource):
 
         self.user_pool: aws.cognito.UserPool | None = None
         self.user_pool_client: aws.cognito.UserPoolClient | None = None
+        self.identity_provider: aws.cognito.IdentityProvider | None = None
+        self.user_pool_domain: aws.cognito.UserPoolDomain | None = None
+        self.sso_domain = self.sso_redirect_uri = None
         if spec.jwt is None:
             self.user_pool, self.user_pool_client = self._user_pool(name)
             self.jwt_issuer = pulumi.Output.concat("https://", self.user_pool.endpoint)
@@ -312,6 +337,8 @@ class HttpApi(pulumi.ComponentResource):
                 "jwt_issuer": self.jwt_issuer,
                 "user_pool_id": self.user_pool_id,
                 "user_pool_client_id": self.user_pool_client_id,
+                "sso_domain": self.sso_domain,
+                "sso_redirect_uri": self.sso_redirect_uri,
             }
         )
 
@@ -341,25 +368,92 @@ class HttpApi(pulumi.ComponentResource):
                     attribute_data_type="String",
                     mutable=False,
                     string_attribute_constraints=aws.cognito.UserPoolSchemaStringAttributeConstraintsArgs(min_length="1", max_length="128"),
-                )
+                ),
+                # the identity of federated users (SSO): Cognito rewrites a mapped attribute at every
+                # sign-in, so it must be mutable; declared in every pool because a pool's schema is
+                # append-only (SSO can be turned on later). Only the IdP mapping writes it: no client
+                # can get a token that may write attributes (see acme_eventsourcing.sso).
+                aws.cognito.UserPoolSchemaArgs(
+                    name=SSO_IDENTITY_ATTRIBUTE,
+                    attribute_data_type="String",
+                    mutable=True,
+                    string_attribute_constraints=aws.cognito.UserPoolSchemaStringAttributeConstraintsArgs(min_length="1", max_length="128"),
+                ),
             ],
             tags=scope.tags,
             opts=scope.opts,
         )
-        client = aws.cognito.UserPoolClient(
-            f"{name}-users-client",
-            user_pool_id=pool.id,
-            generate_secret=False,
-            explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            prevent_user_existence_errors="ENABLED",
-            enable_token_revocation=True,
-            read_attributes=list(USER_POOL_CLIENT_READ_ATTRIBUTES),
-            write_attributes=list(USER_POOL_CLIENT_WRITE_ATTRIBUTES),
-            opts=scope.opts,
-        )
+        sso = self.args.api.sso
+        if sso is None:
+            client = aws.cognito.UserPoolClient(
+                f"{name}-users-client",
+                user_pool_id=pool.id,
+                generate_secret=False,
+                explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                prevent_user_existence_errors="ENABLED",
+                enable_token_revocation=True,
+                read_attributes=list(USER_POOL_CLIENT_READ_ATTRIBUTES),
+                write_attributes=list(USER_POOL_CLIENT_WRITE_ATTRIBUTES),
+                opts=scope.opts,
+            )
+        else:
+            client = self._federate(name, pool, sso)
         for group in ("admin", "approver"):
             aws.cognito.UserGroup(f"{name}-users-{group}", user_pool_id=pool.id, name=group, opts=scope.opts)
         return pool, client
+
+    def _federate(self, name: str, pool: aws.cognito.UserPool, sso: SsoSpec) -> aws.cognito.UserPoolClient:
+        """The IdP, the hosted UI domain, and an app client that signs in only through the IdP."""
+        scope = self._scope
+        mapping = sso.pool_attribute_mapping
+        self.identity_provider = aws.cognito.IdentityProvider(
+            f"{name}-users-idp",
+            user_pool_id=pool.id,
+            provider_name=sso.provider_name,
+            provider_type=str(sso.kind),
+            provider_details=sso.provider_details(),
+            attribute_mapping=mapping,
+            opts=scope.opts,
+        )
+        self.user_pool_domain = aws.cognito.UserPoolDomain(
+            f"{name}-users-domain",
+            user_pool_id=pool.id,
+            domain=sso.domain,
+            certificate_arn=sso.certificate_arn,
+            opts=scope.opts,
+        )
+        if sso.custom_domain:
+            self.sso_domain = pulumi.Output.from_input(f"https://{sso.custom_domain}")
+        else:
+            region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region
+            self.sso_domain = region.apply(lambda r: f"https://{sso.domain_prefix}.auth.{r}.amazoncognito.com")
+        path = "/saml2/idpresponse" if sso.kind == "SAML" else "/oauth2/idpresponse"
+        self.sso_redirect_uri = self.sso_domain.apply(lambda d: d + path)
+        return aws.cognito.UserPoolClient(
+            f"{name}-users-client",
+            user_pool_id=pool.id,
+            generate_secret=sso.generate_secret,
+            # no password, SRP or custom flow: their tokens carry aws.cognito.signin.user.admin
+            explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"],
+            allowed_oauth_flows_user_pool_client=True,
+            allowed_oauth_flows=["code"],  # with PKCE from the browser; never implicit
+            allowed_oauth_scopes=list(SSO_OAUTH_SCOPES),
+            supported_identity_providers=[self.identity_provider.provider_name],  # not COGNITO: no passwords
+            callback_urls=list(sso.callback_urls),
+            logout_urls=list(sso.logout_urls),
+            prevent_user_existence_errors="ENABLED",
+            enable_token_revocation=True,
+            access_token_validity=sso.token_validity_minutes,
+            id_token_validity=sso.token_validity_minutes,
+            refresh_token_validity=sso.refresh_token_validity_days,
+            token_validity_units=aws.cognito.UserPoolClientTokenValidityUnitsArgs(
+                access_token="minutes", id_token="minutes", refresh_token="days"
+            ),
+            read_attributes=sorted({*SSO_CLIENT_READ_ATTRIBUTES, *mapping}),
+            # Cognito writes mapped attributes at each sign-in only if the client may write them
+            write_attributes=sorted(mapping),
+            opts=scope.opts,
+        )
 
 
 def _slug(route_key: str) -> str:

@@ -29,6 +29,17 @@ def fake_references(stack_name: str) -> dict[str, dict[str, Any]]:
 
 #: The dev stack with the other publisher and a webhook set (a secret), as a user would configure it.
 PIPE_WITH_WEBHOOK = (("leave:publisher", "pipe"), ("leave:webhook_url", "https://hooks.example/leave"))
+#: The dev stack with single sign-on through Google Workspace (OIDC), as docs/sso.md configures it.
+SSO_GOOGLE = (
+    ("leave:sso_provider", "AcmeGoogle"),
+    ("leave:sso_oidc_issuer", "https://accounts.google.com"),
+    ("leave:sso_client_id", "1234-leave.apps.googleusercontent.com"),
+    ("leave:sso_client_secret", "GOCSPX-not-a-real-secret"),
+    ("leave:sso_domain_prefix", "acme-leave"),
+    ("leave:sso_callback_urls", '["https://leave.acme.example/callback", "http://localhost:3000/callback"]'),
+    ("leave:sso_logout_urls", '["https://leave.acme.example/"]'),
+    ("leave:sso_attribute_mapping", '["email=email", "email_verified=email_verified", "name=name"]'),
+)
 
 
 def recorded_stack(stack_name: str, overrides: tuple[tuple[str, str], ...] = ()) -> RecordedStack:

@@ -23,22 +23,27 @@ from acme_eventsourcing.testing.policy import (
     EventsTableAppendOnly,
     EventsTableDurable,
     Exemption,
+    FederatedPoolsHaveNoPasswords,
     FunctionErrorAlarms,
     FunctionsConfigured,
     FunctionsHaveLogGroups,
     IdentityAttributesImmutable,
+    IdentityMappedFromIdp,
+    IdpSecretsEncrypted,
     KeysManagedAndRotated,
     LogGroupsRetained,
     MappingsHandleFailures,
     NoPublicResourcePolicies,
     NoWildcardActions,
     NoWildcardResources,
+    OAuthCodeFlowOnly,
     OneRolePerFunction,
     PermissionsScopedBySource,
     PoliciesReadable,
     PublisherLimitedToItsSource,
     QueuesEncrypted,
     QueuesRequireTls,
+    RedirectUrlsSecure,
     RoutesAuthorized,
     Rule,
     StagesThrottledAndLogged,
@@ -870,6 +875,143 @@ def test_cog002_passes_a_pool_whose_trusted_attribute_is_immutable() -> None:
     assert found(IdentityAttributesImmutable(), stack_of(program)) == []
 
 
+# -- COG001..COG007 single sign-on: a federated pool -----------------------------------------------
+
+IDP = "AcmeIdP"
+
+
+def federated_client(name: str, pool_id: Any, **overrides: Any) -> aws.cognito.UserPoolClient:
+    """A client of a federated pool that passes every COG rule; `overrides` break one thing."""
+    settings: dict[str, Any] = {
+        "explicit_auth_flows": ["ALLOW_REFRESH_TOKEN_AUTH"],
+        "allowed_oauth_flows_user_pool_client": True,
+        "allowed_oauth_flows": ["code"],
+        "allowed_oauth_scopes": ["openid", "email", "profile"],
+        "supported_identity_providers": [IDP],
+        "callback_urls": ["https://leave.example/callback", "http://localhost:3000/callback"],
+        "logout_urls": ["https://leave.example/"],
+        "read_attributes": ["email", "custom:idp_employee_id"],
+        "write_attributes": ["email"],
+        **overrides,
+    }
+    return aws.cognito.UserPoolClient(name, user_pool_id=pool_id, **settings)
+
+
+def oidc_idp(name: str, pool_id: Any, secret: Any, mapping: dict[str, str]) -> aws.cognito.IdentityProvider:
+    details = {"client_id": "c", "client_secret": secret, "oidc_issuer": "https://idp.example", "authorize_scopes": "openid"}
+    details["attributes_request_method"] = "GET"
+    return aws.cognito.IdentityProvider(
+        name, user_pool_id=pool_id, provider_name=name, provider_type="OIDC", provider_details=details, attribute_mapping=mapping
+    )
+
+
+@pytest.fixture(scope="module")
+def sso_stack() -> RecordedStack:
+    def program() -> None:
+        function("api", environment={"variables": {"IDENTITY_CLAIM": "custom:idp_employee_id"}})
+        fed = pool("fed-pool", employee_id=False, idp_employee_id=True)
+        identity = {"custom:idp_employee_id": "sub", "email": "email"}
+        oidc_idp(IDP, fed.id, pulumi.Output.secret("s3cr3t"), identity)
+        oidc_idp("plain-secret-idp", fed.id, "s3cr3t", identity)
+        oidc_idp("unmapped-idp", fed.id, pulumi.Output.secret("s3cr3t"), {"email": "email"})
+        aws.cognito.IdentityProvider(
+            "saml-idp",
+            user_pool_id=fed.id,
+            provider_name="AcmeSaml",
+            provider_type="SAML",
+            provider_details={"MetadataURL": "https://idp.example/metadata.xml"},
+            attribute_mapping={"custom:idp_employee_id": "http://schemas.microsoft.com/identity/claims/objectidentifier"},
+        )
+        federated_client("sso-client", fed.id, write_attributes=["custom:idp_employee_id", "email"])
+        federated_client("implicit-client", fed.id, allowed_oauth_flows=["code", "implicit"])
+        federated_client("no-oauth-client", fed.id, allowed_oauth_flows=[], allowed_oauth_flows_user_pool_client=False)
+        federated_client(
+            "cognito-client", fed.id, supported_identity_providers=["COGNITO", IDP], write_attributes=["custom:idp_employee_id"]
+        )
+        federated_client("srp-client", fed.id, explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+        federated_client(
+            "admin-scope-client",
+            fed.id,
+            allowed_oauth_scopes=["openid", "aws.cognito.signin.user.admin"],
+            write_attributes=["custom:idp_employee_id"],
+        )
+        federated_client("http-client", fed.id, callback_urls=["http://leave.example/callback"])
+        federated_client("fragment-client", fed.id, logout_urls=["https://leave.example/#signed-out"])
+        plain = pool("plain-pool", employee_id=False)
+        aws.cognito.UserPoolClient(
+            "implicit-plain-client", user_pool_id=plain.id, allowed_oauth_flows=["implicit"], write_attributes=["name"]
+        )
+        aws.cognito.UserPoolClient("password-plain-client", user_pool_id=plain.id, write_attributes=["name"])  # no IdP: passwords are fine
+        pool("unmapped-mutable-pool", idp_employee_id=True)  # the identity mutable, and no IdP maps it
+
+    return stack_of(program)
+
+
+def test_cog001_lets_only_a_federated_client_without_attribute_writing_tokens_list_the_mapped_identity(sso_stack: RecordedStack) -> None:
+    assert found(ClientsCannotWriteIdentity(), sso_stack) == [("COG001", "admin-scope-client"), ("COG001", "cognito-client")]
+    assert message(ClientsCannotWriteIdentity(), sso_stack, "cognito-client") == (
+        "write_attributes lists 'custom:idp_employee_id', which function 'api' trusts for the caller's identity; an IdP maps "
+        "it, which is allowed only if no token of the client can write attributes, but supported_identity_providers "
+        "includes COGNITO (users with passwords)"
+    )
+    assert "'aws.cognito.signin.user.admin', which lets a user rewrite" in message(
+        ClientsCannotWriteIdentity(), sso_stack, "admin-scope-client"
+    )
+
+
+def test_cog001_still_refuses_a_writable_identity_no_idp_maps() -> None:
+    def program() -> None:
+        function("api", environment={"variables": {"IDENTITY_CLAIM": "custom:idp_employee_id"}})
+        p = pool("p", idp_employee_id=True)
+        federated_client("would-be-safe-client", p.id, write_attributes=["custom:idp_employee_id"])  # but nothing maps it
+
+    assert found(ClientsCannotWriteIdentity(), stack_of(program)) == [("COG001", "would-be-safe-client")]
+
+
+def test_cog002_accepts_a_mutable_identity_only_where_an_idp_maps_it(sso_stack: RecordedStack) -> None:
+    assert found(IdentityAttributesImmutable(), sso_stack) == [("COG002", "unmapped-mutable-pool")]
+    assert message(IdentityAttributesImmutable(), sso_stack, "unmapped-mutable-pool") == (
+        "attribute 'idp_employee_id' is mutable, yet function 'api' trusts 'custom:idp_employee_id' for the caller's identity"
+    )
+
+
+def test_cog003_reports_implicit_flows_anywhere_and_federated_clients_without_the_code_flow(sso_stack: RecordedStack) -> None:
+    expected = ["implicit-client", "implicit-plain-client", "no-oauth-client"]
+    assert found(OAuthCodeFlowOnly(), sso_stack) == [("COG003", c) for c in expected]
+    assert message(OAuthCodeFlowOnly(), sso_stack, "implicit-client") == "allowed_oauth_flows includes 'implicit'; use 'code' with PKCE"
+    assert message(OAuthCodeFlowOnly(), sso_stack, "no-oauth-client").startswith(
+        "the pool federates an IdP, but the client allows OAuth flows []"
+    )
+
+
+def test_cog004_reports_plain_http_callbacks_and_fragments_but_allows_localhost(sso_stack: RecordedStack) -> None:
+    assert found(RedirectUrlsSecure(), sso_stack) == [("COG004", "fragment-client"), ("COG004", "http-client")]
+    assert message(RedirectUrlsSecure(), sso_stack, "http-client") == (
+        "callback_urls: 'http://leave.example/callback' is not https (plain http only to localhost/127.0.0.1, for development)"
+    )
+    assert message(RedirectUrlsSecure(), sso_stack, "fragment-client") == "logout_urls: 'https://leave.example/#signed-out' has a fragment"
+
+
+def test_cog005_reports_every_password_path_in_a_federated_pool_only(sso_stack: RecordedStack) -> None:
+    expected = ["admin-scope-client", "cognito-client", "srp-client"]
+    assert found(FederatedPoolsHaveNoPasswords(), sso_stack) == [("COG005", c) for c in expected]
+    assert message(FederatedPoolsHaveNoPasswords(), sso_stack, "srp-client") == (
+        "explicit_auth_flows allows ['ALLOW_USER_SRP_AUTH'], whose tokens may write attributes; allow only ALLOW_REFRESH_TOKEN_AUTH"
+    )
+
+
+def test_cog006_reports_an_idp_that_does_not_map_the_trusted_identity(sso_stack: RecordedStack) -> None:
+    assert found(IdentityMappedFromIdp(), sso_stack) == [("COG006", "unmapped-idp")]
+    assert message(IdentityMappedFromIdp(), sso_stack, "unmapped-idp") == (
+        "attribute_mapping does not map 'custom:idp_employee_id', which function 'api' trusts for the caller's identity"
+    )
+
+
+def test_cog007_reports_a_client_secret_given_in_plain_text(sso_stack: RecordedStack) -> None:
+    assert found(IdpSecretsEncrypted(), sso_stack) == [("COG007", "plain-secret-idp")]
+    assert "not a secret" in message(IdpSecretsEncrypted(), sso_stack, "plain-secret-idp")
+
+
 # -- OBS001..OBS004 observability ------------------------------------------------------------------
 
 OBS001_BROKEN = {
@@ -967,7 +1109,7 @@ def leaky_stack() -> RecordedStack:
 
 def test_default_rules_have_unique_ids_titles_and_rationales() -> None:
     ids = [r.id for r in DEFAULT_RULES]
-    assert len(ids) == len(set(ids)) == 26
+    assert len(ids) == len(set(ids)) == 31
     assert all(isinstance(r, Rule) and r.title and len(r.rationale) > 40 for r in DEFAULT_RULES)
 
 

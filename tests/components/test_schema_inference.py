@@ -145,3 +145,20 @@ def test_the_workflow_and_its_specs_are_typed(schema: dict) -> None:
     service = schema["resources"][f"{PACKAGE}:index:EventSourcedService"]
     assert service["inputProperties"]["workflows"]["items"]["$ref"] == _ref("WorkflowSpec")
     assert service["properties"]["stateMachineArns"]["additionalProperties"]["type"] == "string"
+
+
+def test_the_sso_spec_is_typed(schema: dict) -> None:
+    types = schema["types"]
+    api = types[f"{PACKAGE}:index:ApiSpec"]["properties"]
+    assert api["sso"]["$ref"] == _ref("SsoSpec")
+    sso = types[f"{PACKAGE}:index:SsoSpec"]
+    props = sso["properties"]
+    assert "providerName" in sso["required"] and "clientSecret" not in sso.get("required", [])
+    assert props["kind"]["$ref"] == _ref("SsoKind")
+    assert {e["value"] for e in types[f"{PACKAGE}:index:SsoKind"]["enum"]} == {"OIDC", "SAML"}
+    assert props["clientSecret"]["type"] == "string" and props["clientSecret"]["description"].startswith("OIDC: its client secret")
+    assert props["attributeMapping"]["additionalProperties"]["type"] == "string"
+    assert props["callbackUrls"]["items"]["type"] == "string"
+    assert props["tokenValidityMinutes"]["type"] == "integer" and props["generateSecret"]["type"] == "boolean"
+    http_api = schema["resources"][f"{PACKAGE}:index:HttpApi"]["properties"]
+    assert http_api["ssoRedirectUri"]["type"] == "string" and http_api["ssoDomain"]["type"] == "string"

@@ -81,6 +81,8 @@ NOT_EMULATED_REASONS: Mapping[str, str] = {
     "aws:cognito/userPool:UserPool": "replaced by the local JWT issuer (key in .local-stack/)",
     "aws:cognito/userPoolClient:UserPoolClient": "replaced by the local JWT issuer",
     "aws:cognito/userGroup:UserGroup": "groups are whatever `local token --groups` puts in the token",
+    "aws:cognito/identityProvider:IdentityProvider": "no SSO locally: local tokens carry the identity claim the IdP mapping would fill",
+    "aws:cognito/userPoolDomain:UserPoolDomain": "no hosted sign-in UI locally: `local token` issues tokens",
     "aws:dynamodb/resourcePolicy:ResourcePolicy": "resource policies are not enforced (the Events table's append-only deny included)",
     "aws:sqs/queuePolicy:QueuePolicy": "queue policies are not enforced",
     "aws:cloudwatch/eventBusPolicy:EventBusPolicy": "bus policies are not enforced",
