@@ -21,6 +21,7 @@ import pytest
 from acme_eventsourcing.local import LocalStack
 from acme_eventsourcing.runtime.backup import S3BackupReader
 from acme_eventsourcing.runtime.projections import DynamoDBReadModelStore, InMemoryReadModelStore, rebuild
+from acme_eventsourcing.testing import check_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = Path(__file__).resolve().parent / "programs" / "backup"
@@ -98,6 +99,12 @@ def test_a_rebuild_from_the_backup_equals_the_live_read_model(stack, played):
     assert (report.streams, report.events, reader.duplicates, reader.skipped) == (3, 5, 0, 0)
     statuses = {r.doc["order_id"]: r.doc["status"] for r in rebuilt.rows() if r.sk == "order"}
     assert statuses == dict(zip(played["order_ids"], ("shipped", "cancelled", "placed"), strict=True))
+
+
+def test_the_program_with_a_service_and_its_backup_passes_the_policy_rules(stack):
+    assert stack.recorded is not None
+    report = check_stack(stack.recorded)
+    assert [str(v) for result in report.results for v in result.violations] == []
 
 
 def test_the_banner_lists_the_buckets_and_says_how_delivery_differs(stack, played, lines):

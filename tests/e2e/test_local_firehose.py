@@ -105,6 +105,17 @@ def test_what_is_not_emulated_is_refused_not_approximated() -> None:
         firehose.S3Delivery({**PARTITIONED, "ProcessingConfiguration": lambda_processor})
 
 
+def test_a_stream_the_local_firehose_cannot_run_is_named_before_any_record_fails() -> None:
+    assert firehose.problem(PARTITIONED) is None
+    assert firehose.problem({**PARTITIONED, "Prefix": "p=!{partitionKeyFromLambda:id}/"}) == (
+        "prefix expression !{partitionKeyFromLambda:id} is not emulated locally"
+    )
+    assert "Lambda" in (
+        firehose.problem({**PARTITIONED, "ProcessingConfiguration": {"Enabled": True, "Processors": [{"Type": "Lambda"}]}}) or ""
+    )
+    assert firehose.problem({**PARTITIONED, "CompressionFormat": "Snappy"}) == "compression Snappy is not emulated (GZIP or UNCOMPRESSED)"
+
+
 def test_moto_s_firehose_delivers_into_moto_s_s3_with_the_aws_layout_and_plain_streams_keep_moto_s() -> None:
     with mock_aws():
         firehose.install()

@@ -146,6 +146,19 @@ class S3Delivery:
         return out
 
 
+def problem(destination: Mapping[str, Any]) -> str | None:
+    """Why records put on a stream with this ExtendedS3 configuration would fail locally (None: they will not)."""
+    try:
+        delivery = S3Delivery(destination)
+        if delivery.emulated:
+            now = utcnow()
+            render(delivery.prefix, dict.fromkeys(delivery.query, "x"), now)
+            render(delivery.error_prefix, {}, now, error_type="processing-failed")
+    except (UnsupportedDeliveryError, PartitioningError) as exc:
+        return str(exc)
+    return None
+
+
 def render(template: str, keys: Mapping[str, str], now: datetime, *, error_type: str | None = None) -> str:
     """A Firehose prefix with its `!{namespace:value}` expressions filled in."""
 

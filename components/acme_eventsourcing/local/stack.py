@@ -29,7 +29,7 @@ from acme_eventsourcing.testing.stack_model import StackModel
 from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisioned, provision, quiet_moto_logs
 from .client import ApiClient
 from .clocks import set_day
-from .firehose import FirehoseTarget
+from .firehose import FirehoseTarget, problem
 from .functions import FunctionRuntime, Invocation, LoadedFunction
 from .http_api import HTTP_TRIGGER, ApiServer
 from .journal import Journal, JournalError, JournalSource, caught_up, event_stores, journal_writer, replay, stream_end
@@ -622,6 +622,9 @@ class LocalStack:
             if target.function is None and target.queue is None and target.delivery_stream is None and ":lambda:" not in target.arn:
                 lines.append(f"    - target {target.logical}: {target.arn} is neither a declared function nor a queue; not delivered")
         lines += [f"  warning    {w}" for w in m.warnings]
+        for stream in m.delivery_streams:
+            if (why := problem(stream.s3_configuration)) is not None:
+                lines.append(f"  warning    delivery stream {stream.logical}: {why}; records put on it fail locally")
         lines.append("  (IAM is not enforced locally: every function may call every local resource)")
         for line in lines:
             self._log(line)
