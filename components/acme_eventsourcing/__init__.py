@@ -5,7 +5,7 @@
 - the Pulumi components (this module's names): `EventSourcedService` and the child
   components it is made of, each usable alone (`EventPublisher`, `HttpApi`, `Projection`,
   `Subscription`), `RetainedTable`, `SharedEventBus`, `Workflow` (Step Functions started
-  by schedules and bus events); the `ServiceDefaults` they share and
+  by schedules and bus events), `EventBackup` (every bus event to S3); the `ServiceDefaults` they share and
   the `...Ref` types of the create-or-use idiom (`refs`). Imported on first use, so
   `import acme_eventsourcing.runtime` in a Lambda function never loads pulumi;
 - `acme_eventsourcing.runtime`: the code that runs in Lambda (stdlib and boto3 only);
@@ -28,6 +28,11 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
         DeliverySpec,
         FunctionSpec,
         ServiceDefaults,
+    )
+    from .event_backup import (
+        BackupLifecycle,
+        EventBackup,
+        EventBackupArgs,
     )
     from .event_publisher import (
         PIPE_INPUT_TEMPLATE,
@@ -111,9 +116,12 @@ _HOMES: dict[str, str] = {
     "USER_POOL_IDENTITY_CLAIM": "http_api",
     "ApiSpec": "http_api",
     "AttributeType": "retained_table",
+    "BackupLifecycle": "event_backup",
     "BackupPlan": "retained_table",
     "BackupVaultRef": "refs",
     "DeliverySpec": "defaults",
+    "EventBackup": "event_backup",
+    "EventBackupArgs": "event_backup",
     "EventBusRef": "refs",
     "EventPublisher": "event_publisher",
     "EventPublisherArgs": "event_publisher",
@@ -167,9 +175,12 @@ __all__ = [
     "USER_POOL_IDENTITY_CLAIM",
     "ApiSpec",
     "AttributeType",
+    "BackupLifecycle",
     "BackupPlan",
     "BackupVaultRef",
     "DeliverySpec",
+    "EventBackup",
+    "EventBackupArgs",
     "EventBusRef",
     "EventPublisher",
     "EventPublisherArgs",

@@ -32,6 +32,7 @@ COMPONENTS = (
     "Projection",
     "Subscription",
     "Workflow",
+    "EventBackup",
 )
 
 
@@ -162,3 +163,15 @@ def test_the_sso_spec_is_typed(schema: dict) -> None:
     assert props["tokenValidityMinutes"]["type"] == "integer" and props["generateSecret"]["type"] == "boolean"
     http_api = schema["resources"][f"{PACKAGE}:index:HttpApi"]["properties"]
     assert http_api["ssoRedirectUri"]["type"] == "string" and http_api["ssoDomain"]["type"] == "string"
+
+
+def test_event_backup_schema_uses_the_bus_ref_and_lists_its_outputs(schema: dict) -> None:
+    backup = schema["resources"][f"{PACKAGE}:index:EventBackup"]
+    assert backup["inputProperties"]["bus"]["$ref"] == _ref("EventBusRef")
+    assert backup["inputProperties"]["kmsKey"]["$ref"] == _ref("KmsKeyRef")
+    assert backup["inputProperties"]["lifecycle"]["$ref"] == _ref("BackupLifecycle")
+    assert backup["inputProperties"]["alarmActions"]["items"]["type"] == "string"
+    assert "bus" in backup["requiredInputs"] and "kmsKey" not in backup["requiredInputs"]
+    assert {"bucketName", "bucketArn", "deliveryStreamName", "deliveryStreamArn", "ruleName"} <= set(backup["properties"])
+    lifecycle = schema["types"][f"{PACKAGE}:index:BackupLifecycle"]["properties"]
+    assert lifecycle["noncurrentVersionsExpireAfterDays"]["type"] == "integer"

@@ -40,10 +40,11 @@ from . import moto_patches, schedules
 from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisioned, provision, quiet_moto_logs
 from .client import ApiClient
 from .clocks import LocalClock, set_clock
+from .firehose import FirehoseTarget, problem
 from .functions import FunctionRuntime, Invocation, LoadedFunction
 from .http_api import HTTP_TRIGGER, ApiServer
 from .journal import Journal, JournalError, JournalSource, caught_up, event_stores, journal_writer, replay, stream_end
-from .model import EMULATED, IGNORED_SETTINGS, FunctionDecl, LocalModel, StateMachineDecl, build_model
+from .model import DELIVERY_STREAM_NOTES, EMULATED, IGNORED_SETTINGS, FunctionDecl, LocalModel, StateMachineDecl, build_model
 from .pipes import PipeTarget
 from .program import ProgramError, evaluate
 from .statedir import STATE_DIR_ENV, state_dir_for  # noqa: F401 - their home was here: callers import them from the stack
@@ -250,6 +251,7 @@ class LocalStack:
                     stop=self._stop,
                     on_error=self._error,
                     start_execution=self._start_execution if target.state_machine is not None or ":states:" in target.arn else None,
+                    deliver=FirehoseTarget(target.delivery_stream.name, clients("firehose")).deliver if target.delivery_stream else None,
                 )
             )
         runtime = self.runtime
@@ -838,12 +840,21 @@ class LocalStack:
             )
         if self.clock.simulated:
             lines.append(f"  clock      {self.clock.now().isoformat(timespec='seconds')} (simulated; advance_clock moves it)")
+        for bucket in m.buckets:
+            streams = [s.name for s in m.delivery_streams if s.bucket == bucket.name]
+            lines.append(
+                f"  bucket     s3://{bucket.name}  ({bucket.logical}{', versioned' if bucket.versioned else ''}"
+                + (f"; written by delivery stream {', '.join(streams)}" if streams else "")
+                + ")"
+            )
         for ref, name, value in self.fake_outputs:
             lines.append(f"  FAKE       stack reference {ref} output {name} = {value!r}")
         lines.append("  emulated   " + "; ".join(sorted({t.split(":")[-1] for t in EMULATED})))
         lines.append("  NOT emulated (declared, no local effect):")
         lines += [f"    - {t} x{n}: {why}" for t, n, why in m.not_emulated]
         lines += [f"    - {s}" for s in IGNORED_SETTINGS]
+        if m.delivery_streams:
+            lines += [f"    - delivery streams: {s}" for s in DELIVERY_STREAM_NOTES]
         for rule in m.rules:
             if rule.schedule:
                 lines.append(f"    - rule {rule.logical}: schedule {rule.schedule} is never fired locally")
@@ -856,11 +867,15 @@ class LocalStack:
                 target.function is None
                 and target.queue is None
                 and target.state_machine is None
+                and target.delivery_stream is None
                 and ":lambda:" not in target.arn
                 and ":states:" not in target.arn
             ):
                 lines.append(f"    - target {target.logical}: {target.arn} is neither a declared function nor a queue; not delivered")
         lines += [f"  warning    {w}" for w in m.warnings]
+        for stream in m.delivery_streams:
+            if (why := problem(stream.s3_configuration)) is not None:
+                lines.append(f"  warning    delivery stream {stream.logical}: {why}; records put on it fail locally")
         lines.append("  (IAM is not enforced locally: every function may call every local resource)")
         for line in lines:
             self._log(line)

@@ -166,7 +166,9 @@ class AsyncInvoker:
 
 
 class TargetDrainer(threading.Thread):
-    """Drains the local queue moto fills for one Lambda target into the function's async queue."""
+    """Drains the local queue moto fills for one Lambda target into the function's async
+    queue, or, given `deliver`, hands each event to it (a Firehose target: `local.firehose`;
+    an exception fails delivery: the event goes to the target's DLQ)."""
 
     def __init__(
         self,
@@ -179,9 +181,11 @@ class TargetDrainer(threading.Thread):
         stop: threading.Event,
         on_error: Callable[[str], None],
         start_execution: Callable[[str, str], str] | None = None,  # (state machine ARN, input) -> execution ARN
+        deliver: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         super().__init__(name=f"target:{target.logical}", daemon=True)
         self.start_execution = start_execution
+        self.deliver = deliver
         self.target = target
         self.queue_url = queue_url
         self.sqs = sqs_client
@@ -213,6 +217,12 @@ class TargetDrainer(threading.Thread):
             return self._in_hand
 
     def _deliver(self, event: dict[str, Any]) -> None:
+        if self.deliver is not None:
+            try:
+                self.deliver(event)
+            except Exception as exc:
+                self._dead_letter(event, type(exc).__name__, str(exc))
+            return
         if self.invoker is not None:
             self.invoker.submit(event, trigger=f"rule {self.target.rule.logical}: {event.get('detail-type')}")
             return
@@ -222,12 +232,12 @@ class TargetDrainer(threading.Thread):
                 return
             except ClientError as exc:  # a missing state machine: EventBridge does not retry that
                 error = exc.response.get("Error", {})
-                self._undeliverable(event, error.get("Code") or "Error", error.get("Message") or str(exc), "state machine")
+                self._dead_letter(event, error.get("Code") or "Error", error.get("Message") or str(exc))
                 return
         # Delivery fails: the target's function does not exist. EventBridge does not retry that.
-        self._undeliverable(event, "ResourceNotFoundException", f"Function not found: {self.target.arn}", "function")
+        self._dead_letter(event, "ResourceNotFoundException", f"Function not found: {self.target.arn}")
 
-    def _undeliverable(self, event: dict[str, Any], code: str, message: str, what: str) -> None:
+    def _dead_letter(self, event: dict[str, Any], code: str, message: str) -> None:
         t = self.target
         attrs = {
             "RULE_ARN": t.rule.arn,
@@ -240,7 +250,7 @@ class TargetDrainer(threading.Thread):
         if t.dead_letter_queue:
             self.send(t.dead_letter_queue, json.dumps(event), attrs)
         self.on_error(
-            f"target {t.logical}: {what} {t.arn}: {code}; event {event.get('id')} "
+            f"target {t.logical}: delivery to {t.arn} failed ({code}: {message}); event {event.get('id')} "
             + (f"sent to {t.dead_letter_queue}" if t.dead_letter_queue else "DROPPED (no DLQ)")
         )
 

@@ -197,6 +197,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "aws:scheduler/schedule:Schedule":
             group = inputs.get("groupName") or "default"
             state.update(name=phys, groupName=group, arn=f"arn:aws:scheduler:{region}:{acct}:schedule/{group}/{phys}")
+        elif typ == "aws:s3/bucket:Bucket":
+            bucket = (inputs.get("bucket") or phys).lower()  # S3 bucket names are lower case
+            rid = bucket
+            state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", bucketDomainName=f"{bucket}.s3.amazonaws.com", region=region)
+        elif typ == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
+            state.update(name=phys, arn=f"arn:aws:firehose:{region}:{acct}:deliverystream/{phys}")
+            rid = state["arn"]
         elif typ == "aws:backup/vault:Vault":
             state.update(name=phys, arn=f"arn:aws:backup:{region}:{acct}:backup-vault:{phys}")
         elif typ == "aws:backup/plan:Plan":
