@@ -32,6 +32,32 @@ PRINCIPAL_SCOPING_KEYS: frozenset[str] = frozenset(
 )
 
 
+#: Actions that AWS does not let a policy scope to a resource (the Service Authorization
+#: Reference lists no resource type for them), so `"Resource": "*"` is their only form.
+UNSCOPABLE_ACTIONS: frozenset[str] = frozenset(
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:GetSamplingStatisticSummaries",
+        "dynamodb:ListStreams",
+        "cloudwatch:PutMetricData",
+        "ec2:DescribeNetworkInterfaces",
+        "sts:GetCallerIdentity",
+        # CloudWatch Logs' log delivery (vended logs: Step Functions, Pipes, API Gateway logging)
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+)
+
+
 class PolicyParseError(ValueError):
     """A policy document that is not IAM JSON."""
 
