@@ -511,7 +511,7 @@ def schedule(
 SCH_BROKEN: dict[str, dict[str, str]] = {
     "SCH001": {
         "no-retry-schedule": "retry_policy is None; set maximum_retry_attempts (0..185) and maximum_event_age_in_seconds (60..86400)",
-        "endless-retry-schedule": "retry_policy is {'maximumRetryAttempts': 500.0}; set maximum_retry_attempts (0..185) and "
+        "endless-retry-schedule": "retry_policy is {'maximumRetryAttempts': 500}; set maximum_retry_attempts (0..185) and "
         "maximum_event_age_in_seconds (60..86400)",
         "no-dlq-schedule": "no dead_letter_config",
         "foreign-dlq-schedule": f"dead-letter queue 'arn:aws:sqs:{ARN}:elsewhere' is not an SQS queue of this stack",

@@ -51,6 +51,12 @@ def start_action(target_arn: Any) -> str | None:
     return START_ACTIONS.get(_arn_service(target_arn))
 
 
+def _shown(retry: dict[str, Any]) -> str:
+    """A retry policy as written (the engine hands integers over as floats)."""
+    shown = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in retry.items()}
+    return repr(shown or None)
+
+
 @dataclass(frozen=True)
 class SchedulesHandleFailures(_ScheduleRule):
     id: ClassVar[str] = "SCH001"
@@ -72,7 +78,7 @@ class SchedulesHandleFailures(_ScheduleRule):
             attempts, age = _number(retry.get("maximumRetryAttempts")), _number(retry.get("maximumEventAgeInSeconds"))
             if attempts is None or not 0 <= attempts <= 185 or age is None or not 60 <= age <= 86400:
                 problems.append(
-                    f"retry_policy is {retry or None}; set maximum_retry_attempts (0..185) and maximum_event_age_in_seconds (60..86400)"
+                    f"retry_policy is {_shown(retry)}; set maximum_retry_attempts (0..185) and maximum_event_age_in_seconds (60..86400)"
                 )
             dlq_arn = get(target, "deadLetterConfig", "arn")
             queue = view.find(QUEUE, dlq_arn)

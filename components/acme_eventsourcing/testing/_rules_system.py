@@ -107,12 +107,12 @@ class StreamConsumersWithinRetention:
             problems = []
             age, retries = _number(reader.max_age), _number(reader.retries)
             if age is None or age < 0:
-                problems.append(f"maximum_record_age_in_seconds is {reader.max_age!r}: unbounded, the stream drops the record first")
+                problems.append(f"maximum_record_age_in_seconds is {_shown(reader.max_age)}: unbounded, the stream drops the record first")
             elif age > limit:
                 margin = f"retention {retention} s minus a {self.margin_seconds} s margin"
                 problems.append(f"maximum_record_age_in_seconds {int(age)} exceeds {limit} ({margin})")
             if retries is None or retries < 0:
-                problems.append(f"maximum_retry_attempts is {reader.retries!r}: retries until the record expires")
+                problems.append(f"maximum_retry_attempts is {_shown(reader.retries)}: retries until the record expires")
             if problems:
                 out.append(Violation.of(self.id, reader.reader, "; ".join(problems)))
         return out
@@ -195,6 +195,11 @@ class FailuresCaught:
             if not system.alarms_on("AWS/States", "ExecutionsFailed", "StateMachineArn", arn):
                 found.append((m, f"no alarm on AWS/States ExecutionsFailed with StateMachineArn={arn!r} in any program"))
         return found
+
+
+def _shown(value: Any) -> str:
+    """A recorded number as written (the engine hands integers over as floats)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else repr(value)
 
 
 def _programs(system: SystemView) -> str:
