@@ -9,6 +9,7 @@ the broken ones, across programs, and say why.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -16,6 +17,7 @@ import pulumi_aws as aws
 import pytest
 from acme_eventsourcing.testing import RecordedStack, record
 from acme_eventsourcing.testing.policy import (
+    DEFAULT_RULES,
     SYSTEM_RULES,
     Exemption,
     FailuresCaught,
@@ -330,3 +332,11 @@ def test_check_system_refuses_no_program_or_one_twice(failures_system: list[Reco
         check_system([])
     with pytest.raises(ValueError, match="once"):
         check_system([failures_system[0], failures_system[0]])
+
+
+def test_every_rule_has_a_row_in_the_docs_rule_tables() -> None:
+    """docs/policy.md lists every default and system rule by id, in a table row of its own."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text()
+    rows = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ") and line.count("|") >= 4}
+    assert {r.id for r in (*DEFAULT_RULES, *SYSTEM_RULES)} <= rows
+    assert f"Policy report for stack leave/dev: {len(DEFAULT_RULES)} rules" in text
