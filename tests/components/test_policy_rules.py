@@ -781,18 +781,40 @@ def keys_stack() -> RecordedStack:
         aws.kms.Key("unmanageable-key", enable_key_rotation=True, policy=doc(user_only))
         fragile = aws.kms.Key("fragile-key", enable_key_rotation=True, policy=doc(ADMIN))
         events_table("orders", server_side_encryption={"enabled": True, "kms_key_arn": fragile.arn})
+        backup = aws.s3.Bucket("backup", opts=retained)
+        by_default = {"sse_algorithm": "aws:kms", "kms_master_key_id": good.arn}
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            "backup-sse", bucket=backup.id, rules=[{"apply_server_side_encryption_by_default": by_default}]
+        )
+        brittle = aws.kms.Key("brittle-bucket-key", enable_key_rotation=True, policy=doc(ADMIN))
+        archive = aws.s3.Bucket("archive", opts=retained)
+        by_default = {"sse_algorithm": "aws:kms", "kms_master_key_id": brittle.arn}
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            "archive-sse", bucket=archive.id, rules=[{"apply_server_side_encryption_by_default": by_default}]
+        )
+        scratch = aws.s3.Bucket("scratch")  # not retained: its key may go with it
+        by_default = {
+            "sse_algorithm": "aws:kms",
+            "kms_master_key_id": aws.kms.Key("scratch-key", enable_key_rotation=True, policy=doc(ADMIN)).arn,
+        }
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            "scratch-sse", bucket=scratch.id, rules=[{"apply_server_side_encryption_by_default": by_default}]
+        )
 
     return stack_of(program)
 
 
 def test_kms002_reports_exactly_the_keys_that_do_not_rotate_cannot_be_managed_or_die_before_their_data(keys_stack: RecordedStack) -> None:
-    expected = ["default-policy-key", "fragile-key", "unmanageable-key", "unrotated-key"]
+    expected = ["brittle-bucket-key", "default-policy-key", "fragile-key", "unmanageable-key", "unrotated-key"]
     assert found(KeysManagedAndRotated(), keys_stack) == [("KMS002", k) for k in expected]
     assert message(KeysManagedAndRotated(), keys_stack, "unrotated-key") == "enable_key_rotation is not true"
     assert message(KeysManagedAndRotated(), keys_stack, "default-policy-key") == "no explicit key policy"
     assert "lets the account root administer" in message(KeysManagedAndRotated(), keys_stack, "unmanageable-key")
     assert message(KeysManagedAndRotated(), keys_stack, "fragile-key") == (
-        "encrypts retained tables ['orders'] but is not itself protected and retain_on_delete"
+        "encrypts retained tables or buckets ['orders'] but is not itself protected and retain_on_delete"
+    )
+    assert message(KeysManagedAndRotated(), keys_stack, "brittle-bucket-key") == (
+        "encrypts retained tables or buckets ['archive'] but is not itself protected and retain_on_delete"
     )
 
 
