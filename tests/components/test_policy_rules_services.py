@@ -27,6 +27,7 @@ from acme_eventsourcing.testing.policy import (
     BucketsVersioned,
     CronSchedulesZoned,
     DataBucketsRetained,
+    DeadLetterQueueAlarms,
     DeliveryStreamRolesScoped,
     DeliveryStreamsEncrypted,
     DeliveryStreamsKeepFailures,
@@ -489,9 +490,9 @@ def schedule(
     and a role that may start that machine and write to that DLQ; keywords change one thing."""
     queue = None
     if dlq == "own":
-        queue = aws.sqs.Queue(f"{name}-dlq", kms_master_key_id=KEY)
+        queue = aws.sqs.Queue(f"{name}-dlq", name=f"{name}-dlq", kms_master_key_id=KEY)
     elif dlq == "plain":
-        queue = aws.sqs.Queue(f"{name}-dlq", sqs_managed_sse_enabled=False)
+        queue = aws.sqs.Queue(f"{name}-dlq", name=f"{name}-dlq", sqs_managed_sse_enabled=False)
     dlq_arn = queue.arn if queue is not None else dlq
     if role_arn is None:
         if statements is None:
@@ -535,6 +536,17 @@ SCH_RULES = {r.id: r for r in (SchedulesHandleFailures(), ScheduleRolesScoped(),
 def scheduler_stack() -> RecordedStack:
     def program() -> None:
         schedule("rollover-schedule")
+        aws.cloudwatch.MetricAlarm(
+            "rollover-schedule-dlq-depth",
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": "rollover-schedule-dlq"},
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=1,
+            comparison_operator="GreaterThanThreshold",
+            threshold=0,
+        )
         schedule("hourly", expression="rate(1 hour)", timezone=None)
         sdk = "arn:aws:scheduler:::aws-sdk:sfn:startExecution"
         schedule("universal", target=sdk, statements=(allow("states:StartExecution", MACHINE_ARN),), dlq=None, retry=None)
@@ -573,6 +585,14 @@ def test_scheduler_rules_report_exactly_their_broken_schedules(scheduler_stack: 
 @pytest.mark.parametrize(("rule_id", "resource", "why"), [(r, n, w) for r, broken in SCH_BROKEN.items() for n, w in broken.items()])
 def test_scheduler_rules_say_why(scheduler_stack: RecordedStack, rule_id: str, resource: str, why: str) -> None:
     assert message(SCH_RULES[rule_id], scheduler_stack, resource).startswith(why)
+
+
+def test_obs003_watches_the_dead_letter_queues_of_schedules(scheduler_stack: RecordedStack) -> None:
+    """A schedule's DLQ receives failures like a target's: it needs a depth alarm (OBS003)."""
+    dlqs = {q.name for q in scheduler_stack.of_type("aws:sqs/queue:Queue")}
+    assert "rollover-schedule-dlq" in dlqs and len(dlqs) == 10
+    assert sorted(v.resource_name for v in DeadLetterQueueAlarms().check(scheduler_stack)) == sorted(dlqs - {"rollover-schedule-dlq"})
+    assert message(DeadLetterQueueAlarms(), scheduler_stack, "hourly-dlq").startswith("receives failures of 'hourly' but has no alarm")
 
 
 def test_a_universal_target_needs_its_api_action_on_a_named_resource(scheduler_stack: RecordedStack) -> None:

@@ -326,6 +326,8 @@ class StackView(StackModel):
             refs.append((f, get(f.inputs, "deadLetterConfig", "targetArn")))
         for c in self.of_type(EVENT_INVOKE_CONFIG):
             refs.append((c, get(c.inputs, "destinationConfig", "onFailure", "destination")))
+        for s in self.of_type(SCHEDULE):
+            refs.append((s, get(s.inputs, "target", "deadLetterConfig", "arn")))
         for q in self.of_type(QUEUE):
             refs.append((q, get(self.redrive_policy(q), "deadLetterTargetArn")))
         out: list[tuple[RecordedResource, RecordedResource]] = []
@@ -380,7 +382,14 @@ class StackView(StackModel):
 
     def bucket_settings(self, kind: str) -> dict[str, list[RecordedResource]]:
         """Bucket URN -> the separate settings resources of `kind` on it (`"bucketVersioning"`
-        reads both `aws:s3/bucketVersioning:BucketVersioning` and its `...V2` alias type)."""
+        reads both `aws:s3/bucketVersioning:BucketVersioning` and its `...V2` alias type).
+        Indexed once per kind."""
+        cache: dict[str, dict[str, list[RecordedResource]]] = self.__dict__.setdefault("_bucket_settings", {})
+        if kind not in cache:
+            cache[kind] = self._index_bucket_settings(kind)
+        return cache[kind]
+
+    def _index_bucket_settings(self, kind: str) -> dict[str, list[RecordedResource]]:
         name = kind[0].upper() + kind[1:]
         out: dict[str, list[RecordedResource]] = {}
         for type_ in (f"aws:s3/{kind}:{name}", f"aws:s3/{kind}V2:{name}V2"):
@@ -418,7 +427,7 @@ class StackView(StackModel):
 
     def bucket_policies(self, bucket: RecordedResource) -> list[Document]:
         """The documents of the bucket's `BucketPolicy` resources and of its inline `policy`."""
-        policies = [p for p in self.of_type(BUCKET_POLICY) if self.bucket_of(p.inputs.get("bucket")) is bucket]
+        policies = self.bucket_settings("bucketPolicy").get(bucket.urn, [])
         return [d for p in policies for d in self.documents_of(p)] + self.documents_of(bucket)
 
     def bucket_encryption(self, bucket: RecordedResource) -> list[dict[str, Any]]:
