@@ -210,6 +210,8 @@ IAM002_BROKEN = {
     "any-account-role-policy": "allows ['dynamodb:GetItem'] on ['arn:aws:dynamodb:us-east-1:*:table/orders']",
     "mixed-role-policy": "allows ['logs:PutLogEvents'] on ['*']",
     "not-resource-role-policy": "allows NotResource",
+    "every-bucket-role-policy": "allows ['s3:GetObject'] on ['arn:aws:s3:::*']",
+    "bucket-prefix-role-policy": "allows ['s3:GetObject'] on ['arn:aws:s3:::acme-*/*']",
 }
 
 
@@ -221,6 +223,7 @@ def iam002_stack() -> RecordedStack:
             allow(["dynamodb:GetItem"], [TABLE_ARN, f"{TABLE_ARN}/index/*"]),
             allow(["xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"], "*"),
             allow(["logs:CreateLogStream", "logs:PutLogEvents"], f"arn:aws:logs:{ARN}:log-group:/aws/lambda/app:*"),
+            allow(["s3:PutObject"], ["arn:aws:s3:::acme-backup", "arn:aws:s3:::acme-backup/*"]),  # one bucket's objects
             deny("dynamodb:DeleteItem", "*"),
         )
         role("star-role", allow(["dynamodb:GetItem"], "*"))
@@ -228,6 +231,8 @@ def iam002_stack() -> RecordedStack:
         role("any-account-role", allow(["dynamodb:GetItem"], "arn:aws:dynamodb:us-east-1:*:table/orders"))
         role("mixed-role", allow(["xray:PutTraceSegments", "logs:PutLogEvents"], "*"))
         role("not-resource-role", {"Effect": "Allow", "Action": "dynamodb:GetItem", "NotResource": TABLE_ARN})
+        role("every-bucket-role", allow(["s3:GetObject"], "arn:aws:s3:::*"))
+        role("bucket-prefix-role", allow(["s3:GetObject"], "arn:aws:s3:::acme-*/*"))
 
     return stack_of(program)
 
@@ -243,7 +248,12 @@ def test_iam002_names_the_scopable_actions_and_the_wildcard(iam002_stack: Record
 
 def test_iam002_allow_list_is_a_parameter(iam002_stack: RecordedStack) -> None:
     rule = NoWildcardResources(unscopable_actions=NoWildcardResources().unscopable_actions | {"dynamodb:GetItem"})
-    assert found(rule, iam002_stack) == [("IAM002", "mixed-role-policy"), ("IAM002", "not-resource-role-policy")]
+    assert found(rule, iam002_stack) == [
+        ("IAM002", "bucket-prefix-role-policy"),
+        ("IAM002", "every-bucket-role-policy"),
+        ("IAM002", "mixed-role-policy"),
+        ("IAM002", "not-resource-role-policy"),
+    ]
 
 
 # -- IAM003 policies are readable ------------------------------------------------------------------

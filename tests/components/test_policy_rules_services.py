@@ -40,6 +40,7 @@ from acme_eventsourcing.testing.policy import (
     StateMachinesLogged,
     StateMachinesTraced,
     check_stack,
+    check_system,
 )
 
 ACCOUNT = "123456789012"
@@ -622,3 +623,155 @@ def test_a_compliant_backup_and_workflow_stack_passes_every_default_rule_of_thes
     for stack, good in ((s3_stack, {"backup", "access-logs", "legacy-v2", "inline"}), (sfn_stack, {"rollover", "fatal-only"})):
         report = check_stack(stack, rules=[r for r in DEFAULT_RULES if r.id in families])
         assert not {v.resource_name for v in report.violations} & good, report.render()
+
+
+# -- all together: a backup and a workflow built right pass every rule -------------------------------
+
+
+def _alarm(name: str, namespace: str, metric: str, dimensions: dict[str, Any]) -> None:
+    aws.cloudwatch.MetricAlarm(
+        name,
+        namespace=namespace,
+        metric_name=metric,
+        dimensions=dimensions,
+        statistic="Sum",
+        period=300,
+        evaluation_periods=1,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        threshold=1,
+    )
+
+
+def _dlq(name: str, key: Any, sender: dict[str, Any] | None = None) -> aws.sqs.Queue:
+    """An encrypted queue whose policy denies plain HTTP (and lets `sender` send), watched by an alarm."""
+    q = aws.sqs.Queue(name, name=name, kms_master_key_id=key)
+    tls = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sqs:*",
+        "Resource": q.arn,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    aws.sqs.QueuePolicy(f"{name}-policy", queue_url=q.url, policy=doc(tls, *([{**sender, "Resource": q.arn}] if sender else [])))
+    _alarm(f"{name}-depth", "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": name})
+    return q
+
+
+@pytest.fixture(scope="module")
+def platform_stack() -> RecordedStack:
+    """Raw resources shaped like the event backup and a scheduled workflow should be."""
+
+    def program() -> None:
+        kept = pulumi.ResourceOptions(protect=True, retain_on_delete=True)
+        admin = allow(["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DescribeKey"], "*")
+        key = aws.kms.Key(
+            "data-key", enable_key_rotation=True, policy=doc({**admin, "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}}), opts=kept
+        )
+        logs = bucket("access-logs", sse=("AES256", None), log_to=None, retain=False, tls=None)
+        objects = pulumi.Output.concat(logs.arn, "/*")
+        tls = {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [logs.arn, objects],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+        delivery = {
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        }
+        aws.s3.BucketPolicy("access-logs-policy", bucket=logs.id, policy=doc(tls, delivery))
+        backup = bucket("backup", sse=("aws:kms", key.arn))
+        group = aws.cloudwatch.LogGroup("backup-delivery-logs", name="/firehose/backup", retention_in_days=30, kms_key_id=key.arn)
+        writes = allow(
+            ["s3:PutObject", "s3:GetBucketLocation", "s3:ListBucket", "s3:AbortMultipartUpload"],
+            [backup.arn, pulumi.Output.concat(backup.arn, "/*")],
+        )
+        firehose_role = role(
+            "backup-delivery-role",
+            "firehose.amazonaws.com",
+            writes,
+            allow(["kms:GenerateDataKey", "kms:Decrypt"], key.arn),
+            allow("logs:PutLogEvents", pulumi.Output.concat(group.arn, ":log-stream:*")),
+        )
+        stream = aws.kinesis.FirehoseDeliveryStream(
+            "backup-delivery",
+            destination="extended_s3",
+            server_side_encryption={"enabled": True, "key_type": "CUSTOMER_MANAGED_CMK", "key_arn": key.arn},
+            extended_s3_configuration={
+                "bucket_arn": backup.arn,
+                "role_arn": firehose_role.arn,
+                "prefix": "source=!{partitionKeyFromQuery:source}/",
+                "error_output_prefix": "errors/!{firehose:error-output-type}/",
+                "cloudwatch_logging_options": {"enabled": True, "log_group_name": group.name, "log_stream_name": "delivery"},
+            },
+        )
+        rule = aws.cloudwatch.EventRule("backup-all", event_bus_name="bus", event_pattern=json.dumps({"source": [{"prefix": ""}]}))
+        to_stream = role("backup-put-role", "events.amazonaws.com", allow(["firehose:PutRecord", "firehose:PutRecordBatch"], stream.arn))
+        from_rule = {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage"}
+        target_dlq = _dlq("backup-target-dlq", key.arn, {**from_rule, "Condition": {"ArnEquals": {"aws:SourceArn": rule.arn}}})
+        aws.cloudwatch.EventTarget(
+            "backup-target",
+            rule=rule.name,
+            event_bus_name="bus",
+            arn=stream.arn,
+            role_arn=to_stream.arn,
+            dead_letter_config={"arn": target_dlq.arn},
+            retry_policy={"maximum_retry_attempts": 10, "maximum_event_age_in_seconds": 3600},
+        )
+
+        machine_logs = aws.cloudwatch.LogGroup("rollover-logs", name="/states/rollover", retention_in_days=30, kms_key_id=key.arn)
+        machine_role = role(
+            "rollover-role",
+            "states.amazonaws.com",
+            allow("lambda:InvokeFunction", [FUNCTION_ARN, f"{FUNCTION_ARN}:*"]),
+            allow(LOG_DELIVERY, "*"),
+            allow(TRACING, "*"),
+        )
+        definition = json.dumps({"StartAt": "Step", "States": {"Step": {"Type": "Task", "Resource": FUNCTION_ARN, "End": True}}})
+        machine = aws.sfn.StateMachine(
+            "rollover",
+            role_arn=machine_role.arn,
+            definition=definition,
+            logging_configuration={"level": "ERROR", "log_destination": pulumi.Output.concat(machine_logs.arn, ":*")},
+            tracing_configuration={"enabled": True},
+        )
+        for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
+            _alarm(f"rollover-{metric}", "AWS/States", metric, {"StateMachineArn": machine.arn})
+        schedule_dlq = _dlq("rollover-schedule-dlq", key.arn)
+        schedule_role = role(
+            "rollover-schedule-role",
+            "scheduler.amazonaws.com",
+            allow("states:StartExecution", machine.arn),
+            allow("sqs:SendMessage", schedule_dlq.arn),
+            allow(["kms:GenerateDataKey", "kms:Decrypt"], key.arn),
+        )
+        aws.scheduler.Schedule(
+            "rollover-yearly",
+            schedule_expression="cron(0 1 1 1 ? *)",
+            schedule_expression_timezone="Europe/Paris",
+            flexible_time_window={"mode": "OFF"},
+            target={
+                "arn": machine.arn,
+                "role_arn": schedule_role.arn,
+                "retry_policy": {"maximum_retry_attempts": 3, "maximum_event_age_in_seconds": 3600},
+                "dead_letter_config": {"arn": schedule_dlq.arn},
+            },
+        )
+
+    return record(program, project="platform", stack="prod")
+
+
+def test_a_backup_and_a_workflow_built_right_pass_every_rule(platform_stack: RecordedStack) -> None:
+    """The rules agree with each other: the log-delivery `*` (IAM002), the roles of a stream,
+    a target, a workflow and a schedule (IAM004), their DLQs (SQS001/SQS002/OBS003), the
+    bucket key kept with the bucket (KMS002) and every new family, all at once."""
+    report = check_stack(platform_stack)
+    assert report.ok, report.render()
+    families = set(S3_RULES) | set(FHS_RULES) | set(SFN_RULES) | set(SCH_RULES)
+    assert all(r.checked for r in report.results if r.rule.id in families)
+    system = check_system([platform_stack])
+    assert system.ok, system.render()
