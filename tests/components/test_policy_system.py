@@ -340,3 +340,22 @@ def test_every_rule_has_a_row_in_the_docs_rule_tables() -> None:
     rows = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ") and line.count("|") >= 4}
     assert {r.id for r in (*DEFAULT_RULES, *SYSTEM_RULES)} <= rows
     assert f"Policy report for stack leave/dev: {len(DEFAULT_RULES)} rules" in text
+
+
+def test_the_ci_recipe_matches_what_a_service_reads_through_a_stack_reference() -> None:
+    """The platform recorded first; the service recorded with the platform's outputs as its
+    stack reference (as docs/policy.md's CI recipe does): the DLQ it reads is the platform's."""
+
+    def platform() -> None:
+        pulumi.export("dlq_arn", queue("platform-dlq").arn)
+
+    def service() -> None:
+        dlq = pulumi.StackReference("acme/platform/prod").get_output("dlq_arn")
+        aws.cloudwatch.EventTarget("backup-target", rule="r", arn="arn:aws:firehose:x", dead_letter_config={"arn": dlq})
+
+    platform_stack = record(platform, project="platform", stack="prod")
+    service_stack = record(service, project="leave", stack="prod", stack_references={"acme/platform/prod": platform_stack.outputs})
+    assert check_system([platform_stack, service_stack]).ok
+    alone = check_system([service_stack])
+    assert [(v.rule_id, v.resource_name) for v in alone.violations] == [("SYS003", "backup-target")]
+    assert "is declared by no program of the system (leave/prod)" in alone.violations[0].message
