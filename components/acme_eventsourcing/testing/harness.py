@@ -190,18 +190,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state.update(name=phys, arn=f"arn:aws:sns:{region}:{acct}:{phys}")
         elif typ == "aws:pipes/pipe:Pipe":
             state.update(name=phys, arn=f"arn:aws:pipes:{region}:{acct}:pipe/{phys}")
-        elif typ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
-            # a bucket is named by its `bucket` input, its id is that name, and its ARN has no region or account
-            phys = inputs.get("bucket") or _physical_name(args.name).lower()
-            rid = args.resource_id or phys
-            state.update(bucket=phys, arn=f"arn:aws:s3:::{phys}", bucketDomainName=f"{phys}.s3.amazonaws.com")
-        elif typ == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
-            state.update(name=phys, arn=f"arn:aws:firehose:{region}:{acct}:deliverystream/{phys}")
+        elif typ == "aws:sfn/stateMachine:StateMachine":
+            state.update(name=phys, arn=f"arn:aws:states:{region}:{acct}:stateMachine:{phys}")
+        elif typ == "aws:scheduler/scheduleGroup:ScheduleGroup":
+            state.update(name=phys, arn=f"arn:aws:scheduler:{region}:{acct}:schedule-group/{phys}")
         elif typ == "aws:scheduler/schedule:Schedule":
             group = inputs.get("groupName") or "default"
             state.update(name=phys, groupName=group, arn=f"arn:aws:scheduler:{region}:{acct}:schedule/{group}/{phys}")
-        elif typ == "aws:sfn/stateMachine:StateMachine":
-            state.update(name=phys, arn=f"arn:aws:states:{region}:{acct}:stateMachine:{phys}")
+        elif typ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
+            bucket = (inputs.get("bucket") or phys).lower()  # S3 bucket names are lower case
+            rid = bucket
+            state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", bucketDomainName=f"{bucket}.s3.amazonaws.com", region=region)
+        elif typ == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
+            state.update(name=phys, arn=f"arn:aws:firehose:{region}:{acct}:deliverystream/{phys}")
+            rid = state["arn"]
         elif typ == "aws:backup/vault:Vault":
             state.update(name=phys, arn=f"arn:aws:backup:{region}:{acct}:backup-vault:{phys}")
         elif typ == "aws:backup/plan:Plan":
