@@ -359,3 +359,17 @@ def test_the_ci_recipe_matches_what_a_service_reads_through_a_stack_reference() 
     alone = check_system([service_stack])
     assert [(v.rule_id, v.resource_name) for v in alone.violations] == [("SYS003", "backup-target")]
     assert "is declared by no program of the system (leave/prod)" in alone.violations[0].message
+
+
+def test_a_reference_two_other_programs_could_mean_is_not_taken_as_either() -> None:
+    """Under mocks two programs with a queue of one logical name get one ARN: a third
+    program's reference to it is ambiguous and reported (docs/policy.md, the limits)."""
+    twins = [record(lambda: pulumi.export("arn", queue("dlq").arn), project=p, stack="dev") for p in ("a", "b")]
+    assert twins[0].outputs["arn"] == twins[1].outputs["arn"]
+
+    def user() -> None:
+        aws.cloudwatch.EventTarget("t", rule="r", arn="arn:aws:lambda:x", dead_letter_config={"arn": twins[0].outputs["arn"]})
+
+    report = check_system([*twins, record(user, project="c", stack="dev")])
+    assert [(v.program, v.resource_name) for v in report.violations] == [("c/dev", "t")]
+    assert check_system([twins[0], record(user, project="c", stack="dev")]).ok
