@@ -68,7 +68,9 @@ class PublisherSpec:
     """None = 100 for the Lambda (it sends PutEvents in chunks of 10), 10 for a Pipe (its bus limit)."""
     maximum_batching_window_in_seconds: int = 0
     maximum_retry_attempts: int = 10
-    maximum_record_age_in_seconds: int = 86400
+    maximum_record_age_in_seconds: int = 82800
+    """23 hours: a record that keeps failing goes to the on-failure destination an hour before
+    its stream (24-hour retention) drops it, retry in flight or not (policy rule SYS002)."""
     bisect_batch_on_function_error: bool = True
     parallelization_factor: int = 1
     memory_mb: int = 256

@@ -238,7 +238,7 @@ def test_publisher_mapping_filters_event_inserts_with_bounded_retries_and_an_on_
         "batchSize": 100,
         "bisectBatchOnFunctionError": True,
         "maximumRetryAttempts": 10,
-        "maximumRecordAgeInSeconds": 86400,
+        "maximumRecordAgeInSeconds": 82800,
         "functionResponseTypes": ["ReportBatchItemFailures"],
     }
     assert mapping.inputs["destinationConfig"] == {"onFailure": {"destinationArn": arn(full, QUEUE, "leave-publisher-dlq")}}

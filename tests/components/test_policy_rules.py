@@ -215,6 +215,8 @@ IAM002_BROKEN = {
     "any-account-role-policy": "allows ['dynamodb:GetItem'] on ['arn:aws:dynamodb:us-east-1:*:table/orders']",
     "mixed-role-policy": "allows ['logs:PutLogEvents'] on ['*']",
     "not-resource-role-policy": "allows NotResource",
+    "every-bucket-role-policy": "allows ['s3:GetObject'] on ['arn:aws:s3:::*']",
+    "bucket-prefix-role-policy": "allows ['s3:GetObject'] on ['arn:aws:s3:::acme-*/*']",
 }
 
 
@@ -226,6 +228,7 @@ def iam002_stack() -> RecordedStack:
             allow(["dynamodb:GetItem"], [TABLE_ARN, f"{TABLE_ARN}/index/*"]),
             allow(["xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"], "*"),
             allow(["logs:CreateLogStream", "logs:PutLogEvents"], f"arn:aws:logs:{ARN}:log-group:/aws/lambda/app:*"),
+            allow(["s3:PutObject"], ["arn:aws:s3:::acme-backup", "arn:aws:s3:::acme-backup/*"]),  # one bucket's objects
             deny("dynamodb:DeleteItem", "*"),
         )
         role("star-role", allow(["dynamodb:GetItem"], "*"))
@@ -233,6 +236,8 @@ def iam002_stack() -> RecordedStack:
         role("any-account-role", allow(["dynamodb:GetItem"], "arn:aws:dynamodb:us-east-1:*:table/orders"))
         role("mixed-role", allow(["xray:PutTraceSegments", "logs:PutLogEvents"], "*"))
         role("not-resource-role", {"Effect": "Allow", "Action": "dynamodb:GetItem", "NotResource": TABLE_ARN})
+        role("every-bucket-role", allow(["s3:GetObject"], "arn:aws:s3:::*"))
+        role("bucket-prefix-role", allow(["s3:GetObject"], "arn:aws:s3:::acme-*/*"))
 
     return stack_of(program)
 
@@ -248,7 +253,12 @@ def test_iam002_names_the_scopable_actions_and_the_wildcard(iam002_stack: Record
 
 def test_iam002_allow_list_is_a_parameter(iam002_stack: RecordedStack) -> None:
     rule = NoWildcardResources(unscopable_actions=NoWildcardResources().unscopable_actions | {"dynamodb:GetItem"})
-    assert found(rule, iam002_stack) == [("IAM002", "mixed-role-policy"), ("IAM002", "not-resource-role-policy")]
+    assert found(rule, iam002_stack) == [
+        ("IAM002", "bucket-prefix-role-policy"),
+        ("IAM002", "every-bucket-role-policy"),
+        ("IAM002", "mixed-role-policy"),
+        ("IAM002", "not-resource-role-policy"),
+    ]
 
 
 # -- IAM003 policies are readable ------------------------------------------------------------------
@@ -786,18 +796,40 @@ def keys_stack() -> RecordedStack:
         aws.kms.Key("unmanageable-key", enable_key_rotation=True, policy=doc(user_only))
         fragile = aws.kms.Key("fragile-key", enable_key_rotation=True, policy=doc(ADMIN))
         events_table("orders", server_side_encryption={"enabled": True, "kms_key_arn": fragile.arn})
+        backup = aws.s3.Bucket("backup", opts=retained)
+        by_default = {"sse_algorithm": "aws:kms", "kms_master_key_id": good.arn}
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            "backup-sse", bucket=backup.id, rules=[{"apply_server_side_encryption_by_default": by_default}]
+        )
+        brittle = aws.kms.Key("brittle-bucket-key", enable_key_rotation=True, policy=doc(ADMIN))
+        archive = aws.s3.Bucket("archive", opts=retained)
+        by_default = {"sse_algorithm": "aws:kms", "kms_master_key_id": brittle.arn}
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            "archive-sse", bucket=archive.id, rules=[{"apply_server_side_encryption_by_default": by_default}]
+        )
+        scratch = aws.s3.Bucket("scratch")  # not retained: its key may go with it
+        by_default = {
+            "sse_algorithm": "aws:kms",
+            "kms_master_key_id": aws.kms.Key("scratch-key", enable_key_rotation=True, policy=doc(ADMIN)).arn,
+        }
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            "scratch-sse", bucket=scratch.id, rules=[{"apply_server_side_encryption_by_default": by_default}]
+        )
 
     return stack_of(program)
 
 
 def test_kms002_reports_exactly_the_keys_that_do_not_rotate_cannot_be_managed_or_die_before_their_data(keys_stack: RecordedStack) -> None:
-    expected = ["default-policy-key", "fragile-key", "unmanageable-key", "unrotated-key"]
+    expected = ["brittle-bucket-key", "default-policy-key", "fragile-key", "unmanageable-key", "unrotated-key"]
     assert found(KeysManagedAndRotated(), keys_stack) == [("KMS002", k) for k in expected]
     assert message(KeysManagedAndRotated(), keys_stack, "unrotated-key") == "enable_key_rotation is not true"
     assert message(KeysManagedAndRotated(), keys_stack, "default-policy-key") == "no explicit key policy"
     assert "lets the account root administer" in message(KeysManagedAndRotated(), keys_stack, "unmanageable-key")
     assert message(KeysManagedAndRotated(), keys_stack, "fragile-key") == (
-        "encrypts retained tables ['orders'] but is not itself protected and retain_on_delete"
+        "encrypts retained tables or buckets ['orders'] but is not itself protected and retain_on_delete"
+    )
+    assert message(KeysManagedAndRotated(), keys_stack, "brittle-bucket-key") == (
+        "encrypts retained tables or buckets ['archive'] but is not itself protected and retain_on_delete"
     )
 
 
@@ -1109,7 +1141,7 @@ def leaky_stack() -> RecordedStack:
 
 def test_default_rules_have_unique_ids_titles_and_rationales() -> None:
     ids = [r.id for r in DEFAULT_RULES]
-    assert len(ids) == len(set(ids)) == 31
+    assert len(ids) == len(set(ids)) == 50
     assert all(isinstance(r, Rule) and r.title and len(r.rationale) > 40 for r in DEFAULT_RULES)
 
 

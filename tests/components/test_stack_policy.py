@@ -8,7 +8,7 @@ gets fake outputs for every stack name its config mentions.
 from __future__ import annotations
 
 import pytest
-from acme_eventsourcing.testing import RecordedStack, check_stack
+from acme_eventsourcing.testing import RecordedStack, check_stack, check_system
 from stacks_under_test import MAIN, PIPE_WITH_WEBHOOK, SSO_GOOGLE, STACKS, fake_references, recorded_stack
 from stacks_under_test import PLATFORM_ACCOUNT as _PLATFORM_ACCOUNT
 
@@ -40,24 +40,47 @@ ONLY_WITH = {
 }
 
 
-def _unchecked(stack: RecordedStack) -> list[str]:
-    """The rules that examined nothing, though the stack has resources of their kind."""
+def _unchecked(stack: RecordedStack, sso: bool = False) -> list[str]:
+    """The rules that examined nothing, though the stack has resources of their kind
+    (`sso`: the SSO rules must have examined something whatever the stack)."""
     results = check_stack(stack).results
-    return [r.rule.id for r in results if not r.checked and not (r.rule.id in ONLY_WITH and not stack.of_type(ONLY_WITH[r.rule.id]))]
+    return [
+        r.rule.id
+        for r in results
+        if not r.checked
+        and not (r.rule.id in ONLY_WITH and not sso and not stack.of_type(ONLY_WITH[r.rule.id]))
+        and not _absent(stack, getattr(r.rule, "resource_types", ()))
+    ]
 
 
 def test_every_rule_examined_something(stack: RecordedStack) -> None:
     """Guards against a vacuous pass: each rule found resources of its kind (the Events
-    table, its publisher, functions, queues, routes, ...) to check."""
+    table, its publisher, functions, queues, routes, ...) to check. Only a rule for a kind
+    of resource the stack does not declare at all (`resource_types`: buckets, delivery
+    streams, state machines, schedules; `ONLY_WITH`: the SSO resources) may examine nothing."""
     unchecked = _unchecked(stack)
     assert unchecked == [], f"rules that examined nothing: {unchecked}"
+
+
+def _absent(stack: RecordedStack, types: tuple[str, ...]) -> bool:
+    return bool(types) and not any(stack.of_type(t) for t in types)
+
+
+def test_the_system_of_each_stack_file_has_no_violations(stack: RecordedStack) -> None:
+    """The whole-system rules over the program alone (its stream, consumers and failure
+    paths are all its own), each rule having something to examine."""
+    report = check_system([stack])
+    assert [r.rule.id for r in report.results if not r.checked] == []
+    if not report.ok:
+        pytest.fail("\n" + report.render(), pytrace=False)
 
 
 def test_the_sso_config_has_no_policy_violations_and_every_rule_examined_something() -> None:
     """`leave:sso_*` federates the pool with an IdP: the IdP, the hosted UI domain and the
     code-flow client pass every rule, and the rules that need them (`ONLY_WITH`) saw them."""
-    report = check_stack(recorded_stack("dev", SSO_GOOGLE))
-    assert [r.rule.id for r in report.results if not r.checked] == []
+    stack = recorded_stack("dev", SSO_GOOGLE)
+    report = check_stack(stack)
+    assert _unchecked(stack, sso=True) == []
     if not report.ok:
         pytest.fail("\n" + report.render(), pytrace=False)
 
@@ -76,5 +99,6 @@ def test_the_pipe_publisher_config_has_no_policy_violations() -> None:
     assert "leave-publisher-enrich" in functions and "leave-publisher" not in functions
     report = check_stack(stack)
     assert _unchecked(stack) == []
-    if not report.ok:
-        pytest.fail("\n" + report.render(), pytrace=False)
+    system = check_system([stack])  # the pipe is the stream's reader now: bounds and DLQ
+    if not report.ok or not system.ok:
+        pytest.fail("\n" + report.render() + "\n" + system.render(), pytrace=False)

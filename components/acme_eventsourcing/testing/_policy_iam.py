@@ -32,6 +32,32 @@ PRINCIPAL_SCOPING_KEYS: frozenset[str] = frozenset(
 )
 
 
+#: Actions that AWS does not let a policy scope to a resource (the Service Authorization
+#: Reference lists no resource type for them), so `"Resource": "*"` is their only form.
+UNSCOPABLE_ACTIONS: frozenset[str] = frozenset(
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:GetSamplingStatisticSummaries",
+        "dynamodb:ListStreams",
+        "cloudwatch:PutMetricData",
+        "ec2:DescribeNetworkInterfaces",
+        "sts:GetCallerIdentity",
+        # CloudWatch Logs' log delivery (vended logs: Step Functions, Pipes, API Gateway logging)
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+)
+
+
 class PolicyParseError(ValueError):
     """A policy document that is not IAM JSON."""
 
@@ -61,7 +87,9 @@ def resource_matches(pattern: str, arn: str) -> bool:
 
 
 def is_unscoped_resource(resource: str) -> bool:
-    """`*`, or an ARN naming every resource of a type (`table/*`) or any account."""
+    """`*`, or an ARN naming every resource of a type (`table/*`) or any account. An S3
+    ARN's resource part starts with the bucket name, so `arn:aws:s3:::backup/*` (the
+    objects of one bucket) is scoped, `arn:aws:s3:::*` or `arn:aws:s3:::back*/x` is not."""
     if resource == "*":
         return True
     parts = resource.split(":", 5)
@@ -69,6 +97,8 @@ def is_unscoped_resource(resource: str) -> bool:
         return False
     if "*" in parts[4]:
         return True
+    if parts[2] == "s3":
+        return any(c in parts[5].split("/", 1)[0] for c in "*?")
     return re.fullmatch(r"\*|[A-Za-z0-9_.-]+[/:]\*", parts[5]) is not None
 
 

@@ -2,15 +2,17 @@
 
 The rules live in one module per concern (`_rules_iam`, `_rules_tables`, `_rules_events`,
 `_rules_queues`, `_rules_logs`, `_rules_api`, `_rules_kms`, `_rules_cognito`,
-`_rules_observability`), each reading the stack through the shared `StackView`; this module
-assembles them into `DEFAULT_RULES`, in report order. No rule module imports another.
+`_rules_observability`, `_rules_s3`, `_rules_firehose`, `_rules_sfn`, `_rules_scheduler`), each
+reading the stack through the shared `StackView`; this module assembles them into
+`DEFAULT_RULES`, in report order, and the whole-system rules of `_rules_system` into
+`SYSTEM_RULES`. No rule module imports another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ._policy_core import Exemption, PolicyReport, Rule, run_rules
+from ._policy_core import Exemption, PolicyReport, Rule, SystemRule, run_rules, run_system_rules
 from ._rules_api import (
     PUBLIC_ROUTES,
     PermissionsScopedBySource,
@@ -33,6 +35,12 @@ from ._rules_events import (
     MappingsHandleFailures,
     PublisherLimitedToItsSource,
     TargetsHandleFailures,
+)
+from ._rules_firehose import (
+    DeliveryStreamRolesScoped,
+    DeliveryStreamsEncrypted,
+    DeliveryStreamsKeepFailures,
+    DeliveryStreamsLogged,
 )
 from ._rules_iam import (
     TRUSTED_MANAGED_POLICIES,
@@ -60,6 +68,35 @@ from ._rules_observability import (
 from ._rules_queues import (
     QueuesEncrypted,
     QueuesRequireTls,
+)
+from ._rules_s3 import (
+    BucketOwnerEnforced,
+    BucketsAccessLogged,
+    BucketsBlockPublicAccess,
+    BucketsEncrypted,
+    BucketsHaveLifecycle,
+    BucketsRequireTls,
+    BucketsVersioned,
+    DataBucketsRetained,
+)
+from ._rules_scheduler import (
+    START_ACTIONS,
+    CronSchedulesZoned,
+    ScheduleRolesScoped,
+    SchedulesHandleFailures,
+)
+from ._rules_sfn import (
+    WORKFLOW_FAILURE_METRICS,
+    StateMachineFailureAlarms,
+    StateMachineRolesScoped,
+    StateMachinesLogged,
+    StateMachinesTraced,
+)
+from ._rules_system import (
+    STREAM_RETENTION_SECONDS,
+    FailuresCaught,
+    StreamConsumersWithinRetention,
+    StreamReadersLimited,
 )
 from ._rules_tables import (
     EVENTS_TABLE_FORBIDDEN_ACTIONS,
@@ -102,6 +139,32 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     FunctionErrorAlarms(),
     DeadLetterQueueAlarms(),
     StreamIteratorAgeAlarms(),
+    BucketsVersioned(),
+    BucketsEncrypted(),
+    BucketsBlockPublicAccess(),
+    BucketsRequireTls(),
+    BucketsAccessLogged(),
+    BucketsHaveLifecycle(),
+    DataBucketsRetained(),
+    BucketOwnerEnforced(),
+    DeliveryStreamsEncrypted(),
+    DeliveryStreamsKeepFailures(),
+    DeliveryStreamsLogged(),
+    DeliveryStreamRolesScoped(),
+    StateMachinesLogged(),
+    StateMachinesTraced(),
+    StateMachineFailureAlarms(),
+    StateMachineRolesScoped(),
+    SchedulesHandleFailures(),
+    ScheduleRolesScoped(),
+    CronSchedulesZoned(),
+)
+
+#: The whole-system rules `check_system` runs by default, in report order.
+SYSTEM_RULES: tuple[SystemRule, ...] = (
+    StreamReadersLimited(),
+    StreamConsumersWithinRetention(),
+    FailuresCaught(),
 )
 
 
@@ -110,8 +173,50 @@ def check_stack(stack: RecordedStack, rules: Sequence[Rule] | None = None, exemp
     return run_rules(stack, DEFAULT_RULES if rules is None else rules, exemptions)
 
 
+def check_system(
+    stacks: Sequence[RecordedStack], rules: Sequence[SystemRule] | None = None, exemptions: Iterable[Exemption] = ()
+) -> PolicyReport:
+    """Run whole-system `rules` (default: `SYSTEM_RULES`) over every program of a system at
+    once, e.g. `[platform, service_a, service_b]` recorded with `run_program`, and apply
+    `exemptions` (`Exemption(..., program="project/stack")` to name one program's resource).
+
+    Programs match each other's resources by the values they recorded: record the platform
+    first and pass its `outputs` as the services' `stack_references`, so that the ARNs a
+    service reads are the ones the platform's resources have. The report names each
+    violation's program. It does not run the per-stack rules: run `check_stack` on each
+    program as well."""
+    return run_system_rules(stacks, SYSTEM_RULES if rules is None else rules, exemptions)
+
+
 __all__ = [
     "check_stack",
+    "check_system",
+    "BucketOwnerEnforced",
+    "BucketsAccessLogged",
+    "BucketsBlockPublicAccess",
+    "BucketsEncrypted",
+    "BucketsHaveLifecycle",
+    "BucketsRequireTls",
+    "BucketsVersioned",
+    "CronSchedulesZoned",
+    "DataBucketsRetained",
+    "DeliveryStreamRolesScoped",
+    "DeliveryStreamsEncrypted",
+    "DeliveryStreamsKeepFailures",
+    "DeliveryStreamsLogged",
+    "FailuresCaught",
+    "START_ACTIONS",
+    "STREAM_RETENTION_SECONDS",
+    "SYSTEM_RULES",
+    "ScheduleRolesScoped",
+    "SchedulesHandleFailures",
+    "StateMachineFailureAlarms",
+    "StateMachineRolesScoped",
+    "StateMachinesLogged",
+    "StateMachinesTraced",
+    "StreamConsumersWithinRetention",
+    "StreamReadersLimited",
+    "WORKFLOW_FAILURE_METRICS",
     "COGNITO_STANDARD_ATTRIBUTES",
     "ClientsCannotWriteIdentity",
     "CustomerManagedKeys",

@@ -19,6 +19,10 @@ from .stack_model import (  # noqa: F401 - the types the rules use, re-exported 
     ALARM,
     API,
     AUTHORIZER,
+    BUCKET,
+    BUCKET_POLICY,
+    BUCKET_V2,
+    DELIVERY_STREAM,
     EVENT_INVOKE_CONFIG,
     FUNCTION,
     INSTANCE_PROFILE,
@@ -36,10 +40,13 @@ from .stack_model import (  # noqa: F401 - the types the rules use, re-exported 
     ROLE_POLICY,
     ROLE_POLICY_ATTACHMENT,
     ROUTE,
+    SCHEDULE,
     STAGE,
+    STATE_MACHINE,
     TABLE,
     TABLE_POLICY,
     TARGET,
+    TOPIC,
     USER_POOL,
     USER_POOL_CLIENT,
     StackModel,
@@ -65,7 +72,9 @@ RESOURCE_POLICY_INPUTS: tuple[tuple[str, str], ...] = (
     ("aws:sns/topicPolicy:TopicPolicy", "policy"),
     ("aws:sns/topic:Topic", "policy"),
     ("aws:kms/key:Key", "policy"),
-    ("aws:s3/bucketPolicy:BucketPolicy", "policy"),
+    (BUCKET_POLICY, "policy"),
+    (BUCKET, "policy"),
+    (BUCKET_V2, "policy"),
     ("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "policyDocument"),
     ("aws:secretsmanager/secretPolicy:SecretPolicy", "policy"),
     ("aws:ecr/repositoryPolicy:RepositoryPolicy", "policy"),
@@ -101,6 +110,15 @@ def _number(value: Any) -> float | None:
 def _arn_service(arn: Any) -> str:
     parts = arn.split(":") if isinstance(arn, str) else []
     return parts[2] if len(parts) > 2 and parts[0] == "arn" else ""
+
+
+def _dicts_with(value: Any, key: str) -> list[dict[str, Any]]:
+    """Every dict with `key` nested in `value` (lists and dicts), outermost first."""
+    if isinstance(value, dict):
+        return ([value] if key in value else []) + [d for v in value.values() for d in _dicts_with(v, key)]
+    if isinstance(value, list):
+        return [d for v in value for d in _dicts_with(v, key)]
+    return []
 
 
 T = TypeVar("T")
@@ -308,6 +326,8 @@ class StackView(StackModel):
             refs.append((f, get(f.inputs, "deadLetterConfig", "targetArn")))
         for c in self.of_type(EVENT_INVOKE_CONFIG):
             refs.append((c, get(c.inputs, "destinationConfig", "onFailure", "destination")))
+        for s in self.of_type(SCHEDULE):
+            refs.append((s, get(s.inputs, "target", "deadLetterConfig", "arn")))
         for q in self.of_type(QUEUE):
             refs.append((q, get(self.redrive_policy(q), "deadLetterTargetArn")))
         out: list[tuple[RecordedResource, RecordedResource]] = []
@@ -348,3 +368,175 @@ class StackView(StackModel):
     def alarms_on(self, namespace: str, metric: str | None, dimension: str, value: str) -> list[RecordedResource]:
         """Alarms watching `metric` (None: any metric) in `namespace` for the dimension `dimension=value`."""
         return self._alarms_by_dimension.get((namespace, metric, dimension, value), [])
+
+    # -- S3 buckets ----------------------------------------------------------------------------
+
+    @cached_property
+    def buckets(self) -> list[RecordedResource]:
+        """Every general-purpose bucket: `s3.Bucket` and the older `s3.BucketV2`."""
+        return self.of_type(BUCKET) + self.of_type(BUCKET_V2)
+
+    def bucket_of(self, reference: Any) -> RecordedResource | None:
+        """The bucket a `bucket` input (its name, the bucket's id) or an ARN points at."""
+        return self.find(BUCKET, reference) or self.find(BUCKET_V2, reference)
+
+    def bucket_settings(self, kind: str) -> dict[str, list[RecordedResource]]:
+        """Bucket URN -> the separate settings resources of `kind` on it (`"bucketVersioning"`
+        reads both `aws:s3/bucketVersioning:BucketVersioning` and its `...V2` alias type).
+        Indexed once per kind."""
+        cache: dict[str, dict[str, list[RecordedResource]]] = self.__dict__.setdefault("_bucket_settings", {})
+        if kind not in cache:
+            cache[kind] = self._index_bucket_settings(kind)
+        return cache[kind]
+
+    def _index_bucket_settings(self, kind: str) -> dict[str, list[RecordedResource]]:
+        name = kind[0].upper() + kind[1:]
+        out: dict[str, list[RecordedResource]] = {}
+        for type_ in (f"aws:s3/{kind}:{name}", f"aws:s3/{kind}V2:{name}V2"):
+            for r in self.of_type(type_):
+                bucket = self.bucket_of(r.inputs.get("bucket"))
+                if bucket is not None:
+                    out.setdefault(bucket.urn, []).append(r)
+        return out
+
+    @cached_property
+    def access_logging(self) -> dict[str, list[Any]]:
+        """Bucket URN -> the target buckets (as referenced) it writes server access logs to:
+        `BucketLogging` resources and the inline `logging` (Bucket) / `loggings` (BucketV2)."""
+        out: dict[str, list[Any]] = {}
+        for urn, settings in self.bucket_settings("bucketLogging").items():
+            out.setdefault(urn, []).extend(r.inputs.get("targetBucket") for r in settings)
+        for b in self.buckets:
+            inline = [b.inputs.get("logging")] + list(b.inputs.get("loggings") or [])
+            out.setdefault(b.urn, []).extend(get(i, "targetBucket") for i in inline if get(i, "targetBucket"))
+        return {urn: targets for urn, targets in out.items() if targets}
+
+    @cached_property
+    def access_log_targets(self) -> set[str]:
+        """URNs of the buckets that receive another bucket's server access logs."""
+        return {
+            t.urn
+            for source, targets in self.access_logging.items()
+            for ref in targets
+            if (t := self.bucket_of(ref)) is not None and t.urn != source
+        }
+
+    def holds_data(self, bucket: RecordedResource) -> bool:
+        """A bucket holds data unless it is (only) an access-log target."""
+        return bucket.urn not in self.access_log_targets
+
+    def bucket_policies(self, bucket: RecordedResource) -> list[Document]:
+        """The documents of the bucket's `BucketPolicy` resources and of its inline `policy`."""
+        policies = self.bucket_settings("bucketPolicy").get(bucket.urn, [])
+        return [d for p in policies for d in self.documents_of(p)] + self.documents_of(bucket)
+
+    def bucket_encryption(self, bucket: RecordedResource) -> list[dict[str, Any]]:
+        """The bucket's default encryption settings (each a dict with `sseAlgorithm` and maybe
+        `kmsMasterKeyId`): from `BucketServerSideEncryptionConfiguration(V2)` resources and the
+        bucket's own (deprecated) inline setting, whichever shape it has."""
+        configs: list[Any] = [
+            r.inputs.get("rules") for r in self.bucket_settings("bucketServerSideEncryptionConfiguration").get(bucket.urn, [])
+        ]
+        configs += [bucket.inputs.get("serverSideEncryptionConfiguration"), bucket.inputs.get("serverSideEncryptionConfigurations")]
+        return [d for c in configs for d in _dicts_with(c, "sseAlgorithm")]
+
+    # -- roles of services other than Lambda ------------------------------------------------------
+
+    def allow_statements(self, role: RecordedResource) -> list[tuple[Document, Statement]]:
+        """The Allow statements of every identity document that applies to `role`."""
+        return [(d, s) for d, s in self.role_statements(role) if s.allow]
+
+    def log_group_of_arn(self, arn: Any) -> RecordedResource | None:
+        """The log group a log-group ARN (also `<arn>:*`, as Step Functions takes it) names."""
+        if not isinstance(arn, str):
+            return None
+        return self.find(LOG_GROUP, arn) or self.find(LOG_GROUP, arn.removesuffix(":*"))
+
+
+KINESIS_STREAM = "aws:kinesis/stream:Stream"
+
+
+def program_of(stack: Any) -> str:
+    """`project/stack`, how reports and exemptions name a program."""
+    return f"{stack.project}/{stack.stack}"
+
+
+@dataclass(frozen=True)
+class StreamReader:
+    """A Lambda event source mapping or a Pipe reading a DynamoDB or Kinesis stream."""
+
+    view: StackView
+    reader: RecordedResource
+    stream_arn: str
+    #: The reader's bounds: (maximum record age, maximum retry attempts), as declared.
+    max_age: Any
+    retries: Any
+
+    @property
+    def program(self) -> str:
+        return program_of(self.view.stack)
+
+    @property
+    def label(self) -> str:
+        return f"{self.reader.name} ({self.program})"
+
+
+class SystemView:
+    """Every program of a system (e.g. a platform stack and service stacks), each through its
+    shared `StackView`, with lookups across them. Programs refer to each other's resources by
+    the values they exported and read through stack references (ARNs, names), so a value is
+    resolved first in the program that holds it, then in the others; values are compared as
+    recorded (see docs/policy.md, "Whole-system rules", for what that can and cannot match)."""
+
+    def __init__(self, stacks: Iterable[Any]) -> None:
+        self.stacks = tuple(stacks)
+        self.views = tuple(StackView.of(s) for s in self.stacks)
+
+    def find(self, type_: str, reference: Any, home: StackView | None = None) -> tuple[StackView, RecordedResource] | None:
+        """The resource of `type_` that `reference` names: in `home` if it declares one, else in
+        the one other program that does (None if none does, or several do: fake ARNs may collide)."""
+        if home is not None and (found := home.find(type_, reference)) is not None:
+            return home, found
+        hits = [(v, r) for v in self.views if v is not home and (r := v.find(type_, reference)) is not None]
+        return hits[0] if len(hits) == 1 else None
+
+    def declares(self, types: Iterable[str], reference: Any, home: StackView | None = None) -> tuple[StackView, RecordedResource] | None:
+        """`find` over several types (a destination may be a queue, a topic or a bucket)."""
+        for type_ in types:
+            if (found := self.find(type_, reference, home)) is not None:
+                return found
+        return None
+
+    def table_of_stream(self, stream_arn: Any, home: StackView) -> tuple[StackView, RecordedResource] | None:
+        """The table (and its program) whose stream ARN is `stream_arn`."""
+        if (table := home.table_of_stream(stream_arn)) is not None:
+            return home, table
+        hits = [(v, t) for v in self.views if v is not home and (t := v.table_of_stream(stream_arn)) is not None]
+        return hits[0] if len(hits) == 1 else None
+
+    @cached_property
+    def stream_readers(self) -> list[StreamReader]:
+        """Every enabled mapping and pipe whose source is a DynamoDB or Kinesis stream, in every program."""
+        out = []
+        for view in self.views:
+            for m in view.of_type(MAPPING):
+                arn = m.inputs.get("eventSourceArn")
+                if _arn_service(arn) in STREAM_SERVICES and m.inputs.get("enabled") is not False:
+                    out.append(StreamReader(view, m, arn, m.inputs.get("maximumRecordAgeInSeconds"), m.inputs.get("maximumRetryAttempts")))
+            for p in view.of_type(PIPE):
+                arn = p.inputs.get("source")
+                if _arn_service(arn) in STREAM_SERVICES and p.inputs.get("desiredState") != "STOPPED":
+                    sources = get(p.inputs, "sourceParameters") or {}
+                    params = sources.get("dynamodbStreamParameters") or sources.get("kinesisStreamParameters") or {}
+                    out.append(StreamReader(view, p, arn, params.get("maximumRecordAgeInSeconds"), params.get("maximumRetryAttempts")))
+        return out
+
+    def stream_key(self, reader: StreamReader) -> tuple[str, ...]:
+        """What identifies the stream a reader reads across programs: its table (program and
+        URN) when a program of the system declares it, else the ARN as recorded."""
+        found = self.table_of_stream(reader.stream_arn, reader.view)
+        return ("table", program_of(found[0].stack), found[1].urn) if found else ("arn", reader.stream_arn)
+
+    def alarms_on(self, namespace: str, metric: str | None, dimension: str, value: str) -> list[RecordedResource]:
+        """`StackView.alarms_on` over every program (an alarm may live in another stack)."""
+        return [a for v in self.views for a in v.alarms_on(namespace, metric, dimension, value)]

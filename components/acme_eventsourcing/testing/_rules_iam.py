@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ._policy_core import Violation
-from ._policy_iam import is_unscoped_resource
+from ._policy_iam import UNSCOPABLE_ACTIONS, is_unscoped_resource
 from ._policy_view import (
     FUNCTION,
     MANAGED_POLICY,
@@ -19,23 +19,6 @@ from ._policy_view import (
     StackView,
 )
 from .harness import RecordedStack
-
-#: Actions that AWS does not let a policy scope to a resource (the Service Authorization
-#: Reference lists no resource type for them), so `"Resource": "*"` is their only form.
-UNSCOPABLE_ACTIONS: frozenset[str] = frozenset(
-    {
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-        "xray:GetSamplingRules",
-        "xray:GetSamplingTargets",
-        "xray:GetSamplingStatisticSummaries",
-        "dynamodb:ListStreams",
-        "cloudwatch:PutMetricData",
-        "ec2:DescribeNetworkInterfaces",
-        "sts:GetCallerIdentity",
-    }
-)
-
 
 #: AWS managed policies accepted without reading them (their documents are not in the
 #: stack): narrow, service-maintained policies with nothing to scope.

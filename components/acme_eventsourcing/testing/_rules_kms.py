@@ -70,8 +70,8 @@ class KeysManagedAndRotated:
     rationale: ClassVar[str] = (
         "A key must rotate (enable_key_rotation), have an explicit policy whose Allow to the account root "
         "(arn:...:iam::<account>:root) includes kms:PutKeyPolicy and kms:ScheduleKeyDeletion, so the key "
-        "can never become unmanageable; a key encrypting a retained table must be protected and retained "
-        "too (retain_on_delete), since deleting it makes the table unreadable."
+        "can never become unmanageable; a key encrypting a retained table or bucket must be protected and "
+        "retained too (retain_on_delete), since deleting it makes the data unreadable."
     )
 
     def checked(self, stack: RecordedStack) -> int:
@@ -81,10 +81,14 @@ class KeysManagedAndRotated:
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView.of(stack)
         policies = {d.source.urn: d for d in view.resource_documents if d.source.type == KMS_KEY}
-        retained_by_key: dict[Any, list[str]] = {}  # key reference -> the retained tables it encrypts
+        retained_by_key: dict[Any, list[str]] = {}  # key reference -> the retained tables and buckets it encrypts
         for t in view.of_type(TABLE):
             if t.options.get("retain_on_delete") is True:
                 retained_by_key.setdefault(get(t.inputs, "serverSideEncryption", "kmsKeyArn"), []).append(t.name)
+        for b in view.buckets:
+            if b.options.get("retain_on_delete") is True:
+                for key_ref in {e.get("kmsMasterKeyId") for e in view.bucket_encryption(b)} - {None}:
+                    retained_by_key.setdefault(key_ref, []).append(b.name)
         out = []
         for key in view.of_type(KMS_KEY):
             problems = []
@@ -104,7 +108,7 @@ class KeysManagedAndRotated:
             arns = {key.state.get("arn"), key.id, key.state.get("keyId")} - {None, ""}
             retained = [name for ref in arns for name in retained_by_key.get(ref, [])]
             if retained and not (key.options.get("retain_on_delete") is True and key.options.get("protect") is True):
-                problems.append(f"encrypts retained tables {sorted(retained)} but is not itself protected and retain_on_delete")
+                problems.append(f"encrypts retained tables or buckets {sorted(retained)} but is not itself protected and retain_on_delete")
             if problems:
                 out.append(Violation.of(self.id, key, "; ".join(problems)))
         return out

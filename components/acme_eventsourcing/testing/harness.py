@@ -197,7 +197,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "aws:scheduler/schedule:Schedule":
             group = inputs.get("groupName") or "default"
             state.update(name=phys, groupName=group, arn=f"arn:aws:scheduler:{region}:{acct}:schedule/{group}/{phys}")
-        elif typ == "aws:s3/bucket:Bucket":
+        elif typ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
             bucket = (inputs.get("bucket") or phys).lower()  # S3 bucket names are lower case
             rid = bucket
             state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", bucketDomainName=f"{bucket}.s3.amazonaws.com", region=region)

@@ -13,11 +13,30 @@ Record a program with `record` or `run_program`, then check it::
 it, change a rule's parameters with `replace_rules(DEFAULT_RULES, RoutesAuthorized(
 public_routes=...))`, or add your own: any object with `id`, `title`, `rationale` and
 `check(stack) -> list[Violation]` is a rule.
+
+Whole-system rules (`SYSTEM_RULES`: stream readers, stream retention, failure paths) look
+at several programs at once, e.g. the platform stack and the service stacks::
+
+    platform = run_program("platform/__main__.py", "prod")
+    service = run_program("__main__.py", "prod", stack_references={"acme/platform/prod": platform.outputs})
+    report = check_system([platform, service])
+    assert report.ok, report.render()
 """
 
 from __future__ import annotations
 
-from ._policy_core import UNUSED_EXEMPTION, Exemption, PolicyReport, Rule, RuleResult, Violation, replace_rules, run_rules
+from ._policy_core import (
+    UNUSED_EXEMPTION,
+    Exemption,
+    PolicyReport,
+    Rule,
+    RuleResult,
+    SystemRule,
+    Violation,
+    replace_rules,
+    run_rules,
+    run_system_rules,
+)
 from ._policy_iam import Statement, action_matches, parse_document, resource_matches
 from ._policy_rules import (
     COGNITO_STANDARD_ATTRIBUTES,
@@ -26,13 +45,31 @@ from ._policy_rules import (
     FEDERATED_AUTH_FLOWS,
     IDENTITY_CLAIM_VARIABLE,
     PUBLIC_ROUTES,
+    START_ACTIONS,
+    STREAM_RETENTION_SECONDS,
+    SYSTEM_RULES,
     TRUSTED_MANAGED_POLICIES,
     UNSCOPABLE_ACTIONS,
+    WORKFLOW_FAILURE_METRICS,
+    BucketOwnerEnforced,
+    BucketsAccessLogged,
+    BucketsBlockPublicAccess,
+    BucketsEncrypted,
+    BucketsHaveLifecycle,
+    BucketsRequireTls,
+    BucketsVersioned,
     ClientsCannotWriteIdentity,
+    CronSchedulesZoned,
     CustomerManagedKeys,
+    DataBucketsRetained,
     DeadLetterQueueAlarms,
+    DeliveryStreamRolesScoped,
+    DeliveryStreamsEncrypted,
+    DeliveryStreamsKeepFailures,
+    DeliveryStreamsLogged,
     EventsTableAppendOnly,
     EventsTableDurable,
+    FailuresCaught,
     FederatedPoolsHaveNoPasswords,
     FunctionErrorAlarms,
     FunctionsConfigured,
@@ -55,15 +92,54 @@ from ._policy_rules import (
     QueuesRequireTls,
     RedirectUrlsSecure,
     RoutesAuthorized,
+    ScheduleRolesScoped,
+    SchedulesHandleFailures,
     StagesThrottledAndLogged,
+    StateMachineFailureAlarms,
+    StateMachineRolesScoped,
+    StateMachinesLogged,
+    StateMachinesTraced,
+    StreamConsumersWithinRetention,
     StreamIteratorAgeAlarms,
+    StreamReadersLimited,
     TablesEncrypted,
     TargetsHandleFailures,
     check_stack,
+    check_system,
 )
-from ._policy_view import EVENT_STORE_TAG, StackView
+from ._policy_view import EVENT_STORE_TAG, StackView, SystemView
 
 __all__ = [
+    "BucketOwnerEnforced",
+    "BucketsAccessLogged",
+    "BucketsBlockPublicAccess",
+    "BucketsEncrypted",
+    "BucketsHaveLifecycle",
+    "BucketsRequireTls",
+    "BucketsVersioned",
+    "CronSchedulesZoned",
+    "DataBucketsRetained",
+    "DeliveryStreamRolesScoped",
+    "DeliveryStreamsEncrypted",
+    "DeliveryStreamsKeepFailures",
+    "DeliveryStreamsLogged",
+    "FailuresCaught",
+    "START_ACTIONS",
+    "STREAM_RETENTION_SECONDS",
+    "SYSTEM_RULES",
+    "ScheduleRolesScoped",
+    "SchedulesHandleFailures",
+    "StateMachineFailureAlarms",
+    "StateMachineRolesScoped",
+    "StateMachinesLogged",
+    "StateMachinesTraced",
+    "StreamConsumersWithinRetention",
+    "StreamReadersLimited",
+    "WORKFLOW_FAILURE_METRICS",
+    "check_system",
+    "SystemRule",
+    "SystemView",
+    "run_system_rules",
     "COGNITO_STANDARD_ATTRIBUTES",
     "DEFAULT_RULES",
     "EVENTS_TABLE_FORBIDDEN_ACTIONS",

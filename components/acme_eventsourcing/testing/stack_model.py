@@ -63,6 +63,13 @@ INSTANCE_PROFILE = "aws:iam/instanceProfile:InstanceProfile"
 KMS_KEY = "aws:kms/key:Key"
 USER_POOL = "aws:cognito/userPool:UserPool"
 USER_POOL_CLIENT = "aws:cognito/userPoolClient:UserPoolClient"
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+DELIVERY_STREAM = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+TOPIC = "aws:sns/topic:Topic"
 
 #: The state and input fields a resource can be referenced by.
 REFERENCE_FIELDS: tuple[str, ...] = ("arn", "name", "id", "url", "qualifiedArn")
@@ -70,7 +77,7 @@ REFERENCE_FIELDS: tuple[str, ...] = ("arn", "name", "id", "url", "qualifiedArn")
 #: An API Gateway integration URI for a Lambda function: `.../functions/<function ARN>/invocations`.
 INVOKE_ARN = re.compile(r"^arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(?P<arn>.+)/invocations$")
 
-_ACTIVE: ContextVar[StackModel | None] = ContextVar("acme_eventsourcing_active_stack_model", default=None)
+_ACTIVE: ContextVar[tuple[StackModel, ...]] = ContextVar("acme_eventsourcing_active_stack_models", default=())
 M = TypeVar("M", bound="StackModel")
 
 
@@ -110,16 +117,17 @@ class StackModel:
     @classmethod
     def of(cls: type[M], stack: RecordedStack) -> M:
         """The model shared while `shared(stack)` is active (e.g. during one `check_stack`, so
-        that every rule reuses one set of indexes), else a new one."""
-        active = _ACTIVE.get()
-        if isinstance(active, cls) and active.stack is stack:
-            return active
+        that every rule reuses one set of indexes; `check_system` shares one per program), else a new one."""
+        for active in _ACTIVE.get():
+            if isinstance(active, cls) and active.stack is stack:
+                return active
         return cls(stack)
 
     @contextmanager
     def shared(self) -> Iterator[StackModel]:
-        """Make `of(self.stack)` return this model inside the `with` block."""
-        token = _ACTIVE.set(self)
+        """Make `of(self.stack)` return this model inside the `with` block (blocks nest: the
+        models of enclosing blocks stay shared too)."""
+        token = _ACTIVE.set((self, *_ACTIVE.get()))
         try:
             yield self
         finally:

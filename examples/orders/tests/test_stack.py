@@ -6,7 +6,7 @@ import json
 
 import pytest
 from acme_eventsourcing.testing import run_program
-from acme_eventsourcing.testing.policy import check_stack
+from acme_eventsourcing.testing.policy import check_stack, check_system
 from acme_eventsourcing.testing.pulumi_project import check_project_dir
 from conftest import PROJECT
 
@@ -27,6 +27,12 @@ def test_prod_uses_the_platform_bus_and_creates_none():
 
 def test_the_stack_passes_every_policy_rule(stack):
     report = check_stack(stack)
+    assert report.ok, report.render()
+
+
+def test_the_stack_passes_the_whole_system_rules(stack):
+    """Stream readers, their bounds and every failure path; the platform's bus is only read."""
+    report = check_system([stack])
     assert report.ok, report.render()
 
 
