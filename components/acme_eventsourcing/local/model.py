@@ -86,6 +86,7 @@ NOT_EMULATED_REASONS: Mapping[str, str] = {
     "aws:cloudwatch/logDelivery:LogDelivery": "bus logging is not emulated",
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "log resource policies are not enforced",
     "aws:sns/topic:Topic": "alarm topics are not emulated",
+    "aws:sns/topicPolicy:TopicPolicy": "alarm topics are not emulated (nor their policies enforced)",
 }
 
 #: Declared settings the local stack reads but does not emulate (shown at start-up).
