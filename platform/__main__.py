@@ -5,17 +5,20 @@ service's `pulumi destroy` never touches it):
 
 - the `SharedEventBus` with its archive (`archive_retention_days`) and the cross-account
   bus policy (`allowed_account_ids` / `allowed_organization_id`);
+- the `EventBackup`: every event on the bus, through a rule and Firehose, in a retained,
+  versioned, encrypted S3 bucket (the copy that survives the loss of the archive); its
+  alarms notify the alarm topic;
 - the `AlarmTopic`: the encrypted SNS topic CloudWatch alarms of this account publish to;
   the service stacks add it to their `alarm_actions`.
 
 A service stack references this one (`leave:bus_stack: acme/platform/<stack>`) and reads
-the outputs exported below; it creates neither the bus nor its archive.
+the outputs exported below; it creates neither the bus, nor its archive, nor the backup.
 """
 
 from __future__ import annotations
 
 import pulumi
-from acme_eventsourcing import AlarmTopic, AlarmTopicArgs, SharedEventBus, SharedEventBusArgs
+from acme_eventsourcing import AlarmTopic, AlarmTopicArgs, EventBackup, EventBackupArgs, SharedEventBus, SharedEventBusArgs
 
 config = pulumi.Config()
 
@@ -34,6 +37,7 @@ bus = SharedEventBus(
     ),
 )
 assert bus.archive is not None  # a created bus always has its archive
+backup = EventBackup("platform-backup", EventBackupArgs(bus=bus.ref, alarm_actions=(alarms.topic_arn,), tags=tags))
 
 # What the service stacks read through a StackReference (output names are the contract).
 pulumi.export("bus_name", bus.bus_name)
@@ -41,3 +45,6 @@ pulumi.export("bus_arn", bus.bus_arn)
 pulumi.export("archive_name", bus.archive.name)
 pulumi.export("archive_arn", bus.archive.arn)
 pulumi.export("alarm_topic_arn", alarms.topic_arn)
+pulumi.export("backup_bucket_name", backup.bucket_name)
+pulumi.export("backup_bucket_arn", backup.bucket_arn)
+pulumi.export("backup_delivery_stream_name", backup.delivery_stream_name)

@@ -3,8 +3,8 @@
 `LocalStack.from_programs([platform, service], stack)` evaluates them in order; the service's
 StackReference to the platform (`leave:bus_stack: acme/platform/dev`) reads the platform's
 real recorded outputs, so the leave rules sit on the bus the platform created on moto, next
-to the platform's archive. A reference to an output the platform does not export is an
-error, not a fake."""
+to the platform's archive and the backup rule that copies every event to its bucket. A
+reference to an output the platform does not export is an error, not a fake."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from acme_eventsourcing.local.program import ProgramError, evaluate_programs, me
 from local import PROGRAMS, ROOT
 
 
-def test_the_platform_runs_first_and_leave_uses_its_bus_archive_and_alarm_topic(tmp_path: Path) -> None:
+def test_the_platform_runs_first_and_leave_uses_its_bus_archive_backup_and_alarm_topic(tmp_path: Path) -> None:
     lines: list[str] = []
     with LocalStack.from_programs(PROGRAMS, "dev", port=0, log=lines.append, state_dir=tmp_path) as stack:
         platform, leave = stack.evaluated
@@ -39,6 +39,10 @@ def test_the_platform_runs_first_and_leave_uses_its_bus_archive_and_alarm_topic(
         assert ana.post("/locations", {"name": "Belgrade"}).status == 201
         stack.settle()
         assert stack.invocations_of("audit-projector"), "the event went through the platform's bus to a projection"
+        # ... and through the platform's backup rule and Firehose into its bucket
+        listed = stack.clients("s3").list_objects_v2(Bucket=platform.recorded.outputs["backup_bucket_name"], Prefix="events/")
+        keys = [o["Key"] for o in listed.get("Contents", [])]
+        assert keys and all(k.startswith("events/source=acme.leave/year=") for k in keys), keys
     banner = "\n".join(lines)
     assert re.search(r"^  programs   platform \(\S+\), then leave \(\S+\): later ones read earlier ones' outputs$", banner, re.M), banner
     assert "FAKE" not in banner
