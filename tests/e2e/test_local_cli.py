@@ -52,6 +52,8 @@ def test_plan_runs_the_platform_then_leave_and_leave_reads_the_platform_outputs(
     assert out.index("Plan for stack 'prod' of project 'platform'") < out.index("Plan for stack 'prod' of project 'leave'")
     assert "Policy report for stack platform/prod" in out and "Policy report for stack leave/prod" in out
     assert "FAKE" not in out  # acme/platform/prod is the platform program just evaluated
+    for name in ("bus_name", "bus_arn", "alarm_topic_arn"):
+        assert f"stack reference output: acme/platform/prod -> {name} read from the program 'platform' evaluated before" in out
 
 
 def test_plan_of_a_stack_that_references_another_labels_the_fake_outputs() -> None:

@@ -77,6 +77,7 @@ def test_a_reference_reads_the_earlier_program_and_an_output_it_lacks_is_an_erro
     )
     first, second = evaluate_programs("dev", programs=[base, user])
     assert second.recorded.outputs == {"seen": "teal"} and second.fake_outputs == ()
+    assert second.read_outputs == (("acme/base/dev", "colour", "base"),) and first.read_outputs == ()
     merged = merge([first, second])
     assert merged.project == "user" and merged.outputs == {"colour": "teal", "seen": "teal"}
     assert [r.name for r in merged.resources if r.type == "pulumi:pulumi:StackReference"] == ["base"]

@@ -38,6 +38,8 @@ class Program:
     fake_outputs: tuple[tuple[str, str, Any], ...]  # (referenced stack, output name, fake value)
     #: The project directory the program was read from (None: not known, e.g. a test's edited stack).
     directory: Path | None = None
+    #: Stack-reference outputs read from an earlier program: (referenced stack, output name, program's project).
+    read_outputs: tuple[tuple[str, str, str], ...] = ()
 
 
 def stacks_of(project: str | os.PathLike[str]) -> list[str]:
@@ -84,7 +86,7 @@ def evaluate(
     not export is an error naming what it does export. Any other reference not in
     `stack_references` is faked (`Program.fake_outputs`)."""
     main = check_project(Path.cwd() if program is None else program, stack)
-    real: set[tuple[str, str]] = set()
+    real: dict[tuple[str, str], str] = {}  # (reference, output) -> the project that exported it
 
     def output(ref: str, name: str) -> Any:
         source = next((p.recorded for p in upstream if references(ref, p.recorded.project, p.recorded.stack)), None)
@@ -92,12 +94,13 @@ def evaluate(
             return fake_output(ref, name)
         if name not in source.outputs:
             raise ProgramError(f"{ref} is the program {source.project!r}, which exports no {name!r} (it exports {sorted(source.outputs)})")
-        real.add((ref, name))
+        real[(ref, name)] = source.project
         return source.outputs[name]
 
     recorded = run_program(main, stack, config_overrides=config_overrides, stack_references=stack_references, missing_stack_output=output)
     fakes = tuple(f for f in recorded.faked_outputs if (f[0], f[1]) not in real)
-    return Program(recorded=recorded, fake_outputs=fakes, directory=main.parent)
+    read = tuple((ref, name, project) for (ref, name), project in real.items())
+    return Program(recorded=recorded, fake_outputs=fakes, directory=main.parent, read_outputs=read)
 
 
 def references(ref: str, project: str, stack: str) -> bool:
