@@ -1,6 +1,8 @@
 """The leave stack: composition root only - read config, build components, export.
 
-- one `SharedEventBus` (created here, or with `bus_stack` wrapped from the stack that owns it);
+- one `SharedEventBus`: with `bus_stack` (dev and prod) wrapped from the platform stack that
+  owns it (`platform/`), whose alarm topic (`alarm_topic_arn`) every alarm also notifies;
+  without it, created here with its archive (a stack on its own);
 - the `leave` service (`acme.leave`): Events table, publisher, commands/queries API, and the
   balance, pending, calendar and audit projections;
 - the `notifications` context (`acme.notifications`), which only subscribes to leave events
@@ -64,6 +66,15 @@ def shared_bus() -> SharedEventBus:
     return SharedEventBus("shared-bus", SharedEventBusArgs(archive_retention_days=config.get_int("bus_archive_retention_days"), tags=tags))
 
 
+def alarm_actions(bus: SharedEventBus) -> tuple[pulumi.Input[str], ...]:
+    """The platform's alarm topic (read from the stack `bus_stack` names, through the one
+    StackReference the bus reads), then every topic of `alarm_actions`."""
+    configured = tuple(config.get_object("alarm_actions") or ())
+    if bus.stack_reference is None:  # this stack owns its bus: no platform, only what is configured
+        return configured
+    return (bus.stack_reference.require_output("alarm_topic_arn"), *configured)
+
+
 def jwt() -> JwtIssuerRef | None:
     issuer = config.get("jwt_issuer")
     if not issuer:
@@ -79,7 +90,7 @@ bus = shared_bus()
 #: What every component of both services shares.
 defaults = ServiceDefaults(
     log_retention_days=config.get_int("log_retention_days") or 30,
-    alarm_actions=tuple(config.get_object("alarm_actions") or ()),
+    alarm_actions=alarm_actions(bus),
     tags=tags,
 )
 

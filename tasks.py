@@ -5,7 +5,7 @@
     python3 tasks.py test      # set up, then run the whole test suite, then `example` (what CI runs)
     python3 tasks.py example   # build the wheel, run examples/* against it in a virtualenv of their own
                                # (--fresh: recreate that virtualenv; other arguments go to pytest)
-    python3 tasks.py plan      # set up, then the offline preview + policy report (dev)
+    python3 tasks.py plan      # set up, then the offline preview + policy report (dev: platform, then leave)
     python3 tasks.py up        # set up, then serve the local stack on 127.0.0.1 (until Ctrl-C / SIGTERM)
     python3 tasks.py token     # set up, then print a JWT the local stack accepts (--sub ana --groups admin)
     python3 tasks.py setup     # only set up

@@ -87,7 +87,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=9, help="fresh interpreters per import measurement")
     args = parser.parse_args()
-    stack = run_program(ROOT / "__main__.py", "dev")
+    stack = run_program(ROOT / "__main__.py", "dev", config_overrides={"leave:bus_stack": None})  # the functions alone: no platform
     print(f"{'function':32} {'handler':36} {'zip KB':>6} {'files':>5} {'cold ms':>7} {'cached ms':>9} {'bare ms':>7}  notes")
     worst_kb = worst_cold = worst_cached = worst_bare = 0.0
     for fn in sorted(stack.of_type("aws:lambda/function:Function"), key=lambda r: r.name):

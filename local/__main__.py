@@ -1,7 +1,8 @@
 """python -m local plan|up|token|demo - the project on this machine, no AWS account needed.
 
 `plan`, `up` and `token` are the packaged local stack's commands (`acme_eventsourcing.local`)
-with `--program` defaulting to this repository's root; `demo` plays the leave story.
+with `--program` defaulting to this repository's two programs, run in order: `platform/`,
+then the root (the leave program, reading the platform's outputs); `demo` plays the leave story.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
 def main(argv: list[str] | None = None) -> int:
     from acme_eventsourcing.local.cli import main as local_main
 
-    return local_main(argv, prog="python -m local", program=ROOT, make_stack=_make_stack, extend=_demo_command, description=__doc__)
+    return local_main(
+        argv, prog="python -m local", program=(ROOT / "platform", ROOT), make_stack=_make_stack, extend=_demo_command, description=__doc__
+    )
 
 
 def _make_stack(stack: str, **options: Any) -> Any:
     from .project import LocalStack
 
-    return LocalStack(stack, **options)
+    return LocalStack(stack, **options)  # the platform, then the leave program
 
 
 def _demo_command(sub: Any) -> Mapping[str, Any]:

@@ -116,7 +116,8 @@ def run(
         local.start()
         try:
             boot = time.perf_counter() - started
-            print(f"Local stack {stack!r} up in {boot:.1f} s: API {local.api_url} (invocation log: {log_path})", file=out)
+            programs = ", then ".join(p.recorded.project for p in local.evaluated)
+            print(f"Local stack {stack!r} ({programs}) up in {boot:.1f} s: API {local.api_url} (invocation log: {log_path})", file=out)
             story = Story(ApiClient(local.api_url, lambda sub, groups: local.token(sub, groups)), today=day)
             print(f"Playing the leave story (DESIGN.md section 3); today is {shown}\n", file=out)
             failure = None

@@ -4,8 +4,8 @@
 
 - the Pulumi components (this module's names): `EventSourcedService` and the child
   components it is made of, each usable alone (`EventPublisher`, `HttpApi`, `Projection`,
-  `Subscription`), `RetainedTable`, `SharedEventBus`, `Workflow` (Step Functions started
-  by schedules and bus events), `EventBackup` (every bus event to S3); the `ServiceDefaults` they share and
+  `Subscription`), `RetainedTable`, `SharedEventBus`, `AlarmTopic`, `Workflow` (Step Functions
+  started by schedules and bus events), `EventBackup` (every bus event to S3); the `ServiceDefaults` they share and
   the `...Ref` types of the create-or-use idiom (`refs`). Imported on first use, so
   `import acme_eventsourcing.runtime` in a Lambda function never loads pulumi;
 - `acme_eventsourcing.runtime`: the code that runs in Lambda (stdlib and boto3 only);
@@ -23,6 +23,10 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
     from ._iam import (
         UNSCOPED_ACTIONS,
         UNSCOPED_SID_PREFIX,
+    )
+    from .alarm_topic import (
+        AlarmTopic,
+        AlarmTopicArgs,
     )
     from .defaults import (
         DeliverySpec,
@@ -114,6 +118,8 @@ _HOMES: dict[str, str] = {
     "UNSCOPED_ACTIONS": "_iam",
     "UNSCOPED_SID_PREFIX": "_iam",
     "USER_POOL_IDENTITY_CLAIM": "http_api",
+    "AlarmTopic": "alarm_topic",
+    "AlarmTopicArgs": "alarm_topic",
     "ApiSpec": "http_api",
     "AttributeType": "retained_table",
     "BackupLifecycle": "event_backup",
@@ -173,6 +179,8 @@ __all__ = [
     "UNSCOPED_ACTIONS",
     "UNSCOPED_SID_PREFIX",
     "USER_POOL_IDENTITY_CLAIM",
+    "AlarmTopic",
+    "AlarmTopicArgs",
     "ApiSpec",
     "AttributeType",
     "BackupLifecycle",

@@ -119,8 +119,11 @@ class SharedEventBus(pulumi.ComponentResource):
     stack is only read, through the child StackReference `<name>-stack`), and any creation
     setting is a ValueError.
 
-    Children: `bus`, `archive`, `policy`, `log_group` (None when not created); `tags` go to
-    each that takes tags. Outputs: `bus_name`, `bus_arn`; `ref` is the bus as an
+    Children: `bus`, `archive`, `policy`, `log_group` (None when not created), and
+    `stack_reference` (the StackReference read for `existing.stack`, else None: read the
+    referenced stack's other outputs through it, e.g. the platform's alarm topic, rather than
+    declaring a second reference to the same stack); `tags` go to each that takes
+    tags. Outputs: `bus_name`, `bus_arn`; `ref` is the bus as an
     `EventBusRef`, for `EventSourcedService` and the child components.
     """
 

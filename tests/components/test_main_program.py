@@ -9,7 +9,7 @@ import pytest
 from acme_eventsourcing.testing import RecordedStack
 from leave import events
 from leave_api.api import ROUTES
-from stacks_under_test import PIPE_WITH_WEBHOOK, fake_references, recorded_stack
+from stacks_under_test import PIPE_WITH_WEBHOOK, STANDALONE, platform_stack, recorded_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"
@@ -43,16 +43,32 @@ def prod() -> RecordedStack:
     return recorded_stack("prod")
 
 
-def test_dev_owns_its_bus_and_user_pool(dev: RecordedStack) -> None:
+def test_dev_references_the_platform_dev_stack_and_owns_its_user_pool(dev: RecordedStack) -> None:
     counts = dev.counts()
     assert {k: counts.get(k, 0) for k in SERVICE_COUNTS} == SERVICE_COUNTS
-    assert counts["aws:cloudwatch/eventBus:EventBus"] == 1
-    assert dev.one("aws:cloudwatch/eventArchive:EventArchive", "shared-bus-archive").inputs["retentionDays"] == 30
+    assert "aws:cloudwatch/eventBus:EventBus" not in counts and "aws:cloudwatch/eventArchive:EventArchive" not in counts
+    assert dev.one("pulumi:pulumi:StackReference", "shared-bus-stack").id == "acme/platform/dev"
+    assert counts["pulumi:pulumi:StackReference"] == 1  # the bus and the alarm topic are read through one reference
     assert counts["aws:cognito/userPool:UserPool"] == 1
-    assert "pulumi:pulumi:StackReference" not in counts
     assert counts["aws:iam/role:Role"] == 8 and "aws:backup/plan:Plan" not in counts
-    bus = dev.one("aws:cloudwatch/eventBus:EventBus", "shared-bus")
-    assert {r.inputs["eventBusName"] for r in dev.of_type(RULE)} == {bus.state["name"]}
+    platform = platform_stack("dev")
+    assert {r.inputs["eventBusName"] for r in dev.of_type(RULE)} == {platform.outputs["bus_name"]}
+    alarms = dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert {tuple(a.inputs["alarmActions"]) for a in alarms} == {(platform.outputs["alarm_topic_arn"],)}
+
+
+def test_without_bus_stack_dev_creates_its_own_bus_and_archive() -> None:
+    alone = recorded_stack("dev", STANDALONE)
+    counts = alone.counts()
+    assert {k: counts.get(k, 0) for k in SERVICE_COUNTS} == SERVICE_COUNTS
+    assert counts["aws:cloudwatch/eventBus:EventBus"] == 1
+    assert alone.one("aws:cloudwatch/eventArchive:EventArchive", "shared-bus-archive").inputs["retentionDays"] == 30
+    assert "pulumi:pulumi:StackReference" not in counts
+    bus = alone.one("aws:cloudwatch/eventBus:EventBus", "shared-bus")
+    assert {r.inputs["eventBusName"] for r in alone.of_type(RULE)} == {bus.state["name"]}
+    assert alone.outputs["bus_arn"] == bus.state["arn"]
+    alarms = alone.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert alarms and all("alarmActions" not in a.inputs or a.inputs["alarmActions"] == [] for a in alarms)
 
 
 def test_prod_references_the_platform_bus_and_the_company_issuer(prod: RecordedStack) -> None:
@@ -64,22 +80,26 @@ def test_prod_references_the_platform_bus_and_the_company_issuer(prod: RecordedS
     assert counts["aws:iam/role:Role"] == 8 + 1  # functions + the Events table's backup role
     selection = prod.one("aws:backup/selection:Selection", "leave-events-backup-selection")
     assert selection.inputs["resources"] == [prod.one("aws:dynamodb/table:Table", "leave-events").state["arn"]]
-    assert {r.inputs["eventBusName"] for r in prod.of_type(RULE)} == {"platform-bus"}
-    assert prod.outputs["bus_arn"] == fake_references("prod")["acme/platform/prod"]["bus_arn"]
+    platform = platform_stack("prod")
+    assert prod.one("pulumi:pulumi:StackReference", "shared-bus-stack").id == "acme/platform/prod"
+    assert {r.inputs["eventBusName"] for r in prod.of_type(RULE)} == {platform.outputs["bus_name"]}
+    assert prod.outputs["bus_arn"] == platform.outputs["bus_arn"]
     jwt = prod.one("aws:apigatewayv2/authorizer:Authorizer", "leave-api-jwt").inputs["jwtConfiguration"]
     assert jwt == {
         "issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AcmeStaff",
         "audiences": ["4f2k9qexampleleaveapiclient"],
     }
     alarms = prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    assert {tuple(a.inputs["alarmActions"]) for a in alarms} == {("arn:aws:sns:eu-west-1:222233334444:leave-oncall",)}
+    # the platform's alarm topic first, then the configured ones
+    oncall = "arn:aws:sns:eu-west-1:222233334444:leave-oncall"
+    assert {tuple(a.inputs["alarmActions"]) for a in alarms} == {(platform.outputs["alarm_topic_arn"], oncall)}
     assert {g.inputs["retentionInDays"] for g in prod.of_type("aws:cloudwatch/logGroup:LogGroup")} == {365}
 
 
 def test_stack_outputs_name_the_api_tables_and_bus(dev: RecordedStack) -> None:
     out = dev.outputs
     assert out["api_url"] == dev.one("aws:apigatewayv2/api:Api", "leave-api").state["apiEndpoint"]
-    assert out["bus_arn"] == dev.one("aws:cloudwatch/eventBus:EventBus", "shared-bus").state["arn"]
+    assert out["bus_arn"] == platform_stack("dev").outputs["bus_arn"]
     assert out["events_table_name"] == dev.one("aws:dynamodb/table:Table", "leave-events").state["name"]
     assert out["read_model_table_names"] == {
         n: dev.one("aws:dynamodb/table:Table", f"leave-{n}").state["name"] for n in ("balance", "pending", "calendar", "audit")

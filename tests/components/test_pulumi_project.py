@@ -99,3 +99,13 @@ def test_a_directory_with_a_bad_stack_file_is_reported(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  shop:rate: 2.5\n")
     errors = check_project_dir(tmp_path)
     assert len(errors) == 1 and "Pulumi.dev.yaml: config.shop:rate: 2.5 is not of the declared type integer" in errors[0], errors
+
+
+def test_the_platform_project_is_checked_too() -> None:
+    """The second Pulumi project (platform/) is one of the directories checked above, with its stack files."""
+    platform = ROOT / "platform"
+    assert platform in _project_dirs()
+    assert {p.name for p in platform.glob("Pulumi.*.yaml")} >= {"Pulumi.dev.yaml", "Pulumi.prod.yaml"}
+    project = yaml.safe_load((platform / "Pulumi.yaml").read_text())
+    assert project["name"] == "platform"
+    assert all(d.get("description") for d in project["config"].values()), "every config key is documented"

@@ -32,6 +32,7 @@ COMPONENTS = (
     "Projection",
     "Subscription",
     "Workflow",
+    "AlarmTopic",
     "EventBackup",
 )
 
@@ -106,6 +107,9 @@ def test_the_package_schema_has_every_component_with_typed_inputs_and_outputs(sc
     assert {"tableName", "tableArn", "streamArn"} <= set(table["properties"])
     bus = resources[f"{PACKAGE}:index:SharedEventBus"]
     assert bus["inputProperties"]["existing"]["$ref"] == _ref("EventBusRef")
+    topic = resources[f"{PACKAGE}:index:AlarmTopic"]
+    assert topic["inputProperties"]["displayName"]["type"] == "string"
+    assert {"topicArn", "topicName", "keyArn"} <= set(topic["properties"])
     for child in ("EventPublisher", "HttpApi", "Projection", "Subscription"):
         assert resources[f"{PACKAGE}:index:{child}"]["inputProperties"]["defaults"]["$ref"] == _ref("ServiceDefaults")
 

@@ -1,16 +1,16 @@
 """The whole-stack policy suite: the real `__main__.py`, run under mocks with each
 `Pulumi.<stack>.yaml` beside it, declares nothing that breaks a policy rule.
 
-A stack that references another stack (prod reads the shared bus from the platform stack)
-gets fake outputs for every stack name its config mentions.
+A stack that references the platform stack (dev and prod read the shared bus and the alarm
+topic from it) gets the outputs of the platform program's recorded run with its stack file;
+the platform program's own stacks are checked in test_platform_program.py.
 """
 
 from __future__ import annotations
 
 import pytest
 from acme_eventsourcing.testing import RecordedStack, check_stack, check_system
-from stacks_under_test import MAIN, PIPE_WITH_WEBHOOK, SSO_GOOGLE, STACKS, fake_references, recorded_stack
-from stacks_under_test import PLATFORM_ACCOUNT as _PLATFORM_ACCOUNT
+from stacks_under_test import MAIN, PIPE_WITH_WEBHOOK, SSO_GOOGLE, STACKS, STANDALONE, platform_references, platform_stack, recorded_stack
 
 
 @pytest.fixture(scope="module", params=STACKS)
@@ -18,9 +18,9 @@ def stack(request: pytest.FixtureRequest) -> RecordedStack:
     return recorded_stack(request.param)
 
 
-def test_prod_reads_the_bus_from_the_platform_stack() -> None:
-    bus_arn = f"arn:aws:events:eu-west-1:{_PLATFORM_ACCOUNT}:event-bus/platform-bus"
-    assert fake_references("prod") == {"acme/platform/prod": {"bus_name": "platform-bus", "bus_arn": bus_arn}}
+def test_dev_and_prod_read_the_platform_stack_of_their_name() -> None:
+    for name in ("dev", "prod"):
+        assert platform_references(name) == {f"acme/platform/{name}": platform_stack(name).outputs}
 
 
 def test_the_program_and_its_stack_files_exist() -> None:
@@ -102,3 +102,12 @@ def test_the_pipe_publisher_config_has_no_policy_violations() -> None:
     system = check_system([stack])  # the pipe is the stream's reader now: bounds and DLQ
     if not report.ok or not system.ok:
         pytest.fail("\n" + report.render() + "\n" + system.render(), pytrace=False)
+
+
+def test_the_standalone_dev_stack_has_no_policy_violations() -> None:
+    """Without `bus_stack` the stack creates its own bus and archive; every rule still holds."""
+    stack = recorded_stack("dev", STANDALONE)
+    assert len(stack.of_type("aws:cloudwatch/eventArchive:EventArchive")) == 1
+    report = check_stack(stack)
+    if not report.ok:
+        pytest.fail("\n" + report.render(), pytrace=False)

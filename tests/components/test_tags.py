@@ -12,7 +12,7 @@ import pytest
 from acme_eventsourcing.testing import RecordedStack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stacks_under_test import PIPE_WITH_WEBHOOK, recorded_stack  # noqa: E402
+from stacks_under_test import PIPE_WITH_WEBHOOK, platform_stack, recorded_stack  # noqa: E402
 
 
 @functools.cache
@@ -53,4 +53,13 @@ def _tagged(stack: RecordedStack) -> tuple[dict[str, str], list[str], int]:
 def test_every_resource_that_takes_tags_carries_the_stack_tags(stack_name: str, overrides: tuple[tuple[str, str], ...]) -> None:
     tags, missing, checked = _tagged(recorded_stack(stack_name, overrides))
     assert checked > 50
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("stack_name", ["dev", "prod"])
+def test_every_platform_resource_that_takes_tags_carries_the_stack_tags(stack_name: str) -> None:
+    """The platform program too: the bus, the backup (buckets, stream, queue, alarms, key) and the alarm topic with its key."""
+    tags, missing, checked = _tagged(platform_stack(stack_name))
+    assert tags == {"project": "platform", "stack": stack_name}
+    assert checked > 15
     assert not missing, missing

@@ -1,6 +1,6 @@
 """End-to-end fixtures: one local stack per test module, on the real program and handlers.
 
-The program is evaluated once per session (`dev_program`); each module starts its own
+The programs (the platform, then leave) are evaluated once per session (`dev_program`); each module starts its own
 `LocalStack` on a deep copy (moto's state is per process, so modules take turns) with
 short retry delays, and tears it down at the end of the module."""
 
@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from acme_eventsourcing.local.client import ApiClient
-from acme_eventsourcing.local.program import evaluate
+from acme_eventsourcing.local.program import evaluate_programs, merge
 from acme_eventsourcing.local.streams import Delays
 from acme_eventsourcing.testing import RecordedStack
 
-from local import ROOT, LocalStack
+from local import PROGRAMS, LocalStack
 
 #: Retries wait 20 ms, doubling to 200 ms (AWS waits minutes): failure paths finish fast.
 FAST = Delays(poll_s=0.03, first_retry_s=0.02, max_retry_s=0.2)
@@ -26,8 +26,9 @@ log = logging.getLogger("local-stack")
 
 @pytest.fixture(scope="session")
 def dev_program() -> RecordedStack:
-    """The dev stack as `__main__.py` declares it (evaluated under the Pulumi mocks)."""
-    return evaluate("dev", program=ROOT).recorded
+    """The dev stacks of the platform and of `__main__.py` as they declare them (evaluated
+    under the Pulumi mocks, the leave program reading the platform's outputs), as one stack."""
+    return merge(evaluate_programs("dev", programs=PROGRAMS))
 
 
 def start_stack(recorded: RecordedStack, **kwargs: object) -> LocalStack:

@@ -45,10 +45,23 @@ def test_plan_prints_the_tree_the_counts_and_the_policy_report() -> None:
     assert "Policy report for stack leave/dev" in out and "0 violations" in out
 
 
-def test_plan_of_a_stack_that_references_another_labels_the_fake_outputs() -> None:
+def test_plan_runs_the_platform_then_leave_and_leave_reads_the_platform_outputs() -> None:
     result = _local("plan", "--stack", "prod")
     assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert out.index("Plan for stack 'prod' of project 'platform'") < out.index("Plan for stack 'prod' of project 'leave'")
+    assert "Policy report for stack platform/prod" in out and "Policy report for stack leave/prod" in out
+    assert "FAKE" not in out  # acme/platform/prod is the platform program just evaluated
+    for name in ("bus_name", "bus_arn", "alarm_topic_arn"):
+        assert f"stack reference output: acme/platform/prod -> {name} read from the program 'platform' evaluated before" in out
+
+
+def test_plan_of_a_stack_that_references_another_labels_the_fake_outputs() -> None:
+    result = _local("plan", "--stack", "prod", "--program", ".")  # the leave program alone: no platform to read
+    assert result.returncode == 0, result.stdout + result.stderr
     assert "FAKE stack reference output: acme/platform/prod -> bus_arn" in result.stdout
+    assert "FAKE stack reference output: acme/platform/prod -> alarm_topic_arn" in result.stdout
+    assert "of project 'platform'" not in result.stdout
 
 
 def test_plan_exits_1_on_a_policy_violation(

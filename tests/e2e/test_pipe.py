@@ -12,10 +12,10 @@ import pytest
 from acme_eventsourcing.local.client import ApiClient, path_param
 from acme_eventsourcing.local.functions import Invocation
 from acme_eventsourcing.local.pipes import PipeTarget, TemplateError, check_template, render
-from acme_eventsourcing.local.program import evaluate
+from acme_eventsourcing.local.program import evaluate_programs, merge
 from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
 
-from local import ROOT, LocalStack
+from local import PROGRAMS, LocalStack
 
 TEMPLATE = '{"id": "<$.a.id>", "n": <$.a.n>, "text": "<$.a.obj>", "raw": <$.a.obj>}'
 
@@ -31,7 +31,7 @@ def test_template_inserts_text_inside_strings_and_json_elsewhere() -> None:
 
 @pytest.fixture(scope="module")
 def piped(stack_factory: Callable[..., LocalStack]) -> Iterator[LocalStack]:
-    stack = stack_factory(evaluate("dev", program=ROOT, config_overrides={"leave:publisher": "pipe"}).recorded)
+    stack = stack_factory(merge(evaluate_programs("dev", programs=PROGRAMS, config_overrides={"leave:publisher": "pipe"})))
     yield stack
     stack.stop()
 

@@ -1,4 +1,6 @@
-"""The local stack's command line: `plan`, `up`, `token` and `schedule` for a Pulumi project.
+"""The local stack's command line: `plan`, `up`, `token` and `schedule` for a Pulumi project, or
+for several run as one system (`--program platform --program service`: in order, each later
+one reading the real outputs of the earlier ones it references).
 
 `python -m acme_eventsourcing.local` runs `main()`; a project may wrap it to add commands of
 its own or different defaults (`main(argv, prog=..., program=..., make_stack=..., extend=...)`),
@@ -13,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,15 +33,18 @@ def main(
     argv: list[str] | None = None,
     *,
     prog: str = "python -m acme_eventsourcing.local",
-    program: str | os.PathLike[str] | None = None,
+    program: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     make_stack: Callable[..., Any] | None = None,
     extend: Extend | None = None,
     description: str = DESCRIPTION,
 ) -> int:
     """Run one command; the exit status. `program` is the default of `--program` (else the
-    working directory); `make_stack(stack, **options)` makes the `LocalStack` of `up`
-    (default: `LocalStack(stack, program=--program, ...)`)."""
-    default_program = str(program) if program is not None else "."
+    working directory): one project directory, or several run in order; `make_stack(stack,
+    programs=[...], **options)` makes the `LocalStack` of `up` (default: `LocalStack`). A
+    command sees `args.programs`, the projects, and `args.program`, the last of them (the one
+    whose `.local-stack/` keeps the state)."""
+    defaults = [str(program)] if isinstance(program, (str, os.PathLike)) else [str(p) for p in program or ["."]]
+    default_program = " --program ".join(defaults)
     parser = argparse.ArgumentParser(prog=prog, description=description)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -47,7 +52,10 @@ def main(
         command = sub.add_parser(name, help=help_text)
         command.add_argument("--stack", default="dev", help="the stack: its config is Pulumi.<stack>.yaml (default dev)")
         command.add_argument(
-            "--program", default=default_program, help=f"the Pulumi project directory, with Pulumi.yaml (default {default_program})"
+            "--program",
+            action="append",
+            help="a Pulumi project directory, with Pulumi.yaml; repeat it to run several in order, e.g. the platform, "
+            f"then a service reading its outputs (default --program {default_program})",
         )
         return command
 
@@ -75,9 +83,13 @@ def main(
     if extend is not None:
         commands.update(extend(sub))
     args = parser.parse_args(argv)
-    if (problem := unknown_stack(args.program, args.stack)) is not None:
-        print(problem, file=sys.stderr)
-        return 2
+    given = getattr(args, "program", None)  # a list (--program repeated), or one value from a project's own command
+    args.programs = given if isinstance(given, list) else [given] if given else defaults
+    args.program = args.programs[-1]
+    for directory in args.programs:
+        if (problem := unknown_stack(directory, args.stack)) is not None:
+            print(problem, file=sys.stderr)
+            return 2
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:  # Ctrl-C outside `up`'s own handling: one line, no traceback
@@ -109,9 +121,12 @@ def _plan(args: argparse.Namespace) -> int:
     from . import program
     from .plan import render
 
-    text, report = render(program.evaluate(args.stack, program=args.program))
-    print(text)
-    return 0 if report.ok else 1
+    ok = True
+    for evaluated in program.evaluate_programs(args.stack, programs=args.programs):
+        text, report = render(evaluated)
+        print(text)
+        ok = ok and report.ok
+    return 0 if ok else 1
 
 
 def _up(args: argparse.Namespace, make_stack: Callable[..., Any] | None) -> int:
@@ -135,7 +150,8 @@ def _up(args: argparse.Namespace, make_stack: Callable[..., Any] | None) -> int:
         "persist": True,
         "fresh": args.fresh,
     }
-    stack = make_stack(args.stack, **options) if make_stack is not None else LocalStack(args.stack, program=args.program, **options)
+    options["programs"] = args.programs
+    stack = (make_stack or LocalStack)(args.stack, **options)
     try:
         stack.start()
     except OSError as exc:

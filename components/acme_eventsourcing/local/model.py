@@ -101,6 +101,7 @@ NOT_EMULATED_REASONS: Mapping[str, str] = {
     "aws:cloudwatch/logDelivery:LogDelivery": "bus logging is not emulated",
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "log resource policies are not enforced",
     "aws:sns/topic:Topic": "alarm topics are not emulated",
+    "aws:sns/topicPolicy:TopicPolicy": "alarm topics are not emulated (nor their policies enforced)",
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": "encryption is not emulated",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "bucket access settings are not enforced",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "bucket access settings are not enforced",

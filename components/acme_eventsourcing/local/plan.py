@@ -42,7 +42,9 @@ def render(program: Program) -> tuple[str, PolicyReport]:
     out = [f"Plan for stack {stack.stack!r} of project {stack.project!r} (Pulumi mock engine, nothing deployed)", ""]
     for ref, name, value in program.fake_outputs:
         out.append(f"FAKE stack reference output: {ref} -> {name} = {value!r} (synthesized; pass real values to check them)")
-    if program.fake_outputs:
+    for ref, name, project in program.read_outputs:
+        out.append(f"stack reference output: {ref} -> {name} read from the program {project!r} evaluated before")
+    if program.fake_outputs or program.read_outputs:
         out.append("")
     out += ["Resources:", *tree_lines(stack), "", "Count per type:", *count_lines(stack), ""]
     if stack.outputs:

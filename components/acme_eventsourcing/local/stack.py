@@ -5,6 +5,10 @@
         client.post("/orders", {...})
         stack.settle()                               # every effect of what was written landed
 
+`LocalStack.from_programs([platform, service], "dev")` runs several programs on one moto:
+the platform first, then the services reading its real outputs through their stack
+references (`program.evaluate_programs`, `program.merge`).
+
 `LocalStack(recorded_stack=...)` runs a given (e.g. edited) `RecordedStack` instead of
 evaluating the program. `LocalStack(today=date(...))` simulates that date in the functions
 that have a clock seam (`clocks.py`). moto keeps its state per process, so one local stack
@@ -46,7 +50,7 @@ from .http_api import HTTP_TRIGGER, ApiServer
 from .journal import Journal, JournalError, JournalSource, caught_up, event_stores, journal_writer, replay, stream_end
 from .model import DELIVERY_STREAM_NOTES, EMULATED, IGNORED_SETTINGS, FunctionDecl, LocalModel, StateMachineDecl, build_model
 from .pipes import PipeTarget
-from .program import ProgramError, evaluate
+from .program import Program, ProgramError, evaluate_programs, merge
 from .statedir import STATE_DIR_ENV, state_dir_for  # noqa: F401 - their home was here: callers import them from the stack
 from .streams import Delays, StreamPoller, StreamSource
 from .targets import AsyncInvoker, TargetDrainer
@@ -65,7 +69,8 @@ class LocalStack:
 
     Start with `.start()` (or `with`); then `.api_url`, `.token(...)`, `.client(...)`,
     `.settle()`, `.invocations_of(...)`, `.stop()`. `program` is the Pulumi project
-    directory (`Pulumi.yaml`, `Pulumi.<stack>.yaml`, the program); `recorded_stack` runs an
+    directory (`Pulumi.yaml`, `Pulumi.<stack>.yaml`, the program); `programs` several of
+    them, run in order as one system (state then lives with the last); `recorded_stack` runs an
     already recorded (e.g. edited) stack instead. Options: `port` (0 = any free port) of the
     first API, `config_overrides` ({"project:key": value}) and `stack_references` (real
     outputs of referenced stacks; missing ones are faked and listed in `fake_outputs`),
@@ -84,6 +89,7 @@ class LocalStack:
         port: int = 0,
         host: str = "127.0.0.1",
         program: str | os.PathLike[str] | None = None,
+        programs: Sequence[str | os.PathLike[str]] | None = None,
         recorded_stack: RecordedStack | None = None,
         config_overrides: Mapping[str, Any] | None = None,
         stack_references: Mapping[str, Mapping[str, Any]] | None = None,
@@ -99,7 +105,12 @@ class LocalStack:
     ) -> None:
         self.stack_name = stack
         self.port, self.host = port, host
-        self.program = Path(program).resolve() if program is not None else None
+        if programs and program is not None:
+            raise LocalStackError("give program= or programs=, not both")
+        #: The Pulumi projects run, in order (the last one's directory keeps the state).
+        self.programs: tuple[Path, ...] = tuple(Path(p).resolve() for p in programs or ((program,) if program is not None else ()))
+        self.program = self.programs[-1] if self.programs else None
+        self.evaluated: list[Program] = []  # each program's own recorded run, once started
         # the banner's hints: how to mint a token (a command after the interpreter) and a path to try
         self.token_command = token_command or (
             f"-m acme_eventsourcing.local token --program {self.program} --stack {stack} --sub alice" if self.program is not None else None
@@ -155,6 +166,13 @@ class LocalStack:
         those of `LocalStack(...)`."""
         return cls(stack, program=program, **options)
 
+    @classmethod
+    def from_programs(cls, programs: Sequence[str | os.PathLike[str]], stack: str = "dev", **options: Any) -> LocalStack:
+        """A local stack running several Pulumi projects for `stack` on one moto, in order
+        (e.g. `[platform_dir, service_dir]`): a later program's stack reference to an earlier
+        one reads its real outputs. State lives with the last program."""
+        return cls(stack, programs=programs, **options)
+
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -177,18 +195,19 @@ class LocalStack:
     def _start(self) -> None:
         t0 = time.perf_counter()
         if self._recorded is None:
-            if self.program is None:
+            if not self.programs:
                 raise LocalStackError("nothing to run: give program= (a Pulumi project directory) or recorded_stack=")
             try:
-                program = evaluate(
+                self.evaluated = evaluate_programs(
                     self.stack_name,
-                    program=self.program,
+                    programs=self.programs,
                     config_overrides=self._config_overrides,
                     stack_references=self._stack_references,
                 )
+                self._recorded = merge(self.evaluated)
             except ProgramError as exc:
                 raise LocalStackError(str(exc)) from None
-            self._recorded, self.fake_outputs = program.recorded, program.fake_outputs
+            self.fake_outputs = tuple(f for p in self.evaluated for f in p.fake_outputs)
         self.recorded = self._recorded
         self.stack_model = StackModel(self._recorded)  # one index of the recorded stack, for the model and the journal
         self.model = model = build_model(self._recorded, code_cache=self.state_dir / "code", model=self.stack_model)
@@ -800,6 +819,9 @@ class LocalStack:
         assert self.model is not None and self.provisioned is not None
         m = self.model
         lines = [f"local stack {self.stack_name!r} is up ({seconds:.1f} s)"]
+        if self.evaluated:
+            shown = [f"{p.recorded.project} ({_shown(p.directory or Path('?'))})" for p in self.evaluated]
+            lines.append(f"  programs   {', then '.join(shown)}" + (": later ones read earlier ones' outputs" if len(shown) > 1 else ""))
         if self.apis:
             issuer, audiences = self.authorizer()
             lines += [

@@ -496,11 +496,17 @@ def run_program(
 ) -> RecordedStack:
     """Run a real Pulumi program file (e.g. `__main__.py`) under recording mocks with the
     config of the `Pulumi.<stack_name>.yaml` beside it, the way `pulumi up` would run it
-    (working directory = the project directory, project directory on sys.path)."""
+    (working directory = the project directory, project directory on sys.path).
+    `config_overrides` replace keys of the stack file; a None value unsets the key (as
+    `pulumi config rm` would)."""
     main_path = Path(main).resolve()
     project_dir = main_path.parent
     project, conf = load_stack_config(project_dir, stack_name)
-    conf.update(config_overrides or {})
+    for key, value in (config_overrides or {}).items():
+        if value is None:
+            conf.pop(key, None)
+        else:
+            conf[key] = value
     added = str(project_dir) not in sys.path
     if added:
         sys.path.insert(0, str(project_dir))
