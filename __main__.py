@@ -2,7 +2,8 @@
 
 - one `SharedEventBus` (created here, or with `bus_stack` wrapped from the stack that owns it);
 - the `leave` service (`acme.leave`): Events table, publisher, commands/queries API, and the
-  balance, pending, calendar and audit projections;
+  balance, pending, calendar and audit projections (blue/green: each has a standby table, so
+  `ops rebuild` replaces a read model without downtime);
 - the `notifications` context (`acme.notifications`), which only subscribes to leave events
   on the same bus (choreography) and posts them to `webhook_url`.
 
@@ -109,6 +110,8 @@ leave = EventSourcedService(
                     timeout_s=120 if name == "balance" else 30,
                 ),
                 detail_types=detail_types,
+                # a standby table and an active-table pointer: `ops rebuild` without downtime
+                blue_green=True,
             )
             for name, detail_types in PROJECTIONS.items()
         ],
@@ -151,3 +154,5 @@ pulumi.export("user_pool_id", leave.user_pool_id)
 pulumi.export("user_pool_client_id", leave.user_pool_client_id)
 pulumi.export("function_names", {**leave.function_names, **{f"notifications-{k}": v for k, v in notifications.function_names.items()}})
 pulumi.export("dlq_urls", {**leave.dlq_urls, **{f"notifications-{k}": v for k, v in notifications.dlq_urls.items()}})
+# what `python -m acme_eventsourcing.ops` (lag, rebuild, redrive) reads: docs/operations.md
+pulumi.export("operations", {"leave": leave.operations, "notifications": notifications.operations})
