@@ -25,6 +25,11 @@ in the calling thread, with DynamoDB requests under the same lock. That is how m
 moto derives from it (queue URLs) is the same as over HTTP. The HTTP server still serves
 other processes (the AWS CLI, boto3 elsewhere) from the same backends.
 
+Lambda's Invoke of a function the stack declares (`POST /2015-03-31/functions/<name>/invocations`,
+over HTTP or in-process) is answered by the local stack's `invoke_hook`, which runs the
+in-process handler, so `aws lambda invoke` and boto3 reach the same functions the rules do
+(moto has no such function; an undeclared name still gets moto's answer).
+
 A write answered in-process wakes whoever watches its table (`InProcessDispatch.watch`:
 the stream pollers), so a stream's records are read as soon as they exist instead of
 after a poll interval; writes over HTTP are still found by the pollers' periodic poll.
@@ -33,6 +38,7 @@ after a poll interval; writes over HTTP are still found by the pollers' periodic
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import re
@@ -80,6 +86,47 @@ class _SerializedDynamoDB:
         return self.app(environ, start_response)
 
 
+#: Lambda's Invoke path: the function's name, ARN or partial ARN (URL-encoded), optionally qualified.
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+#: (function name, invocation type, payload) -> (status, headers, body), or None: not a declared function.
+InvokeHook = Callable[[str, str, bytes], "tuple[int, dict[str, str], bytes] | None"]
+
+
+def invoked_function(method: str, path: str) -> str | None:
+    """The function name a Lambda Invoke request names (ARN and qualifier dropped), or None."""
+    from urllib.parse import unquote
+
+    match = _INVOKE_PATH.match(path) if method == "POST" else None
+    if match is None:
+        return None
+    name = unquote(match["name"])
+    if name.startswith("arn:"):
+        name = name.split(":function:", 1)[-1]
+    return name.split(":", 1)[0]
+
+
+class _LocalInvoke:
+    """WSGI middleware: Lambda Invoke of a declared function goes to `server.invoke_hook`."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], server: MotoServer) -> None:
+        self.app = app
+        self.server = server
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        hook = self.server.invoke_hook
+        name = invoked_function(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")) if hook else None
+        if hook is not None and name is not None:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            payload = environ["wsgi.input"].read(length) if length else b""
+            answer = hook(name, environ.get("HTTP_X_AMZ_INVOCATION_TYPE") or "RequestResponse", payload)
+            if answer is not None:
+                status, headers, body = answer
+                start_response(f"{status} {'OK' if status < 300 else 'Error'}", [*headers.items(), ("Content-Length", str(len(body)))])
+                return [body]
+            environ["wsgi.input"] = io.BytesIO(payload)  # moto reads it again
+        return self.app(environ, start_response)
+
+
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 
@@ -91,9 +138,10 @@ class InProcessDispatch:
     """botocore `before-send` hook: a request to `base_url` is answered by moto's backend
     method in this thread instead of over HTTP (see the module docstring)."""
 
-    def __init__(self, base_url: str, dynamodb_lock: threading.Lock) -> None:
+    def __init__(self, base_url: str, dynamodb_lock: threading.Lock, server: MotoServer | None = None) -> None:
         self.prefix = base_url.rstrip("/") + "/"
         self.dynamodb_lock = dynamodb_lock
+        self.server = server
         self.answered = 0  # requests answered in-process (tests check the mechanism)
         self._methods: dict[tuple[str, str], Callable[..., Any] | None] = {}
         self._watchers: dict[str, list[threading.Event]] = {}  # table name -> set after each write to it
@@ -109,6 +157,16 @@ class InProcessDispatch:
             return self._answer(request)
 
     def _answer(self, request: AWSPreparedRequest) -> AWSResponse | None:
+        hook = self.server.invoke_hook if self.server is not None else None
+        name = invoked_function(request.method or "", urlsplit(request.url).path) if hook else None
+        if hook is not None and name is not None:
+            body = request.body or b""
+            answer = hook(
+                name, _header(request, "X-Amz-Invocation-Type") or "RequestResponse", body if isinstance(body, bytes) else body.encode()
+            )
+            if answer is not None:
+                status, headers, payload = answer
+                return AWSResponse(request.url, status, headers, MockRawResponse(payload))  # type: ignore[arg-type]
         target = _header(request, "X-Amz-Target")
         method = self._method(request, target)
         if method is None:
@@ -199,17 +257,19 @@ class MotoServer(ThreadedMotoServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(ip_address=host, port=port, verbose=False)
         self.dynamodb_lock = threading.Lock()
+        self.invoke_hook: InvokeHook | None = None
+        """Answers Lambda Invoke of the functions the local stack runs (`LocalStack` sets it)."""
         moto_patches.install()  # memory stays flat (no instance tracking, no table copies)
 
     def _server_entry(self) -> None:  # same as moto's, with the middleware
-        app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app), self.dynamodb_lock)
+        app = _LocalInvoke(_SerializedDynamoDB(DomainDispatcherApplication(create_backend_app), self.dynamodb_lock), self)
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()
 
     def start(self) -> None:
         super().start()
-        self.in_process = InProcessDispatch(self.url, self.dynamodb_lock)
+        self.in_process = InProcessDispatch(self.url, self.dynamodb_lock, self)
         _dispatchers[self.in_process.prefix] = self.in_process
 
     def stop(self) -> None:

@@ -268,6 +268,7 @@ class LocalStack:
                 )
             )
         self._point_functions_at_local_apis()
+        self.moto.invoke_hook = self._invoke
         for worker in [*self.invokers.values()]:
             worker.start()
         for thread in [*self.drainers, *self.pollers, *self.journal_pollers]:
@@ -525,6 +526,53 @@ class LocalStack:
             MessageAttributes={k: {"DataType": "String", "StringValue": v or "-"} for k, v in attributes.items()},
         )
 
+    def _invoke(self, name: str, invocation_type: str, payload: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        """Lambda's Invoke of a declared function (by name or logical name), from any process:
+        RequestResponse runs it now and answers its result or error (`X-Amz-Function-Error`);
+        Event queues it with the function's asynchronous retries and on-failure destination;
+        DryRun only says it exists. None for a function this stack does not declare."""
+        assert self.model is not None and self.runtime is not None
+        fn = next((f for f in self.model.functions if name in (f.name, f.logical)), None)
+        if fn is None:
+            return None
+        headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+        if invocation_type == "DryRun":
+            return 204, headers, b""
+        try:
+            event = json.loads(payload or b"{}")
+        except ValueError:
+            error = {"Type": "User", "message": "Could not parse request body into json"}
+            return 400, {**headers, "x-amzn-ErrorType": "InvalidRequestContentException"}, json.dumps(error).encode()
+        if invocation_type == "Event":
+            invoker = self.invokers.get(fn.logical)
+            if invoker is None:
+                threading.Thread(target=self.runtime.invoke, args=(fn.logical, event, "lambda:Invoke Event"), daemon=True).start()
+            else:
+                invoker.submit(event, trigger="lambda:Invoke Event")
+            return 202, headers, b""
+        invocation = self.runtime.invoke(fn.logical, event, trigger="lambda:Invoke")
+        if invocation.ok:
+            return 200, headers, json.dumps(invocation.result).encode()
+        error = {"errorMessage": invocation.error_message, "errorType": invocation.error_type, "requestId": invocation.request_id}
+        return 200, {**headers, "X-Amz-Function-Error": "Unhandled"}, json.dumps(error).encode()
+
+    def local_outputs(self) -> dict[str, Any]:
+        """The stack's outputs as another process reaches them here: each declared queue's URL
+        is moto's (what `python -m acme_eventsourcing.ops --local` reads from the state file)."""
+        assert self.recorded is not None and self.provisioned is not None
+        urls = self.provisioned.queue_urls
+
+        def local(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: local(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [local(v) for v in value]
+            if isinstance(value, str) and value.startswith("https://sqs.") and value.rsplit("/", 1)[-1] in urls:
+                return urls[value.rsplit("/", 1)[-1]]
+            return value
+
+        return local(json.loads(json.dumps(dict(self.recorded.outputs), default=str)))
+
     def _record(self, invocation: Invocation) -> None:
         with self._lock:
             self.invocations.append(invocation)
@@ -556,6 +604,8 @@ class LocalStack:
             "issuer": issuer,
             "audiences": list(audiences),
             "identity_claim": self.identity_claim(),
+            "region": str(self.recorded.config.get("aws:region") or "us-east-1") if self.recorded else "us-east-1",
+            "outputs": self.local_outputs(),
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._state_file().write_text(json.dumps(state, indent=2))
