@@ -4,7 +4,7 @@
 
 - the Pulumi components (this module's names): `EventSourcedService` and the child
   components it is made of, each usable alone (`EventPublisher`, `HttpApi`, `Projection`,
-  `Subscription`), `RetainedTable`, `SharedEventBus`; the `ServiceDefaults` they share and
+  `Subscription`), `RetainedTable`, `SharedEventBus`, `EventBackup`; the `ServiceDefaults` they share and
   the `...Ref` types of the create-or-use idiom (`refs`). Imported on first use, so
   `import acme_eventsourcing.runtime` in a Lambda function never loads pulumi;
 - `acme_eventsourcing.runtime`: the code that runs in Lambda (stdlib and boto3 only);
@@ -27,6 +27,11 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
         DeliverySpec,
         FunctionSpec,
         ServiceDefaults,
+    )
+    from .event_backup import (
+        BackupLifecycle,
+        EventBackup,
+        EventBackupArgs,
     )
     from .event_publisher import (
         PIPE_INPUT_TEMPLATE,
@@ -92,9 +97,12 @@ _HOMES: dict[str, str] = {
     "USER_POOL_IDENTITY_CLAIM": "http_api",
     "ApiSpec": "http_api",
     "AttributeType": "retained_table",
+    "BackupLifecycle": "event_backup",
     "BackupPlan": "retained_table",
     "BackupVaultRef": "refs",
     "DeliverySpec": "defaults",
+    "EventBackup": "event_backup",
+    "EventBackupArgs": "event_backup",
     "EventBusRef": "refs",
     "EventPublisher": "event_publisher",
     "EventPublisherArgs": "event_publisher",
@@ -136,9 +144,12 @@ __all__ = [
     "USER_POOL_IDENTITY_CLAIM",
     "ApiSpec",
     "AttributeType",
+    "BackupLifecycle",
     "BackupPlan",
     "BackupVaultRef",
     "DeliverySpec",
+    "EventBackup",
+    "EventBackupArgs",
     "EventBusRef",
     "EventPublisher",
     "EventPublisherArgs",

@@ -23,7 +23,16 @@ from pulumi.provider.experimental.analyzer import Analyzer
 from pulumi.provider.experimental.schema import generate_schema
 
 PACKAGE = "acme-eventsourcing"
-COMPONENTS = ("RetainedTable", "SharedEventBus", "EventSourcedService", "EventPublisher", "HttpApi", "Projection", "Subscription")
+COMPONENTS = (
+    "RetainedTable",
+    "SharedEventBus",
+    "EventSourcedService",
+    "EventPublisher",
+    "HttpApi",
+    "Projection",
+    "Subscription",
+    "EventBackup",
+)
 
 
 @functools.cache
@@ -114,3 +123,15 @@ def test_shared_types_use_the_one_idiom_and_enums(schema: dict) -> None:
     assert {e["value"] for e in types[f"{PACKAGE}:index:AttributeType"]["enum"]} == {"S", "N", "B"}
     # descriptions come from the docstrings under each field
     assert defaults["tags"]["description"].startswith("Tags on every resource that takes tags")
+
+
+def test_event_backup_schema_uses_the_bus_ref_and_lists_its_outputs(schema: dict) -> None:
+    backup = schema["resources"][f"{PACKAGE}:index:EventBackup"]
+    assert backup["inputProperties"]["bus"]["$ref"] == _ref("EventBusRef")
+    assert backup["inputProperties"]["kmsKey"]["$ref"] == _ref("KmsKeyRef")
+    assert backup["inputProperties"]["lifecycle"]["$ref"] == _ref("BackupLifecycle")
+    assert backup["inputProperties"]["alarmActions"]["items"]["type"] == "string"
+    assert "bus" in backup["requiredInputs"] and "kmsKey" not in backup["requiredInputs"]
+    assert {"bucketName", "bucketArn", "deliveryStreamName", "deliveryStreamArn", "ruleName"} <= set(backup["properties"])
+    lifecycle = schema["types"][f"{PACKAGE}:index:BackupLifecycle"]["properties"]
+    assert lifecycle["noncurrentVersionsExpireAfterDays"]["type"] == "integer"

@@ -63,7 +63,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from . import moto_patches
+from . import firehose, moto_patches
 from .functions import host_code, local_wait
 from .model import LocalModel, QueueDecl, TableDecl, TargetDecl
 
@@ -332,12 +332,15 @@ class Provisioned:
     queue_arns: dict[str, str]  # queue name -> ARN
     target_queues: dict[str, str]  # target logical name -> URL of its local delivery queue
     stream_arns: dict[str, str]  # table name -> moto's stream ARN
+    buckets: tuple[str, ...] = ()  # bucket names
 
 
 def provision(model: LocalModel, clients: Clients) -> Provisioned:
-    """Create the model's tables, queues, buses, archives, rules and targets on moto."""
+    """Create the model's tables, queues, buses, archives, rules, targets, buckets and
+    delivery streams on moto."""
     for table in model.tables:
         _create_table(clients("dynamodb"), table)
+    _create_buckets_and_streams(model, clients)
     queue_urls, queue_arns = _create_queues(clients("sqs"), model.queues, _stand_in_queues(model))
     events = clients("events")
     for bus in model.buses:
@@ -364,7 +367,8 @@ def provision(model: LocalModel, clients: Clients) -> Provisioned:
     for target in model.targets:
         if not target.rule.enabled or target.rule.schedule:
             continue  # moto would treat a schedule rule as match-all; schedules are not fired locally
-        if target.function is not None or ":lambda:" in target.arn:  # an undeclared function fails delivery
+        if target.function is not None or ":lambda:" in target.arn or target.delivery_stream is not None:
+            # a function (an undeclared one fails delivery) or a delivery stream: moto delivers to neither
             url, arn = _delivery_queue(clients("sqs"), target)
             target_queues[target.logical] = url
         elif target.queue is not None:
@@ -377,7 +381,36 @@ def provision(model: LocalModel, clients: Clients) -> Provisioned:
         logs.create_log_group(logGroupName=name)
     ddb = clients("dynamodb")
     stream_arns = {t.name: ddb.describe_table(TableName=t.name)["Table"]["LatestStreamArn"] for t in model.tables if t.stream_view_type}
-    return Provisioned(queue_urls=queue_urls, queue_arns=queue_arns, target_queues=target_queues, stream_arns=stream_arns)
+    return Provisioned(
+        queue_urls=queue_urls,
+        queue_arns=queue_arns,
+        target_queues=target_queues,
+        stream_arns=stream_arns,
+        buckets=tuple(b.name for b in model.buckets),
+    )
+
+
+def _create_buckets_and_streams(model: LocalModel, clients: Clients) -> None:
+    """The declared buckets (versioning as declared; stand-ins for buckets a stream writes to
+    but this stack does not own) and extended S3 delivery streams; moto's Firehose then
+    writes the AWS object layout (`local.firehose`)."""
+    s3 = clients("s3")
+    region = s3.meta.region_name
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    declared = {b.name for b in model.buckets}
+    for name in sorted(declared | {s.bucket for s in model.delivery_streams}):
+        s3.create_bucket(Bucket=name, **location)
+    for bucket in model.buckets:
+        if bucket.versioned:
+            s3.put_bucket_versioning(Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"})
+    if model.delivery_streams:
+        firehose.install()
+    for stream in model.delivery_streams:
+        clients("firehose").create_delivery_stream(
+            DeliveryStreamName=stream.name,
+            DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration=dict(stream.s3_configuration),
+        )
 
 
 def _create_table(ddb: Any, table: TableDecl) -> None:

@@ -41,6 +41,9 @@ T_INTEGRATION = types.INTEGRATION
 T_AUTHORIZER = types.AUTHORIZER
 T_STAGE = types.STAGE
 T_PIPE = types.PIPE
+T_BUCKET = "aws:s3/bucket:Bucket"
+T_BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+T_DELIVERY_STREAM = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
 
 #: Types the local stack creates on moto or runs itself, and how.
 EMULATED: Mapping[str, str] = {
@@ -60,6 +63,10 @@ EMULATED: Mapping[str, str] = {
     T_INTEGRATION: "AWS_PROXY to a declared function, payload format 2.0",
     T_AUTHORIZER: "JWT: issuer, audience, expiry, RS256 signature, against the local key",
     T_STAGE: "served at its path ($default = /); throttling and access logs are not emulated",
+    T_BUCKET: "created on moto (versioning as declared)",
+    T_BUCKET_VERSIONING: "set on the bucket on moto",
+    T_DELIVERY_STREAM: "extended S3 streams created on moto; moto's Firehose writes into moto's S3 with the declared "
+    "prefix, dynamic partitioning (JQ `{key:.path}` queries, timestamps), record delimiter and GZIP (local.firehose)",
 }
 
 #: Declared types the local stack does not emulate, and what that means.
@@ -86,7 +93,23 @@ NOT_EMULATED_REASONS: Mapping[str, str] = {
     "aws:cloudwatch/logDelivery:LogDelivery": "bus logging is not emulated",
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "log resource policies are not enforced",
     "aws:sns/topic:Topic": "alarm topics are not emulated",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": "encryption is not emulated",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "bucket access settings are not enforced",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "bucket access settings are not enforced",
+    "aws:s3/bucketPolicy:BucketPolicy": "bucket policies are not enforced",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "no storage classes or expiry locally",
+    "aws:s3/bucketLogging:BucketLogging": "no S3 server access logs locally",
+    "aws:cloudwatch/logStream:LogStream": "Firehose delivery errors go to this console, not a log stream",
 }
+
+#: What the local Firehose delivery does differently from AWS (shown when a stack declares a delivery stream).
+DELIVERY_STREAM_NOTES: tuple[str, ...] = (
+    "no buffering: each batch a rule target delivers becomes one object per partition at once "
+    "(AWS waits for the buffer interval or size); object keys have the layout AWS gives "
+    "(<prefix with !{partitionKeyFromQuery:..} and !{timestamp:..} filled in><stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<id>)",
+    "dynamic partitioning: MetadataExtraction queries of the form {key:.path,...} only; Lambda processors are not run",
+    "server-side encryption, CloudWatch error logging and delivery retries to S3 are not emulated",
+)
 
 #: Declared settings the local stack reads but does not emulate (shown at start-up).
 IGNORED_SETTINGS: tuple[str, ...] = (
@@ -188,6 +211,24 @@ class RuleDecl:
 
 
 @dataclass(frozen=True)
+class BucketDecl:
+    logical: str
+    name: str
+    versioned: bool
+
+
+@dataclass(frozen=True)
+class DeliveryStreamDecl:
+    """A Firehose delivery stream to an S3 bucket (`extended_s3`)."""
+
+    logical: str
+    name: str
+    arn: str
+    bucket: str  # bucket name
+    s3_configuration: Mapping[str, Any]  # the ExtendedS3DestinationConfiguration moto is given
+
+
+@dataclass(frozen=True)
 class TargetDecl:
     logical: str
     rule: RuleDecl
@@ -199,6 +240,7 @@ class TargetDecl:
     max_event_age_s: int
     dead_letter_queue: str | None  # queue name
     input_shaping: str | None  # Input / InputPath / InputTransformer: not emulated for Lambda targets
+    delivery_stream: DeliveryStreamDecl | None = None  # a Firehose target
 
 
 @dataclass(frozen=True)
@@ -285,6 +327,8 @@ class LocalModel:
     log_groups: tuple[str, ...]
     not_emulated: tuple[tuple[str, int, str], ...]  # (type, count, what it means)
     warnings: tuple[str, ...] = field(default=())
+    buckets: tuple[BucketDecl, ...] = ()
+    delivery_streams: tuple[DeliveryStreamDecl, ...] = ()
 
     def function(self, key: str) -> FunctionDecl:
         """A function by logical name, physical name, or a unique suffix of its logical name
@@ -321,6 +365,8 @@ class _Builder:
         self.invoke_configs = self.model.resolved(T_INVOKE_CONFIG, "functionName", T_FUNCTION)
         self.functions_by_urn = {r.urn: self._function(r) for r in of_type(T_FUNCTION)}
         functions = tuple(self.functions_by_urn.values())
+        buckets = tuple(self._bucket(r) for r in of_type(T_BUCKET))
+        self.delivery_streams_by_arn = {s.arn: s for r in of_type(T_DELIVERY_STREAM) if (s := self._delivery_stream(r)) is not None}
         rules = tuple(self._rule(r) for r in of_type(T_RULE))
         self.rules_by_key = {(x.name, x.bus_name): x for x in reversed(rules)}  # the first declared wins, as before
         targets = tuple(self._target(r) for r in of_type(T_TARGET))
@@ -351,6 +397,8 @@ class _Builder:
             log_groups=log_groups,
             not_emulated=not_emulated,
             warnings=tuple(self.warnings),
+            buckets=buckets,
+            delivery_streams=tuple(self.delivery_streams_by_arn.values()),
         )
 
     # ---------------------------------------------------------------- storage and messaging
@@ -441,6 +489,56 @@ class _Builder:
             bus_name=bus,
             event_pattern=r.inputs.get("eventPattern"),
             retention_days=int(r.inputs.get("retentionDays") or 0),
+        )
+
+    def _bucket(self, r: RecordedResource) -> BucketDecl:
+        name = r.state.get("bucket") or r.name
+        versioning = [v for v in self.model.of_type(T_BUCKET_VERSIONING) if v.inputs.get("bucket") in {name, r.id}]
+        return BucketDecl(
+            logical=r.name,
+            name=name,
+            versioned=any((v.inputs.get("versioningConfiguration") or {}).get("status") == "Enabled" for v in versioning),
+        )
+
+    def _delivery_stream(self, r: RecordedResource) -> DeliveryStreamDecl | None:
+        i = r.inputs
+        s3 = i.get("extendedS3Configuration") or {}
+        if i.get("destination") != "extended_s3" or i.get("kinesisSourceConfiguration") or i.get("mskSourceConfiguration"):
+            self.warnings.append(f"delivery stream {r.name}: only direct-put streams to extended_s3 are emulated; NOT created locally")
+            return None
+        processing = s3.get("processingConfiguration") or {}
+        config: dict[str, Any] = {
+            "RoleARN": s3.get("roleArn") or "",
+            "BucketARN": s3["bucketArn"],
+            "Prefix": s3.get("prefix") or "",
+            "ErrorOutputPrefix": s3.get("errorOutputPrefix") or "",
+            "CompressionFormat": s3.get("compressionFormat") or "UNCOMPRESSED",
+            "BufferingHints": {
+                "IntervalInSeconds": int(s3.get("bufferingInterval") or 300),
+                "SizeInMBs": int(s3.get("bufferingSize") or 5),
+            },
+            "DynamicPartitioningConfiguration": {"Enabled": bool((s3.get("dynamicPartitioningConfiguration") or {}).get("enabled"))},
+            "ProcessingConfiguration": {
+                "Enabled": bool(processing.get("enabled")),
+                "Processors": [
+                    {
+                        "Type": p["type"],
+                        "Parameters": [
+                            {"ParameterName": x["parameterName"], "ParameterValue": x["parameterValue"]} for x in p.get("parameters") or ()
+                        ],
+                    }
+                    for p in processing.get("processors") or ()
+                ],
+            },
+        }
+        if s3.get("fileExtension"):
+            config["FileExtension"] = s3["fileExtension"]
+        return DeliveryStreamDecl(
+            logical=r.name,
+            name=r.state.get("name") or r.name,
+            arn=r.state.get("arn", ""),
+            bucket=str(s3["bucketArn"]).split(":::")[-1],
+            s3_configuration=config,
         )
 
     # ---------------------------------------------------------------- functions
@@ -545,6 +643,7 @@ class _Builder:
             max_event_age_s=int(retry.get("maximumEventAgeInSeconds", 86400)),
             dead_letter_queue=self._queue_name((i.get("deadLetterConfig") or {}).get("arn"), f"{r.name} dead-letter queue"),
             input_shaping=shaping,
+            delivery_stream=self.delivery_streams_by_arn.get(arn),
         )
 
     def _mapping(self, r: RecordedResource) -> StreamMappingDecl | None:

@@ -29,10 +29,11 @@ from acme_eventsourcing.testing.stack_model import StackModel
 from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisioned, provision, quiet_moto_logs
 from .client import ApiClient
 from .clocks import set_day
+from .firehose import FirehoseTarget, problem
 from .functions import FunctionRuntime, Invocation, LoadedFunction
 from .http_api import HTTP_TRIGGER, ApiServer
 from .journal import Journal, JournalError, JournalSource, caught_up, event_stores, journal_writer, replay, stream_end
-from .model import EMULATED, IGNORED_SETTINGS, LocalModel, build_model
+from .model import DELIVERY_STREAM_NOTES, EMULATED, IGNORED_SETTINGS, LocalModel, build_model
 from .pipes import PipeTarget
 from .program import ProgramError, evaluate
 from .streams import Delays, StreamPoller, StreamSource
@@ -234,6 +235,7 @@ class LocalStack:
                     send=self._send,
                     stop=self._stop,
                     on_error=self._error,
+                    deliver=FirehoseTarget(target.delivery_stream.name, clients("firehose")).deliver if target.delivery_stream else None,
                 )
             )
         runtime = self.runtime
@@ -644,12 +646,21 @@ class LocalStack:
             f"rule targets {len(self.drainers)}, "
             f"HTTP routes {sum(len(a.routes) for a in m.apis)}",
         ]
+        for bucket in m.buckets:
+            streams = [s.name for s in m.delivery_streams if s.bucket == bucket.name]
+            lines.append(
+                f"  bucket     s3://{bucket.name}  ({bucket.logical}{', versioned' if bucket.versioned else ''}"
+                + (f"; written by delivery stream {', '.join(streams)}" if streams else "")
+                + ")"
+            )
         for ref, name, value in self.fake_outputs:
             lines.append(f"  FAKE       stack reference {ref} output {name} = {value!r}")
         lines.append("  emulated   " + "; ".join(sorted({t.split(":")[-1] for t in EMULATED})))
         lines.append("  NOT emulated (declared, no local effect):")
         lines += [f"    - {t} x{n}: {why}" for t, n, why in m.not_emulated]
         lines += [f"    - {s}" for s in IGNORED_SETTINGS]
+        if m.delivery_streams:
+            lines += [f"    - delivery streams: {s}" for s in DELIVERY_STREAM_NOTES]
         for rule in m.rules:
             if rule.schedule:
                 lines.append(f"    - rule {rule.logical}: schedule {rule.schedule} is never fired locally")
@@ -658,9 +669,12 @@ class LocalStack:
                 lines.append(
                     f"    - target {target.logical}: {target.input_shaping} is not applied locally (the function gets the whole event)"
                 )
-            if target.function is None and target.queue is None and ":lambda:" not in target.arn:
+            if target.function is None and target.queue is None and target.delivery_stream is None and ":lambda:" not in target.arn:
                 lines.append(f"    - target {target.logical}: {target.arn} is neither a declared function nor a queue; not delivered")
         lines += [f"  warning    {w}" for w in m.warnings]
+        for stream in m.delivery_streams:
+            if (why := problem(stream.s3_configuration)) is not None:
+                lines.append(f"  warning    delivery stream {stream.logical}: {why}; records put on it fail locally")
         lines.append("  (IAM is not enforced locally: every function may call every local resource)")
         for line in lines:
             self._log(line)

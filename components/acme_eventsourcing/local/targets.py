@@ -158,7 +158,9 @@ class AsyncInvoker:
 
 
 class TargetDrainer(threading.Thread):
-    """Drains the local queue moto fills for one Lambda target into the function's async queue."""
+    """Drains the local queue moto fills for one Lambda target into the function's async
+    queue, or, given `deliver`, hands each event to it (a Firehose target: `local.firehose`;
+    an exception fails delivery: the event goes to the target's DLQ)."""
 
     def __init__(
         self,
@@ -170,8 +172,10 @@ class TargetDrainer(threading.Thread):
         send: Callable[[str, str, dict[str, Any]], None],
         stop: threading.Event,
         on_error: Callable[[str], None],
+        deliver: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         super().__init__(name=f"target:{target.logical}", daemon=True)
+        self.deliver = deliver
         self.target = target
         self.queue_url = queue_url
         self.sqs = sqs_client
@@ -203,23 +207,32 @@ class TargetDrainer(threading.Thread):
             return self._in_hand
 
     def _deliver(self, event: dict[str, Any]) -> None:
+        if self.deliver is not None:
+            try:
+                self.deliver(event)
+            except Exception as exc:
+                self._dead_letter(event, type(exc).__name__, str(exc))
+            return
         if self.invoker is not None:
             self.invoker.submit(event, trigger=f"rule {self.target.rule.logical}: {event.get('detail-type')}")
             return
         # Delivery fails: the target's function does not exist. EventBridge does not retry that.
+        self._dead_letter(event, "ResourceNotFoundException", f"Function not found: {self.target.arn}")
+
+    def _dead_letter(self, event: dict[str, Any], code: str, message: str) -> None:
         t = self.target
         attrs = {
             "RULE_ARN": t.rule.arn,
             "TARGET_ARN": t.arn,
-            "ERROR_CODE": "ResourceNotFoundException",
-            "ERROR_MESSAGE": f"Function not found: {t.arn}",
+            "ERROR_CODE": code,
+            "ERROR_MESSAGE": message[:256],
             "EXHAUSTED_RETRY_CONDITION": "",
             "RETRY_ATTEMPTS": "0",
         }
         if t.dead_letter_queue:
             self.send(t.dead_letter_queue, json.dumps(event), attrs)
         self.on_error(
-            f"target {t.logical}: function {t.arn} does not exist; event {event.get('id')} "
+            f"target {t.logical}: delivery to {t.arn} failed ({code}: {message}); event {event.get('id')} "
             + (f"sent to {t.dead_letter_queue}" if t.dead_letter_queue else "DROPPED (no DLQ)")
         )
 

@@ -192,6 +192,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state.update(name=phys, arn=f"arn:aws:pipes:{region}:{acct}:pipe/{phys}")
         elif typ == "aws:sfn/stateMachine:StateMachine":
             state.update(name=phys, arn=f"arn:aws:states:{region}:{acct}:stateMachine:{phys}")
+        elif typ == "aws:s3/bucket:Bucket":
+            bucket = (inputs.get("bucket") or phys).lower()  # S3 bucket names are lower case
+            rid = bucket
+            state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", bucketDomainName=f"{bucket}.s3.amazonaws.com", region=region)
+        elif typ == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
+            state.update(name=phys, arn=f"arn:aws:firehose:{region}:{acct}:deliverystream/{phys}")
+            rid = state["arn"]
         elif typ == "aws:backup/vault:Vault":
             state.update(name=phys, arn=f"arn:aws:backup:{region}:{acct}:backup-vault:{phys}")
         elif typ == "aws:backup/plan:Plan":
