@@ -51,6 +51,12 @@ def main(
     )
     rebuild.add_argument("--max-behind", type=int, default=0, help="switch once a catch-up round finds at most this many streams behind")
     rebuild.add_argument("--keep-old", action="store_true", help="do not clear the old table after the switch")
+    rebuild.add_argument(
+        "--from-backup",
+        metavar="BUCKET",
+        help="replay the S3 event backup (EventBackup's bucket) instead of the Events table; catch-up still reads the Events table",
+    )
+    rebuild.add_argument("--backup-prefix", default="events/", help="the backup's key prefix (default %(default)s)")
     redrive = sub.add_parser("redrive", help="drain a projection's or subscription's DLQ from the Events table")
     redrive.add_argument("queue", help="the projection or subscription (name, service/name) or its DLQ URL")
     redrive.add_argument("--dry-run", action="store_true", help="say what would be done; change nothing")
@@ -119,6 +125,11 @@ def _rebuild(deployment: Deployment, args: argparse.Namespace, code_roots: Seque
             f"{target.qualified} has one table: declare it blue_green=True (ProjectionSpec) to rebuild it without downtime"
         )
     projection = resolve_projection(target, code_roots, known)
+    replay_from = None
+    if args.from_backup:
+        from ..runtime.backup import S3BackupReader
+
+        replay_from = S3BackupReader(deployment.client("s3"), args.from_backup, args.backup_prefix, sources=[target.source])
     grace = args.grace if args.grace is not None else cache_seconds() + target.timeout_s + 1
     try:
         result = rebuild_blue_green(
@@ -127,6 +138,7 @@ def _rebuild(deployment: Deployment, args: argparse.Namespace, code_roots: Seque
             home=target.table,
             standby=target.standby_table or "",
             events_table=target.events_table,
+            replay_from=replay_from,
             grace_s=grace,
             max_behind=args.max_behind,
             keep_old=args.keep_old,

@@ -3,13 +3,17 @@ answering while the inactive table is rebuilt and switched to; no event is lost 
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from acme_eventsourcing.ops import RebuildError, rebuild_blue_green
+from acme_eventsourcing.ops.cli import main
 from acme_eventsourcing.ops.redrive import bus_event
 from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
 from acme_eventsourcing.runtime.projections import (
@@ -24,7 +28,7 @@ from acme_eventsourcing.runtime.projections import (
 )
 from acme_eventsourcing.runtime.projections.ports import ConflictError
 
-from tests.unit.ops.conftest import SOURCE, VersionsProjection, append
+from tests.unit.ops.conftest import SOURCE, VersionsProjection, append, outputs
 
 ENV = {
     "READ_MODEL_TABLE": "rm-home",
@@ -167,3 +171,30 @@ def test_a_rebuild_that_fails_on_a_stream_does_not_switch(aws):
         )
     assert read_pointer(aws, "rm-home").active == "rm-home"
     assert table_versions(aws, "rm-home") == {"a": [1, 2], "b": [1]}  # queries still read the old table, untouched
+
+
+def test_rebuild_from_the_s3_backup_catches_up_from_the_events_table(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`rebuild --from-backup BUCKET`: the first pass replays the backup (Firehose's JSON lines);
+    what the backup does not have yet (Firehose buffers) comes from the Events table."""
+    store = DynamoDBEventStore(aws, "events")
+    backed_up = append(store, "a", 3) + append(store, "b", 2)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="backup")
+    lines = b"".join(json.dumps(bus_event(e, SOURCE)).encode() + b"\n" for e in backed_up)
+    s3.put_object(Bucket="backup", Key=f"events/source={SOURCE}/year=2027/month=03/day=01/part-1", Body=lines)
+    s3.put_object(Bucket="backup", Key="events/source=acme.other/year=2027/month=03/day=01/part-1", Body=b"")
+    append(store, "a", 1)  # not in the backup yet
+    append(store, "c", 1)
+    outputs_file = tmp_path / "outputs.json"
+    outputs_file.write_text(json.dumps(outputs(aws)))
+    known = {"versions": VersionsProjection()}
+    code = main(
+        ["--outputs", str(outputs_file), "--region", "us-east-1", "rebuild", "versions", "--from-backup", "backup", "--grace", "0"],
+        projections=known,
+    )
+    assert code == 0
+    assert read_pointer(aws, "rm-home").active == "rm-standby"
+    assert table_versions(aws, "rm-standby") == {"a": [1, 2, 3, 4], "b": [1, 2], "c": [1]}
+    out = capsys.readouterr().out
+    assert "replayed 5 events of 2 streams into rm-standby" in out  # the backup's
+    assert "catch-up round 1: 2 streams were behind" in out  # a v4 and c: from the Events table
