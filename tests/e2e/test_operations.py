@@ -186,3 +186,20 @@ def resolve_balance() -> Any:
     from acme_eventsourcing.ops.cli import resolve_projection
 
     return resolve_projection(Deployment.from_local(ROOT, "dev", state_dir=Path(os.environ["LOCAL_STACK_STATE_DIR"])).projection("balance"))
+
+
+def test_lambda_invoke_of_a_declared_function_runs_it_in_the_stack(ops_stack: LocalStack, berlin: str) -> None:
+    """What `redrive` relies on: Lambda's Invoke (here in-process; the redrive above went over
+    HTTP) runs the declared handler, answers its result or its error, and leaves other names to moto."""
+    import json
+
+    from botocore.exceptions import ClientError
+
+    client = ops_stack.clients("lambda")  # type: ignore[misc]
+    name = ops_stack.function("audit-projector").decl.name
+    answer = client.invoke(FunctionName=name, Payload=json.dumps({"detail-type": "X", "detail": {}}).encode())
+    assert answer["FunctionError"] == "Unhandled"
+    assert json.loads(answer["Payload"].read())["errorType"] == "MalformedEventError"
+    assert client.invoke(FunctionName=name, InvocationType="DryRun")["StatusCode"] == 204
+    with pytest.raises(ClientError, match="ResourceNotFoundException|Function not found"):
+        client.invoke(FunctionName="no-such-function", Payload=b"{}")
