@@ -161,7 +161,7 @@ def test_tasks_help_lists_every_command() -> None:
 def test_tasks_unknown_command_says_so_and_exits_2() -> None:
     result = subprocess.run([sys.executable, "tasks.py", "upp"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
-    assert "unknown command 'upp'" in result.stderr and "up, token, setup" in result.stderr
+    assert "unknown command 'upp'" in result.stderr and "up, token, ops, setup" in result.stderr
 
 
 def test_an_unknown_stack_names_the_stacks_there_are() -> None:
