@@ -4,7 +4,8 @@
   owns it (`platform/`), whose alarm topic (`alarm_topic_arn`) every alarm also notifies;
   without it, created here with its archive (a stack on its own);
 - the `leave` service (`acme.leave`): Events table, publisher, commands/queries API, and the
-  balance, pending, calendar and audit projections;
+  balance, pending, calendar and audit projections (blue/green: each has a standby table, so
+  `ops rebuild` replaces a read model without downtime);
 - the `notifications` context (`acme.notifications`), which only subscribes to leave events
   on the same bus (choreography) and posts them to `webhook_url`.
 
@@ -122,6 +123,8 @@ leave = EventSourcedService(
                     timeout_s=120 if name == "balance" else 30,
                 ),
                 detail_types=detail_types,
+                # a standby table and an active-table pointer: `ops rebuild` without downtime
+                blue_green=True,
             )
             for name, detail_types in PROJECTIONS.items()
         ],
@@ -167,3 +170,5 @@ if leave.api is not None and leave.api.sso_domain is not None:  # register sso_r
     pulumi.export("sso_redirect_uri", leave.api.sso_redirect_uri)
 pulumi.export("function_names", {**leave.function_names, **{f"notifications-{k}": v for k, v in notifications.function_names.items()}})
 pulumi.export("dlq_urls", {**leave.dlq_urls, **{f"notifications-{k}": v for k, v in notifications.dlq_urls.items()}})
+# what `python -m acme_eventsourcing.ops` (lag, rebuild, redrive) reads: docs/operations.md
+pulumi.export("operations", {"leave": leave.operations, "notifications": notifications.operations})

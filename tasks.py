@@ -8,6 +8,8 @@
     python3 tasks.py plan      # set up, then the offline preview + policy report (dev: platform, then leave)
     python3 tasks.py up        # set up, then serve the local stack on 127.0.0.1 (until Ctrl-C / SIGTERM)
     python3 tasks.py token     # set up, then print a JWT the local stack accepts (--sub ana --groups admin)
+    python3 tasks.py ops lag   # set up, then an operations command (lag, rebuild, redrive) on the running
+                               # local stack, or on AWS with --stack NAME / --outputs FILE (docs/operations.md)
     python3 tasks.py setup     # only set up
 
 Needs nothing but Python 3.11+. The virtualenv lives in `.venv/` in the repo; it is
@@ -46,6 +48,7 @@ COMMANDS = {
     "plan": ["-m", "local", "plan"],
     "up": ["-m", "local", "up"],
     "token": ["-m", "local", "token"],
+    "ops": ["-m", "local", "ops"],
 }
 
 

@@ -1,8 +1,10 @@
-"""python -m local plan|up|token|demo - the project on this machine, no AWS account needed.
+"""python -m local plan|up|token|demo|ops - the project on this machine, no AWS account needed.
 
 `plan`, `up` and `token` are the packaged local stack's commands (`acme_eventsourcing.local`)
 with `--program` defaulting to this repository's two programs, run in order: `platform/`,
-then the root (the leave program, reading the platform's outputs); `demo` plays the leave story.
+then the root (the leave program, reading the platform's outputs); `demo` plays the leave story;
+`ops` is `python -m acme_eventsourcing.ops` (lag, rebuild, redrive) with the projections' code
+in `lambdas/`, on the running local stack unless `--stack NAME` or `--outputs FILE` says AWS.
 """
 
 from __future__ import annotations
@@ -22,11 +24,23 @@ os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ops"]:
+        return ops(argv[1:])
     from acme_eventsourcing.local.cli import main as local_main
 
     return local_main(
         argv, prog="python -m local", program=(ROOT / "platform", ROOT), make_stack=_make_stack, extend=_demo_command, description=__doc__
     )
+
+
+def ops(argv: list[str]) -> int:
+    """`python -m local ops ...`: the operations commands on leave (`--local` by default)."""
+    from acme_eventsourcing.ops.cli import main as ops_main
+
+    if not {"--local", "--outputs", "--stack", "-h", "--help"} & {a.split("=")[0] for a in argv}:
+        argv = ["--local", *argv]
+    return ops_main(argv, prog="python -m local ops", program=ROOT, code_roots=[ROOT / "lambdas"])
 
 
 def _make_stack(stack: str, **options: Any) -> Any:

@@ -129,6 +129,8 @@ def run(
             final = story.final_state()
             ok = failure is None and all(checks.values())
             _report(out, story, final, checks, sink, local, failure)
+            if failure is None:
+                ok = _operations(out, local, story) and ok
         finally:
             local.stop()
     total = time.perf_counter() - started
@@ -161,6 +163,56 @@ def _after_story(local: LocalStack, sink: WebhookSink, story: Story) -> dict[str
         "no invocation failed": not story.state["failed_invocations"],
         "no errors reported by the local stack": not local.errors,
     }
+
+
+def _operations(out: TextIO, local: LocalStack, story: Story) -> bool:
+    """The operations commands at work on the stack the story left (`python -m local ops ...`):
+    `lag`; `redrive` of a stale message (an event the read model already has, as a failed
+    delivery leaves it in the DLQ): read from the Events table, found applied, deleted;
+    `rebuild balance` blue/green, after which the balances answer the same."""
+    from acme_eventsourcing.ops import Deployment, lag, rebuild_blue_green, redrive
+    from acme_eventsourcing.ops.lag import render
+    from acme_eventsourcing.ops.redrive import bus_event
+    from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
+    from leave_projections.balance import BalanceProjection
+
+    p = lambda line="": print(line, file=out)  # noqa: E731
+    deployment = Deployment.from_outputs(local.local_outputs(), endpoint_url=local.moto_url, region="us-east-1")
+    p("\nOperations (python -m local ops lag | redrive balance | rebuild balance)")
+    report = lag(deployment)
+    p("\n".join(f"  {line}" for line in render(report).splitlines()))
+    balance = deployment.projection("balance")
+    ddb, sqs = deployment.client("dynamodb"), deployment.client("sqs")
+    first = DynamoDBEventStore(ddb, balance.events_table).load("employee#john")[0]
+    sqs.send_message(QueueUrl=balance.dlq_url, MessageBody=json.dumps(bus_event(first, balance.source)))
+    p("  a stale copy of employee#john v1 put in the balance DLQ; redrive:")
+    drained = redrive(deployment, balance, log=lambda line: p(f"  {line}"))
+    p(f"  {drained.summary()}")
+
+    def balances() -> dict[str, Any]:  # the figures, not how current (a rebuild's checkpoints may be further on)
+        shown = story.final_state()["balances"]
+        return {k: {f: v for f, v in b.items() if not f.startswith("as_of")} if isinstance(b, dict) else b for k, b in shown.items()}
+
+    before = balances()
+    result = rebuild_blue_green(
+        ddb,
+        BalanceProjection(),
+        home=balance.table,
+        standby=balance.standby_table or "",
+        events_table=balance.events_table,
+        grace_s=6,  # the functions' pointer cache (5 s) and their run time here
+        name=balance.qualified,
+        log=lambda line: p(f"  {line}"),
+    )
+    same = balances() == before
+    checks = {
+        "lag: every projection up to date, nothing stuck": all(not x.streams_behind and not x.stuck for x in report.projections),
+        "redrive: the stale message was found applied and deleted": (drained.already, drained.deleted) == (1, 1),
+        f"rebuild: balance switched to {result.to_table}, the balances answer the same": same,
+    }
+    for name, passed in checks.items():
+        p(f"[{'ok' if passed else 'FAILED'}] {name}")
+    return all(checks.values())
 
 
 def _report(

@@ -97,6 +97,9 @@ class ProjectionSpec:
     name: str
     function: FunctionSpec
     detail_types: Sequence[str]
+    blue_green: bool = False
+    """A standby table and an active-table pointer, for rebuilds without downtime
+    (`ProjectionArgs.blue_green`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -273,6 +276,12 @@ class EventSourcedService(pulumi.ComponentResource):
     jwt_issuer: pulumi.Output[str] | None
     kms_key_arn: pulumi.Output[str] | None
     """The key of the service's data (None with AWS-managed keys)."""
+    operations: pulumi.Output[Any]
+    """What the operations commands (`python -m acme_eventsourcing.ops`) need: `source`,
+    `events_table`, and per projection its `table`, `standby_table` (blue/green, else None),
+    `function`, `handler`, `timeout_s`, `dlq_url` and `detail_types`, per subscription its
+    `function`, `handler`, `timeout_s`, `dlq_url`, `sources` and `detail_types`. Export it
+    (`pulumi.export("operations", {"<service>": service.operations})`)."""
 
     def __init__(self, name: str, args: EventSourcedServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         args = replace(args, bus=EventBusRef.of(args.bus))
@@ -352,6 +361,7 @@ class EventSourcedService(pulumi.ComponentResource):
                     detail_types=p.detail_types,
                     delivery=args.delivery,
                     defaults=shared,
+                    blue_green=p.blue_green,
                 ),
                 opts=child,
                 former_parent=self,
@@ -384,6 +394,7 @@ class EventSourcedService(pulumi.ComponentResource):
                     api=args.api,
                     events_table=events_ref,
                     read_models={n: p.table.ref for n, p in self.projections.items()},
+                    read_model_standbys={n: p.standby_table.ref for n, p in self.projections.items() if p.standby_table},
                     defaults=shared,
                 ),
                 opts=child,
@@ -412,6 +423,7 @@ class EventSourcedService(pulumi.ComponentResource):
         self.user_pool_client_id = self.http_api.user_pool_client_id if self.http_api else None
         self.jwt_issuer = self.http_api.jwt_issuer if self.http_api else None
         self.identity_claim: str | None = args.api.identity_claim if args.api else None
+        self.operations = self._operations()
         self.register_outputs(
             {
                 "api_url": self.api_url,
@@ -429,6 +441,41 @@ class EventSourcedService(pulumi.ComponentResource):
                 "jwt_issuer": self.jwt_issuer,
                 "identity_claim": self.identity_claim,
                 "kms_key_arn": self.kms_key_arn,
+                "operations": self.operations,
+            }
+        )
+
+    def _operations(self) -> pulumi.Output[Any]:
+        """What `python -m acme_eventsourcing.ops` needs of this service (see `operations`)."""
+
+        def function(spec: FunctionSpec) -> dict[str, Any]:
+            return {"handler": spec.handler, "timeout_s": spec.timeout_s}
+
+        return pulumi.Output.from_input(
+            {
+                "source": self.args.source,
+                "events_table": self.events_table_name,
+                "projections": {
+                    n: {
+                        "table": p.table_name,
+                        "standby_table": p.standby_table_name,
+                        "function": p.function_name,
+                        **function(p.args.function),
+                        "dlq_url": p.dlq_url,
+                        "detail_types": list(p.args.detail_types),
+                    }
+                    for n, p in self.projections.items()
+                },
+                "subscriptions": {
+                    n: {
+                        "function": s.function_name,
+                        **function(s.args.function),
+                        "dlq_url": s.dlq_url,
+                        "sources": list(s.args.sources),
+                        "detail_types": list(s.args.detail_types),
+                    }
+                    for n, s in self.subscriptions.items()
+                },
             }
         )
 

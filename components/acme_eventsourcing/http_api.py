@@ -142,14 +142,19 @@ class HttpApiArgs:
     read_models: Mapping[str, TableRef] = field(default_factory=dict)
     """Read-model tables the queries function reads, by projection name
     (environment `READ_MODEL_TABLE_<NAME>`)."""
+    read_model_standbys: Mapping[str, TableRef] = field(default_factory=dict)
+    """The standby tables of blue/green projections, by projection name: the queries function
+    may read them too (the pointer in the home table says which one is active)."""
     defaults: ServiceDefaults = field(default_factory=ServiceDefaults)
     """Log retention, alarm actions, tags, KMS key, runtime."""
 
     def validate(self) -> None:
         self.api.validate()
         self.events_table.validate()
-        for table in self.read_models.values():
+        for table in [*self.read_models.values(), *self.read_model_standbys.values()]:
             table.validate()
+        if unknown := sorted(set(self.read_model_standbys) - set(self.read_models)):
+            raise ValueError(f"read_model_standbys {unknown} name no read model")
         self.defaults.validate()
 
 
@@ -238,7 +243,8 @@ class HttpApi(pulumi.ComponentResource):
             {"SERVICE_SOURCE": args.source, "EVENTS_TABLE": events.table_name, IDENTITY_CLAIM_ENV: spec.identity_claim},  # type: ignore[dict-item]
             writes=True,
         )
-        read_model_arns = [t.table_arn for t in read_models.values()]
+        standbys = {n: resolve(t, name=f"{name}-{n}-standby", parent=self)[0] for n, t in args.read_model_standbys.items()}
+        read_model_arns = [t.table_arn for t in [*read_models.values(), *standbys.values()]]
         self.queries: FunctionParts = scope.function(
             f"{name}-queries",
             replace(spec.queries, environment={**public_url, **spec.queries.environment}),

@@ -35,6 +35,11 @@ class ProjectionArgs:
     """Retries of delivery and of the function."""
     defaults: ServiceDefaults = field(default_factory=ServiceDefaults)
     """Log retention, alarm actions, tags, KMS key, runtime."""
+    blue_green: bool = False
+    """A second, standby table `<name>-standby` and a pointer to the active one (an item of
+    the home table), so `python -m acme_eventsourcing.ops rebuild` can rebuild the read model
+    without downtime. Off by default: it adds a table (empty between rebuilds) per
+    projection and a pointer lookup every few seconds per container."""
 
     def validate(self, what: str = "projection") -> None:
         if not _SOURCE.match(self.source):
@@ -55,14 +60,22 @@ class Projection(pulumi.ComponentResource):
     maintain its own table and read the Events table (GetItem, Query), nothing else; it gets
     READ_MODEL_TABLE and EVENTS_TABLE in its environment.
 
-    Outputs: `table_name`, `table_arn`, `function_name`, `dlq_url`; `table.ref` hands the
-    read model to an `HttpApi`.
+    With `blue_green`, a second `RetainedTable` `<name>-standby` (same keys and protection)
+    that the projector may maintain too (READ_MODEL_STANDBY_TABLE); which of the two is
+    active is the pointer item in the home table (`runtime.projections.bluegreen`), read by
+    the projector and the queries; the home table keeps its name and URN.
+
+    Outputs: `table_name`, `table_arn`, `standby_table_name` (None without `blue_green`),
+    `function_name`, `dlq_url`; `table.ref` hands the read model to an `HttpApi`
+    (`standby_table.ref` too, for the queries' read permission).
     """
 
     table_name: pulumi.Output[str]
     """The read-model table."""
     table_arn: pulumi.Output[str]
     """Its ARN."""
+    standby_table_name: pulumi.Output[str] | None
+    """The standby table of a blue/green projection (None otherwise)."""
     function_name: pulumi.Output[str]
     """The projector function."""
     dlq_url: pulumi.Output[str]
@@ -95,17 +108,22 @@ class Projection(pulumi.ComponentResource):
             rule_arn_patterns=[_reactor.rule_arn_pattern(bus_arn, name)],  # type: ignore[arg-type]
         )
         self.kms_key = scope.kms_key
-        self.table = RetainedTable(
-            name,
-            RetainedTableArgs(
-                hash_key="pk",
-                range_key="sk",
-                kms_key=None if scope.kms_key_arn is None else KmsKeyRef(key_arn=scope.kms_key_arn),
-                aws_managed_key=args.defaults.aws_managed_keys,
-                tags=args.defaults.tags,
-            ),
-            opts=scope.opts,
+        table_args = RetainedTableArgs(
+            hash_key="pk",
+            range_key="sk",
+            kms_key=None if scope.kms_key_arn is None else KmsKeyRef(key_arn=scope.kms_key_arn),
+            aws_managed_key=args.defaults.aws_managed_keys,
+            tags=args.defaults.tags,
         )
+        self.table = RetainedTable(name, table_args, opts=scope.opts)
+        self.standby_table: RetainedTable | None = None
+        tables: list[RetainedTable] = [self.table]
+        environment: dict[str, Any] = {"READ_MODEL_TABLE": self.table.table_name, "EVENTS_TABLE": events.table_name}
+        if args.blue_green:
+            # a new resource, parented like the table (no alias: it never existed elsewhere)
+            self.standby_table = RetainedTable(f"{name}-standby", table_args, opts=pulumi.ResourceOptions(parent=self))
+            tables.append(self.standby_table)
+            environment["READ_MODEL_STANDBY_TABLE"] = self.standby_table.table_name
         self.reactor = _reactor.build(
             scope,
             name,
@@ -117,21 +135,28 @@ class Projection(pulumi.ComponentResource):
             delivery=args.delivery,
             pattern={"source": [args.source], "detail-type": list(args.detail_types)},
             statements=[
-                _iam_statement_maintain(self.table.table_arn),
+                _iam_statement_maintain([t.table_arn for t in tables]),
                 _iam_statement_read_events(events.table_arn),  # type: ignore[arg-type]
             ],
-            environment={"READ_MODEL_TABLE": self.table.table_name, "EVENTS_TABLE": events.table_name},  # type: ignore[dict-item]
+            environment=environment,
         )
         self.table_name = self.table.table_name
         self.table_arn = self.table.table_arn
+        self.standby_table_name = self.standby_table.table_name if self.standby_table else None
         self.function_name = self.reactor.function.function.name
         self.dlq_url = self.reactor.dlq.queue.url
         self.register_outputs(
-            {"table_name": self.table_name, "table_arn": self.table_arn, "function_name": self.function_name, "dlq_url": self.dlq_url}
+            {
+                "table_name": self.table_name,
+                "table_arn": self.table_arn,
+                "standby_table_name": self.standby_table_name,
+                "function_name": self.function_name,
+                "dlq_url": self.dlq_url,
+            }
         )
 
 
-def _iam_statement_maintain(table_arn: pulumi.Input[str]) -> dict[str, Any]:
+def _iam_statement_maintain(table_arns: list[pulumi.Output[str]]) -> dict[str, Any]:
     return _iam.statement(
         "MaintainOwnReadModel",
         [
@@ -142,7 +167,7 @@ def _iam_statement_maintain(table_arn: pulumi.Input[str]) -> dict[str, Any]:
             "dynamodb:ConditionCheckItem",
             "dynamodb:BatchWriteItem",
         ],
-        [table_arn],
+        table_arns,
     )
 
 

@@ -196,3 +196,62 @@ def test_event_bus_ref_of_takes_a_ref_or_a_bus_like_object() -> None:
     assert EventBusRef.of(Wrapped()) == EventBusRef(bus_name="b", bus_arn="arn:aws:events:us-east-1:1:event-bus/b")
     with pytest.raises(TypeError, match="EventBusRef or a SharedEventBus"):
         EventBusRef.of("platform")
+
+
+def test_a_blue_green_projection_has_a_standby_table_its_projector_and_the_queries_may_use(code_root: Path) -> None:
+    def program() -> None:
+        projection = Projection(
+            "reports-leave",
+            ProjectionArgs(
+                source="acme.leave", bus=BUS, events_table=EVENTS, function=fn(code_root), detail_types=("LeaveApproved",), blue_green=True
+            ),
+        )
+        spec = ApiSpec(
+            commands=fn(code_root),
+            queries=fn(code_root),
+            command_routes=("POST /things",),
+            query_routes=("GET /things",),
+            jwt=JwtIssuerRef(issuer="https://issuer.example", audiences=("client",)),
+        )
+        assert projection.standby_table is not None
+        HttpApi(
+            "reports",
+            HttpApiArgs(
+                source="acme.reports",
+                api=spec,
+                events_table=EVENTS,
+                read_models={"leave": projection.table.ref},
+                read_model_standbys={"leave": projection.standby_table.ref},
+            ),
+        )
+
+    stack = record(program)
+    home = stack.one("aws:dynamodb/table:Table", "reports-leave")
+    standby = stack.one("aws:dynamodb/table:Table", "reports-leave-standby")
+    assert standby.options["protect"] and standby.inputs["hashKey"] == "pk" and standby.inputs["rangeKey"] == "sk"
+    assert standby.inputs["serverSideEncryption"] == home.inputs["serverSideEncryption"]
+    variables = stack.one("aws:lambda/function:Function", "reports-leave-projector").inputs["environment"]["variables"]
+    assert (variables["READ_MODEL_TABLE"], variables["READ_MODEL_STANDBY_TABLE"]) == (home.state["name"], standby.state["name"])
+    assert _policy(stack, "reports-leave-projector-policy")["MaintainOwnReadModel"]["Resource"] == [home.state["arn"], standby.state["arn"]]
+    assert _policy(stack, "reports-queries-policy")["ReadReadModels"]["Resource"] == [home.state["arn"], standby.state["arn"]]
+    queries = stack.one("aws:lambda/function:Function", "reports-queries").inputs["environment"]["variables"]
+    assert queries["READ_MODEL_TABLE_LEAVE"] == home.state["name"] and not any("STANDBY" in k for k in queries)
+    assert check_stack(stack).ok, check_stack(stack).render()
+    # without blue_green: one table, no standby variable
+    plain = record(
+        lambda: Projection(
+            "reports-leave", ProjectionArgs(source="acme.leave", bus=BUS, events_table=EVENTS, function=fn(code_root), detail_types=("X",))
+        )
+    )
+    assert len(plain.of_type("aws:dynamodb/table:Table")) == 1
+    assert (
+        "READ_MODEL_STANDBY_TABLE"
+        not in plain.one("aws:lambda/function:Function", "reports-leave-projector").inputs["environment"]["variables"]
+    )
+
+
+def test_standbys_must_name_a_read_model(code_root: Path) -> None:
+    spec = ApiSpec(commands=fn(code_root), queries=fn(code_root), command_routes=("POST /a",), query_routes=("GET /a",))
+    args = HttpApiArgs(source="acme.x", api=spec, events_table=EVENTS, read_model_standbys={"leave": EVENTS})
+    with pytest.raises(ValueError, match=r"read_model_standbys \['leave'\] name no read model"):
+        args.validate()

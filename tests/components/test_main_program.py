@@ -21,7 +21,7 @@ SERVICE_COUNTS = {
     "aws:lambda/function:Function": 8,  # publisher, commands, queries, 4 projectors, notifications
     "aws:iam/rolePolicy:RolePolicy": 8,
     "aws:cloudwatch/logGroup:LogGroup": 9,  # one per function + API access logs
-    "aws:dynamodb/table:Table": 5,  # Events + 4 read models
+    "aws:dynamodb/table:Table": 9,  # Events + 4 read models, each blue/green (a standby table)
     "aws:sqs/queue:Queue": 6,  # publisher on-failure + 5 rule DLQs
     "aws:cloudwatch/eventRule:EventRule": 5,
     "aws:cloudwatch/eventTarget:EventTarget": 5,
@@ -159,3 +159,20 @@ def test_config_picks_the_pipe_publisher_and_passes_the_webhook_secret() -> None
     subscriber = stack.one(FUNCTION, "notifications-leave-subscriber")
     assert subscriber.is_secret("environment", "variables", "WEBHOOK_URL"), "the webhook must reach the function as a secret"
     assert subscriber.inputs["environment"]["variables"]["WEBHOOK_URL"] == "https://hooks.example/leave"
+
+
+def test_the_stack_exports_what_the_operations_commands_need(dev: RecordedStack) -> None:
+    """`python -m acme_eventsourcing.ops` reads `operations`: per service, its Events table,
+    and per projection and subscription its tables, function, handler and DLQ."""
+    leave, notifications = dev.outputs["operations"]["leave"], dev.outputs["operations"]["notifications"]
+    assert leave["source"] == "acme.leave" and leave["events_table"] == dev.outputs["events_table_name"]
+    tables = {r.name: r.state["name"] for r in dev.of_type("aws:dynamodb/table:Table")}
+    balance = leave["projections"]["balance"]
+    assert (balance["table"], balance["standby_table"]) == (tables["leave-balance"], tables["leave-balance-standby"])
+    assert (balance["handler"], balance["timeout_s"]) == ("leave_projections.balance.handler", 120)
+    assert balance["function"] == dev.outputs["function_names"]["balance-projector"]
+    assert balance["dlq_url"] == dev.outputs["dlq_urls"]["balance"]
+    assert set(leave["projections"]) == {"balance", "pending", "calendar", "audit"} and leave["subscriptions"] == {}
+    sub = notifications["subscriptions"]["leave"]
+    assert sub["sources"] == ["acme.leave"] and sub["dlq_url"] == dev.outputs["dlq_urls"]["notifications-leave"]
+    assert notifications["events_table"] is None and notifications["projections"] == {}

@@ -41,7 +41,7 @@ def test_plan_prints_the_tree_the_counts_and_the_policy_report() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "acme:events:EventSourcedService" in out and "\n    aws:dynamodb/table:Table" in out  # indented under its parent
-    assert re.search(r"^\s+5  aws:dynamodb/table:Table$", out, re.M)
+    assert re.search(r"^\s+9  aws:dynamodb/table:Table$", out, re.M)  # Events + 4 read models, each with a standby table
     assert "Policy report for stack leave/dev" in out and "0 violations" in out
 
 
@@ -174,7 +174,7 @@ def test_tasks_help_lists_every_command() -> None:
 def test_tasks_unknown_command_says_so_and_exits_2() -> None:
     result = subprocess.run([sys.executable, "tasks.py", "upp"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
-    assert "unknown command 'upp'" in result.stderr and "up, token, setup" in result.stderr
+    assert "unknown command 'upp'" in result.stderr and "up, token, ops, setup" in result.stderr
 
 
 def test_an_unknown_stack_names_the_stacks_there_are() -> None:

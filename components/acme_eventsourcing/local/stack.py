@@ -664,11 +664,11 @@ class LocalStack:
         self._log(f"execution {execution.name} of {execution.state_machine.name}: {execution.status}{detail}")
 
     def _find_function(self, ref: str) -> FunctionDecl | None:
-        """The declared function a name, ARN or qualified name/ARN points at."""
+        """The declared function a name, logical name, ARN or qualified name/ARN points at."""
         assert self.model is not None
         name = ref.split(":function:", 1)[1] if ":function:" in ref else ref
         name = name.split(":", 1)[0]
-        return next((f for f in self.model.functions if name == f.name or ref == f.arn), None)
+        return next((f for f in self.model.functions if name in (f.name, f.logical) or ref == f.arn), None)
 
     def invoke_lambda(self, function: str, payload: bytes | None, trigger: str) -> dict[str, Any]:
         """Lambda's synchronous Invoke of a declared function, in-process (a Task state's call)."""
@@ -711,9 +711,9 @@ class LocalStack:
         if invocation_type == "DryRun":
             return 204, {}, b""
         if invocation_type == "Event":
-            self._async_invoker(decl).submit(event, trigger="Invoke (Event)")
+            self._async_invoker(decl).submit(event, trigger="lambda:Invoke Event")
             return 202, {}, b""
-        response = self.invoke_lambda(decl.arn, payload, trigger="Invoke")
+        response = self.invoke_lambda(decl.arn, payload, trigger="lambda:Invoke")
         headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
         if response.get("FunctionError"):
             headers["X-Amz-Function-Error"] = response["FunctionError"]
@@ -779,6 +779,23 @@ class LocalStack:
             MessageAttributes={k: {"DataType": "String", "StringValue": v or "-"} for k, v in attributes.items()},
         )
 
+    def local_outputs(self) -> dict[str, Any]:
+        """The stack's outputs as another process reaches them here: each declared queue's URL
+        is moto's (what `python -m acme_eventsourcing.ops --local` reads from the state file)."""
+        assert self.recorded is not None and self.provisioned is not None
+        urls = self.provisioned.queue_urls
+
+        def local(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: local(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [local(v) for v in value]
+            if isinstance(value, str) and value.startswith("https://sqs.") and value.rsplit("/", 1)[-1] in urls:
+                return urls[value.rsplit("/", 1)[-1]]
+            return value
+
+        return local(json.loads(json.dumps(dict(self.recorded.outputs), default=str)))
+
     def _record(self, invocation: Invocation) -> None:
         with self._lock:
             self.invocations.append(invocation)
@@ -811,6 +828,7 @@ class LocalStack:
             "issuer": issuer,
             "audiences": list(audiences),
             "identity_claim": self.identity_claim(),
+            "outputs": self.local_outputs(),
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._state_file().write_text(json.dumps(state, indent=2))

@@ -10,7 +10,9 @@ What a team writes is a `Projection`: a `name`, the `event_types` it reads, and
   missing events from the Events table; a failed condition (another invocation got there
   first) re-reads and retries; a stream it cannot apply is recorded as stuck.
 - `projector_handler(projection)` is the Lambda entry point (wired from `READ_MODEL_TABLE`
-  and `EVENTS_TABLE`); `rebuild` replays the Events table into a fresh read model.
+  and `EVENTS_TABLE`, plus `READ_MODEL_STANDBY_TABLE` for a blue/green projection, whose
+  active table a pointer names: `bluegreen`); `rebuild` replays the Events table into a
+  fresh read model (`acme_eventsourcing.ops` rebuilds a blue/green one without downtime).
 - `InMemoryReadModelStore` and `DynamoDBReadModelStore` implement `ReadModelStore`.
 - `DynamoDBReadModelReader` and `freshness` serve query functions: rows plus how current
   an answer is (`as_of_version`, `as_of`, `stale`).
@@ -46,12 +48,14 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
     from ..envelopes import BusEvent, MalformedEventError, from_bus, parse_bus_event
     from ..eventstore.ports import StoredEvent
     from ..handler import ConfigurationError
+    from .bluegreen import ActiveTables, Pointer, clear_table, read_pointer, switch
     from .core import DEFAULT_MAX_ACTIONS, MissingEventsError, Projection, Projector, Refreshing, Session
     from .dynamodb import DynamoDBReadModelStore
-    from .entry import ProjectorApp, build_projector, projector_handler
+    from .entry import ProjectorApp, build_projector, build_projectors, projector_handler
     from .memory import InMemoryReadModelStore
     from .ports import (
         CHECKPOINT_PREFIX,
+        POINTER_PK,
         STUCK_PK,
         Check,
         Checkpoint,
@@ -82,6 +86,13 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
 #: zip holds only what it imports.
 _HOMES: dict[str, str] = {
     "CHECKPOINT_PREFIX": ".ports",
+    "POINTER_PK": ".ports",
+    "ActiveTables": ".bluegreen",
+    "Pointer": ".bluegreen",
+    "clear_table": ".bluegreen",
+    "read_pointer": ".bluegreen",
+    "switch": ".bluegreen",
+    "build_projectors": ".entry",
     "DEFAULT_MAX_ACTIONS": ".core",
     "STUCK_PK": ".ports",
     "BusEvent": "..envelopes",
@@ -128,6 +139,13 @@ _HOMES: dict[str, str] = {
 
 __all__ = [
     "CHECKPOINT_PREFIX",
+    "POINTER_PK",
+    "ActiveTables",
+    "Pointer",
+    "clear_table",
+    "read_pointer",
+    "switch",
+    "build_projectors",
     "DEFAULT_MAX_ACTIONS",
     "STUCK_PK",
     "BusEvent",

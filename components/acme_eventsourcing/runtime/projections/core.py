@@ -33,6 +33,7 @@ from typing import Any, Protocol, cast
 from ..eventstore.ports import StoredEvent
 from .ports import (
     CHECKPOINT_PREFIX,
+    POINTER_PK,
     STUCK_PK,
     Check,
     Checkpoint,
@@ -137,8 +138,8 @@ class Session:
 
 
 def _guard(pk: str, sk: str) -> Key:
-    if pk.startswith(CHECKPOINT_PREFIX) or pk == STUCK_PK:
-        raise ValueError(f"partition {pk!r} is reserved for the projector (checkpoints, stuck streams)")
+    if pk.startswith(CHECKPOINT_PREFIX) or pk in (STUCK_PK, POINTER_PK):
+        raise ValueError(f"partition {pk!r} is reserved for the projector (checkpoints, stuck streams, the active-table pointer)")
     return (pk, sk)
 
 

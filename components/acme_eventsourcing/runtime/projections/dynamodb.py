@@ -17,6 +17,7 @@ from typing import Any
 from .ports import (
     CHECKPOINT_PREFIX,
     CHECKPOINT_SK,
+    POINTER_PK,
     STUCK_PK,
     Check,
     Checkpoint,
@@ -131,7 +132,7 @@ class DynamoDBReadModelStore:
 
     def rows(self) -> Iterator[Row]:
         for item in self._paginate("scan", {"TableName": self._table}):
-            if not item["pk"]["S"].startswith(CHECKPOINT_PREFIX) and item["pk"]["S"] != STUCK_PK:
+            if not item["pk"]["S"].startswith(CHECKPOINT_PREFIX) and item["pk"]["S"] not in (STUCK_PK, POINTER_PK):
                 yield _row(item)
 
     def checkpoints(self) -> dict[str, int]:

@@ -7,13 +7,17 @@ version before it, exactly once; an error propagates, so the bus retries and the
 dead-letter queue keeps the event, and the stream is marked stuck meanwhile (see
 `core.Projector.handle`). The app is built on the first call from the environment and kept
 for the container's life; tests call `build_projector(projection, environ, client=...)`.
+
+A blue/green projection (`READ_MODEL_STANDBY_TABLE` set too) applies each event to whichever
+of its two tables the pointer in the home table names (`bluegreen`: looked up at most every
+`ACTIVE_TABLE_CACHE_SECONDS`), each table with its own checkpoints.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..envelopes import from_bus
@@ -40,18 +44,57 @@ def build_projector(projection: Projection, environ: Mapping[str, str], client: 
     return Projector(projection=projection, store=DynamoDBReadModelStore(client, read_model), events=DynamoDBEventStore(client, events))
 
 
-class ProjectorApp:
-    """What the Lambda runs per invocation: parse the bus event, apply it, log one line."""
+def build_projectors(projection: Projection, environ: Mapping[str, str], client: Any = None) -> Callable[[], Projector]:
+    """What gives the `Projector` of the table an event goes to: the one of `build_projector`,
+    or, with `READ_MODEL_STANDBY_TABLE` set (a blue/green projection), the one of the table
+    the pointer in `READ_MODEL_TABLE` names at the time of the call (cached lookup)."""
+    if client is None:
+        import boto3
 
-    def __init__(self, projector: Projector) -> None:
-        self.projector = projector
+        client = boto3.client("dynamodb")
+    home = build_projector(projection, environ, client)
+    standby = environ.get("READ_MODEL_STANDBY_TABLE")
+    if not standby:
+        return lambda: home
+    from .bluegreen import ActiveTables, cache_seconds
+    from .dynamodb import DynamoDBReadModelStore
+
+    active = ActiveTables(client, cache_seconds(environ))
+    home_table = environ["READ_MODEL_TABLE"]
+    projectors = {
+        home_table: home,
+        standby: Projector(projection=projection, store=DynamoDBReadModelStore(client, standby), events=home.events),
+    }
+
+    def current() -> Projector:
+        table = active.active(home_table)
+        if table not in projectors:
+            raise RuntimeError(f"the pointer in {home_table} names {table!r}, neither of this projection's tables")
+        return projectors[table]
+
+    return current
+
+
+class ProjectorApp:
+    """What the Lambda runs per invocation: parse the bus event, apply it, log one line.
+
+    `projector` is the `Projector`, or what gives the one to use per call (blue/green)."""
+
+    def __init__(self, projector: Projector | Callable[[], Projector]) -> None:
+        self._select = projector if callable(projector) and not isinstance(projector, Projector) else (lambda: projector)
+
+    @property
+    def projector(self) -> Projector:
+        """The projector this call uses (a blue/green projection's: its active table's)."""
+        return self._select()  # type: ignore[return-value]
 
     def __call__(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """`{"applied": n}`: how many events this call applied (0 for a duplicate; more than 1
         when it filled a gap). `MalformedEventError` if the event carries no envelope."""
         stored = from_bus(event)
-        applied = self.projector.handle(stored)
-        name = self.projector.projection.name
+        projector = self.projector
+        applied = projector.handle(stored)
+        name = projector.projection.name
         logger.info(json.dumps({"projection": name, "stream_id": stored.stream_id, "version": stored.version, "applied": applied}))
         return {"applied": applied}
 
@@ -64,6 +107,8 @@ def projector_handler(projection: Projection, *, environ: Mapping[str, str] | No
     carry their dates), so a host that simulates a date leaves it alone."""
 
     def build(env: Mapping[str, str], clock: Clock) -> ProjectorApp:
-        return ProjectorApp(build_projector(projection, env))
+        return ProjectorApp(build_projectors(projection, env))
 
-    return LambdaHandler(build, environ=environ, uses_clock=False)
+    handler = LambdaHandler(build, environ=environ, uses_clock=False)
+    handler.projection = projection  # type: ignore[attr-defined] - what an operator's rebuild replays (`acme_eventsourcing.ops`)
+    return handler

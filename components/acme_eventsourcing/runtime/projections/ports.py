@@ -4,7 +4,7 @@ A read model is a set of rows keyed by (`pk`, `sk`), each holding a JSON documen
 revision counter, plus one checkpoint per source stream (the last version applied).
 Adapters (`memory.InMemoryReadModelStore`, `dynamodb.DynamoDBReadModelStore`) implement
 `ReadModelStore` and pass one contract test suite. The partitions `checkpoint#<stream_id>`
-and `stuck` are the projector's own (`Session` refuses to write them): queries read them to
+`stuck` and `active-table` (the blue/green pointer) are the projector's own (`Session` refuses to write them): queries read them to
 say how current an answer is (`acme_eventsourcing.runtime.projections.reader`).
 """
 
@@ -22,6 +22,9 @@ CHECKPOINT_SK = "checkpoint"
 STUCK_PK = "stuck"
 """The partition of stuck streams: one row per stream the projector could not apply (sk = the
 stream id; see `ReadModelStore.mark_stuck`), so an admin lists them with one Query."""
+POINTER_PK = "active-table"
+POINTER_SK = "pointer"
+"""The item of a blue/green projection's home table naming its active table (`bluegreen`)."""
 
 
 def checkpoint_pk(stream_id: str) -> str:

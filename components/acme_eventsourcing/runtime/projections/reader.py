@@ -18,7 +18,10 @@ fields an answer carries:
 
 Reads are eventually consistent (a query may trail the projector by a moment; the
 checkpoints it reports are read the same way, so `as_of` never claims more than it shows).
-Checkpoints are read in `BatchGetItem`s of 100 keys, not one `GetItem` per stream.
+Checkpoints are read in `BatchGetItem`s of 100 keys, not one `GetItem` per stream. A
+blue/green projection's rows are read from its active table: the reader looks the pointer
+up in the home table it is given (`bluegreen.ActiveTables`: at most one GetItem per table
+every `ACTIVE_TABLE_CACHE_SECONDS`); a table without a pointer is read as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..handler import ConfigurationError
+from .bluegreen import ActiveTables
 from .ports import CHECKPOINT_SK, STUCK_PK, ReadModelStore, checkpoint_pk
 
 #: BatchGetItem's most keys per request.
@@ -56,17 +60,20 @@ class ReadModelReader(Protocol):
 class DynamoDBReadModelReader:
     """`ReadModelReader` on DynamoDB read-model tables (low-level client, eventually consistent).
 
-    `tables` maps each projection name to its table name."""
+    `tables` maps each projection name to its (home) table name; `active_tables` is the
+    cached pointer lookup of blue/green projections (default: a new `ActiveTables`)."""
 
-    def __init__(self, client: Any, tables: Mapping[str, str]) -> None:
+    def __init__(self, client: Any, tables: Mapping[str, str], active_tables: ActiveTables | None = None) -> None:
         self._client = client
         self._tables = dict(tables)
+        self._active = active_tables or ActiveTables(client)
 
     def _table(self, projection: str) -> str:
         try:
-            return self._tables[projection]
+            home = self._tables[projection]
         except KeyError:
             raise KeyError(f"no read-model table for projection {projection!r} (known: {', '.join(sorted(self._tables))})") from None
+        return self._active.active(home)
 
     def get(self, projection: str, pk: str, sk: str) -> dict[str, Any] | None:
         item = self._client.get_item(TableName=self._table(projection), Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
