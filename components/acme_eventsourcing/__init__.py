@@ -4,7 +4,8 @@
 
 - the Pulumi components (this module's names): `EventSourcedService` and the child
   components it is made of, each usable alone (`EventPublisher`, `HttpApi`, `Projection`,
-  `Subscription`), `RetainedTable`, `SharedEventBus`; the `ServiceDefaults` they share and
+  `Subscription`), `RetainedTable`, `SharedEventBus`, `Workflow` (Step Functions started
+  by schedules and bus events); the `ServiceDefaults` they share and
   the `...Ref` types of the create-or-use idiom (`refs`). Imported on first use, so
   `import acme_eventsourcing.runtime` in a Lambda function never loads pulumi;
 - `acme_eventsourcing.runtime`: the code that runs in Lambda (stdlib and boto3 only);
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
         EventSourcedServiceArgs,
         ProjectionSpec,
         SubscriptionSpec,
+        WorkflowSpec,
     )
     from .http_api import (
         IDENTITY_CLAIM_ENV,
@@ -80,6 +82,15 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
         Subscription,
         SubscriptionArgs,
     )
+    from .workflow import (
+        SCHEDULED_TIME,
+        EventStart,
+        EventStop,
+        LogLevel,
+        ScheduleSpec,
+        Workflow,
+        WorkflowArgs,
+    )
 
 #: Where each public name lives (the module is imported when the name is first used).
 _HOMES: dict[str, str] = {
@@ -87,6 +98,7 @@ _HOMES: dict[str, str] = {
     "IDENTITY_CLAIM_ENV": "http_api",
     "PIPE_INPUT_TEMPLATE": "event_publisher",
     "PUBLISHER_FILTER_PATTERN": "event_publisher",
+    "SCHEDULED_TIME": "workflow",
     "UNSCOPED_ACTIONS": "_iam",
     "UNSCOPED_SID_PREFIX": "_iam",
     "USER_POOL_IDENTITY_CLAIM": "http_api",
@@ -100,6 +112,8 @@ _HOMES: dict[str, str] = {
     "EventPublisherArgs": "event_publisher",
     "EventSourcedService": "event_sourced_service",
     "EventSourcedServiceArgs": "event_sourced_service",
+    "EventStart": "workflow",
+    "EventStop": "workflow",
     "FunctionSpec": "defaults",
     "GlobalSecondaryIndex": "retained_table",
     "HttpApi": "http_api",
@@ -107,6 +121,7 @@ _HOMES: dict[str, str] = {
     "JwtAuthorizerSpec": "http_api",
     "JwtIssuerRef": "refs",
     "KmsKeyRef": "refs",
+    "LogLevel": "workflow",
     "Projection": "projection",
     "ProjectionArgs": "projection",
     "ProjectionSpec": "event_sourced_service",
@@ -115,6 +130,7 @@ _HOMES: dict[str, str] = {
     "PublisherSpec": "event_publisher",
     "RetainedTable": "retained_table",
     "RetainedTableArgs": "retained_table",
+    "ScheduleSpec": "workflow",
     "ServiceDefaults": "defaults",
     "SharedEventBus": "shared_event_bus",
     "SharedEventBusArgs": "shared_event_bus",
@@ -124,6 +140,9 @@ _HOMES: dict[str, str] = {
     "SubscriptionArgs": "subscription",
     "SubscriptionSpec": "event_sourced_service",
     "TableRef": "refs",
+    "Workflow": "workflow",
+    "WorkflowArgs": "workflow",
+    "WorkflowSpec": "event_sourced_service",
 }
 
 __all__ = [
@@ -131,6 +150,7 @@ __all__ = [
     "IDENTITY_CLAIM_ENV",
     "PIPE_INPUT_TEMPLATE",
     "PUBLISHER_FILTER_PATTERN",
+    "SCHEDULED_TIME",
     "UNSCOPED_ACTIONS",
     "UNSCOPED_SID_PREFIX",
     "USER_POOL_IDENTITY_CLAIM",
@@ -144,6 +164,8 @@ __all__ = [
     "EventPublisherArgs",
     "EventSourcedService",
     "EventSourcedServiceArgs",
+    "EventStart",
+    "EventStop",
     "FunctionSpec",
     "GlobalSecondaryIndex",
     "HttpApi",
@@ -151,6 +173,7 @@ __all__ = [
     "JwtAuthorizerSpec",
     "JwtIssuerRef",
     "KmsKeyRef",
+    "LogLevel",
     "Projection",
     "ProjectionArgs",
     "ProjectionSpec",
@@ -159,6 +182,7 @@ __all__ = [
     "PublisherSpec",
     "RetainedTable",
     "RetainedTableArgs",
+    "ScheduleSpec",
     "ServiceDefaults",
     "SharedEventBus",
     "SharedEventBusArgs",
@@ -168,6 +192,9 @@ __all__ = [
     "SubscriptionArgs",
     "SubscriptionSpec",
     "TableRef",
+    "Workflow",
+    "WorkflowArgs",
+    "WorkflowSpec",
 ]
 
 

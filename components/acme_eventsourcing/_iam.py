@@ -1,9 +1,10 @@
 """IAM documents as data: built with `pulumi.Output.json_dumps` so tests read the real thing.
 
 The only statements with `"Resource": "*"` are built by `unscoped_statement`, for actions
-that AWS does not let a policy scope to a resource (X-Ray writes, DynamoDB ListStreams).
-They carry a Sid starting with `UNSCOPED_SID_PREFIX` and may hold only `UNSCOPED_ACTIONS`,
-so a policy check can allow exactly those and nothing else.
+that AWS does not let a policy scope to a resource (X-Ray writes and sampling, DynamoDB
+ListStreams, CloudWatch Logs' log delivery for state machines). They carry a Sid starting
+with `UNSCOPED_SID_PREFIX` and may hold only `UNSCOPED_ACTIONS`, so a policy check can allow
+exactly those and nothing else.
 """
 
 from __future__ import annotations
@@ -19,7 +20,18 @@ UNSCOPED_ACTIONS: frozenset[str] = frozenset(
     {
         "xray:PutTraceSegments",  # X-Ray has no resource-level permissions
         "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",  # Step Functions' tracing samples
+        "xray:GetSamplingTargets",
         "dynamodb:ListStreams",  # ListStreams has no resource type (the CDK's grantStreamRead does the same)
+        # CloudWatch Logs' vended log delivery (a state machine's execution logs): no resource type
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
     }
 )
 

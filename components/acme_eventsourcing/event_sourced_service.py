@@ -7,6 +7,7 @@ The service is composed of child components that are each usable alone (`EventPu
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -47,6 +48,7 @@ from .projection import Projection, ProjectionArgs
 from .refs import EventBusRef, JwtIssuerRef, KmsKeyRef, TableRef, bus_identifiers, resolve
 from .retained_table import BackupPlan, RetainedTable, RetainedTableArgs
 from .subscription import Subscription, SubscriptionArgs
+from .workflow import EventStart, EventStop, LogLevel, ScheduleSpec, Workflow, WorkflowArgs
 
 TYPE_TOKEN = "acme:events:EventSourcedService"
 
@@ -80,6 +82,7 @@ __all__ = [
     "ServiceDefaults",
     "StartingPosition",
     "SubscriptionSpec",
+    "WorkflowSpec",
 ]
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -108,6 +111,27 @@ class SubscriptionSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WorkflowSpec:
+    """A business process of the service (a `Workflow` named `<service>-<name>`): a Step
+    Functions state machine running `definition`, its task `functions`, started by
+    `schedules` and `starts`, stopped by `stops` (see `WorkflowArgs` for each field). The
+    task functions get the data access and environment of the service's commands function
+    (the Events table: read and append, events and idempotency records; with SERVICE_SOURCE,
+    EVENTS_TABLE, IDENTITY_CLAIM) and read the read models (READ_MODEL_TABLE_<NAME>); the
+    start/stop rules are on the service's bus."""
+
+    name: str
+    definition: Mapping[str, Any]
+    functions: Mapping[str, FunctionSpec]
+    schedules: Sequence[ScheduleSpec] = ()
+    starts: Sequence[EventStart] = ()
+    stops: Sequence[EventStop] = ()
+    timeout_s: int | None = None
+    log_level: LogLevel = LogLevel.ALL
+    include_execution_data: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class EventSourcedServiceArgs:
     """Arguments of `EventSourcedService`."""
 
@@ -121,6 +145,8 @@ class EventSourcedServiceArgs:
     that only reacts (subscriptions), which owns no event store."""
     projections: Sequence[ProjectionSpec] = ()
     subscriptions: Sequence[SubscriptionSpec] = ()
+    workflows: Sequence[WorkflowSpec] = ()
+    """Step Functions workflows of the service (need `api`: their tasks use the Events table)."""
     publisher: PublisherSpec = field(default_factory=PublisherSpec)
     delivery: DeliverySpec = field(default_factory=DeliverySpec)
     """Retries of every projection's and subscription's delivery."""
@@ -135,12 +161,14 @@ class EventSourcedServiceArgs:
             raise ValueError(f"source {self.source!r} must be lower-case dotted (e.g. 'acme.leave') and not start with 'aws.'")
         if self.api is None and self.projections:
             raise ValueError("projections need the Events table, which comes with api; give api or drop projections")
+        if self.api is None and self.workflows:
+            raise ValueError("workflows' tasks use the Events table, which comes with api; give api or drop workflows")
         if self.api is None and not self.subscriptions:
             raise ValueError("nothing to build: give api and/or subscriptions")
         self.defaults.validate()
-        names = [p.name for p in self.projections] + [s.name for s in self.subscriptions]
+        names = [p.name for p in self.projections] + [s.name for s in self.subscriptions] + [w.name for w in self.workflows]
         if len(set(names)) != len(names):
-            raise ValueError(f"projection and subscription names must be unique: {names}")
+            raise ValueError(f"projection, subscription and workflow names must be unique: {names}")
         for name in names:
             if not _NAME.match(name) or name in {"commands", "queries", "publisher", "events", "api", "users"}:
                 raise ValueError(f"name {name!r} must match {_NAME.pattern} and not be a reserved part name")
@@ -152,10 +180,41 @@ class EventSourcedServiceArgs:
             _reactor.check_detail_types(f"subscription {s.name!r}", s.detail_types)
             if isinstance(s.sources, str) or not s.sources or any(not _SOURCE.match(x) for x in s.sources):
                 raise ValueError(f"subscription {s.name!r}: sources must be non-empty event sources")
+        for w in self.workflows:
+            self.workflow_args(w, EventBusRef.of(self.bus)).validate(f"workflow {w.name!r}")
         if self.api is not None:
             self.api.validate()
         self.publisher.validate()
         self.delivery.validate()
+
+    def workflow_args(
+        self,
+        w: WorkflowSpec,
+        bus: EventBusRef,
+        *,
+        defaults: ServiceDefaults | None = None,
+        events_table: TableRef | None = None,
+        read_models: Mapping[str, TableRef] | None = None,
+    ) -> WorkflowArgs:
+        """The `WorkflowArgs` of `w` in this service: its bus, delivery and defaults, the
+        commands function's identity claim, and the given tables."""
+        return WorkflowArgs(
+            source=self.source,
+            definition=w.definition,
+            functions=w.functions,
+            schedules=w.schedules,
+            starts=w.starts,
+            stops=w.stops,
+            bus=bus if (w.starts or w.stops) else None,
+            events_table=events_table,
+            read_models=read_models or {},
+            environment={IDENTITY_CLAIM_ENV: self.api.identity_claim} if self.api is not None else {},
+            timeout_s=w.timeout_s,
+            log_level=w.log_level,
+            include_execution_data=w.include_execution_data,
+            delivery=self.delivery,
+            defaults=defaults or self.defaults,
+        )
 
 
 class EventSourcedService(pulumi.ComponentResource):
@@ -173,6 +232,8 @@ class EventSourcedService(pulumi.ComponentResource):
     - `projections[name]`: a `Projection` `<name>-<projection>` per `ProjectionSpec`
       (`pk`/`sk` `RetainedTable`, rule on this `source` and its detail types, DLQ, projector);
     - `subscriptions[name]`: a `Subscription` `<name>-<subscription>` per `SubscriptionSpec`;
+    - `workflows[name]`: a `Workflow` `<name>-<workflow>` per `WorkflowSpec` (state machine,
+      task functions with the commands function's data access, schedules, start/stop rules);
     - `http_api`: an `HttpApi` `<name>` (JWT authorizer, Cognito pool unless `api.jwt`,
       `$default` stage, access logs, throttling), with `api`.
 
@@ -196,9 +257,15 @@ class EventSourcedService(pulumi.ComponentResource):
     read_model_table_names: Mapping[str, pulumi.Output[str]]
     """Projection name -> read-model table."""
     function_names: Mapping[str, pulumi.Output[str]]
-    """`publisher`, `publisher-enrich`, `commands`, `queries`, `<projection>-projector`, `<subscription>-subscriber`."""
+    """`publisher`, `publisher-enrich`, `commands`, `queries`, `<projection>-projector`,
+    `<subscription>-subscriber`, `<workflow>-<task key>` and `<workflow>-trigger`."""
     dlq_urls: Mapping[str, pulumi.Output[str]]
-    """`publisher`, and one per projection and subscription."""
+    """`publisher`, one per projection and subscription, and per workflow
+    `<workflow>-schedule-<schedule>` and `<workflow>-trigger`."""
+    state_machine_arns: Mapping[str, pulumi.Output[str]]
+    """Workflow name -> its state machine's ARN."""
+    state_machine_names: Mapping[str, pulumi.Output[str]]
+    """Workflow name -> its state machine's name."""
     bus_name: pulumi.Output[str]
     bus_arn: pulumi.Output[str]
     user_pool_id: pulumi.Output[str] | None
@@ -232,8 +299,11 @@ class EventSourcedService(pulumi.ComponentResource):
                     f"/aws/lambda/{name}-",
                     f"/aws/vendedlogs/apigateway/{name}-api-",
                     f"/aws/vendedlogs/pipes/{name}-publisher-",
+                    *([f"/aws/vendedlogs/states/{name}-"] if args.workflows else []),
                 ],
-                rule_arn_patterns=[_reactor.rule_arn_pattern(self.bus_arn, name)] if args.projections or args.subscriptions else [],
+                rule_arn_patterns=[_reactor.rule_arn_pattern(self.bus_arn, name)]
+                if args.projections or args.subscriptions or any(w.starts or w.stops for w in args.workflows)
+                else [],
                 tags=defaults.tags,
             )
             self.kms_key_arn = self.kms_key.arn
@@ -319,6 +389,16 @@ class EventSourcedService(pulumi.ComponentResource):
                 opts=child,
                 former_parent=self,
             )
+        self.workflows: dict[str, Workflow] = {}
+        for w in args.workflows:
+            self.workflows[w.name] = Workflow(
+                f"{name}-{w.name}",
+                args.workflow_args(
+                    w, bus, defaults=shared, events_table=events_ref, read_models={n: p.table.ref for n, p in self.projections.items()}
+                ),
+                opts=child,
+                label=w.name,
+            )
 
         self.api_url = self.http_api.api_url if self.http_api else None
         self.events_table_name = self.events_table.table_name if self.events_table else None
@@ -326,6 +406,8 @@ class EventSourcedService(pulumi.ComponentResource):
         self.read_model_table_names = {n: t.table_name for n, t in self.read_models.items()}
         self.function_names = {k: f.function.name for k, f in self._functions().items()}
         self.dlq_urls = {k: q.queue.url for k, q in self._queues().items()}
+        self.state_machine_arns = {n: w.state_machine_arn for n, w in self.workflows.items()}
+        self.state_machine_names = {n: w.state_machine_name for n, w in self.workflows.items()}
         self.user_pool_id = self.http_api.user_pool_id if self.http_api else None
         self.user_pool_client_id = self.http_api.user_pool_client_id if self.http_api else None
         self.jwt_issuer = self.http_api.jwt_issuer if self.http_api else None
@@ -338,6 +420,8 @@ class EventSourcedService(pulumi.ComponentResource):
                 "read_model_table_names": self.read_model_table_names,
                 "function_names": self.function_names,
                 "dlq_urls": self.dlq_urls,
+                "state_machine_arns": self.state_machine_arns,
+                "state_machine_names": self.state_machine_names,
                 "bus_name": self.bus_name,
                 "bus_arn": self.bus_arn,
                 "user_pool_id": self.user_pool_id,
@@ -402,6 +486,10 @@ class EventSourcedService(pulumi.ComponentResource):
             out["commands"], out["queries"] = self.http_api.commands, self.http_api.queries
         out.update({f"{n}-projector": r.function for n, r in self.projectors.items()})
         out.update({f"{n}-subscriber": r.function for n, r in self.subscribers.items()})
+        for n, w in self.workflows.items():
+            out.update({f"{n}-{k}": f for k, f in w.functions.items()})
+            if w.trigger is not None:
+                out[f"{n}-trigger"] = w.trigger.function
         return out
 
     def _queues(self) -> dict[str, DeadLetterQueue]:
@@ -410,4 +498,8 @@ class EventSourcedService(pulumi.ComponentResource):
             out["publisher"] = self.publisher_dlq
         out.update({n: r.dlq for n, r in self.projectors.items()})
         out.update({n: r.dlq for n, r in self.subscribers.items()})
+        for n, w in self.workflows.items():
+            out.update({f"{n}-schedule-{s}": x.dlq for s, x in w.schedules.items()})
+            if w.trigger is not None:
+                out[f"{n}-trigger"] = w.trigger.dlq
         return out

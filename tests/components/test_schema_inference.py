@@ -23,7 +23,16 @@ from pulumi.provider.experimental.analyzer import Analyzer
 from pulumi.provider.experimental.schema import generate_schema
 
 PACKAGE = "acme-eventsourcing"
-COMPONENTS = ("RetainedTable", "SharedEventBus", "EventSourcedService", "EventPublisher", "HttpApi", "Projection", "Subscription")
+COMPONENTS = (
+    "RetainedTable",
+    "SharedEventBus",
+    "EventSourcedService",
+    "EventPublisher",
+    "HttpApi",
+    "Projection",
+    "Subscription",
+    "Workflow",
+)
 
 
 @functools.cache
@@ -114,3 +123,25 @@ def test_shared_types_use_the_one_idiom_and_enums(schema: dict) -> None:
     assert {e["value"] for e in types[f"{PACKAGE}:index:AttributeType"]["enum"]} == {"S", "N", "B"}
     # descriptions come from the docstrings under each field
     assert defaults["tags"]["description"].startswith("Tags on every resource that takes tags")
+
+
+def test_the_workflow_and_its_specs_are_typed(schema: dict) -> None:
+    workflow = schema["resources"][f"{PACKAGE}:index:Workflow"]
+    inputs = workflow["inputProperties"]
+    assert {"source", "definition", "functions"} <= set(workflow["requiredInputs"])
+    assert inputs["definition"]["additionalProperties"]["$ref"] == "pulumi.json#/Any"
+    assert inputs["functions"]["additionalProperties"]["$ref"] == _ref("FunctionSpec")
+    assert inputs["schedules"]["items"]["$ref"] == _ref("ScheduleSpec")
+    assert inputs["starts"]["items"]["$ref"] == _ref("EventStart")
+    assert inputs["stops"]["items"]["$ref"] == _ref("EventStop")
+    assert inputs["bus"]["$ref"] == _ref("EventBusRef") and inputs["eventsTable"]["$ref"] == _ref("TableRef")
+    assert inputs["timeoutS"]["type"] == "integer" and "timeoutS" not in workflow["requiredInputs"]
+    assert {"stateMachineArn", "stateMachineName", "functionNames", "dlqUrls"} <= set(workflow["properties"])
+    types = schema["types"]
+    assert {e["value"] for e in types[f"{PACKAGE}:index:LogLevel"]["enum"]} == {"ALL", "ERROR", "FATAL"}
+    schedule = types[f"{PACKAGE}:index:ScheduleSpec"]["properties"]
+    assert schedule["timezone"]["type"] == "string" and schedule["flexibleWindowMinutes"]["type"] == "integer"
+    assert schedule["expression"]["description"].startswith("When it fires")
+    service = schema["resources"][f"{PACKAGE}:index:EventSourcedService"]
+    assert service["inputProperties"]["workflows"]["items"]["$ref"] == _ref("WorkflowSpec")
+    assert service["properties"]["stateMachineArns"]["additionalProperties"]["type"] == "string"

@@ -192,6 +192,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state.update(name=phys, arn=f"arn:aws:pipes:{region}:{acct}:pipe/{phys}")
         elif typ == "aws:sfn/stateMachine:StateMachine":
             state.update(name=phys, arn=f"arn:aws:states:{region}:{acct}:stateMachine:{phys}")
+        elif typ == "aws:scheduler/scheduleGroup:ScheduleGroup":
+            state.update(name=phys, arn=f"arn:aws:scheduler:{region}:{acct}:schedule-group/{phys}")
+        elif typ == "aws:scheduler/schedule:Schedule":
+            group = inputs.get("groupName") or "default"
+            state.update(name=phys, groupName=group, arn=f"arn:aws:scheduler:{region}:{acct}:schedule/{group}/{phys}")
         elif typ == "aws:backup/vault:Vault":
             state.update(name=phys, arn=f"arn:aws:backup:{region}:{acct}:backup-vault:{phys}")
         elif typ == "aws:backup/plan:Plan":
