@@ -10,6 +10,7 @@ From the command line, for the Pulumi project in PATH (`Pulumi.yaml`, `Pulumi.<s
     python -m acme_eventsourcing.local plan  --program PATH --stack dev   # tree, counts, policy report
     python -m acme_eventsourcing.local up    --program PATH --stack dev   # serve until Ctrl-C
     python -m acme_eventsourcing.local token --program PATH --stack dev --sub ana --groups admin
+    python -m acme_eventsourcing.local schedule fire NAME --program PATH --stack dev   # a running stack's schedule, now
 
 From Python, e.g. an end-to-end test::
 
@@ -18,6 +19,7 @@ From Python, e.g. an end-to-end test::
     with LocalStack.from_program("path/to/project", "dev") as stack:
         response = stack.client("ana", "admin").post("/orders", {"sku": "x"})
         stack.settle()   # every effect (stream, bus, projections) has landed
+        stack.advance_clock(by=timedelta(days=3))   # Wait states wake, schedules passed fire
 
 Needs the `local` extra: `pip install 'acme-eventsourcing[local]'` (moto, PyJWT, ...).
 Importing this package says so when it is missing; `import acme_eventsourcing` never

@@ -25,6 +25,12 @@ in the calling thread, with DynamoDB requests under the same lock. That is how m
 moto derives from it (queue URLs) is the same as over HTTP. The HTTP server still serves
 other processes (the AWS CLI, boto3 elsewhere) from the same backends.
 
+Lambda's Invoke API (`POST /2015-03-31/functions/NAME/invocations`), in-process or over
+HTTP, is answered by `MotoServer.lambda_invoke` when the stack sets it: the declared
+function runs in this process (moto would start a Docker container for a function it does
+not even have). That is how a schedule's Lambda target is fired from the CLI, and how a
+handler's own `lambda.invoke` reaches another declared function.
+
 A write answered in-process wakes whoever watches its table (`InProcessDispatch.watch`:
 the stream pollers), so a stream's records are read as soon as they exist instead of
 after a poll interval; writes over HTTP are still found by the pollers' periodic poll.
@@ -40,8 +46,9 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import boto3
 import botocore.handlers
@@ -65,14 +72,31 @@ ACCOUNT_ID = "123456789012"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
-class _SerializedDynamoDB:
-    """WSGI middleware: one DynamoDB request at a time (see the module docstring)."""
+#: (function name or ARN, payload, invocation type) -> (status, headers, body): Lambda's Invoke, answered locally.
+LambdaInvoke = Callable[[str, bytes, str], tuple[int, dict[str, str], bytes]]
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations$")
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], lock: threading.Lock) -> None:
+
+class _SerializedDynamoDB:
+    """WSGI middleware: one DynamoDB request at a time (see the module docstring); Lambda
+    Invoke requests go to the server's `lambda_invoke` when it is set."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], lock: threading.Lock, server: MotoServer | None = None) -> None:
         self.app = app
         self.lock = lock
+        self.server = server
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        invoke = getattr(self.server, "lambda_invoke", None)
+        found = _INVOKE_PATH.match(environ.get("PATH_INFO", "")) if invoke is not None and environ.get("REQUEST_METHOD") == "POST" else None
+        if found is not None:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            status, headers, answer = invoke(
+                unquote(found["function"]), body, environ.get("HTTP_X_AMZ_INVOCATION_TYPE") or "RequestResponse"
+            )
+            start_response(f"{status} {HTTPStatus(status).phrase}", [*headers.items(), ("Content-Length", str(len(answer)))])
+            return [answer]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith("DynamoDB_"):  # not DynamoDBStreams_: pollers hold the lock around those
             with self.lock:
@@ -91,9 +115,10 @@ class InProcessDispatch:
     """botocore `before-send` hook: a request to `base_url` is answered by moto's backend
     method in this thread instead of over HTTP (see the module docstring)."""
 
-    def __init__(self, base_url: str, dynamodb_lock: threading.Lock) -> None:
+    def __init__(self, base_url: str, dynamodb_lock: threading.Lock, server: MotoServer | None = None) -> None:
         self.prefix = base_url.rstrip("/") + "/"
         self.dynamodb_lock = dynamodb_lock
+        self.server = server
         self.answered = 0  # requests answered in-process (tests check the mechanism)
         self._methods: dict[tuple[str, str], Callable[..., Any] | None] = {}
         self._watchers: dict[str, list[threading.Event]] = {}  # table name -> set after each write to it
@@ -109,6 +134,14 @@ class InProcessDispatch:
             return self._answer(request)
 
     def _answer(self, request: AWSPreparedRequest) -> AWSResponse | None:
+        invoke = getattr(self.server, "lambda_invoke", None)
+        if invoke is not None and request.method == "POST" and (found := _INVOKE_PATH.match(urlsplit(request.url).path)):
+            body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
+            status, headers, answer = invoke(
+                unquote(found["function"]), body, _header(request, "X-Amz-Invocation-Type") or "RequestResponse"
+            )
+            self.answered += 1
+            return AWSResponse(request.url, status, headers, MockRawResponse(answer))  # type: ignore[arg-type]
         target = _header(request, "X-Amz-Target")
         method = self._method(request, target)
         if method is None:
@@ -199,23 +232,27 @@ class MotoServer(ThreadedMotoServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(ip_address=host, port=port, verbose=False)
         self.dynamodb_lock = threading.Lock()
+        self.lambda_invoke: LambdaInvoke | None = None  # set by the local stack: declared functions run in-process
         moto_patches.install()  # memory stays flat (no instance tracking, no table copies)
 
     def _server_entry(self) -> None:  # same as moto's, with the middleware
-        app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app), self.dynamodb_lock)
+        app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app), self.dynamodb_lock, self)
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()
 
     def start(self) -> None:
         super().start()
-        self.in_process = InProcessDispatch(self.url, self.dynamodb_lock)
+        self.in_process = InProcessDispatch(self.url, self.dynamodb_lock, self)
         _dispatchers[self.in_process.prefix] = self.in_process
+        # moto's Step Functions interpreter calls AWS services at http://localhost:$MOTO_PORT
+        _dispatchers[self.in_process.prefix.replace("127.0.0.1", "localhost")] = self.in_process
 
     def stop(self) -> None:
         dispatch = getattr(self, "in_process", None)
         if dispatch is not None:
             _dispatchers.pop(dispatch.prefix, None)
+            _dispatchers.pop(dispatch.prefix.replace("127.0.0.1", "localhost"), None)
         super().stop()
 
     @property
@@ -238,6 +275,8 @@ class MotoServer(ThreadedMotoServer):
 def quiet_moto_logs() -> None:
     """moto's server logs every request through werkzeug; keep only problems."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # the interpreter logs every failed state with its whole parse tree; executions report their errors themselves
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
 
 @dataclass
@@ -304,7 +343,8 @@ def provision(model: LocalModel, clients: Clients) -> Provisioned:
     for target in model.targets:
         if not target.rule.enabled or target.rule.schedule:
             continue  # moto would treat a schedule rule as match-all; schedules are not fired locally
-        if target.function is not None or ":lambda:" in target.arn:  # an undeclared function fails delivery
+        # an undeclared function or state machine fails delivery (the drainer's DLQ path)
+        if target.function is not None or ":lambda:" in target.arn or target.state_machine is not None or ":states:" in target.arn:
             url, arn = _delivery_queue(clients("sqs"), target)
             target_queues[target.logical] = url
         elif target.queue is not None:
@@ -312,12 +352,40 @@ def provision(model: LocalModel, clients: Clients) -> Provisioned:
         else:
             continue
         events.put_targets(Rule=target.rule.name, EventBusName=target.rule.bus_name, Targets=[{"Id": target.target_id, "Arn": arn}])
+    _create_workflows(model, clients)
     logs = clients("logs")
     for name in model.log_groups:
         logs.create_log_group(logGroupName=name)
     ddb = clients("dynamodb")
     stream_arns = {t.name: ddb.describe_table(TableName=t.name)["Table"]["LatestStreamArn"] for t in model.tables if t.stream_view_type}
     return Provisioned(queue_urls=queue_urls, queue_arns=queue_arns, target_queues=target_queues, stream_arns=stream_arns)
+
+
+def _create_workflows(model: LocalModel, clients: Clients) -> None:
+    """State machines (moto's ASL interpreter must be on: `moto_patches.install_step_functions`),
+    schedule groups and schedules, under their declared names."""
+    sfn = clients("stepfunctions")
+    for machine in model.state_machines:
+        sfn.create_state_machine(
+            name=machine.name,
+            definition=machine.definition,
+            roleArn=machine.role_arn or f"arn:aws:iam::{ACCOUNT_ID}:role/local-stack",
+            type=machine.type,
+        )
+    scheduler = clients("scheduler")
+    for group in sorted({*model.schedule_groups, *(s.group for s in model.schedules)} - {"default"}):  # undeclared: a stand-in
+        scheduler.create_schedule_group(Name=group)
+    for schedule in model.schedules:
+        kwargs: dict[str, Any] = {
+            "Name": schedule.name,
+            "GroupName": schedule.group,
+            "ScheduleExpression": schedule.expression,
+            "ScheduleExpressionTimezone": schedule.timezone,
+            "FlexibleTimeWindow": dict(schedule.flexible_window),
+            "Target": dict(schedule.target),
+            "State": "ENABLED" if schedule.enabled else "DISABLED",
+        }
+        scheduler.create_schedule(**kwargs)
 
 
 def _create_table(ddb: Any, table: TableDecl) -> None:
@@ -362,6 +430,7 @@ def _stand_in_queues(model: LocalModel) -> list[QueueDecl]:
         | {f.on_failure for f in model.functions}
         | {m.on_failure for m in model.stream_mappings}
         | {p.on_failure for p in model.pipes}
+        | {(s.target.get("DeadLetterConfig") or {}).get("Arn", "").rsplit(":", 1)[-1] or None for s in model.schedules}
     )
     return [
         QueueDecl(logical=n, name=n, declared_arn="", attributes={}, dead_letter_queue=None, max_receive_count=None)

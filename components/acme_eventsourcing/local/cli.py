@@ -1,4 +1,4 @@
-"""The local stack's command line: `plan`, `up` and `token` for a Pulumi project.
+"""The local stack's command line: `plan`, `up`, `token` and `schedule` for a Pulumi project.
 
 `python -m acme_eventsourcing.local` runs `main()`; a project may wrap it to add commands of
 its own or different defaults (`main(argv, prog=..., program=..., make_stack=..., extend=...)`),
@@ -62,10 +62,15 @@ def main(
     token.add_argument("--sub", required=True, help="the caller, put in the identity claim the API declares")
     token.add_argument("--groups", default="", help="comma-separated groups (cognito:groups), e.g. admin,approver")
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    schedule = add("schedule", "list the schedules of the running local stack (`up`), or fire one now as Scheduler would")
+    schedule.add_argument("action", choices=("list", "fire"))
+    schedule.add_argument("name", nargs="?", help="fire: the schedule's name (or its declared name, without the physical suffix)")
+    schedule.add_argument("--group", help="the schedule group (default: whichever group has the schedule)")
     commands: dict[str, Command] = {
         "plan": _plan,
         "up": lambda args: _up(args, make_stack),
         "token": _token,
+        "schedule": _schedule,
     }
     if extend is not None:
         commands.update(extend(sub))
@@ -151,7 +156,7 @@ def _up(args: argparse.Namespace, make_stack: Callable[..., Any] | None) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from .stack import state_dir_for
+    from .statedir import state_dir_for
     from .tokens import DEFAULT_IDENTITY_CLAIM, LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, load_key
 
     state_dir = state_dir_for(Path(args.program).resolve())
@@ -166,6 +171,59 @@ def _token(args: argparse.Namespace) -> int:
     groups = [g.strip() for g in args.groups.split(",") if g.strip()]
     print(Issuer(load_key(state_dir), issuer, audiences).token(args.sub, groups, args.ttl, identity_claim=claim))
     return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    """`schedule list` / `schedule fire NAME`: through the running stack's moto server (its
+    state file names it). Firing starts the target as Scheduler would, at the real time now:
+    a state machine's execution and a function run in the stack's process."""
+    from datetime import UTC, datetime
+
+    import boto3
+
+    from . import schedules
+    from .statedir import state_dir_for
+
+    state_file = state_dir_for(Path(args.program).resolve()) / f"{args.stack}.json"
+    if not state_file.exists():
+        print(f"no local stack {args.stack!r} is running for {args.program} (start it with `up`; looked for {state_file})", file=sys.stderr)
+        return 2
+    state = json.loads(state_file.read_text())
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=state.get("region") or "us-east-1"
+    )
+    made: dict[str, Any] = {}
+
+    def clients(service: str) -> Any:  # boto3 on the stack's moto server (no moto import here: the command starts fast)
+        if service not in made:
+            made[service] = session.client(service, endpoint_url=state["moto_url"])  # type: ignore[call-overload]
+        return made[service]
+
+    scheduler = clients("scheduler")
+    groups = [g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"] if args.group in {None, g["Name"]}]
+    found = [
+        scheduler.get_schedule(Name=s["Name"], GroupName=g) for g in groups for s in scheduler.list_schedules(GroupName=g)["Schedules"]
+    ]
+    if args.action == "list":
+        for s in found:
+            print(
+                f"{s['GroupName']}/{s['Name']}  {s['ScheduleExpression']} {s.get('ScheduleExpressionTimezone') or 'UTC'}  "
+                f"{s.get('State', 'ENABLED')}  -> {s['Target']['Arn']}"
+            )
+        return 0
+    if not args.name:
+        print("schedule fire needs the schedule's NAME (schedule list shows them)", file=sys.stderr)
+        return 2
+    matching = [s for s in found if s["Name"] == args.name] or [s for s in found if s["Name"].rsplit("-", 1)[0] == args.name]
+    if len(matching) != 1:
+        known = ", ".join(f"{s['GroupName']}/{s['Name']}" for s in found) or "none"
+        problem = "no schedule" if not matching else f"{len(matching)} schedules match"
+        print(f"{problem} {args.name!r}" + (f" in group {args.group!r}" if args.group else "") + f"; schedules: {known}", file=sys.stderr)
+        return 2
+    schedule = matching[0]
+    fired = schedules.fire(schedule, datetime.now(UTC), clients)
+    print(f"fired {schedule['GroupName']}/{schedule['Name']} at {fired.scheduled_time.isoformat(timespec='seconds')} -> {fired.result}")
+    return 0 if fired.ok else 1
 
 
 def _declared_authorizer(program: str, stack: str) -> tuple[str, tuple[str, ...], str] | None:

@@ -41,6 +41,9 @@ T_INTEGRATION = types.INTEGRATION
 T_AUTHORIZER = types.AUTHORIZER
 T_STAGE = types.STAGE
 T_PIPE = types.PIPE
+T_STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+T_SCHEDULE = "aws:scheduler/schedule:Schedule"
+T_SCHEDULE_GROUP = "aws:scheduler/scheduleGroup:ScheduleGroup"
 
 #: Types the local stack creates on moto or runs itself, and how.
 EMULATED: Mapping[str, str] = {
@@ -60,6 +63,9 @@ EMULATED: Mapping[str, str] = {
     T_INTEGRATION: "AWS_PROXY to a declared function, payload format 2.0",
     T_AUTHORIZER: "JWT: issuer, audience, expiry, RS256 signature, against the local key",
     T_STAGE: "served at its path ($default = /); throttling and access logs are not emulated",
+    T_STATE_MACHINE: "run by moto's ASL interpreter; Lambda tasks call the in-process functions; Wait states on the stack clock",
+    T_SCHEDULE: "created on moto; fired on demand (fire_schedule, `schedule fire`) or when advance_clock passes an occurrence",
+    T_SCHEDULE_GROUP: "created on moto",
 }
 
 #: Declared types the local stack does not emulate, and what that means.
@@ -177,6 +183,34 @@ class FunctionDecl:
 
 
 @dataclass(frozen=True)
+class StateMachineDecl:
+    """A Step Functions state machine (created on moto, run by moto's ASL interpreter)."""
+
+    logical: str
+    name: str
+    arn: str
+    definition: str  # the ASL JSON
+    role_arn: str
+    type: str  # STANDARD or EXPRESS
+
+
+@dataclass(frozen=True)
+class ScheduleDecl:
+    """An EventBridge Scheduler schedule, as `CreateSchedule` takes it (target in boto3's casing)."""
+
+    logical: str
+    name: str
+    group: str
+    expression: str  # cron(...), rate(...) or at(...)
+    timezone: str
+    enabled: bool
+    target: Mapping[str, Any]  # {"Arn", "RoleArn", "Input", "RetryPolicy", "DeadLetterConfig", ...}
+    flexible_window: Mapping[str, Any]
+    start_date: str | None = None
+    end_date: str | None = None
+
+
+@dataclass(frozen=True)
 class RuleDecl:
     logical: str
     name: str
@@ -199,6 +233,7 @@ class TargetDecl:
     max_event_age_s: int
     dead_letter_queue: str | None  # queue name
     input_shaping: str | None  # Input / InputPath / InputTransformer: not emulated for Lambda targets
+    state_machine: StateMachineDecl | None = None  # a Step Functions target: an execution per event
 
 
 @dataclass(frozen=True)
@@ -285,6 +320,9 @@ class LocalModel:
     log_groups: tuple[str, ...]
     not_emulated: tuple[tuple[str, int, str], ...]  # (type, count, what it means)
     warnings: tuple[str, ...] = field(default=())
+    state_machines: tuple[StateMachineDecl, ...] = ()
+    schedules: tuple[ScheduleDecl, ...] = ()
+    schedule_groups: tuple[str, ...] = ()  # names of declared groups ("default" always exists)
 
     def function(self, key: str) -> FunctionDecl:
         """A function by logical name, physical name, or a unique suffix of its logical name
@@ -321,6 +359,8 @@ class _Builder:
         self.invoke_configs = self.model.resolved(T_INVOKE_CONFIG, "functionName", T_FUNCTION)
         self.functions_by_urn = {r.urn: self._function(r) for r in of_type(T_FUNCTION)}
         functions = tuple(self.functions_by_urn.values())
+        state_machines = tuple(self._state_machine(r) for r in of_type(T_STATE_MACHINE))
+        self.state_machines_by_arn = {m.arn: m for m in state_machines}
         rules = tuple(self._rule(r) for r in of_type(T_RULE))
         self.rules_by_key = {(x.name, x.bus_name): x for x in reversed(rules)}  # the first declared wins, as before
         targets = tuple(self._target(r) for r in of_type(T_TARGET))
@@ -351,6 +391,9 @@ class _Builder:
             log_groups=log_groups,
             not_emulated=not_emulated,
             warnings=tuple(self.warnings),
+            state_machines=state_machines,
+            schedules=tuple(self._schedule(r) for r in of_type(T_SCHEDULE)),
+            schedule_groups=tuple(r.state.get("name") or r.inputs.get("name") or r.name for r in of_type(T_SCHEDULE_GROUP)),
         )
 
     # ---------------------------------------------------------------- storage and messaging
@@ -545,6 +588,40 @@ class _Builder:
             max_event_age_s=int(retry.get("maximumEventAgeInSeconds", 86400)),
             dead_letter_queue=self._queue_name((i.get("deadLetterConfig") or {}).get("arn"), f"{r.name} dead-letter queue"),
             input_shaping=shaping,
+            state_machine=self.state_machines_by_arn.get(arn),
+        )
+
+    # ---------------------------------------------------------------- workflows
+    def _state_machine(self, r: RecordedResource) -> StateMachineDecl:
+        i = r.inputs
+        definition = i.get("definition")
+        if not isinstance(definition, str):
+            raise ModelError(f"{r.name}: a state machine definition must be a JSON string, got {type(definition).__name__}")
+        name = r.state.get("name") or i.get("name") or r.name
+        return StateMachineDecl(
+            logical=r.name,
+            name=name,
+            arn=r.state.get("arn", ""),
+            definition=definition,
+            role_arn=i.get("roleArn") or "",
+            type=i.get("type") or "STANDARD",
+        )
+
+    def _schedule(self, r: RecordedResource) -> ScheduleDecl:
+        i = r.inputs
+        if not i.get("target", {}).get("arn"):
+            raise ModelError(f"{r.name}: a schedule needs a target with an ARN")
+        return ScheduleDecl(
+            logical=r.name,
+            name=r.state.get("name") or i.get("name") or r.name,
+            group=i.get("groupName") or "default",
+            expression=i["scheduleExpression"],
+            timezone=i.get("scheduleExpressionTimezone") or "UTC",
+            enabled=(i.get("state") or "ENABLED") == "ENABLED",
+            target=_boto_shape(i["target"]),
+            flexible_window=_boto_shape(i.get("flexibleTimeWindow") or {"mode": "OFF"}),
+            start_date=i.get("startDate"),
+            end_date=i.get("endDate"),
         )
 
     def _mapping(self, r: RecordedResource) -> StreamMappingDecl | None:
@@ -680,3 +757,17 @@ class _Builder:
             audiences=tuple(jwt_config.get("audiences") or ()),
             header=sources[0].removeprefix("$request.header.").lower(),
         )
+
+
+_BOTO_KEYS = {"eventbridgeParameters": "EventBridgeParameters", "sqsParameters": "SqsParameters", "ecsParameters": "EcsParameters"}
+
+
+def _boto_shape(value: Any) -> Any:
+    """A Pulumi (camelCase) input as boto3 takes it (PascalCase keys, whole numbers as int)."""
+    if isinstance(value, Mapping):
+        return {_BOTO_KEYS.get(k) or k[:1].upper() + k[1:]: _boto_shape(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_boto_shape(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

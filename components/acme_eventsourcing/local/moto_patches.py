@@ -31,6 +31,22 @@
    and everything else still see every item. The result is the same list moto would have
    filtered out of the whole table.
 
+5. **Step Functions run on the local stack** (`install_step_functions(host)`, while a stack
+   runs; moto's own ASL interpreter runs the executions, `execute_state_machine` on):
+   - a Lambda task (`arn:aws:states:::lambda:invoke[.waitForTaskToken]` or a bare function
+     ARN) calls `host.invoke_lambda` (the in-process function) instead of moto's Lambda
+     (Docker): `lambda_eval_utils.execute_lambda_function_integration` is replaced, the one
+     place both task kinds call Lambda; an error comes back as Lambda's FunctionError
+     payload, so Retry/Catch see the function's errorType;
+   - a Wait state waits on `host.clock` (`WaitFunction._wait_interval`,
+     `Timestamp._get_wait_seconds`): the deadline is clock time, and advancing the clock
+     wakes it; unsimulated it waits real time, as moto does;
+   - while a Wait or a `.waitForTaskToken` task waits, its execution counts as parked
+     (`parked(execution_arn)`), so `settle()` does not wait for it;
+   - an execution started without a name gets a UUID (moto's parser names it "None", and
+     two such starts with the same input would be one execution);
+   - `host.execution_ended(execution)` is told when an execution ends (the log line).
+
 `install()` is idempotent. `tests/e2e/test_local_hardening.py` pins the moto version and
 the source of the replaced method: a moto upgrade that changes them fails there loudly.
 """
@@ -39,8 +55,15 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
+import math
 import threading
-from typing import Any
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 import jsonpath_ng.ext
 from moto.core.common_models import BaseModel
@@ -245,3 +268,174 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
     if any(code is not None for code, _, _ in errors):
         undo.roll_back()
         raise TransactionCanceledException(errors)
+
+
+# ------------------------------------------------------------------------------ Step Functions (5.)
+class StepFunctionsHost(Protocol):
+    """What the patched interpreter asks of the running local stack."""
+
+    clock: Any  # `.now()`: aware UTC, and `.listen(callback)`
+
+    def invoke_lambda(self, function: str, payload: bytes | None, trigger: str) -> dict[str, Any]:
+        """Lambda's Invoke answer: {"StatusCode", "ExecutedVersion", "Payload" (parsed), "FunctionError"?};
+        raises botocore's ClientError (ResourceNotFoundException) for an unknown function."""
+        ...
+
+    def execution_ended(self, execution: Any) -> None: ...
+
+
+_host: StepFunctionsHost | None = None
+_sfn_lock = threading.Lock()
+_sfn_installed = False
+
+
+@dataclass(eq=False)
+class _Parked:
+    """A branch of an execution that waits: for a clock time (a Wait state) or for a task token."""
+
+    execution_arn: str
+    deadline: datetime | None  # None: a task token
+    wake: threading.Event = field(default_factory=threading.Event)
+
+
+_parked: set[_Parked] = set()
+MOTO_SFN: dict[str, Any] = {}  # moto's replaced functions, by name (the version pin test compares their source)
+
+
+def install_step_functions(host: StepFunctionsHost | None) -> None:
+    """Serve moto's Step Functions interpreter from `host` (None: moto's own behaviour again)."""
+    global _host, _sfn_installed
+    from moto.core.config import default_user_config
+
+    with _sfn_lock:
+        if not _sfn_installed:
+            _patch_step_functions()
+            _sfn_installed = True
+        _host = host
+        default_user_config["stepfunctions"] = {"execute_state_machine": host is not None}
+    if host is not None:
+        host.clock.listen(lambda before, after: wake_waits())
+
+
+def parked(execution_arn: str) -> int:
+    """How many branches of the execution wait for a time still to come or for a task token."""
+    now = _host.clock.now() if _host is not None else None
+    with _sfn_lock:
+        return sum(1 for p in _parked if p.execution_arn == execution_arn and (p.deadline is None or now is None or p.deadline > now))
+
+
+def next_wait_deadline(after: datetime) -> datetime | None:
+    """The earliest time after `after` a waiting Wait state wakes at, if any."""
+    with _sfn_lock:
+        return min((p.deadline for p in _parked if p.deadline is not None and p.deadline > after), default=None)
+
+
+def wake_waits() -> None:
+    """Every waiting Wait state re-reads the clock."""
+    with _sfn_lock:
+        waits = list(_parked)
+    for wait in waits:
+        wait.wake.set()
+
+
+@contextmanager
+def _parking(env: Any, deadline: datetime | None = None) -> Iterator[_Parked]:
+    wait = _Parked(env.states.context_object.context_object_data["Execution"]["Id"], deadline)
+    with _sfn_lock:
+        _parked.add(wait)
+    try:
+        yield wait
+    finally:
+        with _sfn_lock:
+            _parked.discard(wait)
+
+
+def _patch_step_functions() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    MOTO_SFN.update(
+        execute_lambda_function_integration=lambda_eval_utils.execute_lambda_function_integration,
+        wait_interval=WaitFunction._wait_interval,
+        timestamp_wait_seconds=Timestamp._get_wait_seconds,
+        eval_wait_for_task_token=StateTaskServiceCallback._eval_wait_for_task_token,
+        start_execution=StepFunctionsParserBackend.start_execution,
+        terminated=BaseExecutionWorkerCommunication.terminated,
+    )
+
+    def execute_lambda_function_integration(env: Any, parameters: dict[str, Any], region: str, state_credentials: Any) -> None:
+        host = _host
+        if host is None or env.is_mocked_mode():
+            return MOTO_SFN["execute_lambda_function_integration"](env, parameters, region, state_credentials)
+        context = env.states.context_object.context_object_data
+        trigger = f"state machine {context['StateMachine']['Name']}: {context['State']['Name']}"
+        response = host.invoke_lambda(str(parameters["FunctionName"]), parameters.get("Payload"), trigger)
+        if response.get("FunctionError"):
+            payload = json.dumps(response["Payload"], separators=(",", ":"))
+            raise lambda_eval_utils.LambdaFunctionErrorException(response["FunctionError"], payload)
+        env.stack.append({k: v for k, v in response.items() if k in {"StatusCode", "ExecutedVersion", "Payload"}})
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        host = _host
+        if host is None:
+            return MOTO_SFN["wait_interval"](self, env, wait_seconds)
+        deadline = host.clock.now() + timedelta(seconds=wait_seconds)
+        with _parking(env, deadline) as wait:
+            while env.is_running():
+                wait.wake.clear()
+                remaining = (deadline - host.clock.now()).total_seconds()
+                if remaining <= 0:
+                    return
+                wait.wake.wait(remaining)
+
+    def timestamp_wait_seconds(self: Any, env: Any) -> int:
+        host = _host
+        if host is None:
+            return MOTO_SFN["timestamp_wait_seconds"](self, env)
+        self.string.eval(env=env)
+        text = env.stack.pop()
+        timestamp = self._from_timestamp_string(timestamp=text)
+        if timestamp is None:
+            from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+
+            raise FailureEventException(self._create_failure_event(env, text))
+        return math.ceil((timestamp.replace(tzinfo=UTC) - host.clock.now()).total_seconds())
+
+    def eval_wait_for_task_token(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+        with _parking(env):
+            return MOTO_SFN["eval_wait_for_task_token"](self, env, *args, **kwargs)
+
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return MOTO_SFN["start_execution"](self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    def terminated(self: Any) -> None:
+        MOTO_SFN["terminated"](self)
+        host = _host
+        if host is not None:
+            host.execution_ended(self.execution)
+
+    def stopping(original: Any) -> Any:
+        @functools.wraps(original)
+        def stop(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                wake_waits()  # a waiting Wait of this execution sees it is no longer running
+
+        return stop
+
+    lambda_eval_utils.execute_lambda_function_integration = execute_lambda_function_integration
+    WaitFunction._wait_interval = wait_interval
+    Timestamp._get_wait_seconds = timestamp_wait_seconds
+    StateTaskServiceCallback._eval_wait_for_task_token = eval_wait_for_task_token
+    StepFunctionsParserBackend.start_execution = start_execution
+    BaseExecutionWorkerCommunication.terminated = terminated
+    for name in ("set_stop", "set_error", "set_timed_out"):
+        setattr(Environment, name, stopping(getattr(Environment, name)))

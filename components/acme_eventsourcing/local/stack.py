@@ -9,46 +9,49 @@
 evaluating the program. `LocalStack(today=date(...))` simulates that date in the functions
 that have a clock seam (`clocks.py`). moto keeps its state per process, so one local stack
 runs per process at a time.
+
+Step Functions and Scheduler (`local.moto_patches`, `local.schedules`): state machines run
+on moto's ASL interpreter with their Lambda tasks in this process; schedules fire on demand
+(`stack.fire_schedule(name)`) or when the stack clock passes an occurrence
+(`stack.advance_clock(by=timedelta(days=3))`, which also wakes Wait states whose time has
+come); `stack.executions(machine)` lists executions with their status and output.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
+
+from botocore.exceptions import ClientError
 
 from acme_eventsourcing.testing import RecordedStack
 from acme_eventsourcing.testing.stack_model import StackModel
 
+from . import moto_patches, schedules
 from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisioned, provision, quiet_moto_logs
 from .client import ApiClient
-from .clocks import set_day
+from .clocks import LocalClock, set_clock
 from .functions import FunctionRuntime, Invocation, LoadedFunction
 from .http_api import HTTP_TRIGGER, ApiServer
 from .journal import Journal, JournalError, JournalSource, caught_up, event_stores, journal_writer, replay, stream_end
-from .model import EMULATED, IGNORED_SETTINGS, LocalModel, build_model
+from .model import EMULATED, IGNORED_SETTINGS, FunctionDecl, LocalModel, StateMachineDecl, build_model
 from .pipes import PipeTarget
 from .program import ProgramError, evaluate
+from .statedir import STATE_DIR_ENV, state_dir_for  # noqa: F401 - their home was here: callers import them from the stack
 from .streams import Delays, StreamPoller, StreamSource
 from .targets import AsyncInvoker, TargetDrainer
 from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, identity_claim, load_key
 
 DEFAULT_DELAYS = Delays()
-#: The environment variable that moves the state directory (key, state files, journals), e.g. for tests.
-STATE_DIR_ENV = "LOCAL_STACK_STATE_DIR"
-
-
-def state_dir_for(program: str | os.PathLike[str] | None) -> Path:
-    """Where the local stacks of a project keep their signing key, state file and event
-    journals: `$LOCAL_STACK_STATE_DIR`, else `<project>/.local-stack` (the working
-    directory's when no project is given)."""
-    return Path(os.environ.get(STATE_DIR_ENV) or Path(program or Path.cwd()) / ".local-stack")
 
 
 class LocalStackError(RuntimeError):
@@ -107,6 +110,11 @@ class LocalStack:
         self.delays, self.async_workers = delays, async_workers
         self.state_dir = state_dir if state_dir is not None else state_dir_for(self.program)
         self.today = today
+        # the stack clock: Wait states, schedules and (once simulated) the functions' clock seams read it
+        self.clock = LocalClock(today)
+        self._moto_port_before = os.environ.get("MOTO_PORT")  # put back on stop
+        self.fired: list[schedules.Fired] = []  # every schedule occurrence fired, in order
+        self._started_at: datetime | None = None  # clock time at start: rate() schedules count from it
         # persist: keep the event store(s) in `state_dir/<stack>/events.jsonl` and replay them
         # on start (`local.journal`); fresh: set an existing journal aside first
         self.persist, self.fresh = persist, fresh
@@ -130,6 +138,7 @@ class LocalStack:
         self.recorded: RecordedStack | None = None
         self.moto: MotoServer | None = None
         self.clients: Clients | None = None
+        self.region = "us-east-1"
         self.provisioned: Provisioned | None = None
         self.runtime: FunctionRuntime | None = None
         self.invokers: dict[str, AsyncInvoker] = {}
@@ -191,6 +200,12 @@ class LocalStack:
         self._started = True
         self.moto.reset()
         self.clients = clients = Clients(self.moto.url, region)
+        self.region = region
+        self.moto.lambda_invoke = self._lambda_api  # Lambda's Invoke API runs the declared functions here
+        moto_patches.install_step_functions(self)  # before provisioning: the state machines go to the interpreter's backend
+        # the interpreter's service integrations (events:putEvents, dynamodb:putItem, aws-sdk:*) call localhost:$MOTO_PORT
+        os.environ["MOTO_PORT"] = str(self.moto.get_host_and_port()[1])
+        self._started_at = self.clock.now()
         self.provisioned = provision(model, clients)
         if self.persist:
             self._open_journal()
@@ -208,7 +223,7 @@ class LocalStack:
         )
         self.runtime.start()
         if self.today is not None:
-            self.simulated = set_day(self.runtime.functions.values(), self.today)
+            self.simulated = set_clock(self.runtime.functions.values(), self.clock)
 
         for fn in {t.function.logical: t.function for t in model.targets if t.function is not None}.values():
             self.invokers[fn.logical] = AsyncInvoker(
@@ -234,6 +249,7 @@ class LocalStack:
                     send=self._send,
                     stop=self._stop,
                     on_error=self._error,
+                    start_execution=self._start_execution if target.state_machine is not None or ":states:" in target.arn else None,
                 )
             )
         runtime = self.runtime
@@ -415,6 +431,13 @@ class LocalStack:
         self._stop.set()
         for api in self.apis:
             api.stop()
+        if self._started:
+            self._stop_executions()
+            moto_patches.install_step_functions(None)
+            if self._moto_port_before is None:
+                os.environ.pop("MOTO_PORT", None)
+            else:
+                os.environ["MOTO_PORT"] = self._moto_port_before
         for invoker in self.invokers.values():
             invoker.wake()
         for thread in [*self.drainers, *self.pollers, *(t for i in self.invokers.values() for t in i.threads)]:
@@ -486,9 +509,215 @@ class LocalStack:
         with self._lock:
             return [i for i in self.invocations if i.function == logical]
 
+    # ------------------------------------------------------------------ Step Functions and schedules
+    def state_machine(self, key: str) -> StateMachineDecl:
+        """A declared state machine by logical name, name, ARN or a unique suffix of its logical name."""
+        assert self.model is not None
+        machines = self.model.state_machines
+        found = [m for m in machines if key in {m.logical, m.name, m.arn}] or [m for m in machines if m.logical.endswith(key)]
+        if len(found) != 1:
+            raise KeyError(f"{key!r} names {len(found)} state machines; state machines: {sorted(m.logical for m in machines)}")
+        return found[0]
+
+    def executions(self, state_machine: str) -> list[dict[str, Any]]:
+        """The executions of a state machine (see `state_machine`), oldest first, each as
+        `DescribeExecution` answers it plus `input`/`output` parsed from JSON: `status`
+        (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED), `output`, `error`, `cause`, ..."""
+        assert self.clients is not None
+        sfn = self.clients("stepfunctions")
+        listed = sfn.list_executions(stateMachineArn=self.state_machine(state_machine).arn)["executions"]
+        out = []
+        for item in sorted(listed, key=lambda e: e["startDate"]):
+            described = sfn.describe_execution(executionArn=item["executionArn"])
+            described.pop("ResponseMetadata", None)
+            for key in ("input", "output"):
+                if isinstance(described.get(key), str):
+                    described[key] = json.loads(described[key])
+            out.append(described)
+        return out
+
+    def fire_schedule(self, name: str, *, group: str | None = None, at: datetime | None = None) -> schedules.Fired:
+        """Fire a schedule now, as Scheduler would at `at` (default: the stack clock's now):
+        its target is started with the context attributes substituted, the retry policy
+        and DLQ apply. `name` is the schedule's name (or a declared schedule's logical name)."""
+        assert self.clients is not None and self.model is not None
+        declared = next((d for d in self.model.schedules if name in {d.logical, d.name}), None)
+        schedule_name, group = (declared.name, declared.group) if declared else (name, group or "default")
+        try:
+            schedule = self.clients("scheduler").get_schedule(Name=schedule_name, GroupName=group or "default")
+        except ClientError:
+            known = sorted(d.name for d in self.model.schedules)
+            raise KeyError(f"no schedule {name!r} in group {group or 'default'!r}; schedules: {known}") from None
+        fired = schedules.fire(schedule, at or self.clock.now(), self.clients, retry_delay=self.delays.retry, log=self._log)
+        with self._lock:
+            self.fired.append(fired)
+        if not fired.ok:
+            self._error(f"schedule {schedule_name}: {fired.target_arn} not started: {fired.result}")
+        return fired
+
+    def advance_clock(
+        self, *, to: datetime | None = None, by: timedelta | None = None, settle: bool = True, timeout: float = 30.0
+    ) -> list[schedules.Fired]:
+        """Move the stack clock forward (`to` an aware datetime, naive = UTC, or `by` a
+        timedelta); the functions' clock seams show it from now on. Time passes in steps,
+        as it would on AWS: the clock stops at each moment something is due in the
+        interval, in time order: an enabled schedule occurrence (fired then, its scheduled
+        time being that moment) or a Wait state's end (it wakes), and with `settle` (the
+        default) everything that moment set off settles (`settle(timeout)`) before the next
+        one, so a workflow that waits a day twice is done after `by=timedelta(days=3)`.
+        The schedules fired, in order."""
+        assert self.model is not None and self.clients is not None and self.runtime is not None
+        if (to is None) == (by is None):
+            raise ValueError("advance the clock either to= a datetime or by= a timedelta")
+        before = self.clock.now()
+        end = (to if to.tzinfo is not None else to.replace(tzinfo=UTC)) if to is not None else before + (by or timedelta(0))
+        if end < before:
+            raise ValueError(f"the clock only moves forward: it is {before.isoformat()}")
+        if not self.simulated:
+            self.simulated = set_clock(self.runtime.functions.values(), self.clock)
+        due = sorted(
+            (at, s.name, s.group)
+            for s in self.model.schedules
+            if s.enabled
+            for at in schedules.occurrences(s.expression, s.timezone, after=before, until=end, anchor=self._anchor(s))
+            if schedules.within(at, s.start_date, s.end_date)
+        )
+        fired: list[schedules.Fired] = []
+        while True:
+            now = self.clock.now()
+            wait_ends = moto_patches.next_wait_deadline(after=now)
+            moments = [m for m in (due[0][0] if due else None, wait_ends) if m is not None and m <= end]
+            if not moments:
+                break
+            moment = min(moments)
+            if moment > now:
+                self.clock.advance(to=moment)  # the Waits whose time has come wake
+            while due and due[0][0] <= moment:
+                at, name, group = due.pop(0)
+                fired.append(self.fire_schedule(name, group=group, at=at))
+            if settle:
+                self.settle(timeout)
+        if end > self.clock.now():
+            self.clock.advance(to=end)
+        if settle:
+            self.settle(timeout)
+        return fired
+
+    def _anchor(self, schedule: Any) -> datetime:
+        """Where a rate() schedule counts from: its StartDate, else when this stack started."""
+        if schedule.start_date:
+            start = datetime.fromisoformat(str(schedule.start_date).replace("Z", "+00:00"))
+            return start if start.tzinfo else start.replace(tzinfo=UTC)
+        assert self._started_at is not None
+        return self._started_at
+
+    def _running_executions(self) -> list[str]:
+        assert self.clients is not None and self.model is not None
+        sfn = self.clients("stepfunctions")
+        return [
+            e["executionArn"]
+            for m in self.model.state_machines
+            for e in sfn.list_executions(stateMachineArn=m.arn, statusFilter="RUNNING")["executions"]
+        ]
+
+    def _stop_executions(self) -> None:
+        """Stop what still runs (a Wait of days): its thread would outlive this stack."""
+        if self.clients is None or self.model is None:
+            return
+        sfn = self.clients("stepfunctions")
+        for arn in self._running_executions():
+            with contextlib.suppress(ClientError):
+                sfn.stop_execution(executionArn=arn, cause="the local stack stopped")
+
+    def _start_execution(self, state_machine_arn: str, input_json: str) -> str:
+        """StartExecution on moto (a rule target's delivery)."""
+        assert self.clients is not None
+        return str(self.clients("stepfunctions").start_execution(stateMachineArn=state_machine_arn, input=input_json)["executionArn"])
+
+    def execution_ended(self, execution: Any) -> None:
+        """Told by the interpreter (`moto_patches`) when an execution ends: its log line."""
+        detail = f": {execution.error}: {str(execution.cause)[:200]}" if execution.error else ""
+        self._log(f"execution {execution.name} of {execution.state_machine.name}: {execution.status}{detail}")
+
+    def _find_function(self, ref: str) -> FunctionDecl | None:
+        """The declared function a name, ARN or qualified name/ARN points at."""
+        assert self.model is not None
+        name = ref.split(":function:", 1)[1] if ":function:" in ref else ref
+        name = name.split(":", 1)[0]
+        return next((f for f in self.model.functions if name == f.name or ref == f.arn), None)
+
+    def invoke_lambda(self, function: str, payload: bytes | None, trigger: str) -> dict[str, Any]:
+        """Lambda's synchronous Invoke of a declared function, in-process (a Task state's call)."""
+        decl = self._find_function(function)
+        if decl is None:
+            raise ClientError(
+                {
+                    "Error": {"Code": "ResourceNotFoundException", "Message": f"Function not found: {function}"},
+                    "ResponseMetadata": {"HTTPStatusCode": 404, "RequestId": "local"},
+                },
+                "Invoke",
+            )
+        assert self.runtime is not None
+        invocation = self.runtime.invoke(decl.logical, json.loads(payload or b"{}"), trigger=trigger)
+        response: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
+        if invocation.ok:
+            response["Payload"] = invocation.result
+        else:
+            response["FunctionError"] = "Unhandled"
+            response["Payload"] = {
+                "errorMessage": invocation.error_message,
+                "errorType": invocation.error_type,
+                "requestId": invocation.request_id,
+                "stackTrace": [],
+            }
+        return response
+
+    def _lambda_api(self, function: str, payload: bytes, invocation_type: str) -> tuple[int, dict[str, str], bytes]:
+        """Lambda's Invoke API on moto's URL (`MotoServer.lambda_invoke`): the declared function runs here."""
+        function = unquote(function)
+        decl = self._find_function(function)
+        if decl is None:
+            body = json.dumps({"Type": "User", "Message": f"Function not found: {function}"}).encode()
+            return 404, {"Content-Type": "application/json", "x-amzn-ErrorType": "ResourceNotFoundException"}, body
+        try:
+            event = json.loads(payload or b"{}")
+        except ValueError:
+            body = json.dumps({"Type": "User", "Message": "Could not parse request body into json"}).encode()
+            return 400, {"Content-Type": "application/json", "x-amzn-ErrorType": "InvalidRequestContentException"}, body
+        if invocation_type == "DryRun":
+            return 204, {}, b""
+        if invocation_type == "Event":
+            self._async_invoker(decl).submit(event, trigger="Invoke (Event)")
+            return 202, {}, b""
+        response = self.invoke_lambda(decl.arn, payload, trigger="Invoke")
+        headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+        if response.get("FunctionError"):
+            headers["X-Amz-Function-Error"] = response["FunctionError"]
+        return 200, headers, json.dumps(response["Payload"]).encode()
+
+    def _async_invoker(self, decl: FunctionDecl) -> AsyncInvoker:
+        """The function's asynchronous invocation queue (retries, on-failure destination), started on first use."""
+        assert self.runtime is not None
+        with self._lock:
+            invoker = self.invokers.get(decl.logical)
+            if invoker is None:
+                invoker = self.invokers[decl.logical] = AsyncInvoker(
+                    decl,
+                    runtime=self.runtime,
+                    send=self._send,
+                    workers=self.async_workers,
+                    delays=self.delays,
+                    stop=self._stop,
+                    on_error=self._error,
+                )
+                invoker.start()
+            return invoker
+
     def settle(self, timeout: float = 30.0) -> None:
-        """Wait until every stream is read to its end, every delivery queue is empty and no
-        asynchronous invocation (or retry) is pending: what was written has had its effects."""
+        """Wait until every stream is read to its end, every delivery queue is empty, no
+        asynchronous invocation (or retry) is pending and every running state machine
+        execution waits (a Wait state for a time still to come, a task token) or has ended:
+        what was written has had its effects."""
         assert self.clients is not None
         deadline, since = time.monotonic() + timeout, time.time()
         calm = 0
@@ -497,7 +726,8 @@ class LocalStack:
                 raise TimeoutError(f"the local stack did not settle within {timeout} s")
             pollers = [*self.pollers, *self.journal_pollers]
             quiet = all(p.empty_poll_after(since) for p in pollers) and all(self._queue_empty(d) for d in self.drainers)
-            quiet = quiet and all(i.idle() for i in self.invokers.values())
+            quiet = quiet and all(i.idle() for i in list(self.invokers.values()))
+            quiet = quiet and all(moto_patches.parked(arn) for arn in self._running_executions())
             calm = calm + 1 if quiet else 0
             time.sleep(self.delays.poll_s)
 
@@ -553,6 +783,7 @@ class LocalStack:
             "pid": os.getpid(),
             "api_url": self.api_url if self.apis else None,
             "moto_url": self.moto_url,
+            "region": self.region,
             "issuer": issuer,
             "audiences": list(audiences),
             "identity_claim": self.identity_claim(),
@@ -594,6 +825,16 @@ class LocalStack:
             f"rule targets {len(self.drainers)}, "
             f"HTTP routes {sum(len(a.routes) for a in m.apis)}",
         ]
+        for machine in m.state_machines:
+            lines.append(f"  workflow   {machine.name} ({machine.type.lower()}): moto's interpreter, Lambda tasks in-process")
+        for sch in m.schedules:
+            state = "" if sch.enabled else " DISABLED"
+            lines.append(
+                f"  schedule   {sch.group}/{sch.name}: {sch.expression} {sch.timezone} -> {sch.target['Arn'].split(':')[-1]}{state}"
+                f"  (fire: stack.fire_schedule / `schedule fire {sch.name}`; or advance the clock)"
+            )
+        if self.clock.simulated:
+            lines.append(f"  clock      {self.clock.now().isoformat(timespec='seconds')} (simulated; advance_clock moves it)")
         for ref, name, value in self.fake_outputs:
             lines.append(f"  FAKE       stack reference {ref} output {name} = {value!r}")
         lines.append("  emulated   " + "; ".join(sorted({t.split(":")[-1] for t in EMULATED})))
@@ -606,9 +847,15 @@ class LocalStack:
         for target in m.targets:
             if target.input_shaping:
                 lines.append(
-                    f"    - target {target.logical}: {target.input_shaping} is not applied locally (the function gets the whole event)"
+                    f"    - target {target.logical}: {target.input_shaping} is not applied locally (the target gets the whole event)"
                 )
-            if target.function is None and target.queue is None and ":lambda:" not in target.arn:
+            if (
+                target.function is None
+                and target.queue is None
+                and target.state_machine is None
+                and ":lambda:" not in target.arn
+                and ":states:" not in target.arn
+            ):
                 lines.append(f"    - target {target.logical}: {target.arn} is neither a declared function nor a queue; not delivered")
         lines += [f"  warning    {w}" for w in m.warnings]
         lines.append("  (IAM is not enforced locally: every function may call every local resource)")

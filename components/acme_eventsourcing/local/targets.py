@@ -14,6 +14,12 @@ On AWS a rule with a Lambda target works in two steps, and the local stack keeps
    then sent to its on-failure destination (a Lambda destination record with
    `requestPayload`) or to the function's DLQ (the bare event), or else dropped (logged).
 Retries here wait `Delays.retry(n)` (AWS waits about a minute, then two).
+
+A Step Functions target (the standard one, with a role) works the same way up to step 1:
+the drainer starts an execution of the state machine with the event as its input
+(`StartExecution`, moto's interpreter runs it); a state machine that does not exist fails
+delivery like a missing function (ResourceNotFoundException or StateMachineDoesNotExist,
+not retried, to the target's DLQ).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from .functions import FunctionRuntime, Invocation
 from .model import FunctionDecl, TargetDecl
@@ -170,8 +178,10 @@ class TargetDrainer(threading.Thread):
         send: Callable[[str, str, dict[str, Any]], None],
         stop: threading.Event,
         on_error: Callable[[str], None],
+        start_execution: Callable[[str, str], str] | None = None,  # (state machine ARN, input) -> execution ARN
     ) -> None:
         super().__init__(name=f"target:{target.logical}", daemon=True)
+        self.start_execution = start_execution
         self.target = target
         self.queue_url = queue_url
         self.sqs = sqs_client
@@ -206,20 +216,31 @@ class TargetDrainer(threading.Thread):
         if self.invoker is not None:
             self.invoker.submit(event, trigger=f"rule {self.target.rule.logical}: {event.get('detail-type')}")
             return
+        if self.start_execution is not None:
+            try:
+                self.start_execution(self.target.arn, json.dumps(event))
+                return
+            except ClientError as exc:  # a missing state machine: EventBridge does not retry that
+                error = exc.response.get("Error", {})
+                self._undeliverable(event, error.get("Code") or "Error", error.get("Message") or str(exc), "state machine")
+                return
         # Delivery fails: the target's function does not exist. EventBridge does not retry that.
+        self._undeliverable(event, "ResourceNotFoundException", f"Function not found: {self.target.arn}", "function")
+
+    def _undeliverable(self, event: dict[str, Any], code: str, message: str, what: str) -> None:
         t = self.target
         attrs = {
             "RULE_ARN": t.rule.arn,
             "TARGET_ARN": t.arn,
-            "ERROR_CODE": "ResourceNotFoundException",
-            "ERROR_MESSAGE": f"Function not found: {t.arn}",
+            "ERROR_CODE": code,
+            "ERROR_MESSAGE": message[:256],
             "EXHAUSTED_RETRY_CONDITION": "",
             "RETRY_ATTEMPTS": "0",
         }
         if t.dead_letter_queue:
             self.send(t.dead_letter_queue, json.dumps(event), attrs)
         self.on_error(
-            f"target {t.logical}: function {t.arn} does not exist; event {event.get('id')} "
+            f"target {t.logical}: {what} {t.arn}: {code}; event {event.get('id')} "
             + (f"sent to {t.dead_letter_queue}" if t.dead_letter_queue else "DROPPED (no DLQ)")
         )
 
