@@ -180,6 +180,10 @@ class LeaveService(ApplicationService):
     def forget(self, stream_ids: Iterable[str]) -> None:
         self._cache.drop(stream_ids)
 
+    def now(self) -> datetime:
+        """The current time of the service's clock, aware UTC."""
+        return _utc(self._clock())
+
     # --- one attempt ---------------------------------------------------------------------
 
     def _execute_once(self, command: Command, context: CommandContext, now: datetime, attempt: int, cached: set[str]) -> CommandResult:

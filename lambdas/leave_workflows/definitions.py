@@ -1,6 +1,6 @@
 """The leave service's state machines, as Amazon States Language (pure data, stdlib only).
 
-`${rollover}` and `${reminders}` are placeholders for the task functions' names: the Pulumi
+`${tasks}` is the placeholder for each workflow's task function name: the Pulumi
 `Workflow` component substitutes the functions it creates for the keys of its `functions`.
 Every Task state calls its function through the ``lambda:invoke`` integration with the
 payload ``{"task": NAME, "input": <the state's input>, "execution": <execution id>}`` and
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-ROLLOVER_FUNCTION = "rollover"
-REMINDERS_FUNCTION = "reminders"
+ROLLOVER_FUNCTION = "tasks"
+REMINDERS_FUNCTION = "tasks"
 
 ROLLOVER_MAX_CONCURRENCY = 5
 """Batches rolled at once: each is one Lambda call of up to `ROLLOVER_BATCH_SIZE` employees."""

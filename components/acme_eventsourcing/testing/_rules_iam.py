@@ -33,6 +33,15 @@ UNSCOPABLE_ACTIONS: frozenset[str] = frozenset(
         "cloudwatch:PutMetricData",
         "ec2:DescribeNetworkInterfaces",
         "sts:GetCallerIdentity",
+        # CloudWatch Logs' vended log delivery (a state machine's execution logs): no resource type
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
     }
 )
 
