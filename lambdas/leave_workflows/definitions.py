@@ -41,8 +41,12 @@ RETRY: list[dict[str, Any]] = [
 ]
 
 
-def task(function: str, name: str, *, timeout_s: int = 60, **state: Any) -> dict[str, Any]:
-    """A Task state calling `${function}` with ``{"task": name, "input": $, "execution": <id>}``."""
+def task(function: str, name: str, *, timeout_s: int = 60, keep: tuple[str, ...] = (), **state: Any) -> dict[str, Any]:
+    """A Task state calling `${function}` with ``{"task": name, "input": $, "execution": <id>}``.
+
+    Its output is the function's answer; with `keep` (and a ``ResultPath`` in `state`), the
+    state's input with those fields of the answer at ``ResultPath``."""
+    selected: dict[str, Any] = {"ResultSelector": {f"{k}.$": f"$.Payload.{k}" for k in keep}} if keep else {"OutputPath": "$.Payload"}
     return {
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke",
@@ -50,8 +54,7 @@ def task(function: str, name: str, *, timeout_s: int = 60, **state: Any) -> dict
             "FunctionName": "${" + function + "}",
             "Payload": {"task": name, "input.$": "$", "execution.$": "$$.Execution.Id"},
         },
-        "ResultSelector": {"result.$": "$.Payload"},
-        "OutputPath": "$.result",
+        **selected,
         "TimeoutSeconds": timeout_s,
         "Retry": RETRY,
         **state,
@@ -134,14 +137,14 @@ REMINDERS: dict[str, Any] = {
             "Default": "Decided",
         },
         "WaitToRemind": {"Type": "Wait", "TimestampPath": "$.remind_at", "Next": "Remind"},
-        "Remind": task(REMINDERS_FUNCTION, "remind", ResultPath="$.reminder", Next="StillPending"),
+        "Remind": task(REMINDERS_FUNCTION, "remind", keep=("pending", "sent"), ResultPath="$.reminder", Next="StillPending"),
         "StillPending": {
             "Type": "Choice",
             "Choices": [{"Variable": "$.reminder.pending", "BooleanEquals": True, "Next": "WaitToEscalate"}],
             "Default": "Decided",
         },
         "WaitToEscalate": {"Type": "Wait", "TimestampPath": "$.escalate_at", "Next": "Escalate"},
-        "Escalate": task(REMINDERS_FUNCTION, "escalate", ResultPath="$.escalation", End=True),
+        "Escalate": task(REMINDERS_FUNCTION, "escalate", keep=("pending", "sent"), ResultPath="$.escalation", End=True),
         "Decided": {"Type": "Succeed", "Comment": "The request was decided or cancelled: nobody is reminded"},
     },
 }
