@@ -6,13 +6,14 @@ for 10, 100 and 1000 employees.
 For each size, a fresh local stack of the leave program (`__main__.py`, dev): one location
 with a PTO policy and N employees, written through `LeaveService` straight to the stack's
 Events table (fast; the stack's publisher and projections then catch up, and the stack
-settles before timing). Then the yearly schedule is fired as Scheduler would at 01:00 on
-1 January and the execution is timed from the firing to SUCCEEDED (the projections of the
-LeaveRolledOver events keep running after that: not counted). Prints the execution's wall
-time, milliseconds per employee, and the rollover task function's invocations (total and
-per employee). `--batch-size 1` runs one `roll` call per employee (the Map over single
-employees) for comparison; the default is the function's (ROLLOVER_BATCH_SIZE, 25). A
-benchmark, not a timed test: run it on a quiet machine.
+settles before timing, or after 300 s the result says the projections still ran). Then
+the yearly schedule is fired as Scheduler would at 01:00 on 1 January and the execution
+is timed from the firing to SUCCEEDED (the projections of the LeaveRolledOver events
+keep running after that: not counted). Prints the execution's wall time, milliseconds
+per employee, and the rollover task function's invocations (total and per employee).
+`--batch-size 1` runs one `roll` call per employee (the Map over single employees) for
+comparison; the default is the function's (ROLLOVER_BATCH_SIZE, 25). A benchmark, not a
+timed test: run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -62,7 +63,11 @@ def measure(recorded: object, employees: int, batch_size: int | None) -> tuple[f
     stack = LocalStack(recorded_stack=recorded, port=0, log=None, today=DAY).start()  # type: ignore[arg-type]
     try:
         seed(stack, employees)
-        stack.settle(timeout=600)
+        note = ""
+        try:
+            stack.settle(timeout=300)
+        except TimeoutError:  # the projections of the seeded events still run: they compete with the workflow
+            note = " (projections of the seeding still catching up)"
         if batch_size is not None:  # before the function's first call, which builds its app
             stack.function(TASKS).environment["ROLLOVER_BATCH_SIZE"] = str(batch_size)
         sfn = stack.clients("stepfunctions")  # type: ignore[misc]
@@ -73,7 +78,7 @@ def measure(recorded: object, employees: int, batch_size: int | None) -> tuple[f
             time.sleep(0.02)
         elapsed = time.perf_counter() - t0
         output = sfn.describe_execution(executionArn=fired.result).get("output", "")
-        return elapsed, len(stack.invocations_of(TASKS)) - before, f"{status} {output}"
+        return elapsed, len(stack.invocations_of(TASKS)) - before, f"{status} {output}{note}"
     finally:
         stack.stop()
 
