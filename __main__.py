@@ -3,9 +3,11 @@
 - one `SharedEventBus`: with `bus_stack` (dev and prod) wrapped from the platform stack that
   owns it (`platform/`), whose alarm topic (`alarm_topic_arn`) every alarm also notifies;
   without it, created here with its archive (a stack on its own);
-- the `leave` service (`acme.leave`): Events table, publisher, commands/queries API, and the
+- the `leave` service (`acme.leave`): Events table, publisher, commands/queries API, the
   balance, pending, calendar and audit projections (blue/green: each has a standby table, so
-  `ops rebuild` replaces a read model without downtime);
+  `ops rebuild` replaces a read model without downtime), and two Step Functions workflows: the
+  yearly `rollover` (a schedule at 01:00 on 1 January in `rollover_timezone`) and the approval
+  `reminders` (one execution per leave request, stopped by its decision or cancellation);
 - the `notifications` context (`acme.notifications`), which only subscribes to leave events
   on the same bus (choreography) and posts them to `webhook_url`.
 
@@ -21,19 +23,24 @@ from pathlib import Path
 
 import pulumi
 from acme_eventsourcing import (
+    SCHEDULED_TIME,
     ApiSpec,
     BackupPlan,
     EventBusRef,
     EventSourcedService,
     EventSourcedServiceArgs,
+    EventStart,
+    EventStop,
     FunctionSpec,
     JwtIssuerRef,
     ProjectionSpec,
     PublisherSpec,
+    ScheduleSpec,
     ServiceDefaults,
     SharedEventBus,
     SharedEventBusArgs,
     SubscriptionSpec,
+    WorkflowSpec,
     sso_from_config,
 )
 
@@ -44,6 +51,7 @@ if str(LAMBDAS) not in sys.path:
 from acme_eventsourcing.runtime.routes import COMMANDS, QUERIES, keys  # noqa: E402 - the route table's vocabulary
 from leave import events  # noqa: E402 - pure data (stdlib only), found through LAMBDAS
 from leave_api.api import ROUTES  # noqa: E402 - pure data, declared for this program
+from leave_workflows import definitions  # noqa: E402 - pure data: the state machines
 
 SOURCE = "acme.leave"
 PROJECTIONS = {
@@ -95,6 +103,46 @@ defaults = ServiceDefaults(
     tags=tags,
 )
 
+
+def workflows() -> list[WorkflowSpec]:
+    """The yearly rollover and the approval reminders (`leave_workflows`)."""
+    tasks = ("leave", "leave_api", "leave_workflows")
+    reminders_env = {
+        "REMIND_AFTER_WORKING_DAYS": str(config.get_int("remind_after_working_days") or 2),
+        "ESCALATE_AFTER_WORKING_DAYS": str(config.get_int("escalate_after_working_days") or 5),
+    }
+    decided = definitions.DECISION_EVENT_TYPES
+    return [
+        WorkflowSpec(
+            name="rollover",
+            definition=definitions.ROLLOVER,
+            functions={definitions.ROLLOVER_FUNCTION: function("leave_workflows.rollover.handler", *tasks, memory_mb=512, timeout_s=300)},
+            schedules=[
+                ScheduleSpec(
+                    name="yearly",
+                    expression="cron(0 1 1 1 ? *)",
+                    timezone=config.get("rollover_timezone") or "Europe/London",
+                    input={"scheduled_time": SCHEDULED_TIME},
+                    description="Roll every employee's leave over into the new year",
+                )
+            ],
+            timeout_s=6 * 3600,
+        ),
+        WorkflowSpec(
+            name="reminders",
+            definition=definitions.REMINDERS,
+            functions={
+                definitions.REMINDERS_FUNCTION: function(
+                    "leave_workflows.reminders.handler", *tasks, timeout_s=30, environment=reminders_env
+                )
+            },
+            starts=[EventStart(sources=(SOURCE,), detail_types=("LeaveRequested",), name_from="detail.data.request_id")],
+            stops=[EventStop(sources=(SOURCE,), detail_types=decided, name_from="detail.data.request_id")],
+            timeout_s=90 * 24 * 3600,
+        ),
+    ]
+
+
 leave = EventSourcedService(
     "leave",
     EventSourcedServiceArgs(
@@ -128,6 +176,7 @@ leave = EventSourcedService(
             )
             for name, detail_types in PROJECTIONS.items()
         ],
+        workflows=workflows(),
         publisher=PublisherSpec(kind=config.get("publisher") or "lambda"),  # type: ignore[arg-type]
         defaults=defaults,
         events_table_backup=BackupPlan() if config.get_bool("events_table_backup") else None,
@@ -169,6 +218,7 @@ if leave.api is not None and leave.api.sso_domain is not None:  # register sso_r
     pulumi.export("sso_domain", leave.api.sso_domain)
     pulumi.export("sso_redirect_uri", leave.api.sso_redirect_uri)
 pulumi.export("function_names", {**leave.function_names, **{f"notifications-{k}": v for k, v in notifications.function_names.items()}})
+pulumi.export("state_machine_arns", leave.state_machine_arns)
 pulumi.export("dlq_urls", {**leave.dlq_urls, **{f"notifications-{k}": v for k, v in notifications.dlq_urls.items()}})
 # what `python -m acme_eventsourcing.ops` (lag, rebuild, redrive) reads: docs/operations.md
 pulumi.export("operations", {"leave": leave.operations, "notifications": notifications.operations})

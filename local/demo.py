@@ -22,13 +22,16 @@ from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from acme_eventsourcing.local.client import ApiClient, wait_for
 
 from .project import LocalStack
 from .story import Story, StoryFailedError, plan_weeks, story_day
 
-NOTIFIED = {"LeaveRequested": 3, "LeaveApproved": 1, "LeaveDenied": 1}
+NOTIFIED = {"LeaveRequested": 3, "LeaveApproved": 1, "LeaveDenied": 1, "ApprovalReminderSent": 1}
+ROLLOVER_SCHEDULE = "leave-rollover-schedule-yearly"
+ROLLOVER_WORKFLOW = "leave-rollover"
 
 
 class WebhookSink:
@@ -118,7 +121,12 @@ def run(
             boot = time.perf_counter() - started
             programs = ", then ".join(p.recorded.project for p in local.evaluated)
             print(f"Local stack {stack!r} ({programs}) up in {boot:.1f} s: API {local.api_url} (invocation log: {log_path})", file=out)
-            story = Story(ApiClient(local.api_url, lambda sub, groups: local.token(sub, groups)), today=day)
+            story = Story(
+                ApiClient(local.api_url, lambda sub, groups: local.token(sub, groups)),
+                today=day,
+                year_end=lambda year: _year_end(local, year),
+                let_time_pass=lambda delta: local.advance_clock(by=delta),
+            )
             print(f"Playing the leave story (DESIGN.md section 3); today is {shown}\n", file=out)
             failure = None
             try:
@@ -136,6 +144,18 @@ def run(
     total = time.perf_counter() - started
     print(f"\nResult: {'PASS' if ok else 'FAIL'} - {len(story.steps)} steps in {total:.1f} s (start-up {boot:.1f} s)", file=out)
     return 0 if ok else 1
+
+
+def _year_end(local: LocalStack, year: int) -> dict[str, Any]:
+    """Fire the yearly rollover schedule as Scheduler would at 01:00 on 1 January after `year`
+    (London time, the stack's `rollover_timezone`), wait for its workflow; the summary."""
+    at = datetime(year + 1, 1, 1, 1, 0, tzinfo=ZoneInfo("Europe/London")).astimezone(UTC)
+    fired = local.fire_schedule(ROLLOVER_SCHEDULE, at=at)
+    local.settle(timeout=60)
+    execution = local.executions(ROLLOVER_WORKFLOW)[-1]
+    if not fired.ok or execution["status"] != "SUCCEEDED":
+        raise StoryFailedError(f"the rollover workflow did not succeed: {fired.result}; {execution['status']} {execution.get('cause')}")
+    return execution["output"]
 
 
 def _after_story(local: LocalStack, sink: WebhookSink, story: Story) -> dict[str, bool]:

@@ -96,6 +96,11 @@ class Story:
     poll: float = 0.025
     steps: list[Step] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
+    year_end: Callable[[int], dict[str, Any]] | None = None
+    """Runs the year-end rollover of a year through the yearly schedule's workflow and returns
+    its summary (the local stack fires the schedule); None: Ana calls ``POST /rollovers``."""
+    let_time_pass: Callable[[timedelta], None] | None = None
+    """Moves the stack's clock forward (workflows wake); None: the story skips the reminder."""
     _accepted: tuple[Step, float, float | None] | None = None  # step, accepted at, latency so far (ms)
 
     def __post_init__(self) -> None:
@@ -241,13 +246,26 @@ class Story:
         again = self._expect(step, self.mike.post(f"/leave-requests/{rid2}/approve", {}), 409, "approve the denied request")
         self._check(step, again.error_code is not None, f"an error body, got {again.text}")
 
-        step = self._step(f"5. Year end: Ana rolls {y} over; unused days up to 5 move to {y + 1}")
-        r = self._expect(step, self.ana.post("/rollovers", {"from_year": y}), 202, "POST /rollovers")
-        self._check(step, r.json.get("employees_rolled_over") == 2, f"2 employees rolled over, got {r.json}")
+        if self.year_end is None:
+            step = self._step(f"5. Year end: Ana rolls {y} over; unused days up to 5 move to {y + 1}")
+            r = self._expect(step, self.ana.post("/rollovers", {"from_year": y}), 202, "POST /rollovers")
+            summary = r.json
+        else:
+            step = self._step(f"5. Year end: the yearly schedule (1 January 01:00) starts the rollover workflow for {y}")
+            summary = self.year_end(y)
+            step.notes.append(f"rollover workflow -> {summary}")
+        self._check(step, summary.get("employees_rolled_over") == 2, f"2 employees rolled over, got {summary}")
         self._balance_is(step, "john", y + 1, allowance=20, rolled_over=5, remaining=25)
         self._balance_is(step, "john", y, used=5, remaining=10)
         self._balance_is(step, "mike", y + 1, rolled_over=5, remaining=25)
-        self._expect(step, self.ana.post("/rollovers", {"from_year": y}), 202, "the same rollover again (idempotent)")
+        again = self._expect(step, self.ana.post("/rollovers", {"from_year": y}), 202, "the same rollover by the admin route (idempotent)")
+        self._check(step, again.json == summary, f"the admin route's summary {again.json} is the workflow's {summary}")
+        self._visible(
+            step,
+            f"one RolloverCompleted of {y}",
+            lambda: self.ana.get(f"/streams/{path_param(f'rollover#{y}')}/events"),
+            lambda b: [e["metadata"]["event_type"] for e in b["items"]] == ["RolloverCompleted"],
+        )
         self._balance_is(step, "john", y + 1, rolled_over=5, remaining=25)
 
         step = self._step("6. Ana changes John's working week to Monday-Thursday")
@@ -302,6 +320,30 @@ class Story:
         )
         self._visible(step, "and off Mike's list", lambda: self.pending(self.mike, "mike"), lambda b_: b_["items"] == [])
         self._commit_latency()
+        if self.let_time_pass is not None:
+            self._reminder(rid3)
+
+    def _reminder(self, request_id: str) -> None:
+        """Nobody decides a request for two working days: its approver is reminded (the
+        reminders workflow, woken by the stack's clock), once."""
+        step = self._step(f"9. Nobody decides {request_id} for 2 working days: its approver (now Alex) is reminded")
+        assert self.let_time_pass is not None
+        self.let_time_pass(timedelta(days=4))  # 2 working days are at most 4 days away (Friday -> Tuesday)
+        step.notes.append("4 days pass on the stack's clock")
+
+        def reminders(body: Any) -> list[dict[str, Any]]:
+            return [e for e in body["items"] if e["metadata"]["event_type"] == "ApprovalReminderSent"]
+
+        body = self._visible(
+            step,
+            "ApprovalReminderSent in John's history",
+            lambda: self.ana.get(f"/streams/{path_param('employee#john')}/events"),
+            lambda b: len(reminders(b)) == 1,
+        )
+        [reminder] = reminders(body)
+        data = reminder["data"]
+        self._check(step, (data["request_id"], data["approver_id"]) == (request_id, "alex"), f"Alex reminded of {request_id}, got {data}")
+        step.notes.append(f"reminder: {data['approver_id']}, {data['request_id']} pending for {data['working_days_pending']} working days")
 
     def _check(self, step: Step, condition: bool, message: str) -> None:
         if not condition:

@@ -29,6 +29,8 @@ from leave.commands import (
 )
 from leave.errors import Forbidden, InvalidState, NotFound, RuleViolated
 from leave.events import (
+    ApprovalEscalated,
+    ApprovalReminderSent,
     ApproverUnassigned,
     EmployeeAddedToLocation,
     EmployeeJoined,
@@ -79,6 +81,10 @@ class Leave:
     working_days: int
     days_by_year: Mapping[int, int]
     status: LeaveStatus
+    reminded: bool = False
+    """Its approver was reminded of it (`ApprovalReminderSent`)."""
+    escalated: bool = False
+    """It was escalated to the admins (`ApprovalEscalated`)."""
 
     @property
     def active(self) -> bool:
@@ -186,6 +192,10 @@ def evolve(state: EmployeeState, event: Event) -> EmployeeState:
         case LeaveRolledOver():
             key = (event.leave_type, event.from_year)
             return dataclasses.replace(state, rollovers={**state.rollovers, key: event.days})
+        case ApprovalReminderSent() if event.request_id in state.leaves:
+            return _with_leave(state, dataclasses.replace(state.leaves[event.request_id], reminded=True))
+        case ApprovalEscalated() if event.request_id in state.leaves:
+            return _with_leave(state, dataclasses.replace(state.leaves[event.request_id], escalated=True))
     return state
 
 

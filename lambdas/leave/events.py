@@ -11,8 +11,9 @@ Streams:
   `EmployeeLeftLocation`, `ApproverAssigned`, `ApproverUnassigned`, `LeavePolicyAssigned`.
 - ``employee#<employee_id>``: `EmployeeJoined`, `WorkingWeekChanged`, `LeaveRequested`,
   `LeaveApproved`, `LeaveDenied`, `LeaveCancelled`, `PastLeaveAdded`, `EmployeeTransferred`,
-  `LeaveRolledOver`.
+  `LeaveRolledOver`, `ApprovalReminderSent`, `ApprovalEscalated` (the reminders workflow).
 - ``directory#locations``: `LocationRegistered` (the list of locations that rollover walks).
+- ``rollover#<from_year>``: `RolloverCompleted` (at most one per year: appended at version 1).
 
 `from_data` ignores keys it does not know and fills missing optional fields with their
 defaults, so an older reader accepts newer events and newer readers accept old ones.
@@ -32,7 +33,7 @@ from datetime import date
 from functools import cache
 from typing import Any, ClassVar, Union
 
-from leave.ids import DIRECTORY_STREAM_ID, employee_stream_id, location_stream_id
+from leave.ids import DIRECTORY_STREAM_ID, employee_stream_id, location_stream_id, rollover_stream_id
 from leave.record import Record, has_default, record_fields
 
 _REGISTRY: dict[str, type[Event]] = {}
@@ -53,7 +54,7 @@ class Event(Record):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._annotation_globals = vars(sys.modules[cls.__module__])  # the module being executed
-        if cls.__name__ in {"LocationEvent", "EmployeeEvent", "DirectoryEvent"}:
+        if cls.__name__ in {"LocationEvent", "EmployeeEvent", "DirectoryEvent", "RolloverEvent"}:
             return
         cls.event_type = cls.__name__
         _REGISTRY[cls.__name__] = cls
@@ -109,6 +110,16 @@ class DirectoryEvent(Event):
     @property
     def stream_id(self) -> str:
         return DIRECTORY_STREAM_ID
+
+
+class RolloverEvent(Event):
+    """An event of a year's rollover stream (``rollover#<from_year>``)."""
+
+    from_year: int
+
+    @property
+    def stream_id(self) -> str:
+        return rollover_stream_id(self.from_year)
 
 
 # --- directory#locations ---------------------------------------------------------------
@@ -269,6 +280,51 @@ class LeaveRolledOver(EmployeeEvent):
     days: float
 
 
+class ApprovalReminderSent(EmployeeEvent):
+    """A request was still pending `working_days_pending` working days after it was made: its
+    approver (`approver_id`, the location's approver now; None when the location has none or
+    the requester is the approver, then the admins decide) was reminded. The leave's facts
+    are repeated for subscribers."""
+
+    request_id: str
+    location_id: str
+    approver_id: str | None
+    leave_type: str
+    start: date
+    end: date
+    working_days: int
+    working_days_pending: int
+
+
+class ApprovalEscalated(EmployeeEvent):
+    """A request was still pending `working_days_pending` working days after it was made: it was
+    escalated to the admins (the ``admin`` group decides requests of any location)."""
+
+    request_id: str
+    location_id: str
+    approver_id: str | None
+    leave_type: str
+    start: date
+    end: date
+    working_days: int
+    working_days_pending: int
+
+
+# --- rollover#<from_year> --------------------------------------------------------------
+
+
+class RolloverCompleted(RolloverEvent):
+    """Every employee was rolled over from `from_year` (by the yearly workflow or `POST /rollovers`).
+
+    `employees` were walked; `employees_rolled_over` of them have `from_year` closed (a
+    `LeaveRolledOver` of it for at least one leave type; an employee with no policy that year
+    has nothing to roll over). Appended once per year: a re-run appends nothing."""
+
+    to_year: int
+    employees: int
+    employees_rolled_over: int
+
+
 # --- catalogue -------------------------------------------------------------------------
 
 DIRECTORY_EVENT_TYPES: tuple[str, ...] = (LocationRegistered.event_type,)
@@ -295,9 +351,12 @@ EMPLOYEE_EVENT_TYPES: tuple[str, ...] = tuple(
         PastLeaveAdded,
         EmployeeTransferred,
         LeaveRolledOver,
+        ApprovalReminderSent,
+        ApprovalEscalated,
     )
 )
-ALL_EVENT_TYPES: tuple[str, ...] = LOCATION_EVENT_TYPES + EMPLOYEE_EVENT_TYPES + DIRECTORY_EVENT_TYPES
+ROLLOVER_EVENT_TYPES: tuple[str, ...] = (RolloverCompleted.event_type,)
+ALL_EVENT_TYPES: tuple[str, ...] = LOCATION_EVENT_TYPES + EMPLOYEE_EVENT_TYPES + DIRECTORY_EVENT_TYPES + ROLLOVER_EVENT_TYPES
 
 BALANCE_EVENT_TYPES: tuple[str, ...] = EMPLOYEE_EVENT_TYPES + LOCATION_EVENT_TYPES
 """Employee streams (leaves, transfers, rollovers, working weeks) and location streams (policies)."""
@@ -310,8 +369,11 @@ NOTIFICATION_EVENT_TYPES: tuple[str, ...] = (
     LeaveRequested.event_type,
     LeaveApproved.event_type,
     LeaveDenied.event_type,
+    ApprovalReminderSent.event_type,
+    ApprovalEscalated.event_type,
 )
-"""What the notifications context subscribes to (a new request and each decision)."""
+"""What the notifications context subscribes to (a new request, each decision, each reminder
+and escalation of a request left pending)."""
 
 
 def event_class(event_type: str) -> type[Event]:

@@ -13,6 +13,8 @@ LOCATION_STREAM_PREFIX = "location#"
 DIRECTORY_STREAM_ID = "directory#locations"
 """The stream listing every location: rollover walks it instead of scanning the table."""
 
+ROLLOVER_STREAM_PREFIX = "rollover#"
+
 REQUEST_ID_SEPARATOR = "~"
 
 
@@ -24,6 +26,11 @@ def employee_stream_id(employee_id: str) -> str:
 def location_stream_id(location_id: str) -> str:
     """The stream of one location, e.g. ``location#loc_0123456789ab``."""
     return f"{LOCATION_STREAM_PREFIX}{location_id}"
+
+
+def rollover_stream_id(from_year: int) -> str:
+    """The stream of one year's rollover, e.g. ``rollover#2026`` (holds its `RolloverCompleted`)."""
+    return f"{ROLLOVER_STREAM_PREFIX}{from_year}"
 
 
 def make_request_id(employee_id: str, n: int) -> str:

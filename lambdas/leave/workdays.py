@@ -8,7 +8,7 @@ counts, holiday or not).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime, timedelta
 
 WEEKDAYS: tuple[str, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 """Day names, indexed like `date.weekday()` (Monday is 0)."""
@@ -44,3 +44,25 @@ def working_days_by_year(start: date, end: date, week: Iterable[str]) -> dict[in
         year: count_working_days(max(start, date(year, 1, 1)), min(end, date(year, 12, 31)), week)
         for year in range(start.year, end.year + 1)
     }
+
+
+def add_working_days(moment: datetime, n: int, week: Iterable[str]) -> datetime:
+    """The same time of day on the `n`-th working day after `moment`'s day (`n` >= 1).
+
+    "Pending after N working days": a request made on Friday at 10:00 with a MON..FRI week is
+    2 working days old on Tuesday at 10:00; one made on Saturday at 10:00 also on Tuesday at
+    10:00 (Monday is its first working day). The days of `week` count, nothing else."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    working = {WEEKDAYS.index(day) for day in normalize_week(week)}
+    per_week = len(working)
+    # whole weeks first (each holds `per_week` working days), then day by day
+    full_weeks, rest = divmod(n, per_week)
+    if rest == 0:
+        full_weeks, rest = full_weeks - 1, per_week
+    day = moment + timedelta(weeks=full_weeks)
+    while rest:
+        day += timedelta(days=1)
+        if day.weekday() in working:
+            rest -= 1
+    return day

@@ -34,7 +34,7 @@ change working week, cancel leave             2       2: load employee, append
 request leave, add past leave                 2       2 + L
 approve, deny                                 2       3: load employee, load location, append
 transfer                                      2       4: load employee, both locations, append
-rollover                                      1 + locations + 2 x employees (at most; always fresh reads)
+rollover                                      1 + locations + 2 x employees + 1 (at most; fresh reads)
 ============================================  ======  ========================================
 
 A command that changes nothing (e.g. the same approver again) appends nothing, or only its
@@ -49,9 +49,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from acme_eventsourcing.runtime.eventstore.ports import EventStore, new_event_id
+from acme_eventsourcing.runtime.eventstore.ports import ConcurrencyError, EventStore, new_event_id
+from acme_eventsourcing.runtime.items import timestamp
 from acme_eventsourcing.runtime.service import DEFAULT_MAX_ATTEMPTS, ApplicationService, CommandContext, CommandResult, Respond, utc_now
-from leave import employee, location
+from leave import employee, location, reminders
 from leave.commands import (
     AddEmployee,
     ApproveLeave,
@@ -63,11 +64,12 @@ from leave.commands import (
     DenyLeave,
     RollOverLeave,
 )
-from leave.employee import EmployeeState, employee_of_request
-from leave.errors import DomainError
-from leave.events import Event, LocationRegistered, parse_event
-from leave.ids import DIRECTORY_STREAM_ID, employee_stream_id, location_stream_id
+from leave.employee import EmployeeState, LeaveStatus, employee_of_request
+from leave.errors import DomainError, NotFound
+from leave.events import Event, LeaveRolledOver, LocationRegistered, RolloverCompleted, parse_event
+from leave.ids import DIRECTORY_STREAM_ID, employee_stream_id, location_stream_id, rollover_stream_id
 from leave.location import LocationState
+from leave.workdays import DEFAULT_WORKING_WEEK
 
 LOCATION_ID_PREFIX = "loc_"
 LOCATION_STREAM_PREFIX = location_stream_id("")
@@ -178,6 +180,10 @@ class LeaveService(ApplicationService):
     def forget(self, stream_ids: Iterable[str]) -> None:
         self._cache.drop(stream_ids)
 
+    def now(self) -> datetime:
+        """The current time of the service's clock, aware UTC."""
+        return _utc(self._clock())
+
     # --- one attempt ---------------------------------------------------------------------
 
     def _execute_once(self, command: Command, context: CommandContext, now: datetime, attempt: int, cached: set[str]) -> CommandResult:
@@ -218,32 +224,136 @@ class LeaveService(ApplicationService):
         return result
 
     def _roll_over(self, command: RollOverLeave, context: CommandContext, now: datetime) -> CommandResult:
-        """Walk every location's members and roll each employee over (idempotent per employee)."""
+        """Walk every location's members, roll each employee over (idempotent per employee),
+        then complete the year (`complete_rollover`): the same events as the yearly workflow."""
         today = _utc(now).date()
         employee.check_rollover(command, today)  # refuse before any read
-        directory = self._store.load(DIRECTORY_STREAM_ID)
-        location_ids = [e.location_id for e in map(_event, directory) if isinstance(e, LocationRegistered)]
-        locations = {i: self._load_location(i) for i in location_ids}
+        locations = {i: self._load_location(i) for i in self.location_ids()}
         members = sorted({m for loc in locations.values() for m in loc.members})
-        changed = 0
+        closed = 0
         for employee_id in members:
 
             def roll(attempt: int, cached: set[str], employee_id: str = employee_id) -> bool:
                 state = self._load_employee(employee_id)
                 events = employee.decide(state, command, locations=locations, today=today)
                 self.append(events, {employee_stream_id(employee_id): state.version}, None, context, now)
-                return bool(events)
+                return _year_closed(state, events, command.from_year)
 
-            changed += self.retrying(roll)
-        summary = {
-            "from_year": command.from_year,
-            "to_year": command.from_year + 1,
-            "employees": len(members),
-            "employees_rolled_over": changed,
-        }
+            closed += self.retrying(roll)
+        return self.complete_rollover(command, employees=len(members), employees_rolled_over=closed, context=context, now=now)
+
+    # --- the yearly rollover, one step at a time (the rollover workflow's tasks) -------------
+
+    def location_ids(self) -> list[str]:
+        """Every location ever created, in creation order (the directory stream)."""
+        directory = self._store.load(DIRECTORY_STREAM_ID)
+        return [e.location_id for e in map(_event, directory) if isinstance(e, LocationRegistered)]
+
+    def members(self, *, after: str | None = None, limit: int | None = None) -> list[str]:
+        """The employees of every location (fresh reads), sorted by id: those after `after`, at most `limit`."""
+        ids = sorted({m for i in self.location_ids() for m in self._load_location(i).members})
+        if after is not None:
+            ids = [i for i in ids if i > after]
+        return ids if limit is None else ids[:limit]
+
+    def roll_over_employee(self, command: RollOverLeave, employee_id: str, context: CommandContext) -> bool:
+        """Roll ONE employee over from ``command.from_year``, with the rollover command's own
+        domain decision; whether that year is now closed for them (a `LeaveRolledOver` of it).
+
+        Idempotent per employee and year: an employee already rolled over gets nothing new
+        (one load, no append), so a re-run or a retry after a partial failure is safe. The
+        locations decided on may come from the cache; they go into the append as read guards."""
+        now = self._clock()
+        today = _utc(now).date()
+        employee.check_rollover(command, today)
+
+        def attempt(number: int, cached: set[str]) -> bool:
+            state = self._load_employee(employee_id)
+            if not state.exists:
+                return False  # left no trace: nothing to roll over (the walk listed a member)
+            locations, events = self._decide_on_locations(
+                employee.required_locations(state, command),
+                lambda locs: employee.decide(state, command, locations=locs, today=today),
+                cached,
+                checked=False,
+            )
+            versions = {employee_stream_id(employee_id): state.version}
+            versions.update({location_stream_id(i): loc.version for i, loc in locations.items()})
+            self.append(events, versions, None, context, now)
+            self._remember(locations, events, versions)
+            return _year_closed(state, events, command.from_year)
+
+        return self.retrying(attempt)
+
+    def complete_rollover(
+        self, command: RollOverLeave, *, employees: int, employees_rolled_over: int, context: CommandContext, now: datetime | None = None
+    ) -> CommandResult:
+        """Append `RolloverCompleted` of ``command.from_year`` (with the request's idempotency
+        record, if keyed) unless that year already has one: at most one per year, so a re-run
+        appends no second one. The response (the summary) either way."""
+        now = self._clock() if now is None else now
+        completed = RolloverCompleted(
+            from_year=command.from_year,
+            to_year=command.from_year + 1,
+            employees=employees,
+            employees_rolled_over=employees_rolled_over,
+        )
+        summary = {k: v for k, v in completed.to_data().items()}
         result = self.respond(command, summary)
-        self.append([], {}, result, context, now)
+        try:
+            self.append([completed], {rollover_stream_id(command.from_year): 0}, result, context, now)
+        except ConcurrencyError:  # the year was completed before: only the request's record
+            self.append([], {}, result, context, now)
         return result
+
+    # --- approval reminders (the reminders workflow's tasks) ---------------------------------
+
+    def reminder_times(self, request_id: str, *, remind_after: int, escalate_after: int) -> dict[str, Any]:
+        """When request `request_id` reminds its approver and goes to the admins (`leave.reminders`),
+        from the time it was made (its event's `occurred_at`) and the deciding approver's working
+        week; and whether it is still pending. `NotFound` if there is no such request."""
+        employee_id = employee_of_request(request_id)
+        stored = self._store.load(employee_stream_id(employee_id))
+        made = next((e for e in stored if e.event_type == "LeaveRequested" and e.data.get("request_id") == request_id), None)
+        if made is None:
+            raise NotFound("request_not_found", f"no leave request {request_id}")
+        state = employee.fold(employee_id, [_event(e) for e in stored])
+        decider = reminders.decider_of(state, self._load_location(state.location_id))
+        week = self._load_employee(decider).working_week if decider else DEFAULT_WORKING_WEEK
+        times = reminders.reminder_times(parse_timestamp(made.occurred_at), week, remind_after=remind_after, escalate_after=escalate_after)
+        return {
+            "request_id": request_id,
+            "submitted_at": made.occurred_at,
+            "remind_at": timestamp(times.remind_at),
+            "escalate_at": timestamp(times.escalate_at),
+            "pending": state.leaves[request_id].status == LeaveStatus.PENDING,
+        }
+
+    def remind(self, request_id: str, *, escalate: bool, working_days_pending: int, context: CommandContext) -> dict[str, Any]:
+        """Re-read the request: if it is still pending, append `ApprovalReminderSent` (or, with
+        `escalate`, `ApprovalEscalated`) on its stream, once per request. Whether it is still
+        pending and whether this call sent anything. A request decided or cancelled meanwhile
+        gets nothing (the append is guarded: a decision that races it makes it read again)."""
+        employee_id = employee_of_request(request_id)
+        now = self._clock()
+
+        def attempt(number: int, cached: set[str]) -> dict[str, Any]:
+            state = self._load_employee(employee_id)
+            leave = state.leaves.get(request_id)
+            if leave is None:
+                raise NotFound("request_not_found", f"no leave request {request_id}")
+            place = self._load_location(state.location_id)
+            events = reminders.decide_reminder(state, place, request_id, escalate=escalate, working_days_pending=working_days_pending)
+            self.append(
+                events,
+                {employee_stream_id(employee_id): state.version, location_stream_id(place.location_id): place.version},
+                None,
+                context,
+                now,
+            )
+            return {"request_id": request_id, "pending": leave.status == LeaveStatus.PENDING, "sent": bool(events)}
+
+        return self.retrying(attempt)
 
     # --- store access --------------------------------------------------------------------
 
@@ -319,8 +429,22 @@ class LeaveService(ApplicationService):
         return command.employee_id  # type: ignore[union-attr]
 
 
+def _year_closed(state: EmployeeState, events: Sequence[Event], from_year: int) -> bool:
+    """Whether `from_year` is rolled over for the employee, with `events` just appended."""
+    return any(year == from_year for _, year in state.rollovers) or any(
+        isinstance(e, LeaveRolledOver) and e.from_year == from_year for e in events
+    )
+
+
 def _event(stored: Any) -> Event:
     return parse_event(stored.event_type, stored.data)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """An aware UTC datetime from an ISO-8601 timestamp such as ``2026-01-05T09:00:00Z``
+    (the `occurred_at` of events, EventBridge Scheduler's ``<aws.scheduler.scheduled-time>``)."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    return _utc(moment)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -1,7 +1,10 @@
-"""Notifications: a webhook message for each new leave request and each decision.
+"""Notifications: a webhook message for each new leave request, each decision, and each
+reminder or escalation of a request left pending.
 
 Subscribed (by its own rule, choreography) to source `acme.leave`, detail-types
-`LeaveRequested`, `LeaveApproved` and `LeaveDenied`. Each event becomes one JSON POST to
+`LeaveRequested`, `LeaveApproved`, `LeaveDenied`, `ApprovalReminderSent` and
+`ApprovalEscalated` (the last two come from the approval reminders workflow: the request's
+approver is reminded, then the admins are asked to decide). Each event becomes one JSON POST to
 `WEBHOOK_URL` (Slack-compatible: it has a `text`), with the event id as `Idempotency-Key`
 because delivery is at-least-once. A non-2xx answer, a redirect or a network error raises,
 so EventBridge retries and then the DLQ keeps the event. An empty `WEBHOOK_URL` means
@@ -30,7 +33,7 @@ logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
 LEAVE_SOURCE = "acme.leave"
-NOTIFIED_EVENT_TYPES: tuple[str, ...] = ("LeaveRequested", "LeaveApproved", "LeaveDenied")
+NOTIFIED_EVENT_TYPES: tuple[str, ...] = ("LeaveRequested", "LeaveApproved", "LeaveDenied", "ApprovalReminderSent", "ApprovalEscalated")
 DEFAULT_TIMEOUT_SECONDS = 5.0
 
 
@@ -62,6 +65,14 @@ def message(detail_type: str, detail: Mapping[str, Any]) -> dict[str, Any]:
     span = f"{data.get('leave_type')} {data.get('start')}..{data.get('end')} ({days} working days)"
     if detail_type == "LeaveRequested":
         text, by = f"{employee} requested {span}", meta.get("actor") or employee
+    elif detail_type == "ApprovalReminderSent":
+        pending = data.get("working_days_pending")
+        approver = data.get("approver_id") or "the admins"
+        text, by = f"reminder to {approver}: {employee}'s {span} is pending for {pending} working days", None
+    elif detail_type == "ApprovalEscalated":
+        pending = data.get("working_days_pending")
+        text = f"escalated to the admins: {employee}'s {span} is pending for {pending} working days (location {data.get('location_id')})"
+        by = None
     elif detail_type == "LeaveApproved":
         text, by = f"{data.get('approved_by')} approved {employee}'s {span}", data.get("approved_by")
     else:
@@ -79,6 +90,7 @@ def message(detail_type: str, detail: Mapping[str, Any]) -> dict[str, Any]:
         "start": data.get("start"),
         "end": data.get("end"),
         "working_days": days,
+        "working_days_pending": data.get("working_days_pending"),
         "event_id": meta.get("event_id"),
         "occurred_at": meta.get("occurred_at"),
     }

@@ -31,6 +31,21 @@ SERVICE_COUNTS = {
     "aws:apigatewayv2/route:Route": len(ROUTES),
     "aws:apigatewayv2/stage:Stage": 1,
 }
+#: What the leave service's two workflows (rollover, reminders) add to it.
+WORKFLOW_COUNTS = {
+    "aws:sfn/stateMachine:StateMachine": 2,
+    "aws:lambda/function:Function": 3,  # a task function per workflow + the reminders' start/stop trigger
+    "aws:iam/rolePolicy:RolePolicy": 6,  # those 3 functions, 2 state machines, the schedule's role
+    "aws:cloudwatch/logGroup:LogGroup": 5,  # 3 functions + 2 state machines
+    "aws:sqs/queue:Queue": 2,  # the schedule's DLQ, the trigger's DLQ
+    "aws:cloudwatch/eventRule:EventRule": 2,  # start on LeaveRequested, stop on a decision
+    "aws:cloudwatch/eventTarget:EventTarget": 2,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 11,  # 3 Errors, 2 x (failed, timed out, throttled), 2 DLQ depth
+    "aws:lambda/permission:Permission": 2,
+    "aws:scheduler/schedule:Schedule": 1,
+    "aws:scheduler/scheduleGroup:ScheduleGroup": 1,
+}
+STACK_COUNTS = {k: SERVICE_COUNTS.get(k, 0) + WORKFLOW_COUNTS.get(k, 0) for k in {*SERVICE_COUNTS, *WORKFLOW_COUNTS}}
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +60,12 @@ def prod() -> RecordedStack:
 
 def test_dev_references_the_platform_dev_stack_and_owns_its_user_pool(dev: RecordedStack) -> None:
     counts = dev.counts()
-    assert {k: counts.get(k, 0) for k in SERVICE_COUNTS} == SERVICE_COUNTS
+    assert {k: counts.get(k, 0) for k in STACK_COUNTS} == STACK_COUNTS
     assert "aws:cloudwatch/eventBus:EventBus" not in counts and "aws:cloudwatch/eventArchive:EventArchive" not in counts
     assert dev.one("pulumi:pulumi:StackReference", "shared-bus-stack").id == "acme/platform/dev"
     assert counts["pulumi:pulumi:StackReference"] == 1  # the bus and the alarm topic are read through one reference
     assert counts["aws:cognito/userPool:UserPool"] == 1
-    assert counts["aws:iam/role:Role"] == 8 and "aws:backup/plan:Plan" not in counts
+    assert counts["aws:iam/role:Role"] == 8 + 6 and "aws:backup/plan:Plan" not in counts  # functions + the workflows' 6
     platform = platform_stack("dev")
     assert {r.inputs["eventBusName"] for r in dev.of_type(RULE)} == {platform.outputs["bus_name"]}
     alarms = dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
@@ -60,7 +75,7 @@ def test_dev_references_the_platform_dev_stack_and_owns_its_user_pool(dev: Recor
 def test_without_bus_stack_dev_creates_its_own_bus_and_archive() -> None:
     alone = recorded_stack("dev", STANDALONE)
     counts = alone.counts()
-    assert {k: counts.get(k, 0) for k in SERVICE_COUNTS} == SERVICE_COUNTS
+    assert {k: counts.get(k, 0) for k in STACK_COUNTS} == STACK_COUNTS
     assert counts["aws:cloudwatch/eventBus:EventBus"] == 1
     assert alone.one("aws:cloudwatch/eventArchive:EventArchive", "shared-bus-archive").inputs["retentionDays"] == 30
     assert "pulumi:pulumi:StackReference" not in counts
@@ -73,11 +88,11 @@ def test_without_bus_stack_dev_creates_its_own_bus_and_archive() -> None:
 
 def test_prod_references_the_platform_bus_and_the_company_issuer(prod: RecordedStack) -> None:
     counts = prod.counts()
-    assert {k: counts.get(k, 0) for k in SERVICE_COUNTS} == SERVICE_COUNTS
+    assert {k: counts.get(k, 0) for k in STACK_COUNTS} == STACK_COUNTS
     assert "aws:cloudwatch/eventBus:EventBus" not in counts and "aws:cloudwatch/eventArchive:EventArchive" not in counts
     assert "aws:cognito/userPool:UserPool" not in counts
     assert counts["pulumi:pulumi:StackReference"] == 1
-    assert counts["aws:iam/role:Role"] == 8 + 1  # functions + the Events table's backup role
+    assert counts["aws:iam/role:Role"] == 8 + 6 + 1  # functions, the workflows' 6, the Events table's backup role
     selection = prod.one("aws:backup/selection:Selection", "leave-events-backup-selection")
     assert selection.inputs["resources"] == [prod.one("aws:dynamodb/table:Table", "leave-events").state["arn"]]
     platform = platform_stack("prod")
@@ -128,7 +143,13 @@ def test_projections_and_notifications_subscribe_to_the_domain_event_types(dev: 
     }
     for name, detail_types in expected.items():
         assert json.loads(dev.one(RULE, name).inputs["eventPattern"]) == {"source": ["acme.leave"], "detail-type": list(detail_types)}
-    assert set(events.NOTIFICATION_EVENT_TYPES) == {"LeaveRequested", "LeaveApproved", "LeaveDenied"}
+    assert set(events.NOTIFICATION_EVENT_TYPES) == {
+        "LeaveRequested",
+        "LeaveApproved",
+        "LeaveDenied",
+        "ApprovalReminderSent",
+        "ApprovalEscalated",
+    }
 
 
 def test_each_function_ships_only_its_declared_packages(dev: RecordedStack) -> None:

@@ -71,7 +71,8 @@ def test_the_story_is_played_on_the_real_date_unless_it_does_not_fit_and_the_hea
     assert report.day == story_day(report.real)
     header = next(line for line in report.text.splitlines() if "today is" in line)
     assert ("simulated" in header) == (report.day != report.real), header
-    assert f"today      {report.day} (simulated; real time of day, UTC) in leave-commands, leave-queries\n" in report.log
+    simulated = "leave-commands, leave-queries, leave-reminders-tasks, leave-rollover-tasks"  # every function with a clock seam
+    assert f"today      {report.day} (simulated; real time of day, UTC) in {simulated}\n" in report.log
 
 
 def test_report_shows_balances_pending_calendars_and_notifications(report: Played) -> None:

@@ -100,6 +100,7 @@ steps = st.one_of(
     st.tuples(st.just("transfer"), someone, index, st.one_of(st.none(), near_days)),
     st.tuples(st.just("rollover"), st.integers(1998, 2101)),
     st.tuples(st.just("days pass"), st.integers(1, 400)),
+    st.tuples(st.sampled_from(["remind", "escalate"]), index),
 )
 
 
@@ -114,6 +115,9 @@ class RecordingStore(InMemoryEventStore):
         stored = super().append(appends, idempotency)
         self.published.extend(stored)
         return stored
+
+
+WORKFLOW_CONTEXT = CommandContext(caller="system:reminders", correlation_id="c")
 
 
 @dataclass
@@ -166,6 +170,13 @@ class World:
         raise AssertionError(step)
 
     def run(self, step: tuple[Any, ...]) -> None:
+        if step[0] in ("remind", "escalate"):  # the reminders workflow's tasks, not a command
+            before = len(self.store.published)
+            try:
+                self.service.remind(self.request(step[1]), escalate=step[0] == "escalate", working_days_pending=2, context=WORKFLOW_CONTEXT)
+            except DomainError:
+                assert len(self.store.published) == before, f"{step} was refused but appended events"
+            return
         command = self.command(step)
         if command is None:
             return
@@ -354,6 +365,8 @@ SCRIPT: list[tuple[Any, ...]] = [
     ("transfer", "e1", 1, date(2026, 10, 1)),
     ("transfer", "e2", 1, None),
     ("policy", 1, "PTO", 30, 10),
+    ("remind", 3),
+    ("escalate", 3),
     ("days pass", 250),
     ("rollover", 2026),
     ("request", "e1", "PTO", (date(2150, 6, 1), date(2150, 6, 1))),

@@ -256,7 +256,8 @@ def test_store_calls_per_command_when_no_location_is_cached() -> None:
         ("append", (john, loc, f"location#{b}")),
     ]
     app.clock.set(date(2027, 1, 4))
-    # Rollover: the directory, each location, then per employee one load and one append.
+    # Rollover: the directory, each location, then per employee one load and one append,
+    # then the year's RolloverCompleted (a conditional append: once per year).
     assert app.calls_of(RollOverLeave(caller=ANA, from_year=2026)) == [
         ("load", directory),
         ("load", loc),
@@ -265,6 +266,7 @@ def test_store_calls_per_command_when_no_location_is_cached() -> None:
         ("append", (john,)),
         ("load", "employee#mike"),
         ("append", ("employee#mike",)),
+        ("append", ("rollover#2026",)),
     ]
     assert app.calls_of(RollOverLeave(caller=ANA, from_year=2026)) == [
         ("load", directory),
@@ -272,7 +274,9 @@ def test_store_calls_per_command_when_no_location_is_cached() -> None:
         ("load", f"location#{b}"),
         ("load", john),
         ("load", "employee#mike"),
+        ("append", ("rollover#2026",)),  # refused: the year already has its RolloverCompleted
     ]
+    assert [e.event_type for e in app.events("rollover#2026")] == ["RolloverCompleted"]
 
 
 def test_store_calls_per_command_with_cached_locations() -> None:

@@ -7,10 +7,11 @@ from datetime import date
 
 import pytest
 from leave import events as ev
-from leave.ids import employee_stream_id, location_stream_id, make_request_id, parse_request_id
+from leave.ids import employee_stream_id, location_stream_id, make_request_id, parse_request_id, rollover_stream_id
 from leave.record import record_fields
 
 D1, D2 = date(2026, 2, 2), date(2026, 2, 6)
+LEAVE_FACTS = {"leave_type": "PTO", "start": D1, "end": D2, "working_days": 5}
 SAMPLES: list[ev.Event] = [
     ev.LocationRegistered(location_id="loc_a", name="Belgrade"),
     ev.LocationCreated(location_id="loc_a", name="Belgrade"),
@@ -65,6 +66,13 @@ SAMPLES: list[ev.Event] = [
         pending_request_ids=("john~2", "john~4"),
     ),
     ev.LeaveRolledOver(employee_id="john", leave_type="PTO", from_year=2025, to_year=2026, days=4.5),
+    ev.ApprovalReminderSent(
+        employee_id="john", request_id="john~2", location_id="loc_a", approver_id="mike", working_days_pending=2, **LEAVE_FACTS
+    ),
+    ev.ApprovalEscalated(
+        employee_id="john", request_id="john~2", location_id="loc_a", approver_id=None, working_days_pending=5, **LEAVE_FACTS
+    ),
+    ev.RolloverCompleted(from_year=2025, to_year=2026, employees=3, employees_rolled_over=2),
 ]
 
 
@@ -107,16 +115,19 @@ def test_each_event_names_its_stream() -> None:
     assert by_type["LocationCreated"].stream_id == location_stream_id("loc_a") == "location#loc_a"
     assert by_type["LeaveRequested"].stream_id == employee_stream_id("john") == "employee#john"
     assert by_type["LocationRegistered"].stream_id == "directory#locations"
+    assert by_type["RolloverCompleted"].stream_id == rollover_stream_id(2025) == "rollover#2025"
+    assert by_type["ApprovalReminderSent"].stream_id == by_type["ApprovalEscalated"].stream_id == "employee#john"
     assert {e.stream_id.split("#")[0] for e in SAMPLES if e.event_type in ev.LOCATION_EVENT_TYPES} == {"location"}
     assert {e.stream_id.split("#")[0] for e in SAMPLES if e.event_type in ev.EMPLOYEE_EVENT_TYPES} == {"employee"}
 
 
 def test_catalogue_lists_each_type_once_and_projections_follow_whole_streams() -> None:
-    assert len(set(ev.ALL_EVENT_TYPES)) == len(ev.ALL_EVENT_TYPES) == 16
+    assert len(set(ev.ALL_EVENT_TYPES)) == len(ev.ALL_EVENT_TYPES) == 19
     for projection in (ev.BALANCE_EVENT_TYPES, ev.PENDING_EVENT_TYPES, ev.CALENDAR_EVENT_TYPES):
         assert set(projection) == set(ev.EMPLOYEE_EVENT_TYPES) | set(ev.LOCATION_EVENT_TYPES)
     assert ev.AUDIT_EVENT_TYPES == ev.ALL_EVENT_TYPES
-    assert ev.NOTIFICATION_EVENT_TYPES == ("LeaveRequested", "LeaveApproved", "LeaveDenied")
+    assert ev.NOTIFICATION_EVENT_TYPES == ("LeaveRequested", "LeaveApproved", "LeaveDenied", "ApprovalReminderSent", "ApprovalEscalated")
+    assert ev.ROLLOVER_EVENT_TYPES == ("RolloverCompleted",) and set(ev.ROLLOVER_EVENT_TYPES) <= set(ev.AUDIT_EVENT_TYPES)
 
 
 def test_parsing_ignores_unknown_keys_and_defaults_missing_optional_fields() -> None:

@@ -56,6 +56,7 @@ class Story:
     def stream_ids(self) -> list[str]:
         streams = {"directory#locations", f"location#{self.lisbon}", f"location#{self.berlin}"}
         streams |= {f"employee#{e}" for e in ("john", "mike", "sara")}
+        streams.add("rollover#2025")  # the rollover's RolloverCompleted
         return sorted(streams)
 
 
