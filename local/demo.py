@@ -138,6 +138,7 @@ def run(
             ok = failure is None and all(checks.values())
             _report(out, story, final, checks, sink, local, failure)
             if failure is None:
+                ok = _backup(out, local) and ok
                 ok = _operations(out, local, story) and ok
         finally:
             local.stop()
@@ -183,6 +184,37 @@ def _after_story(local: LocalStack, sink: WebhookSink, story: Story) -> dict[str
         "no invocation failed": not story.state["failed_invocations"],
         "no errors reported by the local stack": not local.errors,
     }
+
+
+def _backup(out: TextIO, local: LocalStack) -> bool:
+    """The platform's event backup (`EventBackup`): every event on the bus also went, through
+    a rule and Firehose, to the S3 bucket the platform stack owns, partitioned by source and
+    day. The check: every event in leave's Events table is in the backup, at its stream and
+    version (`S3BackupReader`, the reader a rebuild from the backup uses)."""
+    from acme_eventsourcing.runtime.backup import S3BackupReader
+    from acme_eventsourcing.runtime.projections import EventsTableReader
+
+    p = lambda line="": print(line, file=out)  # noqa: E731
+    platform = next(e.recorded for e in local.evaluated if "backup_bucket_name" in e.recorded.outputs)
+    bucket = str(platform.outputs["backup_bucket_name"])
+    s3, ddb = local.clients("s3"), local.clients("dynamodb")
+    source = str(local.recorded.outputs["operations"]["leave"]["source"]) if local.recorded else "acme.leave"
+    reader = S3BackupReader(s3, bucket, sources=[source])
+    keys = reader.object_keys()
+    p(f"\nEvent backup (platform stack): s3://{bucket}, {len(keys)} objects of {source}")
+    for key in keys[:3]:
+        p(f"  {key}")
+    if len(keys) > 3:
+        p(f"  ... and {len(keys) - 3} more")
+    backed_up = {(sid, e.version) for sid in reader.stream_ids() for e in reader.load(sid)}
+    events_table = str(local.recorded.outputs["events_table_name"]) if local.recorded else ""
+    table = EventsTableReader(ddb, events_table)
+    stored = {(sid, e.version) for sid in table.stream_ids() for e in table.load(sid)}
+    missing = stored - backed_up
+    p(f"  {len(backed_up)} events in the backup; the Events table holds {len(stored)}; missing from the backup: {len(missing)}")
+    passed = bool(stored) and not missing
+    p(f"[{'ok' if passed else 'FAILED'}] backup: every event of the Events table is in S3 at its stream and version")
+    return passed
 
 
 def _operations(out: TextIO, local: LocalStack, story: Story) -> bool:
