@@ -67,7 +67,7 @@ def workload(copies: int) -> tuple[InMemoryEventStore, list[str], list[StoredEve
 
         def unique(text: str, k: int = k) -> str:
             text = _IDS.sub(lambda m: f'"{m[1]}-{k}"', text)
-            return re.sub(r"#(loc_[0-9a-f]+|john|mike|sara|locations)\b", lambda m: f"#{m[1]}-{k}", text)
+            return re.sub(r"#(loc_[0-9a-f]+|john|mike|sara|locations|\d{4})\b", lambda m: f"#{m[1]}-{k}", text)  # rollover#<year>
 
         by_stream: dict[str, list[StoredEvent]] = {}
         for e in events:
