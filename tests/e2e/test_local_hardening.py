@@ -204,7 +204,10 @@ def test_waiting_for_moto_s_dynamodb_lock_is_not_run_time(tmp_path: Any, moto_se
         timeout_s=1,
     )
     try:
-        assert runtime.invoke("probe", {}, "warm-up").ok  # its client exists: the next run is brief
+        # warm-up: the first call loads boto3's models (over 1 s on a busy machine); the warm-up
+        # is not what this test is about, so it may take a few tries: then the next run is brief
+        warm = [runtime.invoke("probe", {}, "warm-up") for _ in range(3)]
+        assert any(w.ok for w in warm), warm
         outcome: list[Invocation] = []
         with moto_server.dynamodb_lock:  # other requests hold moto's DynamoDB for 2.5 s
             worker = threading.Thread(target=lambda: outcome.append(runtime.invoke("probe", {}, "test")))
