@@ -26,6 +26,20 @@ class DeadLetterQueue:
     alarm: aws.cloudwatch.MetricAlarm
 
 
+def rule_senders(rule_arns: pulumi.Input[str] | Sequence[pulumi.Input[str]]) -> Callable[[aws.sqs.Queue], Sequence[Mapping[str, Any]]]:
+    """`senders` for a dead-letter queue of EventBridge rule targets: the events service may
+    send to it on behalf of these rules only (`aws:SourceArn`)."""
+    return lambda queue: [
+        _iam.statement(
+            "AllowRuleDeadLetters",
+            ["sqs:SendMessage"],
+            [queue.arn],
+            principal={"Service": "events.amazonaws.com"},
+            condition={"ArnEquals": {"aws:SourceArn": rule_arns}},
+        )
+    ]
+
+
 def dead_letter_queue(
     name: str,
     *,

@@ -70,15 +70,7 @@ def build(
         f"{name}-dlq",
         opts=scope.opts,
         alarm_actions=scope.defaults.alarm_actions,
-        senders=lambda queue: [
-            _iam.statement(
-                "AllowRuleDeadLetters",
-                ["sqs:SendMessage"],
-                [queue.arn],
-                principal={"Service": "events.amazonaws.com"},
-                condition={"ArnEquals": {"aws:SourceArn": rule.arn}},
-            )
-        ],
+        senders=_queues.rule_senders(rule.arn),
         tags=scope.defaults.tags,
         kms_key_arn=scope.kms_key_arn,
     )

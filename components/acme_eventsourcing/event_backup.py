@@ -423,15 +423,7 @@ class EventBackup(pulumi.ComponentResource):
             f"{name}-dlq",
             opts=child,
             alarm_actions=args.alarm_actions,
-            senders=lambda queue: [
-                _iam.statement(
-                    "AllowRuleDeadLetters",
-                    ["sqs:SendMessage"],
-                    [queue.arn],
-                    principal={"Service": "events.amazonaws.com"},
-                    condition={"ArnEquals": {"aws:SourceArn": rule.arn}},
-                )
-            ],
+            senders=_queues.rule_senders(rule.arn),
             tags=args.tags,
             kms_key_arn=self.kms_key_arn,
         )

@@ -705,15 +705,7 @@ class Workflow(pulumi.ComponentResource):
             f"{name}-trigger-dlq",
             opts=scope.opts,
             alarm_actions=scope.defaults.alarm_actions,
-            senders=lambda queue: [
-                _iam.statement(
-                    "AllowRuleDeadLetters",
-                    ["sqs:SendMessage"],
-                    [queue.arn],
-                    principal={"Service": "events.amazonaws.com"},
-                    condition={"ArnEquals": {"aws:SourceArn": [r.arn for r in rules.values()]}},
-                )
-            ],
+            senders=_queues.rule_senders([r.arn for r in rules.values()]),
             tags=scope.defaults.tags,
             kms_key_arn=scope.kms_key_arn,
         )
