@@ -83,6 +83,17 @@ class RedriveReport:
     deleted: int = 0
     lines: list[str] = field(default_factory=list)
 
+    def delivered(self, ok: bool, what: str, answer: str, done: str) -> bool:
+        """Count one re-application or re-delivery: handled (line `what: done`) or failed again
+        (line `what: FAILED again: answer (kept)`); returns `ok`."""
+        if ok:
+            self.handled += 1
+            self.lines.append(f"  {what}: {done}")
+        else:
+            self.failed += 1
+            self.lines.append(f"  {what}: FAILED again: {answer} (kept)")
+        return ok
+
     def summary(self) -> str:
         verb = "would be " if self.dry_run else ""
         return (
@@ -197,13 +208,7 @@ def _projection(
         report.lines.append(f"  {what}: would be applied by {projection.function}")
         return True
     ok, answer = invoke(projection.function, bus_event(latest, projection.source))
-    if ok:
-        report.handled += 1
-        report.lines.append(f"  {what}: applied ({answer})")
-    else:
-        report.failed += 1
-        report.lines.append(f"  {what}: FAILED again: {answer} (kept)")
-    return ok
+    return report.delivered(ok, what, answer, f"applied ({answer})")
 
 
 def _subscription(
@@ -232,10 +237,4 @@ def _subscription(
         report.lines.append(f"  {where}: would be re-read from {table} and delivered to {subscription.function}")
         return True
     ok, answer = invoke(subscription.function, bus_event(stored, delivered.source))
-    if ok:
-        report.handled += 1
-        report.lines.append(f"  {where}: re-read from {table}, delivered")
-    else:
-        report.failed += 1
-        report.lines.append(f"  {where}: FAILED again: {answer} (kept)")
-    return ok
+    return report.delivered(ok, where, answer, f"re-read from {table}, delivered")
