@@ -384,6 +384,18 @@ def event_class(event_type: str) -> type[Event]:
         raise UnknownEventType(f"unknown event type {event_type!r}") from None
 
 
+def event_classes() -> tuple[type[Event], ...]:
+    """Every event class of the domain, in declaration order (what the AsyncAPI document lists)."""
+    return tuple(_REGISTRY.values())
+
+
+def field_types(cls: type[Event]) -> dict[str, Any]:
+    """The type of each field of `cls` (declaration order, base classes first): what its
+    `to_data` form is made of, and what the published JSON Schema of its data is built from."""
+    hints = _hints(cls)
+    return {name: hints[name] for name in record_fields(cls)}
+
+
 def parse_event(event_type: str, data: Mapping[str, Any]) -> Event:
     """The event of a stored `(event_type, data)` pair."""
     return event_class(event_type).from_data(data)

@@ -292,7 +292,20 @@ OPENAPI_ROUTE = Route(
 )
 """Served by the commands function, without a token."""
 
-ROUTES: tuple[Route, ...] = (*(d.route for d in COMMAND_DECLARATIONS), *QUERY_ROUTES, OPENAPI_ROUTE)
+ASYNCAPI_ROUTE = Route(
+    method="GET",
+    path="/asyncapi.json",
+    handler="get_asyncapi",
+    function=COMMANDS,
+    who="anyone",
+    summary="The AsyncAPI document of the events this service puts on the bus and of its WebSocket messages",
+    status=200,
+    response=s.ASYNCAPI_DOCUMENT,
+    public=True,
+)
+"""Served by the commands function, without a token (`leave_api.asyncapi`)."""
+
+ROUTES: tuple[Route, ...] = (*(d.route for d in COMMAND_DECLARATIONS), *QUERY_ROUTES, OPENAPI_ROUTE, ASYNCAPI_ROUTE)
 """The route table: what the Pulumi program declares and the OpenAPI document describes."""
 BY_KEY: dict[str, Route] = {route.key: route for route in ROUTES}
 COMMAND_ROUTES: tuple[Route, ...] = served_by(ROUTES, COMMANDS)

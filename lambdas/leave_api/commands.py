@@ -1,4 +1,4 @@
-"""Lambda entry point of every command route of API.md (and `GET /openapi.json`).
+"""Lambda entry point of every command route of API.md (and `GET /openapi.json`, `GET /asyncapi.json`).
 
 Wiring only: the runtime library's `CommandsApp` serves the command declarations of
 `leave_api.api` with `LeaveService` (the application service) on the event store; see
@@ -21,7 +21,7 @@ from acme_eventsourcing.runtime.commands import CommandsApp
 from acme_eventsourcing.runtime.eventstore.ports import EventStore
 from acme_eventsourcing.runtime.handler import Clock, LambdaHandler, require
 
-from leave_api.api import COMMAND_DECLARATIONS, OPENAPI_ROUTE
+from leave_api.api import ASYNCAPI_ROUTE, COMMAND_DECLARATIONS, OPENAPI_ROUTE
 from leave_api.service import LeaveService
 
 
@@ -34,9 +34,22 @@ def openapi_document(event: Mapping[str, Any]) -> dict[str, Any]:
     return http.json_response(200, document(configured_server_url()))
 
 
+def asyncapi_document(event: Mapping[str, Any]) -> dict[str, Any]:
+    """`GET /asyncapi.json` (public): `servers` from `AWS_REGION` and `WEBSOCKET_URL`, never from the request."""
+    from acme_eventsourcing.runtime.asyncapi import configured_region, configured_websocket_url  # only this route needs them
+
+    from leave_api.asyncapi import document
+
+    return http.json_response(200, document(websocket_url=configured_websocket_url(), region=configured_region()))
+
+
+ENDPOINTS = ((OPENAPI_ROUTE, openapi_document), (ASYNCAPI_ROUTE, asyncapi_document))
+"""The routes the commands function serves besides the commands: both public documents."""
+
+
 def make_app(store: EventStore, **service_options: Any) -> CommandsApp:
     """A commands app on `store` (`clock=`, `new_id=`, ... go to `LeaveService`)."""
-    return CommandsApp(COMMAND_DECLARATIONS, LeaveService(store, **service_options), store, endpoints=[(OPENAPI_ROUTE, openapi_document)])
+    return CommandsApp(COMMAND_DECLARATIONS, LeaveService(store, **service_options), store, endpoints=ENDPOINTS)
 
 
 def build(environ: Mapping[str, str], clock: Clock) -> CommandsApp:

@@ -271,3 +271,4 @@ STUCK_STREAMS = obj(
     description="Every stream a projector is stuck on, per projection (one Query of the `stuck` partition of each read-model table).",
 )
 OPENAPI_DOCUMENT: Schema = {"type": "object", "title": "OpenAPIDocument", "required": ["openapi", "paths"]}
+ASYNCAPI_DOCUMENT: Schema = {"type": "object", "title": "AsyncAPIDocument", "required": ["asyncapi", "channels"]}

@@ -122,12 +122,13 @@ def test_stack_outputs_name_the_api_tables_and_bus(dev: RecordedStack) -> None:
     assert out["user_pool_id"] == dev.one("aws:cognito/userPool:UserPool", "leave-users").id
 
 
-def test_every_api_route_is_declared_and_only_openapi_is_public(dev: RecordedStack) -> None:
+def test_every_api_route_is_declared_and_only_the_documents_are_public(dev: RecordedStack) -> None:
     routes = {r.inputs["routeKey"]: r.inputs for r in dev.of_type("aws:apigatewayv2/route:Route")}
     assert set(routes) == {r.key for r in ROUTES}
-    assert {k for k, r in routes.items() if r["authorizationType"] == "NONE"} == {"GET /openapi.json"}
+    assert {k for k, r in routes.items() if r["authorizationType"] == "NONE"} == {"GET /openapi.json", "GET /asyncapi.json"}
     commands = dev.one("aws:apigatewayv2/integration:Integration", "leave-api-commands").id
     assert routes["GET /openapi.json"]["target"] == f"integrations/{commands}"
+    assert routes["GET /asyncapi.json"]["target"] == f"integrations/{commands}"
     assert routes["POST /leave-requests/{request_id}/approve"]["target"] == f"integrations/{commands}"
     queries = dev.one("aws:apigatewayv2/integration:Integration", "leave-api-queries").id
     assert routes["GET /employees/{employee_id}/balance"]["target"] == f"integrations/{queries}"

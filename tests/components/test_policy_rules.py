@@ -718,6 +718,7 @@ def api_stack() -> RecordedStack:
         aws.apigatewayv2.Route("post-orders", api_id=api.id, route_key="POST /orders", authorization_type="JWT", authorizer_id=auth.id)
         aws.apigatewayv2.Route("get-orders", api_id=api.id, route_key="GET /orders", authorization_type="AWS_IAM")
         aws.apigatewayv2.Route("openapi", api_id=api.id, route_key="GET /openapi.json", authorization_type="NONE")
+        aws.apigatewayv2.Route("asyncapi", api_id=api.id, route_key="GET /asyncapi.json", authorization_type="NONE")
         aws.apigatewayv2.Route("get-health", api_id=api.id, route_key="GET /health")
         aws.apigatewayv2.Route("delete-order", api_id=api.id, route_key="DELETE /orders/{id}", authorization_type="JWT")
 
@@ -743,6 +744,7 @@ def test_api001_reports_exactly_the_open_routes_and_incomplete_authorisation(api
 def test_api001_public_routes_are_a_parameter(api_stack: RecordedStack) -> None:
     assert ("API001", "get-health") not in found(RoutesAuthorized(public_routes=frozenset({"GET /openapi.json", "GET /health"})), api_stack)
     assert ("API001", "openapi") in found(RoutesAuthorized(public_routes=frozenset()), api_stack)
+    assert ("API001", "asyncapi") in found(RoutesAuthorized(public_routes=frozenset({"GET /openapi.json"})), api_stack)
 
 
 def test_api002_reports_exactly_the_unthrottled_or_unlogged_stages(api_stack: RecordedStack) -> None:

@@ -26,7 +26,7 @@ from ._policy_view import (
 from .harness import RecordedResource, RecordedStack
 
 #: Routes anyone may call (method and path as in the route key).
-PUBLIC_ROUTES: frozenset[str] = frozenset({"GET /openapi.json"})
+PUBLIC_ROUTES: frozenset[str] = frozenset({"GET /openapi.json", "GET /asyncapi.json"})
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ class RoutesAuthorized:
     rationale: ClassVar[str] = (
         "An HTTP API route without authorization_type JWT, AWS_IAM or CUSTOM (with an authorizer) "
         "is open to the internet. Routes meant to be public are listed by route key in the rule's "
-        "public_routes (default: GET /openapi.json). JWT authorizers need an issuer and an audience."
+        "public_routes (default: GET /openapi.json and GET /asyncapi.json, the published documents). "
+        "JWT authorizers need an issuer and an audience."
     )
 
     def checked(self, stack: RecordedStack) -> int:
