@@ -234,7 +234,8 @@ class EventSourcedService(pulumi.ComponentResource):
       `publisher.kind="pipe"`), with `api`;
     - `projections[name]`: a `Projection` `<name>-<projection>` per `ProjectionSpec`
       (`pk`/`sk` `RetainedTable`, rule on this `source` and its detail types, DLQ, projector);
-    - `subscriptions[name]`: a `Subscription` `<name>-<subscription>` per `SubscriptionSpec`;
+    - `subscriptions[name]`: a `Subscription` `<name>-<subscription>` per `SubscriptionSpec` (rule,
+      DLQ, subscriber, `pk`/`sk` checkpoint `RetainedTable` `<name>-<subscription>-checkpoints`);
     - `workflows[name]`: a `Workflow` `<name>-<workflow>` per `WorkflowSpec` (state machine,
       task functions with the commands function's data access, schedules, start/stop rules);
     - `http_api`: an `HttpApi` `<name>` (JWT authorizer, Cognito pool unless `api.jwt`,
@@ -280,7 +281,7 @@ class EventSourcedService(pulumi.ComponentResource):
     """What the operations commands (`python -m acme_eventsourcing.ops`) need: `source`,
     `events_table`, and per projection its `table`, `standby_table` (blue/green, else None),
     `function`, `handler`, `timeout_s`, `dlq_url` and `detail_types`, per subscription its
-    `function`, `handler`, `timeout_s`, `dlq_url`, `sources` and `detail_types`. Export it
+    `function`, `handler`, `timeout_s`, `dlq_url`, `checkpoint_table`, `sources` and `detail_types`. Export it
     (`pulumi.export("operations", {"<service>": service.operations})`)."""
 
     def __init__(self, name: str, args: EventSourcedServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -471,6 +472,7 @@ class EventSourcedService(pulumi.ComponentResource):
                         "function": s.function_name,
                         **function(s.args.function),
                         "dlq_url": s.dlq_url,
+                        "checkpoint_table": s.checkpoint_table_name,
                         "sources": list(s.args.sources),
                         "detail_types": list(s.args.detail_types),
                     }

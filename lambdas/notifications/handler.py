@@ -11,9 +11,10 @@ so EventBridge retries and then the DLQ keeps the event. An empty `WEBHOOK_URL` 
 notifications are off: the event is logged and dropped.
 
 The entry point is the runtime library's subscriber (`acme_eventsourcing.runtime.subscriber`):
-it parses the bus event (or an SQS batch of them) into a `BusEvent`, skips an event this
-container already notified, and reports failed messages of a batch; this module only
-says what to send. Stdlib and the library only (no boto3).
+it parses the bus event (or an SQS batch of them) into a `BusEvent`, skips an event already
+notified (by this container, or by any: the subscription's checkpoint table has its
+marker), records what it handled there (what `ops lag` compares with leave's Events table),
+and reports failed messages of a batch; this module only says what to send. Stdlib and the library only (no boto3).
 """
 
 from __future__ import annotations

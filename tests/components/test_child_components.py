@@ -116,6 +116,14 @@ def test_a_subscription_reads_its_bus_from_another_stack(code_root: Path) -> Non
     assert stack.of_type(KEY) == []
     assert stack.one("aws:sqs/queue:Queue", "audit-leave-dlq").inputs["kmsMasterKeyId"] == EXISTING_KEY
     assert _policy(stack, "audit-leave-subscriber-policy")["UseServiceKey"]["Resource"] == [EXISTING_KEY]
+    # its checkpoints: a retained table under the same key, the only data the subscriber may touch
+    table = stack.one("aws:dynamodb/table:Table", "audit-leave-checkpoints")
+    assert table.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": EXISTING_KEY}
+    assert table.options["protect"] is True and table.inputs["ttl"] == {"attributeName": "expires_at", "enabled": True}
+    statement = _policy(stack, "audit-leave-subscriber-policy")["RecordCheckpoints"]
+    assert (statement["Action"], statement["Resource"]) == (["dynamodb:GetItem", "dynamodb:UpdateItem"], [table.state["arn"]])
+    env = stack.one("aws:lambda/function:Function", "audit-leave-subscriber").inputs["environment"]["variables"]
+    assert env["CHECKPOINT_TABLE"] == table.state["name"]
     assert check_stack(stack).ok, check_stack(stack).render()
 
 

@@ -361,7 +361,11 @@ def test_environment_names_the_real_resources_and_component_values_win(full: Rec
         "READ_MODEL_TABLE": balance,
         "EVENTS_TABLE": events,
     }
-    assert env["leave-notify-subscriber"] == {"SERVICE_SOURCE": SOURCE, "WEBHOOK_URL": "https://hooks.example/x"}
+    assert env["leave-notify-subscriber"] == {
+        "SERVICE_SOURCE": SOURCE,
+        "WEBHOOK_URL": "https://hooks.example/x",
+        "CHECKPOINT_TABLE": full.one(TABLE, "leave-notify-checkpoints").state["name"],
+    }
 
 
 def test_api_url_defaults_to_the_api_endpoint_and_the_spec_may_override_it(code_root: Path) -> None:
@@ -444,10 +448,16 @@ def test_projector_writes_its_own_table_and_reads_the_events_table(full: Recorde
     ]
 
 
-def test_subscriber_gets_nothing_but_logs_traces_and_its_dlq(full: RecordedStack) -> None:
+def test_subscriber_gets_nothing_but_logs_traces_its_dlq_and_its_checkpoints(full: RecordedStack) -> None:
     assert policy_of(full, "notify-subscriber")["Statement"] == [
         log_stmt(full, "notify-subscriber"),
         XRAY,
+        {
+            "Sid": "RecordCheckpoints",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            "Resource": [arn(full, TABLE, "leave-notify-checkpoints")],
+        },
         {
             "Sid": "SendFailedEventsToQueue",
             "Effect": "Allow",
@@ -468,6 +478,20 @@ def test_read_model_tables_are_retained_pk_sk_tables(full: RecordedStack) -> Non
         "balance": full.one(TABLE, "leave-balance").state["name"],
         "pending-approvals": full.one(TABLE, "leave-pending-approvals").state["name"],
     }
+
+
+def test_a_subscription_keeps_its_checkpoints_in_a_retained_encrypted_table_with_ttl(full: RecordedStack) -> None:
+    table = full.one(TABLE, "leave-notify-checkpoints")
+    assert table.inputs["attributes"] == [{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}]
+    assert table.inputs["ttl"] == {"attributeName": "expires_at", "enabled": True}
+    assert table.options["protect"] is True and table.options["retain_on_delete"] is True
+    assert table.inputs["deletionProtectionEnabled"] is True and table.inputs["pointInTimeRecovery"] == {"enabled": True}
+    assert table.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": full.one(KEY, "leave-key").state["arn"]}
+    assert table.parent_urn == full.one("acme:events:RetainedTable", "leave-notify-checkpoints").urn
+    assert (
+        full.one("acme:events:RetainedTable", "leave-notify-checkpoints").parent_urn
+        == full.one("acme:events:Subscription", "leave-notify").urn
+    )
 
 
 # ----------------------------------------------------------------------------- rules, targets, DLQs
@@ -810,7 +834,10 @@ def test_a_service_that_only_reacts_owns_no_event_store_api_or_publisher(code_ro
         )
     )
     counts = stack.counts()
-    assert TABLE not in counts and "aws:apigatewayv2/api:Api" not in counts and ESM not in counts
+    assert "aws:apigatewayv2/api:Api" not in counts and ESM not in counts
+    assert [t.name for t in stack.of_type(TABLE)] == [
+        "notifications-leave-checkpoints"
+    ]  # no Events table: only its subscription's checkpoints
     assert [f.name for f in stack.of_type(FUNCTION)] == ["notifications-leave-subscriber"]
     assert stack.outputs["api_url"] is None and stack.outputs["events_table_name"] is None
     assert stack.outputs["bus_arn"] == OTHER_BUS.bus_arn
@@ -937,7 +964,8 @@ def test_one_rotated_retained_service_key_encrypts_tables_queues_log_groups_and_
     assert key.options["protect"] is True and key.options["retain_on_delete"] is True
     assert "tags" not in key.inputs
     assert {t.name: t.inputs["serverSideEncryption"] for t in full.of_type(TABLE)} == {
-        n: {"enabled": True, "kmsKeyArn": key_arn} for n in ("leave-events", "leave-balance", "leave-pending-approvals")
+        n: {"enabled": True, "kmsKeyArn": key_arn}
+        for n in ("leave-events", "leave-balance", "leave-pending-approvals", "leave-notify-checkpoints")
     }
     assert all(q.inputs["kmsMasterKeyId"] == key_arn for q in full.of_type(QUEUE))
     assert all(g.inputs["kmsKeyId"] == key_arn for g in full.of_type("aws:cloudwatch/logGroup:LogGroup"))

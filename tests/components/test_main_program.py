@@ -21,7 +21,7 @@ SERVICE_COUNTS = {
     "aws:lambda/function:Function": 8,  # publisher, commands, queries, 4 projectors, notifications
     "aws:iam/rolePolicy:RolePolicy": 8,
     "aws:cloudwatch/logGroup:LogGroup": 9,  # one per function + API access logs
-    "aws:dynamodb/table:Table": 9,  # Events + 4 read models, each blue/green (a standby table)
+    "aws:dynamodb/table:Table": 10,  # Events + 4 read models, each blue/green (a standby table), notifications' checkpoints
     "aws:sqs/queue:Queue": 6,  # publisher on-failure + 5 rule DLQs
     "aws:cloudwatch/eventRule:EventRule": 5,
     "aws:cloudwatch/eventTarget:EventTarget": 5,
@@ -170,8 +170,14 @@ def test_notifications_is_a_separate_context_without_an_event_store(dev: Recorde
     service = dev.one("acme:events:EventSourcedService", "notifications")
     children = dev.children(service)
     assert "aws:dynamodb/table:Table" not in {c.type for c in children}
+    tables = [t for t in dev.of_type("aws:dynamodb/table:Table") if t.name.startswith("notifications-")]
+    assert [t.name for t in tables] == ["notifications-leave-checkpoints"]  # its subscription's checkpoints, no Events table
     subscriber = dev.one(FUNCTION, "notifications-leave-subscriber")
-    assert subscriber.inputs["environment"]["variables"] == {"WEBHOOK_URL": "", "SERVICE_SOURCE": "acme.notifications"}
+    assert subscriber.inputs["environment"]["variables"] == {
+        "WEBHOOK_URL": "",
+        "SERVICE_SOURCE": "acme.notifications",
+        "CHECKPOINT_TABLE": tables[0].state["name"],
+    }
 
 
 def test_config_picks_the_pipe_publisher_and_passes_the_webhook_secret() -> None:
@@ -197,4 +203,5 @@ def test_the_stack_exports_what_the_operations_commands_need(dev: RecordedStack)
     assert set(leave["projections"]) == {"balance", "pending", "calendar", "audit"} and leave["subscriptions"] == {}
     sub = notifications["subscriptions"]["leave"]
     assert sub["sources"] == ["acme.leave"] and sub["dlq_url"] == dev.outputs["dlq_urls"]["notifications-leave"]
+    assert sub["checkpoint_table"] == tables["notifications-leave-checkpoints"]
     assert notifications["events_table"] is None and notifications["projections"] == {}

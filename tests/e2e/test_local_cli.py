@@ -41,7 +41,9 @@ def test_plan_prints_the_tree_the_counts_and_the_policy_report() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "acme:events:EventSourcedService" in out and "\n    aws:dynamodb/table:Table" in out  # indented under its parent
-    assert re.search(r"^\s+9  aws:dynamodb/table:Table$", out, re.M)  # Events + 4 read models, each with a standby table
+    assert re.search(
+        r"^\s+10  aws:dynamodb/table:Table$", out, re.M
+    )  # Events + 4 read models, each with a standby table; the subscription's checkpoints
     assert "Policy report for stack leave/dev" in out and "0 violations" in out
 
 

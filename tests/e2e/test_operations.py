@@ -203,3 +203,61 @@ def test_lambda_invoke_of_a_declared_function_runs_it_in_the_stack(ops_stack: Lo
     assert client.invoke(FunctionName=name, InvocationType="DryRun")["StatusCode"] == 204
     with pytest.raises(ClientError, match="ResourceNotFoundException|Function not found"):
         client.invoke(FunctionName="no-such-function", Payload=b"{}")
+
+
+def test_lag_of_the_notifications_subscription_names_its_stuck_stream_and_a_redriven_duplicate_is_skipped(
+    api: ApiClient, ops_stack: LocalStack, berlin: str, state_dir: Path, local_ops: Callable[..., tuple[int, str]]
+) -> None:
+    """The subscription records what it handled in its checkpoint table: `lag` compares that
+    with the leave service's Events table (a source of the same stack), names the stream a
+    failing event left behind and why (from the DLQ message); `redrive` delivers it once, and
+    a second copy of the message is skipped as already handled."""
+    hans = api.as_user("hans")
+    assert request(hans, "hans", date(2026, 4, 6)) == 201
+    ops_stack.settle()
+    subscriber = ops_stack.function("notifications-leave-subscriber").module.handler.app  # built by that delivery
+    assert subscriber.checkpoints is not None and subscriber.checkpoints.table.startswith("notifications-leave-checkpoints")
+
+    def block(out: str) -> str:
+        return out.split("notifications/leave", 1)[1]
+
+    code, out = local_ops("lag")
+    assert code == 0 and "up to date" in block(out).splitlines()[0] and "DLQ empty" in block(out).splitlines()[0]
+    real = subscriber.handle
+
+    def handle(delivery: Any) -> Any:
+        if delivery.event.data.get("note") == "bounce":
+            raise RuntimeError("the webhook refused the message")
+        return real(delivery)
+
+    subscriber.handle = handle
+    try:
+        assert request(hans, "hans", date(2026, 4, 7), note="bounce") == 201
+        ops_stack.settle()
+        code, out = local_ops("lag")
+    finally:
+        subscriber.handle = real
+    mine = block(out)
+    assert re.search(r"^ +1 of \d+ streams, 1 events behind   table notifications-leave-checkpoints\S*   DLQ 1 waiting", mine)
+    stuck = re.search(r"STUCK  acme\.leave (employee#hans) at version (\d+) \(LeaveRequested, 1 in the DLQ\) since \S+: (.*)$", mine, re.M)
+    assert stuck is not None, mine
+    assert f"oldest unhandled  acme.leave employee#hans v{stuck.group(2)} LeaveRequested" in mine
+    assert stuck.group(3).startswith("RuntimeError: the webhook refused the message (the function failed: RetriesExhausted")
+
+    deployment = Deployment.from_local(ROOT, "dev", state_dir=state_dir)
+    sqs = deployment.client("sqs")
+    url = deployment.subscription("notifications/leave").dlq_url
+    (message,) = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0, MaxNumberOfMessages=10)["Messages"]
+    code, out = local_ops("redrive", "notifications/leave")
+    assert code == 0, out
+    assert "1 messages; 1 handled from the Events table, 0 already applied, 0 failed again, 0 unreadable; 1 deleted" in out
+    sqs.send_message(QueueUrl=url, MessageBody=message["Body"])  # a second copy of the same dead-lettered event
+    code, out = local_ops("redrive", "notifications/leave")
+    assert code == 0, out
+    assert "1 messages; 0 handled from the Events table, 1 already applied, 0 failed again, 0 unreadable; 1 deleted" in out
+    assert f"{stuck.group(1)} v{stuck.group(2)} LeaveRequested: already handled (its marker is in notifications-leave-checkpoints" in out
+    redriven = [i for i in ops_stack.invocations_of("notifications-leave-subscriber") if i.trigger == "lambda:Invoke"]
+    assert len(redriven) == 1 and redriven[0].ok  # delivered once
+    report = lag(deployment)
+    notifications = next(s for s in report.subscriptions if s.subscription == "notifications/leave")
+    assert (notifications.streams_behind, notifications.stuck, notifications.dlq.waiting) == (0, [], 0)

@@ -7,7 +7,9 @@
 
 - `lag` (`lag.lag`): per projection, the streams and events it has not applied yet, the
   oldest of them, and the streams it is stuck on (version, reason, since); per
-  subscription, its DLQ (a subscription records no checkpoint).
+  subscription, the same against its sources' Events tables from its checkpoint table
+  (a source of another stack: its per-stream checkpoints, the head unknown), and the
+  streams stuck in its DLQ with the reason each message carries.
 - `rebuild PROJECTION` (`rebuild.rebuild_blue_green`): a blue/green projection's inactive
   table is rebuilt from the Events table (or any `EventsReader`) while the projector goes
   on, caught up, switched to, caught up again; the old table is cleared.

@@ -6,7 +6,8 @@
 
 A stack exports `operations`: `{service: EventSourcedService.operations}` (see
 `acme_eventsourcing.EventSourcedService`): each service's `source`, Events table,
-projections (tables, function, handler, DLQ, detail types) and subscriptions. A local
+projections (tables, function, handler, DLQ, detail types) and subscriptions (function,
+handler, DLQ, checkpoint table, sources, detail types). A local
 stack writes its outputs, with moto's URLs, into its state file (`.local-stack/<stack>.json`),
 and its moto endpoint, which every client of the commands then talks to.
 """
@@ -63,6 +64,8 @@ class SubscriptionOps:
     dlq_url: str
     sources: tuple[str, ...]
     detail_types: tuple[str, ...]
+    checkpoint_table: str | None = None
+    """Its checkpoint table (None: a stack from before subscriptions had one)."""
 
     @property
     def qualified(self) -> str:
@@ -125,6 +128,7 @@ class Deployment:
                         dlq_url=s["dlq_url"],
                         sources=tuple(s.get("sources") or ()),
                         detail_types=tuple(s.get("detail_types") or ()),
+                        checkpoint_table=s.get("checkpoint_table") or None,
                     )
                 )
         return cls(

@@ -12,7 +12,11 @@ be stale (the stream moved on since), so it is not re-sent; instead:
   the read model gets the current truth; a stream already applied that far is not invoked;
   every message of a stream is handled by one such call;
 - for a subscription, the event is re-read from its source's Events table by stream id and
-  version and delivered to the subscriber function (a synchronous invoke).
+  version and delivered to the subscriber function (a synchronous invoke), unless the
+  subscription's checkpoint table has the event's marker (it was handled since it was
+  dead-lettered: an EventBridge retry or an earlier redrive got through): then it is
+  counted as already handled and not delivered; the subscriber itself skips a delivered
+  event it finds marked (its answer `{"duplicate": true}` counts as already handled too).
 
 A message is deleted only once its stream or event was handled; one that fails again, or
 that cannot be read, stays in the queue (visible again at the end) and is counted.
@@ -28,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..runtime.checkpoints import SubscriptionCheckpoints
 from ..runtime.envelopes import MalformedEventError, parse_bus_event
 from ..runtime.eventstore.dynamodb import DynamoDBEventStore
 from ..runtime.eventstore.ports import StoredEvent
@@ -70,7 +75,7 @@ def message_event(body: str) -> dict[str, Any]:
 @dataclass(kw_only=True)
 class RedriveReport:
     """Counts of one redrive: messages `received`; `handled` (re-applied or re-delivered),
-    `already` (a projection already had them), `failed` and `unreadable` (both stay in the
+    `already` (a projection already had them, a subscription had handled them), `failed` and `unreadable` (both stay in the
     queue); `deleted`; and one line per stream or event."""
 
     queue: str
@@ -222,6 +227,12 @@ def _subscription(
 ) -> bool:
     event = delivered.event
     where = f"{event.stream_id} v{event.version} {event.event_type}"
+    if subscription.checkpoint_table and SubscriptionCheckpoints(ddb, subscription.checkpoint_table).handled(
+        delivered.source, event.stream_id, event.version
+    ):
+        report.already += 1
+        report.lines.append(f"  {where}: already handled (its marker is in {subscription.checkpoint_table}): not delivered again")
+        return True
     table = deployment.events_tables.get(delivered.source)
     if table is None:
         report.failed += 1
@@ -237,4 +248,17 @@ def _subscription(
         report.lines.append(f"  {where}: would be re-read from {table} and delivered to {subscription.function}")
         return True
     ok, answer = invoke(subscription.function, bus_event(stored, delivered.source))
+    if ok and _duplicate(answer):
+        report.already += 1
+        report.lines.append(f"  {where}: re-read from {table}; the subscriber found it handled already and skipped it")
+        return True
     return report.delivered(ok, where, answer, f"re-read from {table}, delivered")
+
+
+def _duplicate(answer: str) -> bool:
+    """Whether the subscriber answered that it skipped the event as a duplicate."""
+    try:
+        payload = json.loads(answer)
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and payload.get("duplicate") is True

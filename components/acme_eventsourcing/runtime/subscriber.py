@@ -24,12 +24,25 @@ The runtime does the rest:
   come back (the event source mapping needs `ReportBatchItemFailures`); in a FIFO queue, the
   messages after a failed one of the same group fail too, keeping the group's order;
 - delivery is at least once: an event whose `event_id` this container already handled
-  successfully (a redelivery, a duplicate in a batch) is skipped. That is only the cheap
-  part of idempotency (another container may see the same event): the function's effect
-  must be idempotent itself, e.g. by passing `event.event_id` as an idempotency key.
+  successfully (a redelivery, a duplicate in a batch) is skipped;
+- with CHECKPOINT_TABLE in the environment (the `Subscription` component sets it), each
+  handled event is recorded in the subscription's checkpoint table
+  (`runtime.checkpoints`): a marker per event, by which an event handled in ANY container
+  is skipped when it comes again (a redelivery, a redriven DLQ message), and per source
+  stream the highest version handled, which `ops lag` compares with the source's Events
+  table. A duplicate is an event whose marker exists, never "a version at or below the
+  checkpoint" (a subscription sees some detail types only, and out of order). The table
+  never turns into a failure of delivery: if the marker cannot be read the event is
+  handled; if the record cannot be written after the function succeeded, the error is
+  logged (`checkpoint not recorded`) and the delivery still succeeds (the effect is
+  committed), so a redelivery of that event would run the function again.
+
+  That is still only the cheap part of idempotency (two containers may run the same event
+  at the same moment; a marker expires after 15 days): the function's effect must be
+  idempotent itself, e.g. by passing `event.event_id` as an idempotency key.
 
 The clock `build` receives is the handler's (`LambdaHandler.use_clock`): a subscription
-that appends events dates them with it. Standard library only.
+that appends events dates them with it. Standard library, and boto3 for the checkpoint table.
 """
 
 from __future__ import annotations
@@ -40,6 +53,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .checkpoints import SubscriptionCheckpoints
 from .envelopes import BusEvent, MalformedEventError, parse_bus_event
 from .handler import Clock, LambdaHandler
 
@@ -78,10 +92,12 @@ class SubscriberApp:
     """Runs `handle` for each delivered event (direct or SQS batch); see the module docstring.
 
     `remember`: how many successfully handled event ids to keep for skipping duplicates
-    (0 = none)."""
+    (0 = none); `checkpoints`: the subscription's checkpoint table (None = no durable record,
+    the in-container memory only)."""
 
-    def __init__(self, handle: Handle, *, remember: int = REMEMBERED_EVENTS) -> None:
+    def __init__(self, handle: Handle, *, remember: int = REMEMBERED_EVENTS, checkpoints: SubscriptionCheckpoints | None = None) -> None:
         self.handle = handle
+        self.checkpoints = checkpoints
         self._remember = remember
         self._handled: OrderedDict[str, None] = OrderedDict()
 
@@ -91,19 +107,70 @@ class SubscriberApp:
         return self.one(parse_bus_event(event))
 
     def one(self, delivery: BusEvent) -> Any:
-        """Handle one event unless this container already did; the function's result, or
+        """Handle one event unless it was handled already (by this container, or by any, as
+        its marker in the checkpoint table says), then record it; the function's result, or
         `{"duplicate": True, "event_id": ...}` for a skipped duplicate."""
         event_id = delivery.event.event_id
         if event_id in self._handled:
             self._handled.move_to_end(event_id)
-            logger.info(json.dumps({"message": "duplicate skipped", "event_id": event_id, "detail-type": delivery.detail_type}))
-            return {"duplicate": True, "event_id": event_id}
+            return self._skipped(delivery, "this container handled it")
+        if self.checkpoints is not None and self._marked(delivery):
+            self._remembered(event_id)
+            return self._skipped(delivery, "its marker says it was handled")
         result = self.handle(delivery)
+        self._remembered(event_id)
+        if self.checkpoints is not None:
+            self._record(delivery)
+        return result
+
+    def _skipped(self, delivery: BusEvent, why: str) -> dict[str, Any]:
+        event = delivery.event
+        logger.info(
+            json.dumps(
+                {
+                    "message": "duplicate skipped",
+                    "why": why,
+                    "event_id": event.event_id,
+                    "stream_id": event.stream_id,
+                    "version": event.version,
+                    "detail-type": delivery.detail_type,
+                }
+            )
+        )
+        return {"duplicate": True, "event_id": event.event_id}
+
+    def _remembered(self, event_id: str) -> None:
         if self._remember > 0:
             self._handled[event_id] = None
             while len(self._handled) > self._remember:
                 self._handled.popitem(last=False)
-        return result
+
+    def _marked(self, delivery: BusEvent) -> bool:
+        assert self.checkpoints is not None
+        event = delivery.event
+        try:
+            return self.checkpoints.handled(delivery.source, event.stream_id, event.version)
+        except Exception as exc:  # noqa: BLE001 - the table must not stop delivery: handle it (at least once)
+            logger.warning(json.dumps({"message": "marker not read; handling the event", "event_id": event.event_id, "error": _error(exc)}))
+            return False
+
+    def _record(self, delivery: BusEvent) -> None:
+        assert self.checkpoints is not None
+        event = delivery.event
+        try:
+            self.checkpoints.record(delivery.source, event.stream_id, event.version, event_id=event.event_id, event_type=event.event_type)
+        except Exception as exc:  # noqa: BLE001 - the effect is committed: not a failure of the delivery
+            logger.error(
+                json.dumps(
+                    {
+                        "message": "checkpoint not recorded; a redelivery of this event would be handled again",
+                        "event_id": event.event_id,
+                        "stream_id": event.stream_id,
+                        "version": event.version,
+                        "error": _error(exc),
+                    }
+                )
+            )
 
     def batch(self, records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:
         """Handle each message; `{"batchItemFailures": [{"itemIdentifier": <messageId>}, ...]}`."""
@@ -118,11 +185,15 @@ class SubscriberApp:
             try:
                 self.one(from_sqs_record(record))
             except Exception as exc:  # noqa: BLE001 - one message's failure must not fail the others
-                logger.error(json.dumps({"message": "failed", "messageId": message_id, "error": f"{type(exc).__name__}: {exc}"[:1000]}))
+                logger.error(json.dumps({"message": "failed", "messageId": message_id, "error": _error(exc)}))
                 failures.append({"itemIdentifier": message_id})
                 if group is not None:
                     failed_groups.add(group)
         return {"batchItemFailures": failures}
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
 
 
 def subscriber_handler(
@@ -131,16 +202,28 @@ def subscriber_handler(
     environ: Mapping[str, str] | None = None,
     uses_clock: bool = True,
     remember: int = REMEMBERED_EVENTS,
+    dynamodb: Any = None,
 ) -> LambdaHandler[SubscriberApp]:
     """The Lambda entry point of a subscription: `handler = subscriber_handler(build)`.
 
     `build(environ, clock)` returns the function of one `BusEvent`; it runs on the first
     invocation, from `os.environ` (or `environ`), and its result is kept for the container's
     life. Say `uses_clock=False` if the function reads no clock (a host that simulates a date
-    then leaves it out of the functions it shifted)."""
+    then leaves it out of the functions it shifted). With CHECKPOINT_TABLE in the environment
+    handled events are recorded there (see the module docstring), through `dynamodb` (a
+    boto3 DynamoDB client; default: a new one)."""
 
     def build_app(env: Mapping[str, str], clock: Clock) -> SubscriberApp:
-        return SubscriberApp(build(env, clock), remember=remember)
+        checkpoints = None
+        table = env.get("CHECKPOINT_TABLE")
+        if table:
+            client = dynamodb
+            if client is None:
+                import boto3
+
+                client = boto3.client("dynamodb")
+            checkpoints = SubscriptionCheckpoints(client, table)
+        return SubscriberApp(build(env, clock), remember=remember, checkpoints=checkpoints)
 
     return LambdaHandler(build_app, environ=environ, uses_clock=uses_clock)
 
@@ -151,6 +234,7 @@ __all__ = [
     "Handle",
     "MalformedEventError",
     "SubscriberApp",
+    "SubscriptionCheckpoints",
     "from_sqs_record",
     "is_sqs_batch",
     "parse_bus_event",

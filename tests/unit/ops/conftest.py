@@ -1,5 +1,6 @@
 """Fixtures of the operations tests: moto with atomic requests, an Events table, a blue/green
-read model (two tables), DLQs, and a projection that shows every version it applied."""
+read model (two tables), DLQs, a subscription's checkpoint table, and a projection that
+shows every version it applied."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from moto.core.botocore_stubber import BotocoreStubber
 from tests.unit.projections.conftest import create_read_model_table
 
 SOURCE = "acme.shop"
+OTHER_SOURCE = "acme.hr"
+"""A source the mailer subscribes to that is not a service of the stack (its heads are unknown)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         )
         create_read_model_table(client, "rm-home")
         create_read_model_table(client, "rm-standby")
+        create_read_model_table(client, "mailer-checkpoints")  # the subscription's: pk/sk too
         sqs = boto3.client("sqs", region_name="us-east-1")
         sqs.create_queue(QueueName="versions-dlq")
         sqs.create_queue(QueueName="mailer-dlq")
@@ -103,7 +107,8 @@ def outputs(aws: Any) -> dict[str, Any]:
                         "handler": "mail.handler",
                         "timeout_s": 3,
                         "dlq_url": sqs.get_queue_url(QueueName="mailer-dlq")["QueueUrl"],
-                        "sources": [SOURCE],
+                        "checkpoint_table": "mailer-checkpoints",
+                        "sources": [SOURCE, OTHER_SOURCE],
                         "detail_types": ["Counted"],
                     }
                 },
