@@ -39,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,6 +64,9 @@ METADATA_SCHEMA_NAME = "EventMetadata"
 CHANGED_MESSAGE_NAME = "Changed"
 
 Schema = dict[str, Any]
+
+_COMPONENT_KEY = re.compile(r"^[A-Za-z0-9.\-_]+$")
+"""What AsyncAPI allows as a component's key (an event type becomes one)."""
 
 EVENT_METADATA: Schema = {
     "title": METADATA_SCHEMA_NAME,
@@ -186,7 +190,8 @@ def _websocket_server(url: str | None) -> dict[str, Any]:
 
 
 def build(events: Sequence[EventMessage], info: EventsInfo) -> dict[str, Any]:
-    """The document without `servers`; `ValueError` if two messages or schemas share a name."""
+    """The document without `servers`; `ValueError` if two messages or schemas share a name,
+    or an event type is no valid component name (letters, digits, ``.``, ``-``, ``_``)."""
     schemas: dict[str, Any] = {METADATA_SCHEMA_NAME: EVENT_METADATA}
     messages: dict[str, Any] = {}
     for event in events:
@@ -276,6 +281,8 @@ def build(events: Sequence[EventMessage], info: EventsInfo) -> dict[str, Any]:
 
 
 def _add(into: dict[str, Any], name: str, value: Any, kind: str) -> None:
+    if not _COMPONENT_KEY.match(name):
+        raise ValueError(f"{kind} name {name!r}: AsyncAPI component names are letters, digits and . - _")
     if name in into:
         raise ValueError(f"two {kind}s are named {name!r}")
     into[name] = value
