@@ -8,6 +8,8 @@
   `ops rebuild` replaces a read model without downtime), and two Step Functions workflows: the
   yearly `rollover` (a schedule at 01:00 on 1 January in `rollover_timezone`) and the approval
   `reminders` (one execution per leave request, stopped by its decision or cancellation);
+- the leave events in an EventBridge Schema Registry (`event_schema_registry`, on unless set
+  to false), their schemas from the same definitions as `GET /asyncapi.json`;
 - the `notifications` context (`acme.notifications`), which only subscribes to leave events
   on the same bus (choreography) and posts them to `webhook_url`.
 
@@ -48,8 +50,10 @@ LAMBDAS = Path(__file__).resolve().parent / "lambdas"
 if str(LAMBDAS) not in sys.path:
     sys.path.insert(0, str(LAMBDAS))
 
+from acme_eventsourcing.runtime.asyncapi import registry_schemas  # noqa: E402 - stdlib: the Schema Registry's schemas
 from acme_eventsourcing.runtime.routes import COMMANDS, QUERIES, keys  # noqa: E402 - the route table's vocabulary
 from leave import events  # noqa: E402 - pure data (stdlib only), found through LAMBDAS
+from leave_api import asyncapi  # noqa: E402 - pure data: the AsyncAPI document of the events
 from leave_api.api import ROUTES  # noqa: E402 - pure data, declared for this program
 from leave_workflows import definitions  # noqa: E402 - pure data: the state machines
 
@@ -180,6 +184,8 @@ leave = EventSourcedService(
         publisher=PublisherSpec(kind=config.get("publisher") or "lambda"),  # type: ignore[arg-type]
         defaults=defaults,
         events_table_backup=BackupPlan() if config.get_bool("events_table_backup") else None,
+        # the events on the bus in the EventBridge Schema Registry, from the AsyncAPI document's definitions
+        event_schemas=registry_schemas(asyncapi.document()) if config.get_bool("event_schema_registry") is not False else {},
     ),
 )
 
@@ -219,6 +225,7 @@ if leave.api is not None and leave.api.sso_domain is not None:  # register sso_r
     pulumi.export("sso_redirect_uri", leave.api.sso_redirect_uri)
 pulumi.export("function_names", {**leave.function_names, **{f"notifications-{k}": v for k, v in notifications.function_names.items()}})
 pulumi.export("state_machine_arns", leave.state_machine_arns)
+pulumi.export("schema_registry_name", leave.schema_registry_name)
 pulumi.export("dlq_urls", {**leave.dlq_urls, **{f"notifications-{k}": v for k, v in notifications.dlq_urls.items()}})
 # what `python -m acme_eventsourcing.ops` (lag, rebuild, redrive) reads: docs/operations.md
 pulumi.export("operations", {"leave": leave.operations, "notifications": notifications.operations})

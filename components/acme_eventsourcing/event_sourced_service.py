@@ -4,6 +4,7 @@ The service is composed of child components that are each usable alone (`EventPu
 `HttpApi`, `Projection`, `Subscription`), all built with the service's one `ServiceDefaults`.
 """
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -134,6 +135,24 @@ class WorkflowSpec:
     include_execution_data: bool = False
 
 
+DRAFT4 = "http://json-schema.org/draft-04/schema#"
+
+
+def check_event_schema(schema_name: str, schema: Mapping[str, Any], source: str) -> None:
+    """ValueError unless `schema` is a draft-04 JSON Schema of the EventBridge event
+    `schema_name` (``<source>@<detail-type>``, the source being `source` or its ``.live``)
+    names: `properties.source` and `properties.detail-type` each a one-value `enum` of it."""
+    event_source, _, detail_type = schema_name.partition("@")
+    if event_source not in (source, f"{source}.live") or not detail_type:
+        raise ValueError(f"event schema {schema_name!r}: name it '{source}@<detail-type>' (or '{source}.live@<detail-type>')")
+    if not isinstance(schema, Mapping) or schema.get("$schema") != DRAFT4:
+        raise ValueError(f'event schema {schema_name!r}: a JSON Schema object with "$schema": {DRAFT4!r}')
+    properties = schema.get("properties") or {}
+    for key, expected in (("source", event_source), ("detail-type", detail_type)):
+        if (properties.get(key) or {}).get("enum") != [expected]:
+            raise ValueError(f"event schema {schema_name!r}: properties.{key} must be {{'enum': [{expected!r}]}}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class EventSourcedServiceArgs:
     """Arguments of `EventSourcedService`."""
@@ -157,6 +176,13 @@ class EventSourcedServiceArgs:
     """Shared by every child: log retention, alarm actions, tags, KMS key (None = the service
     creates one, `kms_key`), aws_managed_keys, runtime."""
     events_table_backup: BackupPlan | None = None
+    event_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """The JSON Schemas (draft-04) of the events the service puts on the bus, by schema name
+    ``<source>@<detail-type>`` (the service's source, or its ``.live`` notices' source), as
+    `acme_eventsourcing.runtime.asyncapi.registry_schemas(document)` gives them from the
+    service's AsyncAPI document: registered (`JSONSchemaDraft4`) in an EventBridge Schema
+    Registry the service creates (`schema_registry`; the schemas: `event_schemas`), where
+    consumers find them and generate code bindings. Empty (the default): no registry."""
 
     def validate(self) -> None:
         """Raise ValueError for invalid or contradictory arguments (before anything is created)."""
@@ -189,6 +215,8 @@ class EventSourcedServiceArgs:
             self.api.validate()
         self.publisher.validate()
         self.delivery.validate()
+        for schema_name, schema in self.event_schemas.items():
+            check_event_schema(schema_name, schema, self.source)
 
     def workflow_args(
         self,
@@ -412,6 +440,28 @@ class EventSourcedService(pulumi.ComponentResource):
                 label=w.name,
             )
 
+        self.schema_registry: aws.schemas.Registry | None = None
+        self.event_schemas: dict[str, aws.schemas.Schema] = {}
+        if args.event_schemas:
+            self.schema_registry = aws.schemas.Registry(
+                f"{name}-events",
+                description=f"The events {args.source} puts on the bus (generated from its event classes)",
+                tags=defaults.tags or None,
+                opts=child,
+            )
+            for schema_name, schema in args.event_schemas.items():
+                self.event_schemas[schema_name] = aws.schemas.Schema(
+                    f"{name}-{schema_name.replace('@', '-')}",
+                    name=schema_name,
+                    registry_name=self.schema_registry.name,
+                    type="JSONSchemaDraft4",
+                    content=json.dumps(schema, sort_keys=True),
+                    description=str(schema.get("description") or schema_name)[:256],
+                    tags=defaults.tags or None,
+                    opts=child,
+                )
+        self.schema_registry_name = self.schema_registry.name if self.schema_registry else None
+
         self.api_url = self.http_api.api_url if self.http_api else None
         self.events_table_name = self.events_table.table_name if self.events_table else None
         self.events_table_arn = self.events_table.table_arn if self.events_table else None
@@ -443,6 +493,7 @@ class EventSourcedService(pulumi.ComponentResource):
                 "identity_claim": self.identity_claim,
                 "kms_key_arn": self.kms_key_arn,
                 "operations": self.operations,
+                "schema_registry_name": self.schema_registry_name,
             }
         )
 

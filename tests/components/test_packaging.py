@@ -83,6 +83,9 @@ def test_leave_functions_ship_no_module_of_another_function() -> None:
     assert "leave_api/commands.py" in commands and "leave_api/queries.py" not in commands
     assert "acme_eventsourcing/runtime/eventstore/dynamodb.py" in commands
     assert "acme_eventsourcing/runtime/eventstore/memory.py" not in commands  # no test double in Lambda
+    documents = {"leave_api/asyncapi.py", "acme_eventsourcing/runtime/asyncapi.py", "acme_eventsourcing/runtime/live_messages.py"}
+    assert documents <= commands  # GET /asyncapi.json, imported lazily, still ships
+    assert "acme_eventsourcing/runtime/asyncapi.py" not in queries
     assert "leave_projections/audit.py" not in functions["leave_projections.balance.handler"]
 
 

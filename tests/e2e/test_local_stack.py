@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 import threading
@@ -50,6 +51,16 @@ def test_start_up_lists_what_is_not_emulated(stack: LocalStack, lines: list[str]
     banner = "\n".join(lines)
     for expected in ("IAM is not enforced locally", "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cognito/userPool:UserPool", "X-Ray"):
         assert expected in banner
+    assert "aws:schemas/schema:Schema" in banner and "GET /asyncapi.json serves the same schemas" in banner
+
+
+def test_serves_the_asyncapi_document_without_a_token(stack: LocalStack) -> None:
+    from leave_api.asyncapi import document
+
+    with urllib.request.urlopen(stack.api_url + "/asyncapi.json", timeout=10) as response:
+        served = json.loads(response.read())
+    assert {k: v for k, v in served.items() if k != "servers"} == {k: v for k, v in document().items() if k != "servers"}
+    assert served["servers"]["eventbridge"]["host"] == f"events.{stack.region}.amazonaws.com"  # the functions' AWS_REGION
 
 
 def test_each_function_has_its_own_modules_and_environment(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
+import types
+import typing
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import jsonschema
 import pytest
 from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
 from acme_eventsourcing.runtime.live_messages import CHANGED_MESSAGE_SCHEMA, READ_MODEL_CHANGED_SCHEMA, changed, read_model_changed
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from leave.events import _REGISTRY, ALL_EVENT_TYPES, Event, event_classes, field_types
 from leave.record import has_default, record_fields
@@ -249,9 +251,7 @@ def test_the_docs_and_readme_point_to_it() -> None:
 
 
 def _strategy(hint: Any) -> st.SearchStrategy[Any]:
-    import types
-    import typing
-
+    """Values of a field type (day counts in half days, as the domain records them)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         return st.one_of(*(_strategy(a) for a in typing.get_args(hint)))
@@ -278,7 +278,7 @@ def events(draw: st.DrawFn) -> Event:
     return cls(**values)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None)
 @given(event=events())
 def test_any_event_the_classes_can_hold_validates_against_its_message(doc: dict[str, Any], event: Event) -> None:
     envelope = {

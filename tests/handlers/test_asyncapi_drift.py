@@ -2,7 +2,8 @@
 (and the reminder tasks) append every kind of leave event to a DynamoDB Events table, the real
 publisher handler reads the table's stream and puts the events on an EventBridge bus, a rule
 on the service's source delivers them to an SQS queue, and every delivered event validates
-against its message in the document (headers: `source`, `detail-type`; payload: `detail`)."""
+against its message in the document (headers: `source`, `detail-type`; payload: `detail`), and as a
+whole against its EventBridge Schema Registry schema (`registry_schemas`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import boto3
 import jsonschema
 import pytest
 from acme_eventsourcing.runtime import publisher
+from acme_eventsourcing.runtime.asyncapi import registry_schemas
 from acme_eventsourcing.runtime.eventstore.dynamodb import DynamoDBEventStore
 from leave.events import ALL_EVENT_TYPES
 from leave_api.asyncapi import SOURCE, document, payload_schema
@@ -121,6 +123,7 @@ def test_every_event_the_publisher_puts_on_the_bus_matches_its_message(aws: dict
 
     on_bus = delivered(aws["sqs"], aws["queue_url"])
     doc = document()
+    registry = registry_schemas(doc)  # what the Schema Registry holds: the whole EventBridge event, draft-04
     problems = []
     for event in on_bus:
         name = event["detail-type"]
@@ -132,6 +135,8 @@ def test_every_event_the_publisher_puts_on_the_bus_matches_its_message(aws: dict
         payload = jsonschema.Draft7Validator(payload_schema(doc, name), format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
         problems += [f"{name} headers: {e.message}" for e in headers.iter_errors(event)]
         problems += [f"{name} {list(e.absolute_path)}: {e.message}" for e in payload.iter_errors(event["detail"])]
+        whole = jsonschema.Draft4Validator(registry[f"{SOURCE}@{name}"])
+        problems += [f"{name} (registry) {list(e.absolute_path)}: {e.message}" for e in whole.iter_errors(event)]
     assert problems == []
     assert {e["detail-type"] for e in on_bus} == set(ALL_EVENT_TYPES)  # every kind was checked
     assert len(on_bus) == sum(1 for r in records if r["dynamodb"]["NewImage"]["record_type"]["S"] == "event")

@@ -109,6 +109,8 @@ NOT_EMULATED_REASONS: Mapping[str, str] = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "no storage classes or expiry locally",
     "aws:s3/bucketLogging:BucketLogging": "no S3 server access logs locally",
     "aws:cloudwatch/logStream:LogStream": "Firehose delivery errors go to this console, not a log stream",
+    "aws:schemas/registry:Registry": "no Schema Registry locally: GET /asyncapi.json serves the same schemas",
+    "aws:schemas/schema:Schema": "no Schema Registry locally: GET /asyncapi.json serves the same schemas",
 }
 
 #: What the local Firehose delivery does differently from AWS (shown when a stack declares a delivery stream).

@@ -39,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,6 +64,9 @@ METADATA_SCHEMA_NAME = "EventMetadata"
 CHANGED_MESSAGE_NAME = "Changed"
 
 Schema = dict[str, Any]
+
+_COMPONENT_KEY = re.compile(r"^[A-Za-z0-9.\-_]+$")
+"""What AsyncAPI allows as a component's key (an event type becomes one)."""
 
 EVENT_METADATA: Schema = {
     "title": METADATA_SCHEMA_NAME,
@@ -186,7 +190,8 @@ def _websocket_server(url: str | None) -> dict[str, Any]:
 
 
 def build(events: Sequence[EventMessage], info: EventsInfo) -> dict[str, Any]:
-    """The document without `servers`; `ValueError` if two messages or schemas share a name."""
+    """The document without `servers`; `ValueError` if two messages or schemas share a name,
+    or an event type is no valid component name (letters, digits, ``.``, ``-``, ``_``)."""
     schemas: dict[str, Any] = {METADATA_SCHEMA_NAME: EVENT_METADATA}
     messages: dict[str, Any] = {}
     for event in events:
@@ -276,6 +281,8 @@ def build(events: Sequence[EventMessage], info: EventsInfo) -> dict[str, Any]:
 
 
 def _add(into: dict[str, Any], name: str, value: Any, kind: str) -> None:
+    if not _COMPONENT_KEY.match(name):
+        raise ValueError(f"{kind} name {name!r}: AsyncAPI component names are letters, digits and . - _")
     if name in into:
         raise ValueError(f"two {kind}s are named {name!r}")
     into[name] = value
@@ -472,3 +479,83 @@ def resolve(doc: Mapping[str, Any], node: Any) -> Any:
     if isinstance(node, list):
         return [resolve(doc, value) for value in node]
     return node
+
+
+# --- the EventBridge Schema Registry --------------------------------------------------------
+
+DRAFT4 = "http://json-schema.org/draft-04/schema#"
+REGISTRY_SCHEMA_TYPE = "JSONSchemaDraft4"
+"""The `type` of the Schema Registry schemas `registry_schemas` gives."""
+
+
+def registry_schemas(doc: Mapping[str, Any]) -> dict[str, Schema]:
+    """The EventBridge Schema Registry schemas of everything `doc` puts on the bus (the
+    ``events`` channel and, with live updates, the ``liveNotices`` one), by schema name
+    ``<source>@<detail-type>`` (the registry's own naming, as in ``aws.events@ScheduledEvent``).
+    Each describes the whole EventBridge event, `detail` being the message's payload, as a
+    self-contained JSON Schema draft-04 (`JSONSchemaDraft4`): local references inlined,
+    `const` written as a one-value `enum`, `examples` dropped."""
+    out: dict[str, Schema] = {}
+    for channel_name in (EVENTS_CHANNEL, LIVE_CHANNEL):
+        channel = doc.get("channels", {}).get(channel_name)
+        if channel is None:
+            continue
+        for ref in channel["messages"].values():
+            message = resolve(doc, ref)
+            source = message["headers"]["properties"]["source"]["const"]
+            detail_type = message["headers"]["properties"]["detail-type"]["const"]
+            out[f"{source}@{detail_type}"] = draft4(
+                {
+                    "$schema": DRAFT4,
+                    "title": detail_type,
+                    "description": message.get("summary") or message.get("title") or detail_type,
+                    "type": "object",
+                    "required": ["detail-type", "source", "detail"],
+                    "properties": {
+                        "version": {"type": "string"},
+                        "id": {"type": "string"},
+                        "detail-type": {"const": detail_type},
+                        "source": {"const": source},
+                        "account": {"type": "string"},
+                        "time": {"type": "string", "format": "date-time"},
+                        "region": {"type": "string"},
+                        "resources": {"type": "array", "items": {"type": "string"}},
+                        "detail": message["payload"],
+                    },
+                }
+            )
+    return out
+
+
+def draft4(schema: Any) -> Any:
+    """`schema` (draft-07, local references already inlined) in draft-04 terms: `const` ->
+    one-value `enum`, `examples` dropped, boolean schemas as ``{}`` / ``{"not": {}}``;
+    `ValueError` for a keyword draft-04 lacks that cannot be rewritten (`if`, `contains`,
+    `propertyNames`, an exclusive bound given as a number, a `$ref`)."""
+    if schema is True:
+        return {}
+    if schema is False:
+        return {"not": {}}
+    if not isinstance(schema, Mapping):
+        raise ValueError(f"not a schema: {schema!r}")
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("if", "then", "else", "contains", "propertyNames", "$ref") or (
+            key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool)
+        ):
+            raise ValueError(f"{key!r} has no draft-04 equivalent here")
+        if key == "const":
+            out["enum"] = [value]
+        elif key == "examples":
+            continue
+        elif key in ("properties", "patternProperties", "definitions"):
+            out[key] = {name: draft4(sub) for name, sub in value.items()}
+        elif key in ("additionalItems", "additionalProperties") and isinstance(value, bool):
+            out[key] = value  # draft-04 takes a boolean here
+        elif key in ("items", "additionalItems", "additionalProperties", "not") and not isinstance(value, list):
+            out[key] = draft4(value)
+        elif key in ("items", "anyOf", "allOf", "oneOf"):
+            out[key] = [draft4(sub) for sub in value]
+        else:
+            out[key] = value
+    return out

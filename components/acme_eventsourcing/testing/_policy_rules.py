@@ -32,6 +32,7 @@ from ._rules_cognito import (
     RedirectUrlsSecure,
 )
 from ._rules_events import (
+    EventSchemasDescribeTheirEvents,
     MappingsHandleFailures,
     PublisherLimitedToItsSource,
     TargetsHandleFailures,
@@ -121,6 +122,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     PublisherLimitedToItsSource(),
     MappingsHandleFailures(),
     TargetsHandleFailures(),
+    EventSchemasDescribeTheirEvents(),
     QueuesEncrypted(),
     QueuesRequireTls(),
     LogGroupsRetained(),
@@ -254,6 +256,7 @@ __all__ = [
     "StreamIteratorAgeAlarms",
     "TRUSTED_MANAGED_POLICIES",
     "TablesEncrypted",
+    "EventSchemasDescribeTheirEvents",
     "TargetsHandleFailures",
     "UNSCOPABLE_ACTIONS",
 ]

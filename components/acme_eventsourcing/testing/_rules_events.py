@@ -7,6 +7,7 @@ returns one `Violation` per offending resource and reason (see `_policy_rules`).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -202,3 +203,67 @@ class TargetsHandleFailures:
             if problems:
                 out.append(Violation.of(self.id, t, f"target {t.inputs.get('arn')!r}: {'; '.join(problems)}"))
         return out
+
+
+#: The Schema Registry schema resource type.
+SCHEMA = "aws:schemas/schema:Schema"
+_DRAFT4 = "http://json-schema.org/draft-04/schema#"
+
+
+@dataclass(frozen=True)
+class EventSchemasDescribeTheirEvents:
+    id: ClassVar[str] = "EVT003"
+    title: ClassVar[str] = "Every Schema Registry schema is self-contained and describes the event its name says"
+    rationale: ClassVar[str] = (
+        "Consumers validate events and generate code bindings from the registry: a schema that does not "
+        "parse, points outside itself ($ref to another document), or is named `<source>@<detail-type>` "
+        "while describing another source or detail-type binds them to the wrong events."
+    )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many Schema Registry schemas the rule examined."""
+        return len(StackView.of(stack).of_type(SCHEMA))
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        return [
+            Violation.of(self.id, s, f"schema {s.inputs.get('name')!r}: {problem}")
+            for s in StackView.of(stack).of_type(SCHEMA)
+            if (problem := self._problem(s)) is not None
+        ]
+
+    @staticmethod
+    def _problem(schema: RecordedResource) -> str | None:
+        kind, text, name = schema.inputs.get("type"), schema.inputs.get("content"), schema.inputs.get("name") or ""
+        if kind not in ("JSONSchemaDraft4", "OpenApi3"):
+            return f"type {kind!r} is neither JSONSchemaDraft4 nor OpenApi3"
+        try:
+            content = json.loads(text) if isinstance(text, str) else None
+        except ValueError as exc:
+            return f"content is not JSON ({exc})"
+        if not isinstance(content, dict):
+            return "content is not a JSON object"
+        outside = sorted({ref for ref in _refs(content) if not ref.startswith("#")})
+        if outside:
+            return f"content refers outside itself: {outside}"
+        if kind == "OpenApi3":
+            return None if "openapi" in content else "an OpenApi3 schema without an `openapi` version"
+        if content.get("$schema") != _DRAFT4:
+            return f"a JSONSchemaDraft4 schema whose $schema is {content.get('$schema')!r}, not {_DRAFT4!r}"
+        source, _, detail_type = str(name).partition("@")
+        if not detail_type:
+            return "its name is not `<source>@<detail-type>`"
+        properties = content.get("properties") if isinstance(content.get("properties"), dict) else {}
+        for key, expected in (("source", source), ("detail-type", detail_type)):
+            described = (properties.get(key) or {}).get("enum") if isinstance(properties.get(key), dict) else None
+            if described != [expected]:
+                return f"named for {key} {expected!r} but describes {key} {described!r}"
+        return None
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []

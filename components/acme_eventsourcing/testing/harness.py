@@ -208,6 +208,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state.update(name=phys, arn=f"arn:aws:backup:{region}:{acct}:backup-vault:{phys}")
         elif typ == "aws:backup/plan:Plan":
             state.update(name=phys, arn=f"arn:aws:backup:{region}:{acct}:backup-plan:{rid}")
+        elif typ == "aws:schemas/registry:Registry":
+            state.update(name=phys, arn=f"arn:aws:schemas:{region}:{acct}:registry/{phys}")
         else:
             kind = typ.split(":")[-1]
             state.setdefault("arn", f"arn:aws:{service}:{region}:{acct}:{kind.lower()}/{phys}")

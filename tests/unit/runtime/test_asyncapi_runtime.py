@@ -155,6 +155,8 @@ def test_two_messages_with_one_name_are_refused() -> None:
         build([clash], INFO)
     with pytest.raises(ValueError, match="'EventMetadata'"):
         build([event_message("EventMetadata", {"type": "object"})], INFO)
+    with pytest.raises(ValueError, match="'Order Placed': AsyncAPI component names are letters, digits"):
+        build([event_message("Order Placed", {"type": "object"})], INFO)
 
 
 def test_payload_validates_real_envelopes_and_refuses_wrong_data() -> None:
