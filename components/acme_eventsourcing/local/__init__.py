@@ -49,6 +49,7 @@ REQUIRED: tuple[tuple[str, str], ...] = (
     ("cryptography", "PyJWT[crypto]"),
     ("boto3", "boto3"),
     ("yaml", "PyYAML"),
+    ("websockets", "websockets"),
 )
 
 

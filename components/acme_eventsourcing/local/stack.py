@@ -55,6 +55,7 @@ from .statedir import STATE_DIR_ENV, state_dir_for  # noqa: F401 - their home wa
 from .streams import Delays, StreamPoller, StreamSource
 from .targets import AsyncInvoker, TargetDrainer
 from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, identity_claim, load_key
+from .websocket import WS_TRIGGER, WebSocketServer
 
 DEFAULT_DELAYS = Delays()
 
@@ -65,9 +66,10 @@ class LocalStackError(RuntimeError):
 
 class LocalStack:
     """A Pulumi program run locally: its tables, queues, bus and rules on moto (server mode),
-    its Lambda handlers in this process, its HTTP APIs on 127.0.0.1 with a local JWT issuer.
+    its Lambda handlers in this process, its HTTP APIs on 127.0.0.1 with a local JWT issuer,
+    its WebSocket APIs on 127.0.0.1 as real WebSocket endpoints (`local.websocket`).
 
-    Start with `.start()` (or `with`); then `.api_url`, `.token(...)`, `.client(...)`,
+    Start with `.start()` (or `with`); then `.api_url`, `.websocket_url`, `.token(...)`, `.client(...)`,
     `.settle()`, `.invocations_of(...)`, `.stop()`. `program` is the Pulumi project
     directory (`Pulumi.yaml`, `Pulumi.<stack>.yaml`, the program); `programs` several of
     them, run in order as one system (state then lives with the last); `recorded_stack` runs an
@@ -157,6 +159,7 @@ class LocalStack:
         self.drainers: list[TargetDrainer] = []
         self.pollers: list[StreamPoller] = []
         self.apis: list[ApiServer] = []
+        self.websockets: list[WebSocketServer] = []
         self._issuers: dict[tuple[str, tuple[str, ...]], Issuer] = {}
 
     @classmethod
@@ -304,6 +307,12 @@ class LocalStack:
                     on_request=self._log,
                 )
             )
+        for ws_api in model.websocket_apis:
+            self.websockets.append(
+                WebSocketServer(
+                    ws_api, host=self.host, port=0, runtime=self.runtime, region=region, account_id=ACCOUNT_ID, on_log=self._log
+                )
+            )
         self._point_functions_at_local_apis()
         for worker in [*self.invokers.values()]:
             worker.start()
@@ -312,6 +321,8 @@ class LocalStack:
         self._finish_replay()  # the API opens once the replayed events are published
         for thread in self.apis:
             thread.start()
+        for ws in self.websockets:
+            ws.start()
         self._write_state()
         self._banner(time.perf_counter() - t0)
 
@@ -452,6 +463,8 @@ class LocalStack:
         self._stop.set()
         for api in self.apis:
             api.stop()
+        for ws in self.websockets:
+            ws.stop()  # before the runtime: open connections get their $disconnect
         if self._started:
             self._stop_executions()
             moto_patches.install_step_functions(None)
@@ -481,6 +494,17 @@ class LocalStack:
         if not self.apis:
             raise LocalStackError("this stack declares no HTTP API")
         return self.apis[0].url
+
+    @property
+    def websocket_url(self) -> str:
+        """`ws://127.0.0.1:<port>/<stage>` of the first WebSocket API (a standard client connects to it)."""
+        if not self.websockets:
+            raise LocalStackError("this stack declares no WebSocket API")
+        return self.websockets[0].url
+
+    def websocket_urls(self) -> dict[str, str]:
+        """Each WebSocket API's local URL, by its logical name."""
+        return {ws.api.logical: ws.url for ws in self.websockets}
 
     @property
     def moto_url(self) -> str:
@@ -784,6 +808,13 @@ class LocalStack:
         is moto's (what `python -m acme_eventsourcing.ops --local` reads from the state file)."""
         assert self.recorded is not None and self.provisioned is not None
         urls = self.provisioned.queue_urls
+        # a WebSocket API's wss:// (or recorded) URL, with its stage, is its local ws:// URL
+        ws_urls = {
+            f"{scheme}{endpoint.split('://', 1)[1]}": ws.url
+            for ws in self.websockets
+            for endpoint in ws.management_endpoints
+            for scheme in ("wss://", "https://")
+        }
 
         def local(value: Any) -> Any:
             if isinstance(value, dict):
@@ -792,6 +823,8 @@ class LocalStack:
                 return [local(v) for v in value]
             if isinstance(value, str) and value.startswith("https://sqs.") and value.rsplit("/", 1)[-1] in urls:
                 return urls[value.rsplit("/", 1)[-1]]
+            if isinstance(value, str) and value in ws_urls:
+                return ws_urls[value]
             return value
 
         return local(json.loads(json.dumps(dict(self.recorded.outputs), default=str)))
@@ -799,7 +832,7 @@ class LocalStack:
     def _record(self, invocation: Invocation) -> None:
         with self._lock:
             self.invocations.append(invocation)
-        if not invocation.trigger.startswith(HTTP_TRIGGER):  # an HTTP request has its own line (http_api)
+        if not invocation.trigger.startswith((HTTP_TRIGGER, WS_TRIGGER)):  # a request has its own line (http_api, websocket)
             self._log(invocation.line())
 
     def _error(self, message: str) -> None:
@@ -823,6 +856,8 @@ class LocalStack:
         state = {
             "pid": os.getpid(),
             "api_url": self.api_url if self.apis else None,
+            "websocket_url": self.websocket_url if self.websockets else None,
+            "websocket_urls": self.websocket_urls(),
             "moto_url": self.moto_url,
             "region": self.region,
             "issuer": issuer,
@@ -852,6 +887,14 @@ class LocalStack:
                     lines.append(
                         f'  try        curl -H "Authorization: Bearer $(python {self.token_command})" {self.api_url}{self.try_path}'
                     )
+        for ws in self.websockets:
+            keys = ", ".join(r.route_key for r in ws.api.routes)
+            connect = ws.api.route("$connect")
+            guard = f"; $connect authorizer {connect.authorizer.function.name}" if connect and connect.authorizer else ""
+            sources = connect.authorizer.identity_sources if connect and connect.authorizer else ()
+            query = [s.rsplit(".", 1)[-1] for s in sources if s.startswith("route.request.querystring.")]
+            shown = ws.url + ("?" + "&".join(f"{q}=..." for q in query) if query else "")
+            lines.append(f"  WebSocket  {shown}   (routes {keys}{guard})")
         if self.persist:
             lines += [f"  {note}" for note in self._journal_notes]
         else:
@@ -868,7 +911,8 @@ class LocalStack:
             f"log groups {len(m.log_groups)}",
             f"  in-process functions {len(m.functions)}, stream mappings {len(m.stream_mappings)}, pipes {len(m.pipes)}, "
             f"rule targets {len(self.drainers)}, "
-            f"HTTP routes {sum(len(a.routes) for a in m.apis)}",
+            f"HTTP routes {sum(len(a.routes) for a in m.apis)}"
+            + (f", WebSocket routes {sum(len(a.routes) for a in m.websocket_apis)}" if m.websocket_apis else ""),
         ]
         for machine in m.state_machines:
             lines.append(f"  workflow   {machine.name} ({machine.type.lower()}): moto's interpreter, Lambda tasks in-process")
