@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,21 @@ def test_a_refused_handshake_leaves_no_connection(chat: LocalStack, query: str, 
     assert (len(chat.invocations_of("chat-authorizer")) > authorizer_before) is authorizer_runs
     assert table(chat).scan()["Items"] == connected_before
     assert chat.websockets[0].connections == {}
+
+
+def test_a_lambda_authorizer_fetches_the_issuers_jwks_and_gets_the_local_key(chat: LocalStack) -> None:
+    assert chat.jwks is not None and "https://issuer.example.com/.well-known/jwks.json" in chat.jwks.urls
+    served = chat.jwks.served
+    token = chat._issuer("https://issuer.example.com", ("chat",)).token("fay")
+    with connect(chat.websocket_url + f"?token={token}", open_timeout=5) as ws:
+        assert whoami(ws)["user"] == "fay"  # the signature verified against the fetched keys
+    assert chat.jwks.served > served
+    header, payload, signature = token.split(".")
+    with pytest.raises(InvalidStatus) as refused:
+        connect(chat.websocket_url + f"?token={header}.{payload}.{signature[:-4]}AAAA", open_timeout=5)
+    assert refused.value.response.status_code == 401
+    with urllib.request.urlopen("https://issuer.example.com/.well-known/jwks.json", timeout=5) as response:  # noqa: S310 - answered locally
+        assert json.loads(response.read()) == chat._issuer("https://issuer.example.com", ("chat",)).jwks()
 
 
 def test_another_path_is_refused(chat: LocalStack) -> None:

@@ -48,6 +48,7 @@ from .firehose import FirehoseTarget, problem
 from .functions import FunctionRuntime, Invocation, LoadedFunction
 from .http_api import HTTP_TRIGGER, ApiServer
 from .journal import Journal, JournalError, JournalSource, caught_up, event_stores, journal_writer, replay, stream_end
+from .jwks import LocalJwks
 from .model import DELIVERY_STREAM_NOTES, EMULATED, IGNORED_SETTINGS, FunctionDecl, LocalModel, StateMachineDecl, build_model
 from .pipes import PipeTarget
 from .program import Program, ProgramError, evaluate_programs, merge
@@ -160,6 +161,7 @@ class LocalStack:
         self.pollers: list[StreamPoller] = []
         self.apis: list[ApiServer] = []
         self.websockets: list[WebSocketServer] = []
+        self.jwks: LocalJwks | None = None  # the issuers' JWKS for Lambda authorizers (local.jwks)
         self._issuers: dict[tuple[str, tuple[str, ...]], Issuer] = {}
 
     @classmethod
@@ -307,6 +309,10 @@ class LocalStack:
                     on_request=self._log,
                 )
             )
+        if any(r.authorizer is not None for a in model.websocket_apis for r in a.routes):
+            issuers = {r.authorizer.issuer for a in model.apis for r in a.routes if r.authorizer is not None} | {LOCAL_ISSUER}
+            self.jwks = LocalJwks(issuers, (f.environment for f in model.functions), self._issuer(LOCAL_ISSUER, (LOCAL_AUDIENCE,)).jwks())
+            self.jwks.install()
         for ws_api in model.websocket_apis:
             self.websockets.append(
                 WebSocketServer(
@@ -465,6 +471,8 @@ class LocalStack:
             api.stop()
         for ws in self.websockets:
             ws.stop()  # before the runtime: open connections get their $disconnect
+        if self.jwks is not None:
+            self.jwks.uninstall()
         if self._started:
             self._stop_executions()
             moto_patches.install_step_functions(None)

@@ -27,6 +27,7 @@ code = pulumi.AssetArchive({"app": pulumi.FileArchive(str(Path(__file__).parent 
 environment = aws.lambda_.FunctionEnvironmentArgs(
     variables={
         "TABLE_NAME": table.name,
+        "ISSUER": "https://issuer.example.com",  # the authorizer fetches its JWKS (locally: the local key's)
         "CONNECTIONS_ENDPOINT": pulumi.Output.concat("https://", api.id, ".execute-api.", region.name, ".amazonaws.com/", stage_name),
     }
 )
