@@ -252,3 +252,18 @@ def test_a_request_authorizer_decl_names_its_identity_sources(chat: LocalStack) 
     assert connect_route is not None and isinstance(connect_route.authorizer, RequestAuthorizerDecl)
     assert connect_route.authorizer.identity_sources == ("route.request.querystring.token",)
     assert chat.websockets[0].api.route("whoami").two_way  # type: ignore[union-attr]
+
+
+def test_stack_websocket_connects_a_client_with_a_token_in_the_authorizers_parameter(chat: LocalStack) -> None:
+    with chat.websocket("gus") as gus:  # a local token for gus, in ?token= (the authorizer's identity source)
+        before = time.perf_counter()
+        gus.send({"action": "whoami"})
+        answer = gus.wait(lambda m: isinstance(m, dict) and m.get("user") == "gus", timeout=5)
+        assert answer.at >= before and gus.messages == [answer.data]
+        gus.send("plain")
+        assert gus.wait(lambda m: m.get("route") == "$default", after=1, timeout=5).data["body"] == "plain"
+        with pytest.raises(TimeoutError, match="received"):
+            gus.wait(lambda m: m == "never", timeout=0.2)
+    with pytest.raises(InvalidStatus) as refused:
+        chat.websocket(token="deny")
+    assert refused.value.response.status_code == 403

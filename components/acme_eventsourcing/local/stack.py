@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from botocore.exceptions import ClientError
 
@@ -57,6 +57,7 @@ from .streams import Delays, StreamPoller, StreamSource
 from .targets import AsyncInvoker, TargetDrainer
 from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, identity_claim, load_key
 from .websocket import WS_TRIGGER, WebSocketServer
+from .wsclient import WebSocketClient
 
 DEFAULT_DELAYS = Delays()
 
@@ -509,6 +510,24 @@ class LocalStack:
         if not self.websockets:
             raise LocalStackError("this stack declares no WebSocket API")
         return self.websockets[0].url
+
+    def websocket(self, caller: str | None = None, *groups: str, token: str | None = None, api: str | None = None) -> WebSocketClient:
+        """A `WebSocketClient` connected to the first WebSocket API (or the one named `api`),
+        with a fresh token for `caller` in `groups` (or the given `token`) in the query-string
+        parameter its `$connect` authorizer reads (`token` if none is declared); no caller and
+        no token: no token. A refused handshake raises `websockets.exceptions.InvalidStatus`."""
+        servers = [ws for ws in self.websockets if api is None or api in {ws.api.logical, ws.api.api_id}]
+        if not servers:
+            raise LocalStackError(f"no WebSocket API {api!r}" if api else "this stack declares no WebSocket API")
+        server = servers[0]
+        if caller is not None and token is None:
+            token = self.token(caller, groups)
+        if token is None:
+            return WebSocketClient(server.url)
+        connect = server.api.route("$connect")
+        sources = connect.authorizer.identity_sources if connect is not None and connect.authorizer is not None else ()
+        name = next((s.removeprefix("route.request.querystring.") for s in sources if s.startswith("route.request.querystring.")), "token")
+        return WebSocketClient(f"{server.url}?{urlencode({name: token})}")
 
     def websocket_urls(self) -> dict[str, str]:
         """Each WebSocket API's local URL, by its logical name."""
