@@ -25,10 +25,12 @@ from websockets.sync.client import ClientConnection, connect
 
 @dataclass(frozen=True)
 class Received:
-    """One message: `data` (parsed JSON, else the text or bytes) and `at` (`time.perf_counter()`)."""
+    """One message: `data` (parsed JSON, else the text or bytes), `at` (`time.perf_counter()`)
+    and `wall` (`time.time()`) when it arrived."""
 
     data: Any
     at: float
+    wall: float = 0.0
 
 
 class WebSocketClient:
@@ -47,13 +49,13 @@ class WebSocketClient:
     def _read(self) -> None:
         try:
             for raw in self.connection:
-                at = time.perf_counter()
+                at, wall = time.perf_counter(), time.time()
                 try:
                     data: Any = json.loads(raw)
                 except ValueError:
                     data = raw
                 with self._arrived:
-                    self.received.append(Received(data, at))
+                    self.received.append(Received(data, at, wall))
                     self._arrived.notify_all()
         except ConnectionClosed as exc:
             self.closed = exc
