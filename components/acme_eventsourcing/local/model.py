@@ -419,7 +419,7 @@ class _Builder:
         buses = self._buses(rules, of_type(T_PIPE))
         pipes = tuple(p for r in of_type(T_PIPE) if (p := self._pipe(r)) is not None)
         archives = tuple(self._archive(r, buses) for r in of_type(T_ARCHIVE))
-        apis = tuple(self._api(r) for r in of_type(T_API))
+        apis = tuple(self._api(r) for r in of_type(T_API) if not _is_websocket(r))
         log_groups = tuple(r.state.get("name") or r.name for r in of_type(T_LOG_GROUP))
         counts: dict[str, int] = {}
         for r in self.stack.resources:
@@ -861,6 +861,10 @@ class _Builder:
             audiences=tuple(jwt_config.get("audiences") or ()),
             header=sources[0].removeprefix("$request.header.").lower(),
         )
+
+
+def _is_websocket(r: RecordedResource) -> bool:
+    return str(r.inputs.get("protocolType") or "HTTP").upper() == "WEBSOCKET"
 
 
 _BOTO_KEYS = {"eventbridgeParameters": "EventBridgeParameters", "sqsParameters": "SqsParameters", "ecsParameters": "EcsParameters"}
