@@ -148,10 +148,23 @@ FORGED = {
 }
 
 
+DENY = {
+    "principalId": live.ANONYMOUS,
+    "policyDocument": {"Version": "2012-10-17", "Statement": [{"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": "*"}]},
+}
+
+
 @pytest.mark.parametrize("forge", FORGED.values(), ids=FORGED.keys())
-def test_forged_expired_or_misdirected_tokens_are_refused_with_401(forge: Any) -> None:
-    with pytest.raises(live.Unauthorized, match="^Unauthorized$"):
-        connect(authorizer(), forge())
+def test_forged_expired_or_misdirected_tokens_are_denied(forge: Any, caplog: pytest.LogCaptureFixture) -> None:
+    tok = forge()
+    assert connect(authorizer(), tok) == DENY  # 403, no context: no identity, no topics
+    refused = [json.loads(r.getMessage()) for r in caplog.records if "connect_refused" in r.getMessage()]
+    assert len(refused) == 1 and refused[0]["reason"]
+    assert not tok or tok not in caplog.text  # the reason is logged, never the token
+
+
+def test_an_event_without_method_arn_is_denied() -> None:
+    assert authorizer()({"type": "REQUEST", "queryStringParameters": {"token": token()}}) == DENY
 
 
 def test_a_token_within_the_leeway_is_accepted() -> None:
@@ -177,8 +190,7 @@ def test_the_jwks_is_cached_and_refetched_for_an_unknown_kid_at_most_once_a_minu
 def test_keys_not_for_rs256_signatures_are_ignored() -> None:
     jwk = jwks_of(KEY)["keys"][0]
     fetch = Fetches({"keys": [{**jwk, "alg": "RS512"}, {**jwk, "kid": "enc", "use": "enc"}, {"kty": "EC", "kid": "ec"}]})
-    with pytest.raises(live.Unauthorized):
-        connect(authorizer(fetch=fetch), token())
+    assert connect(authorizer(fetch=fetch), token()) == DENY
 
 
 def test_the_default_fetch_refuses_a_non_https_issuer() -> None:
@@ -198,8 +210,7 @@ def test_use_jwks_fetch_overrides_the_fetch_of_handlers_built_without_one() -> N
 
 
 def test_too_many_topics_are_refused_and_invalid_topics_fail_the_call() -> None:
-    with pytest.raises(live.Unauthorized):
-        connect(authorizer(lambda i, c: [f"employee#{n}" for n in range(live.MAX_TOPICS + 1)]), token())
+    assert connect(authorizer(lambda i, c: [f"employee#{n}" for n in range(live.MAX_TOPICS + 1)]), token()) == DENY
     with pytest.raises(ValueError, match="invalid live-updates topic"):
         connect(authorizer(lambda i, c: ["bad topic!"]), token())
 
