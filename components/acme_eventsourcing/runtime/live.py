@@ -256,45 +256,56 @@ def identity_claim(environ: Mapping[str, str]) -> str:
     return (environ.get(IDENTITY_CLAIM_ENV) or "").strip() or DEFAULT_IDENTITY_CLAIM
 
 
-class Unauthorized(Exception):
-    """Raised by the authorizer with the message API Gateway maps to 401 (`Unauthorized`)."""
+#: The principal of a refused connection attempt.
+ANONYMOUS = "anonymous"
 
-    def __init__(self) -> None:
-        super().__init__("Unauthorized")
+
+def _policy(effect: str, principal: str, resource: str) -> dict[str, Any]:
+    return {
+        "principalId": principal,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}],
+        },
+    }
 
 
 class AuthorizerApp:
-    """The `$connect` REQUEST authorizer: token -> (identity, topics) or 401."""
+    """The `$connect` REQUEST authorizer: token -> Allow with (identity, topics), or Deny.
+
+    A refused token gets a Deny policy (API Gateway answers 403 and opens no connection)
+    rather than an exception: a stranger's junk token is not a function error, so the
+    function's Errors alarm stays for real failures. (A request without the `token`
+    parameter never reaches the function: API Gateway answers 401 itself, the identity source
+    being missing.) The reason is logged, the token never."""
 
     def __init__(self, verifier: JwtVerifier, topics: TopicsFn, claim: str = DEFAULT_IDENTITY_CLAIM) -> None:
         self.verifier, self.topics, self.claim = verifier, topics, claim
 
     def __call__(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        resource = event.get("methodArn")
         token = (event.get("queryStringParameters") or {}).get(TOKEN_PARAMETER)
         try:
+            if not isinstance(resource, str) or not resource:
+                raise InvalidTokenError("the event has no methodArn (not an API Gateway REQUEST authorizer event)")
             claims = self.verifier.verify(token)
         except InvalidTokenError as exc:
-            _log({"live": "connect_refused", "reason": str(exc)})
-            raise Unauthorized() from None
+            return self._deny(str(exc))
         identity = claims.get(self.claim)
         if not isinstance(identity, str) or not identity.strip():
-            _log({"live": "connect_refused", "reason": f"no {self.claim!r} claim"})
-            raise Unauthorized()
+            return self._deny(f"no {self.claim!r} claim")
         identity = identity.strip()
         topics = list(dict.fromkeys(check_topic(t) for t in self.topics(identity, claims)))
         if len(topics) > MAX_TOPICS:
-            _log({"live": "connect_refused", "reason": f"{len(topics)} topics, more than {MAX_TOPICS}", "identity": identity})
-            raise Unauthorized()
+            return self._deny(f"{len(topics)} topics, more than {MAX_TOPICS}", identity)
         _log({"live": "connect_authorized", "identity": identity, "topics": len(topics)})
-        return {
-            "principalId": identity,
-            "policyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event.get("methodArn") or "*"}],
-            },
-            # context values must be strings, numbers or booleans
-            "context": {"identity": identity, "topics": json.dumps(topics)},
-        }
+        # context values must be strings, numbers or booleans
+        return {**_policy("Allow", identity, resource), "context": {"identity": identity, "topics": json.dumps(topics)}}
+
+    @staticmethod
+    def _deny(reason: str, identity: str | None = None) -> dict[str, Any]:
+        _log({"live": "connect_refused", "reason": reason, **({"identity": identity} if identity else {})})
+        return _policy("Deny", ANONYMOUS, "*")
 
 
 def authorizer_handler(
@@ -311,8 +322,9 @@ def authorizer_handler(
     `topics(identity, claims)` (or the one `build_topics(environ)` makes, for topics read from
     tables named in the environment) returns the topics the caller may hear: only what that
     identity may read through the HTTP API. A bad token, a missing identity claim or more
-    than `MAX_TOPICS` topics is refused (401); an invalid topic or an error of `topics` fails
-    the call (API Gateway answers 500 and the connection is not opened). `jwks` replaces the
+    than `MAX_TOPICS` topics is refused with a Deny policy (403, `AuthorizerApp`); an invalid
+    topic or an error of `topics` fails the call (API Gateway answers 500 and the connection
+    is not opened). `jwks` replaces the
     HTTPS fetch of the issuer's JWKS (tests; see also `use_jwks_fetch`)."""
     if (topics is None) == (build_topics is None):
         raise TypeError("give topics or build_topics (exactly one)")
@@ -560,6 +572,7 @@ __all__ = [
     "AuthorizerApp",
     "ConnectApp",
     "DisconnectApp",
+    "ANONYMOUS",
     "InvalidTokenError",
     "JwksCache",
     "JwtVerifier",
