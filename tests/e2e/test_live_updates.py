@@ -4,7 +4,8 @@ authorizer, the projectors' change notices and the notifier, with standard WebSo
 Two locations, each with an approver and a member: Alpha (Amy approves, Art) and Beta (Bea
 approves, Bob). A client hears exactly the topics its identity may read (`employee#<self>`,
 `location#<its location>`, `approvers#<each location it approves>`): never another
-location's changes. A token the HTTP API would refuse is refused at the handshake.
+location's changes. A token the HTTP API would refuse is refused at the handshake (403: the
+authorizer's Deny; 401 with no token at all).
 """
 
 from __future__ import annotations
@@ -157,8 +158,15 @@ def test_a_forged_or_stale_token_is_refused_at_the_handshake(local_stack: LocalS
     for what, token in refused_tokens(local_stack).items():
         with pytest.raises(InvalidStatus) as refused:
             local_stack.websocket(token=token) if token is not None else WebSocketClient(server.url)
-        assert refused.value.response.status_code == 401, what
+        # no token: API Gateway answers 401 itself (the identity source is missing); a bad one: the authorizer's Deny, 403
+        assert refused.value.response.status_code == (401 if token is None else 403), what
     assert set(server.connections) == open_before  # no connection was opened
     assert len(local_stack.invocations_of("live-connect")) == connects_before  # $connect never ran
     with local_stack.websocket("bob") as bob:  # the genuine token still connects
         assert bob.connection.protocol.state.name == "OPEN"
+
+
+def test_ping_is_answered_through_the_route_response(local_stack: LocalStack, places: dict[str, str]) -> None:
+    with local_stack.websocket("art") as art:
+        art.send({"action": "ping"})
+        assert art.wait(lambda m: m == {"type": "pong"}, timeout=10).data == {"type": "pong"}
