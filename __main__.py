@@ -7,7 +7,8 @@
   balance, pending, calendar and audit projections (blue/green: each has a standby table, so
   `ops rebuild` replaces a read model without downtime), and two Step Functions workflows: the
   yearly `rollover` (a schedule at 01:00 on 1 January in `rollover_timezone`) and the approval
-  `reminders` (one execution per leave request, stopped by its decision or cancellation);
+  `reminders` (one execution per leave request, stopped by its decision or cancellation); live
+  updates (a WebSocket API, `live_url`) of the balance, pending and calendar read models;
 - the leave events in an EventBridge Schema Registry (`event_schema_registry`, on unless set
   to false), their schemas from the same definitions as `GET /asyncapi.json`;
 - the `notifications` context (`acme.notifications`), which only subscribes to leave events
@@ -35,6 +36,7 @@ from acme_eventsourcing import (
     EventStop,
     FunctionSpec,
     JwtIssuerRef,
+    LiveUpdatesSpec,
     ProjectionSpec,
     PublisherSpec,
     ScheduleSpec,
@@ -64,6 +66,8 @@ PROJECTIONS = {
     "calendar": events.CALENDAR_EVENT_TYPES,
     "audit": events.AUDIT_EVENT_TYPES,
 }
+#: The projections whose changes are pushed to WebSocket clients (docs/live-updates.md).
+LIVE_PROJECTIONS = ("balance", "pending", "calendar")
 
 config = pulumi.Config()
 
@@ -177,10 +181,13 @@ leave = EventSourcedService(
                 detail_types=detail_types,
                 # a standby table and an active-table pointer: `ops rebuild` without downtime
                 blue_green=True,
+                live=name in LIVE_PROJECTIONS,
             )
             for name, detail_types in PROJECTIONS.items()
         ],
         workflows=workflows(),
+        # live updates: the $connect authorizer computes a caller's topics from these read models
+        live=LiveUpdatesSpec(authorizer=function("leave_api.live.handler", "leave_api", timeout_s=10), read_models=LIVE_PROJECTIONS),
         publisher=PublisherSpec(kind=config.get("publisher") or "lambda"),  # type: ignore[arg-type]
         defaults=defaults,
         events_table_backup=BackupPlan() if config.get_bool("events_table_backup") else None,
@@ -213,6 +220,7 @@ notifications = EventSourcedService(
 )
 
 pulumi.export("api_url", leave.api_url)
+pulumi.export("live_url", leave.live_url)  # wss://.../live: clients add ?token=<JWT>
 pulumi.export("bus_name", bus.bus_name)
 pulumi.export("bus_arn", bus.bus_arn)
 pulumi.export("events_table_name", leave.events_table_name)

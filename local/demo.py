@@ -18,7 +18,7 @@ import statistics
 import sys
 import threading
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
@@ -27,11 +27,13 @@ from zoneinfo import ZoneInfo
 from acme_eventsourcing.local.client import ApiClient, wait_for
 
 from .project import LocalStack
-from .story import Story, StoryFailedError, plan_weeks, story_day
+from .story import PTO, Story, StoryFailedError, plan_weeks, story_day
 
 NOTIFIED = {"LeaveRequested": 3, "LeaveApproved": 1, "LeaveDenied": 1, "ApprovalReminderSent": 1}
 ROLLOVER_SCHEDULE = "leave-rollover-schedule-yearly"
 ROLLOVER_WORKFLOW = "leave-rollover"
+#: How long the demo waits for a live update before calling it missing (the target is under a second).
+LIVE_TIMEOUT_S = 10.0
 
 
 class WebhookSink:
@@ -138,6 +140,7 @@ def run(
             ok = failure is None and all(checks.values())
             _report(out, story, final, checks, sink, local, failure)
             if failure is None:
+                ok = _live_updates(out, local, story) and ok
                 ok = _backup(out, local) and ok
                 ok = _operations(out, local, story) and ok
         finally:
@@ -184,6 +187,66 @@ def _after_story(local: LocalStack, sink: WebhookSink, story: Story) -> dict[str
         "no invocation failed": not story.state["failed_invocations"],
         "no errors reported by the local stack": not local.errors,
     }
+
+
+def _changed(topic: str, event_type: str) -> Any:
+    """A matcher of the `changed` live message for `topic` caused by an `event_type` event."""
+    return lambda m: isinstance(m, dict) and m.get("type") == "changed" and m.get("topic") == topic and m["event"]["type"] == event_type
+
+
+def _stored(message: dict[str, Any]) -> float:
+    """When the read model was stored (`stored_at`), as a `time.time()`."""
+    return datetime.fromisoformat(message["stored_at"].replace("Z", "+00:00")).timestamp()
+
+
+def _live_updates(out: TextIO, local: LocalStack, story: Story) -> bool:
+    """Live updates (issue 11, item 1), on the stack the story left: Alex (approver of Novi
+    Sad), John (a member of it) and Mike (approver of Belgrade only) each connect a standard
+    WebSocket client to the local WebSocket API with their own token. John requests a leave:
+    Alex's client hears that Novi Sad's pending list changed; Alex approves it: John's client
+    hears of the decision. Mike, who may read nothing of Novi Sad, hears none of it."""
+    p = lambda line="": print(line, file=out)  # noqa: E731
+    novi_sad = story.state["novi_sad"]
+    p(f"\nLive updates (WebSocket API {local.websocket_url}; each client connects with ?token=<its JWT>)")
+    checks: dict[str, bool] = {}
+    try:
+        with local.websocket("alex", "admin") as alex, local.websocket("john") as john, local.websocket("mike") as mike:
+            p("  connected: Alex (approver of Novi Sad), John (member of Novi Sad), Mike (approver of Belgrade)")
+            start = story.next_year_week + timedelta(days=14)  # a Monday; Tuesday is one of John's working days too
+            body = {"leave_type": PTO, "start": str(start), "end": str(start + timedelta(days=1)), "note": "live updates"}
+            requested = story.john.post("/employees/john/leave-requests", body)
+            accepted = time.perf_counter()
+            p(f"  John requests {start} .. +1 -> {requested.status} {requested.text[:80]}")
+            heard = alex.wait(_changed(f"approvers#{novi_sad}", "LeaveRequested"), timeout=LIVE_TIMEOUT_S)
+            p(
+                f"  Alex's client <- {json.dumps(heard.data)}\n"
+                f"       {(heard.at - accepted) * 1000:.0f} ms after the command was accepted, "
+                f"{(heard.wall - _stored(heard.data)) * 1000:.0f} ms after the read model was stored"
+            )
+            request_id = requested.json["request_id"]
+            decided = story.alex.post(f"/leave-requests/{request_id}/approve", {})
+            accepted = time.perf_counter()
+            p(f"  Alex approves {request_id} -> {decided.status}")
+            told = john.wait(_changed("employee#john", "LeaveApproved"), timeout=LIVE_TIMEOUT_S)
+            p(
+                f"  John's client <- {json.dumps(told.data)}\n"
+                f"       {(told.at - accepted) * 1000:.0f} ms after the command was accepted, "
+                f"{(told.wall - _stored(told.data)) * 1000:.0f} ms after the read model was stored"
+            )
+            local.settle(timeout=30)
+            topics = sorted({m["topic"] for m in mike.messages if isinstance(m, dict)})
+            p(f"  Mike's client heard {len(mike.messages)} message(s) meanwhile" + (f": topics {', '.join(topics)}" if topics else ""))
+            checks = {
+                "live: Alex's client received John's new request (Novi Sad's pending list)": requested.status == 201,
+                "live: John's client received Alex's decision": decided.status == 200,
+                "live: Mike's client received nothing of Novi Sad": not any(novi_sad in t for t in topics),
+            }
+    except (TimeoutError, OSError, KeyError) as exc:
+        checks["live: every client received its change"] = False
+        p(f"  {type(exc).__name__}: {exc}")
+    for name, passed in checks.items():
+        p(f"[{'ok' if passed else 'FAILED'}] {name}")
+    return all(checks.values())
 
 
 def _backup(out: TextIO, local: LocalStack) -> bool:

@@ -4,7 +4,7 @@
 
 - the Pulumi components (this module's names): `EventSourcedService` and the child
   components it is made of, each usable alone (`EventPublisher`, `HttpApi`, `Projection`,
-  `Subscription`), `RetainedTable`, `SharedEventBus`, `AlarmTopic`, `Workflow` (Step Functions
+  `Subscription`, `LiveUpdates`), `RetainedTable`, `SharedEventBus`, `AlarmTopic`, `Workflow` (Step Functions
   started by schedules and bus events), `EventBackup` (every bus event to S3); the `ServiceDefaults` they share and
   the `...Ref` types of the create-or-use idiom (`refs`). Imported on first use, so
   `import acme_eventsourcing.runtime` in a Lambda function never loads pulumi;
@@ -61,6 +61,11 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
         HttpApi,
         HttpApiArgs,
         JwtAuthorizerSpec,
+    )
+    from .live_updates import (
+        LiveUpdates,
+        LiveUpdatesArgs,
+        LiveUpdatesSpec,
     )
     from .projection import (
         Projection,
@@ -143,6 +148,9 @@ _HOMES: dict[str, str] = {
     "JwtIssuerRef": "refs",
     "KmsKeyRef": "refs",
     "LogLevel": "workflow",
+    "LiveUpdates": "live_updates",
+    "LiveUpdatesArgs": "live_updates",
+    "LiveUpdatesSpec": "live_updates",
     "Projection": "projection",
     "ProjectionArgs": "projection",
     "ProjectionSpec": "event_sourced_service",
@@ -204,6 +212,9 @@ __all__ = [
     "JwtIssuerRef",
     "KmsKeyRef",
     "LogLevel",
+    "LiveUpdates",
+    "LiveUpdatesArgs",
+    "LiveUpdatesSpec",
     "Projection",
     "ProjectionArgs",
     "ProjectionSpec",

@@ -9,10 +9,25 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from . import _iam, _queues
+from . import _iam, _lambda, _queues
 from ._lambda import FunctionParts
 from ._queues import DeadLetterQueue
 from .defaults import ChildScope, DeliverySpec, FunctionSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class LibraryFunction:
+    """A reactor function the component ships from this library (`_lambda.library_code`)."""
+
+    handler: str
+    """`acme_eventsourcing.runtime.<module>.<entry point>`."""
+    memory_mb: int = 256
+    timeout_s: int = 30
+    reserved_concurrency: int | None = None
+
+    @property
+    def module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -49,7 +64,7 @@ def build(
     label: str,
     source: str,
     bus_name: pulumi.Input[str],
-    spec: FunctionSpec,
+    spec: FunctionSpec | LibraryFunction,
     delivery: DeliverySpec,
     pattern: Mapping[str, Any],
     statements: Sequence[Mapping[str, Any]],
@@ -74,13 +89,21 @@ def build(
         tags=scope.defaults.tags,
         kms_key_arn=scope.kms_key_arn,
     )
-    parts = scope.function(
-        f"{name}-{part}",
-        spec,
-        [*statements, _iam.statement("SendFailedEventsToQueue", ["sqs:SendMessage"], [dlq.queue.arn])],
-        {"SERVICE_SOURCE": source, **environment},
-        writes=True,
-    )
+    all_statements = [*statements, _iam.statement("SendFailedEventsToQueue", ["sqs:SendMessage"], [dlq.queue.arn])]
+    if isinstance(spec, LibraryFunction):
+        parts = scope.library_function(
+            f"{name}-{part}",
+            handler=spec.handler,
+            code=_lambda.library_code(spec.module),
+            memory_mb=spec.memory_mb,
+            timeout_s=spec.timeout_s,
+            environment={"SERVICE_SOURCE": source, **environment},
+            statements=all_statements,
+            writes=True,
+            reserved_concurrency=spec.reserved_concurrency,
+        )
+    else:
+        parts = scope.function(f"{name}-{part}", spec, all_statements, {"SERVICE_SOURCE": source, **environment}, writes=True)
     permission = aws.lambda_.Permission(
         f"{name}-invoke",
         action="lambda:InvokeFunction",

@@ -45,6 +45,7 @@ from .http_api import (
     HttpApiArgs,
     JwtAuthorizerSpec,
 )
+from .live_updates import LiveUpdates, LiveUpdatesArgs, LiveUpdatesSpec
 from .projection import Projection, ProjectionArgs
 from .refs import EventBusRef, JwtIssuerRef, KmsKeyRef, TableRef, bus_identifiers, resolve
 from .retained_table import BackupPlan, RetainedTable, RetainedTableArgs
@@ -77,6 +78,7 @@ __all__ = [
     "FunctionSpec",
     "JwtAuthorizerSpec",
     "JwtIssuerRef",
+    "LiveUpdatesSpec",
     "ProjectionSpec",
     "PublisherKind",
     "PublisherSpec",
@@ -101,6 +103,9 @@ class ProjectionSpec:
     blue_green: bool = False
     """A standby table and an active-table pointer, for rebuilds without downtime
     (`ProjectionArgs.blue_green`)."""
+    live: bool = False
+    """Its changes are pushed to WebSocket clients (`ProjectionArgs.live`; needs the service's
+    `live`): the runtime projection names topics with `topics(event, changed)`."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,6 +188,9 @@ class EventSourcedServiceArgs:
     service's AsyncAPI document: registered (`JSONSchemaDraft4`) in an EventBridge Schema
     Registry the service creates (`schema_registry`; the schemas: `event_schemas`), where
     consumers find them and generate code bindings. Empty (the default): no registry."""
+    live: LiveUpdatesSpec | None = None
+    """Live updates (`LiveUpdates` `<name>-live`: WebSocket API, connections table, notifier),
+    for the projections declared `live`; needs `api` (its issuer, audiences and identity claim)."""
 
     def validate(self) -> None:
         """Raise ValueError for invalid or contradictory arguments (before anything is created)."""
@@ -199,7 +207,7 @@ class EventSourcedServiceArgs:
         if len(set(names)) != len(names):
             raise ValueError(f"projection, subscription and workflow names must be unique: {names}")
         for name in names:
-            if not _NAME.match(name) or name in {"commands", "queries", "publisher", "events", "api", "users"}:
+            if not _NAME.match(name) or name in {"commands", "queries", "publisher", "events", "api", "users", "live"}:
                 raise ValueError(f"name {name!r} must match {_NAME.pattern} and not be a reserved part name")
         for p in self.projections:
             p.function.validate(f"projection {p.name!r}")
@@ -213,6 +221,17 @@ class EventSourcedServiceArgs:
             self.workflow_args(w, EventBusRef.of(self.bus)).validate(f"workflow {w.name!r}")
         if self.api is not None:
             self.api.validate()
+        live_projections = [p.name for p in self.projections if p.live]
+        if self.live is not None:
+            if self.api is None:
+                raise ValueError("live updates check tokens against the HTTP API's issuer: give api or drop live")
+            self.live.validate()
+            if unknown := sorted(set(self.live.read_models) - {p.name for p in self.projections}):
+                raise ValueError(f"live.read_models {unknown} name no projection of the service")
+            if not live_projections:
+                raise ValueError("live is set but no projection is declared live (ProjectionSpec.live=True)")
+        elif live_projections:
+            raise ValueError(f"projections {live_projections} are declared live but the service has no live (LiveUpdatesSpec)")
         self.publisher.validate()
         self.delivery.validate()
         for schema_name, schema in self.event_schemas.items():
@@ -267,7 +286,9 @@ class EventSourcedService(pulumi.ComponentResource):
     - `workflows[name]`: a `Workflow` `<name>-<workflow>` per `WorkflowSpec` (state machine,
       task functions with the commands function's data access, schedules, start/stop rules);
     - `http_api`: an `HttpApi` `<name>` (JWT authorizer, Cognito pool unless `api.jwt`,
-      `$default` stage, access logs, throttling), with `api`.
+      `$default` stage, access logs, throttling), with `api`;
+    - `live`: a `LiveUpdates` `<name>-live` (WebSocket API with a token-checking `$connect`
+      authorizer, connections table, notifier on the projections' change notices), with `live`.
 
     Every child gets the same `defaults` (with the service's key): one role per function
     with only the data actions it needs on exact ARNs (no role gets UpdateItem/DeleteItem on
@@ -283,6 +304,8 @@ class EventSourcedService(pulumi.ComponentResource):
 
     api_url: pulumi.Output[str] | None
     """The HTTP API's endpoint (None without `api`)."""
+    live_url: pulumi.Output[str] | None
+    """Where WebSocket clients connect for live updates (`wss://.../<stage>`; None without `live`)."""
     events_table_name: pulumi.Output[str] | None
     """The Events table (None without `api`)."""
     events_table_arn: pulumi.Output[str] | None
@@ -338,6 +361,7 @@ class EventSourcedService(pulumi.ComponentResource):
                     f"/aws/vendedlogs/apigateway/{name}-api-",
                     f"/aws/vendedlogs/pipes/{name}-publisher-",
                     *([f"/aws/vendedlogs/states/{name}-"] if args.workflows else []),
+                    *([f"/aws/vendedlogs/apigateway/{name}-live-api-"] if args.live else []),
                 ],
                 rule_arn_patterns=[_reactor.rule_arn_pattern(self.bus_arn, name)]
                 if args.projections or args.subscriptions or any(w.starts or w.stops for w in args.workflows)
@@ -391,6 +415,7 @@ class EventSourcedService(pulumi.ComponentResource):
                     delivery=args.delivery,
                     defaults=shared,
                     blue_green=p.blue_green,
+                    live=p.live,
                 ),
                 opts=child,
                 former_parent=self,
@@ -461,8 +486,28 @@ class EventSourcedService(pulumi.ComponentResource):
                     opts=child,
                 )
         self.schema_registry_name = self.schema_registry.name if self.schema_registry else None
+        self.live: LiveUpdates | None = None
+        if args.live is not None and self.http_api is not None:
+            self.live = LiveUpdates(
+                f"{name}-live",
+                LiveUpdatesArgs(
+                    source=args.source,
+                    bus=bus,
+                    jwt_issuer=self.http_api.jwt_issuer,
+                    audiences=self.http_api.jwt_audiences,
+                    identity_claim=args.api.identity_claim,  # type: ignore[union-attr]
+                    spec=args.live,
+                    read_models={n: self.projections[n].table.ref for n in args.live.read_models},
+                    read_model_standbys={n: t.ref for n in args.live.read_models if (t := self.projections[n].standby_table) is not None},
+                    delivery=args.delivery,
+                    defaults=shared,
+                ),
+                opts=child,
+                label="live",
+            )
 
         self.api_url = self.http_api.api_url if self.http_api else None
+        self.live_url = self.live.url if self.live else None
         self.events_table_name = self.events_table.table_name if self.events_table else None
         self.events_table_arn = self.events_table.table_arn if self.events_table else None
         self.read_model_table_names = {n: t.table_name for n, t in self.read_models.items()}
@@ -478,6 +523,7 @@ class EventSourcedService(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "api_url": self.api_url,
+                "live_url": self.live_url,
                 "events_table_name": self.events_table_name,
                 "events_table_arn": self.events_table_arn,
                 "read_model_table_names": self.read_model_table_names,
@@ -590,6 +636,8 @@ class EventSourcedService(pulumi.ComponentResource):
             out.update({f"{n}-{k}": f for k, f in w.functions.items()})
             if w.trigger is not None:
                 out[f"{n}-trigger"] = w.trigger.function
+        if self.live is not None:
+            out.update({f"live-{k}": f for k, f in self.live.functions.items()})
         return out
 
     def _queues(self) -> dict[str, DeadLetterQueue]:
@@ -602,4 +650,6 @@ class EventSourcedService(pulumi.ComponentResource):
             out.update({f"{n}-schedule-{s}": x.dlq for s, x in w.schedules.items()})
             if w.trigger is not None:
                 out[f"{n}-trigger"] = w.trigger.dlq
+        if self.live is not None:
+            out["live"] = self.live.reactor.dlq
         return out

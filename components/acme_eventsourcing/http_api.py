@@ -269,6 +269,8 @@ class HttpApi(pulumi.ComponentResource):
         else:
             jwt, _ = resolve(spec.jwt, name=f"{name}-issuer", parent=self)
             self.jwt_issuer, audiences = pulumi.Output.from_input(jwt.issuer), list(jwt.audiences)  # type: ignore[arg-type]
+        self.jwt_audiences: list[pulumi.Input[str]] = list(audiences)
+        """The audiences the authorizer accepts (the created pool's client id, or `api.jwt.audiences`)."""
 
         self.authorizer = aws.apigatewayv2.Authorizer(
             f"{name}-api-jwt",

@@ -11,6 +11,7 @@ from . import _iam, _reactor
 from .defaults import ChildScope, DeliverySpec, FunctionSpec, ServiceDefaults
 from .refs import EventBusRef, KmsKeyRef, TableRef, bus_identifiers, resolve
 from .retained_table import RetainedTable, RetainedTableArgs
+from .runtime.live_messages import live_source
 
 TYPE_TOKEN = "acme:events:Projection"
 _SOURCE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,255}$")
@@ -40,6 +41,12 @@ class ProjectionArgs:
     the home table), so `python -m acme_eventsourcing.ops rebuild` can rebuild the read model
     without downtime. Off by default: it adds a table (empty between rebuilds) per
     projection and a pointer lookup every few seconds per container."""
+    live: bool = False
+    """Live updates: after each commit that changed its rows, the projector puts a
+    `ReadModelChanged` notice (source `<source>.live`) on the bus for the topics the runtime
+    projection's `topics(event, changed)` names (`runtime.projections.Live`); a `LiveUpdates`
+    notifier tells the connected clients. The projector gets `LIVE_EVENT_BUS` and may put
+    events on the bus with that source only."""
 
     def validate(self, what: str = "projection") -> None:
         if not _SOURCE.match(self.source):
@@ -64,6 +71,9 @@ class Projection(pulumi.ComponentResource):
     that the projector may maintain too (READ_MODEL_STANDBY_TABLE); which of the two is
     active is the pointer item in the home table (`runtime.projections.bluegreen`), read by
     the projector and the queries; the home table keeps its name and URN.
+
+    With `live`, the projector also gets `LIVE_EVENT_BUS` and `events:PutEvents` on the bus
+    for the source `<source>.live` only (its change notices, docs/live-updates.md).
 
     Outputs: `table_name`, `table_arn`, `standby_table_name` (None without `blue_green`),
     `function_name`, `dlq_url`; `table.ref` hands the read model to an `HttpApi`
@@ -124,6 +134,13 @@ class Projection(pulumi.ComponentResource):
             self.standby_table = RetainedTable(f"{name}-standby", table_args, opts=pulumi.ResourceOptions(parent=self))
             tables.append(self.standby_table)
             environment["READ_MODEL_STANDBY_TABLE"] = self.standby_table.table_name
+        statements = [
+            _iam_statement_maintain([t.table_arn for t in tables]),
+            _iam_statement_read_events(events.table_arn),  # type: ignore[arg-type]
+        ]
+        if args.live:
+            environment["LIVE_EVENT_BUS"] = bus_name
+            statements.append(_iam_statement_put_notices(bus_arn, args.source))  # type: ignore[arg-type]
         self.reactor = _reactor.build(
             scope,
             name,
@@ -134,10 +151,7 @@ class Projection(pulumi.ComponentResource):
             spec=args.function,
             delivery=args.delivery,
             pattern={"source": [args.source], "detail-type": list(args.detail_types)},
-            statements=[
-                _iam_statement_maintain([t.table_arn for t in tables]),
-                _iam_statement_read_events(events.table_arn),  # type: ignore[arg-type]
-            ],
+            statements=statements,
             environment=environment,
         )
         self.table_name = self.table.table_name
@@ -173,3 +187,12 @@ def _iam_statement_maintain(table_arns: list[pulumi.Output[str]]) -> dict[str, A
 
 def _iam_statement_read_events(table_arn: pulumi.Input[str]) -> dict[str, Any]:
     return _iam.statement("ReadEventStore", ["dynamodb:GetItem", "dynamodb:Query"], [table_arn])
+
+
+def _iam_statement_put_notices(bus_arn: pulumi.Input[str], source: str) -> dict[str, Any]:
+    return _iam.statement(
+        "PutChangeNoticesOnly",
+        ["events:PutEvents"],
+        [bus_arn],
+        condition={"StringEquals": {"events:source": [live_source(source)]}},
+    )

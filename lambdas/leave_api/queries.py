@@ -67,6 +67,16 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
+def approved_locations(reader: ReadModelReader, approver: str) -> list[str]:
+    """The locations whose pending requests `approver` may read (and decide)."""
+    return [row["location_id"] for row in reader.query("pending", f"approver#{approver}")]
+
+
+def is_member(calendar_state: Mapping[str, Any], employee_id: str) -> bool:
+    """Whether `employee_id` is a current member of the location (may read its calendar)."""
+    return employee_id in calendar_state.get("members", [])
+
+
 class QueriesApp:
     """The queries function for one set of read models: `app(event) -> response`."""
 
@@ -109,14 +119,14 @@ class QueriesApp:
         approver = params["employee_id"]
         if caller.id != approver:
             raise http.HttpError(403, "forbidden", "only that approver may see their pending requests")
-        locations = self._reader.query("pending", f"approver#{approver}")
+        locations = approved_locations(self._reader, approver)
         items = [
             {name: row[name] for name in PENDING_FIELDS}
             for location in locations
-            for row in self._reader.query("pending", f"pending#{location['location_id']}")
+            for row in self._reader.query("pending", f"pending#{location}")
             if row["employee_id"] != approver
         ]
-        streams = [f"location#{location['location_id']}" for location in locations] + [f"employee#{i['employee_id']}" for i in items]
+        streams = [f"location#{location}" for location in locations] + [f"employee#{i['employee_id']}" for i in items]
         return self._answer(event, {"items": sorted(items, key=lambda i: (i["start"], i["request_id"]))}, "pending", None, streams)
 
     def get_calendar(self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,7 +137,7 @@ class QueriesApp:
         state = self._reader.get("calendar", f"location#{location_id}", "state")
         if state is None:
             raise http.HttpError(404, "location_not_found", f"no location {location_id}")
-        if not (caller.has_role(ADMIN) or caller.id in state.get("members", [])):
+        if not (caller.has_role(ADMIN) or is_member(state, caller.id)):
             raise http.HttpError(403, "forbidden", "only members of the location or an admin may see its calendar")
         rows = [r for r in self._reader.query("calendar", f"calendar#{location_id}", first) if last is None or r["start"] <= last]
         rows.sort(key=lambda r: (r["start"], r["request_id"]))

@@ -20,6 +20,7 @@ any input is followed by a recompute that sees all final inputs, so the end stat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,7 @@ from leave.events import (
 from leave.ids import EMPLOYEE_STREAM_PREFIX, location_stream_id
 from leave.location import LocationState
 
-from leave_projections import employees
+from leave_projections import employees, live_topics
 
 STATE_SK = "state"
 
@@ -80,6 +81,10 @@ class BalanceProjection:
                 if isinstance(parsed, LeavePolicyAssigned):
                     for member in doc["members"]:
                         session.refresh_later(member)
+
+    def topics(self, event: StoredEvent, changed: Sequence[tuple[str, str]]) -> list[str]:
+        """Live updates: a changed balance row is its employee's (`employee#<id>`)."""
+        return live_topics.employees_of(changed, "balance#")
 
     def refresh(self, session: Session, target: str) -> None:
         """Recompute one employee's balances: a member's after their location's policy changed,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -37,7 +38,7 @@ from leave.events import (
 )
 from leave.ids import EMPLOYEE_STREAM_PREFIX, employee_stream_id
 
-from leave_projections import employees, ical
+from leave_projections import employees, ical, live_topics
 
 STATE_SK = "state"
 SHOWN = {LeaveStatus.PENDING: "pending", LeaveStatus.APPROVED: "approved"}
@@ -62,6 +63,10 @@ class CalendarProjection:
 
     name: str = "calendar"
     event_types: frozenset[str] = frozenset(CALENDAR_EVENT_TYPES)
+
+    def topics(self, event: StoredEvent, changed: Sequence[tuple[str, str]]) -> list[str]:
+        """Live updates: a location's calendar rows and state are its members' view (`location#<id>`)."""
+        return live_topics.calendar_topics(changed)
 
     def apply(self, session: Session, event: StoredEvent) -> None:
         if event.stream_id.startswith(EMPLOYEE_STREAM_PREFIX):

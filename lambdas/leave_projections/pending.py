@@ -19,6 +19,7 @@ moves as many rows as one transaction holds and defers the rest to a refresh of 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,8 @@ from leave.events import (
 )
 from leave.ids import EMPLOYEE_STREAM_PREFIX, employee_stream_id
 
+from leave_projections import live_topics
+
 STATE_SK = "state"
 
 
@@ -54,6 +57,12 @@ class PendingProjection:
 
     name: str = "pending"
     event_types: frozenset[str] = frozenset(PENDING_EVENT_TYPES)
+
+    def topics(self, event: StoredEvent, changed: Sequence[tuple[str, str]]) -> list[str]:
+        """Live updates: a location's pending rows and approver are its approvers' view
+        (`approvers#<location>`); the rows of an approver's locations tell those locations'
+        approvers; an employee's own pending requests are theirs (`employee#<id>`)."""
+        return live_topics.pending_topics(changed)
 
     def apply(self, session: Session, event: StoredEvent) -> None:
         if event.stream_id.startswith(EMPLOYEE_STREAM_PREFIX):

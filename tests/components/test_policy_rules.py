@@ -1143,7 +1143,7 @@ def leaky_stack() -> RecordedStack:
 
 def test_default_rules_have_unique_ids_titles_and_rationales() -> None:
     ids = [r.id for r in DEFAULT_RULES]
-    assert len(ids) == len(set(ids)) == 51
+    assert len(ids) == len(set(ids)) == 55
     assert all(isinstance(r, Rule) and r.title and len(r.rationale) > 40 for r in DEFAULT_RULES)
 
 

@@ -8,6 +8,7 @@ earliest day it fits. Every check is made on both reports, against the story's d
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -64,7 +65,22 @@ def report(request: pytest.FixtureRequest) -> Played:
 def test_every_step_of_the_story_behaves_as_told(report: Played) -> None:
     assert report.status == 0, report.text
     assert "[FAILED]" not in report.text
-    assert report.text.count("[ok] ") >= 9 + 4  # nine steps, four after-story checks
+    assert report.text.count("[ok] ") >= 9 + 4 + 3  # nine steps, four after-story checks, three live-update checks
+
+
+def test_the_approvers_and_the_employees_websocket_clients_hear_the_request_and_the_decision(report: Played) -> None:
+    text = report.text
+    assert "[ok] live: Alex's client received John's new request (Novi Sad's pending list)" in text
+    assert "[ok] live: John's client received Alex's decision" in text
+    assert "[ok] live: Mike's client received nothing of Novi Sad" in text
+    heard = re.search(r"Alex's client <- (\{.*\})\n\s+(\d+) ms after the command was accepted", text)
+    told = re.search(r"John's client <- (\{.*\})\n\s+(\d+) ms after the command was accepted", text)
+    assert heard and told, text
+    request, decision = json.loads(heard[1]), json.loads(told[1])
+    assert (request["type"], request["view"], request["event"]["type"]) == ("changed", "pending", "LeaveRequested")
+    assert request["topic"].startswith("approvers#loc_") and request["event"]["stream"] == "employee#john"
+    assert (decision["topic"], decision["event"]["type"]) == ("employee#john", "LeaveApproved")
+    assert "Mike's client heard 0 message(s) meanwhile" in text
 
 
 def test_the_story_is_played_on_the_real_date_unless_it_does_not_fit_and_the_header_says_which(report: Played) -> None:

@@ -3,7 +3,8 @@
 The program is evaluated under Pulumi's mock engine (no Pulumi CLI, no AWS account); what
 it declares (tables, queues, buses, archives, rules) is created on moto in server mode, and
 its Lambda handlers run in this process, wired as declared (stream mappings, Pipes, rule
-targets, HTTP routes behind a local JWT authorizer).
+targets, HTTP routes behind a local JWT authorizer, WebSocket APIs as real WebSocket
+endpoints).
 
 From the command line, for the Pulumi project in PATH (`Pulumi.yaml`, `Pulumi.<stack>.yaml`)::
 
@@ -49,6 +50,7 @@ REQUIRED: tuple[tuple[str, str], ...] = (
     ("cryptography", "PyJWT[crypto]"),
     ("boto3", "boto3"),
     ("yaml", "PyYAML"),
+    ("websockets", "websockets"),
 )
 
 

@@ -40,6 +40,8 @@ T_ROUTE = types.ROUTE
 T_INTEGRATION = types.INTEGRATION
 T_AUTHORIZER = types.AUTHORIZER
 T_STAGE = types.STAGE
+T_ROUTE_RESPONSE = "aws:apigatewayv2/routeResponse:RouteResponse"
+T_DEPLOYMENT = "aws:apigatewayv2/deployment:Deployment"
 T_PIPE = types.PIPE
 T_STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 T_SCHEDULE = "aws:scheduler/schedule:Schedule"
@@ -61,11 +63,14 @@ EMULATED: Mapping[str, str] = {
     T_PIPE: "DynamoDB stream -> event bus Pipes: filter, Lambda enrichment, input template, detail-type/time paths, retries, DLQ",
     T_INVOKE_CONFIG: "asynchronous invocation retries and on-failure destination",
     T_LOG_GROUP: "created on moto; function output goes to this console",
-    T_API: "served by the local HTTP server",
-    T_ROUTE: "matched like API Gateway (literal over parameter over greedy, ANY last)",
-    T_INTEGRATION: "AWS_PROXY to a declared function, payload format 2.0",
-    T_AUTHORIZER: "JWT: issuer, audience, expiry, RS256 signature, against the local key",
+    T_API: "HTTP APIs served by the local HTTP server; WebSocket APIs by a local WebSocket server (local.websocket)",
+    T_ROUTE: "HTTP: matched like API Gateway (literal over parameter over greedy, ANY last); "
+    "WebSocket: $connect, $disconnect, $default and the route selection expression's keys",
+    T_INTEGRATION: "AWS_PROXY to a declared function (HTTP: payload format 2.0; WebSocket: API Gateway's WebSocket event)",
+    T_AUTHORIZER: "JWT: issuer, audience, expiry, RS256 signature, against the local key; "
+    "REQUEST (WebSocket $connect): the declared authorizer function runs in-process, its policy decides",
     T_STAGE: "served at its path ($default = /); throttling and access logs are not emulated",
+    T_ROUTE_RESPONSE: "WebSocket: a route with a route response sends its integration's answer back to the client",
     T_STATE_MACHINE: "run by moto's ASL interpreter; Lambda tasks call the in-process functions; Wait states on the stack clock",
     T_SCHEDULE: "created on moto; fired on demand (fire_schedule, `schedule fire`) or when advance_clock passes an occurrence",
     T_SCHEDULE_GROUP: "created on moto",
@@ -111,6 +116,7 @@ NOT_EMULATED_REASONS: Mapping[str, str] = {
     "aws:cloudwatch/logStream:LogStream": "Firehose delivery errors go to this console, not a log stream",
     "aws:schemas/registry:Registry": "no Schema Registry locally: GET /asyncapi.json serves the same schemas",
     "aws:schemas/schema:Schema": "no Schema Registry locally: GET /asyncapi.json serves the same schemas",
+    T_DEPLOYMENT: "nothing to deploy locally: the declared routes are served as they are",
 }
 
 #: What the local Firehose delivery does differently from AWS (shown when a stack declares a delivery stream).
@@ -353,6 +359,38 @@ class ApiDecl:
 
 
 @dataclass(frozen=True)
+class RequestAuthorizerDecl:
+    """A Lambda REQUEST authorizer (a WebSocket API's `$connect`)."""
+
+    logical: str
+    function: FunctionDecl
+    #: Where the identity must be, e.g. `route.request.querystring.token`, `route.request.header.Auth`:
+    #: a request missing one is refused (401) without running the function, as API Gateway does.
+    identity_sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WebSocketRouteDecl:
+    route_key: str  # $connect, $disconnect, $default or a value of the route selection expression
+    function: FunctionDecl
+    authorizer: RequestAuthorizerDecl | None  # $connect only (API Gateway authorizes the connection)
+    two_way: bool = False  # a route response is declared: the integration's answer goes back to the client
+
+
+@dataclass(frozen=True)
+class WebSocketApiDecl:
+    logical: str
+    api_id: str
+    stage: str
+    route_selection: str  # e.g. `$request.body.action`
+    routes: tuple[WebSocketRouteDecl, ...]
+    endpoint: str | None = None  # the recorded `apiEndpoint` (a mock value)
+
+    def route(self, key: str) -> WebSocketRouteDecl | None:
+        return next((r for r in self.routes if r.route_key == key), None)
+
+
+@dataclass(frozen=True)
 class LocalModel:
     """Everything the local stack creates, runs and serves, plus what it leaves out."""
 
@@ -374,6 +412,7 @@ class LocalModel:
     schedule_groups: tuple[str, ...] = ()  # names of declared groups ("default" always exists)
     buckets: tuple[BucketDecl, ...] = ()
     delivery_streams: tuple[DeliveryStreamDecl, ...] = ()
+    websocket_apis: tuple[WebSocketApiDecl, ...] = ()
 
     def function(self, key: str) -> FunctionDecl:
         """A function by logical name, physical name, or a unique suffix of its logical name
@@ -421,7 +460,8 @@ class _Builder:
         buses = self._buses(rules, of_type(T_PIPE))
         pipes = tuple(p for r in of_type(T_PIPE) if (p := self._pipe(r)) is not None)
         archives = tuple(self._archive(r, buses) for r in of_type(T_ARCHIVE))
-        apis = tuple(self._api(r) for r in of_type(T_API))
+        apis = tuple(self._api(r) for r in of_type(T_API) if not _is_websocket(r))
+        websocket_apis = tuple(self._websocket_api(r) for r in of_type(T_API) if _is_websocket(r))
         log_groups = tuple(r.state.get("name") or r.name for r in of_type(T_LOG_GROUP))
         counts: dict[str, int] = {}
         for r in self.stack.resources:
@@ -449,6 +489,7 @@ class _Builder:
             schedule_groups=tuple(r.state.get("name") or r.inputs.get("name") or r.name for r in of_type(T_SCHEDULE_GROUP)),
             buckets=buckets,
             delivery_streams=tuple(self.delivery_streams_by_arn.values()),
+            websocket_apis=websocket_apis,
         )
 
     # ---------------------------------------------------------------- storage and messaging
@@ -845,6 +886,55 @@ class _Builder:
             endpoint=r.state.get("apiEndpoint"),
         )
 
+    # ---------------------------------------------------------------- WebSocket API
+    def _websocket_api(self, r: RecordedResource) -> WebSocketApiDecl:
+        api_id = r.id or r.name
+        of_api = lambda t: self.model.referencing(t, "apiId", api_id)  # noqa: E731
+        integrations = {x.id: x for x in of_api(T_INTEGRATION)}
+        authorizers = {x.id: x for x in of_api(T_AUTHORIZER)}
+        stages = [x.inputs.get("name", "$default") for x in of_api(T_STAGE)]
+        if len(stages) > 1:
+            self.warnings.append(f"{r.name}: {len(stages)} stages declared; serving the first ({stages[0]})")
+        selection = r.inputs.get("routeSelectionExpression") or "$request.body.action"
+        if not selection.startswith("$request.body."):
+            raise ModelError(f"{r.name}: route selection expression {selection!r} is not emulated (only $request.body.<path>)")
+        routes = []
+        for route in of_api(T_ROUTE):
+            i = route.inputs
+            key = i["routeKey"]
+            target = i.get("target") or ""
+            integration = integrations.get(target.removeprefix("integrations/"))
+            if integration is None:
+                raise ModelError(f"{route.name}: route {key!r} targets unknown integration {target!r}")
+            if integration.inputs.get("integrationType") != "AWS_PROXY":
+                raise ModelError(f"{route.name}: only AWS_PROXY (Lambda proxy) integrations are emulated on WebSocket routes")
+            function = self._function_by_ref(integration.inputs.get("integrationUri"))
+            if function is None:
+                raise ModelError(f"{route.name}: integration {integration.name} points at an undeclared function")
+            kind = i.get("authorizationType", "NONE")
+            authorizer = None
+            if kind == "CUSTOM":
+                declared = authorizers.get(i.get("authorizerId"))
+                if declared is None or declared.inputs.get("authorizerType") != "REQUEST":
+                    raise ModelError(f"{route.name}: CUSTOM authorization without a known REQUEST authorizer")
+                authorizer_fn = self._function_by_ref(declared.inputs.get("authorizerUri"))
+                if authorizer_fn is None:
+                    raise ModelError(f"{declared.name}: the authorizer points at an undeclared function")
+                authorizer = RequestAuthorizerDecl(declared.name, authorizer_fn, tuple(declared.inputs.get("identitySources") or ()))
+            elif kind != "NONE":
+                raise ModelError(f"{route.name}: authorization {kind} is not emulated on WebSocket routes (only CUSTOM and NONE)")
+            if authorizer is not None and key != "$connect":
+                raise ModelError(f"{route.name}: API Gateway authorizes WebSocket connections on $connect only, not on {key!r}")
+            routes.append(WebSocketRouteDecl(key, function, authorizer, two_way=bool(i.get("routeResponseSelectionExpression"))))
+        return WebSocketApiDecl(
+            logical=r.name,
+            api_id=api_id,
+            stage=stages[0] if stages else "$default",
+            route_selection=selection,
+            routes=tuple(routes),
+            endpoint=r.state.get("apiEndpoint"),
+        )
+
     def _authorizer(self, route: RecordedResource, authorizers: Mapping[str | None, RecordedResource]) -> Authorizer | None:
         kind = route.inputs.get("authorizationType", "NONE")
         if kind == "NONE":
@@ -863,6 +953,10 @@ class _Builder:
             audiences=tuple(jwt_config.get("audiences") or ()),
             header=sources[0].removeprefix("$request.header.").lower(),
         )
+
+
+def _is_websocket(r: RecordedResource) -> bool:
+    return str(r.inputs.get("protocolType") or "HTTP").upper() == "WEBSOCKET"
 
 
 _BOTO_KEYS = {"eventbridgeParameters": "EventBridgeParameters", "sqsParameters": "SqsParameters", "ecsParameters": "EcsParameters"}

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from botocore.exceptions import ClientError
 
@@ -48,6 +48,7 @@ from .firehose import FirehoseTarget, problem
 from .functions import FunctionRuntime, Invocation, LoadedFunction
 from .http_api import HTTP_TRIGGER, ApiServer
 from .journal import Journal, JournalError, JournalSource, caught_up, event_stores, journal_writer, replay, stream_end
+from .jwks import LocalJwks
 from .model import DELIVERY_STREAM_NOTES, EMULATED, IGNORED_SETTINGS, FunctionDecl, LocalModel, StateMachineDecl, build_model
 from .pipes import PipeTarget
 from .program import Program, ProgramError, evaluate_programs, merge
@@ -55,6 +56,8 @@ from .statedir import STATE_DIR_ENV, state_dir_for  # noqa: F401 - their home wa
 from .streams import Delays, StreamPoller, StreamSource
 from .targets import AsyncInvoker, TargetDrainer
 from .tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, Issuer, identity_claim, load_key
+from .websocket import WS_TRIGGER, WebSocketServer
+from .wsclient import WebSocketClient
 
 DEFAULT_DELAYS = Delays()
 
@@ -65,9 +68,10 @@ class LocalStackError(RuntimeError):
 
 class LocalStack:
     """A Pulumi program run locally: its tables, queues, bus and rules on moto (server mode),
-    its Lambda handlers in this process, its HTTP APIs on 127.0.0.1 with a local JWT issuer.
+    its Lambda handlers in this process, its HTTP APIs on 127.0.0.1 with a local JWT issuer,
+    its WebSocket APIs on 127.0.0.1 as real WebSocket endpoints (`local.websocket`).
 
-    Start with `.start()` (or `with`); then `.api_url`, `.token(...)`, `.client(...)`,
+    Start with `.start()` (or `with`); then `.api_url`, `.websocket_url`, `.token(...)`, `.client(...)`,
     `.settle()`, `.invocations_of(...)`, `.stop()`. `program` is the Pulumi project
     directory (`Pulumi.yaml`, `Pulumi.<stack>.yaml`, the program); `programs` several of
     them, run in order as one system (state then lives with the last); `recorded_stack` runs an
@@ -157,6 +161,8 @@ class LocalStack:
         self.drainers: list[TargetDrainer] = []
         self.pollers: list[StreamPoller] = []
         self.apis: list[ApiServer] = []
+        self.websockets: list[WebSocketServer] = []
+        self.jwks: LocalJwks | None = None  # the issuers' JWKS for Lambda authorizers (local.jwks)
         self._issuers: dict[tuple[str, tuple[str, ...]], Issuer] = {}
 
     @classmethod
@@ -304,6 +310,16 @@ class LocalStack:
                     on_request=self._log,
                 )
             )
+        if any(r.authorizer is not None for a in model.websocket_apis for r in a.routes):
+            issuers = {r.authorizer.issuer for a in model.apis for r in a.routes if r.authorizer is not None} | {LOCAL_ISSUER}
+            self.jwks = LocalJwks(issuers, (f.environment for f in model.functions), self._issuer(LOCAL_ISSUER, (LOCAL_AUDIENCE,)).jwks())
+            self.jwks.install()
+        for ws_api in model.websocket_apis:
+            self.websockets.append(
+                WebSocketServer(
+                    ws_api, host=self.host, port=0, runtime=self.runtime, region=region, account_id=ACCOUNT_ID, on_log=self._log
+                )
+            )
         self._point_functions_at_local_apis()
         for worker in [*self.invokers.values()]:
             worker.start()
@@ -312,6 +328,8 @@ class LocalStack:
         self._finish_replay()  # the API opens once the replayed events are published
         for thread in self.apis:
             thread.start()
+        for ws in self.websockets:
+            ws.start()
         self._write_state()
         self._banner(time.perf_counter() - t0)
 
@@ -452,6 +470,10 @@ class LocalStack:
         self._stop.set()
         for api in self.apis:
             api.stop()
+        for ws in self.websockets:
+            ws.stop()  # before the runtime: open connections get their $disconnect
+        if self.jwks is not None:
+            self.jwks.uninstall()
         if self._started:
             self._stop_executions()
             moto_patches.install_step_functions(None)
@@ -481,6 +503,35 @@ class LocalStack:
         if not self.apis:
             raise LocalStackError("this stack declares no HTTP API")
         return self.apis[0].url
+
+    @property
+    def websocket_url(self) -> str:
+        """`ws://127.0.0.1:<port>/<stage>` of the first WebSocket API (a standard client connects to it)."""
+        if not self.websockets:
+            raise LocalStackError("this stack declares no WebSocket API")
+        return self.websockets[0].url
+
+    def websocket(self, caller: str | None = None, *groups: str, token: str | None = None, api: str | None = None) -> WebSocketClient:
+        """A `WebSocketClient` connected to the first WebSocket API (or the one named `api`),
+        with a fresh token for `caller` in `groups` (or the given `token`) in the query-string
+        parameter its `$connect` authorizer reads (`token` if none is declared); no caller and
+        no token: no token. A refused handshake raises `websockets.exceptions.InvalidStatus`."""
+        servers = [ws for ws in self.websockets if api is None or api in {ws.api.logical, ws.api.api_id}]
+        if not servers:
+            raise LocalStackError(f"no WebSocket API {api!r}" if api else "this stack declares no WebSocket API")
+        server = servers[0]
+        if caller is not None and token is None:
+            token = self.token(caller, groups)
+        if token is None:
+            return WebSocketClient(server.url)
+        connect = server.api.route("$connect")
+        sources = connect.authorizer.identity_sources if connect is not None and connect.authorizer is not None else ()
+        name = next((s.removeprefix("route.request.querystring.") for s in sources if s.startswith("route.request.querystring.")), "token")
+        return WebSocketClient(f"{server.url}?{urlencode({name: token})}")
+
+    def websocket_urls(self) -> dict[str, str]:
+        """Each WebSocket API's local URL, by its logical name."""
+        return {ws.api.logical: ws.url for ws in self.websockets}
 
     @property
     def moto_url(self) -> str:
@@ -784,6 +835,13 @@ class LocalStack:
         is moto's (what `python -m acme_eventsourcing.ops --local` reads from the state file)."""
         assert self.recorded is not None and self.provisioned is not None
         urls = self.provisioned.queue_urls
+        # a WebSocket API's wss:// (or recorded) URL, with its stage, is its local ws:// URL
+        ws_urls = {
+            f"{scheme}{endpoint.split('://', 1)[1]}": ws.url
+            for ws in self.websockets
+            for endpoint in ws.management_endpoints
+            for scheme in ("wss://", "https://")
+        }
 
         def local(value: Any) -> Any:
             if isinstance(value, dict):
@@ -792,6 +850,8 @@ class LocalStack:
                 return [local(v) for v in value]
             if isinstance(value, str) and value.startswith("https://sqs.") and value.rsplit("/", 1)[-1] in urls:
                 return urls[value.rsplit("/", 1)[-1]]
+            if isinstance(value, str) and value in ws_urls:
+                return ws_urls[value]
             return value
 
         return local(json.loads(json.dumps(dict(self.recorded.outputs), default=str)))
@@ -799,7 +859,7 @@ class LocalStack:
     def _record(self, invocation: Invocation) -> None:
         with self._lock:
             self.invocations.append(invocation)
-        if not invocation.trigger.startswith(HTTP_TRIGGER):  # an HTTP request has its own line (http_api)
+        if not invocation.trigger.startswith((HTTP_TRIGGER, WS_TRIGGER)):  # a request has its own line (http_api, websocket)
             self._log(invocation.line())
 
     def _error(self, message: str) -> None:
@@ -823,6 +883,8 @@ class LocalStack:
         state = {
             "pid": os.getpid(),
             "api_url": self.api_url if self.apis else None,
+            "websocket_url": self.websocket_url if self.websockets else None,
+            "websocket_urls": self.websocket_urls(),
             "moto_url": self.moto_url,
             "region": self.region,
             "issuer": issuer,
@@ -852,6 +914,14 @@ class LocalStack:
                     lines.append(
                         f'  try        curl -H "Authorization: Bearer $(python {self.token_command})" {self.api_url}{self.try_path}'
                     )
+        for ws in self.websockets:
+            keys = ", ".join(r.route_key for r in ws.api.routes)
+            connect = ws.api.route("$connect")
+            guard = f"; $connect authorizer {connect.authorizer.function.name}" if connect and connect.authorizer else ""
+            sources = connect.authorizer.identity_sources if connect and connect.authorizer else ()
+            query = [s.rsplit(".", 1)[-1] for s in sources if s.startswith("route.request.querystring.")]
+            shown = ws.url + ("?" + "&".join(f"{q}=..." for q in query) if query else "")
+            lines.append(f"  WebSocket  {shown}   (routes {keys}{guard})")
         if self.persist:
             lines += [f"  {note}" for note in self._journal_notes]
         else:
@@ -868,7 +938,8 @@ class LocalStack:
             f"log groups {len(m.log_groups)}",
             f"  in-process functions {len(m.functions)}, stream mappings {len(m.stream_mappings)}, pipes {len(m.pipes)}, "
             f"rule targets {len(self.drainers)}, "
-            f"HTTP routes {sum(len(a.routes) for a in m.apis)}",
+            f"HTTP routes {sum(len(a.routes) for a in m.apis)}"
+            + (f", WebSocket routes {sum(len(a.routes) for a in m.websocket_apis)}" if m.websocket_apis else ""),
         ]
         for machine in m.state_machines:
             lines.append(f"  workflow   {machine.name} ({machine.type.lower()}): moto's interpreter, Lambda tasks in-process")

@@ -2,7 +2,7 @@
 
 The rules live in one module per concern (`_rules_iam`, `_rules_tables`, `_rules_events`,
 `_rules_queues`, `_rules_logs`, `_rules_api`, `_rules_kms`, `_rules_cognito`,
-`_rules_observability`, `_rules_s3`, `_rules_firehose`, `_rules_sfn`, `_rules_scheduler`), each
+`_rules_observability`, `_rules_websocket`, `_rules_s3`, `_rules_firehose`, `_rules_sfn`, `_rules_scheduler`), each
 reading the stack through the shared `StackView`; this module assembles them into
 `DEFAULT_RULES`, in report order, and the whole-system rules of `_rules_system` into
 `SYSTEM_RULES`. No rule module imports another.
@@ -105,6 +105,13 @@ from ._rules_tables import (
     EventsTableDurable,
     TablesEncrypted,
 )
+from ._rules_websocket import (
+    CONNECTIONS_TABLE_TAG,
+    ConnectAuthorized,
+    ConnectionsTablesExpireAndEncrypt,
+    ManageConnectionsScoped,
+    WebSocketStagesLoggedAndThrottled,
+)
 from .harness import RecordedStack
 
 #: Every rule with its default parameters, in report order.
@@ -130,6 +137,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     PermissionsScopedBySource(),
     RoutesAuthorized(),
     StagesThrottledAndLogged(),
+    ConnectAuthorized(),
+    WebSocketStagesLoggedAndThrottled(),
+    ManageConnectionsScoped(),
+    ConnectionsTablesExpireAndEncrypt(),
     ClientsCannotWriteIdentity(),
     IdentityAttributesImmutable(),
     OAuthCodeFlowOnly(),
@@ -253,6 +264,11 @@ __all__ = [
     "RedirectUrlsSecure",
     "RoutesAuthorized",
     "StagesThrottledAndLogged",
+    "CONNECTIONS_TABLE_TAG",
+    "ConnectAuthorized",
+    "ConnectionsTablesExpireAndEncrypt",
+    "ManageConnectionsScoped",
+    "WebSocketStagesLoggedAndThrottled",
     "StreamIteratorAgeAlarms",
     "TRUSTED_MANAGED_POLICIES",
     "TablesEncrypted",

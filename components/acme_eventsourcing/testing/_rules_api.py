@@ -88,7 +88,9 @@ class RoutesAuthorized:
         "An HTTP API route without authorization_type JWT, AWS_IAM or CUSTOM (with an authorizer) "
         "is open to the internet. Routes meant to be public are listed by route key in the rule's "
         "public_routes (default: GET /openapi.json and GET /asyncapi.json, the published documents). "
-        "JWT authorizers need an issuer and an audience."
+        "JWT authorizers need an issuer and an audience. "
+        "A WebSocket API's routes other than $connect cannot carry an authorizer: they run on the "
+        "connection $connect authorised (WSK001)."
     )
 
     def checked(self, stack: RecordedStack) -> int:
@@ -98,11 +100,14 @@ class RoutesAuthorized:
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView.of(stack)
         out = []
+        websockets = {a.id for a in view.of_type(API) if a.inputs.get("protocolType") == "WEBSOCKET"}
         for route in view.of_type(ROUTE):
             key = route.inputs.get("routeKey")
             kind = route.inputs.get("authorizationType") or "NONE"
             if key in self.public_routes:
                 continue
+            if route.inputs.get("apiId") in websockets and key != "$connect":
+                continue  # a WebSocket API authorises once, at $connect (WSK001); its other routes run on that connection
             if kind not in ("JWT", "AWS_IAM", "CUSTOM"):
                 message = f"route {key!r} has authorization_type {kind!r} and is not a declared public route"
                 out.append(Violation.of(self.id, route, message))

@@ -163,8 +163,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state.update(name=phys, arn=f"arn:aws:logs:{region}:{acct}:log-group:{phys}")
         elif typ == "aws:apigatewayv2/api:Api":
             rid = hashlib.sha1(args.name.encode()).hexdigest()[:10]
+            scheme = "wss" if inputs.get("protocolType") == "WEBSOCKET" else "https"
             state.update(
-                apiEndpoint=f"https://{rid}.execute-api.{region}.amazonaws.com",
+                apiEndpoint=f"{scheme}://{rid}.execute-api.{region}.amazonaws.com",
                 executionArn=f"arn:aws:execute-api:{region}:{acct}:{rid}",
                 arn=f"arn:aws:apigateway:{region}::/apis/{rid}",
             )

@@ -49,10 +49,11 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
     from ..eventstore.ports import StoredEvent
     from ..handler import ConfigurationError
     from .bluegreen import ActiveTables, Pointer, clear_table, read_pointer, switch
-    from .core import DEFAULT_MAX_ACTIONS, MissingEventsError, Projection, Projector, Refreshing, Session
+    from .core import DEFAULT_MAX_ACTIONS, ChangeNotices, Live, MissingEventsError, Projection, Projector, Refreshing, Session
     from .dynamodb import DynamoDBReadModelStore
     from .entry import ProjectorApp, build_projector, build_projectors, projector_handler
     from .memory import InMemoryReadModelStore
+    from .notices import EventBridgeNotices, notices_from_env
     from .ports import (
         CHECKPOINT_PREFIX,
         POINTER_PK,
@@ -96,6 +97,7 @@ _HOMES: dict[str, str] = {
     "DEFAULT_MAX_ACTIONS": ".core",
     "STUCK_PK": ".ports",
     "BusEvent": "..envelopes",
+    "ChangeNotices": ".core",
     "Check": ".ports",
     "Checkpoint": ".ports",
     "CheckpointMove": ".ports",
@@ -106,7 +108,9 @@ _HOMES: dict[str, str] = {
     "EventLoader": ".ports",
     "EventsReader": ".rebuild",
     "EventsTableReader": ".rebuild",
+    "EventBridgeNotices": ".notices",
     "InMemoryReadModelStore": ".memory",
+    "Live": ".core",
     "MalformedEventError": "..envelopes",
     "MissingEventsError": ".core",
     "Projection": ".core",
@@ -129,6 +133,7 @@ _HOMES: dict[str, str] = {
     "freshness": ".reader",
     "from_bus": "..envelopes",
     "parse_bus_event": "..envelopes",
+    "notices_from_env": ".notices",
     "projector_handler": ".entry",
     "reader_from_env": ".reader",
     "rebuild": ".rebuild",
@@ -149,6 +154,7 @@ __all__ = [
     "DEFAULT_MAX_ACTIONS",
     "STUCK_PK",
     "BusEvent",
+    "ChangeNotices",
     "Check",
     "Checkpoint",
     "CheckpointMove",
@@ -159,7 +165,9 @@ __all__ = [
     "EventLoader",
     "EventsReader",
     "EventsTableReader",
+    "EventBridgeNotices",
     "InMemoryReadModelStore",
+    "Live",
     "MalformedEventError",
     "MissingEventsError",
     "Projection",
@@ -182,6 +190,7 @@ __all__ = [
     "freshness",
     "from_bus",
     "parse_bus_event",
+    "notices_from_env",
     "projector_handler",
     "reader_from_env",
     "rebuild",

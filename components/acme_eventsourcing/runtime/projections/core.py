@@ -26,7 +26,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -137,6 +137,30 @@ class Session:
         self._docs[key] = copy.deepcopy(doc)
 
 
+#: The CloudWatch namespace and metric of change notices that could not be put on the bus.
+METRICS_NAMESPACE = "acme/eventsourcing"
+NOTICE_FAILURES_METRIC = "LiveNoticeFailures"
+
+
+def notice_failure_metric(projection: str) -> dict[str, Any]:
+    """One failed change notice as a CloudWatch embedded-metric-format log line (Lambda's log
+    group turns it into the metric `LiveNoticeFailures`, dimension `Projection`)."""
+    return {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["Projection"]],
+                    "Metrics": [{"Name": NOTICE_FAILURES_METRIC, "Unit": "Count"}],
+                }
+            ],
+        },
+        "Projection": projection,
+        NOTICE_FAILURES_METRIC: 1,
+    }
+
+
 def _guard(pk: str, sk: str) -> Key:
     if pk.startswith(CHECKPOINT_PREFIX) or pk in (STUCK_PK, POINTER_PK):
         raise ValueError(f"partition {pk!r} is reserved for the projector (checkpoints, stuck streams, the active-table pointer)")
@@ -151,6 +175,26 @@ class Projection(Protocol):
 
     def apply(self, session: Session, event: StoredEvent) -> None:
         """Change the read model for one event (called once per event, in stream order)."""
+        ...
+
+
+class Live(Projection, Protocol):
+    """A projection whose changes are told to WebSocket clients (live updates): after each
+    commit that changed rows of it, the projector puts a `ReadModelChanged` notice on the bus
+    for the topics `topics` names (nothing if it names none)."""
+
+    def topics(self, event: StoredEvent, changed: Sequence[tuple[str, str]]) -> Iterable[str]:
+        """Who may see the change: topics (`live_messages`: `employee#<id>`, `location#<id>`, ...)
+        for the (`pk`, `sk`) of the rows one commit changed (written or deleted), `event` being
+        the event whose handling committed it. Pure: no reads, no clock."""
+        ...
+
+
+class ChangeNotices(Protocol):
+    """Where a live projection's notices go (`notices.EventBridgeNotices` puts them on the bus)."""
+
+    def notify(self, view: str, topics: Sequence[str], event: StoredEvent) -> None:
+        """Tell that `view` changed for `topics` by `event` (raises if it could not)."""
         ...
 
 
@@ -179,6 +223,11 @@ class Projector:
     events: EventLoader
     max_conflicts: int = 10
     backoff: Callable[[int], None] = field(default=_jittered_sleep)
+    notices: ChangeNotices | None = None
+    """Where change notices go, for a projection with `topics` (`Live`); None = none are sent
+    (rebuilds, tests, a projection not declared live). A notice is sent after its commit
+    succeeded; one that cannot be sent is logged and counted (`notices`), never retried nor
+    raised: the read model is stored, and the projection must not run again for a notice."""
 
     @property
     def max_actions(self) -> int:
@@ -229,7 +278,7 @@ class Projector:
             progress[0] = checkpoint
             if checkpoint >= event.version and checkpoint + 1 not in pending:
                 if refresh_pending:  # ours, or left by an invocation that crashed
-                    self._refresh(event.stream_id)
+                    self._refresh(event)
                 return applied
             nxt = pending.get(checkpoint + 1)
             if nxt is None:
@@ -267,11 +316,14 @@ class Projector:
         deferred = bool(session.deferred)
         move = CheckpointMove(stream_id=event.stream_id, from_version=checkpoint, to_version=event.version, refresh_pending=deferred)
         self.store.commit(writes, checks, move)
+        self._notify(event, writes)
         return deferred
 
-    def _refresh(self, stream_id: str) -> None:
+    def _refresh(self, event: StoredEvent) -> None:
         """Recompute the targets in the stream's marker, one transaction each, until none is
-        left; the last one also clears the checkpoint's note."""
+        left; the last one also clears the checkpoint's note. (`event`: the one being handled,
+        named by the change notices of these commits.)"""
+        stream_id = event.stream_id
         conflicts = 0
         while True:
             session = Session(self.store, self.max_actions)
@@ -288,10 +340,41 @@ class Projector:
                 session.put(REFRESH_PREFIX + stream_id, REFRESH_SK, {"targets": rest})
             else:
                 session.delete(REFRESH_PREFIX + stream_id, REFRESH_SK)
+            writes, checks = session.changes()
             try:
-                self.store.commit(*session.changes(), None, refresh_done=None if rest else stream_id)
+                self.store.commit(writes, checks, None, refresh_done=None if rest else stream_id)
             except ConflictError:
                 conflicts = self._conflict(conflicts)
+                continue
+            self._notify(event, writes)
+
+    def _notify(self, event: StoredEvent, writes: Sequence[Write]) -> None:
+        """After a commit: the change notice of a live projection, if the commit changed rows
+        it names topics for. A failure is logged (one JSON line) and counted (an embedded
+        metric `LiveNoticeFailures`), never raised: the commit stands."""
+        topics_of = getattr(self.projection, "topics", None)
+        if self.notices is None or not callable(topics_of):
+            return
+        changed = [(w.pk, w.sk) for w in writes if not w.pk.startswith(REFRESH_PREFIX)]
+        if not changed:
+            return
+        try:
+            topics = list(dict.fromkeys(topics_of(event, changed)))
+            if topics:
+                self.notices.notify(self.projection.name, topics, event)
+        except Exception as exc:  # noqa: BLE001 - a lost notice must not undo or repeat a stored change
+            logger.error(
+                json.dumps(
+                    {
+                        "projection": self.projection.name,
+                        "live_notice": "failed",
+                        "stream_id": event.stream_id,
+                        "version": event.version,
+                        "reason": f"{type(exc).__name__}: {exc}"[:500],
+                    }
+                )
+            )
+            print(json.dumps(notice_failure_metric(self.projection.name)), flush=True)
 
     def _conflict(self, conflicts: int) -> int:
         """Count one more conflict: back off, or give up past `max_conflicts`."""
@@ -304,6 +387,8 @@ class Projector:
 
 __all__ = [
     "DEFAULT_MAX_ACTIONS",
+    "ChangeNotices",
+    "Live",
     "MissingEventsError",
     "Projection",
     "Projector",

@@ -8,6 +8,9 @@ dead-letter queue keeps the event, and the stream is marked stuck meanwhile (see
 `core.Projector.handle`). The app is built on the first call from the environment and kept
 for the container's life; tests call `build_projector(projection, environ, client=...)`.
 
+A live projection (one with `topics`, `core.Live`, whose function has `LIVE_EVENT_BUS`) puts a
+`ReadModelChanged` notice on the bus after each commit that changed its rows (`notices`).
+
 A blue/green projection (`READ_MODEL_STANDBY_TABLE` set too) applies each event to whichever
 of its two tables the pointer in the home table names (`bluegreen`: looked up at most every
 `ACTIVE_TABLE_CACHE_SECONDS`), each table with its own checkpoints.
@@ -40,8 +43,12 @@ def build_projector(projection: Projection, environ: Mapping[str, str], client: 
         client = boto3.client("dynamodb")
     from ..eventstore.dynamodb import DynamoDBEventStore
     from .dynamodb import DynamoDBReadModelStore
+    from .notices import notices_from_env
 
-    return Projector(projection=projection, store=DynamoDBReadModelStore(client, read_model), events=DynamoDBEventStore(client, events))
+    notices = notices_from_env(environ) if callable(getattr(projection, "topics", None)) else None
+    return Projector(
+        projection=projection, store=DynamoDBReadModelStore(client, read_model), events=DynamoDBEventStore(client, events), notices=notices
+    )
 
 
 def build_projectors(projection: Projection, environ: Mapping[str, str], client: Any = None) -> Callable[[], Projector]:
@@ -63,7 +70,7 @@ def build_projectors(projection: Projection, environ: Mapping[str, str], client:
     home_table = environ["READ_MODEL_TABLE"]
     projectors = {
         home_table: home,
-        standby: Projector(projection=projection, store=DynamoDBReadModelStore(client, standby), events=home.events),
+        standby: Projector(projection=projection, store=DynamoDBReadModelStore(client, standby), events=home.events, notices=home.notices),
     }
 
     def current() -> Projector:
