@@ -10,8 +10,6 @@ message and connection-minute on top of a GraphQL API that would duplicate the H
 See docs/live-updates.md.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Mapping, Sequence
