@@ -10,8 +10,6 @@ message and connection-minute on top of a GraphQL API that would duplicate the H
 See docs/live-updates.md.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -37,8 +35,6 @@ RUNTIME_MODULE = "acme_eventsourcing.runtime.live"
 CONNECT_HANDLER = f"{RUNTIME_MODULE}.connect_handler"
 DISCONNECT_HANDLER = f"{RUNTIME_MODULE}.disconnect_handler"
 NOTIFIER_HANDLER = f"{RUNTIME_MODULE}.notifier_handler"
-#: The tag (value "true") that marks a connections table (policy rule WSK004 finds it by it).
-CONNECTIONS_TABLE_TAG = "live-connections"
 #: The TTL attribute of the connections table's items.
 TTL_ATTRIBUTE = "expires_at"
 #: Where the authorizer reads the token (`wss://.../<stage>?token=<JWT>`).
@@ -133,7 +129,7 @@ class LiveUpdates(pulumi.ComponentResource):
     """Live updates over an API Gateway WebSocket API, for one service. Children, named `name-*`:
 
     - `<name>-connections`: a `RetainedTable` (`pk`/`sk`, KMS, TTL on `expires_at`, tag
-      `live-connections`): `topic#<topic>`/`<connection id>` items the notifier Queries, and a
+      the functions name it in `CONNECTIONS_TABLE`): `topic#<topic>`/`<connection id>` items the notifier Queries, and a
       `connection#<id>`/`connection` item per connection for `$disconnect`;
     - `<name>-api`: the WebSocket API (route selection `$request.body.action`) with routes
       `$connect` (CUSTOM: the REQUEST authorizer `<name>-api-authorizer`, identity source
@@ -198,7 +194,7 @@ class LiveUpdates(pulumi.ComponentResource):
                 ttl_attribute=TTL_ATTRIBUTE,
                 kms_key=None if scope.kms_key_arn is None else KmsKeyRef(key_arn=scope.kms_key_arn),
                 aws_managed_key=args.defaults.aws_managed_keys,
-                tags={**args.defaults.tags, CONNECTIONS_TABLE_TAG: "true"},
+                tags=args.defaults.tags,
             ),
             opts=scope.opts,
         )

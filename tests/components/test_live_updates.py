@@ -107,7 +107,7 @@ def test_the_connections_table_expires_items_and_is_encrypted_with_the_key(stack
     table = stack.one("aws:dynamodb/table:Table", "leave-live-connections")
     assert table.inputs["ttl"] == {"attributeName": "expires_at", "enabled": True}
     assert table.inputs["serverSideEncryption"]["kmsKeyArn"] == stack.one("aws:kms/key:Key", "leave-live-key").state["arn"]
-    assert table.inputs["tags"]["live-connections"] == "true" and table.inputs["tags"]["team"] == "leave"
+    assert table.inputs["tags"] == {"team": "leave"}
 
 
 def test_each_function_gets_only_its_own_data_access(stack: RecordedStack) -> None:
@@ -248,6 +248,13 @@ def test_the_service_wires_the_live_updates_to_its_api_issuer_and_audiences(serv
     assert env["JWT_ISSUER"] == f"https://{pool}" and env["JWT_AUDIENCES"] == client
     assert env["IDENTITY_CLAIM"] == "custom:employee_id"
     assert env["READ_MODEL_TABLE_PENDING"] == service.one("aws:dynamodb/table:Table", "leave-pending").state["name"]
+    # one key for the whole service: its policy lets CloudWatch Logs use it for the WebSocket access logs too
+    (key,) = service.of_type("aws:kms/key:Key")
+    logs = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}["CloudWatchLogsEncryptsOwnLogGroups"]
+    prefixes = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert any("/aws/vendedlogs/apigateway/leave-live-api-" in p for p in prefixes)
+    table = service.one("aws:dynamodb/table:Table", "leave-live-connections")
+    assert table.inputs["serverSideEncryption"]["kmsKeyArn"] == key.state["arn"]
     report = check_stack(service)
     assert report.ok, report.summary()
 

@@ -139,6 +139,27 @@ def test_stack_outputs_name_the_api_tables_and_bus(dev: RecordedStack) -> None:
     assert out["user_pool_id"] == dev.one("aws:cognito/userPool:UserPool", "leave-users").id
 
 
+@pytest.mark.parametrize("stack_name", ["dev", "prod"])
+def test_live_updates_push_balance_pending_and_calendar_with_the_apis_issuer(
+    stack_name: str, dev: RecordedStack, prod: RecordedStack
+) -> None:
+    stack = {"dev": dev, "prod": prod}[stack_name]
+    ws = stack.one("aws:apigatewayv2/api:Api", "leave-live-api")
+    assert ws.inputs["protocolType"] == "WEBSOCKET"
+    assert stack.outputs["live_url"] == ws.state["apiEndpoint"] + "/live"
+    for projection in ("balance", "pending", "calendar", "audit"):
+        env = stack.one(FUNCTION, f"leave-{projection}-projector").inputs["environment"]["variables"]
+        assert ("LIVE_EVENT_BUS" in env) == (projection != "audit"), projection
+    authorizer = stack.one(FUNCTION, "leave-live-authorizer")
+    assert authorizer.inputs["handler"] == "leave_api.live.handler"
+    env = authorizer.inputs["environment"]["variables"]
+    assert {k for k in env if k.startswith("READ_MODEL_TABLE_")} == {f"READ_MODEL_TABLE_{n}" for n in ("BALANCE", "PENDING", "CALENDAR")}
+    api_jwt = stack.one("aws:apigatewayv2/authorizer:Authorizer", "leave-api-jwt").inputs["jwtConfiguration"]
+    assert env["JWT_ISSUER"] == api_jwt["issuer"] and env["JWT_AUDIENCES"].split(",") == api_jwt["audiences"]
+    commands = stack.one(FUNCTION, "leave-commands").inputs["environment"]["variables"]
+    assert env["IDENTITY_CLAIM"] == commands["IDENTITY_CLAIM"]
+
+
 def test_every_api_route_is_declared_and_only_the_documents_are_public(dev: RecordedStack) -> None:
     http_api = dev.one("aws:apigatewayv2/api:Api", "leave-api").id
     routes = {r.inputs["routeKey"]: r.inputs for r in dev.of_type("aws:apigatewayv2/route:Route") if r.inputs["apiId"] == http_api}
@@ -182,6 +203,9 @@ def test_each_function_ships_only_its_declared_packages(dev: RecordedStack) -> N
         assert dev.one(FUNCTION, f"leave-{projection}-projector").inputs["handler"] == f"leave_projections.{projection}.handler"
     assert shipped("notifications-leave-subscriber") == {"notifications", "acme_eventsourcing"}
     assert shipped("leave-publisher") == {"acme_eventsourcing"}
+    assert shipped("leave-live-authorizer") == {"leave_api", "acme_eventsourcing"}  # reads read models: no domain
+    for part in ("connect", "disconnect", "notifier"):
+        assert shipped(f"leave-live-{part}") == {"acme_eventsourcing"}
 
 
 def test_notifications_is_a_separate_context_without_an_event_store(dev: RecordedStack) -> None:

@@ -72,15 +72,20 @@ def ws_stack() -> RecordedStack:
         role("any-api", allow("execute-api:*", f"arn:aws:execute-api:{ARN}:*"))
         role("invoke-only", allow("execute-api:Invoke", f"{api}/live/$connect"))  # not ManageConnections: not this rule's
         function("notifier")
-        # connections tables: tagged ones need TTL and a customer key
-        tag = {"live-connections": "true"}
+        # connections tables (a function's CONNECTIONS_TABLE) need TTL and a customer key
         sse = {"enabled": True, "kms_key_arn": KEY_ARN}
         ttl = {"attribute_name": "expires_at", "enabled": True}
-        plain_table("connections", tags=tag, ttl=ttl, server_side_encryption=sse)
-        plain_table("no-ttl", tags=tag, server_side_encryption=sse)
-        plain_table("ttl-off", tags=tag, ttl={**ttl, "enabled": False}, server_side_encryption=sse)
-        plain_table("aws-key", tags=tag, ttl=ttl, server_side_encryption={"enabled": True})
-        plain_table("untagged", ttl=None)  # not a connections table
+        tables = {
+            "connections": plain_table("connections", ttl=ttl, server_side_encryption=sse),
+            "no-ttl": plain_table("no-ttl", server_side_encryption=sse),
+            "ttl-off": plain_table("ttl-off", ttl={**ttl, "enabled": False}, server_side_encryption=sse),
+            "aws-key": plain_table("aws-key", ttl=ttl, server_side_encryption={"enabled": True}),
+        }
+        for name, table in tables.items():
+            function(f"{name}-fn", environment={"variables": {"CONNECTIONS_TABLE": table.name}})
+        function("again-fn", environment={"variables": {"CONNECTIONS_TABLE": tables["no-ttl"].name}})  # reported once
+        plain_table("untagged")  # no function names it: not a connections table
+        function("other-fn", environment={"variables": {"READ_MODEL_TABLE": "untagged"}})
 
     return stack_of(program)
 

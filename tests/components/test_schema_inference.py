@@ -31,6 +31,7 @@ COMPONENTS = (
     "HttpApi",
     "Projection",
     "Subscription",
+    "LiveUpdates",
     "Workflow",
     "AlarmTopic",
     "EventBackup",

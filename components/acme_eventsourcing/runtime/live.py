@@ -65,6 +65,8 @@ JWKS_CACHE_SECONDS = 3600
 JWKS_MIN_REFETCH_SECONDS = 60
 #: At most this many topics per connection (each costs an item and a write at connect time).
 MAX_TOPICS = 50
+#: How many posts the notifier makes at once.
+POST_CONCURRENCY = 16
 #: The message a client gets back for `{"action": "ping"}` (keep-alive: API Gateway closes idle connections after 10 min).
 PONG = {"type": "pong"}
 
@@ -500,20 +502,31 @@ class NotifierApp:
                 connection = item["sk"]["S"]
                 if connection not in targets:
                     targets[connection] = (topic, [t["S"] for t in item.get("topics", {}).get("L", [])] or [topic])
-        sent = gone = failed = 0
-        for connection, (topic, topics) in targets.items():
-            data = json.dumps(changed(notice, topic), separators=(",", ":")).encode()
-            try:
-                self.management.post_to_connection(ConnectionId=connection, Data=data)
-                sent += 1
-            except Exception as exc:  # noqa: BLE001 - classified below
-                if _is_gone(exc):
-                    forget(self.dynamodb, self.table, connection, topics)
-                    gone += 1
-                else:
-                    _log({"live": "post_failed", "connection": connection, "error": f"{type(exc).__name__}: {exc}"[:300]})
-                    failed += 1
-        return NotifyReport(sent=sent, gone=gone, failed=failed)
+        outcomes = (
+            [self._post(notice, c, topic, topics) for c, (topic, topics) in targets.items()]
+            if len(targets) < 2
+            else self._fan_out(notice, targets)
+        )
+        return NotifyReport(sent=outcomes.count("sent"), gone=outcomes.count("gone"), failed=outcomes.count("failed"))
+
+    def _fan_out(self, notice: Mapping[str, Any], targets: Mapping[str, tuple[str, list[str]]]) -> list[str]:
+        """Posts in parallel (boto3 clients are thread-safe): a location's members within the second."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(POST_CONCURRENCY, len(targets))) as pool:
+            return list(pool.map(lambda item: self._post(notice, item[0], *item[1]), targets.items()))
+
+    def _post(self, notice: Mapping[str, Any], connection: str, topic: str, topics: list[str]) -> str:
+        data = json.dumps(changed(notice, topic), separators=(",", ":")).encode()
+        try:
+            self.management.post_to_connection(ConnectionId=connection, Data=data)
+            return "sent"
+        except Exception as exc:  # noqa: BLE001 - classified below
+            if _is_gone(exc):
+                forget(self.dynamodb, self.table, connection, topics)
+                return "gone"
+            _log({"live": "post_failed", "connection": connection, "error": f"{type(exc).__name__}: {exc}"[:300]})
+            return "failed"
 
     def _holders(self, topic: str) -> Iterable[Mapping[str, Any]]:
         kwargs: dict[str, Any] = {

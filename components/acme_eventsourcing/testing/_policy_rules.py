@@ -106,7 +106,7 @@ from ._rules_tables import (
     TablesEncrypted,
 )
 from ._rules_websocket import (
-    CONNECTIONS_TABLE_TAG,
+    CONNECTIONS_TABLE_VARIABLE,
     ConnectAuthorized,
     ConnectionsTablesExpireAndEncrypt,
     ManageConnectionsScoped,
@@ -264,7 +264,7 @@ __all__ = [
     "RedirectUrlsSecure",
     "RoutesAuthorized",
     "StagesThrottledAndLogged",
-    "CONNECTIONS_TABLE_TAG",
+    "CONNECTIONS_TABLE_VARIABLE",
     "ConnectAuthorized",
     "ConnectionsTablesExpireAndEncrypt",
     "ManageConnectionsScoped",

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ._policy_core import Violation
-from ._policy_view import API, AUTHORIZER, ROUTE, STAGE, TABLE, StackView, _number, get
+from ._policy_view import API, AUTHORIZER, FUNCTION, ROUTE, STAGE, TABLE, StackView, _number, get
 from .harness import RecordedResource, RecordedStack
 
 WEBSOCKET = "WEBSOCKET"
-#: The tag (value "true") that marks a live-updates connections table.
-CONNECTIONS_TABLE_TAG = "live-connections"
+#: The function environment variable that names a live-updates connections table (the runtime's).
+CONNECTIONS_TABLE_VARIABLE = "CONNECTIONS_TABLE"
 #: Access log fields a WebSocket stage's log line must carry (which connection, what happened).
 WEBSOCKET_LOG_FIELDS = ("$context.connectionId", "$context.eventType", "$context.routeKey", "$context.status")
 #: A ManageConnections resource scoped to one API's one stage: `.../<api id>/<stage>/<METHOD>/@connections/...`.
@@ -142,10 +142,10 @@ class ManageConnectionsScoped:
 
 @dataclass(frozen=True)
 class ConnectionsTablesExpireAndEncrypt:
-    tag: str = CONNECTIONS_TABLE_TAG
+    variable: str = CONNECTIONS_TABLE_VARIABLE
 
     id: ClassVar[str] = "WSK004"
-    title: ClassVar[str] = "Every connections table (tag live-connections) has TTL enabled and a customer-managed key"
+    title: ClassVar[str] = "Every connections table (a function's CONNECTIONS_TABLE) has TTL enabled and a customer-managed key"
     rationale: ClassVar[str] = (
         "A connection's items say who listens to what: without TTL, connections whose $disconnect was "
         "lost stay forever (and get messages attempted); they are personal data, encrypted with a key "
@@ -157,7 +157,13 @@ class ConnectionsTablesExpireAndEncrypt:
         return len(self._tables(StackView.of(stack)))
 
     def _tables(self, view: StackView) -> list[RecordedResource]:
-        return [t for t in view.of_type(TABLE) if str((t.inputs.get("tags") or {}).get(self.tag, "")).lower() == "true"]
+        found: dict[str, RecordedResource] = {}
+        for fn in view.of_type(FUNCTION):
+            name = get(fn.inputs, "environment", "variables", self.variable)
+            table = view.find(TABLE, name)
+            if table is not None:
+                found.setdefault(table.urn, table)
+        return list(found.values())
 
     def check(self, stack: RecordedStack) -> list[Violation]:
         out = []

@@ -414,3 +414,16 @@ def test_the_notifier_refuses_what_is_not_a_notice(aws: Any) -> None:
         handler({"detail-type": "LeaveRequested", "detail": {}})
     with pytest.raises(ValueError, match="topics"):
         handler({"detail-type": "ReadModelChanged", "detail": {"view": "x"}})
+
+
+def test_many_holders_are_each_told_exactly_once_in_parallel(aws: Any) -> None:
+    members = [f"m-{n}" for n in range(40)]
+    for m in members:
+        open_connection(aws, m, m, [f"employee#{m}", "location#l-1"])
+    open_connection(aws, "outsider", "x", ["location#l-2"])
+    management = Boundary(boto3.client("apigatewaymanagementapi", endpoint_url=ENDPOINT, region_name="us-east-1"), gone={"m-7"})
+    report = notifier(aws, management)(notice(["location#l-1", "employee#m-3"], view="calendar"))
+    assert report == {"sent": 39, "gone": 1, "failed": 0}
+    assert sorted(management.calls) == sorted(members)  # each once, never the outsider
+    assert all(len(v) == 1 for v in sent().values())
+    assert not [k for k in items(aws) if k[1] == "m-7" or k[0] == "connection#m-7"]
