@@ -122,10 +122,14 @@ def test_stack_outputs_name_the_api_tables_and_bus(dev: RecordedStack) -> None:
     assert out["user_pool_id"] == dev.one("aws:cognito/userPool:UserPool", "leave-users").id
 
 
-def test_every_api_route_is_declared_and_only_openapi_is_public(dev: RecordedStack) -> None:
+def test_every_api_route_is_declared_and_only_openapi_and_the_calendar_feed_are_public(dev: RecordedStack) -> None:
     routes = {r.inputs["routeKey"]: r.inputs for r in dev.of_type("aws:apigatewayv2/route:Route")}
     assert set(routes) == {r.key for r in ROUTES}
-    assert {k for k, r in routes.items() if r["authorizationType"] == "NONE"} == {"GET /openapi.json"}
+    feed = "GET /calendar-feeds/{feed_file}"
+    assert {k for k, r in routes.items() if r["authorizationType"] == "NONE"} == {"GET /openapi.json", feed}
+    # the feed is only that one path under /calendar-feeds without a JWT: the feed commands and the list need one
+    assert all(r["authorizationType"] == "JWT" and r["authorizerId"] for k, r in routes.items() if "calendar-feeds" in k and k != feed)
+    assert routes[feed]["target"] == f"integrations/{dev.one('aws:apigatewayv2/integration:Integration', 'leave-api-queries').id}"
     commands = dev.one("aws:apigatewayv2/integration:Integration", "leave-api-commands").id
     assert routes["GET /openapi.json"]["target"] == f"integrations/{commands}"
     assert routes["POST /leave-requests/{request_id}/approve"]["target"] == f"integrations/{commands}"
