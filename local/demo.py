@@ -204,7 +204,7 @@ def _calendar_feed(out: TextIO, local: LocalStack, story: Story) -> bool:
             return e.code, ""
 
     p = lambda line="": print(line, file=out)  # noqa: E731
-    created = story.john.post("/calendar-feeds", {"location_id": story.state["novi_sad"]})
+    created = story.john.post("/calendar-feeds", {"scope": "location", "subject_id": story.state["novi_sad"]})
     if created.status != 201:
         p(f"\nCalendar feed: POST /calendar-feeds answered {created.status}: {created.text}")
         return False

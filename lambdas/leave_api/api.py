@@ -90,14 +90,8 @@ def feed_url(token: str) -> str:
     return (configured_server_url() or "").rstrip("/") + FEED_PATH_PREFIX + token + FEED_SUFFIX
 
 
-def _feed_scope(body: Mapping[str, Any]) -> None:
-    if ("location_id" in body) == ("employee_id" in body):
-        raise bad_request("give exactly one of body.location_id and body.employee_id", field="body")
-
-
 def _create_feed(p: Mapping[str, str], b: Mapping[str, Any], caller: Caller) -> c.CreateCalendarFeed:
-    scope = "location" if "location_id" in b else "employee"
-    return c.CreateCalendarFeed(caller=who(caller), scope=scope, subject_id=b[f"{scope}_id"], token=new_feed_token())
+    return c.CreateCalendarFeed(caller=who(caller), scope=b["scope"], subject_id=b["subject_id"], token=new_feed_token())
 
 
 def _feed_created(command: c.CreateCalendarFeed, events: Sequence[Event]) -> dict[str, Any]:
@@ -322,7 +316,6 @@ COMMAND_DECLARATIONS: tuple[CommandDecl, ...] = (
         response=s.CALENDAR_FEED,
         errors=(404,),
         command=c.CreateCalendarFeed,
-        check=_feed_scope,
         build=_create_feed,
         result=_feed_created,
         secret=_feed_secret,

@@ -124,11 +124,10 @@ TRANSFER = obj(
 )
 ROLLOVER = obj({"from_year": HORIZON_YEAR}, title="Rollover")
 CREATE_CALENDAR_FEED = obj(
-    {},
-    {"location_id": ID, "employee_id": ID},
+    {"scope": {"type": "string", "enum": ["location", "employee"]}, "subject_id": ID},
     title="CreateCalendarFeed",
-    description="Exactly one of `location_id` (the location's leaves: its members or an admin) "
-    "and `employee_id` (that employee's leaves: the employee or an admin).",
+    description="`scope` `location` and the location's id in `subject_id` (its leaves: its members or an admin), "
+    "or `employee` and the employee's id (their leaves: the employee or an admin).",
 )
 ROTATE_CALENDAR_FEED = obj({}, title="RotateCalendarFeedToken")
 REVOKE_CALENDAR_FEED = obj({}, title="RevokeCalendarFeed")

@@ -52,7 +52,7 @@ def test_create_fetch_with_no_token_follow_a_leave_then_revoke(api: ApiClient, l
     request_id = rui.post(
         "/employees/rui/leave-requests", {"leave_type": "PTO", "start": start.isoformat(), "end": (start + timedelta(days=2)).isoformat()}
     ).json["request_id"]
-    created = rui.post("/calendar-feeds", {"location_id": porto})
+    created = rui.post("/calendar-feeds", {"scope": "location", "subject_id": porto})
     assert created.status == 201, created.text
     url = created.json["url"]
     assert url.startswith(local_stack.api_url + "/calendar-feeds/") and url.endswith(".ics")
@@ -84,7 +84,7 @@ def test_create_fetch_with_no_token_follow_a_leave_then_revoke(api: ApiClient, l
 
 def test_rotating_retires_the_old_url(api: ApiClient, local_stack: LocalStack, porto: str) -> None:
     ines = api.as_user("ines")
-    created = ines.post("/calendar-feeds", {"employee_id": "ines"}).json
+    created = ines.post("/calendar-feeds", {"scope": "employee", "subject_id": "ines"}).json
     rotated = ines.post(f"/calendar-feeds/{created['feed_id']}/rotate")
     assert rotated.status == 200 and rotated.json["url"] != created["url"]
     local_stack.settle()
@@ -100,13 +100,13 @@ def test_a_member_of_another_location_cannot_subscribe_to_this_one(api: ApiClien
     ana = api.as_user("ana", "admin")
     faro = ana.post("/locations", {"name": "Faro"}).json["location_id"]
     assert ana.post(f"/locations/{faro}/employees", {"employee_id": "joana", "name": "Joana"}).status == 201
-    refused = api.as_user("joana").post("/calendar-feeds", {"location_id": porto})
+    refused = api.as_user("joana").post("/calendar-feeds", {"scope": "location", "subject_id": porto})
     assert (refused.status, refused.error_code) == (403, "forbidden")
-    assert api.as_user("joana").post("/calendar-feeds", {"location_id": faro}).status == 201
+    assert api.as_user("joana").post("/calendar-feeds", {"scope": "location", "subject_id": faro}).status == 201
 
 
 def test_the_feed_route_is_the_only_public_one_under_calendar_feeds(api: ApiClient) -> None:
     anonymous = ApiClient(api.base_url)
     assert anonymous.get("/calendar-feeds").status == 401
-    assert anonymous.post("/calendar-feeds", {"location_id": "loc_x"}).status == 401
+    assert anonymous.post("/calendar-feeds", {"scope": "location", "subject_id": "loc_x"}).status == 401
     assert anonymous.get("/calendar-feeds/" + "y" * 43 + ".ics").status == 404

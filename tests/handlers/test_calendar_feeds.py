@@ -85,7 +85,7 @@ def token_of(url: str) -> str:
 
 def test_a_member_creates_a_location_feed_and_a_calendar_application_reads_it_with_no_token(world: World) -> None:
     assert world.command("POST", "/employees/john/leave-requests", LEAVE, claims=JOHN).status == 201
-    created = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=JOHN)
+    created = world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=JOHN)
     assert created.status == 201, created.body
     assert schema_errors(created.body, BY_KEY["POST /calendar-feeds"].response, "response") == []
     assert created.body["scope"] == "location" and created.body["location_id"] == world.location
@@ -109,13 +109,15 @@ def test_a_member_creates_a_location_feed_and_a_calendar_application_reads_it_wi
 
 def test_the_location_feed_shows_what_members_see_in_the_calendar_json(world: World) -> None:
     world.command("POST", "/employees/john/leave-requests", LEAVE, claims=JOHN)
-    url = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=MIKE).body["url"]
+    url = world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=MIKE).body["url"]
     listed = json.loads(world.query(f"/locations/{world.location}/calendar", JOHN)["body"])["items"]
     assert {f"{i['request_id']}@leave.acme.example" for i in listed} == set(events_of(world.fetch(url)["body"]))
 
 
 def test_the_token_is_stored_nowhere_in_clear_only_its_sha256(world: World) -> None:
-    created = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=JOHN, headers={"idempotency-key": "k1"})
+    created = world.command(
+        "POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=JOHN, headers={"idempotency-key": "k1"}
+    )
     token = token_of(created.body["url"])
     stored = world.stored_text()
     assert token not in stored
@@ -125,9 +127,13 @@ def test_the_token_is_stored_nowhere_in_clear_only_its_sha256(world: World) -> N
 
 
 def test_a_replay_answers_the_same_feed_without_its_url_and_creates_nothing_more(world: World) -> None:
-    first = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=JOHN, headers={"idempotency-key": "feed-1"})
+    first = world.command(
+        "POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=JOHN, headers={"idempotency-key": "feed-1"}
+    )
     count = world.api.store.event_count()
-    replay = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=JOHN, headers={"idempotency-key": "feed-1"})
+    replay = world.command(
+        "POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=JOHN, headers={"idempotency-key": "feed-1"}
+    )
     assert replay.status == 201 and replay.headers.get("Idempotent-Replayed") == "true"
     assert replay.body == {k: v for k, v in first.body.items() if k != "url"}
     assert world.api.store.event_count() == count
@@ -138,7 +144,7 @@ def test_a_replay_answers_the_same_feed_without_its_url_and_creates_nothing_more
 
 
 def test_a_revoked_feed_answers_404_with_the_body_of_an_unknown_token(world: World) -> None:
-    created = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=JOHN).body
+    created = world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=JOHN).body
     unknown = world.fetch("/calendar-feeds/" + "A" * 43 + ".ics")
     assert unknown["statusCode"] == 404
     revoked = world.command("POST", f"/calendar-feeds/{created['feed_id']}/revoke", claims=JOHN)
@@ -153,7 +159,7 @@ def test_a_revoked_feed_answers_404_with_the_body_of_an_unknown_token(world: Wor
 
 
 def test_rotating_gives_a_new_url_and_the_old_one_answers_404(world: World) -> None:
-    created = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=JOHN).body
+    created = world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=JOHN).body
     rotated = world.command("POST", f"/calendar-feeds/{created['feed_id']}/rotate", claims=JOHN)
     assert rotated.status == 200 and rotated.body["url"] != created["url"]
     assert schema_errors(rotated.body, BY_KEY["POST /calendar-feeds/{feed_id}/rotate"].response, "response") == []
@@ -162,9 +168,9 @@ def test_rotating_gives_a_new_url_and_the_old_one_answers_404(world: World) -> N
 
 
 def test_the_callers_feeds_are_listed_without_tokens(world: World) -> None:
-    first = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=JOHN).body
-    second = world.command("POST", "/calendar-feeds", {"employee_id": "john"}, claims=JOHN).body
-    world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=MIKE)
+    first = world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=JOHN).body
+    second = world.command("POST", "/calendar-feeds", {"scope": "employee", "subject_id": "john"}, claims=JOHN).body
+    world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=MIKE)
     world.command("POST", f"/calendar-feeds/{first['feed_id']}/revoke", claims=JOHN)
     answer = world.query("/calendar-feeds", JOHN)
     body = json.loads(answer["body"])
@@ -184,26 +190,28 @@ def test_a_member_of_another_location_cannot_create_a_feed_of_this_one(world: Wo
     other = world.command("POST", "/locations", {"name": "Lisbon"}).body["location_id"]
     world.command("POST", f"/locations/{other}/employees", {"employee_id": "sara", "name": "Sara"})
     count = world.api.store.event_count()
-    refused = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=SARA)
+    refused = world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=SARA)
     assert (refused.status, refused.code) == (403, "forbidden")
-    assert world.command("POST", "/calendar-feeds", {"location_id": "loc_nope"}, claims=SARA).status == 404
+    assert world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": "loc_nope"}, claims=SARA).status == 404
     assert world.api.store.event_count() == count
-    assert world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=ADMIN).status == 201
+    assert world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=ADMIN).status == 201
 
 
 def test_an_employee_feed_is_the_employees_own_and_shows_only_their_leaves(world: World) -> None:
     world.command("POST", "/employees/john/leave-requests", LEAVE, claims=JOHN)
     world.command("POST", "/employees/mike/leave-requests", {**LEAVE, "start": "2026-03-02", "end": "2026-03-03"}, claims=MIKE)
-    assert world.command("POST", "/calendar-feeds", {"employee_id": "john"}, claims=MIKE).status == 403  # his approver: no
-    assert world.command("POST", "/calendar-feeds", {"employee_id": "nobody"}, claims=ADMIN).status == 404
-    url = world.command("POST", "/calendar-feeds", {"employee_id": "john"}, claims=JOHN).body["url"]
+    assert (
+        world.command("POST", "/calendar-feeds", {"scope": "employee", "subject_id": "john"}, claims=MIKE).status == 403
+    )  # his approver: no
+    assert world.command("POST", "/calendar-feeds", {"scope": "employee", "subject_id": "nobody"}, claims=ADMIN).status == 404
+    url = world.command("POST", "/calendar-feeds", {"scope": "employee", "subject_id": "john"}, claims=JOHN).body["url"]
     calendar = icalendar.Calendar.from_ical(world.fetch(url)["body"])
     assert str(calendar["X-WR-CALNAME"]) == "John: leave"
     assert list(events_of(world.fetch(url)["body"])) == ["john~2@leave.acme.example"]
 
 
 def test_only_the_owner_or_an_admin_rotates_or_revokes_and_others_see_404(world: World) -> None:
-    created = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=JOHN).body
+    created = world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=JOHN).body
     for action in ("rotate", "revoke"):
         refused = world.command("POST", f"/calendar-feeds/{created['feed_id']}/{action}", claims=MIKE)
         assert (refused.status, refused.code) == (404, "feed_not_found")
@@ -213,26 +221,26 @@ def test_only_the_owner_or_an_admin_rotates_or_revokes_and_others_see_404(world:
 
 
 def test_a_members_feed_stops_when_they_leave_the_location_an_admins_does_not(world: World) -> None:
-    members = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=JOHN).body["url"]
-    admins = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=ADMIN).body["url"]
+    members = world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=JOHN).body["url"]
+    admins = world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=ADMIN).body["url"]
     other = world.command("POST", "/locations", {"name": "Lisbon"}).body["location_id"]
     assert world.command("POST", "/employees/john/transfer", {"to_location_id": other}).status == 200
     assert world.fetch(members)["statusCode"] == 404
     assert world.fetch(admins)["statusCode"] == 200
 
 
-def test_create_needs_exactly_one_of_location_and_employee(world: World) -> None:
-    for body in ({}, {"location_id": world.location, "employee_id": "john"}):
+def test_create_needs_a_scope_and_a_subject(world: World) -> None:
+    for body, field in (({"subject_id": world.location}, "body.scope"), ({"scope": "team", "subject_id": "x"}, "body.scope")):
         refused = world.command("POST", "/calendar-feeds", body, claims=JOHN)
-        assert (refused.status, refused.body["error"]["field"]) == (400, "body")
+        assert (refused.status, refused.body["error"]["field"]) == (400, field)
 
 
 # --- stable across changes: UID and SEQUENCE ---------------------------------------------------------
 
 
 def test_uid_stays_and_sequence_grows_as_a_leave_is_approved_then_it_leaves_when_cancelled(world: World) -> None:
-    url = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=JOHN).body["url"]
-    mine = world.command("POST", "/calendar-feeds", {"employee_id": "john"}, claims=JOHN).body["url"]
+    url = world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=JOHN).body["url"]
+    mine = world.command("POST", "/calendar-feeds", {"scope": "employee", "subject_id": "john"}, claims=JOHN).body["url"]
     request_id = world.command("POST", "/employees/john/leave-requests", LEAVE, claims=JOHN).body["request_id"]
     uid = f"{request_id}@leave.acme.example"
     for feed in (url, mine):
@@ -261,7 +269,7 @@ def test_uid_stays_and_sequence_grows_as_a_leave_is_approved_then_it_leaves_when
     )
 )
 def test_random_tokens_and_paths_always_answer_the_one_404(world: World, name: str) -> None:
-    world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=JOHN)
+    world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=JOHN)
     event = api_event("GET", "/calendar-feeds/x", claims=None)
     event["routeKey"], event["pathParameters"] = "GET /calendar-feeds/{feed_file}", {"feed_file": name}
     answer = world.queries(event)
@@ -270,7 +278,7 @@ def test_random_tokens_and_paths_always_answer_the_one_404(world: World, name: s
 
 
 def test_the_access_log_never_shows_the_token(world: World, capsys: pytest.CaptureFixture[str]) -> None:
-    url = world.command("POST", "/calendar-feeds", {"location_id": world.location}, claims=JOHN).body["url"]
+    url = world.command("POST", "/calendar-feeds", {"scope": "location", "subject_id": world.location}, claims=JOHN).body["url"]
     capsys.readouterr()
     assert world.fetch(url)["statusCode"] == 200
     logged = capsys.readouterr().out
