@@ -143,6 +143,7 @@ def run(
                 ok = _live_updates(out, local, story) and ok
                 ok = _backup(out, local) and ok
                 ok = _operations(out, local, story) and ok
+                ok = _calendar_feed(out, local, story) and ok
         finally:
             local.stop()
     total = time.perf_counter() - started
@@ -247,6 +248,43 @@ def _live_updates(out: TextIO, local: LocalStack, story: Story) -> bool:
     for name, passed in checks.items():
         p(f"[{'ok' if passed else 'FAILED'}] {name}")
     return all(checks.values())
+
+
+def _calendar_feed(out: TextIO, local: LocalStack, story: Story) -> bool:
+    """A calendar subscription (`POST /calendar-feeds`): John subscribes to his location's
+    calendar; its secret URL is fetched as a calendar application would (no token, no
+    header), parsed with `icalendar` and its events printed; revoked, it answers 404."""
+    import urllib.error
+    import urllib.request
+
+    import icalendar
+
+    def fetch(url: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url), timeout=30) as r:
+                return r.status, r.read().decode("utf-8")
+        except urllib.error.HTTPError as e:
+            return e.code, ""
+
+    p = lambda line="": print(line, file=out)  # noqa: E731
+    created = story.john.post("/calendar-feeds", {"scope": "location", "subject_id": story.state["novi_sad"]})
+    if created.status != 201:
+        p(f"\nCalendar feed: POST /calendar-feeds answered {created.status}: {created.text}")
+        return False
+    url = created.json["url"]
+    local.settle()
+    status, body = fetch(url)
+    p(f"\nCalendar feed (POST /calendar-feeds by john; GET {url[:-40]}... with no token: {status})")
+    events = icalendar.Calendar.from_ical(body).walk("VEVENT") if status == 200 else []
+    for event in events:
+        last = event.decoded("DTEND") - timedelta(days=1)
+        shown = f"{event['STATUS']}, SEQUENCE {event['SEQUENCE']}, UID {event['UID']}"
+        p(f"  {event.decoded('DTSTART')}..{last}  {event['SUMMARY']}  [{shown}]")
+    story.john.post(f"/calendar-feeds/{created.json['feed_id']}/revoke")
+    local.settle()
+    revoked, _ = fetch(url)
+    p(f"  revoked: the same URL answers {revoked}")
+    return status == 200 and bool(events) and revoked == 404
 
 
 def _backup(out: TextIO, local: LocalStack) -> bool:

@@ -126,6 +126,33 @@ class RollOverLeave(Record):
     from_year: int
 
 
+class CreateCalendarFeed(Record):
+    """``POST /calendar-feeds``: a calendar subscription feed of a location (`scope`
+    ``location``: its members, or an admin) or of one employee (`scope` ``employee``: that
+    employee, or an admin). `token` is the feed's new secret (made by the HTTP layer with
+    `secrets`); only its SHA-256 is recorded. The service picks the feed's id."""
+
+    caller: Caller
+    scope: str
+    subject_id: str
+    token: str
+
+
+class RotateCalendarFeedToken(Record):
+    """``POST /calendar-feeds/{feed_id}/rotate`` (its owner, or an admin): `token` replaces the old one."""
+
+    caller: Caller
+    feed_id: str
+    token: str
+
+
+class RevokeCalendarFeed(Record):
+    """``POST /calendar-feeds/{feed_id}/revoke`` (its owner, or an admin): the token stops answering."""
+
+    caller: Caller
+    feed_id: str
+
+
 Command = (
     CreateLocation
     | AddEmployee
@@ -139,4 +166,7 @@ Command = (
     | AddPastLeave
     | TransferEmployee
     | RollOverLeave
+    | CreateCalendarFeed
+    | RotateCalendarFeedToken
+    | RevokeCalendarFeed
 )

@@ -14,6 +14,9 @@ Streams:
   `LeaveRolledOver`, `ApprovalReminderSent`, `ApprovalEscalated` (the reminders workflow).
 - ``directory#locations``: `LocationRegistered` (the list of locations that rollover walks).
 - ``rollover#<from_year>``: `RolloverCompleted` (at most one per year: appended at version 1).
+- ``calendar-feed#<feed_id>``: `CalendarFeedCreated`, `CalendarFeedTokenRotated`,
+  `CalendarFeedRevoked` (a calendar subscription: its scope and the SHA-256 of its secret
+  token, never the token itself).
 
 `from_data` ignores keys it does not know and fills missing optional fields with their
 defaults, so an older reader accepts newer events and newer readers accept old ones.
@@ -33,7 +36,7 @@ from datetime import date
 from functools import cache
 from typing import Any, ClassVar, Union
 
-from leave.ids import DIRECTORY_STREAM_ID, employee_stream_id, location_stream_id, rollover_stream_id
+from leave.ids import DIRECTORY_STREAM_ID, calendar_feed_stream_id, employee_stream_id, location_stream_id, rollover_stream_id
 from leave.record import Record, has_default, record_fields
 
 _REGISTRY: dict[str, type[Event]] = {}
@@ -54,7 +57,7 @@ class Event(Record):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._annotation_globals = vars(sys.modules[cls.__module__])  # the module being executed
-        if cls.__name__ in {"LocationEvent", "EmployeeEvent", "DirectoryEvent", "RolloverEvent"}:
+        if cls.__name__ in {"LocationEvent", "EmployeeEvent", "DirectoryEvent", "RolloverEvent", "CalendarFeedEvent"}:
             return
         cls.event_type = cls.__name__
         _REGISTRY[cls.__name__] = cls
@@ -120,6 +123,16 @@ class RolloverEvent(Event):
     @property
     def stream_id(self) -> str:
         return rollover_stream_id(self.from_year)
+
+
+class CalendarFeedEvent(Event):
+    """An event of a calendar feed's stream (``calendar-feed#<feed_id>``)."""
+
+    feed_id: str
+
+    @property
+    def stream_id(self) -> str:
+        return calendar_feed_stream_id(self.feed_id)
 
 
 # --- directory#locations ---------------------------------------------------------------
@@ -325,6 +338,38 @@ class RolloverCompleted(RolloverEvent):
     employees_rolled_over: int
 
 
+# --- calendar-feed#<feed_id> ---------------------------------------------------------
+
+
+class CalendarFeedCreated(CalendarFeedEvent):
+    """A calendar subscription feed was created: the leaves of a location (`scope` ``location``)
+    or of one employee (`scope` ``employee``), `subject_id` naming which.
+
+    `token_sha256` is the hex SHA-256 of the feed's secret token (the token itself is only
+    ever in the response to the caller). `owner_id` created it; `owner_is_admin` says it was
+    created with the admin's authority (a member's location feed stops answering when its
+    owner leaves the location; an admin's does not)."""
+
+    scope: str
+    subject_id: str
+    owner_id: str
+    owner_is_admin: bool = False
+    token_sha256: str
+
+
+class CalendarFeedTokenRotated(CalendarFeedEvent):
+    """The feed got a new secret token (`token_sha256`); the previous one no longer answers."""
+
+    token_sha256: str
+    rotated_by: str
+
+
+class CalendarFeedRevoked(CalendarFeedEvent):
+    """The feed was revoked: its token no longer answers, for good."""
+
+    revoked_by: str
+
+
 # --- catalogue -------------------------------------------------------------------------
 
 DIRECTORY_EVENT_TYPES: tuple[str, ...] = (LocationRegistered.event_type,)
@@ -356,14 +401,20 @@ EMPLOYEE_EVENT_TYPES: tuple[str, ...] = tuple(
     )
 )
 ROLLOVER_EVENT_TYPES: tuple[str, ...] = (RolloverCompleted.event_type,)
-ALL_EVENT_TYPES: tuple[str, ...] = LOCATION_EVENT_TYPES + EMPLOYEE_EVENT_TYPES + DIRECTORY_EVENT_TYPES + ROLLOVER_EVENT_TYPES
+CALENDAR_FEED_EVENT_TYPES: tuple[str, ...] = tuple(
+    c.event_type for c in (CalendarFeedCreated, CalendarFeedTokenRotated, CalendarFeedRevoked)
+)
+ALL_EVENT_TYPES: tuple[str, ...] = (
+    LOCATION_EVENT_TYPES + EMPLOYEE_EVENT_TYPES + DIRECTORY_EVENT_TYPES + ROLLOVER_EVENT_TYPES + CALENDAR_FEED_EVENT_TYPES
+)
 
 BALANCE_EVENT_TYPES: tuple[str, ...] = EMPLOYEE_EVENT_TYPES + LOCATION_EVENT_TYPES
 """Employee streams (leaves, transfers, rollovers, working weeks) and location streams (policies)."""
 PENDING_EVENT_TYPES: tuple[str, ...] = EMPLOYEE_EVENT_TYPES + LOCATION_EVENT_TYPES
 """Employee streams (requests and decisions, transfers) and location streams (approver changes)."""
-CALENDAR_EVENT_TYPES: tuple[str, ...] = EMPLOYEE_EVENT_TYPES + LOCATION_EVENT_TYPES
-"""Employee streams (leaves) and location streams (names, members)."""
+CALENDAR_EVENT_TYPES: tuple[str, ...] = EMPLOYEE_EVENT_TYPES + LOCATION_EVENT_TYPES + CALENDAR_FEED_EVENT_TYPES
+"""Employee streams (leaves), location streams (names, members) and calendar-feed streams
+(which secret token serves which calendar)."""
 AUDIT_EVENT_TYPES: tuple[str, ...] = ALL_EVENT_TYPES
 NOTIFICATION_EVENT_TYPES: tuple[str, ...] = (
     LeaveRequested.event_type,
@@ -461,6 +512,10 @@ def _decode(hint: Any, value: Any) -> Any:
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"expected an integer, got {type(value).__name__}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"expected a boolean, got {type(value).__name__}")
         return value
     if hint is str:
         if not isinstance(value, str):

@@ -14,6 +14,7 @@ DIRECTORY_STREAM_ID = "directory#locations"
 """The stream listing every location: rollover walks it instead of scanning the table."""
 
 ROLLOVER_STREAM_PREFIX = "rollover#"
+CALENDAR_FEED_STREAM_PREFIX = "calendar-feed#"
 
 REQUEST_ID_SEPARATOR = "~"
 
@@ -31,6 +32,11 @@ def location_stream_id(location_id: str) -> str:
 def rollover_stream_id(from_year: int) -> str:
     """The stream of one year's rollover, e.g. ``rollover#2026`` (holds its `RolloverCompleted`)."""
     return f"{ROLLOVER_STREAM_PREFIX}{from_year}"
+
+
+def calendar_feed_stream_id(feed_id: str) -> str:
+    """The stream of one calendar subscription feed, e.g. ``calendar-feed#feed_0123456789abcdef01234567``."""
+    return f"{CALENDAR_FEED_STREAM_PREFIX}{feed_id}"
 
 
 def make_request_id(employee_id: str, n: int) -> str:

@@ -13,6 +13,7 @@ Pure data and stdlib (plus the domain's command records): the Pulumi program imp
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -21,11 +22,11 @@ from acme_eventsourcing.runtime.commands import CommandDecl, Responder
 from acme_eventsourcing.runtime.http import Caller, bad_request
 from acme_eventsourcing.runtime.routes import COMMANDS, QUERIES, Route, served_by
 from leave import commands as c
-from leave.events import EmployeeTransferred, Event, LeaveRequested, PastLeaveAdded, WorkingWeekChanged, number
+from leave.events import CalendarFeedCreated, EmployeeTransferred, Event, LeaveRequested, PastLeaveAdded, WorkingWeekChanged, number
 from leave.workdays import normalize_week
 
 from leave_api import schemas as s
-from leave_api.query_routes import QUERY_ROUTES
+from leave_api.query_routes import FEED_PATH_PREFIX, FEED_SUFFIX, QUERY_ROUTES
 
 __all__ = ["COMMANDS", "COMMAND_DECLARATIONS", "COMMAND_ROUTES", "QUERIES", "QUERY_ROUTES", "RESPOND", "ROUTES", "BY_KEY"]
 
@@ -70,6 +71,37 @@ def _transferred(command: c.TransferEmployee, events: Sequence[Event]) -> dict[s
         "to_location_id": moved.to_location_id,
         "effective_on": moved.effective_on.isoformat(),
     }
+
+
+FEED_TOKEN_BYTES = 32
+"""Random bytes of a calendar feed token (256 bits; 43 base64url characters)."""
+
+
+def new_feed_token() -> str:
+    """A new calendar feed token: `FEED_TOKEN_BYTES` from `secrets`, base64url without padding."""
+    return secrets.token_urlsafe(FEED_TOKEN_BYTES)
+
+
+def feed_url(token: str) -> str:
+    """The subscription URL of a feed token: `<API_URL>/calendar-feeds/<token>.ics` (a path
+    alone when the function has no `API_URL`, as in unit tests)."""
+    from acme_eventsourcing.runtime.openapi import configured_server_url  # only these commands need it
+
+    return (configured_server_url() or "").rstrip("/") + FEED_PATH_PREFIX + token + FEED_SUFFIX
+
+
+def _create_feed(p: Mapping[str, str], b: Mapping[str, Any], caller: Caller) -> c.CreateCalendarFeed:
+    return c.CreateCalendarFeed(caller=who(caller), scope=b["scope"], subject_id=b["subject_id"], token=new_feed_token())
+
+
+def _feed_created(command: c.CreateCalendarFeed, events: Sequence[Event]) -> dict[str, Any]:
+    (created,) = [e for e in events if isinstance(e, CalendarFeedCreated)]
+    return {"feed_id": created.feed_id, "scope": created.scope, f"{created.scope}_id": created.subject_id, "status": "active"}
+
+
+def _feed_secret(command: Any, events: Sequence[Event]) -> dict[str, Any]:
+    """The URL made of the command's new token: answered once, never stored (`CommandDecl.secret`)."""
+    return {"url": feed_url(command.token)} if events else {}
 
 
 COMMAND_DECLARATIONS: tuple[CommandDecl, ...] = (
@@ -272,6 +304,50 @@ COMMAND_DECLARATIONS: tuple[CommandDecl, ...] = (
         lookup_first=True,  # walks every employee in many transactions
         build=lambda p, b, caller: c.RollOverLeave(caller=who(caller), from_year=int(b["from_year"])),
         result=lambda command, summary: dict(summary),
+    ),
+    CommandDecl(
+        name="create_calendar_feed",
+        method="POST",
+        path="/calendar-feeds",
+        who="a location's members or an admin (location feed); the employee or an admin (employee feed)",
+        summary="Create a secret calendar subscription URL of a location's or an employee's leaves",
+        body=s.CREATE_CALENDAR_FEED,
+        status=201,
+        response=s.CALENDAR_FEED,
+        errors=(404,),
+        command=c.CreateCalendarFeed,
+        build=_create_feed,
+        result=_feed_created,
+        secret=_feed_secret,
+    ),
+    CommandDecl(
+        name="rotate_calendar_feed",
+        method="POST",
+        path="/calendar-feeds/{feed_id}/rotate",
+        who="the feed's owner or an admin",
+        summary="Give a calendar feed a new secret URL; the old one answers 404 from now on",
+        body=s.ROTATE_CALENDAR_FEED,
+        response=s.FEED_CHANGED,
+        errors=(404,),
+        parameters=params("feed_id"),
+        command=c.RotateCalendarFeedToken,
+        build=lambda p, b, caller: c.RotateCalendarFeedToken(caller=who(caller), feed_id=p["feed_id"], token=new_feed_token()),
+        result=lambda command, events: {"feed_id": command.feed_id, "status": "active"},
+        secret=_feed_secret,
+    ),
+    CommandDecl(
+        name="revoke_calendar_feed",
+        method="POST",
+        path="/calendar-feeds/{feed_id}/revoke",
+        who="the feed's owner or an admin",
+        summary="Revoke a calendar feed: its URL answers 404 from now on",
+        body=s.REVOKE_CALENDAR_FEED,
+        response=s.FEED_CHANGED,
+        errors=(404,),
+        parameters=params("feed_id"),
+        command=c.RevokeCalendarFeed,
+        build=lambda p, b, caller: c.RevokeCalendarFeed(caller=who(caller), feed_id=p["feed_id"]),
+        result=lambda command, events: {"feed_id": command.feed_id, "status": "revoked"},
     ),
 )
 

@@ -54,12 +54,17 @@ LINKS: dict[str, dict[str, dict[str, str]]] = {
         "cancel_leave": {"request_id": "$response.body#/request_id"},
     },
     "add_past_leave": {"cancel_leave": {"request_id": "$response.body#/request_id"}},
+    "create_calendar_feed": {
+        "rotate_calendar_feed": {"feed_id": "$response.body#/feed_id"},
+        "revoke_calendar_feed": {"feed_id": "$response.body#/feed_id"},
+    },
 }
 
 DESCRIPTION = f"""Event-sourced leave tracking. Writes append events; reads come from eventually
 consistent read models.
 
-* Every request carries `Authorization: Bearer <JWT>`; the caller is the value of the one identity
+* Every request but the public ones (`GET /openapi.json`, and `GET /calendar-feeds/<token>.ics`,
+  whose secret token is the credential) carries `Authorization: Bearer <JWT>`; the caller is the value of the one identity
   claim the deployment configures (`sub` by default; the immutable `custom:employee_id` with the
   Cognito pool the service creates), never another claim in its place; roles are its
   `cognito:groups`. No actor id is taken from a body.
@@ -67,7 +72,8 @@ consistent read models.
   (413 above, 415 for other media types). Unknown fields and repeated keys are rejected.
 * Writes accept `Idempotency-Key`: the same key and body again returns the first response and
   changes nothing; the same key with another body is 422 `idempotency_key_reused`. Keys are scoped
-  to the caller and kept with the events.
+  to the caller and kept with the events. A calendar feed's `url` is answered once: a replay
+  answers the feed without it (the token is stored nowhere in clear).
 * Errors are `{{"error": {{"code": "...", "message": "..."}}}}` (`Error`), plus `field`/`details`
   for 400s. Requests API Gateway stops itself (401 no or bad token, 404 no route, 413 over
   {GATEWAY_PAYLOAD_LIMIT}, 429 throttled, 500 function failed) get its own `{{"message": "..."}}`

@@ -11,7 +11,14 @@ the read models (403), answer. The layouts read here are written by `leave_proje
   decides those);
 - calendar: current members of the location, or an admin; `Accept: text/calendar` gives the
   iCalendar feed (VEVENTs rendered by the projector);
-- stream events: admin only.
+- stream events: admin only;
+- calendar feeds: `GET /calendar-feeds` lists the caller's own feeds (no tokens: none is
+  stored); `GET /calendar-feeds/<token>.ics` is PUBLIC (calendar applications send no
+  header): the token is the credential. It is hashed (SHA-256) and looked up as
+  `token#<digest>` in the calendar read model, which holds only active tokens; a location
+  feed also needs its owner to be a member still (unless an admin made it). Every failure,
+  whatever its cause (malformed, unknown, rotated away, revoked, owner gone), is the same
+  404 body, so the answer tells nothing about why.
 
 `handler` is a `LambdaHandler` (runtime library): its first call builds the app from the
 environment (`READ_MODEL_TABLE_<PROJECTION>`, DynamoDB) and keeps it for the container's
@@ -24,8 +31,10 @@ the environment can shift it.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from acme_eventsourcing.runtime import http
@@ -33,7 +42,7 @@ from acme_eventsourcing.runtime.handler import Clock, LambdaHandler
 from acme_eventsourcing.runtime.projections import ReadModelReader, freshness, reader_from_env, stuck_streams
 from acme_eventsourcing.runtime.routes import Match, query_params, serve, validate_params
 
-from leave_api.query_routes import QUERY_ROUTES
+from leave_api.query_routes import FEED_SUFFIX, QUERY_ROUTES
 
 PROJECTIONS = ("balance", "pending", "calendar", "audit")
 ICALENDAR = "text/calendar"
@@ -42,6 +51,19 @@ BALANCE_FIELDS = ("employee_id", "year", "leave_type", "allowance", "rolled_over
 CALENDAR_FIELDS = ("request_id", "employee_id", "name", "leave_type", "start", "end", "status", "working_days")
 PENDING_FIELDS = ("request_id", "employee_id", "leave_type", "start", "end", "working_days")
 ADMIN = "admin"
+FEED_TOKEN = re.compile(r"[A-Za-z0-9_-]{22,128}")
+"""What a feed token looks like (base64url, 128 bits or more); anything else is not looked up."""
+FEED_FIELDS = ("feed_id", "scope", "status", "created_at", "changed_at")
+FEED_HISTORY_DAYS = 366
+"""A feed shows leaves that ended at most this many days ago, and every later one."""
+FEED_CACHE_CONTROL = "private, no-cache"
+"""Subscribers may keep a copy but revalidate it (the ETag makes that a 304): a revoked feed
+stops at the next refresh, and no shared cache keeps a capability URL's answer."""
+
+
+def feed_not_found() -> http.HttpError:
+    """THE answer of every feed URL that does not serve a calendar, whatever the reason."""
+    return http.HttpError(404, "feed_not_found", "no such calendar feed")
 
 
 def wants_icalendar(accept: str | None) -> bool:
@@ -88,6 +110,8 @@ class QueriesApp:
         return serve(event, QUERY_ROUTES, self._dispatch)
 
     def _dispatch(self, event: Mapping[str, Any], found: Match, correlation: str, log_fields: dict[str, Any]) -> dict[str, Any]:
+        if found.route.public:  # the feed: its token is in the path, no caller
+            return self.get_calendar_feed(found.params, event)
         caller = http.caller(event)
         params = validate_params(found.route, found.params)
         answer = getattr(self, found.route.handler)
@@ -147,6 +171,41 @@ class QueriesApp:
             return _conditional(event, http.text_response(200, body, f"{ICALENDAR}; charset=utf-8"))
         items = [{name: r[name] for name in CALENDAR_FIELDS} for r in rows]
         return self._answer(event, {"items": items}, "calendar", f"location#{location_id}", streams)
+
+    def get_calendar_feeds(
+        self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        rows = self._reader.query("calendar", f"owner#{caller.id}")
+        items = [{**{k: r[k] for k in FEED_FIELDS}, f"{r['scope']}_id": r["subject_id"]} for r in rows]
+        items.sort(key=lambda i: (i["created_at"], i["feed_id"]), reverse=True)
+        return _conditional(event, http.json_response(200, {"items": items}))
+
+    def get_calendar_feed(self, params: Mapping[str, str], event: Mapping[str, Any]) -> dict[str, Any]:
+        """The iCalendar document a feed token serves, or `feed_not_found` (see the module docstring)."""
+        name = params.get("feed_file", "")
+        token = name[: -len(FEED_SUFFIX)] if name.endswith(FEED_SUFFIX) else ""
+        if not FEED_TOKEN.fullmatch(token):
+            raise feed_not_found()
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        feed = self._reader.get("calendar", f"token#{digest}", "feed")
+        if feed is None or not hmac.compare_digest(str(feed.get("token_sha256", "")), digest):
+            raise feed_not_found()
+        first = (self._today() - timedelta(days=FEED_HISTORY_DAYS)).isoformat()
+        subject = feed["subject_id"]
+        if feed["scope"] == "location":
+            header = self._reader.get("calendar", f"location#{subject}", "state")
+            if header is None or not (feed.get("owner_is_admin") or feed["owner_id"] in header.get("members", [])):
+                raise feed_not_found()
+            rows = self._reader.query("calendar", f"calendar#{subject}", first)
+        else:
+            header = self._reader.get("calendar", f"employee-calendar#{subject}", "calendar")
+            if header is None:
+                raise feed_not_found()
+            rows = [r for r in self._reader.query("calendar", f"employee-calendar#{subject}", first) if "ics" in r]
+        rows.sort(key=lambda r: (r["start"], r["request_id"]))
+        body = header["ics_begin"] + "".join(r["ics"] for r in rows) + CALENDAR_END
+        headers = {"cache-control": FEED_CACHE_CONTROL, "x-robots-tag": "noindex", "referrer-policy": "no-referrer"}
+        return _conditional(event, http.text_response(200, body, f"{ICALENDAR}; charset=utf-8", headers))
 
     def get_stream_events(
         self, caller: http.Caller, params: dict[str, str], query: dict[str, Any], event: Mapping[str, Any]

@@ -16,7 +16,14 @@ from leave_api import schemas as s
 
 
 def _query(
-    method: str, path: str, handler: str, who: str, summary: str, query: Mapping[str, Any], response: Mapping[str, Any], **kwargs: Any
+    method: str,
+    path: str,
+    handler: str,
+    who: str,
+    summary: str,
+    query: Mapping[str, Any] | None,
+    response: Mapping[str, Any],
+    **kwargs: Any,
 ) -> Route:
     return Route(
         method=method,
@@ -32,6 +39,9 @@ def _query(
         **kwargs,
     )
 
+
+FEED_PATH_PREFIX = "/calendar-feeds/"
+FEED_SUFFIX = ".ics"
 
 QUERY_ROUTES: tuple[Route, ...] = (
     _query(
@@ -64,6 +74,28 @@ QUERY_ROUTES: tuple[Route, ...] = (
         s.CALENDAR,
         errors=(403, 404),
         media_types=("application/json", "text/calendar"),
+    ),
+    _query(
+        "GET",
+        "/calendar-feeds",
+        "get_calendar_feeds",
+        "anyone signed in (their own feeds)",
+        "The caller's calendar feeds (without their secret URLs)",
+        s.NO_QUERY,
+        s.CALENDAR_FEEDS,
+    ),
+    _query(
+        "GET",
+        FEED_PATH_PREFIX + "{feed_file}",
+        "get_calendar_feed",
+        "anyone holding the feed's secret URL (no token: calendar applications send none)",
+        "A calendar feed by its secret URL (iCalendar; 404 for an unknown, rotated-away or revoked token)",
+        None,  # calendar applications may add query strings of their own: ignored
+        s.ICALENDAR_DOCUMENT,
+        errors=(404,),
+        media_types=("text/calendar",),
+        public=True,
+        secret_params=("feed_file",),
     ),
     _query(
         "GET",

@@ -69,6 +69,20 @@ def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None, 
     return {**schema, **annotations}
 
 
+FEED_ID: Schema = {
+    "type": "string",
+    "pattern": "^feed_[0-9a-f]{24}$",
+    "description": "A calendar feed id (not a secret: the feed's token is).",
+    "examples": ["feed_0123456789abcdef01234567"],
+}
+FEED_FILE: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "description": "`<token>.ics`: the feed's secret token (43 base64url characters, 256 random bits) and `.ics`. "
+    "An unknown, rotated-away or revoked token, or anything else, answers 404.",
+    "examples": ["5qQKHkzVJZKk2f0lJ0Y8cX8z1mN3oPqRsTuVwXyZa0b.ics"],
+}
+
 # --- path parameters (every `{name}` of every route) ---------------------------------------
 
 PATH_PARAMETERS: dict[str, Schema] = {
@@ -76,6 +90,8 @@ PATH_PARAMETERS: dict[str, Schema] = {
     "employee_id": ID,
     "request_id": REQUEST_ID,
     "stream_id": STREAM_ID,
+    "feed_id": FEED_ID,
+    "feed_file": FEED_FILE,
 }
 
 # --- request bodies of the commands ---------------------------------------------------------
@@ -107,6 +123,14 @@ TRANSFER = obj(
     title="TransferEmployee",
 )
 ROLLOVER = obj({"from_year": HORIZON_YEAR}, title="Rollover")
+CREATE_CALENDAR_FEED = obj(
+    {"scope": {"type": "string", "enum": ["location", "employee"]}, "subject_id": ID},
+    title="CreateCalendarFeed",
+    description="`scope` `location` and the location's id in `subject_id` (its leaves: its members or an admin), "
+    "or `employee` and the employee's id (their leaves: the employee or an admin).",
+)
+ROTATE_CALENDAR_FEED = obj({}, title="RotateCalendarFeedToken")
+REVOKE_CALENDAR_FEED = obj({}, title="RevokeCalendarFeed")
 
 # --- query parameters of the queries ----------------------------------------------------------
 
@@ -128,9 +152,10 @@ NO_QUERY = obj({}, title="NoQuery")
 # --- responses ------------------------------------------------------------------------------
 
 
-def result(properties: dict[str, Schema], **annotations: Any) -> Schema:
-    """A response object: every listed property is always present; clients ignore extra ones."""
-    return {"type": "object", "required": list(properties), "properties": properties, **annotations}
+def result(properties: dict[str, Schema], optional: dict[str, Schema] | None = None, **annotations: Any) -> Schema:
+    """A response object: every property of `properties` is always present, those of
+    `optional` sometimes; clients ignore extra ones."""
+    return {"type": "object", "required": list(properties), "properties": {**properties, **(optional or {})}, **annotations}
 
 
 LOCATION_CREATED = result({"location_id": ID}, title="LocationCreated")
@@ -162,6 +187,22 @@ ROLLOVER_DONE = result(
     },
     title="RolloverDone",
 )
+FEED_SCOPE: Schema = {"type": "string", "enum": ["location", "employee"]}
+FEED_STATUS: Schema = {"type": "string", "enum": ["active", "revoked"]}
+FEED_URL: Schema = {
+    "type": "string",
+    "description": "The feed's secret subscription URL `<API_URL>/calendar-feeds/<token>.ics`, for a calendar "
+    "application (no header, no token needed). Answered ONCE, by the request that made the token: it is stored "
+    "nowhere in clear, so a replay of the request (same `Idempotency-Key`, `Idempotent-Replayed: true`) answers "
+    "without it; rotate the feed to get a new URL.",
+}
+CALENDAR_FEED = result(
+    {"feed_id": FEED_ID, "scope": FEED_SCOPE, "status": FEED_STATUS},
+    {"location_id": ID, "employee_id": ID, "url": FEED_URL},
+    title="CalendarFeed",
+    description="A new calendar feed: `location_id` or `employee_id` names what it shows (its `scope`).",
+)
+FEED_CHANGED = result({"feed_id": FEED_ID, "status": FEED_STATUS}, {"url": FEED_URL}, title="CalendarFeedChanged")
 STALE_ITEM: Schema = result(
     {
         "stream_id": {"type": "string"},
@@ -270,5 +311,22 @@ STUCK_STREAMS = obj(
     title="StuckStreams",
     description="Every stream a projector is stuck on, per projection (one Query of the `stuck` partition of each read-model table).",
 )
+FEED_ITEM = result(
+    {
+        "feed_id": FEED_ID,
+        "scope": FEED_SCOPE,
+        "status": FEED_STATUS,
+        "created_at": {"type": "string", "description": "When it was created (ISO 8601, UTC)."},
+        "changed_at": {"type": "string", "description": "When it was created, last rotated or revoked (ISO 8601, UTC)."},
+    },
+    {"location_id": ID, "employee_id": ID},
+    title="CalendarFeedItem",
+)
+CALENDAR_FEEDS = obj(
+    {"items": {"type": "array", "items": FEED_ITEM}},
+    title="CalendarFeeds",
+    description="The caller's calendar feeds, newest first, without their tokens (never stored in clear).",
+)
+ICALENDAR_DOCUMENT: Schema = {"type": "string", "title": "ICalendarDocument", "description": "An iCalendar (RFC 5545) document."}
 OPENAPI_DOCUMENT: Schema = {"type": "object", "title": "OpenAPIDocument", "required": ["openapi", "paths"]}
 ASYNCAPI_DOCUMENT: Schema = {"type": "object", "title": "AsyncAPIDocument", "required": ["asyncapi", "channels"]}

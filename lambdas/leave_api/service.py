@@ -52,7 +52,7 @@ from typing import Any, TypeVar
 from acme_eventsourcing.runtime.eventstore.ports import ConcurrencyError, EventStore, new_event_id
 from acme_eventsourcing.runtime.items import timestamp
 from acme_eventsourcing.runtime.service import DEFAULT_MAX_ATTEMPTS, ApplicationService, CommandContext, CommandResult, Respond, utc_now
-from leave import employee, location, reminders
+from leave import calendar_feed, employee, location, reminders
 from leave.commands import (
     AddEmployee,
     ApproveLeave,
@@ -60,18 +60,22 @@ from leave.commands import (
     AssignLeavePolicy,
     CancelLeave,
     Command,
+    CreateCalendarFeed,
     CreateLocation,
     DenyLeave,
+    RevokeCalendarFeed,
     RollOverLeave,
+    RotateCalendarFeedToken,
 )
 from leave.employee import EmployeeState, LeaveStatus, employee_of_request
 from leave.errors import DomainError, NotFound
 from leave.events import Event, LeaveRolledOver, LocationRegistered, RolloverCompleted, parse_event
-from leave.ids import DIRECTORY_STREAM_ID, employee_stream_id, location_stream_id, rollover_stream_id
+from leave.ids import DIRECTORY_STREAM_ID, calendar_feed_stream_id, employee_stream_id, location_stream_id, rollover_stream_id
 from leave.location import LocationState
 from leave.workdays import DEFAULT_WORKING_WEEK
 
 LOCATION_ID_PREFIX = "loc_"
+FEED_ID_PREFIX = "feed_"
 LOCATION_STREAM_PREFIX = location_stream_id("")
 DEFAULT_CACHED_LOCATIONS = 1024
 __all__ = ["DEFAULT_MAX_ATTEMPTS", "CommandContext", "CommandResult", "LeaveService", "LocationCache", "utc_now"]
@@ -205,6 +209,26 @@ class LeaveService(ApplicationService):
                     checked=context.idempotency_key is not None,
                 )
                 versions = {location_stream_id(command.location_id): locations[command.location_id].version}
+            case CreateCalendarFeed():
+                feed_id = FEED_ID_PREFIX + self._new_id()[:24]
+                versions = {calendar_feed_stream_id(feed_id): 0}
+                if command.scope == calendar_feed.LOCATION_SCOPE:
+                    locations, events = self._decide_on_locations(
+                        (command.subject_id,),
+                        lambda locs: calendar_feed.decide_create(feed_id, command, location=locs[command.subject_id]),
+                        cached,
+                        checked=context.idempotency_key is not None,
+                    )
+                    versions[location_stream_id(command.subject_id)] = locations[command.subject_id].version
+                else:  # the employee must exist: their stream is a read guard
+                    state = self._load_employee(command.subject_id)
+                    events = calendar_feed.decide_create(feed_id, command, employee=state)
+                    versions[employee_stream_id(command.subject_id)] = state.version
+            case RotateCalendarFeedToken() | RevokeCalendarFeed():
+                stream = calendar_feed_stream_id(command.feed_id)
+                feed = calendar_feed.fold(command.feed_id, [_event(e) for e in self._store.load(stream)])
+                events = calendar_feed.decide(feed, command)
+                versions = {stream: feed.version}
             case _:
                 # A new employee's stream is assumed empty on the first attempt (no read);
                 # if it exists, the append conflicts and the retry loads it.

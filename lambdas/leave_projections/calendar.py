@@ -9,7 +9,15 @@ Table layout (keys `pk`/`sk`):
   and the VCALENDAR header (`ics_begin`);
 - `employee#<employee_id>` / `event#<version>` and `head` (`version`, `rows`: the calendar
   rows the employee has, `[pk, sk, digest]` each): the employee's stream, folded with the
-  domain's `evolve`.
+  domain's `evolve`;
+- `employee-calendar#<employee_id>` / `<end>#<request_id>`: the same leave as seen by the
+  employee's own feed (`request_id`, `start`, `end`, `ics`), wherever it is, and `calendar`:
+  that feed's VCALENDAR header (`name`, `ics_begin`);
+- calendar subscription feeds (`calendar-feed#<feed_id>` streams): `feed#<feed_id>` / `state`
+  (scope, subject, owner, status, the token's digest, dates), `token#<sha256 of the token>` /
+  `feed` (what an ACTIVE token serves: `feed_id`, `scope`, `subject_id`, `owner_id`,
+  `owner_is_admin`, `token_sha256`; deleted when the token is rotated away or revoked) and
+  `owner#<owner_id>` / `<feed_id>` (the owner's list). Never the token itself.
 
 A leave is on the calendar of the location the employee belongs to on its first day (so a
 transfer moves the leaves from its effective date on). Every row is written by one stream only.
@@ -31,21 +39,44 @@ from acme_eventsourcing.runtime.projections import Session, projector_handler
 from leave.employee import EmployeeState, LeaveStatus
 from leave.events import (
     CALENDAR_EVENT_TYPES,
+    CalendarFeedCreated,
+    CalendarFeedRevoked,
+    CalendarFeedTokenRotated,
     EmployeeAddedToLocation,
     EmployeeLeftLocation,
     LocationCreated,
     parse_event,
 )
-from leave.ids import EMPLOYEE_STREAM_PREFIX, employee_stream_id
+from leave.ids import CALENDAR_FEED_STREAM_PREFIX, EMPLOYEE_STREAM_PREFIX, employee_stream_id
 
 from leave_projections import employees, ical, live_topics
 
 STATE_SK = "state"
+FEED_SK = "feed"
+EMPLOYEE_CALENDAR_SK = "calendar"
 SHOWN = {LeaveStatus.PENDING: "pending", LeaveStatus.APPROVED: "approved"}
 
 
 def calendar_pk(location_id: str) -> str:
     return f"calendar#{location_id}"
+
+
+def employee_calendar_pk(employee_id: str) -> str:
+    """The partition of an employee's own feed: their leaves (sk `<end>#<request_id>`) and header (sk `calendar`)."""
+    return f"employee-calendar#{employee_id}"
+
+
+def token_pk(token_sha256: str) -> str:
+    """The row of an active feed token, by the hex SHA-256 of the token."""
+    return f"token#{token_sha256}"
+
+
+def feed_pk(feed_id: str) -> str:
+    return f"feed#{feed_id}"
+
+
+def owner_pk(owner_id: str) -> str:
+    return f"owner#{owner_id}"
 
 
 def location_on(state: EmployeeState, day: date) -> str:
@@ -71,6 +102,8 @@ class CalendarProjection:
     def apply(self, session: Session, event: StoredEvent) -> None:
         if event.stream_id.startswith(EMPLOYEE_STREAM_PREFIX):
             self._employee(session, event)
+        elif event.stream_id.startswith(CALENDAR_FEED_STREAM_PREFIX):
+            self._feed(session, event)
         else:
             self._location(session, event)
 
@@ -97,6 +130,40 @@ class CalendarProjection:
             case _:
                 return
         session.put(event.stream_id, STATE_SK, state)
+
+    def _feed(self, session: Session, event: StoredEvent) -> None:
+        """A feed's rows: its state, its owner's list row, and the row of its active token."""
+        feed_id = event.stream_id.removeprefix(CALENDAR_FEED_STREAM_PREFIX)
+        state = session.get(feed_pk(feed_id), STATE_SK)
+        match parse_event(event.event_type, event.data):
+            case CalendarFeedCreated() as created:
+                state = {
+                    "feed_id": feed_id,
+                    "scope": created.scope,
+                    "subject_id": created.subject_id,
+                    "owner_id": created.owner_id,
+                    "owner_is_admin": created.owner_is_admin,
+                    "status": "active",
+                    "token_sha256": created.token_sha256,
+                    "created_at": event.occurred_at,
+                    "changed_at": event.occurred_at,
+                }
+            case CalendarFeedTokenRotated(token_sha256=digest) if state is not None:
+                session.delete(token_pk(state["token_sha256"]), FEED_SK)
+                state = {**state, "token_sha256": digest, "changed_at": event.occurred_at}
+            case CalendarFeedRevoked() if state is not None:
+                session.delete(token_pk(state["token_sha256"]), FEED_SK)
+                state = {**state, "status": "revoked", "changed_at": event.occurred_at}
+            case _:
+                return
+        session.put(feed_pk(feed_id), STATE_SK, state)
+        session.put(owner_pk(state["owner_id"]), feed_id, {k: state[k] for k in FEED_LIST_FIELDS})
+        if state["status"] == "active":
+            served = ("feed_id", "scope", "subject_id", "owner_id", "owner_is_admin", "token_sha256")
+            session.put(token_pk(state["token_sha256"]), FEED_SK, {k: state[k] for k in served})
+
+
+FEED_LIST_FIELDS = ("feed_id", "scope", "subject_id", "status", "created_at", "changed_at")
 
 
 def sync(session: Session, history: employees.History, version: int) -> None:
@@ -131,7 +198,8 @@ def digest(doc: dict[str, Any]) -> str:
 
 
 def rows(history: employees.History) -> dict[tuple[str, str], dict[str, Any]]:
-    """The calendar rows of an employee's pending and approved leaves."""
+    """The calendar rows of an employee's pending and approved leaves (on their location's
+    calendar and in their own feed's partition), and their own feed's header."""
     state = history.state
     if not state.exists:
         return {}
@@ -154,7 +222,15 @@ def rows(history: employees.History) -> dict[tuple[str, str], dict[str, Any]]:
             stamp=touched[leave.request_id][-1],
             sequence=len(touched[leave.request_id]) - 1,
         )
-        key = (calendar_pk(location_on(state, leave.start)), f"{leave.end.isoformat()}#{leave.request_id}")
+        sk = f"{leave.end.isoformat()}#{leave.request_id}"
+        key = (calendar_pk(location_on(state, leave.start)), sk)
+        ics = ical.vevent(entry)
+        found[(employee_calendar_pk(state.employee_id), sk)] = {
+            "request_id": leave.request_id,
+            "start": leave.start.isoformat(),
+            "end": leave.end.isoformat(),
+            "ics": ics,
+        }
         found[key] = {
             "request_id": leave.request_id,
             "employee_id": state.employee_id,
@@ -164,8 +240,13 @@ def rows(history: employees.History) -> dict[tuple[str, str], dict[str, Any]]:
             "end": leave.end.isoformat(),
             "status": entry.status,
             "working_days": leave.working_days,
-            "ics": ical.vevent(entry),
+            "ics": ics,
         }
+    name = state.name or state.employee_id
+    found[(employee_calendar_pk(state.employee_id), EMPLOYEE_CALENDAR_SK)] = {
+        "name": name,
+        "ics_begin": ical.calendar_begin(f"{name}: leave"),
+    }
     return found
 
 

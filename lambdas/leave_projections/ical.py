@@ -4,7 +4,15 @@ Every line ends with CRLF and is folded at 75 octets (UTF-8, never inside a char
 continuation lines start with one space); TEXT values escape backslash, semicolon, comma and
 newlines. A leave is an all-day VEVENT: `DTSTART;VALUE=DATE` is its first day and
 `DTEND;VALUE=DATE` the day after its last (DTEND is exclusive). The UID is derived from the
-request id only, so it stays the same across approvals, re-renders and transfers.
+request id only, so it stays the same across approvals, re-renders and transfers; SEQUENCE
+counts the leave's changes (each event about it after the request), so it only grows.
+
+A leave that is cancelled or denied leaves the calendar (no VEVENT with STATUS:CANCELLED):
+members see only pending and approved leaves through the API, so a cancelled entry would tell
+subscribers more than that; and a subscribed feed (METHOD:PUBLISH) is replaced whole on each
+refresh by Google Calendar, Outlook and Apple Calendar, which drop the events it no longer has.
+The header asks subscribers to refresh hourly (REFRESH-INTERVAL, RFC 7986; X-PUBLISHED-TTL for
+Outlook).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from datetime import date, timedelta
 PRODID = "-//Acme//Leave Tracking//EN"
 UID_DOMAIN = "leave.acme.example"
 MAX_OCTETS = 75
+REFRESH = "PT1H"
 CALENDAR_END = "END:VCALENDAR\r\n"
 
 
@@ -71,6 +80,8 @@ def calendar_begin(name: str) -> str:
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
         f"X-WR-CALNAME:{escape_text(name)}",
+        f"REFRESH-INTERVAL;VALUE=DURATION:{REFRESH}",
+        f"X-PUBLISHED-TTL:{REFRESH}",
     ]
     return "".join(fold(line) for line in lines)
 

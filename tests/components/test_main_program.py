@@ -160,11 +160,15 @@ def test_live_updates_push_balance_pending_and_calendar_with_the_apis_issuer(
     assert env["IDENTITY_CLAIM"] == commands["IDENTITY_CLAIM"]
 
 
-def test_every_api_route_is_declared_and_only_the_documents_are_public(dev: RecordedStack) -> None:
+def test_every_api_route_is_declared_and_only_the_documents_and_the_calendar_feed_are_public(dev: RecordedStack) -> None:
     http_api = dev.one("aws:apigatewayv2/api:Api", "leave-api").id
     routes = {r.inputs["routeKey"]: r.inputs for r in dev.of_type("aws:apigatewayv2/route:Route") if r.inputs["apiId"] == http_api}
     assert set(routes) == {r.key for r in ROUTES}
-    assert {k for k, r in routes.items() if r["authorizationType"] == "NONE"} == {"GET /openapi.json", "GET /asyncapi.json"}
+    feed = "GET /calendar-feeds/{feed_file}"
+    assert {k for k, r in routes.items() if r["authorizationType"] == "NONE"} == {"GET /openapi.json", "GET /asyncapi.json", feed}
+    # the feed is only that one path under /calendar-feeds without a JWT: the feed commands and the list need one
+    assert all(r["authorizationType"] == "JWT" and r["authorizerId"] for k, r in routes.items() if "calendar-feeds" in k and k != feed)
+    assert routes[feed]["target"] == f"integrations/{dev.one('aws:apigatewayv2/integration:Integration', 'leave-api-queries').id}"
     commands = dev.one("aws:apigatewayv2/integration:Integration", "leave-api-commands").id
     assert routes["GET /openapi.json"]["target"] == f"integrations/{commands}"
     assert routes["GET /asyncapi.json"]["target"] == f"integrations/{commands}"

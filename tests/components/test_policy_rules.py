@@ -7,6 +7,7 @@ broken resources, once each (so the correct ones pass), and say why for each.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -745,6 +746,15 @@ def test_api001_public_routes_are_a_parameter(api_stack: RecordedStack) -> None:
     assert ("API001", "get-health") not in found(RoutesAuthorized(public_routes=frozenset({"GET /openapi.json", "GET /health"})), api_stack)
     assert ("API001", "openapi") in found(RoutesAuthorized(public_routes=frozenset()), api_stack)
     assert ("API001", "asyncapi") in found(RoutesAuthorized(public_routes=frozenset({"GET /openapi.json"})), api_stack)
+
+
+def test_api001_a_stack_lists_further_public_routes_in_its_config(api_stack: RecordedStack) -> None:
+    configured = dataclasses.replace(api_stack, config={**api_stack.config, "policy:public_routes": json.dumps(["GET /health"])})
+    assert ("API001", "get-health") not in found(RoutesAuthorized(), configured)
+    assert ("API001", "delete-order") in found(RoutesAuthorized(), configured)  # only the routes it lists
+    broken = dataclasses.replace(api_stack, config={"policy:public_routes": json.dumps("GET /health")})
+    with pytest.raises(ValueError, match="must be a list of route keys"):
+        RoutesAuthorized().check(broken)
 
 
 def test_api002_reports_exactly_the_unthrottled_or_unlogged_stages(api_stack: RecordedStack) -> None:

@@ -107,6 +107,16 @@ def test_report_shows_balances_pending_calendars_and_notifications(report: Playe
     assert f'"effective_on":"{today}"' in text  # the transfer, effective the story's today
 
 
+def test_report_shows_a_calendar_feed_fetched_with_no_token_parsed_then_revoked(report: Played) -> None:
+    header, *lines = report.text.split("\nCalendar feed (", 1)[1].splitlines()
+    assert header.startswith("POST /calendar-feeds by john; GET http") and header.endswith("with no token: 200)")
+    events = lines[: lines.index("  revoked: the same URL answers 404")]
+    assert any("John - PTO" in e and "UID john~" in e for e in events)
+    assert all(
+        re.fullmatch(r"  \d{4}-\d\d-\d\d\.\.\d{4}-\d\d-\d\d  .+  \[\w+, SEQUENCE \d+, UID \S+@leave\.acme\.example\]", e) for e in events
+    )
+
+
 def test_a_day_too_early_in_january_is_played_on_the_years_second_monday_and_the_report_says_so(played_early_january: Played) -> None:
     text = played_early_january.text
     assert played_early_january.status == 0, text

@@ -163,6 +163,9 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "ADD_PAST_LEAVE": {"leave_type": "PTO", "start": "2025-01-05", "end": "2025-01-06"},
     "TRANSFER": {"to_location_id": "loc_2"},
     "ROLLOVER": {"from_year": 2025},
+    "CREATE_CALENDAR_FEED": {"scope": "location", "subject_id": "loc_1"},
+    "ROTATE_CALENDAR_FEED": {},
+    "REVOKE_CALENDAR_FEED": {},
     "BALANCE_QUERY": {"year": 2026, "leave_type": "PTO"},
     "CALENDAR_QUERY": {"from": "2026-01-01", "to": "2026-01-31"},
 }

@@ -10,14 +10,15 @@ cancellations, transfers with arbitrary dates, rollovers, days passing) and runs
 - the accepted events project without error on every projection, delivered in order on
   DynamoDB's 100-action transactions, and again shuffled and duplicated on 20-action ones;
 - each read model equals the oracle below: a fold of the streams with the domain's `fold`,
-  written out row by row, independently of the projections' incremental code.
+  written out row by row, independently of the projections' incremental code (for calendar
+  feeds: the one `token#<sha256>` row of each feed's current token while it is active).
 """
 
 from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from acme_eventsourcing.runtime.eventstore.ports import Append, IdempotencyRecor
 from acme_eventsourcing.runtime.projections import InMemoryReadModelStore, Projector
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from leave import employee, location
+from leave import calendar_feed, employee, location
 from leave.balance import balance
 from leave.commands import (
     AddEmployee,
@@ -39,10 +40,13 @@ from leave.commands import (
     CancelLeave,
     ChangeWorkingWeek,
     Command,
+    CreateCalendarFeed,
     CreateLocation,
     DenyLeave,
     RequestLeave,
+    RevokeCalendarFeed,
     RollOverLeave,
+    RotateCalendarFeedToken,
     TransferEmployee,
 )
 from leave.employee import EmployeeState, LeaveStatus
@@ -101,6 +105,8 @@ steps = st.one_of(
     st.tuples(st.just("rollover"), st.integers(1998, 2101)),
     st.tuples(st.just("days pass"), st.integers(1, 400)),
     st.tuples(st.sampled_from(["remind", "escalate"]), index),
+    st.tuples(st.just("feed"), st.one_of(st.just(ADMIN.sub), someone), st.sampled_from(["location", "employee"]), index),
+    st.tuples(st.sampled_from(["rotate", "revoke"]), index, st.one_of(st.just(ADMIN.sub), someone)),
 )
 
 
@@ -126,6 +132,8 @@ class World:
     now: datetime = START
     locations: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    feeds: list[str] = field(default_factory=list)
+    tokens: Iterator[str] = field(default_factory=lambda: (f"token-{n:040d}" for n in itertools.count(1)))
 
     def __post_init__(self) -> None:
         ids = itertools.count(1)
@@ -167,6 +175,16 @@ class World:
             case ("days pass", days):
                 self.now += timedelta(days=days)
                 return None
+            case ("feed", by, scope, i):
+                caller = ADMIN if by == ADMIN.sub else Caller(sub=by)
+                subject = self.location(i) if scope == "location" else PEOPLE[i % len(PEOPLE)]
+                return CreateCalendarFeed(caller=caller, scope=scope, subject_id=subject, token=next(self.tokens))
+            case ("rotate" | "revoke" as what, i, by):
+                caller = ADMIN if by == ADMIN.sub else Caller(sub=by)
+                feed_id = self.feeds[i % len(self.feeds)] if self.feeds else "feed_missing"
+                if what == "revoke":
+                    return RevokeCalendarFeed(caller=caller, feed_id=feed_id)
+                return RotateCalendarFeedToken(caller=caller, feed_id=feed_id, token=next(self.tokens))
         raise AssertionError(step)
 
     def run(self, step: tuple[Any, ...]) -> None:
@@ -188,6 +206,8 @@ class World:
             return
         if isinstance(command, CreateLocation):
             self.locations.append(result.body["location_id"])
+        if isinstance(command, CreateCalendarFeed):
+            self.feeds.append(result.body["feed_id"])
         if "request_id" in result.body and isinstance(command, (RequestLeave, AddPastLeave)):
             self.requests.append(result.body["request_id"])
 
@@ -269,6 +289,13 @@ def expected_calendar(world: Folded) -> dict[tuple[str, str], dict[str, Any]]:
             }
     for location_id, loc in world.locations.items():
         rows[(f"location#{location_id}", "state")] = {"name": loc.name, "members": sorted(loc.members)}
+    for stream, evs in world.events.items():
+        if stream.startswith("calendar-feed#"):
+            parsed = [parse_event(e.event_type, e.data) for e in evs]
+            state = calendar_feed.fold(stream.split("#", 1)[1], parsed)
+            digest = [e.token_sha256 for e in parsed if hasattr(e, "token_sha256")][-1]
+            if state.status == calendar_feed.ACTIVE:
+                rows[(f"token#{digest}", "feed")] = {"feed_id": state.feed_id, "scope": state.scope, "subject_id": state.subject_id}
     return rows
 
 
@@ -290,6 +317,7 @@ def actual(store: InMemoryReadModelStore, projection: str) -> dict[tuple[str, st
         case "calendar":
             found = {k: {f: v[f] for f in v if f != "ics"} for k, v in rows.items() if k[0].startswith("calendar#")}
             found.update({k: {"name": v["name"], "members": v["members"]} for k, v in rows.items() if k[0].startswith("location#")})
+            found.update({k: {f: v[f] for f in ("feed_id", "scope", "subject_id")} for k, v in rows.items() if k[0].startswith("token#")})
             return found
         case "audit":
             return {
@@ -370,6 +398,10 @@ SCRIPT: list[tuple[Any, ...]] = [
     ("days pass", 250),
     ("rollover", 2026),
     ("request", "e1", "PTO", (date(2150, 6, 1), date(2150, 6, 1))),
+    ("feed", "e1", "location", 1),
+    ("feed", "e3", "employee", 0),
+    ("rotate", 0, "e1"),
+    ("revoke", 1, "ana"),
 ]
 
 

@@ -28,7 +28,9 @@ Errors become statuses in ONE place, here: a `DomainError` by its category
 lost race after the retries or a key still in flight 409 `concurrent_modification`; the
 domain and the application service never name a status. A retried request with the same
 `Idempotency-Key` gets the first response back (`Idempotent-Replayed: true`); the same key
-with another request is 422 `idempotency_key_reused`.
+with another request is 422 `idempotency_key_reused`. A declaration's `secret` fields (a
+token the caller sees once) are answered to the first request only: the idempotency record,
+kept in the events table and its backups, never holds them, so the replay answers without.
 """
 
 from __future__ import annotations
@@ -87,7 +89,10 @@ class CommandDecl:
     refuse; rules that need the streams' state belong in the domain's `decide` instead.
     `check(body)` is for cross-field rules a schema cannot say (raise `http.bad_request`).
     `body_fields` renames a domain error's `field` to its body field (`{"effective_on":
-    "effective_date"}`). `lookup_first`: the command appends in several transactions, so a
+    "effective_date"}`). `secret(command, outcome)`, if given, adds fields that only THIS
+    response carries (e.g. a URL made of a secret token): they are never stored in the
+    idempotency record, so a replay answers without them (`CommandResult.secret`); document
+    them as optional in `response`. `lookup_first`: the command appends in several transactions, so a
     retry must find its stored response before doing anything.
     """
 
@@ -108,6 +113,7 @@ class CommandDecl:
     check: Callable[[Mapping[str, Any]], None] | None = None
     body_fields: Mapping[str, str] = field(default_factory=dict)
     lookup_first: bool = False
+    secret: Callable[[Any, Any], Mapping[str, Any]] | None = None
 
     @property
     def route(self) -> Route:
@@ -128,7 +134,8 @@ class CommandDecl:
 
     def respond(self, command: Any, outcome: Any) -> CommandResult:
         """The success response of `command` given the service's `outcome`."""
-        return CommandResult(status=self.status, body=self.result(command, outcome))
+        secret = {} if self.secret is None else self.secret(command, outcome)
+        return CommandResult(status=self.status, body=self.result(command, outcome), secret=secret)
 
 
 class Responder:
@@ -247,7 +254,7 @@ class CommandsApp:
             if error_status(exc, self._statuses) is None:
                 raise
             raise self.http_error(exc, declaration) from exc
-        return http.json_response(result.status, result.body)
+        return http.json_response(result.status, result.answer)
 
     @staticmethod
     def _idempotency_key(event: Mapping[str, Any]) -> str | None:

@@ -53,6 +53,7 @@ class Route:
     public: bool = False  # no bearer token needed
     media_types: tuple[str, ...] = ("application/json",)  # success representations
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # path parameter -> schema
+    secret_params: tuple[str, ...] = ()  # path parameters that are secrets (a capability token): `***` in the log
 
     @property
     def key(self) -> str:
@@ -77,6 +78,10 @@ class Route:
     def concrete_path(self, params: Mapping[str, str]) -> str:
         """The template with its parameters filled in."""
         return _PARAM.sub(lambda m: params[m.group(1)], self.path)
+
+    def logged_path(self, params: Mapping[str, str]) -> str:
+        """The path as the access log shows it: `secret_params` replaced by `***`."""
+        return self.concrete_path({**params, **dict.fromkeys(self.secret_params, "***")})
 
     def parameter_schema(self, name: str) -> Mapping[str, Any]:
         """The schema a path parameter must satisfy (`ANY_SEGMENT` if the route gives none)."""
@@ -155,7 +160,8 @@ Dispatch = Callable[[Mapping[str, Any], Match, str, dict[str, Any]], dict[str, A
 def serve(event: Mapping[str, Any], routes: Sequence[Route], dispatch: Dispatch) -> dict[str, Any]:
     """One request, end to end: match a route, run `dispatch`, answer an `HttpError` in the
     error format and any other exception as a 500 `internal_error` carrying the correlation
-    id (with the traceback in the log), then write the one access-log line of the request."""
+    id (with the traceback in the log), then write the one access-log line of the request
+    (a route's `secret_params` shown as `***`)."""
     started = time.perf_counter()
     correlation = http.correlation_id(event)
     route = str(event.get("routeKey") or f"{http.method(event)} {http.path(event)}")
@@ -163,6 +169,8 @@ def serve(event: Mapping[str, Any], routes: Sequence[Route], dispatch: Dispatch)
     try:
         found = match(event, routes, check=False)
         route = found.route.key
+        if found.route.secret_params:
+            fields["path"] = found.route.logged_path(found.params)
         response = dispatch(event, found, correlation, fields)
     except HttpError as exc:
         response = exc.response()

@@ -31,7 +31,7 @@ object); each becomes a `NewEvent` dated `now` with metadata `actor`, `idempoten
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -64,10 +64,19 @@ class CommandResult:
 
     status: int
     body: Mapping[str, Any]
+    secret: Mapping[str, Any] = field(default_factory=dict)
+    """Fields answered to THIS request only, e.g. a capability URL made of a secret token: they
+    are added to `body` in the answer but never stored in the idempotency record, so a replay
+    of the request answers `body` alone (the secret is not kept anywhere in clear)."""
 
     def as_response(self) -> dict[str, Any]:
-        """The form stored in the idempotency record."""
+        """The form stored in the idempotency record (without `secret`)."""
         return {"status": self.status, "body": dict(self.body)}
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        """The body the caller gets: `body` with the `secret` fields."""
+        return {**self.body, **self.secret}
 
 
 class DomainEvent(Protocol):

@@ -27,6 +27,21 @@ from .harness import RecordedResource, RecordedStack
 
 #: Routes anyone may call (method and path as in the route key).
 PUBLIC_ROUTES: frozenset[str] = frozenset({"GET /openapi.json", "GET /asyncapi.json"})
+#: The stack config key (in `Pulumi.<stack>.yaml`) listing a stack's further public route keys.
+PUBLIC_ROUTES_CONFIG = "policy:public_routes"
+
+
+def configured_public_routes(stack: RecordedStack) -> frozenset[str]:
+    """The route keys the stack's config `policy:public_routes` lists (a YAML/JSON list of strings)."""
+    import json
+
+    raw = stack.config.get(PUBLIC_ROUTES_CONFIG)
+    if raw is None:
+        return frozenset()
+    value = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"config {PUBLIC_ROUTES_CONFIG} must be a list of route keys such as 'GET /path', got {raw!r}")
+    return frozenset(value)
 
 
 @dataclass(frozen=True)
@@ -87,8 +102,8 @@ class RoutesAuthorized:
     rationale: ClassVar[str] = (
         "An HTTP API route without authorization_type JWT, AWS_IAM or CUSTOM (with an authorizer) "
         "is open to the internet. Routes meant to be public are listed by route key in the rule's "
-        "public_routes (default: GET /openapi.json and GET /asyncapi.json, the published documents). "
-        "JWT authorizers need an issuer and an audience. "
+        "public_routes (default: GET /openapi.json and GET /asyncapi.json, the published documents) "
+        "or in the stack's config policy:public_routes. JWT authorizers need an issuer and an audience. "
         "A WebSocket API's routes other than $connect cannot carry an authorizer: they run on the "
         "connection $connect authorised (WSK001)."
     )
@@ -101,10 +116,11 @@ class RoutesAuthorized:
         view = StackView.of(stack)
         out = []
         websockets = {a.id for a in view.of_type(API) if a.inputs.get("protocolType") == "WEBSOCKET"}
+        public = self.public_routes | configured_public_routes(stack)
         for route in view.of_type(ROUTE):
             key = route.inputs.get("routeKey")
             kind = route.inputs.get("authorizationType") or "NONE"
-            if key in self.public_routes:
+            if key in public:
                 continue
             if route.inputs.get("apiId") in websockets and key != "$connect":
                 continue  # a WebSocket API authorises once, at $connect (WSK001); its other routes run on that connection

@@ -73,6 +73,9 @@ SAMPLES: list[ev.Event] = [
         employee_id="john", request_id="john~2", location_id="loc_a", approver_id=None, working_days_pending=5, **LEAVE_FACTS
     ),
     ev.RolloverCompleted(from_year=2025, to_year=2026, employees=3, employees_rolled_over=2),
+    ev.CalendarFeedCreated(feed_id="feed_1", scope="location", subject_id="loc_a", owner_id="john", token_sha256="ab" * 32),
+    ev.CalendarFeedTokenRotated(feed_id="feed_1", token_sha256="cd" * 32, rotated_by="john"),
+    ev.CalendarFeedRevoked(feed_id="feed_1", revoked_by="ana"),
 ]
 
 
@@ -122,9 +125,11 @@ def test_each_event_names_its_stream() -> None:
 
 
 def test_catalogue_lists_each_type_once_and_projections_follow_whole_streams() -> None:
-    assert len(set(ev.ALL_EVENT_TYPES)) == len(ev.ALL_EVENT_TYPES) == 19
-    for projection in (ev.BALANCE_EVENT_TYPES, ev.PENDING_EVENT_TYPES, ev.CALENDAR_EVENT_TYPES):
+    assert len(set(ev.ALL_EVENT_TYPES)) == len(ev.ALL_EVENT_TYPES) == 22
+    for projection in (ev.BALANCE_EVENT_TYPES, ev.PENDING_EVENT_TYPES):
         assert set(projection) == set(ev.EMPLOYEE_EVENT_TYPES) | set(ev.LOCATION_EVENT_TYPES)
+    # the calendar also maps feed tokens: it follows the calendar-feed streams whole
+    assert set(ev.CALENDAR_EVENT_TYPES) == set(ev.EMPLOYEE_EVENT_TYPES) | set(ev.LOCATION_EVENT_TYPES) | set(ev.CALENDAR_FEED_EVENT_TYPES)
     assert ev.AUDIT_EVENT_TYPES == ev.ALL_EVENT_TYPES
     assert ev.NOTIFICATION_EVENT_TYPES == ("LeaveRequested", "LeaveApproved", "LeaveDenied", "ApprovalReminderSent", "ApprovalEscalated")
     assert ev.ROLLOVER_EVENT_TYPES == ("RolloverCompleted",) and set(ev.ROLLOVER_EVENT_TYPES) <= set(ev.AUDIT_EVENT_TYPES)
