@@ -82,6 +82,12 @@ def play_every_kind_of_event(api: Api, store: DynamoDBEventStore) -> None:
     assert tasks.remind({"request_id": reminded})["sent"] is True
     assert tasks.escalate({"request_id": reminded})["sent"] is True
 
+    feed = api.call("POST", "/calendar-feeds", {"scope": "location", "subject_id": berlin}, claims=JOHN)
+    assert feed.status == 201, feed.body  # CalendarFeedCreated
+    feed_id = feed.body["feed_id"]
+    assert api.call("POST", f"/calendar-feeds/{feed_id}/rotate", {}, claims=JOHN).status == 200  # CalendarFeedTokenRotated
+    assert api.call("POST", f"/calendar-feeds/{feed_id}/revoke", {}, claims=JOHN).status == 200  # CalendarFeedRevoked
+
     munich = api.call("POST", "/locations", {"name": "Munich"}).body["location_id"]
     moved = api.call("POST", "/employees/mike/transfer", {"to_location_id": munich, "effective_date": "2026-02-01"})
     assert moved.status == 200, moved.body  # the approver leaves: ApproverUnassigned too
