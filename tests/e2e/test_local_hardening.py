@@ -100,6 +100,21 @@ def test_moto_internals_the_patches_replace_are_the_pinned_ones() -> None:
     table_sources = (inspect.getsource(moto_patches.MOTO_TABLE_QUERY), inspect.getsource(moto_patches.MOTO_TABLE_ALL_ITEMS))
     assert [hashlib.sha256(s.encode()).hexdigest()[:16] for s in table_sources] == ["002b4d00be6df07c", "c80d2ee3c896acd0"]
     assert "for item in self.all_items()" in table_sources[0]
+    # the dispatch helpers cached per class / name are pure functions of their argument
+    assert "inspect.getmembers(clazz, predicate=predicate)" in inspect.getsource(moto_patches.MOTO_METHOD_NAMES)
+    assert "result += char.lower()" in inspect.getsource(moto_patches.MOTO_CAMELCASE_TO_UNDERSCORES)
+
+
+def test_moto_dispatch_caches_answer_as_moto_does() -> None:
+    from acme_eventsourcing.local import moto_patches
+    from moto.core import responses
+    from moto.dynamodb.responses import DynamoHandler
+
+    moto_patches.install()
+    assert responses.method_names_from_class(DynamoHandler) == moto_patches.MOTO_METHOD_NAMES(DynamoHandler)
+    assert "transact_write_items" in responses.method_names_from_class(DynamoHandler)
+    for name in ("TransactWriteItems", "GetShardIterator", "PutEvents", "ReceiveMessage"):
+        assert responses.camelcase_to_underscores(name) == moto_patches.MOTO_CAMELCASE_TO_UNDERSCORES(name)
 
 
 def test_moto_keeps_no_tracked_instances_and_no_table_copies() -> None:
