@@ -385,17 +385,21 @@ def quiet_moto_logs() -> None:
 
 @dataclass
 class Clients:
-    """boto3 clients on the local moto server (thread-safe, shared)."""
+    """boto3 clients on the local moto server (thread-safe, shared), all from one session:
+    botocore loads its endpoint data and service models once per session."""
 
     endpoint: str
     region: str
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _session: Any = None
 
     def __call__(self, service: str) -> Any:
-        with self._lock:
+        with self._lock:  # a session is not safe to create clients from concurrently
+            if self._session is None:
+                self._session = boto3.session.Session()
             if service not in self._cache:
-                self._cache[service] = boto3.session.Session().client(
+                self._cache[service] = self._session.client(
                     service,
                     endpoint_url=self.endpoint,
                     region_name=self.region,
