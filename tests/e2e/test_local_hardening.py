@@ -100,6 +100,21 @@ def test_moto_internals_the_patches_replace_are_the_pinned_ones() -> None:
     table_sources = (inspect.getsource(moto_patches.MOTO_TABLE_QUERY), inspect.getsource(moto_patches.MOTO_TABLE_ALL_ITEMS))
     assert [hashlib.sha256(s.encode()).hexdigest()[:16] for s in table_sources] == ["002b4d00be6df07c", "c80d2ee3c896acd0"]
     assert "for item in self.all_items()" in table_sources[0]
+    # the dispatch helpers cached per class / name are pure functions of their argument
+    assert "inspect.getmembers(clazz, predicate=predicate)" in inspect.getsource(moto_patches.MOTO_METHOD_NAMES)
+    assert "result += char.lower()" in inspect.getsource(moto_patches.MOTO_CAMELCASE_TO_UNDERSCORES)
+
+
+def test_moto_dispatch_caches_answer_as_moto_does() -> None:
+    from acme_eventsourcing.local import moto_patches
+    from moto.core import responses
+    from moto.dynamodb.responses import DynamoHandler
+
+    moto_patches.install()
+    assert responses.method_names_from_class(DynamoHandler) == moto_patches.MOTO_METHOD_NAMES(DynamoHandler)
+    assert "transact_write_items" in responses.method_names_from_class(DynamoHandler)
+    for name in ("TransactWriteItems", "GetShardIterator", "PutEvents", "ReceiveMessage"):
+        assert responses.camelcase_to_underscores(name) == moto_patches.MOTO_CAMELCASE_TO_UNDERSCORES(name)
 
 
 def test_moto_keeps_no_tracked_instances_and_no_table_copies() -> None:
@@ -220,6 +235,53 @@ def test_waiting_for_moto_s_dynamodb_lock_is_not_run_time(tmp_path: Any, moto_se
         assert (invocation.ok, invocation.error_type) == (True, None)
     finally:
         runtime.stop()
+
+
+def test_dynamodb_requests_wait_for_the_tables_they_name_and_only_those(tmp_path: Any, moto_server: Any) -> None:
+    """A request holds the lock of every table it names: another table's requests run
+    meanwhile; one naming no table (ListTables) or reshaping a table waits for all."""
+    import json
+    import threading
+    import time
+
+    import boto3
+    from acme_eventsourcing.local.backend import FAKE_CREDENTIALS
+
+    creds = {k.lower(): v for k, v in FAKE_CREDENTIALS.items()}
+    ddb = boto3.session.Session().client("dynamodb", endpoint_url=moto_server.url, region_name="us-east-1", **creds)
+    for name in ("locked-a", "locked-b"):
+        ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    put = {"Item": {"pk": {"S": "x"}}}
+    calls = {
+        "a": lambda: ddb.put_item(TableName="locked-a", **put),
+        "b": lambda: ddb.put_item(TableName="locked-b", **put),
+        "b-by-arn": lambda: ddb.get_item(TableName="arn:aws:dynamodb:us-east-1:123456789012:table/locked-b", Key={"pk": {"S": "x"}}),
+        "a+b": lambda: ddb.transact_write_items(TransactItems=[{"Put": {"TableName": t, **put}} for t in ("locked-a", "locked-b")]),
+        "batch-a": lambda: ddb.batch_write_item(RequestItems={"locked-a": [{"PutRequest": put}]}),
+        "list": lambda: ddb.list_tables(),
+    }
+    done: dict[str, float] = {}
+    with moto_server.table_locks.guard(["locked-a"]):  # a request on locked-a is under way
+        held = time.perf_counter()
+        threads = [
+            threading.Thread(target=lambda k=k, f=f: (f(), done.__setitem__(k, time.perf_counter() - held))) for k, f in calls.items()
+        ]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        waiting = {k for k in calls if k not in done}
+    for t in threads:
+        t.join(30)
+    assert waiting == {"a", "a+b", "batch-a", "list"}, done  # locked-b's requests did not wait
+    assert set(done) == set(calls)
+    locks = moto_server.table_locks
+    assert locks.for_request("DynamoDB_20120810.CreateTable", json.dumps({"TableName": "new"})) is locks.exclusive
+    assert locks.for_request("DynamoDB_20120810.ExecuteStatement", json.dumps({"Statement": "SELECT * FROM x"})) is locks.exclusive
 
 
 def test_each_boto3_call_runs_once_on_moto_even_from_a_session_older_than_the_server() -> None:

@@ -89,6 +89,26 @@ def test_a_map_of_lambda_tasks_retries_and_catches_as_on_aws(stack: LocalStack) 
     assert [i.trigger.rsplit(": ", 1)[1] for i in stack.invocations_of("wf-record")] == ["Record"]
 
 
+def test_executions_of_one_definition_share_its_parse_and_keep_their_own_state(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    parses: list[str] = []
+    original = AmazonStateLanguageParser.parse
+    monkeypatch.setattr(
+        AmazonStateLanguageParser, "parse", staticmethod(lambda definition: parses.append(definition) or original(definition))
+    )
+    arns = {n: _start(stack, "wf-batch", {"items": [{"id": f"x{n}"}, {"id": f"y{n}", "bad": True}]}) for n in range(3)}
+    stack.settle()
+    for n, arn in arns.items():
+        execution = _execution(stack, "wf-batch", arn)
+        assert execution["status"] == "SUCCEEDED"
+        assert execution["output"]["recorded"]["results"] == [
+            {"id": f"x{n}", "done": True, "attempts": 1},
+            {"id": f"y{n}", "done": False, "error": "ValueError"},
+        ]
+    assert len(parses) <= 1  # the first execution of a definition parses it (this one may already have); the others reuse it
+
+
 def test_a_failing_execution_is_failed_with_the_function_error(stack: LocalStack) -> None:
     arn = _start(stack, "wf-failing", {})
     stack.settle()
@@ -386,6 +406,9 @@ def test_the_moto_internals_the_step_functions_patches_replace_are_the_expected_
     assert "callback_endpoint" in sources["eval_wait_for_task_token"]
     assert "execution_arn.format(" in sources["start_execution"] and "name,\n" in sources["start_execution"]
     assert "self._reflect_execution_status()" in sources["terminated"]
+    # parsed once per definition: moto's parses the definition per execution, and nothing else
+    assert "AmazonStateLanguageParser.parse(" in sources["evaluation_entrypoint"]
+    assert "self._evaluation_details.state_machine_details.definition" in sources["evaluation_entrypoint"]
 
 
 def test_the_stack_clock_keeps_a_given_day_and_only_moves_forward() -> None:

@@ -1,18 +1,21 @@
 """moto in server mode on 127.0.0.1, and the declared resources created on it.
 
 Three things make moto behave like AWS where the local stack relies on it:
-- DynamoDB requests are serialized. moto's DynamoDB backend has no lock: two concurrent
-  conditional writes can both pass their check, and a failed TransactWriteItems restores
-  a deep copy of the table, dropping writes that landed meanwhile. DynamoDB itself
-  serializes writes per item, so one lock around moto's DynamoDB requests is the
-  faithful choice.
+- DynamoDB requests are serialized per table (`TableLocks`). moto's DynamoDB backend has
+  no lock: two concurrent conditional writes can both pass their check, and a failed
+  TransactWriteItems rolls back the items it changed, dropping writes that landed
+  meanwhile. DynamoDB itself serializes writes per item; moto keeps each table's items,
+  indexes and stream shard in the table's own objects, so a request holds the lock of
+  every table it names (sorted, so two transactions never wait for each other), and
+  requests on other tables run meanwhile. A request naming no table (ListTables, PartiQL)
+  and one that adds, drops or reshapes a table holds them all (`TableLocks.exclusive`).
 - Stream reads see no rolled-back writes. A failed TransactWriteItems still runs its
   other puts on the live table (adding stream records) before it rolls them back
   (`local.moto_patches`: an undo log, in place, instead of moto's deep copy of the table
   per item); a reader in between would return those phantom records (and the next real
-  write reuses their sequence numbers). So a poller holds the same lock
-  (`MotoServer.dynamodb_lock`) from GetShardIterator to GetRecords; Streams requests
-  themselves do not take it.
+  write reuses their sequence numbers). So a poller holds its table's lock
+  (`MotoServer.table_locks.guard([table])`) from GetShardIterator to GetRecords; Streams
+  requests themselves do not take it.
 - moto's state is process-global: the backends are reset when the server starts. moto
   also keeps every shard iterator it hands out; the local stack drops them once a minute
   (AWS expires them after 15 minutes).
@@ -20,7 +23,7 @@ Three things make moto behave like AWS where the local stack relies on it:
 Requests this process sends to its own moto server (the functions' boto3 clients, the
 pollers, drainers and provisioning) never go over HTTP: a botocore `before-send` hook
 (`InProcessDispatch`) hands them to the same moto backend method the server would call,
-in the calling thread, with DynamoDB requests under the same lock. That is how moto's own
+in the calling thread, with DynamoDB requests under the same table locks. That is how moto's own
 `mock_aws` answers boto3 (its `BotocoreStubber`); the request keeps its local URL, so what
 moto derives from it (queue URLs) is the same as over HTTP. The HTTP server still serves
 other processes (the AWS CLI, boto3 elsewhere) from the same backends.
@@ -39,6 +42,7 @@ after a poll interval; writes over HTTP are still found by the pollers' periodic
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import re
@@ -77,13 +81,102 @@ LambdaInvoke = Callable[[str, bytes, str], tuple[int, dict[str, str], bytes]]
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations$")
 
 
-class _SerializedDynamoDB:
-    """WSGI middleware: one DynamoDB request at a time (see the module docstring); Lambda
-    Invoke requests go to the server's `lambda_invoke` when it is set."""
+class TableLocks:
+    """moto's DynamoDB, serialized per table (see the module docstring).
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], lock: threading.Lock, server: MotoServer | None = None) -> None:
+    `guard(names)` holds the lock of each named table (taken in sorted order) and shares the
+    backend with other guards; `exclusive` holds the whole backend (every table). Guards are
+    reusable context managers, safe to share between threads. Not reentrant."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._shared = 0  # guards holding the backend shared
+        self._exclusive = False
+        self._exclusive_waiting = 0  # waiting exclusive holders go first (no starvation)
+        self._tables: dict[str, threading.Lock] = {}
+        self.exclusive = _Guard(self, None)
+
+    def guard(self, names: Iterable[str]) -> _Guard:
+        """A context manager holding these tables' locks (no names: `exclusive`)."""
+        names = sorted(set(names))
+        return _Guard(self, [self._tables.setdefault(n, threading.Lock()) for n in names]) if names else self.exclusive
+
+    def for_request(self, target: str, body: Any) -> _Guard:
+        """The guard a DynamoDB request (`X-Amz-Target`, JSON body) needs."""
+        if target.rpartition(".")[2] in _RESHAPING:
+            return self.exclusive
+        return self.guard(_tables_named(body))
+
+    def _enter(self, exclusive: bool) -> None:
+        with self._cond:
+            if exclusive:
+                self._exclusive_waiting += 1
+                while self._exclusive or self._shared:
+                    self._cond.wait()
+                self._exclusive_waiting -= 1
+                self._exclusive = True
+            else:
+                while self._exclusive or self._exclusive_waiting:
+                    self._cond.wait()
+                self._shared += 1
+
+    def _exit(self, exclusive: bool) -> None:
+        with self._cond:
+            if exclusive:
+                self._exclusive = False
+            else:
+                self._shared -= 1
+            self._cond.notify_all()
+
+
+class _Guard:
+    """Holds some tables of a `TableLocks` (None: all of them) while inside `with`."""
+
+    def __init__(self, owner: TableLocks, locks: list[threading.Lock] | None) -> None:
+        self.owner, self.locks = owner, locks
+
+    def __enter__(self) -> _Guard:
+        self.owner._enter(self.locks is None)
+        taken = 0
+        try:
+            for lock in self.locks or ():
+                lock.acquire()
+                taken += 1
+        except BaseException:
+            for lock in reversed((self.locks or [])[:taken]):
+                lock.release()
+            self.owner._exit(self.locks is None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for lock in reversed(self.locks or ()):
+            lock.release()
+        self.owner._exit(self.locks is None)
+
+
+#: DynamoDB operations that add, drop or reshape a table: they hold every table.
+_RESHAPING = frozenset(
+    {
+        "CreateTable",
+        "DeleteTable",
+        "UpdateTable",
+        "RestoreTableFromBackup",
+        "RestoreTableToPointInTime",
+        "ImportTable",
+        "CreateGlobalTable",
+        "UpdateGlobalTable",
+    }
+)
+
+
+class _SerializedDynamoDB:
+    """WSGI middleware: DynamoDB requests under their tables' locks (see the module
+    docstring); Lambda Invoke requests go to the server's `lambda_invoke` when it is set."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], locks: TableLocks, server: MotoServer | None = None) -> None:
         self.app = app
-        self.lock = lock
+        self.locks = locks
         self.server = server
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -99,7 +192,10 @@ class _SerializedDynamoDB:
             return [answer]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith("DynamoDB_"):  # not DynamoDBStreams_: pollers hold the lock around those
-            with self.lock:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)  # read again by moto
+            with self.locks.for_request(target, body):
                 return list(self.app(environ, start_response))
         return self.app(environ, start_response)
 
@@ -115,9 +211,9 @@ class InProcessDispatch:
     """botocore `before-send` hook: a request to `base_url` is answered by moto's backend
     method in this thread instead of over HTTP (see the module docstring)."""
 
-    def __init__(self, base_url: str, dynamodb_lock: threading.Lock, server: MotoServer | None = None) -> None:
+    def __init__(self, base_url: str, table_locks: TableLocks, server: MotoServer | None = None) -> None:
         self.prefix = base_url.rstrip("/") + "/"
-        self.dynamodb_lock = dynamodb_lock
+        self.table_locks = table_locks
         self.server = server
         self.answered = 0  # requests answered in-process (tests check the mechanism)
         self._methods: dict[tuple[str, str], Callable[..., Any] | None] = {}
@@ -146,10 +242,10 @@ class InProcessDispatch:
         method = self._method(request, target)
         if method is None:
             return None  # a service or path moto's backends do not route: over HTTP
-        serialized = target.startswith("DynamoDB_")
-        if serialized:
-            with local_wait():  # behind other invocations' requests: not this function's run time
-                self.dynamodb_lock.acquire()
+        guard = self.table_locks.for_request(target, request.body) if target.startswith("DynamoDB_") else None
+        if guard is not None:
+            with local_wait():  # behind other invocations' requests on these tables: not this function's run time
+                guard.__enter__()
         try:
             normalized = normalize_request(request)
             status, headers, body = method(normalized, request.url, normalized.headers)
@@ -159,11 +255,11 @@ class InProcessDispatch:
             status, headers = 500, {"Content-Type": "application/json"}
             body = json.dumps({"__type": "InternalFailure", "message": f"moto: {type(exc).__name__}: {exc}"})
         finally:
-            if serialized:
-                self.dynamodb_lock.release()
+            if guard is not None:
+                guard.__exit__(None, None, None)
         self.answered += 1
         if self._watchers and target in _WRITES and int(status) == 200:
-            for table in _tables_written(request.body):
+            for table in _tables_named(request.body):
                 for wake in self._watchers.get(table, ()):
                     wake.set()
         return AWSResponse(request.url, int(status), headers, MockRawResponse(body))  # type: ignore[arg-type]
@@ -183,8 +279,9 @@ class InProcessDispatch:
         return self._methods[key]
 
 
-def _tables_written(body: Any) -> set[str]:
-    """The tables a DynamoDB write request names (by name or ARN)."""
+def _tables_named(body: Any) -> set[str]:
+    """The tables a DynamoDB request names (by name or ARN): `TableName`, the keys of a
+    batch's `RequestItems`, the tables of `TransactItems`."""
     try:
         request = json.loads(body or b"{}")
     except ValueError:
@@ -227,23 +324,25 @@ botocore.handlers.BUILTIN_HANDLERS.append(("before-send", _before_send))
 
 
 class MotoServer(ThreadedMotoServer):
-    """`ThreadedMotoServer` with DynamoDB requests serialized; `port=0` picks a free port."""
+    """`ThreadedMotoServer` with DynamoDB requests serialized per table; `port=0` picks a free port."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(ip_address=host, port=port, verbose=False)
-        self.dynamodb_lock = threading.Lock()
+        self.table_locks = TableLocks()
+        #: every table at once (the whole DynamoDB backend), as a context manager
+        self.dynamodb_lock = self.table_locks.exclusive
         self.lambda_invoke: LambdaInvoke | None = None  # set by the local stack: declared functions run in-process
         moto_patches.install()  # memory stays flat (no instance tracking, no table copies)
 
     def _server_entry(self) -> None:  # same as moto's, with the middleware
-        app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app), self.dynamodb_lock, self)
+        app = _SerializedDynamoDB(DomainDispatcherApplication(create_backend_app), self.table_locks, self)
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()
 
     def start(self) -> None:
         super().start()
-        self.in_process = InProcessDispatch(self.url, self.dynamodb_lock, self)
+        self.in_process = InProcessDispatch(self.url, self.table_locks, self)
         _dispatchers[self.in_process.prefix] = self.in_process
         # moto's Step Functions interpreter calls AWS services at http://localhost:$MOTO_PORT
         _dispatchers[self.in_process.prefix.replace("127.0.0.1", "localhost")] = self.in_process
@@ -260,12 +359,17 @@ class MotoServer(ThreadedMotoServer):
         host, port = self.get_host_and_port()
         return f"http://{host}:{port}"
 
-    def forget_shard_iterators(self) -> None:
-        """Drop the shard iterators moto keeps for ever (two per poll: a slow leak over hours).
-        Call it holding `dynamodb_lock`, so no poller is between its two calls."""
+    def forget_shard_iterators(self, stream_arn: str | None = None) -> None:
+        """Drop the shard iterators moto keeps for ever (two per poll: a slow leak over hours):
+        those of `stream_arn`, holding its table's lock (`table_locks.guard`), or all of them,
+        holding `dynamodb_lock`; so no poller is between its two calls."""
         for account in dynamodbstreams_backends.values():
             for backend in account.values():
-                backend.shard_iterators.clear()
+                if stream_arn is None:
+                    backend.shard_iterators.clear()
+                    continue
+                for arn in [a for a in backend.shard_iterators if a.startswith(stream_arn + "|")]:
+                    del backend.shard_iterators[arn]
 
     def reset(self) -> None:
         """Drop every resource moto holds in this process (its state is global)."""
@@ -281,17 +385,21 @@ def quiet_moto_logs() -> None:
 
 @dataclass
 class Clients:
-    """boto3 clients on the local moto server (thread-safe, shared)."""
+    """boto3 clients on the local moto server (thread-safe, shared), all from one session:
+    botocore loads its endpoint data and service models once per session."""
 
     endpoint: str
     region: str
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _session: Any = None
 
     def __call__(self, service: str) -> Any:
-        with self._lock:
+        with self._lock:  # a session is not safe to create clients from concurrently
+            if self._session is None:
+                self._session = boto3.session.Session()
             if service not in self._cache:
-                self._cache[service] = boto3.session.Session().client(
+                self._cache[service] = self._session.client(
                     service,
                     endpoint_url=self.endpoint,
                     region_name=self.region,

@@ -1,4 +1,4 @@
-"""Narrow patches of moto: two keep a long-running local stack's memory flat, two its speed.
+"""Narrow patches of moto: two keep a long-running local stack's memory flat, the others its speed.
 
 1. **Instance tracking off.** Every moto model object (`BaseModel` subclasses: items,
    stream records, tables, queues, messages, events, ...) is appended, at creation, to
@@ -30,8 +30,14 @@
    in the same order (`self.items[hash_key]`, sorted as moto sorts); index queries, scans
    and everything else still see every item. The result is the same list moto would have
    filtered out of the whole table.
+5. **moto's request dispatch looks its tables up once.** For every request, moto's
+   `BaseResponse.call_action` lists the response class's methods with `inspect.getmembers`
+   (`method_names_from_class`) and converts the action name to snake case character by character
+   (`camelcase_to_underscores`): about 5% of the local stack's CPU under load. Patched,
+   both keep their answer per class / per name (a class's methods and a name's snake case
+   do not change while the process runs).
 
-5. **Step Functions run on the local stack** (`install_step_functions(host)`, while a stack
+6. **Step Functions run on the local stack** (`install_step_functions(host)`, while a stack
    runs; moto's own ASL interpreter runs the executions, `execute_state_machine` on):
    - a Lambda task (`arn:aws:states:::lambda:invoke[.waitForTaskToken]` or a bare function
      ARN) calls `host.invoke_lambda` (the in-process function) instead of moto's Lambda
@@ -46,7 +52,11 @@
      (`parked(execution_arn)`), so `settle()` does not wait for it;
    - an execution started without a name gets a UUID (moto's parser names it "None", and
      two such starts with the same input would be one execution);
-   - `host.execution_ended(execution)` is told when an execution ends (the log line).
+   - `host.execution_ended(execution)` is told when an execution ends (the log line);
+   - a definition is parsed once (`ExecutionWorker._get_evaluation_entrypoint`): moto's
+     ANTLR parser ran per execution, 12% of the local stack's CPU under load. The parsed
+     program is a tree of declarations that evaluation does not change (every execution's
+     state lives in its own `Environment`), so executions of one definition share it.
 
 `install()` is idempotent. `tests/e2e/test_local_hardening.py` pins the moto version and
 the source of the replaced method: a moto upgrade that changes them fails there loudly.
@@ -67,6 +77,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import jsonpath_ng.ext
+from moto.core import responses as moto_responses
 from moto.core.common_models import BaseModel
 from moto.core.model_instances import model_data
 from moto.dynamodb.comparisons import get_filter_expression
@@ -89,6 +100,8 @@ MOTO_VERSION = "5.2.5"
 MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items
 MOTO_TABLE_QUERY = Table.query
 MOTO_TABLE_ALL_ITEMS = Table.all_items
+MOTO_METHOD_NAMES = moto_responses.method_names_from_class
+MOTO_CAMELCASE_TO_UNDERSCORES = moto_responses.camelcase_to_underscores
 
 _lock = threading.Lock()
 _installed = False
@@ -105,6 +118,8 @@ def install() -> None:
         jsonpath_ng.ext.parse = _parsed_once(jsonpath_ng.ext.parse)  # moto imports it per call, from the module
         Table.query = _partition_query  # type: ignore[method-assign]
         Table.all_items = _all_items  # type: ignore[method-assign]
+        moto_responses.method_names_from_class = functools.cache(MOTO_METHOD_NAMES)
+        moto_responses.camelcase_to_underscores = functools.lru_cache(maxsize=4096)(MOTO_CAMELCASE_TO_UNDERSCORES)
         forget_tracked_instances()
         _installed = True
 
@@ -359,7 +374,9 @@ def _patch_step_functions() -> None:
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
     from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     MOTO_SFN.update(
@@ -369,7 +386,15 @@ def _patch_step_functions() -> None:
         eval_wait_for_task_token=StateTaskServiceCallback._eval_wait_for_task_token,
         start_execution=StepFunctionsParserBackend.start_execution,
         terminated=BaseExecutionWorkerCommunication.terminated,
+        evaluation_entrypoint=ExecutionWorker._get_evaluation_entrypoint,
     )
+
+    @functools.lru_cache(maxsize=256)
+    def parsed(definition: str) -> Any:
+        return AmazonStateLanguageParser.parse(definition)[0]
+
+    def evaluation_entrypoint(self: Any) -> Any:
+        return parsed(self._evaluation_details.state_machine_details.definition)
 
     def execute_lambda_function_integration(env: Any, parameters: dict[str, Any], region: str, state_credentials: Any) -> None:
         host = _host
@@ -438,6 +463,7 @@ def _patch_step_functions() -> None:
     StateTaskServiceCallback._eval_wait_for_task_token = eval_wait_for_task_token
     StepFunctionsParserBackend.start_execution = start_execution
     BaseExecutionWorkerCommunication.terminated = terminated
+    ExecutionWorker._get_evaluation_entrypoint = evaluation_entrypoint
     for name in ("set_stop", "set_error", "set_timed_out"):
         setattr(Environment, name, stopping(getattr(Environment, name)))
 

@@ -24,6 +24,7 @@ come); `stack.executions(machine)` lists executions with their status and output
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -350,14 +351,15 @@ class LocalStack:
         wake_on_writes: bool = True,
     ) -> StreamPoller:
         assert self.moto is not None and self.clients is not None and self.provisioned is not None
+        stream_arn = self.provisioned.stream_arns[source.table.name]  # type: ignore[attr-defined]
         return StreamPoller(
             source,
             deliver=deliver,
             target_arn=target_arn,
-            stream_arn=self.provisioned.stream_arns[source.table.name],  # type: ignore[attr-defined]
+            stream_arn=stream_arn,
             streams_client=self.clients("dynamodbstreams"),
-            read_lock=self.moto.dynamodb_lock,
-            forget_iterators=self.moto.forget_shard_iterators,
+            read_lock=self.moto.table_locks.guard([source.table.name]),  # type: ignore[attr-defined]
+            forget_iterators=functools.partial(self.moto.forget_shard_iterators, stream_arn),
             sqs_client=self.clients("sqs"),
             failure_queue_url=self.provisioned.queue_urls.get(source.on_failure) if source.on_failure else None,
             stop=stop or self._stop,

@@ -21,7 +21,7 @@ to its table) reads the stream as soon as a write lands; the poll interval is th
 (writes from other processes over HTTP).
 
 moto's shard iterators hold the shard object that a failed TransactWriteItems replaces,
-so each poll asks for a fresh iterator after the last checkpoint, holding the DynamoDB
+so each poll asks for a fresh iterator after the last checkpoint, holding its table's
 lock until its records are read (`local.backend` explains why).
 """
 
@@ -32,6 +32,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -89,7 +90,7 @@ class StreamPoller(threading.Thread):
         target_arn: str,
         stream_arn: str,
         streams_client: Any,
-        read_lock: threading.Lock,
+        read_lock: AbstractContextManager[Any],
         forget_iterators: Callable[[], None],
         sqs_client: Any,
         failure_queue_url: str | None,
