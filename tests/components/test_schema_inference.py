@@ -34,6 +34,7 @@ COMPONENTS = (
     "Workflow",
     "AlarmTopic",
     "EventBackup",
+    "ApiDestination",
 )
 
 
