@@ -104,7 +104,13 @@ class SlackMessage:
         ]
         if self.buttons:
             blocks.append(_buttons())
-        body: dict[str, Any] = {"channel": channel, "text": self.text, "blocks": blocks}
+        body: dict[str, Any] = {
+            "channel": channel,
+            "text": self.text,
+            "blocks": blocks,
+            # Slack message metadata: what the message is about, for apps that read the channel
+            "metadata": {"event_type": self.event_type, "event_payload": {"request_id": "<request>", "event_id": "<event_id>"}},
+        }
         if self.attachments:
             body["attachments"] = [{"title": title, "text": raw(variable)} for title, variable in self.attachments]
         return render_template(body)

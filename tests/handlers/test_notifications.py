@@ -80,6 +80,7 @@ def test_a_new_request_names_who_asked_for_what_and_carries_the_decision_buttons
     ]
     assert (APPROVE_ACTION, DENY_ACTION) == ("leave_approve", "leave_deny")  # the contract with the interaction endpoint
     assert body["attachments"] == [{"title": "Note", "text": "family trip"}]
+    assert body["metadata"] == {"event_type": "LeaveRequested", "event_payload": {"request_id": "john~4", "event_id": "ev-1"}}
 
 
 def test_approval_and_denial_name_who_decided_and_why() -> None:

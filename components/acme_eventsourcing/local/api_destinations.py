@@ -211,7 +211,8 @@ def _request(method: str, url: str, body: bytes, headers: Mapping[str, str], *, 
 
 class LocalReceiver:
     """Stands in for every endpoint outside this machine: records each request (in memory and,
-    given `path`, one JSON line each in that file) and answers 200."""
+    given `path`, one JSON line each in that file, the connection's credential masked) and
+    answers 200."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
@@ -238,11 +239,13 @@ class LocalReceiver:
             "body": text,
             "json": parsed,
         }
+        secret = {str((destination.auth.get("apiKey") or {}).get("key") or "Authorization").lower(), "authorization"}
+        masked = {k: (v[:10] + "...(masked)" if k.lower() in secret else v) for k, v in headers.items()}
         with self._lock:
             self.requests.append(record)
             if self.path is not None:
                 with self.path.open("a") as f:
-                    f.write(json.dumps(record) + "\n")
+                    f.write(json.dumps({**record, "headers": masked}) + "\n")
         if urlsplit(url).hostname == "slack.com":
             channel = parsed.get("channel") if isinstance(parsed, dict) else None
             return 200, json.dumps({"ok": True, "channel": channel, "ts": f"{time.time():.6f}"}).encode()
@@ -254,6 +257,28 @@ def read_received(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def describe_request(request: Mapping[str, Any]) -> str:
+    """A recorded request for people: when, where, and its message (a Slack message's text,
+    attachments and buttons; any other body as it came)."""
+    head = f"{request['at']}  {request['destination']}  {request['method']} {request['url']}"
+    body = request.get("json")
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        return f"{head}\n    {request['body'][:500]}"
+    lines = [head, f"    {('#' + str(body['channel']) + ': ') if body.get('channel') else ''}{body['text']}"]
+    for attachment in body.get("attachments") or ():
+        if isinstance(attachment, dict) and attachment.get("text"):
+            lines.append(f"    {attachment.get('title') or 'attachment'}: {attachment['text']}")
+    for block in body.get("blocks") or ():
+        if isinstance(block, dict) and block.get("type") == "actions":
+            buttons = [
+                f"[{e.get('text', {}).get('text')}] ({e.get('action_id')}={e.get('value')})"
+                for e in block.get("elements") or ()
+                if isinstance(e, dict) and e.get("type") == "button"
+            ]
+            lines.append("    buttons: " + " ".join(buttons))
+    return "\n".join(lines)
 
 
 class RateLimiter:
