@@ -25,7 +25,9 @@ SLACK = {"leave:slack_bot_token": "xoxb-local-test", "leave:slack_channel": "C0L
 @pytest.fixture(scope="module")
 def slack_stack(stack_factory: Callable[..., LocalStack], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     recorded: RecordedStack = merge(evaluate_programs("dev", programs=PROGRAMS, config_overrides=SLACK))
-    stack = stack_factory(recorded, state_dir=tmp_path_factory.mktemp("slack-state"))
+    lines: list[str] = []
+    stack = stack_factory(recorded, state_dir=tmp_path_factory.mktemp("slack-state"), log=lines.append)
+    stack.lines = lines  # type: ignore[attr-defined]
     yield stack
     stack.stop()
 
@@ -63,6 +65,9 @@ def test_a_request_reaches_slack_with_the_decision_buttons(slack_stack: LocalSta
     assert message["attachments"] == [{"title": "Note", "text": 'a "quoted" note'}]
     assert request["headers"]["Idempotency-Key"] == slack_stack_event_id(slack_stack, api, request_id)
     assert not [i for i in slack_stack.invocations if "notifications" in i.function], "no function in the path"
+    banner = "\n".join(slack_stack.lines)  # type: ignore[attr-defined]
+    assert "api dest   notifications-slack-destination: POST https://slack.com/api/chat.postMessage, 20/s, 6 rule target(s): " in banner
+    assert "recorded by the local receiver" in banner
 
 
 def slack_stack_event_id(stack: LocalStack, api: ApiClient, request_id: str) -> str:

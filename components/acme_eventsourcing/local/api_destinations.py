@@ -251,6 +251,11 @@ class LocalReceiver:
             return 200, json.dumps({"ok": True, "channel": channel, "ts": f"{time.time():.6f}"}).encode()
         return 200, b"{}"
 
+    def snapshot(self) -> list[dict[str, Any]]:
+        """The requests recorded so far, oldest first."""
+        with self._lock:
+            return list(self.requests)
+
 
 def read_received(path: Path) -> list[dict[str, Any]]:
     """The requests a running (or stopped) local stack's receiver recorded in `path`."""

@@ -41,7 +41,7 @@ from acme_eventsourcing.testing import RecordedStack
 from acme_eventsourcing.testing.stack_model import StackModel
 
 from . import moto_patches, schedules
-from .api_destinations import ApiDestinationTarget, LocalReceiver, RateLimiter
+from .api_destinations import ApiDestinationTarget, LocalReceiver, RateLimiter, is_local
 from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisioned, provision, quiet_moto_logs
 from .client import ApiClient
 from .clocks import LocalClock, set_clock
@@ -352,9 +352,7 @@ class LocalStack:
         `headers`, `body` (text) and `json` (the body parsed, or None)."""
         if self.receiver is None:
             return []
-        with self._lock:
-            requests = list(self.receiver.requests)
-        return [r for r in requests if destination is None or r["destination"].endswith(destination)]
+        return [r for r in self.receiver.snapshot() if destination is None or r["destination"].endswith(destination)]
 
     def _point_functions_at_local_apis(self) -> None:
         """A function environment value that is an API's recorded endpoint (the mock engine's
@@ -920,6 +918,17 @@ class LocalStack:
             lines.append(
                 f"  schedule   {sch.group}/{sch.name}: {sch.expression} {sch.timezone} -> {sch.target['Arn'].split(':')[-1]}{state}"
                 f"  (fire: stack.fire_schedule / `schedule fire {sch.name}`; or advance the clock)"
+            )
+        for destination in m.api_destinations:
+            targets = sum(1 for t in m.targets if t.api_destination is destination)
+            where = (
+                "sent there"
+                if is_local(destination.endpoint)
+                else f"recorded by the local receiver ({self.state_dir}/{self.stack_name}.received.jsonl; `received` lists them)"
+            )
+            lines.append(
+                f"  api dest   {destination.logical}: {destination.method} {destination.endpoint}, {destination.rate_per_second}/s, "
+                f"{targets} rule target(s): {where}"
             )
         if self.clock.simulated:
             lines.append(f"  clock      {self.clock.now().isoformat(timespec='seconds')} (simulated; advance_clock moves it)")
