@@ -11,8 +11,9 @@
   updates (a WebSocket API, `live_url`) of the balance, pending and calendar read models;
 - the leave events in an EventBridge Schema Registry (`event_schema_registry`, on unless set
   to false), their schemas from the same definitions as `GET /asyncapi.json`;
-- the `notifications` context (`acme.notifications`), which only subscribes to leave events
-  on the same bus (choreography) and posts them to `webhook_url`.
+- the `notifications` context (`acme.notifications`): leave events on the same bus
+  (choreography) sent to Slack through an EventBridge API destination, no Lambda in the path
+  (`slack_bot_token`, `slack_channel`; unset = no notifications, nothing created; docs/slack.md).
 
 Routes and event types come from the Lambda code's own pure-data modules (`leave_api.api`,
 the route table of the command declarations and queries; `leave.events`), so the API
@@ -27,23 +28,26 @@ from pathlib import Path
 import pulumi
 from acme_eventsourcing import (
     SCHEDULED_TIME,
+    ApiKeyAuth,
     ApiSpec,
     BackupPlan,
+    ConnectionAuth,
     EventBusRef,
     EventSourcedService,
     EventSourcedServiceArgs,
     EventStart,
     EventStop,
     FunctionSpec,
+    HttpDestinationSpec,
     JwtIssuerRef,
     LiveUpdatesSpec,
+    MessageSpec,
     ProjectionSpec,
     PublisherSpec,
     ScheduleSpec,
     ServiceDefaults,
     SharedEventBus,
     SharedEventBusArgs,
-    SubscriptionSpec,
     WorkflowSpec,
     sso_from_config,
 )
@@ -58,6 +62,7 @@ from leave import events  # noqa: E402 - pure data (stdlib only), found through 
 from leave_api import asyncapi  # noqa: E402 - pure data: the AsyncAPI document of the events
 from leave_api.api import ROUTES  # noqa: E402 - pure data, declared for this program
 from leave_workflows import definitions  # noqa: E402 - pure data: the state machines
+from notifications import slack  # noqa: E402 - pure data: the Slack messages
 
 SOURCE = "acme.leave"
 PROJECTIONS = {
@@ -196,27 +201,44 @@ leave = EventSourcedService(
     ),
 )
 
-notifications = EventSourcedService(
-    "notifications",
-    EventSourcedServiceArgs(
-        source="acme.notifications",
-        bus=bus.ref,
-        subscriptions=[
-            SubscriptionSpec(
-                name="leave",
-                function=function(
-                    "notifications.handler.handler",
-                    "notifications",
-                    timeout_s=30,
-                    # Secret-friendly: `pulumi config set --secret webhook_url ...`; empty = off.
-                    environment={"WEBHOOK_URL": config.get_secret("webhook_url") or ""},
-                ),
+
+def slack_destination() -> HttpDestinationSpec | None:
+    """Leave events to a Slack channel: chat.postMessage with the bot token (docs/slack.md);
+    None (nothing created) while `slack_bot_token` is unset."""
+    token = config.get_secret("slack_bot_token")
+    if token is None:
+        return None
+    channel = config.require("slack_channel")
+    return HttpDestinationSpec(
+        name="slack",
+        endpoint=config.get("slack_api_url") or slack.CHAT_POST_MESSAGE,
+        auth=ConnectionAuth(api_key=ApiKeyAuth(header="Authorization", value=token.apply(lambda t: f"Bearer {t}"))),
+        messages=[
+            MessageSpec(
+                name=m.name,
                 sources=(SOURCE,),
-                detail_types=events.NOTIFICATION_EVENT_TYPES,
+                detail_types=(m.event_type,),
+                input_paths=m.input_paths,
+                input_template=m.template(channel),
             )
+            for m in slack.MESSAGES
         ],
-        defaults=defaults,
-    ),
+        # Slack allows about one message per second per channel (then 429, which EventBridge retries)
+        invocation_rate_limit_per_second=config.get_int("slack_rate_limit_per_second") or 1,
+        maximum_retry_attempts=10,
+        maximum_event_age_in_seconds=3600,
+        header_parameters={"Idempotency-Key": "$.detail.metadata.event_id"},
+    )
+
+
+slack_spec = slack_destination()
+notifications = (
+    EventSourcedService(
+        "notifications",
+        EventSourcedServiceArgs(source="acme.notifications", bus=bus.ref, destinations=[slack_spec], defaults=defaults),
+    )
+    if slack_spec is not None
+    else None
 )
 
 pulumi.export("api_url", leave.api_url)
@@ -231,9 +253,10 @@ pulumi.export("user_pool_client_id", leave.user_pool_client_id)
 if leave.api is not None and leave.api.sso_domain is not None:  # register sso_redirect_uri at the IdP
     pulumi.export("sso_domain", leave.api.sso_domain)
     pulumi.export("sso_redirect_uri", leave.api.sso_redirect_uri)
-pulumi.export("function_names", {**leave.function_names, **{f"notifications-{k}": v for k, v in notifications.function_names.items()}})
+pulumi.export("function_names", leave.function_names)
 pulumi.export("state_machine_arns", leave.state_machine_arns)
 pulumi.export("schema_registry_name", leave.schema_registry_name)
-pulumi.export("dlq_urls", {**leave.dlq_urls, **{f"notifications-{k}": v for k, v in notifications.dlq_urls.items()}})
+notification_dlqs = {f"notifications-{k}": v for k, v in notifications.dlq_urls.items()} if notifications else {}
+pulumi.export("dlq_urls", {**leave.dlq_urls, **notification_dlqs})
 # what `python -m acme_eventsourcing.ops` (lag, rebuild, redrive) reads: docs/operations.md
-pulumi.export("operations", {"leave": leave.operations, "notifications": notifications.operations})
+pulumi.export("operations", {"leave": leave.operations, **({"notifications": notifications.operations} if notifications else {})})

@@ -4,9 +4,10 @@ The story is played on the real date (UTC) or, in the first days of January when
 not fit (it needs a full past week in the year), on the year's earliest day it fits; the
 local stack's functions see that date (`LocalStack(today=...)`) and the report says so.
 
-Exit status 0 only if every step behaved as the story says, every notification arrived
-at the webhook (choreography through the bus), no dead-letter queue holds anything and
-no invocation failed unexpectedly.
+Exit status 0 only if every step behaved as the story says, every Slack message was sent
+(choreography through the bus: the notifications context's API destination, no Lambda; the
+local stack's receiver stands in for slack.com and shows what Slack would have received), no
+dead-letter queue holds anything and no invocation failed unexpectedly.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import sys
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from acme_eventsourcing.local.api_destinations import describe_request
 from acme_eventsourcing.local.client import ApiClient, wait_for
 
 from .project import LocalStack
@@ -36,40 +37,19 @@ ROLLOVER_WORKFLOW = "leave-rollover"
 LIVE_TIMEOUT_S = 10.0
 
 
-class WebhookSink:
-    """A local webhook: collects what the notifications subscriber POSTs."""
+#: Slack is on for the demo with a stand-in bot token (the local stack has no internet: its
+#: receiver takes the chat.postMessage calls); the channel is the dev stack file's.
+SLACK_CONFIG = {"leave:slack_bot_token": "xoxb-local-demo"}
 
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        sink = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - stdlib name
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                sink.received.append({"idempotency_key": self.headers.get("idempotency-key"), **json.loads(body)})
-                self.send_response(204)
-                self.end_headers()
+def slack_messages(local: LocalStack) -> dict[str, dict[str, Any]]:
+    """The chat.postMessage calls Slack would have received, once per event (EventBridge
+    delivers at least once: the Idempotency-Key header is the event id)."""
+    return {r["headers"].get("Idempotency-Key") or r["at"]: r for r in local.received("slack-destination")}
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-                return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def __enter__(self) -> WebhookSink:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def distinct(self) -> dict[str, dict[str, Any]]:
-        return {m["event_id"]: m for m in list(self.received)}
+def message_type(request: dict[str, Any]) -> str:
+    return str(((request.get("json") or {}).get("metadata") or {}).get("event_type"))
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -110,14 +90,14 @@ def run(
     started = time.perf_counter()
     log_path = log_path or Path(".local-stack/demo.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log_file, WebhookSink() as sink:
+    with log_path.open("w") as log_file:
         lock = threading.Lock()
 
         def log(line: str) -> None:
             with lock:
                 log_file.write(line + "\n")
 
-        local = LocalStack(stack, port=0, log=log, config_overrides={"leave:webhook_url": sink.url}, today=day)
+        local = LocalStack(stack, port=0, log=log, config_overrides=SLACK_CONFIG, today=day)
         local.start()
         try:
             boot = time.perf_counter() - started
@@ -135,10 +115,10 @@ def run(
                 story.play()
             except StoryFailedError as exc:
                 failure = str(exc)
-            checks = _after_story(local, sink, story) if failure is None else {}
+            checks = _after_story(local, story) if failure is None else {}
             final = story.final_state()
             ok = failure is None and all(checks.values())
-            _report(out, story, final, checks, sink, local, failure)
+            _report(out, story, final, checks, local, failure)
             if failure is None:
                 ok = _live_updates(out, local, story) and ok
                 ok = _backup(out, local) and ok
@@ -163,14 +143,14 @@ def _year_end(local: LocalStack, year: int) -> dict[str, Any]:
     return execution["output"]
 
 
-def _after_story(local: LocalStack, sink: WebhookSink, story: Story) -> dict[str, bool]:
-    """Checks beyond the read models: notifications, dead-letter queues, failures."""
-    with contextlib.suppress(TimeoutError):  # counted below either way
-        wait_for(lambda: len(sink.distinct()) >= sum(NOTIFIED.values()), timeout=10, what="notifications")
+def _after_story(local: LocalStack, story: Story) -> dict[str, bool]:
+    """Checks beyond the read models: Slack messages, dead-letter queues, failures."""
+    with contextlib.suppress(TimeoutError):  # counted below either way (Slack takes 1 message per second)
+        wait_for(lambda: len(slack_messages(local)) >= sum(NOTIFIED.values()), timeout=30, what="Slack messages")
     local.settle(timeout=30)
     kinds: dict[str, int] = {}
-    for message in sink.distinct().values():
-        kinds[message["type"]] = kinds.get(message["type"], 0) + 1
+    for message in slack_messages(local).values():
+        kinds[message_type(message)] = kinds.get(message_type(message), 0) + 1
     sqs = local.clients("sqs")  # type: ignore[misc]
     depths = {
         q.logical: int(
@@ -183,7 +163,8 @@ def _after_story(local: LocalStack, sink: WebhookSink, story: Story) -> dict[str
     story.state["dlq_depths"] = depths
     story.state["failed_invocations"] = [i for i in local.invocations if not i.ok]
     return {
-        "every notification reached the webhook once per event": kinds == NOTIFIED,
+        "every Slack message was sent once per event (requests with Approve/Deny buttons)": kinds == NOTIFIED
+        and all(_buttons(m) for m in slack_messages(local).values() if message_type(m) == "LeaveRequested"),
         "every dead-letter queue is empty": not any(depths.values()),
         "no invocation failed": not story.state["failed_invocations"],
         "no errors reported by the local stack": not local.errors,
@@ -287,6 +268,12 @@ def _calendar_feed(out: TextIO, local: LocalStack, story: Story) -> bool:
     return status == 200 and bool(events) and revoked == 404
 
 
+def _buttons(request: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (action_id, value) of a Slack message's buttons."""
+    blocks = (request.get("json") or {}).get("blocks") or []
+    return [(e["action_id"], e["value"]) for b in blocks if b.get("type") == "actions" for e in b["elements"]]
+
+
 def _backup(out: TextIO, local: LocalStack) -> bool:
     """The platform's event backup (`EventBackup`): every event on the bus also went, through
     a rule and Firehose, to the S3 bucket the platform stack owns, partitioned by source and
@@ -368,9 +355,7 @@ def _operations(out: TextIO, local: LocalStack, story: Story) -> bool:
     return all(checks.values())
 
 
-def _report(
-    out: TextIO, story: Story, final: dict[str, Any], checks: dict[str, bool], sink: WebhookSink, local: LocalStack, failure: str | None
-) -> None:
+def _report(out: TextIO, story: Story, final: dict[str, Any], checks: dict[str, bool], local: LocalStack, failure: str | None) -> None:
     p = lambda line="": print(line, file=out)  # noqa: E731
     for step in story.steps:
         latency = f"  [{', '.join(f'{ms:.0f}' for ms in step.latency_ms)} ms]" if step.latency_ms else ""
@@ -410,9 +395,16 @@ def _report(
             )
         if not items:
             p("    (no leaves)")
-    p("\nNotifications received by the webhook (notifications context, via the bus)")
-    for m in sink.distinct().values():
-        p(f"  {m['type']:<15} {m['text']}")
+    messages = list(slack_messages(local).values())
+    p("\nSlack (notifications context: rules on the bus -> API destination -> chat.postMessage, no Lambda)")
+    first = next((m for m in messages if message_type(m) == "LeaveRequested"), None)
+    if first is not None:
+        p("  the first request, as Slack would have received it (`python -m local received` lists them all):")
+        p("\n".join(f"    {line}" for line in describe_request(first).splitlines()))
+    for m in messages:
+        body = m.get("json") or {}
+        extra = "; ".join(f"{a.get('title')}: {a['text']}" for a in body.get("attachments") or () if a.get("text"))
+        p(f"  {message_type(m):<20} {body.get('text')}" + (f" ({extra})" if extra else ""))
     latencies = story.latencies()
     if latencies:
         p(

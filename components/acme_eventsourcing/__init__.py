@@ -4,7 +4,7 @@
 
 - the Pulumi components (this module's names): `EventSourcedService` and the child
   components it is made of, each usable alone (`EventPublisher`, `HttpApi`, `Projection`,
-  `Subscription`, `LiveUpdates`), `RetainedTable`, `SharedEventBus`, `AlarmTopic`, `Workflow` (Step Functions
+  `Subscription`, `LiveUpdates`, `ApiDestination`), `RetainedTable`, `SharedEventBus`, `AlarmTopic`, `Workflow` (Step Functions
   started by schedules and bus events), `EventBackup` (every bus event to S3); the `ServiceDefaults` they share and
   the `...Ref` types of the create-or-use idiom (`refs`). Imported on first use, so
   `import acme_eventsourcing.runtime` in a Lambda function never loads pulumi;
@@ -27,6 +27,16 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
     from .alarm_topic import (
         AlarmTopic,
         AlarmTopicArgs,
+    )
+    from .api_destination import (
+        ApiDestination,
+        ApiDestinationArgs,
+        ApiKeyAuth,
+        BasicAuth,
+        ConnectionAuth,
+        HttpDestinationSpec,
+        MessageSpec,
+        OAuthClientCredentialsAuth,
     )
     from .defaults import (
         DeliverySpec,
@@ -124,6 +134,14 @@ _HOMES: dict[str, str] = {
     "UNSCOPED_SID_PREFIX": "_iam",
     "USER_POOL_IDENTITY_CLAIM": "http_api",
     "AlarmTopic": "alarm_topic",
+    "ApiDestination": "api_destination",
+    "ApiDestinationArgs": "api_destination",
+    "ApiKeyAuth": "api_destination",
+    "BasicAuth": "api_destination",
+    "ConnectionAuth": "api_destination",
+    "HttpDestinationSpec": "api_destination",
+    "MessageSpec": "api_destination",
+    "OAuthClientCredentialsAuth": "api_destination",
     "AlarmTopicArgs": "alarm_topic",
     "ApiSpec": "http_api",
     "AttributeType": "retained_table",
@@ -178,6 +196,14 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = [
+    "ApiDestination",
+    "ApiDestinationArgs",
+    "ApiKeyAuth",
+    "BasicAuth",
+    "ConnectionAuth",
+    "HttpDestinationSpec",
+    "MessageSpec",
+    "OAuthClientCredentialsAuth",
     "APPEND_ONLY_DENIED_ACTIONS",
     "IDENTITY_CLAIM_ENV",
     "PIPE_INPUT_TEMPLATE",

@@ -17,6 +17,7 @@ from . import _kms, _reactor
 from ._lambda import FunctionParts
 from ._queues import DeadLetterQueue
 from ._reactor import Reactor as _Reactor
+from .api_destination import ApiDestination, ApiDestinationArgs, HttpDestinationSpec
 from .defaults import DeliverySpec, FunctionSpec, ServiceDefaults
 from .event_publisher import (
     PIPE_DETAIL_TYPE_PATH,
@@ -174,6 +175,10 @@ class EventSourcedServiceArgs:
     subscriptions: Sequence[SubscriptionSpec] = ()
     workflows: Sequence[WorkflowSpec] = ()
     """Step Functions workflows of the service (need `api`: their tasks use the Events table)."""
+    destinations: Sequence[HttpDestinationSpec] = ()
+    """HTTP endpoints bus events are sent to through EventBridge API destinations, no Lambda
+    in the path (an `ApiDestination` named `<service>-<name>` each: connection, rate limit,
+    one rule per message kind with its input transformer, retry policy, DLQ)."""
     publisher: PublisherSpec = field(default_factory=PublisherSpec)
     delivery: DeliverySpec = field(default_factory=DeliverySpec)
     """Retries of every projection's and subscription's delivery."""
@@ -200,12 +205,13 @@ class EventSourcedServiceArgs:
             raise ValueError("projections need the Events table, which comes with api; give api or drop projections")
         if self.api is None and self.workflows:
             raise ValueError("workflows' tasks use the Events table, which comes with api; give api or drop workflows")
-        if self.api is None and not self.subscriptions:
-            raise ValueError("nothing to build: give api and/or subscriptions")
+        if self.api is None and not self.subscriptions and not self.destinations:
+            raise ValueError("nothing to build: give api, subscriptions and/or destinations")
         self.defaults.validate()
         names = [p.name for p in self.projections] + [s.name for s in self.subscriptions] + [w.name for w in self.workflows]
+        names += [d.name for d in self.destinations]
         if len(set(names)) != len(names):
-            raise ValueError(f"projection, subscription and workflow names must be unique: {names}")
+            raise ValueError(f"projection, subscription, workflow and destination names must be unique: {names}")
         for name in names:
             if not _NAME.match(name) or name in {"commands", "queries", "publisher", "events", "api", "users", "live"}:
                 raise ValueError(f"name {name!r} must match {_NAME.pattern} and not be a reserved part name")
@@ -219,6 +225,8 @@ class EventSourcedServiceArgs:
                 raise ValueError(f"subscription {s.name!r}: sources must be non-empty event sources")
         for w in self.workflows:
             self.workflow_args(w, EventBusRef.of(self.bus)).validate(f"workflow {w.name!r}")
+        for d in self.destinations:
+            d.validate()
         if self.api is not None:
             self.api.validate()
         live_projections = [p.name for p in self.projections if p.live]
@@ -285,6 +293,8 @@ class EventSourcedService(pulumi.ComponentResource):
       DLQ, subscriber, `pk`/`sk` checkpoint `RetainedTable` `<name>-<subscription>-checkpoints`);
     - `workflows[name]`: a `Workflow` `<name>-<workflow>` per `WorkflowSpec` (state machine,
       task functions with the commands function's data access, schedules, start/stop rules);
+    - `destinations[name]`: an `ApiDestination` `<name>-<destination>` per `HttpDestinationSpec`
+      (connection, API destination, one rule per message kind, DLQ; no function);
     - `http_api`: an `HttpApi` `<name>` (JWT authorizer, Cognito pool unless `api.jwt`,
       `$default` stage, access logs, throttling), with `api`;
     - `live`: a `LiveUpdates` `<name>-live` (WebSocket API with a token-checking `$connect`
@@ -315,7 +325,7 @@ class EventSourcedService(pulumi.ComponentResource):
     """`publisher`, `publisher-enrich`, `commands`, `queries`, `<projection>-projector`,
     `<subscription>-subscriber`, `<workflow>-<task key>` and `<workflow>-trigger`."""
     dlq_urls: Mapping[str, pulumi.Output[str]]
-    """`publisher`, one per projection and subscription, and per workflow
+    """`publisher`, one per projection, subscription and destination, and per workflow
     `<workflow>-schedule-<schedule>` and `<workflow>-trigger`."""
     state_machine_arns: Mapping[str, pulumi.Output[str]]
     """Workflow name -> its state machine's ARN."""
@@ -364,7 +374,7 @@ class EventSourcedService(pulumi.ComponentResource):
                     *([f"/aws/vendedlogs/apigateway/{name}-live-api-"] if args.live else []),
                 ],
                 rule_arn_patterns=[_reactor.rule_arn_pattern(self.bus_arn, name)]
-                if args.projections or args.subscriptions or any(w.starts or w.stops for w in args.workflows)
+                if args.projections or args.subscriptions or args.destinations or any(w.starts or w.stops for w in args.workflows)
                 else [],
                 tags=defaults.tags,
             )
@@ -437,6 +447,14 @@ class EventSourcedService(pulumi.ComponentResource):
                 opts=child,
                 former_parent=self,
                 label=s.name,
+            )
+        self.destinations: dict[str, ApiDestination] = {}
+        for d in args.destinations:
+            self.destinations[d.name] = ApiDestination(
+                f"{name}-{d.name}",
+                ApiDestinationArgs(source=args.source, bus=bus, destination=d, defaults=shared),
+                opts=child,
+                label=d.name,
             )
         self.http_api: HttpApi | None = None
         if args.api is not None:
@@ -575,6 +593,10 @@ class EventSourcedService(pulumi.ComponentResource):
                     }
                     for n, s in self.subscriptions.items()
                 },
+                "destinations": {
+                    n: {"dlq_url": d.dlq_url, "endpoint": d.args.destination.endpoint, "rules": d.rule_names}
+                    for n, d in self.destinations.items()
+                },
             }
         )
 
@@ -646,6 +668,7 @@ class EventSourcedService(pulumi.ComponentResource):
             out["publisher"] = self.publisher_dlq
         out.update({n: r.dlq for n, r in self.projectors.items()})
         out.update({n: r.dlq for n, r in self.subscribers.items()})
+        out.update({n: d.dlq for n, d in self.destinations.items()})
         for n, w in self.workflows.items():
             out.update({f"{n}-schedule-{s}": x.dlq for s, x in w.schedules.items()})
             if w.trigger is not None:

@@ -420,11 +420,12 @@ NOTIFICATION_EVENT_TYPES: tuple[str, ...] = (
     LeaveRequested.event_type,
     LeaveApproved.event_type,
     LeaveDenied.event_type,
+    LeaveCancelled.event_type,
     ApprovalReminderSent.event_type,
     ApprovalEscalated.event_type,
 )
-"""What the notifications context subscribes to (a new request, each decision, each reminder
-and escalation of a request left pending)."""
+"""What the notifications context sends to Slack (a new request, each decision, a
+cancellation, each reminder and escalation of a request left pending)."""
 
 
 def event_class(event_type: str) -> type[Event]:

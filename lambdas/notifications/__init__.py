@@ -1,1 +1,2 @@
-"""The notifications bounded context: reacts to leave events published on the shared bus."""
+"""The notifications bounded context: leave events on the shared bus sent to Slack by EventBridge
+(API destination, no Lambda): `slack` holds the messages, pure data."""

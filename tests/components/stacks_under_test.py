@@ -42,8 +42,8 @@ def platform_references(stack_name: str, overrides: tuple[tuple[str, Any], ...] 
     return out
 
 
-#: The dev stack with the other publisher and a webhook set (a secret), as a user would configure it.
-PIPE_WITH_WEBHOOK = (("leave:publisher", "pipe"), ("leave:webhook_url", "https://hooks.example/leave"))
+#: The dev stack with the other publisher and Slack notifications on (the bot token a secret), as a user would configure it.
+PIPE_WITH_SLACK = (("leave:publisher", "pipe"), ("leave:slack_bot_token", "xoxb-test-token"))
 #: The dev stack with single sign-on through Google Workspace (OIDC), as docs/sso.md configures it.
 SSO_GOOGLE = (
     ("leave:sso_provider", "AcmeGoogle"),

@@ -9,7 +9,7 @@ import pytest
 from acme_eventsourcing.testing import RecordedStack
 from leave import events
 from leave_api.api import ROUTES
-from stacks_under_test import PIPE_WITH_WEBHOOK, STANDALONE, platform_stack, recorded_stack
+from stacks_under_test import PIPE_WITH_SLACK, STANDALONE, platform_stack, recorded_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "__main__.py"
@@ -18,18 +18,31 @@ RULE = "aws:cloudwatch/eventRule:EventRule"
 
 #: What a leave stack holds whichever stack file it runs with.
 SERVICE_COUNTS = {
-    "aws:lambda/function:Function": 8,  # publisher, commands, queries, 4 projectors, notifications
-    "aws:iam/rolePolicy:RolePolicy": 8,
-    "aws:cloudwatch/logGroup:LogGroup": 9,  # one per function + API access logs
-    "aws:dynamodb/table:Table": 10,  # Events + 4 read models, each blue/green (a standby table), notifications' checkpoints
-    "aws:sqs/queue:Queue": 6,  # publisher on-failure + 5 rule DLQs
-    "aws:cloudwatch/eventRule:EventRule": 5,
-    "aws:cloudwatch/eventTarget:EventTarget": 5,
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 15,  # 8 Errors + 6 DLQ depth + 1 IteratorAge
+    "aws:lambda/function:Function": 7,  # publisher, commands, queries, 4 projectors
+    "aws:iam/rolePolicy:RolePolicy": 7,
+    "aws:cloudwatch/logGroup:LogGroup": 8,  # one per function + API access logs
+    "aws:dynamodb/table:Table": 9,  # Events + 4 read models, each blue/green (a standby table)
+    "aws:sqs/queue:Queue": 5,  # publisher on-failure + 4 rule DLQs
+    "aws:cloudwatch/eventRule:EventRule": 4,
+    "aws:cloudwatch/eventTarget:EventTarget": 4,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 13,  # 7 Errors + 5 DLQ depth + 1 IteratorAge
     "aws:lambda/eventSourceMapping:EventSourceMapping": 1,
-    "aws:lambda/permission:Permission": 7,  # 2 API + 5 rules
+    "aws:lambda/permission:Permission": 6,  # 2 API + 4 rules
     "aws:apigatewayv2/route:Route": len(ROUTES),
     "aws:apigatewayv2/stage:Stage": 1,
+}
+#: What Slack notifications add (`slack_bot_token` set): no function, one rule per message kind.
+SLACK_COUNTS = {
+    "aws:cloudwatch/eventConnection:EventConnection": 1,
+    "aws:cloudwatch/eventApiDestination:EventApiDestination": 1,
+    "aws:cloudwatch/eventRule:EventRule": 6,  # requested, approved, denied, cancelled, reminded, escalated
+    "aws:cloudwatch/eventTarget:EventTarget": 6,
+    "aws:iam/role:Role": 1,  # the role EventBridge assumes to invoke the destination
+    "aws:iam/rolePolicy:RolePolicy": 1,
+    "aws:sqs/queue:Queue": 1,  # the targets' DLQ
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 1,  # its depth
+    "aws:kms/key:Key": 1,  # the notifications service's key (the DLQ's)
+    "aws:lambda/function:Function": 0,
 }
 #: What the leave service's two workflows (rollover, reminders) add to it.
 WORKFLOW_COUNTS = {
@@ -71,6 +84,11 @@ def dev() -> RecordedStack:
 
 
 @pytest.fixture(scope="module")
+def slack_on() -> RecordedStack:
+    return recorded_stack("dev", PIPE_WITH_SLACK)
+
+
+@pytest.fixture(scope="module")
 def prod() -> RecordedStack:
     return recorded_stack("prod")
 
@@ -82,7 +100,7 @@ def test_dev_references_the_platform_dev_stack_and_owns_its_user_pool(dev: Recor
     assert dev.one("pulumi:pulumi:StackReference", "shared-bus-stack").id == "acme/platform/dev"
     assert counts["pulumi:pulumi:StackReference"] == 1  # the bus and the alarm topic are read through one reference
     assert counts["aws:cognito/userPool:UserPool"] == 1
-    assert counts["aws:iam/role:Role"] == 8 + 6 + 4 and "aws:backup/plan:Plan" not in counts  # functions + the workflows' 6 + live's 4
+    assert counts["aws:iam/role:Role"] == 7 + 6 + 4 and "aws:backup/plan:Plan" not in counts  # functions + the workflows' 6 + live's 4
     platform = platform_stack("dev")
     assert {r.inputs["eventBusName"] for r in dev.of_type(RULE)} == {platform.outputs["bus_name"]}
     alarms = dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
@@ -109,7 +127,7 @@ def test_prod_references_the_platform_bus_and_the_company_issuer(prod: RecordedS
     assert "aws:cloudwatch/eventBus:EventBus" not in counts and "aws:cloudwatch/eventArchive:EventArchive" not in counts
     assert "aws:cognito/userPool:UserPool" not in counts
     assert counts["pulumi:pulumi:StackReference"] == 1
-    assert counts["aws:iam/role:Role"] == 8 + 6 + 4 + 1  # functions, the workflows' 6, live's 4, the Events table's backup role
+    assert counts["aws:iam/role:Role"] == 7 + 6 + 4 + 1  # functions, the workflows' 6, live's 4, the Events table's backup role
     selection = prod.one("aws:backup/selection:Selection", "leave-events-backup-selection")
     assert selection.inputs["resources"] == [prod.one("aws:dynamodb/table:Table", "leave-events").state["arn"]]
     platform = platform_stack("prod")
@@ -177,23 +195,42 @@ def test_every_api_route_is_declared_and_only_the_documents_and_the_calendar_fee
     assert routes["GET /employees/{employee_id}/balance"]["target"] == f"integrations/{queries}"
 
 
-def test_projections_and_notifications_subscribe_to_the_domain_event_types(dev: RecordedStack) -> None:
+def test_projections_subscribe_to_the_domain_event_types(dev: RecordedStack) -> None:
     expected = {
         "leave-balance-rule": events.BALANCE_EVENT_TYPES,
         "leave-pending-rule": events.PENDING_EVENT_TYPES,
         "leave-calendar-rule": events.CALENDAR_EVENT_TYPES,
         "leave-audit-rule": events.AUDIT_EVENT_TYPES,
-        "notifications-leave-rule": events.NOTIFICATION_EVENT_TYPES,
     }
     for name, detail_types in expected.items():
         assert json.loads(dev.one(RULE, name).inputs["eventPattern"]) == {"source": ["acme.leave"], "detail-type": list(detail_types)}
+
+
+def test_slack_gets_one_rule_per_notified_event_type_and_no_function(slack_on: RecordedStack, dev: RecordedStack) -> None:
+    """Each notified event type has its own rule and message (cancellations included), whose
+    target is the Slack API destination: no Lambda in the path."""
     assert set(events.NOTIFICATION_EVENT_TYPES) == {
         "LeaveRequested",
         "LeaveApproved",
         "LeaveDenied",
+        "LeaveCancelled",
         "ApprovalReminderSent",
         "ApprovalEscalated",
     }
+    rules = [r for r in slack_on.of_type(RULE) if r.name.startswith("notifications-slack-")]
+    patterns = [json.loads(r.inputs["eventPattern"]) for r in rules]
+    assert sorted(t for p in patterns for t in p["detail-type"]) == sorted(events.NOTIFICATION_EVENT_TYPES)
+    assert all(p["source"] == ["acme.leave"] and len(p["detail-type"]) == 1 for p in patterns)
+    destination = slack_on.one("aws:cloudwatch/eventApiDestination:EventApiDestination", "notifications-slack-destination")
+    assert destination.inputs["invocationEndpoint"] == "https://slack.com/api/chat.postMessage"
+    assert destination.inputs["httpMethod"] == "POST" and destination.inputs["invocationRateLimitPerSecond"] == 1
+    targets = [t for t in slack_on.of_type("aws:cloudwatch/eventTarget:EventTarget") if t.name.startswith("notifications-slack-")]
+    assert len(targets) == 6 and {t.inputs["arn"] for t in targets} == {destination.state["arn"]}
+    counts, without = slack_on.counts(), recorded_stack("dev", PIPE_WITH_SLACK[:1]).counts()  # the same stack, Slack off
+    assert {k: counts.get(k, 0) - without.get(k, 0) for k in SLACK_COUNTS} == SLACK_COUNTS
+    # off (the dev stack file sets no token): nothing of the notifications context is created
+    assert not [r for r in dev.resources if r.name.startswith("notifications")]
+    assert "notifications" not in dev.outputs["operations"]
 
 
 def test_each_function_ships_only_its_declared_packages(dev: RecordedStack) -> None:
@@ -205,40 +242,33 @@ def test_each_function_ships_only_its_declared_packages(dev: RecordedStack) -> N
     for projection in ("balance", "pending", "calendar", "audit"):
         assert shipped(f"leave-{projection}-projector") == {"leave", "acme_eventsourcing", "leave_projections"}
         assert dev.one(FUNCTION, f"leave-{projection}-projector").inputs["handler"] == f"leave_projections.{projection}.handler"
-    assert shipped("notifications-leave-subscriber") == {"notifications", "acme_eventsourcing"}
     assert shipped("leave-publisher") == {"acme_eventsourcing"}
     assert shipped("leave-live-authorizer") == {"leave_api", "acme_eventsourcing"}  # reads read models: no domain
     for part in ("connect", "disconnect", "notifier"):
         assert shipped(f"leave-live-{part}") == {"acme_eventsourcing"}
 
 
-def test_notifications_is_a_separate_context_without_an_event_store(dev: RecordedStack) -> None:
-    service = dev.one("acme:events:EventSourcedService", "notifications")
-    children = dev.children(service)
-    assert "aws:dynamodb/table:Table" not in {c.type for c in children}
-    tables = [t for t in dev.of_type("aws:dynamodb/table:Table") if t.name.startswith("notifications-")]
-    assert [t.name for t in tables] == ["notifications-leave-checkpoints"]  # its subscription's checkpoints, no Events table
-    subscriber = dev.one(FUNCTION, "notifications-leave-subscriber")
-    assert subscriber.inputs["environment"]["variables"] == {
-        "WEBHOOK_URL": "",
-        "SERVICE_SOURCE": "acme.notifications",
-        "CHECKPOINT_TABLE": tables[0].state["name"],
-    }
+def test_notifications_is_a_separate_context_without_an_event_store(slack_on: RecordedStack) -> None:
+    service = slack_on.one("acme:events:EventSourcedService", "notifications")
+    descendants = [r for r in slack_on.resources if r.name.startswith("notifications")]
+    assert service in descendants
+    assert not {"aws:dynamodb/table:Table", FUNCTION} & {c.type for c in descendants}
 
 
-def test_config_picks_the_pipe_publisher_and_passes_the_webhook_secret() -> None:
-    stack = recorded_stack("dev", PIPE_WITH_WEBHOOK)
-    assert "aws:lambda/eventSourceMapping:EventSourceMapping" not in stack.counts()
-    assert len(stack.of_type("aws:pipes/pipe:Pipe")) == 1
-    subscriber = stack.one(FUNCTION, "notifications-leave-subscriber")
-    assert subscriber.is_secret("environment", "variables", "WEBHOOK_URL"), "the webhook must reach the function as a secret"
-    assert subscriber.inputs["environment"]["variables"]["WEBHOOK_URL"] == "https://hooks.example/leave"
+def test_config_picks_the_pipe_publisher_and_passes_the_slack_token_as_a_secret(slack_on: RecordedStack) -> None:
+    assert "aws:lambda/eventSourceMapping:EventSourceMapping" not in slack_on.counts()
+    assert len(slack_on.of_type("aws:pipes/pipe:Pipe")) == 1
+    connection = slack_on.one("aws:cloudwatch/eventConnection:EventConnection", "notifications-slack-connection")
+    assert connection.inputs["authorizationType"] == "API_KEY"
+    assert connection.inputs["authParameters"]["apiKey"] == {"key": "Authorization", "value": "Bearer xoxb-test-token"}
+    assert connection.is_secret("authParameters", "apiKey", "value"), "the bot token must reach the connection as a secret"
+    assert "xoxb-test-token" not in json.dumps(slack_on.outputs)
 
 
 def test_the_stack_exports_what_the_operations_commands_need(dev: RecordedStack) -> None:
     """`python -m acme_eventsourcing.ops` reads `operations`: per service, its Events table,
     and per projection and subscription its tables, function, handler and DLQ."""
-    leave, notifications = dev.outputs["operations"]["leave"], dev.outputs["operations"]["notifications"]
+    leave = dev.outputs["operations"]["leave"]
     assert leave["source"] == "acme.leave" and leave["events_table"] == dev.outputs["events_table_name"]
     tables = {r.name: r.state["name"] for r in dev.of_type("aws:dynamodb/table:Table")}
     balance = leave["projections"]["balance"]
@@ -247,7 +277,11 @@ def test_the_stack_exports_what_the_operations_commands_need(dev: RecordedStack)
     assert balance["function"] == dev.outputs["function_names"]["balance-projector"]
     assert balance["dlq_url"] == dev.outputs["dlq_urls"]["balance"]
     assert set(leave["projections"]) == {"balance", "pending", "calendar", "audit"} and leave["subscriptions"] == {}
-    sub = notifications["subscriptions"]["leave"]
-    assert sub["sources"] == ["acme.leave"] and sub["dlq_url"] == dev.outputs["dlq_urls"]["notifications-leave"]
-    assert sub["checkpoint_table"] == tables["notifications-leave-checkpoints"]
-    assert notifications["events_table"] is None and notifications["projections"] == {}
+
+
+def test_the_notifications_operations_name_the_slack_dlq(slack_on: RecordedStack) -> None:
+    notifications = slack_on.outputs["operations"]["notifications"]
+    slack = notifications["destinations"]["slack"]
+    assert slack["dlq_url"] == slack_on.outputs["dlq_urls"]["notifications-slack"]
+    assert set(slack["rules"]) == {"requested", "approved", "denied", "cancelled", "reminded", "escalated"}
+    assert notifications["events_table"] is None and notifications["projections"] == {} and notifications["subscriptions"] == {}

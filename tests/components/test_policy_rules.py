@@ -1153,7 +1153,7 @@ def leaky_stack() -> RecordedStack:
 
 def test_default_rules_have_unique_ids_titles_and_rationales() -> None:
     ids = [r.id for r in DEFAULT_RULES]
-    assert len(ids) == len(set(ids)) == 55
+    assert len(ids) == len(set(ids)) == 59
     assert all(isinstance(r, Rule) and r.title and len(r.rationale) > 40 for r in DEFAULT_RULES)
 
 

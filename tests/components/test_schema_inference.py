@@ -35,6 +35,7 @@ COMPONENTS = (
     "Workflow",
     "AlarmTopic",
     "EventBackup",
+    "ApiDestination",
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from acme_eventsourcing.testing import RecordedStack, check_stack, check_system
-from stacks_under_test import MAIN, PIPE_WITH_WEBHOOK, SSO_GOOGLE, STACKS, STANDALONE, platform_references, platform_stack, recorded_stack
+from stacks_under_test import MAIN, PIPE_WITH_SLACK, SSO_GOOGLE, STACKS, STANDALONE, platform_references, platform_stack, recorded_stack
 
 
 @pytest.fixture(scope="module", params=STACKS)
@@ -94,7 +94,7 @@ def test_stack_has_no_policy_violations(stack: RecordedStack) -> None:
 def test_the_pipe_publisher_config_has_no_policy_violations() -> None:
     """`leave:publisher: pipe` swaps the publisher Lambda for a Pipe and its enrichment
     function; every rule still holds (one role each, alarms, logs, scoped invoke)."""
-    stack = recorded_stack("dev", PIPE_WITH_WEBHOOK)
+    stack = recorded_stack("dev", PIPE_WITH_SLACK)
     functions = {f.name for f in stack.of_type("aws:lambda/function:Function")}
     assert "leave-publisher-enrich" in functions and "leave-publisher" not in functions
     report = check_stack(stack)

@@ -12,7 +12,7 @@ import pytest
 from acme_eventsourcing.testing import RecordedStack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stacks_under_test import PIPE_WITH_WEBHOOK, platform_stack, recorded_stack  # noqa: E402
+from stacks_under_test import PIPE_WITH_SLACK, platform_stack, recorded_stack  # noqa: E402
 
 
 @functools.cache
@@ -48,7 +48,7 @@ def _tagged(stack: RecordedStack) -> tuple[dict[str, str], list[str], int]:
 
 
 @pytest.mark.parametrize(
-    ("stack_name", "overrides"), [("dev", ()), ("prod", ()), ("dev", PIPE_WITH_WEBHOOK)], ids=["dev", "prod", "dev-pipe"]
+    ("stack_name", "overrides"), [("dev", ()), ("prod", ()), ("dev", PIPE_WITH_SLACK)], ids=["dev", "prod", "dev-pipe"]
 )
 def test_every_resource_that_takes_tags_carries_the_stack_tags(stack_name: str, overrides: tuple[tuple[str, str], ...]) -> None:
     tags, missing, checked = _tagged(recorded_stack(stack_name, overrides))

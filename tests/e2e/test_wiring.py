@@ -29,11 +29,11 @@ def _with_detail_types(recorded: RecordedStack, rule: str, detail_types: list[st
 @pytest.fixture(scope="module")
 def rewired(dev_program: RecordedStack, stack_factory: Callable[..., LocalStack]) -> Iterator[LocalStack]:
     """The dev stack with the audit rule matching nothing, the pending rule matching only
-    LeaveRequested, the notifications target pointing at a function that does not exist,
+    LeaveRequested, the reminders workflow's start target pointing at a function that does not exist,
     and the publisher's mapping taking one record per batch."""
     edited = _with_detail_types(dev_program, "leave-audit-rule", ["NoSuchEvent"])
     edited = _with_detail_types(edited, "leave-pending-rule", ["LeaveRequested"])
-    edited.one(T_TARGET, "notifications-leave-target").inputs["arn"] = MISSING_FUNCTION
+    edited.one(T_TARGET, "leave-reminders-start-0-target").inputs["arn"] = MISSING_FUNCTION
     edited.one(T_MAPPING, "leave-publisher-stream").inputs["batchSize"] = 1
     stack = stack_factory(edited)
     yield stack
@@ -71,7 +71,7 @@ def test_a_narrowed_rule_delivers_only_the_detail_types_it_names(rewired: LocalS
 
 def test_a_target_whose_function_does_not_exist_sends_events_to_its_dlq(rewired: LocalStack, story_so_far: ApiClient) -> None:
     assert rewired.model is not None
-    target = next(t for t in rewired.model.targets if t.logical == "notifications-leave-target")
+    target = next(t for t in rewired.model.targets if t.logical == "leave-reminders-start-0-target")
     sqs = rewired.clients("sqs")  # type: ignore[misc]
     messages = sqs.receive_message(
         QueueUrl=rewired.queue_url(target.dead_letter_queue or ""), MaxNumberOfMessages=10, MessageAttributeNames=["All"]
@@ -80,7 +80,7 @@ def test_a_target_whose_function_does_not_exist_sends_events_to_its_dlq(rewired:
     attributes = {k: v["StringValue"] for k, v in messages[0]["MessageAttributes"].items()}
     assert attributes["ERROR_CODE"] == "ResourceNotFoundException" and attributes["TARGET_ARN"] == MISSING_FUNCTION
     assert attributes["RULE_ARN"] == target.rule.arn
-    assert rewired.invocations_of("notifications-leave-subscriber") == []
+    assert rewired.invocations_of("reminders-trigger") == []
 
 
 def test_the_mappings_batch_size_is_honoured(rewired: LocalStack, story_so_far: ApiClient) -> None:

@@ -462,6 +462,7 @@ def provision(model: LocalModel, clients: Clients) -> Provisioned:
             or target.state_machine is not None
             or ":states:" in target.arn
             or target.delivery_stream is not None
+            or target.api_destination is not None
         ):
             url, arn = _delivery_queue(clients("sqs"), target)
             target_queues[target.logical] = url

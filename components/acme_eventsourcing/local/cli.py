@@ -74,11 +74,18 @@ def main(
     schedule.add_argument("action", choices=("list", "fire"))
     schedule.add_argument("name", nargs="?", help="fire: the schedule's name (or its declared name, without the physical suffix)")
     schedule.add_argument("--group", help="the schedule group (default: whichever group has the schedule)")
+    received = add(
+        "received",
+        "list what the built-in receiver took for API destinations outside this machine (e.g. the Slack messages)",
+    )
+    received.add_argument("--destination", help="only this destination (its logical name, or a suffix of it)")
+    received.add_argument("--json", action="store_true", help="one JSON object per request (headers and body included)")
     commands: dict[str, Command] = {
         "plan": _plan,
         "up": lambda args: _up(args, make_stack),
         "token": _token,
         "schedule": _schedule,
+        "received": _received,
     }
     if extend is not None:
         commands.update(extend(sub))
@@ -240,6 +247,23 @@ def _schedule(args: argparse.Namespace) -> int:
     fired = schedules.fire(schedule, datetime.now(UTC), clients)
     print(f"fired {schedule['GroupName']}/{schedule['Name']} at {fired.scheduled_time.isoformat(timespec='seconds')} -> {fired.result}")
     return 0 if fired.ok else 1
+
+
+def _received(args: argparse.Namespace) -> int:
+    """`received`: the requests the receiver of the stack's API destinations recorded
+    (`<state dir>/<stack>.received.jsonl`, kept after the stack stops, credentials masked)."""
+    from .api_destinations import describe_request, read_received
+    from .statedir import state_dir_for
+
+    path = state_dir_for(Path(args.program).resolve()) / f"{args.stack}.received.jsonl"
+    if not path.exists():
+        print(f"nothing received: no {path} (a local stack with an API destination writes it while `up` runs)", file=sys.stderr)
+        return 2
+    for request in read_received(path):
+        if args.destination and not request["destination"].endswith(args.destination):
+            continue
+        print(json.dumps(request) if args.json else describe_request(request))
+    return 0
 
 
 def _declared_authorizer(program: str, stack: str) -> tuple[str, tuple[str, ...], str] | None:

@@ -49,6 +49,8 @@ T_SCHEDULE_GROUP = "aws:scheduler/scheduleGroup:ScheduleGroup"
 T_BUCKET = "aws:s3/bucket:Bucket"
 T_BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 T_DELIVERY_STREAM = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
+T_API_DESTINATION = "aws:cloudwatch/eventApiDestination:EventApiDestination"
+T_CONNECTION = "aws:cloudwatch/eventConnection:EventConnection"
 
 #: Types the local stack creates on moto or runs itself, and how.
 EMULATED: Mapping[str, str] = {
@@ -57,7 +59,12 @@ EMULATED: Mapping[str, str] = {
     T_BUS: "created on moto",
     T_ARCHIVE: "created on moto (events are archived; replay is not driven locally)",
     T_RULE: "created on moto with the declared pattern; moto matches the events",
-    T_TARGET: "Lambda targets: a local queue per target on moto, drained into the function; SQS targets: put as is",
+    T_TARGET: "Lambda targets: a local queue per target on moto, drained into the function; SQS targets: put as is; "
+    "API destination targets: input transformer, header parameters, retry policy and DLQ applied (local.api_destinations)",
+    T_API_DESTINATION: "requests sent as EventBridge sends them (rate limit, 5 s time-out, retried statuses) to a local endpoint; "
+    "any other endpoint is answered by the built-in receiver, which records them (`received`)",
+    T_CONNECTION: "its authorization added to every request (API_KEY, BASIC; OAuth client credentials from a local "
+    "authorization endpoint, else a stand-in token); no Secrets Manager secret is created",
     T_FUNCTION: "run in-process, each in its own module namespace and environment",
     T_MAPPING: "DynamoDB stream mappings polled via moto's dynamodbstreams API",
     T_PIPE: "DynamoDB stream -> event bus Pipes: filter, Lambda enrichment, input template, detail-type/time paths, retries, DLQ",
@@ -276,6 +283,19 @@ class DeliveryStreamDecl:
 
 
 @dataclass(frozen=True)
+class ApiDestinationDecl:
+    """An EventBridge API destination with its connection's authorization."""
+
+    logical: str
+    arn: str
+    endpoint: str
+    method: str
+    rate_per_second: int
+    auth_kind: str  # API_KEY, BASIC, OAUTH_CLIENT_CREDENTIALS ("" when the connection is not declared here)
+    auth: Mapping[str, Any] = field(default_factory=dict)  # the connection's authParameters (secrets included)
+
+
+@dataclass(frozen=True)
 class TargetDecl:
     logical: str
     rule: RuleDecl
@@ -289,6 +309,10 @@ class TargetDecl:
     input_shaping: str | None  # Input / InputPath / InputTransformer: not emulated for Lambda targets
     state_machine: StateMachineDecl | None = None  # a Step Functions target: an execution per event
     delivery_stream: DeliveryStreamDecl | None = None  # a Firehose target
+    api_destination: ApiDestinationDecl | None = None  # an API destination target
+    input_paths: Mapping[str, str] = field(default_factory=dict)  # its input transformer's paths
+    input_template: str | None = None  # its input transformer's template (None: the whole event)
+    header_parameters: Mapping[str, str] = field(default_factory=dict)  # http_target.header_parameters
 
 
 @dataclass(frozen=True)
@@ -413,6 +437,7 @@ class LocalModel:
     buckets: tuple[BucketDecl, ...] = ()
     delivery_streams: tuple[DeliveryStreamDecl, ...] = ()
     websocket_apis: tuple[WebSocketApiDecl, ...] = ()
+    api_destinations: tuple[ApiDestinationDecl, ...] = ()
 
     def function(self, key: str) -> FunctionDecl:
         """A function by logical name, physical name, or a unique suffix of its logical name
@@ -453,6 +478,7 @@ class _Builder:
         self.state_machines_by_arn = {m.arn: m for m in state_machines}
         buckets = tuple(self._bucket(r) for r in of_type(T_BUCKET))
         self.delivery_streams_by_arn = {s.arn: s for r in of_type(T_DELIVERY_STREAM) if (s := self._delivery_stream(r)) is not None}
+        self.api_destinations_by_arn = {d.arn: d for r in of_type(T_API_DESTINATION) if (d := self._api_destination(r)).arn}
         rules = tuple(self._rule(r) for r in of_type(T_RULE))
         self.rules_by_key = {(x.name, x.bus_name): x for x in reversed(rules)}  # the first declared wins, as before
         targets = tuple(self._target(r) for r in of_type(T_TARGET))
@@ -490,6 +516,7 @@ class _Builder:
             buckets=buckets,
             delivery_streams=tuple(self.delivery_streams_by_arn.values()),
             websocket_apis=websocket_apis,
+            api_destinations=tuple(self.api_destinations_by_arn.values()),
         )
 
     # ---------------------------------------------------------------- storage and messaging
@@ -722,7 +749,13 @@ class _Builder:
             raise ModelError(f"{r.name}: target of unknown rule {i['rule']!r} on bus {bus!r}")
         retry = i.get("retryPolicy") or {}
         arn = i["arn"]
+        destination = self.api_destinations_by_arn.get(arn)
         shaping = next((k for k in ("input", "inputPath", "inputTransformer") if i.get(k)), None)
+        transformer = i.get("inputTransformer") or {}
+        if destination is not None and shaping == "inputTransformer":
+            shaping = None  # applied locally for API destination targets
+        elif destination is not None and shaping is not None:
+            self.warnings.append(f"{r.name}: {shaping} is not applied locally for an API destination target (only inputTransformer)")
         return TargetDecl(
             logical=r.name,
             rule=rule,
@@ -736,6 +769,25 @@ class _Builder:
             input_shaping=shaping,
             delivery_stream=self.delivery_streams_by_arn.get(arn),
             state_machine=self.state_machines_by_arn.get(arn),
+            api_destination=destination,
+            input_paths=dict(transformer.get("inputPaths") or {}),
+            input_template=transformer.get("inputTemplate") if destination is not None else None,
+            header_parameters=dict((i.get("httpTarget") or {}).get("headerParameters") or {}),
+        )
+
+    def _api_destination(self, r: RecordedResource) -> ApiDestinationDecl:
+        i = r.inputs
+        connection = self.model.find(T_CONNECTION, i.get("connectionArn"))
+        if connection is None:
+            self.warnings.append(f"{r.name}: connection {i.get('connectionArn')!r} is not declared here; requests carry no authorization")
+        return ApiDestinationDecl(
+            logical=r.name,
+            arn=r.state.get("arn", ""),
+            endpoint=i["invocationEndpoint"],
+            method=i.get("httpMethod") or "POST",
+            rate_per_second=int(i.get("invocationRateLimitPerSecond") or 300),
+            auth_kind=str(connection.inputs.get("authorizationType") or "") if connection else "",
+            auth=dict(connection.inputs.get("authParameters") or {}) if connection else {},
         )
 
     # ---------------------------------------------------------------- workflows

@@ -42,6 +42,7 @@ from acme_eventsourcing.testing import RecordedStack
 from acme_eventsourcing.testing.stack_model import StackModel
 
 from . import moto_patches, schedules
+from .api_destinations import ApiDestinationTarget, LocalReceiver, RateLimiter, is_local
 from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisioned, provision, quiet_moto_logs
 from .client import ApiClient
 from .clocks import LocalClock, set_clock
@@ -160,6 +161,9 @@ class LocalStack:
         self.runtime: FunctionRuntime | None = None
         self.invokers: dict[str, AsyncInvoker] = {}
         self.drainers: list[TargetDrainer] = []
+        #: API destination targets (`local.api_destinations`) and the receiver standing in for endpoints outside this machine
+        self.destination_targets: dict[str, ApiDestinationTarget] = {}
+        self.receiver: LocalReceiver | None = None
         self.pollers: list[StreamPoller] = []
         self.apis: list[ApiServer] = []
         self.websockets: list[WebSocketServer] = []
@@ -262,11 +266,13 @@ class LocalStack:
                 stop=self._stop,
                 on_error=self._error,
             )
+        self._api_destination_targets(model)
         for target in model.targets:
             url = self.provisioned.target_queues.get(target.logical)
             if url is None:
                 continue
             invoker = self.invokers.get(target.function.logical) if target.function else None
+            destination = self.destination_targets.get(target.logical)
             self.drainers.append(
                 TargetDrainer(
                     target,
@@ -277,7 +283,11 @@ class LocalStack:
                     stop=self._stop,
                     on_error=self._error,
                     start_execution=self._start_execution if target.state_machine is not None or ":states:" in target.arn else None,
-                    deliver=FirehoseTarget(target.delivery_stream.name, clients("firehose")).deliver if target.delivery_stream else None,
+                    deliver=FirehoseTarget(target.delivery_stream.name, clients("firehose")).deliver
+                    if target.delivery_stream
+                    else destination.submit
+                    if destination is not None
+                    else None,
                 )
             )
         runtime = self.runtime
@@ -322,7 +332,7 @@ class LocalStack:
                 )
             )
         self._point_functions_at_local_apis()
-        for worker in [*self.invokers.values()]:
+        for worker in [*self.invokers.values(), *self.destination_targets.values()]:
             worker.start()
         for thread in [*self.drainers, *self.pollers, *self.journal_pollers]:
             thread.start()
@@ -333,6 +343,35 @@ class LocalStack:
             ws.start()
         self._write_state()
         self._banner(time.perf_counter() - t0)
+
+    def _api_destination_targets(self, model: LocalModel) -> None:
+        """A delivery worker per API destination target; one rate limiter per destination,
+        one receiver (recording into `<state dir>/<stack>.received.jsonl`) for them all."""
+        if not model.api_destinations:
+            return
+        self.receiver = LocalReceiver(self.state_dir / f"{self.stack_name}.received.jsonl")
+        limiters = {d.arn: RateLimiter(d.rate_per_second) for d in model.api_destinations}
+        for target in model.targets:
+            if target.api_destination is not None and target.rule.enabled:
+                self.destination_targets[target.logical] = ApiDestinationTarget(
+                    target,
+                    limiter=limiters[target.api_destination.arn],
+                    receiver=self.receiver,
+                    send=self._send,
+                    delays=self.delays,
+                    stop=self._stop,
+                    on_error=self._error,
+                    on_delivery=self._log,
+                )
+
+    def received(self, destination: str | None = None) -> list[dict[str, Any]]:
+        """The requests the built-in receiver took for API destinations whose endpoint is not
+        local (e.g. Slack), oldest first: `destination` (a logical name or a suffix of it, e.g.
+        `"slack-destination"`) keeps one destination's. Each: `at`, `destination`, `method`, `url`,
+        `headers`, `body` (text) and `json` (the body parsed, or None)."""
+        if self.receiver is None:
+            return []
+        return [r for r in self.receiver.snapshot() if destination is None or r["destination"].endswith(destination)]
 
     def _point_functions_at_local_apis(self) -> None:
         """A function environment value that is an API's recorded endpoint (the mock engine's
@@ -483,9 +522,10 @@ class LocalStack:
                 os.environ.pop("MOTO_PORT", None)
             else:
                 os.environ["MOTO_PORT"] = self._moto_port_before
-        for invoker in self.invokers.values():
+        for invoker in [*self.invokers.values(), *self.destination_targets.values()]:
             invoker.wake()
-        for thread in [*self.drainers, *self.pollers, *(t for i in self.invokers.values() for t in i.threads)]:
+        destination_threads = [d.thread for d in self.destination_targets.values()]
+        for thread in [*self.drainers, *self.pollers, *(t for i in self.invokers.values() for t in i.threads), *destination_threads]:
             if thread.is_alive():
                 thread.join(timeout=5)
         self._close_journal()
@@ -804,6 +844,7 @@ class LocalStack:
             pollers = [*self.pollers, *self.journal_pollers]
             quiet = all(p.empty_poll_after(since) for p in pollers) and all(self._queue_empty(d) for d in self.drainers)
             quiet = quiet and all(i.idle() for i in list(self.invokers.values()))
+            quiet = quiet and all(d.idle() for d in self.destination_targets.values())
             quiet = quiet and all(moto_patches.parked(arn) for arn in self._running_executions())
             calm = calm + 1 if quiet else 0
             time.sleep(self.delays.poll_s)
@@ -951,6 +992,17 @@ class LocalStack:
                 f"  schedule   {sch.group}/{sch.name}: {sch.expression} {sch.timezone} -> {sch.target['Arn'].split(':')[-1]}{state}"
                 f"  (fire: stack.fire_schedule / `schedule fire {sch.name}`; or advance the clock)"
             )
+        for destination in m.api_destinations:
+            targets = sum(1 for t in m.targets if t.api_destination is destination)
+            where = (
+                "sent there"
+                if is_local(destination.endpoint)
+                else f"recorded by the local receiver ({self.state_dir}/{self.stack_name}.received.jsonl; `received` lists them)"
+            )
+            lines.append(
+                f"  api dest   {destination.logical}: {destination.method} {destination.endpoint}, {destination.rate_per_second}/s, "
+                f"{targets} rule target(s): {where}"
+            )
         if self.clock.simulated:
             lines.append(f"  clock      {self.clock.now().isoformat(timespec='seconds')} (simulated; advance_clock moves it)")
         for bucket in m.buckets:
@@ -981,6 +1033,7 @@ class LocalStack:
                 and target.queue is None
                 and target.state_machine is None
                 and target.delivery_stream is None
+                and target.api_destination is None
                 and ":lambda:" not in target.arn
                 and ":states:" not in target.arn
             ):

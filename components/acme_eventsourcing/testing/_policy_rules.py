@@ -2,7 +2,8 @@
 
 The rules live in one module per concern (`_rules_iam`, `_rules_tables`, `_rules_events`,
 `_rules_queues`, `_rules_logs`, `_rules_api`, `_rules_kms`, `_rules_cognito`,
-`_rules_observability`, `_rules_websocket`, `_rules_s3`, `_rules_firehose`, `_rules_sfn`, `_rules_scheduler`), each
+`_rules_observability`, `_rules_websocket`, `_rules_s3`, `_rules_firehose`, `_rules_sfn`, `_rules_scheduler`,
+`_rules_api_destinations`), each
 reading the stack through the shared `StackView`; this module assembles them into
 `DEFAULT_RULES`, in report order, and the whole-system rules of `_rules_system` into
 `SYSTEM_RULES`. No rule module imports another.
@@ -18,6 +19,12 @@ from ._rules_api import (
     PermissionsScopedBySource,
     RoutesAuthorized,
     StagesThrottledAndLogged,
+)
+from ._rules_api_destinations import (
+    ConnectionSecretsNotPlain,
+    DestinationRolesScoped,
+    DestinationsRateLimited,
+    DestinationTargetsHandleFailures,
 )
 from ._rules_cognito import (
     COGNITO_STANDARD_ATTRIBUTES,
@@ -171,6 +178,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     SchedulesHandleFailures(),
     ScheduleRolesScoped(),
     CronSchedulesZoned(),
+    DestinationTargetsHandleFailures(),
+    DestinationsRateLimited(),
+    ConnectionSecretsNotPlain(),
+    DestinationRolesScoped(),
 )
 
 #: The whole-system rules `check_system` runs by default, in report order.
@@ -204,6 +215,10 @@ def check_system(
 __all__ = [
     "check_stack",
     "check_system",
+    "DestinationTargetsHandleFailures",
+    "DestinationsRateLimited",
+    "ConnectionSecretsNotPlain",
+    "DestinationRolesScoped",
     "BucketOwnerEnforced",
     "BucketsAccessLogged",
     "BucketsBlockPublicAccess",

@@ -205,6 +205,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
             state.update(name=phys, arn=f"arn:aws:firehose:{region}:{acct}:deliverystream/{phys}")
             rid = state["arn"]
+        elif typ == "aws:cloudwatch/eventApiDestination:EventApiDestination":
+            uid = hashlib.sha1(args.name.encode()).hexdigest()[:8]
+            state.update(name=phys, arn=f"arn:aws:events:{region}:{acct}:api-destination/{phys}/{uid}")
+        elif typ == "aws:cloudwatch/eventConnection:EventConnection":
+            uid = hashlib.sha1(args.name.encode()).hexdigest()[:8]
+            state.update(
+                name=phys,
+                arn=f"arn:aws:events:{region}:{acct}:connection/{phys}/{uid}",
+                secretArn=f"arn:aws:secretsmanager:{region}:{acct}:secret:events!connection/{phys}/{uid}",
+            )
         elif typ == "aws:backup/vault:Vault":
             state.update(name=phys, arn=f"arn:aws:backup:{region}:{acct}:backup-vault:{phys}")
         elif typ == "aws:backup/plan:Plan":
