@@ -126,6 +126,25 @@ class RollOverLeave(Record):
     from_year: int
 
 
+class LinkSlackUser(Record):
+    """``PUT /slack-links/{team_id}/{user_id}`` (the employee themself, or an admin): the Slack
+    user `slack_user_id` of workspace `team_id` acts as `employee_id` when they press a leave
+    request's Approve/Deny button in Slack."""
+
+    caller: Caller
+    team_id: str
+    slack_user_id: str
+    employee_id: str
+
+
+class UnlinkSlackUser(Record):
+    """``DELETE /slack-links/{team_id}/{user_id}`` (the linked employee, or an admin)."""
+
+    caller: Caller
+    team_id: str
+    slack_user_id: str
+
+
 Command = (
     CreateLocation
     | AddEmployee
@@ -139,4 +158,6 @@ Command = (
     | AddPastLeave
     | TransferEmployee
     | RollOverLeave
+    | LinkSlackUser
+    | UnlinkSlackUser
 )

@@ -14,6 +14,8 @@ Streams:
   `LeaveRolledOver`, `ApprovalReminderSent`, `ApprovalEscalated` (the reminders workflow).
 - ``directory#locations``: `LocationRegistered` (the list of locations that rollover walks).
 - ``rollover#<from_year>``: `RolloverCompleted` (at most one per year: appended at version 1).
+- ``slack-link#<team_id>:<slack_user_id>``: `SlackUserLinked`, `SlackUserUnlinked` (which
+  employee a Slack user acts as when they press a request's Approve/Deny button).
 
 `from_data` ignores keys it does not know and fills missing optional fields with their
 defaults, so an older reader accepts newer events and newer readers accept old ones.
@@ -33,7 +35,7 @@ from datetime import date
 from functools import cache
 from typing import Any, ClassVar, Union
 
-from leave.ids import DIRECTORY_STREAM_ID, employee_stream_id, location_stream_id, rollover_stream_id
+from leave.ids import DIRECTORY_STREAM_ID, employee_stream_id, location_stream_id, rollover_stream_id, slack_link_stream_id
 from leave.record import Record, has_default, record_fields
 
 _REGISTRY: dict[str, type[Event]] = {}
@@ -54,7 +56,7 @@ class Event(Record):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._annotation_globals = vars(sys.modules[cls.__module__])  # the module being executed
-        if cls.__name__ in {"LocationEvent", "EmployeeEvent", "DirectoryEvent", "RolloverEvent"}:
+        if cls.__name__ in {"LocationEvent", "EmployeeEvent", "DirectoryEvent", "RolloverEvent", "SlackLinkEvent"}:
             return
         cls.event_type = cls.__name__
         _REGISTRY[cls.__name__] = cls
@@ -120,6 +122,18 @@ class RolloverEvent(Event):
     @property
     def stream_id(self) -> str:
         return rollover_stream_id(self.from_year)
+
+
+class SlackLinkEvent(Event):
+    """An event of a Slack user's link stream (``slack-link#<team_id>:<slack_user_id>``)."""
+
+    team_id: str
+    slack_user_id: str
+    employee_id: str
+
+    @property
+    def stream_id(self) -> str:
+        return slack_link_stream_id(self.team_id, self.slack_user_id)
 
 
 # --- directory#locations ---------------------------------------------------------------
@@ -325,6 +339,18 @@ class RolloverCompleted(RolloverEvent):
     employees_rolled_over: int
 
 
+# --- slack-link#<team_id>:<slack_user_id> ---------------------------------------------------
+
+
+class SlackUserLinked(SlackLinkEvent):
+    """Slack user `slack_user_id` of workspace `team_id` now acts as `employee_id` in Slack
+    (by the employee themself or an admin: `actor` in the metadata)."""
+
+
+class SlackUserUnlinked(SlackLinkEvent):
+    """The Slack user no longer acts as `employee_id` (their buttons are refused until linked again)."""
+
+
 # --- catalogue -------------------------------------------------------------------------
 
 DIRECTORY_EVENT_TYPES: tuple[str, ...] = (LocationRegistered.event_type,)
@@ -356,7 +382,10 @@ EMPLOYEE_EVENT_TYPES: tuple[str, ...] = tuple(
     )
 )
 ROLLOVER_EVENT_TYPES: tuple[str, ...] = (RolloverCompleted.event_type,)
-ALL_EVENT_TYPES: tuple[str, ...] = LOCATION_EVENT_TYPES + EMPLOYEE_EVENT_TYPES + DIRECTORY_EVENT_TYPES + ROLLOVER_EVENT_TYPES
+SLACK_LINK_EVENT_TYPES: tuple[str, ...] = (SlackUserLinked.event_type, SlackUserUnlinked.event_type)
+ALL_EVENT_TYPES: tuple[str, ...] = (
+    LOCATION_EVENT_TYPES + EMPLOYEE_EVENT_TYPES + DIRECTORY_EVENT_TYPES + ROLLOVER_EVENT_TYPES + SLACK_LINK_EVENT_TYPES
+)
 
 BALANCE_EVENT_TYPES: tuple[str, ...] = EMPLOYEE_EVENT_TYPES + LOCATION_EVENT_TYPES
 """Employee streams (leaves, transfers, rollovers, working weeks) and location streams (policies)."""

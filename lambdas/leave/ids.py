@@ -15,6 +15,8 @@ DIRECTORY_STREAM_ID = "directory#locations"
 
 ROLLOVER_STREAM_PREFIX = "rollover#"
 
+SLACK_LINK_STREAM_PREFIX = "slack-link#"
+
 REQUEST_ID_SEPARATOR = "~"
 
 
@@ -31,6 +33,12 @@ def location_stream_id(location_id: str) -> str:
 def rollover_stream_id(from_year: int) -> str:
     """The stream of one year's rollover, e.g. ``rollover#2026`` (holds its `RolloverCompleted`)."""
     return f"{ROLLOVER_STREAM_PREFIX}{from_year}"
+
+
+def slack_link_stream_id(team_id: str, slack_user_id: str) -> str:
+    """The stream of one Slack user's link to an employee, e.g. ``slack-link#T0123:U0456``
+    (Slack ids are upper-case letters and digits, so the key is unambiguous)."""
+    return f"{SLACK_LINK_STREAM_PREFIX}{team_id}:{slack_user_id}"
 
 
 def make_request_id(employee_id: str, n: int) -> str:

@@ -41,9 +41,11 @@ from leave.commands import (
     Command,
     CreateLocation,
     DenyLeave,
+    LinkSlackUser,
     RequestLeave,
     RollOverLeave,
     TransferEmployee,
+    UnlinkSlackUser,
 )
 from leave.employee import EmployeeState, LeaveStatus
 from leave.errors import DomainError
@@ -164,6 +166,10 @@ class World:
                 return TransferEmployee(caller=ADMIN, employee_id=who, to_location_id=self.location(i), effective_on=on)
             case ("rollover", year):
                 return RollOverLeave(caller=ADMIN, from_year=year)
+            case ("slack link", who, slack_user):
+                return LinkSlackUser(caller=Caller(sub=who), team_id="T0ACME", slack_user_id=slack_user, employee_id=who)
+            case ("slack unlink", who, slack_user):
+                return UnlinkSlackUser(caller=Caller(sub=who), team_id="T0ACME", slack_user_id=slack_user)
             case ("days pass", days):
                 self.now += timedelta(days=days)
                 return None
@@ -370,6 +376,8 @@ SCRIPT: list[tuple[Any, ...]] = [
     ("days pass", 250),
     ("rollover", 2026),
     ("request", "e1", "PTO", (date(2150, 6, 1), date(2150, 6, 1))),
+    ("slack link", "e2", "U0E2"),  # a stream no projection but the audit follows
+    ("slack unlink", "e2", "U0E2"),
 ]
 
 

@@ -47,6 +47,8 @@ T_SCHEDULE_GROUP = "aws:scheduler/scheduleGroup:ScheduleGroup"
 T_BUCKET = "aws:s3/bucket:Bucket"
 T_BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 T_DELIVERY_STREAM = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
+T_SECRET = "aws:secretsmanager/secret:Secret"
+T_SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 
 #: Types the local stack creates on moto or runs itself, and how.
 EMULATED: Mapping[str, str] = {
@@ -71,6 +73,8 @@ EMULATED: Mapping[str, str] = {
     T_SCHEDULE_GROUP: "created on moto",
     T_BUCKET: "created on moto (versioning as declared)",
     T_BUCKET_VERSIONING: "set on the bucket on moto",
+    T_SECRET: "created on moto under its recorded name, so a function finds it by the ARN in its environment",
+    T_SECRET_VERSION: "its string put into the secret on moto (the value the program declared, e.g. a config secret)",
     T_DELIVERY_STREAM: "extended S3 streams created on moto; moto's Firehose writes into moto's S3 with the declared "
     "prefix, dynamic partitioning (JQ `{key:.path}` queries, timestamps), record delimiter and GZIP (local.firehose)",
 }
@@ -257,6 +261,15 @@ class BucketDecl:
 
 
 @dataclass(frozen=True)
+class SecretDecl:
+    """A Secrets Manager secret and its current string value (None: no version declared)."""
+
+    logical: str
+    name: str
+    value: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class DeliveryStreamDecl:
     """A Firehose delivery stream to an S3 bucket (`extended_s3`)."""
 
@@ -372,6 +385,7 @@ class LocalModel:
     schedule_groups: tuple[str, ...] = ()  # names of declared groups ("default" always exists)
     buckets: tuple[BucketDecl, ...] = ()
     delivery_streams: tuple[DeliveryStreamDecl, ...] = ()
+    secrets: tuple[SecretDecl, ...] = ()
 
     def function(self, key: str) -> FunctionDecl:
         """A function by logical name, physical name, or a unique suffix of its logical name
@@ -447,6 +461,7 @@ class _Builder:
             schedule_groups=tuple(r.state.get("name") or r.inputs.get("name") or r.name for r in of_type(T_SCHEDULE_GROUP)),
             buckets=buckets,
             delivery_streams=tuple(self.delivery_streams_by_arn.values()),
+            secrets=self._secrets(),
         )
 
     # ---------------------------------------------------------------- storage and messaging
@@ -547,6 +562,15 @@ class _Builder:
             name=name,
             versioned=any((v.inputs.get("versioningConfiguration") or {}).get("status") == "Enabled" for v in versioning),
         )
+
+    def _secrets(self) -> tuple[SecretDecl, ...]:
+        versions = self.model.resolved(T_SECRET_VERSION, "secretId", T_SECRET)
+        out = []
+        for r in self.model.of_type(T_SECRET):
+            strings = [v.inputs.get("secretString") for v in versions.get(r.urn, [])]
+            value = next((x for x in reversed(strings) if isinstance(x, str)), None)
+            out.append(SecretDecl(logical=r.name, name=str(r.state.get("name") or r.name), value=value))
+        return tuple(out)
 
     def _delivery_stream(self, r: RecordedResource) -> DeliveryStreamDecl | None:
         i = r.inputs

@@ -16,6 +16,7 @@ from ._policy_core import Exemption, PolicyReport, Rule, SystemRule, run_rules, 
 from ._rules_api import (
     PUBLIC_ROUTES,
     PermissionsScopedBySource,
+    PublicFunctionsHoldNoSecrets,
     RoutesAuthorized,
     StagesThrottledAndLogged,
 )
@@ -128,6 +129,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     PermissionsScopedBySource(),
     RoutesAuthorized(),
     StagesThrottledAndLogged(),
+    PublicFunctionsHoldNoSecrets(),
     ClientsCannotWriteIdentity(),
     IdentityAttributesImmutable(),
     OAuthCodeFlowOnly(),
@@ -249,6 +251,7 @@ __all__ = [
     "QueuesEncrypted",
     "QueuesRequireTls",
     "RedirectUrlsSecure",
+    "PublicFunctionsHoldNoSecrets",
     "RoutesAuthorized",
     "StagesThrottledAndLogged",
     "StreamIteratorAgeAlarms",

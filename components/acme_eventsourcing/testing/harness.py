@@ -204,6 +204,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
             state.update(name=phys, arn=f"arn:aws:firehose:{region}:{acct}:deliverystream/{phys}")
             rid = state["arn"]
+        elif typ == "aws:secretsmanager/secret:Secret":
+            phys = inputs.get("name") or (
+                inputs["namePrefix"] + hashlib.sha1(args.name.encode()).hexdigest()[:6] if inputs.get("namePrefix") else phys
+            )
+            state.update(name=phys, arn=f"arn:aws:secretsmanager:{region}:{acct}:secret:{phys}")
+            rid = state["arn"]
         elif typ == "aws:backup/vault:Vault":
             state.update(name=phys, arn=f"arn:aws:backup:{region}:{acct}:backup-vault:{phys}")
         elif typ == "aws:backup/plan:Plan":
