@@ -5,7 +5,8 @@ not fit (it needs a full past week in the year), on the year's earliest day it f
 local stack's functions see that date (`LocalStack(today=...)`) and the report says so.
 
 Exit status 0 only if every step behaved as the story says, every notification arrived
-at the webhook (choreography through the bus), no dead-letter queue holds anything and
+at the webhook (choreography through the bus), no dead-letter queue holds anything, a Slack
+press signed like Slack signs approved a request (`local.slack_step`) and
 no invocation failed unexpectedly.
 """
 
@@ -26,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from acme_eventsourcing.local.client import ApiClient, wait_for
 
+from . import slack_step
 from .project import LocalStack
 from .story import Story, StoryFailedError, plan_weeks, story_day
 
@@ -115,7 +117,9 @@ def run(
             with lock:
                 log_file.write(line + "\n")
 
-        local = LocalStack(stack, port=0, log=log, config_overrides={"leave:webhook_url": sink.url}, today=day)
+        slack_secret = slack_step.signing_secret()  # the stack's Slack signing secret for this run
+        overrides = {"leave:webhook_url": sink.url, **slack_step.config_overrides(slack_secret)}
+        local = LocalStack(stack, port=0, log=log, config_overrides=overrides, today=day)
         local.start()
         try:
             boot = time.perf_counter() - started
@@ -140,6 +144,7 @@ def run(
             if failure is None:
                 ok = _backup(out, local) and ok
                 ok = _operations(out, local, story) and ok
+                ok = slack_step.run(out, local, slack_secret, day) and ok
         finally:
             local.stop()
     total = time.perf_counter() - started

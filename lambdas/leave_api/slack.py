@@ -102,7 +102,12 @@ class SlackInteractions:
                 code="unknown_action",
                 field="payload.actions[0].action_id",
             )
-        params = validate_params(SLACK_DECISION_ROUTES[name], {"request_id": action.value})
+        try:
+            params = validate_params(SLACK_DECISION_ROUTES[name], {"request_id": action.value})
+        except http.HttpError as exc:
+            raise http.bad_request(
+                f"the button's value is not a leave request id ({exc.message})", field="payload.actions[0].value"
+            ) from exc
         employee_id = self._link_of(interaction.team_id, interaction.user_id)
         if employee_id is None:
             return self._reply(

@@ -283,6 +283,7 @@ def test_a_signed_but_malformed_press_is_400_naming_it(s: Slack, request_id: str
     before = s.api.store.event_count()
     status, reply = s.press(request_id, payload=payload)
     assert (status, reply["error"]["code"]) == (400, code)
+    assert reply["error"]["field"].startswith("payload.")
     assert s.api.store.event_count() == before
 
 
