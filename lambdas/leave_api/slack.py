@@ -137,7 +137,7 @@ class SlackInteractions:
         return self._reply(interaction, decided(_DONE[name], request_id, interaction.user_id, employee_id))
 
     def _reply(self, interaction: slack.Interaction, message: dict[str, Any]) -> dict[str, Any]:
-        if interaction.response_url:
+        if interaction.response_url and slack.response_url_allowed(interaction.response_url):
             try:
                 self._post(interaction.response_url, message)
             except Exception as exc:  # noqa: BLE001 - the decision stands; Slack shows the HTTP answer's outcome

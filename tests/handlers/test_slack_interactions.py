@@ -12,6 +12,8 @@ import pytest
 from acme_eventsourcing.runtime import slack
 from acme_eventsourcing.runtime.eventstore.memory import InMemoryEventStore
 from acme_eventsourcing.runtime.secrets import SecretNotConfigured
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from leave_api.commands import make_app
 from test_commands_support import ADMIN, JOHN, MIKE, Api, Clock, RecordingStore, new_ids, setup_location
 
@@ -294,6 +296,16 @@ def test_without_a_signing_secret_the_route_is_404() -> None:
     assert "slack_signing_secret" in reply["error"]["message"]
 
 
+def test_a_reply_never_goes_anywhere_but_slack(s: Slack, request_id: str) -> None:
+    payload = {
+        **press_payload(request_id, user=MIKE_SLACK, action="leave_approve", action_ts="1.2"),
+        "response_url": "https://evil.example/x",
+    }
+    status, reply = s.press(request_id, payload=payload)
+    assert status == 200 and reply["text"].startswith("Approved by")  # decided and answered in the HTTP response
+    assert s.posted == []
+
+
 def test_a_failed_reply_post_does_not_undo_or_hide_the_decision(request_id: str, s: Slack) -> None:
     def broken(url: str, message: Any) -> None:
         raise OSError("network down")
@@ -302,3 +314,43 @@ def test_a_failed_reply_post_does_not_undo_or_hide_the_decision(request_id: str,
     status, reply = s.press(request_id)
     assert status == 200 and reply["text"].startswith("Approved by")
     assert s.events()[-1] == "LeaveApproved"
+
+
+# --- property: whatever arrives, the answer is a 2xx/4xx, never a 500 ------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_PAYLOADS = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["block_actions", "shortcut", ""]) | st.text(max_size=5),
+        "team": st.fixed_dictionaries({}, optional={"id": st.sampled_from([TEAM, "t", ""]) | _JSON}) | _JSON,
+        "user": st.fixed_dictionaries({}, optional={"id": st.sampled_from([MIKE_SLACK, EVE_SLACK, "u"]) | _JSON, "team_id": _JSON}),
+        "actions": st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "action_id": st.sampled_from(["leave_approve", "leave_deny", "x"]) | _JSON,
+                    "value": st.sampled_from(["john~2", "john~0", "~", ""]) | _JSON,
+                    "action_ts": st.text(max_size=20) | _JSON,
+                },
+            )
+            | _JSON,
+            max_size=2,
+        )
+        | _JSON,
+        "response_url": st.sampled_from(["https://evil.example/x", "ftp://x"]) | _JSON,
+    },
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=_PAYLOADS, signed=st.booleans())
+def test_any_payload_signed_or_not_is_answered_never_with_a_500(s: Slack, request_id: str, payload: dict[str, Any], signed: bool) -> None:
+    status, reply = s.press(request_id, payload=payload, signed_with=SECRET if signed else "forged")
+    assert status in (200, 400, 401), reply
+    assert signed or status == 401
+    assert all(url.startswith("https://hooks.slack.com/") for url, _ in s.posted)

@@ -211,16 +211,25 @@ Poster = Callable[[str, Mapping[str, Any]], None]
 """`poster(url, message)`: how a reply reaches `response_url` (tests pass a recorder)."""
 
 
+def response_url_allowed(url: str, hosts: Sequence[str] = tuple(RESPONSE_URL_HOSTS)) -> bool:
+    """Whether `url` is https on one of `hosts` (where `post_response` may post)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        return parts.scheme == "https" and parts.hostname in hosts and parts.port in (None, 443)
+    except ValueError:
+        return False
+
+
 def post_response(
     url: str, message: Mapping[str, Any], *, timeout_s: float = 2.0, hosts: Sequence[str] = tuple(RESPONSE_URL_HOSTS)
 ) -> None:
     """POST `message` (JSON) to an interaction's `response_url`: https to one of `hosts` only,
     else `ValueError` (nothing is sent). Raises what urllib raises on a network failure."""
-    from urllib.parse import urlsplit
     from urllib.request import Request, urlopen
 
-    parts = urlsplit(url)
-    if parts.scheme != "https" or parts.hostname not in hosts:
+    if not response_url_allowed(url, hosts):
         raise ValueError(f"response_url must be https://{'|'.join(sorted(hosts))}/..., not {url[:80]!r}")
     request = Request(url, data=json.dumps(message).encode(), headers={"content-type": "application/json"}, method="POST")  # noqa: S310 - https to Slack only (checked above)
     with urlopen(request, timeout=timeout_s) as answer:  # noqa: S310

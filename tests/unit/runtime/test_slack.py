@@ -274,8 +274,13 @@ def test_malformed_payloads_are_400s_naming_the_field(body: bytes, field: str) -
     ],
 )
 def test_a_reply_is_posted_only_to_slacks_https_host(url: str) -> None:
+    assert not slack.response_url_allowed(url)
     with pytest.raises(ValueError, match="response_url"):
         slack.post_response(url, {"text": "x"})
+
+
+def test_slacks_own_response_urls_are_allowed() -> None:
+    assert slack.response_url_allowed("https://hooks.slack.com/actions/T0/1/abc")
 
 
 # --- the secret, read once ----------------------------------------------------------------
