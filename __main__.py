@@ -11,6 +11,8 @@
   updates (a WebSocket API, `live_url`) of the balance, pending and calendar read models;
 - the leave events in an EventBridge Schema Registry (`event_schema_registry`, on unless set
   to false), their schemas from the same definitions as `GET /asyncapi.json`;
+- Slack approvals: with `slack_signing_secret` set, the public `POST /slack/interactions`
+  (Approve/Deny pressed in Slack, verified by the secret, kept in Secrets Manager);
 - the `notifications` context (`acme.notifications`): leave events on the same bus
   (choreography) sent to Slack through an EventBridge API destination, no Lambda in the path
   (`slack_bot_token`, `slack_channel`; unset = no notifications, nothing created; docs/slack.md).
@@ -61,6 +63,7 @@ from acme_eventsourcing.runtime.routes import COMMANDS, QUERIES, keys  # noqa: E
 from leave import events  # noqa: E402 - pure data (stdlib only), found through LAMBDAS
 from leave_api import asyncapi  # noqa: E402 - pure data: the AsyncAPI document of the events
 from leave_api.api import ROUTES  # noqa: E402 - pure data, declared for this program
+from leave_api.slack import SIGNING_SECRET, SLACK_INTERACTIONS_ROUTE  # noqa: E402 - pure data
 from leave_workflows import definitions  # noqa: E402 - pure data: the state machines
 from notifications import slack  # noqa: E402 - pure data: the Slack messages
 
@@ -95,6 +98,12 @@ def alarm_actions(bus: SharedEventBus) -> tuple[pulumi.Input[str], ...]:
     if bus.stack_reference is None:  # this stack owns its bus: no platform, only what is configured
         return configured
     return (bus.stack_reference.require_output("alarm_topic_arn"), *configured)
+
+
+def slack_signing_secret() -> pulumi.Output[str] | None:
+    """The Slack app's signing secret (`pulumi config set --secret slack_signing_secret ...`), or
+    None: then `POST /slack/interactions` is not created at all (docs/slack.md)."""
+    return config.get_secret("slack_signing_secret") or None
 
 
 def jwt() -> JwtIssuerRef | None:
@@ -156,17 +165,29 @@ def workflows() -> list[WorkflowSpec]:
     ]
 
 
+slack_secret = slack_signing_secret()
+#: The routes the API serves: the leave API, plus Slack's interactivity endpoint when configured.
+api_routes = (*ROUTES, SLACK_INTERACTIONS_ROUTE) if slack_secret is not None else ROUTES
+
 leave = EventSourcedService(
     "leave",
     EventSourcedServiceArgs(
         source=SOURCE,
         bus=bus.ref,
         api=ApiSpec(
-            commands=function("leave_api.commands.handler", "leave", "leave_api", memory_mb=512, timeout_s=10),
+            commands=function(
+                "leave_api.commands.handler",
+                "leave",
+                "leave_api",
+                memory_mb=512,
+                timeout_s=10,
+                # in Secrets Manager, the function gets its ARN (SLACK_SIGNING_SECRET_ARN)
+                secrets={SIGNING_SECRET: slack_secret} if slack_secret is not None else {},
+            ),
             queries=function("leave_api.queries.handler", "leave_api", memory_mb=512, timeout_s=10),
-            command_routes=keys(ROUTES, COMMANDS),
-            query_routes=keys(ROUTES, QUERIES),
-            public_routes=tuple(r.key for r in ROUTES if r.public),
+            command_routes=keys(api_routes, COMMANDS),
+            query_routes=keys(api_routes, QUERIES),
+            public_routes=tuple(r.key for r in api_routes if r.public),
             jwt=jwt(),
             throttling_burst_limit=config.get_int("throttling_burst_limit") or 100,
             throttling_rate_limit=float(config.get_int("throttling_rate_limit") or 50),

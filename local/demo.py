@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from acme_eventsourcing.local.api_destinations import describe_request
 from acme_eventsourcing.local.client import ApiClient, wait_for
 
+from . import slack_step
 from .project import LocalStack
 from .story import PTO, Story, StoryFailedError, plan_weeks, story_day
 
@@ -97,7 +98,9 @@ def run(
             with lock:
                 log_file.write(line + "\n")
 
-        local = LocalStack(stack, port=0, log=log, config_overrides=SLACK_CONFIG, today=day)
+        slack_secret = slack_step.signing_secret()  # the stack's Slack signing secret for this run
+        overrides = {**SLACK_CONFIG, **slack_step.config_overrides(slack_secret)}
+        local = LocalStack(stack, port=0, log=log, config_overrides=overrides, today=day)
         local.start()
         try:
             boot = time.perf_counter() - started
@@ -124,6 +127,7 @@ def run(
                 ok = _backup(out, local) and ok
                 ok = _operations(out, local, story) and ok
                 ok = _calendar_feed(out, local, story) and ok
+                ok = slack_step.run(out, local, slack_secret, day) and ok
         finally:
             local.stop()
     total = time.perf_counter() - started

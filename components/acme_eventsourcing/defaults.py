@@ -11,10 +11,16 @@ from typing import Any
 
 import pulumi
 
-from . import _kms, _lambda
+from . import _iam, _kms, _lambda
 from .refs import KmsKeyRef, resolve
 
 _HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
+_SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,59}$")
+#: The suffix of the environment variable holding a secret's ARN (`FunctionSpec.secrets`);
+#: the function reads it with `acme_eventsourcing.runtime.secrets.secret_from_env(NAME)`.
+SECRET_ARN_SUFFIX = "_ARN"
+#: Days a deleted secret can still be restored (Secrets Manager allows 7..30).
+SECRET_RECOVERY_WINDOW_DAYS = 7
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +74,12 @@ class FunctionSpec:
     timeout_s: int = 10
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Extra environment; the component's own variables (SERVICE_SOURCE, EVENTS_TABLE, ...) win."""
+    secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Secret values by name (`SLACK_SIGNING_SECRET`: `config.require_secret(...)`), never put
+    in the environment: each is stored in its own Secrets Manager secret, encrypted with the
+    service's KMS key; the function gets only the ARN, in `<NAME>_ARN`, may read exactly those
+    secrets (`secretsmanager:GetSecretValue`), and reads each value once per container with
+    `acme_eventsourcing.runtime.secrets.secret_from_env(NAME)`."""
     reserved_concurrency: int | None = None
     trim_to_imports: bool = True
     """Ship only the files of `packages` that the handler imports (statically); turn off
@@ -84,6 +96,11 @@ class FunctionSpec:
             raise ValueError(f"{what}: memory_mb must be within 128..10240")
         if not 1 <= self.timeout_s <= max_timeout_s:
             raise ValueError(f"{what}: timeout_s must be within 1..{max_timeout_s}")
+        for secret in self.secrets:
+            if not _SECRET_NAME.match(secret):
+                raise ValueError(f"{what}: secret name {secret!r} must be an upper-case environment-style name (A-Z, 0-9, _)")
+            if secret + SECRET_ARN_SUFFIX in self.environment or secret in self.environment:
+                raise ValueError(f"{what}: secret {secret!r} is also in environment; a secret goes only in secrets")
         if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
             raise ValueError(f"{what}: reserved_concurrency must be >= 1 (0 would disable the function)")
 
@@ -160,18 +177,44 @@ class ChildScope:
         *,
         writes: bool,
     ) -> _lambda.FunctionParts:
-        """The function of `spec` (its code packaged), with `environment` over the spec's own."""
+        """The function of `spec` (its code packaged), with `environment` over the spec's own,
+        and its `secrets` in Secrets Manager (`secret`)."""
+        secret_env: dict[str, pulumi.Input[str]] = {}
+        secret_arns: list[pulumi.Input[str]] = []
+        for secret_name, value in sorted(spec.secrets.items()):
+            secret = self.secret(f"{name}-{secret_name.lower().replace('_', '-')}", value, description=f"{secret_name} of {name}")
+            secret_env[secret_name + SECRET_ARN_SUFFIX] = secret.arn
+            secret_arns.append(secret.arn)
+        if secret_arns:
+            statements = [*statements, _iam.statement("ReadOwnSecrets", ["secretsmanager:GetSecretValue"], secret_arns)]
         return self.library_function(
             name,
             handler=spec.handler,
             code=_lambda.package_code(spec.code_root, spec.packages, spec.handler.rsplit(".", 1)[0] if spec.trim_to_imports else None),
             memory_mb=spec.memory_mb,
             timeout_s=spec.timeout_s,
-            environment={**spec.environment, **environment},
+            environment={**spec.environment, **secret_env, **environment},
             statements=statements,
             writes=writes,
             reserved_concurrency=spec.reserved_concurrency,
         )
+
+    def secret(self, name: str, value: pulumi.Input[str], *, description: str) -> Any:
+        """A Secrets Manager secret `name` holding `value` (kept secret in the state), encrypted
+        with the scope's KMS key (AWS's `aws/secretsmanager` key with `aws_managed_keys`)."""
+        import pulumi_aws as aws  # the only user of Secrets Manager here
+
+        secret = aws.secretsmanager.Secret(
+            name,
+            name_prefix=f"{name}-",
+            description=description,
+            kms_key_id=self.kms_key_arn,
+            recovery_window_in_days=SECRET_RECOVERY_WINDOW_DAYS,
+            tags=self.tags,
+            opts=self.opts,
+        )
+        aws.secretsmanager.SecretVersion(f"{name}-value", secret_id=secret.id, secret_string=pulumi.Output.secret(value), opts=self.opts)
+        return secret
 
     def library_function(
         self,

@@ -153,6 +153,25 @@ class RevokeCalendarFeed(Record):
     feed_id: str
 
 
+class LinkSlackUser(Record):
+    """``PUT /slack-links/{team_id}/{user_id}`` (the employee themself, or an admin): the Slack
+    user `slack_user_id` of workspace `team_id` acts as `employee_id` when they press a leave
+    request's Approve/Deny button in Slack."""
+
+    caller: Caller
+    team_id: str
+    slack_user_id: str
+    employee_id: str
+
+
+class UnlinkSlackUser(Record):
+    """``DELETE /slack-links/{team_id}/{user_id}`` (the linked employee, or an admin)."""
+
+    caller: Caller
+    team_id: str
+    slack_user_id: str
+
+
 Command = (
     CreateLocation
     | AddEmployee
@@ -169,4 +188,6 @@ Command = (
     | CreateCalendarFeed
     | RotateCalendarFeedToken
     | RevokeCalendarFeed
+    | LinkSlackUser
+    | UnlinkSlackUser
 )

@@ -17,6 +17,8 @@ Streams:
 - ``calendar-feed#<feed_id>``: `CalendarFeedCreated`, `CalendarFeedTokenRotated`,
   `CalendarFeedRevoked` (a calendar subscription: its scope and the SHA-256 of its secret
   token, never the token itself).
+- ``slack-link#<team_id>:<slack_user_id>``: `SlackUserLinked`, `SlackUserUnlinked` (which
+  employee a Slack user acts as when they press a request's Approve/Deny button).
 
 `from_data` ignores keys it does not know and fills missing optional fields with their
 defaults, so an older reader accepts newer events and newer readers accept old ones.
@@ -36,7 +38,14 @@ from datetime import date
 from functools import cache
 from typing import Any, ClassVar, Union
 
-from leave.ids import DIRECTORY_STREAM_ID, calendar_feed_stream_id, employee_stream_id, location_stream_id, rollover_stream_id
+from leave.ids import (
+    DIRECTORY_STREAM_ID,
+    calendar_feed_stream_id,
+    employee_stream_id,
+    location_stream_id,
+    rollover_stream_id,
+    slack_link_stream_id,
+)
 from leave.record import Record, has_default, record_fields
 
 _REGISTRY: dict[str, type[Event]] = {}
@@ -57,7 +66,7 @@ class Event(Record):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._annotation_globals = vars(sys.modules[cls.__module__])  # the module being executed
-        if cls.__name__ in {"LocationEvent", "EmployeeEvent", "DirectoryEvent", "RolloverEvent", "CalendarFeedEvent"}:
+        if cls.__name__ in {"LocationEvent", "EmployeeEvent", "DirectoryEvent", "RolloverEvent", "CalendarFeedEvent", "SlackLinkEvent"}:
             return
         cls.event_type = cls.__name__
         _REGISTRY[cls.__name__] = cls
@@ -133,6 +142,18 @@ class CalendarFeedEvent(Event):
     @property
     def stream_id(self) -> str:
         return calendar_feed_stream_id(self.feed_id)
+
+
+class SlackLinkEvent(Event):
+    """An event of a Slack user's link stream (``slack-link#<team_id>:<slack_user_id>``)."""
+
+    team_id: str
+    slack_user_id: str
+    employee_id: str
+
+    @property
+    def stream_id(self) -> str:
+        return slack_link_stream_id(self.team_id, self.slack_user_id)
 
 
 # --- directory#locations ---------------------------------------------------------------
@@ -370,6 +391,18 @@ class CalendarFeedRevoked(CalendarFeedEvent):
     revoked_by: str
 
 
+# --- slack-link#<team_id>:<slack_user_id> ---------------------------------------------------
+
+
+class SlackUserLinked(SlackLinkEvent):
+    """Slack user `slack_user_id` of workspace `team_id` now acts as `employee_id` in Slack
+    (by the employee themself or an admin: `actor` in the metadata)."""
+
+
+class SlackUserUnlinked(SlackLinkEvent):
+    """The Slack user no longer acts as `employee_id` (their buttons are refused until linked again)."""
+
+
 # --- catalogue -------------------------------------------------------------------------
 
 DIRECTORY_EVENT_TYPES: tuple[str, ...] = (LocationRegistered.event_type,)
@@ -404,8 +437,14 @@ ROLLOVER_EVENT_TYPES: tuple[str, ...] = (RolloverCompleted.event_type,)
 CALENDAR_FEED_EVENT_TYPES: tuple[str, ...] = tuple(
     c.event_type for c in (CalendarFeedCreated, CalendarFeedTokenRotated, CalendarFeedRevoked)
 )
+SLACK_LINK_EVENT_TYPES: tuple[str, ...] = (SlackUserLinked.event_type, SlackUserUnlinked.event_type)
 ALL_EVENT_TYPES: tuple[str, ...] = (
-    LOCATION_EVENT_TYPES + EMPLOYEE_EVENT_TYPES + DIRECTORY_EVENT_TYPES + ROLLOVER_EVENT_TYPES + CALENDAR_FEED_EVENT_TYPES
+    LOCATION_EVENT_TYPES
+    + EMPLOYEE_EVENT_TYPES
+    + DIRECTORY_EVENT_TYPES
+    + ROLLOVER_EVENT_TYPES
+    + CALENDAR_FEED_EVENT_TYPES
+    + SLACK_LINK_EVENT_TYPES
 )
 
 BALANCE_EVENT_TYPES: tuple[str, ...] = EMPLOYEE_EVENT_TYPES + LOCATION_EVENT_TYPES

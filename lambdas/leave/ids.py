@@ -16,6 +16,8 @@ DIRECTORY_STREAM_ID = "directory#locations"
 ROLLOVER_STREAM_PREFIX = "rollover#"
 CALENDAR_FEED_STREAM_PREFIX = "calendar-feed#"
 
+SLACK_LINK_STREAM_PREFIX = "slack-link#"
+
 REQUEST_ID_SEPARATOR = "~"
 
 
@@ -37,6 +39,12 @@ def rollover_stream_id(from_year: int) -> str:
 def calendar_feed_stream_id(feed_id: str) -> str:
     """The stream of one calendar subscription feed, e.g. ``calendar-feed#feed_0123456789abcdef01234567``."""
     return f"{CALENDAR_FEED_STREAM_PREFIX}{feed_id}"
+
+
+def slack_link_stream_id(team_id: str, slack_user_id: str) -> str:
+    """The stream of one Slack user's link to an employee, e.g. ``slack-link#T0123:U0456``
+    (Slack ids are upper-case letters and digits, so the key is unambiguous)."""
+    return f"{SLACK_LINK_STREAM_PREFIX}{team_id}:{slack_user_id}"
 
 
 def make_request_id(employee_id: str, n: int) -> str:

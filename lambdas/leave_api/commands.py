@@ -23,6 +23,7 @@ from acme_eventsourcing.runtime.handler import Clock, LambdaHandler, require
 
 from leave_api.api import ASYNCAPI_ROUTE, COMMAND_DECLARATIONS, OPENAPI_ROUTE
 from leave_api.service import LeaveService
+from leave_api.slack import SLACK_INTERACTIONS_ROUTE, SlackInteractions
 
 
 def openapi_document(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -47,9 +48,23 @@ ENDPOINTS = ((OPENAPI_ROUTE, openapi_document), (ASYNCAPI_ROUTE, asyncapi_docume
 """The routes the commands function serves besides the commands: both public documents."""
 
 
-def make_app(store: EventStore, **service_options: Any) -> CommandsApp:
-    """A commands app on `store` (`clock=`, `new_id=`, ... go to `LeaveService`)."""
-    return CommandsApp(COMMAND_DECLARATIONS, LeaveService(store, **service_options), store, endpoints=ENDPOINTS)
+def make_app(store: EventStore, *, slack: Mapping[str, Any] | None = None, **service_options: Any) -> CommandsApp:
+    """A commands app on `store` (`clock=`, `new_id=`, ... go to `LeaveService`), serving
+    `POST /slack/interactions` too; `slack` overrides that endpoint's `signing_secret`,
+    `post` and `clock` (`leave_api.slack.SlackInteractions`: tests, the local stack)."""
+    service = LeaveService(store, **service_options)
+
+    def link_of(team_id: str, user_id: str) -> str | None:
+        return service.slack_link(team_id, user_id).employee_id
+
+    interactions = SlackInteractions(run=lambda *a, **k: app.execute(*a, **k), link_of=link_of, **(slack or {}))
+    app = CommandsApp(
+        COMMAND_DECLARATIONS,
+        service,
+        store,
+        endpoints=[*ENDPOINTS, (SLACK_INTERACTIONS_ROUTE, interactions)],
+    )
+    return app
 
 
 def build(environ: Mapping[str, str], clock: Clock) -> CommandsApp:

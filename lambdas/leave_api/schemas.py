@@ -33,9 +33,15 @@ REQUEST_ID: Schema = {
 }
 STREAM_ID: Schema = {
     "type": "string",
-    "pattern": "^[a-z][a-z_]{0,31}#[A-Za-z0-9_.@-]{1,64}$",
-    "description": "A stream id `<kind>#<id>`, e.g. `employee#john` (URL-encode `#` as `%23`).",
+    "pattern": "^[a-z][a-z_-]{0,31}#[A-Za-z0-9_.@:-]{1,80}$",
+    "description": "A stream id `<kind>#<id>`, e.g. `employee#john`, `slack-link#T0123:U0456` (URL-encode `#` as `%23`).",
     "examples": ["employee#john"],
+}
+SLACK_ID: Schema = {
+    "type": "string",
+    "pattern": "^[A-Z0-9]{2,32}$",
+    "description": "A Slack id: a workspace (team) `T...`, a user `U...` or `W...` (Slack: the member's profile, Copy member ID).",
+    "examples": ["T0123ABCD"],
 }
 LEAVE_TYPE: Schema = {
     "type": "string",
@@ -92,6 +98,8 @@ PATH_PARAMETERS: dict[str, Schema] = {
     "stream_id": STREAM_ID,
     "feed_id": FEED_ID,
     "feed_file": FEED_FILE,
+    "team_id": SLACK_ID,
+    "user_id": SLACK_ID,
 }
 
 # --- request bodies of the commands ---------------------------------------------------------
@@ -109,6 +117,8 @@ SET_WORKING_WEEK = obj(
 )
 REQUEST_LEAVE = obj({"leave_type": LEAVE_TYPE, "start": HORIZON_DATE, "end": HORIZON_DATE}, {"note": TEXT}, title="RequestLeave")
 APPROVE = obj({}, title="ApproveLeave")
+LINK_SLACK_USER = obj({"employee_id": ID}, title="LinkSlackUser")
+UNLINK_SLACK_USER = obj({}, title="UnlinkSlackUser")
 DENY = obj({}, {"reason": TEXT}, title="DenyLeave")
 CANCEL = obj({}, title="CancelLeave")
 ADD_PAST_LEAVE = obj({"leave_type": LEAVE_TYPE, "start": HORIZON_DATE, "end": HORIZON_DATE}, title="AddPastLeave")
@@ -160,6 +170,8 @@ def result(properties: dict[str, Schema], optional: dict[str, Schema] | None = N
 
 LOCATION_CREATED = result({"location_id": ID}, title="LocationCreated")
 EMPLOYEE_ADDED = result({"employee_id": ID, "location_id": ID}, title="EmployeeAdded")
+SLACK_LINKED = result({"team_id": SLACK_ID, "user_id": SLACK_ID, "employee_id": ID}, title="SlackUserLinked")
+SLACK_UNLINKED = result({"team_id": SLACK_ID, "user_id": SLACK_ID}, title="SlackUserUnlinked")
 APPROVER_ASSIGNED = result({"location_id": ID, "approver_id": ID}, title="ApproverAssigned")
 POLICY_ASSIGNED = result(
     {"location_id": ID, "leave_type": LEAVE_TYPE, "days_per_year": DAYS, "max_rollover_days": DAYS},

@@ -52,7 +52,7 @@ from typing import Any, TypeVar
 from acme_eventsourcing.runtime.eventstore.ports import ConcurrencyError, EventStore, new_event_id
 from acme_eventsourcing.runtime.items import timestamp
 from acme_eventsourcing.runtime.service import DEFAULT_MAX_ATTEMPTS, ApplicationService, CommandContext, CommandResult, Respond, utc_now
-from leave import calendar_feed, employee, location, reminders
+from leave import calendar_feed, employee, location, reminders, slack_link
 from leave.commands import (
     AddEmployee,
     ApproveLeave,
@@ -63,14 +63,23 @@ from leave.commands import (
     CreateCalendarFeed,
     CreateLocation,
     DenyLeave,
+    LinkSlackUser,
     RevokeCalendarFeed,
     RollOverLeave,
     RotateCalendarFeedToken,
+    UnlinkSlackUser,
 )
 from leave.employee import EmployeeState, LeaveStatus, employee_of_request
 from leave.errors import DomainError, NotFound
 from leave.events import Event, LeaveRolledOver, LocationRegistered, RolloverCompleted, parse_event
-from leave.ids import DIRECTORY_STREAM_ID, calendar_feed_stream_id, employee_stream_id, location_stream_id, rollover_stream_id
+from leave.ids import (
+    DIRECTORY_STREAM_ID,
+    calendar_feed_stream_id,
+    employee_stream_id,
+    location_stream_id,
+    rollover_stream_id,
+    slack_link_stream_id,
+)
 from leave.location import LocationState
 from leave.workdays import DEFAULT_WORKING_WEEK
 
@@ -229,6 +238,15 @@ class LeaveService(ApplicationService):
                 feed = calendar_feed.fold(command.feed_id, [_event(e) for e in self._store.load(stream)])
                 events = calendar_feed.decide(feed, command)
                 versions = {stream: feed.version}
+            case LinkSlackUser() | UnlinkSlackUser():
+                link = self.slack_link(command.team_id, command.slack_user_id)
+                versions = {slack_link_stream_id(command.team_id, command.slack_user_id): link.version}
+                exists = True
+                if isinstance(command, LinkSlackUser):
+                    linked = self._load_employee(command.employee_id)
+                    exists = linked.exists
+                    versions[employee_stream_id(command.employee_id)] = linked.version  # a read guard
+                events = slack_link.decide(link, command, employee_exists=exists)
             case _:
                 # A new employee's stream is assumed empty on the first attempt (no read);
                 # if it exists, the append conflicts and the retry loads it.
@@ -378,6 +396,13 @@ class LeaveService(ApplicationService):
             return {"request_id": request_id, "pending": leave.status == LeaveStatus.PENDING, "sent": bool(events)}
 
         return self.retrying(attempt)
+
+    # --- Slack links ---------------------------------------------------------------------
+
+    def slack_link(self, team_id: str, slack_user_id: str) -> slack_link.SlackLinkState:
+        """The Slack user's link as it is now (one strongly consistent read of its stream)."""
+        stored = self._store.load(slack_link_stream_id(team_id, slack_user_id))
+        return slack_link.fold(team_id, slack_user_id, [_event(e) for e in stored])
 
     # --- store access --------------------------------------------------------------------
 

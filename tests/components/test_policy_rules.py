@@ -41,6 +41,7 @@ from acme_eventsourcing.testing.policy import (
     OneRolePerFunction,
     PermissionsScopedBySource,
     PoliciesReadable,
+    PublicFunctionsHoldNoSecrets,
     PublisherLimitedToItsSource,
     QueuesEncrypted,
     QueuesRequireTls,
@@ -763,6 +764,61 @@ def test_api002_reports_exactly_the_unthrottled_or_unlogged_stages(api_stack: Re
     assert message(StagesThrottledAndLogged(), api_stack, "zero-rate") == why
 
 
+# -- API003 public routes' functions hold no secrets ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def public_functions_stack() -> RecordedStack:
+    def program() -> None:
+        api = aws.apigatewayv2.Api("api", protocol_type="HTTP")
+        role = f"arn:aws:iam::{ACCOUNT}:role/fn"
+
+        def behind(route_key: str, name: str, variables: dict[str, Any], authorization: str = "NONE") -> None:
+            fn = aws.lambda_.Function(
+                name,
+                role=role,
+                runtime="python3.12",
+                handler="h.handler",
+                code=pulumi.AssetArchive({}),
+                environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
+            )
+            integration = aws.apigatewayv2.Integration(
+                f"{name}-integration",
+                api_id=api.id,
+                integration_type="AWS_PROXY",
+                integration_uri=fn.invoke_arn,
+                payload_format_version="2.0",
+            )
+            aws.apigatewayv2.Route(
+                f"{name}-route",
+                api_id=api.id,
+                route_key=route_key,
+                authorization_type=authorization,
+                authorizer_id="auth" if authorization == "JWT" else None,
+                target=pulumi.Output.concat("integrations/", integration.id),
+            )
+
+        behind("POST /slack/interactions", "plain-signing-secret", {"SLACK_SIGNING_SECRET": "8f74223", "TABLE": "t"})
+        behind("POST /hooks/a", "pulumi-secret", {"WEBHOOK": pulumi.Output.secret("https://hooks.example/x")})
+        secret_arn = f"arn:aws:secretsmanager:{ARN}:secret:signing-abc123"
+        behind("POST /hooks/b", "by-arn", {"SLACK_SIGNING_SECRET_ARN": secret_arn, "API_URL": "https://x"})
+        behind("POST /orders", "authorised", {"DB_PASSWORD": "hunter2"}, authorization="JWT")
+
+    return stack_of(program)
+
+
+def test_api003_reports_secrets_in_the_environment_of_public_routes_functions(public_functions_stack: RecordedStack) -> None:
+    rule = PublicFunctionsHoldNoSecrets()
+    assert found(rule, public_functions_stack) == [("API003", "plain-signing-secret"), ("API003", "pulumi-secret")]
+    assert "SLACK_SIGNING_SECRET of a function behind public route(s) POST /slack/interactions is named like a secret" in message(
+        rule, public_functions_stack, "plain-signing-secret"
+    )
+    assert "WEBHOOK" in message(rule, public_functions_stack, "pulumi-secret") and "is a secret value" in message(
+        rule, public_functions_stack, "pulumi-secret"
+    )
+    assert rule.checked(public_functions_stack) == 3  # the JWT route's function is not public
+
+
 # -- KMS001 / KMS002 customer-managed keys ---------------------------------------------------------
 
 KEY_ARN = f"arn:aws:kms:{ARN}:key/1234"
@@ -1153,7 +1209,7 @@ def leaky_stack() -> RecordedStack:
 
 def test_default_rules_have_unique_ids_titles_and_rationales() -> None:
     ids = [r.id for r in DEFAULT_RULES]
-    assert len(ids) == len(set(ids)) == 59
+    assert len(ids) == len(set(ids)) == 60
     assert all(isinstance(r, Rule) and r.title and len(r.rationale) > 40 for r in DEFAULT_RULES)
 
 

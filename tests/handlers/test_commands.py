@@ -150,7 +150,14 @@ def test_rollover_is_202(api: Api, berlin: str) -> None:
 
 
 WRITE_ROUTES = [route for route in COMMAND_ROUTES if not route.public]
-EXAMPLE_PARAMS = {"location_id": "loc_1", "employee_id": "john", "request_id": "john~1", "feed_id": "feed_0123456789abcdef01234567"}
+EXAMPLE_PARAMS = {
+    "location_id": "loc_1",
+    "employee_id": "john",
+    "request_id": "john~1",
+    "feed_id": "feed_0123456789abcdef01234567",
+    "team_id": "T0ACME",
+    "user_id": "U0JOHN",
+}
 
 
 def test_every_write_route_is_one_declaration_that_builds_its_domain_command() -> None:

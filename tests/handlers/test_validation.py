@@ -101,6 +101,16 @@ CASES: list[tuple[str, Any, bool]] = [
     ("PATH_STREAM_ID", "employee#john", True),
     ("PATH_STREAM_ID", "employee#", False),
     ("PATH_STREAM_ID", "#john", False),
+    ("PATH_STREAM_ID", "slack-link#T0ACME:U0JOHN", True),
+    ("PATH_STREAM_ID", "slack-link#T0ACME/U0JOHN", False),
+    ("PATH_SLACK_ID", "U0JOHN", True),
+    ("PATH_SLACK_ID", "u0john", False),
+    ("PATH_SLACK_ID", "U", False),
+    ("LINK_SLACK_USER", {"employee_id": "john"}, True),
+    ("LINK_SLACK_USER", {"employee_id": "john", "team_id": "T0ACME"}, False),
+    ("LINK_SLACK_USER", {}, False),
+    ("UNLINK_SLACK_USER", {}, True),
+    ("UNLINK_SLACK_USER", {"employee_id": "john"}, False),
     ("LEAVE_RECORDED", {"request_id": "john~3", "working_days": 4}, True),
     ("LEAVE_RECORDED", {"request_id": "john~3"}, False),
     ("ERROR", {"error": {"code": "invalid_request", "message": "body.name is required", "field": "body.name"}}, True),
@@ -113,7 +123,12 @@ CASES: list[tuple[str, Any, bool]] = [
     ("PENDING", {"items": [{"request_id": "john~3"}]}, False),
 ]
 
-ALL_SCHEMAS = {**REAL_SCHEMAS, "PATH_REQUEST_ID": schemas.REQUEST_ID, "PATH_STREAM_ID": schemas.STREAM_ID}
+ALL_SCHEMAS = {
+    **REAL_SCHEMAS,
+    "PATH_REQUEST_ID": schemas.REQUEST_ID,
+    "PATH_STREAM_ID": schemas.STREAM_ID,
+    "PATH_SLACK_ID": schemas.SLACK_ID,
+}
 
 
 def reference_is_valid(document: Any, schema: dict[str, Any]) -> bool:
@@ -160,6 +175,8 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "APPROVE": {},
     "DENY": {"reason": "no"},
     "CANCEL": {},
+    "LINK_SLACK_USER": {"employee_id": "john"},
+    "UNLINK_SLACK_USER": {},
     "ADD_PAST_LEAVE": {"leave_type": "PTO", "start": "2025-01-05", "end": "2025-01-06"},
     "TRANSFER": {"to_location_id": "loc_2"},
     "ROLLOVER": {"from_year": 2025},

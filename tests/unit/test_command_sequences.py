@@ -43,11 +43,13 @@ from leave.commands import (
     CreateCalendarFeed,
     CreateLocation,
     DenyLeave,
+    LinkSlackUser,
     RequestLeave,
     RevokeCalendarFeed,
     RollOverLeave,
     RotateCalendarFeedToken,
     TransferEmployee,
+    UnlinkSlackUser,
 )
 from leave.employee import EmployeeState, LeaveStatus
 from leave.errors import DomainError
@@ -172,6 +174,10 @@ class World:
                 return TransferEmployee(caller=ADMIN, employee_id=who, to_location_id=self.location(i), effective_on=on)
             case ("rollover", year):
                 return RollOverLeave(caller=ADMIN, from_year=year)
+            case ("slack link", who, slack_user):
+                return LinkSlackUser(caller=Caller(sub=who), team_id="T0ACME", slack_user_id=slack_user, employee_id=who)
+            case ("slack unlink", who, slack_user):
+                return UnlinkSlackUser(caller=Caller(sub=who), team_id="T0ACME", slack_user_id=slack_user)
             case ("days pass", days):
                 self.now += timedelta(days=days)
                 return None
@@ -402,6 +408,8 @@ SCRIPT: list[tuple[Any, ...]] = [
     ("feed", "e3", "employee", 0),
     ("rotate", 0, "e1"),
     ("revoke", 1, "ana"),
+    ("slack link", "e2", "U0E2"),  # a stream no projection but the audit follows
+    ("slack unlink", "e2", "U0E2"),
 ]
 
 

@@ -423,8 +423,8 @@ class Provisioned:
 
 
 def provision(model: LocalModel, clients: Clients) -> Provisioned:
-    """Create the model's tables, queues, buses, archives, rules, targets, buckets and
-    delivery streams on moto."""
+    """Create the model's tables, queues, buses, archives, rules, targets, buckets, delivery
+    streams and secrets on moto."""
     for table in model.tables:
         _create_table(clients("dynamodb"), table)
     _create_buckets_and_streams(model, clients)
@@ -472,6 +472,9 @@ def provision(model: LocalModel, clients: Clients) -> Provisioned:
             continue
         events.put_targets(Rule=target.rule.name, EventBusName=target.rule.bus_name, Targets=[{"Id": target.target_id, "Arn": arn}])
     _create_workflows(model, clients)
+    for secret in model.secrets:
+        extra = {"SecretString": secret.value} if secret.value is not None else {}
+        clients("secretsmanager").create_secret(Name=secret.name, **extra)
     logs = clients("logs")
     for name in model.log_groups:
         logs.create_log_group(logGroupName=name)

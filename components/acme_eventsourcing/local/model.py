@@ -51,6 +51,8 @@ T_BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 T_DELIVERY_STREAM = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
 T_API_DESTINATION = "aws:cloudwatch/eventApiDestination:EventApiDestination"
 T_CONNECTION = "aws:cloudwatch/eventConnection:EventConnection"
+T_SECRET = "aws:secretsmanager/secret:Secret"
+T_SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 
 #: Types the local stack creates on moto or runs itself, and how.
 EMULATED: Mapping[str, str] = {
@@ -83,6 +85,8 @@ EMULATED: Mapping[str, str] = {
     T_SCHEDULE_GROUP: "created on moto",
     T_BUCKET: "created on moto (versioning as declared)",
     T_BUCKET_VERSIONING: "set on the bucket on moto",
+    T_SECRET: "created on moto under its recorded name, so a function finds it by the ARN in its environment",
+    T_SECRET_VERSION: "its string put into the secret on moto (the value the program declared, e.g. a config secret)",
     T_DELIVERY_STREAM: "extended S3 streams created on moto; moto's Firehose writes into moto's S3 with the declared "
     "prefix, dynamic partitioning (JQ `{key:.path}` queries, timestamps), record delimiter and GZIP (local.firehose)",
 }
@@ -272,6 +276,15 @@ class BucketDecl:
 
 
 @dataclass(frozen=True)
+class SecretDecl:
+    """A Secrets Manager secret and its current string value (None: no version declared)."""
+
+    logical: str
+    name: str
+    value: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class DeliveryStreamDecl:
     """A Firehose delivery stream to an S3 bucket (`extended_s3`)."""
 
@@ -438,6 +451,7 @@ class LocalModel:
     delivery_streams: tuple[DeliveryStreamDecl, ...] = ()
     websocket_apis: tuple[WebSocketApiDecl, ...] = ()
     api_destinations: tuple[ApiDestinationDecl, ...] = ()
+    secrets: tuple[SecretDecl, ...] = ()
 
     def function(self, key: str) -> FunctionDecl:
         """A function by logical name, physical name, or a unique suffix of its logical name
@@ -517,6 +531,7 @@ class _Builder:
             delivery_streams=tuple(self.delivery_streams_by_arn.values()),
             websocket_apis=websocket_apis,
             api_destinations=tuple(self.api_destinations_by_arn.values()),
+            secrets=self._secrets(),
         )
 
     # ---------------------------------------------------------------- storage and messaging
@@ -617,6 +632,15 @@ class _Builder:
             name=name,
             versioned=any((v.inputs.get("versioningConfiguration") or {}).get("status") == "Enabled" for v in versioning),
         )
+
+    def _secrets(self) -> tuple[SecretDecl, ...]:
+        versions = self.model.resolved(T_SECRET_VERSION, "secretId", T_SECRET)
+        out = []
+        for r in self.model.of_type(T_SECRET):
+            strings = [v.inputs.get("secretString") for v in versions.get(r.urn, [])]
+            value = next((x for x in reversed(strings) if isinstance(x, str)), None)
+            out.append(SecretDecl(logical=r.name, name=str(r.state.get("name") or r.name), value=value))
+        return tuple(out)
 
     def _delivery_stream(self, r: RecordedResource) -> DeliveryStreamDecl | None:
         i = r.inputs

@@ -221,17 +221,49 @@ class CommandsApp:
                 http.caller(event)  # 401 first
                 validate_params(route, found.params)
             return endpoint(event)
-        declaration = self._declarations[route.handler]
         caller = http.caller(event)
         params = validate_params(route, found.params)
         body = http.json_body(event)
+        return self.execute(
+            route.handler,
+            caller,
+            params,
+            body,
+            idempotency_key=http.header(event, IDEMPOTENCY_HEADER),
+            correlation_id=correlation,
+            log_fields=extra,
+        )
+
+    def execute(
+        self,
+        name: str,
+        caller: http.Caller,
+        params: Mapping[str, str],
+        body: Any,
+        *,
+        idempotency_key: str | None,
+        correlation_id: str,
+        log_fields: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Run the declared command `name` for `caller` exactly as its route does once the
+        request is parsed: the body schema and `check` (400), the `Idempotency-Key`
+        (`idempotency_key`, scoped by `caller.subject`: a retry with the same key and request
+        gets the first response back), `authorize`, `build`, the service, the one error ->
+        status mapping. The response, or an `HttpError` to answer.
+
+        For other edges onto the same commands (e.g. a chat tool's buttons, whose caller is
+        not a JWT): same validation, same authorisation, same idempotency. `params` must be
+        valid for the route (`routes.validate_params`)."""
+        declaration = self._declarations[name]
+        route = declaration.route
+        extra = {} if log_fields is None else log_fields
         problems = schema_errors(body, declaration.body, "body")
         if problems:
             first = problems[0]
             raise http.bad_request(first.message, field=first.field, details=[p.as_dict() for p in problems])
         if declaration.check is not None:
             declaration.check(body)
-        key = self._idempotency_key(event)
+        key = self._checked_key(idempotency_key)
         scoped = f"{caller.subject}#{key}" if key else None
         digest = request_hash(route.method, route.concrete_path(params), body) if scoped else None
         if scoped and digest and declaration.lookup_first:
@@ -239,7 +271,7 @@ class CommandsApp:
             if replay is not None:
                 extra["idempotent_replay"] = True
                 return replay
-        context = CommandContext(caller=caller.id, correlation_id=correlation, idempotency_key=scoped, request_hash=digest)
+        context = CommandContext(caller=caller.id, correlation_id=correlation_id, idempotency_key=scoped, request_hash=digest)
         try:
             if declaration.authorize is not None:
                 declaration.authorize(caller, params, body)
@@ -257,8 +289,7 @@ class CommandsApp:
         return http.json_response(result.status, result.answer)
 
     @staticmethod
-    def _idempotency_key(event: Mapping[str, Any]) -> str | None:
-        key = http.header(event, IDEMPOTENCY_HEADER)
+    def _checked_key(key: str | None) -> str | None:
         if key is None:
             return None
         if schema_errors(key, IDEMPOTENCY_KEY, "header"):

@@ -17,6 +17,7 @@ from ._policy_core import Exemption, PolicyReport, Rule, SystemRule, run_rules, 
 from ._rules_api import (
     PUBLIC_ROUTES,
     PermissionsScopedBySource,
+    PublicFunctionsHoldNoSecrets,
     RoutesAuthorized,
     StagesThrottledAndLogged,
 )
@@ -148,6 +149,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     WebSocketStagesLoggedAndThrottled(),
     ManageConnectionsScoped(),
     ConnectionsTablesExpireAndEncrypt(),
+    PublicFunctionsHoldNoSecrets(),
     ClientsCannotWriteIdentity(),
     IdentityAttributesImmutable(),
     OAuthCodeFlowOnly(),
@@ -277,6 +279,7 @@ __all__ = [
     "QueuesEncrypted",
     "QueuesRequireTls",
     "RedirectUrlsSecure",
+    "PublicFunctionsHoldNoSecrets",
     "RoutesAuthorized",
     "StagesThrottledAndLogged",
     "CONNECTIONS_TABLE_VARIABLE",

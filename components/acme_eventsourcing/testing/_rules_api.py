@@ -7,6 +7,7 @@ returns one `Violation` per offending resource and reason (see `_policy_rules`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -25,8 +26,12 @@ from ._policy_view import (
 )
 from .harness import RecordedResource, RecordedStack
 
-#: Routes anyone may call (method and path as in the route key).
-PUBLIC_ROUTES: frozenset[str] = frozenset({"GET /openapi.json", "GET /asyncapi.json"})
+#: Routes anyone may call (method and path as in the route key): the published documents, and a
+#: Slack app's interactivity endpoint (Slack sends no JWT; the function checks Slack's request
+#: signature instead, and API003 keeps that signing secret out of its environment).
+PUBLIC_ROUTES: frozenset[str] = frozenset({"GET /openapi.json", "GET /asyncapi.json", "POST /slack/interactions"})
+#: Environment variable names that say "a secret" (API003).
+SECRET_ENV_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY|SIGNING", re.IGNORECASE)
 #: The stack config key (in `Pulumi.<stack>.yaml`) listing a stack's further public route keys.
 PUBLIC_ROUTES_CONFIG = "policy:public_routes"
 
@@ -162,3 +167,53 @@ class StagesThrottledAndLogged:
             if problems:
                 out.append(Violation.of(self.id, stage, "; ".join(problems)))
         return out
+
+
+@dataclass(frozen=True)
+class PublicFunctionsHoldNoSecrets:
+    id: ClassVar[str] = "API003"
+    title: ClassVar[str] = "A function behind a public route holds no secret in its environment"
+    rationale: ClassVar[str] = (
+        "Anyone on the internet can call a public route (no JWT), so its function is the first to be probed, and "
+        "a function's environment is plain configuration: shown by GetFunctionConfiguration, consoles and the "
+        "state file. A secret it needs (a signing secret, a token) belongs in Secrets Manager, encrypted with the "
+        "service's key, and is read at cold start by the ARN in the environment (FunctionSpec.secrets). Flags an "
+        "environment variable that was a Pulumi secret, and one whose name says secret (SECRET, TOKEN, PASSWORD, "
+        "PRIVATE_KEY, API_KEY, SIGNING) unless its value is an ARN."
+    )
+
+    def checked(self, stack: RecordedStack) -> int:
+        """How many functions behind public routes the rule examined."""
+        return len(self._public_functions(StackView.of(stack)))
+
+    def check(self, stack: RecordedStack) -> list[Violation]:
+        out = []
+        for fn, keys in self._public_functions(StackView.of(stack)):
+            variables = get(fn.inputs, "environment", "variables") or {}
+            for name, value in sorted(variables.items()) if isinstance(variables, dict) else ():
+                if fn.is_secret("environment", "variables", name):
+                    why = "is a secret value"
+                elif SECRET_ENV_NAME.search(name) and not (isinstance(value, str) and value.startswith("arn:")):
+                    why = "is named like a secret and is not an ARN"
+                else:
+                    continue
+                message = (
+                    f"environment variable {name} of a function behind public route(s) {', '.join(sorted(keys))} {why}: "
+                    "keep the value in Secrets Manager and give the function its ARN (FunctionSpec.secrets)"
+                )
+                out.append(Violation.of(self.id, fn, message))
+        return out
+
+    @staticmethod
+    def _public_functions(view: StackView) -> list[tuple[RecordedResource, set[str]]]:
+        integrations = {i.id: i for i in view.of_type(INTEGRATION)}
+        found: dict[str, tuple[RecordedResource, set[str]]] = {}
+        for route in view.of_type(ROUTE):
+            if (route.inputs.get("authorizationType") or "NONE") != "NONE":
+                continue
+            target = str(route.inputs.get("target") or "")
+            integration = integrations.get(target.removeprefix("integrations/"))
+            fn = view.find(FUNCTION, (integration.inputs.get("integrationUri") if integration else None))
+            if fn is not None:
+                found.setdefault(fn.urn, (fn, set()))[1].add(str(route.inputs.get("routeKey")))
+        return list(found.values())

@@ -215,6 +215,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 arn=f"arn:aws:events:{region}:{acct}:connection/{phys}/{uid}",
                 secretArn=f"arn:aws:secretsmanager:{region}:{acct}:secret:events!connection/{phys}/{uid}",
             )
+        elif typ == "aws:secretsmanager/secret:Secret":
+            phys = inputs.get("name") or (
+                inputs["namePrefix"] + hashlib.sha1(args.name.encode()).hexdigest()[:6] if inputs.get("namePrefix") else phys
+            )
+            state.update(name=phys, arn=f"arn:aws:secretsmanager:{region}:{acct}:secret:{phys}")
+            rid = state["arn"]
         elif typ == "aws:backup/vault:Vault":
             state.update(name=phys, arn=f"arn:aws:backup:{region}:{acct}:backup-vault:{phys}")
         elif typ == "aws:backup/plan:Plan":

@@ -76,6 +76,8 @@ SAMPLES: list[ev.Event] = [
     ev.CalendarFeedCreated(feed_id="feed_1", scope="location", subject_id="loc_a", owner_id="john", token_sha256="ab" * 32),
     ev.CalendarFeedTokenRotated(feed_id="feed_1", token_sha256="cd" * 32, rotated_by="john"),
     ev.CalendarFeedRevoked(feed_id="feed_1", revoked_by="ana"),
+    ev.SlackUserLinked(team_id="T0ACME", slack_user_id="U0JOHN", employee_id="john"),
+    ev.SlackUserUnlinked(team_id="T0ACME", slack_user_id="U0JOHN", employee_id="john"),
 ]
 
 
@@ -120,12 +122,13 @@ def test_each_event_names_its_stream() -> None:
     assert by_type["LocationRegistered"].stream_id == "directory#locations"
     assert by_type["RolloverCompleted"].stream_id == rollover_stream_id(2025) == "rollover#2025"
     assert by_type["ApprovalReminderSent"].stream_id == by_type["ApprovalEscalated"].stream_id == "employee#john"
+    assert by_type["SlackUserLinked"].stream_id == by_type["SlackUserUnlinked"].stream_id == "slack-link#T0ACME:U0JOHN"
     assert {e.stream_id.split("#")[0] for e in SAMPLES if e.event_type in ev.LOCATION_EVENT_TYPES} == {"location"}
     assert {e.stream_id.split("#")[0] for e in SAMPLES if e.event_type in ev.EMPLOYEE_EVENT_TYPES} == {"employee"}
 
 
 def test_catalogue_lists_each_type_once_and_projections_follow_whole_streams() -> None:
-    assert len(set(ev.ALL_EVENT_TYPES)) == len(ev.ALL_EVENT_TYPES) == 22
+    assert len(set(ev.ALL_EVENT_TYPES)) == len(ev.ALL_EVENT_TYPES) == 24
     for projection in (ev.BALANCE_EVENT_TYPES, ev.PENDING_EVENT_TYPES):
         assert set(projection) == set(ev.EMPLOYEE_EVENT_TYPES) | set(ev.LOCATION_EVENT_TYPES)
     # the calendar also maps feed tokens: it follows the calendar-feed streams whole
@@ -133,6 +136,9 @@ def test_catalogue_lists_each_type_once_and_projections_follow_whole_streams() -
     assert ev.AUDIT_EVENT_TYPES == ev.ALL_EVENT_TYPES
     assert ev.NOTIFICATION_EVENT_TYPES == ("LeaveRequested", "LeaveApproved", "LeaveDenied", "ApprovalReminderSent", "ApprovalEscalated")
     assert ev.ROLLOVER_EVENT_TYPES == ("RolloverCompleted",) and set(ev.ROLLOVER_EVENT_TYPES) <= set(ev.AUDIT_EVENT_TYPES)
+    assert ev.SLACK_LINK_EVENT_TYPES == ("SlackUserLinked", "SlackUserUnlinked") and set(ev.SLACK_LINK_EVENT_TYPES) <= set(
+        ev.AUDIT_EVENT_TYPES
+    )
 
 
 def test_parsing_ignores_unknown_keys_and_defaults_missing_optional_fields() -> None:
