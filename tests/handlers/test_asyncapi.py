@@ -259,6 +259,7 @@ def _strategy(hint: Any) -> st.SearchStrategy[Any]:
         return st.lists(_strategy(typing.get_args(hint)[0]), max_size=4).map(tuple)
     simple = {
         str: st.text(max_size=12),
+        bool: st.booleans(),
         int: st.integers(-(10**6), 10**6),
         float: st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: round(x * 2) / 2),
         date: st.dates(),

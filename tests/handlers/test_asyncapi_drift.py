@@ -88,6 +88,10 @@ def play_every_kind_of_event(api: Api, store: DynamoDBEventStore) -> None:
     assert api.call("POST", f"/calendar-feeds/{feed_id}/rotate", {}, claims=JOHN).status == 200  # CalendarFeedTokenRotated
     assert api.call("POST", f"/calendar-feeds/{feed_id}/revoke", {}, claims=JOHN).status == 200  # CalendarFeedRevoked
 
+    link = api.call("PUT", "/slack-links/T0ACME/U0JOHN", {"employee_id": "john"}, claims=JOHN)
+    assert link.status == 200, link.body  # SlackUserLinked
+    assert api.call("DELETE", "/slack-links/T0ACME/U0JOHN", None, claims=JOHN).status == 200  # SlackUserUnlinked
+
     munich = api.call("POST", "/locations", {"name": "Munich"}).body["location_id"]
     moved = api.call("POST", "/employees/mike/transfer", {"to_location_id": munich, "effective_date": "2026-02-01"})
     assert moved.status == 200, moved.body  # the approver leaves: ApproverUnassigned too

@@ -207,10 +207,13 @@ class PublicFunctionsHoldNoSecrets:
     @staticmethod
     def _public_functions(view: StackView) -> list[tuple[RecordedResource, set[str]]]:
         integrations = {i.id: i for i in view.of_type(INTEGRATION)}
+        websockets = {a.id for a in view.of_type(API) if a.inputs.get("protocolType") == "WEBSOCKET"}
         found: dict[str, tuple[RecordedResource, set[str]]] = {}
         for route in view.of_type(ROUTE):
             if (route.inputs.get("authorizationType") or "NONE") != "NONE":
                 continue
+            if route.inputs.get("apiId") in websockets and route.inputs.get("routeKey") != "$connect":
+                continue  # runs on a connection its $connect authorised (WSK001): not callable by anyone
             target = str(route.inputs.get("target") or "")
             integration = integrations.get(target.removeprefix("integrations/"))
             fn = view.find(FUNCTION, (integration.inputs.get("integrationUri") if integration else None))

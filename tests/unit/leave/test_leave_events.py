@@ -134,7 +134,14 @@ def test_catalogue_lists_each_type_once_and_projections_follow_whole_streams() -
     # the calendar also maps feed tokens: it follows the calendar-feed streams whole
     assert set(ev.CALENDAR_EVENT_TYPES) == set(ev.EMPLOYEE_EVENT_TYPES) | set(ev.LOCATION_EVENT_TYPES) | set(ev.CALENDAR_FEED_EVENT_TYPES)
     assert ev.AUDIT_EVENT_TYPES == ev.ALL_EVENT_TYPES
-    assert ev.NOTIFICATION_EVENT_TYPES == ("LeaveRequested", "LeaveApproved", "LeaveDenied", "ApprovalReminderSent", "ApprovalEscalated")
+    assert ev.NOTIFICATION_EVENT_TYPES == (
+        "LeaveRequested",
+        "LeaveApproved",
+        "LeaveDenied",
+        "LeaveCancelled",
+        "ApprovalReminderSent",
+        "ApprovalEscalated",
+    )
     assert ev.ROLLOVER_EVENT_TYPES == ("RolloverCompleted",) and set(ev.ROLLOVER_EVENT_TYPES) <= set(ev.AUDIT_EVENT_TYPES)
     assert ev.SLACK_LINK_EVENT_TYPES == ("SlackUserLinked", "SlackUserUnlinked") and set(ev.SLACK_LINK_EVENT_TYPES) <= set(
         ev.AUDIT_EVENT_TYPES
