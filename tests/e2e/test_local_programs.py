@@ -30,8 +30,8 @@ def test_the_platform_runs_first_and_leave_uses_its_bus_archive_backup_and_alarm
         assert bus in {b["Name"] for b in events.list_event_buses()["EventBuses"]}
         rules = events.list_rules(EventBusName=bus)["Rules"]
         declared = {r.state["name"] for r in leave.recorded.of_type("aws:cloudwatch/eventRule:EventRule")}
-        # 4 projections + notifications + the reminders workflow's start and stop rules
-        assert len(declared) == 7 and {r["Name"] for r in rules} >= declared  # (moto adds the archive's own rule)
+        # 4 projections + notifications + the reminders workflow's start and stop rules + the live-updates notifier
+        assert len(declared) == 8 and {r["Name"] for r in rules} >= declared  # (moto adds the archive's own rule)
         [archive] = events.list_archives()["Archives"]
         assert archive["ArchiveName"] == platform.recorded.outputs["archive_name"] and archive["EventSourceArn"].endswith(f"/{bus}")
         alarms = leave.recorded.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
