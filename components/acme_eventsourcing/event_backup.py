@@ -20,9 +20,11 @@ from .refs import EventBusRef, KmsKeyRef, bus_identifiers, resolve
 
 TYPE_TOKEN = "acme:events:EventBackup"
 
-#: The pattern that matches every event on a bus (every event has a `source`; the empty
-#: prefix matches them all, whatever the account that put it).
-EVERY_EVENT_PATTERN: Mapping[str, Any] = {"source": [{"prefix": ""}]}
+#: The pattern that matches every event on a bus (every event has a `source`), whatever the
+#: account that put it, but the live-updates change notices (source `<service>.live`,
+#: `runtime.live_messages`): they say a read model changed, a hint for connected clients that
+#: no replay or restore needs.
+EVERY_EVENT_PATTERN: Mapping[str, Any] = {"source": [{"anything-but": {"suffix": ".live"}}]}
 #: The JQ query of the Firehose metadata extraction: the partition key `source`.
 PARTITION_QUERY = "{source:.source}"
 #: The date part of every object key (Firehose's `!{timestamp:...}`: the record's arrival at Firehose, UTC).
@@ -156,8 +158,9 @@ class EventBackup(pulumi.ComponentResource):
     """Every event on `bus`, backed up to S3 through a rule and Kinesis Data Firehose.
 
     Creates (children, named `<name>-...`):
-    - `rule`: an EventBridge rule on the bus matching every event (`{"source": [{"prefix": ""}]}`,
-      whatever its source or account; `sources` narrows it) with one `target`: the delivery
+    - `rule`: an EventBridge rule on the bus matching every event but the live-updates notices
+      (`{"source": [{"anything-but": {"suffix": ".live"}}]}`), whatever its source or account;
+      `sources` narrows it) with one `target`: the delivery
       stream, through `events_role` (may only `firehose:PutRecord`/`PutRecordBatch` on that
       stream), 185 retries over a day, then the encrypted DLQ `dlq` (depth alarm);
     - `delivery_stream`: Kinesis Data Firehose to `extended_s3`: server-side encrypted with

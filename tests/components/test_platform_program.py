@@ -68,7 +68,7 @@ def test_the_platform_owns_the_bus_archive_backup_and_alarm_topic(platform: Reco
 def test_the_backup_copies_every_event_of_the_platform_bus_and_alarms_to_the_topic(platform: RecordedStack) -> None:
     rule = platform.one(RULE, "platform-backup-rule")
     assert rule.inputs["eventBusName"] == platform.outputs["bus_name"]
-    assert json.loads(rule.inputs["eventPattern"]) == {"source": [{"prefix": ""}]}
+    assert json.loads(rule.inputs["eventPattern"]) == {"source": [{"anything-but": {"suffix": ".live"}}]}  # not live notices
     target = platform.one("aws:cloudwatch/eventTarget:EventTarget", "platform-backup-target")
     assert target.inputs["arn"] == platform.one(DELIVERY_STREAM, "platform-backup-stream").state["arn"]
     bucket = platform.one(BUCKET, "platform-backup-bucket")

@@ -100,7 +100,8 @@ def test_a_restart_replays_the_events_and_rebuilds_the_same_read_models(persiste
     notified = _subscriber_calls(first)
     standby = {t for t in before if t.endswith("-standby")}  # blue/green: empty until a rebuild fills one
     assert len(standby) == 4 and not any(before[t] for t in standby)
-    connections = {t for t in before if t.endswith("-live-connections")}  # nobody connected a WebSocket client
+    connections = {t for t in before if t.endswith("-live-connections")}  # live updates: only WebSocket clients fill it
+    assert len(connections) == 1 and not any(before[t] for t in connections)
     assert notified > 0 and all(v for t, v in before.items() if t not in standby | connections), (
         "every table has items and the subscriber heard the events"
     )
