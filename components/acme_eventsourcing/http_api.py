@@ -1,6 +1,5 @@
 """HttpApi: a service's commands and queries behind an API Gateway HTTP API with a JWT authorizer."""
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -8,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import pulumi
 import pulumi_aws as aws
 
-from . import _iam
+from . import _apigw, _iam
 from ._lambda import FunctionParts
 from .defaults import ChildScope, FunctionSpec, ServiceDefaults
 from .refs import JwtIssuerRef, TableRef, resolve
@@ -312,29 +311,16 @@ class HttpApi(pulumi.ComponentResource):
                 authorizer_id=None if public else self.authorizer.id,
                 opts=scope.opts,
             )
-        self.access_logs = aws.cloudwatch.LogGroup(
-            f"{name}-api-access-logs",
-            name_prefix=f"/aws/vendedlogs/apigateway/{name}-api-",
-            retention_in_days=args.defaults.log_retention_days,
-            kms_key_id=scope.kms_key_arn,
-            tags=scope.tags,
-            opts=scope.opts,
-        )
-        self.stage = aws.apigatewayv2.Stage(
-            f"{name}-api-stage",
+        self.access_logs, self.stage = _apigw.logged_stage(
+            scope,
+            name,
             api_id=self.api.id,
-            name="$default",
-            auto_deploy=True,
-            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
-                destination_arn=self.access_logs.arn, format=json.dumps(ACCESS_LOG_FORMAT)
-            ),
-            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
-                throttling_burst_limit=spec.throttling_burst_limit,
-                throttling_rate_limit=spec.throttling_rate_limit,
-                detailed_metrics_enabled=True,
-            ),
-            tags=scope.tags,
-            opts=scope.child(depends_on=list(self.routes.values())),
+            stage_name="$default",
+            log_format=ACCESS_LOG_FORMAT,
+            log_retention_days=args.defaults.log_retention_days,
+            throttling_burst_limit=spec.throttling_burst_limit,
+            throttling_rate_limit=spec.throttling_rate_limit,
+            depends_on=list(self.routes.values()),
         )
         self.api_url = self.api.api_endpoint
         self.user_pool_id = self.user_pool.id if self.user_pool else None

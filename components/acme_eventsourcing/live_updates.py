@@ -10,7 +10,6 @@ message and connection-minute on top of a GraphQL API that would duplicate the H
 See docs/live-updates.md.
 """
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from . import _iam, _lambda, _reactor
+from . import _apigw, _iam, _lambda, _reactor
 from ._lambda import FunctionParts
 from .defaults import ChildScope, DeliverySpec, FunctionSpec, ServiceDefaults
 from .refs import EventBusRef, KmsKeyRef, TableRef, bus_identifiers, resolve
@@ -307,29 +306,16 @@ class LiveUpdates(pulumi.ComponentResource):
             route_response_key="$default",
             opts=scope.opts,
         )
-        self.access_logs = aws.cloudwatch.LogGroup(
-            f"{name}-api-access-logs",
-            name_prefix=f"/aws/vendedlogs/apigateway/{name}-api-",
-            retention_in_days=args.defaults.log_retention_days,
-            kms_key_id=scope.kms_key_arn,
-            tags=scope.tags,
-            opts=scope.opts,
-        )
-        self.stage = aws.apigatewayv2.Stage(
-            f"{name}-api-stage",
+        self.access_logs, self.stage = _apigw.logged_stage(
+            scope,
+            name,
             api_id=self.api.id,
-            name=spec.stage_name,
-            auto_deploy=True,
-            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
-                destination_arn=self.access_logs.arn, format=json.dumps(ACCESS_LOG_FORMAT)
-            ),
-            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
-                throttling_burst_limit=spec.throttling_burst_limit,
-                throttling_rate_limit=spec.throttling_rate_limit,
-                detailed_metrics_enabled=True,
-            ),
-            tags=scope.tags,
-            opts=scope.child(depends_on=[*self.routes.values(), self.default_response]),
+            stage_name=spec.stage_name,
+            log_format=ACCESS_LOG_FORMAT,
+            log_retention_days=args.defaults.log_retention_days,
+            throttling_burst_limit=spec.throttling_burst_limit,
+            throttling_rate_limit=spec.throttling_rate_limit,
+            depends_on=[*self.routes.values(), self.default_response],
         )
         host = self.api.api_endpoint.apply(lambda e: e.split("://", 1)[-1])
         self.url = pulumi.Output.concat("wss://", host, "/", self.stage.name)
