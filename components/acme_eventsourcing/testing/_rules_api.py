@@ -8,6 +8,7 @@ returns one `Violation` per offending resource and reason (see `_policy_rules`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -98,6 +99,14 @@ class PermissionsScopedBySource:
         return None
 
 
+def _on_authorised_connection(view: StackView) -> Callable[[RecordedResource], bool]:
+    """Whether a route is a WebSocket API's route other than `$connect`: API Gateway authorises a
+    WebSocket once, at `$connect` (WSK001), and its other routes run on that connection, so they
+    carry no authorizer and nobody can call them without having connected."""
+    websockets = {a.id for a in view.of_type(API) if a.inputs.get("protocolType") == "WEBSOCKET"}
+    return lambda route: route.inputs.get("apiId") in websockets and route.inputs.get("routeKey") != "$connect"
+
+
 @dataclass(frozen=True)
 class RoutesAuthorized:
     public_routes: frozenset[str] = PUBLIC_ROUTES
@@ -120,15 +129,15 @@ class RoutesAuthorized:
     def check(self, stack: RecordedStack) -> list[Violation]:
         view = StackView.of(stack)
         out = []
-        websockets = {a.id for a in view.of_type(API) if a.inputs.get("protocolType") == "WEBSOCKET"}
+        on_connection = _on_authorised_connection(view)
         public = self.public_routes | configured_public_routes(stack)
         for route in view.of_type(ROUTE):
             key = route.inputs.get("routeKey")
             kind = route.inputs.get("authorizationType") or "NONE"
             if key in public:
                 continue
-            if route.inputs.get("apiId") in websockets and key != "$connect":
-                continue  # a WebSocket API authorises once, at $connect (WSK001); its other routes run on that connection
+            if on_connection(route):
+                continue
             if kind not in ("JWT", "AWS_IAM", "CUSTOM"):
                 message = f"route {key!r} has authorization_type {kind!r} and is not a declared public route"
                 out.append(Violation.of(self.id, route, message))
@@ -207,13 +216,13 @@ class PublicFunctionsHoldNoSecrets:
     @staticmethod
     def _public_functions(view: StackView) -> list[tuple[RecordedResource, set[str]]]:
         integrations = {i.id: i for i in view.of_type(INTEGRATION)}
-        websockets = {a.id for a in view.of_type(API) if a.inputs.get("protocolType") == "WEBSOCKET"}
+        on_connection = _on_authorised_connection(view)
         found: dict[str, tuple[RecordedResource, set[str]]] = {}
         for route in view.of_type(ROUTE):
             if (route.inputs.get("authorizationType") or "NONE") != "NONE":
                 continue
-            if route.inputs.get("apiId") in websockets and route.inputs.get("routeKey") != "$connect":
-                continue  # runs on a connection its $connect authorised (WSK001): not callable by anyone
+            if on_connection(route):
+                continue
             target = str(route.inputs.get("target") or "")
             integration = integrations.get(target.removeprefix("integrations/"))
             fn = view.find(FUNCTION, (integration.inputs.get("integrationUri") if integration else None))
