@@ -160,7 +160,8 @@ def test_a_forged_or_stale_token_is_refused_at_the_handshake(local_stack: LocalS
             local_stack.websocket(token=token) if token is not None else WebSocketClient(server.url)
         # no token: API Gateway answers 401 itself (the identity source is missing); a bad one: the authorizer's Deny, 403
         assert refused.value.response.status_code == (401 if token is None else 403), what
-    assert set(server.connections) == open_before  # no connection was opened
+    # no connection was opened (an earlier test's client may still be closing: the set may shrink)
+    assert set(server.connections) - open_before == set()
     assert len(local_stack.invocations_of("live-connect")) == connects_before  # $connect never ran
     with local_stack.websocket("bob") as bob:  # the genuine token still connects
         assert bob.connection.protocol.state.name == "OPEN"
