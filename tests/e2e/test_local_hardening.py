@@ -103,6 +103,9 @@ def test_moto_internals_the_patches_replace_are_the_pinned_ones() -> None:
     # the dispatch helpers cached per class / name are pure functions of their argument
     assert "inspect.getmembers(clazz, predicate=predicate)" in inspect.getsource(moto_patches.MOTO_METHOD_NAMES)
     assert "result += char.lower()" in inspect.getsource(moto_patches.MOTO_CAMELCASE_TO_UNDERSCORES)
+    # the backend lookup and the DynamoDB answer encoding the fast paths stand in for
+    fast_path_sources = (inspect.getsource(moto_patches.MOTO_BACKEND_GETITEM), inspect.getsource(moto_patches.MOTO_DYNAMODB_SERIALIZED))
+    assert [hashlib.sha256(s.encode()).hexdigest()[:16] for s in fast_path_sources] == ["16766ef9c002fbc6", "af486a0ef1327162"]
 
 
 def test_moto_dispatch_caches_answer_as_moto_does() -> None:
