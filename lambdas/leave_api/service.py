@@ -464,7 +464,13 @@ class LeaveService(ApplicationService):
             self._cache.put_directory_version(versions[DIRECTORY_STREAM_ID] + written)
 
     def _load_location(self, location_id: str) -> LocationState:
-        state = location.fold(location_id, [_event(e) for e in self._store.load(location_stream_id(location_id))])
+        """The location as its stream now is: the cached state (a fold of the stream up to its
+        version, events never change) brought up to date with the events after it, or the
+        whole stream folded. A location's stream grows with its members and requests; a
+        container that read it once reads only what was appended since."""
+        state = self._cache.get(location_id) or LocationState(location_id=location_id)
+        for stored in self._store.load(location_stream_id(location_id), after_version=state.version):
+            state = location.evolve(state, _event(stored))
         self._cache.put(state)
         return state
 

@@ -47,9 +47,11 @@ class CountingStore:
     def __init__(self, inner: InMemoryEventStore | None = None) -> None:
         self.inner = inner or InMemoryEventStore()
         self.calls: list[tuple[str, Any]] = []
+        self.loads: list[tuple[str, int]] = []  # (stream, after_version) of each load
 
     def load(self, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         self.calls.append(("load", stream_id))
+        self.loads.append((stream_id, after_version))
         return self.inner.load(stream_id, after_version)
 
     def append(self, appends: Sequence[Append], idempotency: IdempotencyRecord | None = None) -> list[StoredEvent]:
@@ -669,6 +671,22 @@ def test_a_stale_cache_entry_is_not_counted_as_a_lost_race() -> None:
     result = second.run(request(date(2026, 3, 16), date(2026, 3, 20)))  # one attempt allowed, and it is enough
 
     assert result.body["request_id"] == "john~3"
+
+
+def test_a_cached_location_is_brought_up_to_date_from_the_events_after_it() -> None:
+    """A warm container reads only what was appended to a location since it cached it, and
+    ends with the state a fold of the whole stream gives."""
+    first, second, loc = two_containers()
+    cached = second.cache.get(loc)
+    assert cached is not None
+    first.run(AddEmployee(caller=ANA, location_id=loc, employee_id="ivo", name="Ivo"))
+    first.run(AssignApprover(caller=ANA, location_id=loc, employee_id="sara"))
+    second.store.loads.clear()
+    state = second.service._load_location(loc)
+
+    assert second.store.loads == [(f"location#{loc}", cached.version)]
+    assert state == location.fold(loc, [parse_event(e.event_type, e.data) for e in first.events(f"location#{loc}")])
+    assert (state.approver_id, "ivo" in state.members, second.cache.get(loc)) == ("sara", True, state)
 
 
 def test_the_location_cache_keeps_the_most_recently_used_existing_locations() -> None:
