@@ -195,14 +195,16 @@ def target(url: str, *, retries: int = 2, max_age_s: int = 3600, **options: Any)
 class Run:
     """An `ApiDestinationTarget` with its DLQ and errors captured."""
 
-    def __init__(self, decl: TargetDecl, *, receiver: LocalReceiver | None = None, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, decl: TargetDecl, *, receiver: LocalReceiver | None = None, timeout_s: float = 5.0, limiter: RateLimiter | None = None
+    ) -> None:
         self.dead: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         self.errors: list[str] = []
         self.stop = threading.Event()
         assert decl.api_destination is not None
         self.target = ApiDestinationTarget(
             decl,
-            limiter=RateLimiter(decl.api_destination.rate_per_second),
+            limiter=limiter or RateLimiter(decl.api_destination.rate_per_second),
             receiver=receiver or LocalReceiver(),
             send=lambda queue, body, attrs: self.dead.append((queue, json.loads(body), attrs)),
             delays=FAST,
@@ -324,16 +326,33 @@ class _FailingSlack(LocalReceiver):
         return 200, b'{"ok": false, "error": "channel_not_found"}'
 
 
+class _RecordingLimiter(RateLimiter):
+    """The slot each request was given, and when it was let go."""
+
+    def __init__(self, per_second: int) -> None:
+        super().__init__(per_second)
+        self.slots: list[tuple[float, float]] = []
+
+    def wait(self, stop: threading.Event) -> None:
+        super().wait(stop)
+        self.slots.append((self._next - self.interval, time.monotonic()))  # one delivery thread: _next is ours
+
+
 def test_the_rate_limit_spaces_the_requests(endpoint: Endpoint) -> None:
-    run = Run(target(endpoint.url, rate=10))
+    """At 10 per second, the requests are given slots 100 ms apart and none leaves before its
+    slot. (What the receiver sees can be closer together on a loaded machine: a request
+    delayed after its slot lands next to the following one, as on any network.)"""
+    limiter = _RecordingLimiter(10)
+    run = Run(target(endpoint.url, rate=10), limiter=limiter)
     try:
         run.deliver(*(event(n) for n in range(5)))
     finally:
         run.close()
-    times = [r["at"] for r in endpoint.requests]
-    assert len(times) == 5
-    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.08  # 10 per second: one every 100 ms
-    assert times[-1] - times[0] >= 0.38
+    assert len(endpoint.requests) == 5 and len(limiter.slots) == 5
+    slots = [slot for slot, _ in limiter.slots]
+    assert min(b - a for a, b in zip(slots, slots[1:], strict=False)) >= 0.1 - 1e-6  # 10 per second: one slot every 100 ms
+    assert all(sent >= slot for slot, sent in limiter.slots)
+    assert endpoint.requests[-1]["at"] - slots[0] >= 0.4 - 1e-6  # the fifth went 400 ms after the first slot, at the earliest
 
 
 def test_an_endpoint_outside_this_machine_goes_to_the_receiver(tmp_path: Any) -> None:

@@ -107,7 +107,14 @@ def test_a_denial_reaches_slack_with_its_reason_and_nothing_is_dead_lettered(sla
 
 
 def test_the_received_command_lists_what_slack_would_have_received(slack_stack: LocalStack, api: ApiClient) -> None:
-    wait_for(lambda: messages(slack_stack, ":inbox_tray:"), timeout=15, what="a Slack message")
+    # its own request: under xdist this test may run without the module's earlier ones
+    created = api.as_user("ola").post("/employees/ola/leave-requests", {"leave_type": "PTO", "start": "2026-06-01", "end": "2026-06-01"})
+    assert created.status == 201, created.text
+    wait_for(
+        lambda: any(created.json["request_id"] in json.dumps(m["json"]) for m in messages(slack_stack, ":inbox_tray:")),
+        timeout=15,
+        what="a Slack message",
+    )
     listed = subprocess.run(
         [sys.executable, "-m", "acme_eventsourcing.local", "received", "--program", str(ROOT), "--stack", "dev", "--json"],
         capture_output=True,
