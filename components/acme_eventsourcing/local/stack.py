@@ -46,6 +46,7 @@ from .api_destinations import ApiDestinationTarget, LocalReceiver, RateLimiter, 
 from .backend import ACCOUNT_ID, FAKE_CREDENTIALS, Clients, MotoServer, Provisioned, provision, quiet_moto_logs
 from .client import ApiClient
 from .clocks import LocalClock, set_clock
+from .direct import DirectSQS, DirectStreams
 from .firehose import FirehoseTarget, problem
 from .functions import FunctionRuntime, Invocation, LoadedFunction
 from .http_api import HTTP_TRIGGER, ApiServer
@@ -277,7 +278,7 @@ class LocalStack:
                 TargetDrainer(
                     target,
                     queue_url=url,
-                    sqs_client=clients("sqs"),
+                    sqs_client=DirectSQS(clients("sqs")),  # AWS's own delivery: no API call of the account's (local.direct)
                     invoker=invoker,
                     send=self._send,
                     stop=self._stop,
@@ -396,7 +397,7 @@ class LocalStack:
             deliver=deliver,
             target_arn=target_arn,
             stream_arn=stream_arn,
-            streams_client=self.clients("dynamodbstreams"),
+            streams_client=DirectStreams(self.clients("dynamodbstreams")),  # Lambda's own poller (local.direct)
             read_lock=self.moto.table_locks.guard([source.table.name]),  # type: ignore[attr-defined]
             forget_iterators=functools.partial(self.moto.forget_shard_iterators, stream_arn),
             sqs_client=self.clients("sqs"),
@@ -850,13 +851,7 @@ class LocalStack:
             time.sleep(self.delays.poll_s)
 
     def _queue_empty(self, drainer: TargetDrainer) -> bool:
-        assert self.clients is not None
-        attrs = self.clients("sqs").get_queue_attributes(
-            QueueUrl=drainer.queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        )["Attributes"]
-        return (
-            drainer.in_hand() == 0 and attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
-        )
+        return drainer.in_hand() == 0 and drainer.sqs.in_queue(drainer.queue_url) == 0
 
     # ------------------------------------------------------------------ internals
     def _issuer(self, issuer: str, audiences: tuple[str, ...]) -> Issuer:
