@@ -442,12 +442,19 @@ def next_wait_deadline(after: datetime) -> datetime | None:
         return min((p.deadline for p in _parked if p.deadline is not None and p.deadline > after), default=None)
 
 
-def wake_waits() -> None:
-    """Every waiting Wait state re-reads the clock."""
+def wake_waits(execution_arn: str | None = None) -> None:
+    """Every waiting Wait state (or only those of `execution_arn`) re-reads the clock."""
     with _sfn_lock:
-        waits = list(_parked)
+        waits = [p for p in _parked if execution_arn is None or p.execution_arn == execution_arn]
     for wait in waits:
         wait.wake.set()
+
+
+def _execution_id(env: Any) -> str | None:
+    try:
+        return str(env.states.context_object.context_object_data["Execution"]["Id"])
+    except (AttributeError, KeyError, TypeError):
+        return None  # not known: wake every wait, as before
 
 
 @contextmanager
@@ -549,7 +556,9 @@ def _patch_step_functions() -> None:
             try:
                 return original(self, *args, **kwargs)
             finally:
-                wake_waits()  # a waiting Wait of this execution sees it is no longer running
+                # a waiting Wait of this execution sees it is no longer running (only its own:
+                # waking every execution's made stopping n executions cost n^2 wake-ups)
+                wake_waits(_execution_id(self))
 
         return stop
 

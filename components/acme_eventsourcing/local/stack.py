@@ -739,13 +739,20 @@ class LocalStack:
         ]
 
     def _stop_executions(self) -> None:
-        """Stop what still runs (a Wait of days): its thread would outlive this stack."""
+        """Stop what still runs (a Wait of days): its thread would outlive this stack. Each
+        execution is stopped on moto's backend object directly, as its StopExecution does:
+        through boto3, 160 parked executions took 2 s of the stop."""
         if self.clients is None or self.model is None:
             return
-        sfn = self.clients("stepfunctions")
-        for arn in self._running_executions():
-            with contextlib.suppress(ClientError):
-                sfn.stop_execution(executionArn=arn, cause="the local stack stopped")
+        from moto.core.utils import utcnow
+        from moto.stepfunctions.responses import get_backend
+
+        backend = get_backend(ACCOUNT_ID, self.clients.region)
+        for machine in list(backend.state_machines):
+            for execution in list(machine.executions):
+                if execution.status == "RUNNING":
+                    with contextlib.suppress(Exception):  # ended meanwhile
+                        execution.stop(stop_date=utcnow(), error="", cause="the local stack stopped")
 
     def _start_execution(self, state_machine_arn: str, input_json: str) -> str:
         """StartExecution on moto (a rule target's delivery)."""
