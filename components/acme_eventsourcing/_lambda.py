@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -119,10 +120,12 @@ def _imported_files(root: Path, entry_module: str) -> set[Path]:
             base = root
         else:
             return None
-        path = base / name.replace(".", "/")  # base is resolved already: no symlinks to follow again
-        for candidate in (path / "__init__.py", path.with_suffix(".py")):
-            if candidate.is_file():
-                return candidate
+        # base is resolved already: no symlinks to follow again; plain strings and os.path here,
+        # as this runs for every name every function imports (pathlib's parsing was most of it)
+        path = f"{base}{os.sep}{name.replace('.', os.sep)}"
+        for candidate in (f"{path}{os.sep}__init__.py", f"{path}.py"):
+            if os.path.isfile(candidate):
+                return Path(candidate)
         return None
 
     found: set[Path] = set()
