@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -119,10 +120,12 @@ def _imported_files(root: Path, entry_module: str) -> set[Path]:
             base = root
         else:
             return None
-        path = base / name.replace(".", "/")  # base is resolved already: no symlinks to follow again
-        for candidate in (path / "__init__.py", path.with_suffix(".py")):
-            if candidate.is_file():
-                return candidate
+        # base is resolved already: no symlinks to follow again; plain strings and os.path here,
+        # as this runs for every name every function imports (pathlib's parsing was most of it)
+        path = f"{base}{os.sep}{name.replace('.', os.sep)}"
+        for candidate in (f"{path}{os.sep}__init__.py", f"{path}.py"):
+            if os.path.isfile(candidate):
+                return Path(candidate)
         return None
 
     found: set[Path] = set()
@@ -188,30 +191,39 @@ def _scan(path: Path, package: str) -> _Scan:
     imports: list[tuple[str, tuple[str, ...] | None]] = []
     homes: dict[str, str] = {}
 
-    def visit(node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child.test):
-                for other in child.orelse:
-                    visit(other)
-                continue
+    def visit(body: list[ast.stmt], top: bool) -> None:
+        # imports are statements: only statement lists are walked (bodies of functions,
+        # classes, if/for/while/try/with/match), never the expressions, most of the tree
+        for child in body:
             if isinstance(child, ast.Import):
                 imports.extend((alias.name, None) for alias in child.names)
             elif isinstance(child, ast.ImportFrom):
                 imports.append((absolute(child.module, child.level), tuple(a.name for a in child.names if a.name != "*")))
-            elif isinstance(child, ast.Assign | ast.AnnAssign) and node is tree and isinstance(child.value, ast.Dict):
+            elif isinstance(child, ast.Assign | ast.AnnAssign):
                 targets = child.targets if isinstance(child, ast.Assign) else [child.target]
-                if any(isinstance(t, ast.Name) and t.id == "_HOMES" for t in targets):
+                if top and isinstance(child.value, ast.Dict) and any(isinstance(t, ast.Name) and t.id == "_HOMES" for t in targets):
                     for k, v in zip(child.value.keys, child.value.values, strict=True):
                         if isinstance(k, ast.Constant) and isinstance(v, ast.Constant) and isinstance(v.value, str):
                             level = len(v.value) - len(v.value.lstrip("."))
                             homes[str(k.value)] = absolute(v.value.lstrip(".") or None, level) if level else v.value
-            visit(child)
+            elif isinstance(child, ast.If) and _is_type_checking(child.test):
+                visit(child.orelse, False)  # the `if TYPE_CHECKING:` branch never runs
+            else:
+                for name in _STATEMENT_LISTS:
+                    inner = getattr(child, name, None)
+                    if inner and isinstance(inner[0], ast.stmt):
+                        visit(inner, False)
+                for part in getattr(child, "handlers", ()) or getattr(child, "cases", ()):
+                    visit(part.body, False)
 
-    tree = ast.parse(path.read_bytes(), str(path))
-    visit(tree)
+    visit(ast.parse(path.read_bytes(), str(path)).body, True)
     scan = _Scan(imports=tuple(imports), homes=homes)
     _SCANS[key] = scan
     return scan
+
+
+#: The fields of a statement that hold statements (`handlers` and `cases` hold them one level down).
+_STATEMENT_LISTS = ("body", "orelse", "finalbody")
 
 
 def _is_type_checking(test: ast.expr) -> bool:

@@ -102,3 +102,21 @@ def test_records_aliases_as_the_urns_they_name() -> None:
         "urn:pulumi:test::test::acme:test:Old$aws:sqs/queue:Queue::moved",
     ]
     assert stack.one("aws:sqs/queue:Queue", "moved").options["aliases"] and stack.one("acme:test:New", "new").options["aliases"] == []
+
+
+def test_a_run_leaves_the_sdk_and_the_garbage_collector_as_it_found_them() -> None:
+    import gc
+
+    from pulumi.runtime import resource as pulumi_resource
+
+    stack_trace = pulumi_resource._get_stack_trace
+    record(_program)
+    assert pulumi_resource._get_stack_trace is stack_trace  # the SDK's own again outside a run
+    assert gc.get_freeze_count() == 0  # nothing the run froze stays frozen (no leak)
+
+    gc.freeze()  # a caller's own freeze is left alone
+    try:
+        record(_program)
+        assert gc.get_freeze_count() > 0  # still frozen: the run did not unfreeze the caller's objects
+    finally:
+        gc.unfreeze()

@@ -163,3 +163,24 @@ def test_imports_under_type_checking_are_not_shipped(code_root: Path) -> None:
     _write(code_root, {"app/rules.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from shared import big\nX = 1\n"})
 
     assert "shared/big.py" not in package_code(code_root, ["app", "shared"], "app.handler").assets
+
+
+def test_imports_nested_in_any_statement_are_found_and_none_in_expressions_is_made_up(code_root: Path) -> None:
+    # the scan walks statement bodies only (imports are statements): every kind of body counts
+    _write(
+        code_root,
+        {
+            "app/rules.py": (
+                "X = 1\n"
+                "class Config:\n    import shared.big\n"
+                "try:\n    pass\nexcept ImportError:\n    from shared import util\nelse:\n    pass\nfinally:\n    pass\n"
+                "match X:\n    case 1:\n        import app.unused\n"
+                "with open(__file__) as fh:\n    for _ in ():\n        while False:\n            from . import lazy\n"
+                "name = 'shared.never'\nmodule = __import__(name)\n"
+            ),
+        },
+    )
+
+    assets = set(package_code(code_root, ["app", "shared"], "app.handler").assets)
+
+    assert {"shared/big.py", "shared/util.py", "app/unused.py", "app/lazy.py"} <= assets
