@@ -167,9 +167,11 @@ def main(argv: list[str]) -> int:
     # the tests and the plugins from source again, several seconds of CPU each.
     env = {**os.environ, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}
     command = [*COMMANDS[argv[0]], *argv[1:]]
-    if argv[0] == "test" and not any(a.startswith(("-n", "--numprocesses")) or a == "no:xdist" for a in argv[1:]):
-        # pytest-xdist: most of the suite waits on local stacks, not the CPU
-        command += ["-n", TEST_WORKERS, *([] if any(a.startswith("--dist") for a in argv[1:]) else ["--dist", "loadfile"])]
+    if argv[0] == "test" and "no:xdist" not in argv[1:]:  # pytest-xdist: most of the suite waits on local stacks, not the CPU
+        if not any(a.startswith(("-n", "--numprocesses")) for a in argv[1:]):
+            command += ["-n", TEST_WORKERS]
+        if not any(a.startswith("--dist") for a in argv[1:]):
+            command += ["--dist", "loadfile"]
     status = run_forwarding_signals([str(PY), *command], env)
     if argv[0] == "test" and len(argv) == 1 and status == 0:  # the whole suite: the examples from the wheel too
         status = run_examples([])
