@@ -41,8 +41,11 @@ EXAMPLES = ROOT / "examples"
 EXAMPLE_VENV = ROOT / ".venv-example"
 EXAMPLE_PY = EXAMPLE_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 DIST = ROOT / "dist"
-#: pytest-xdist workers for `test`: three on two cores (the whole suite in 5.7 min, against
-#: about 20 serially: the end-to-end tests mostly wait on their local stacks). `-n N` overrides.
+#: pytest-xdist workers for `test`: three on two cores (the end-to-end tests mostly wait on
+#: their local stacks). `-n N` overrides. Each test file runs whole on one worker
+#: (`--dist loadfile`): a module's fixtures (a local stack, a recorded stack) are then built
+#: once, not once on every worker that gets one of its tests. (`loadgroup` would group files
+#: further, but xdist 3.8 cannot mark groups on pytest 9.2's node ids.)
 TEST_WORKERS = os.environ.get("TEST_WORKERS", "3")
 
 COMMANDS = {
@@ -159,10 +162,16 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[0] == "example":
         return run_examples(argv[1:])
-    env = {**os.environ, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "PYTHONDONTWRITEBYTECODE": "1"}
+    # Bytecode is written (`__pycache__/` is ignored by git, the wheel and the Lambda zips):
+    # without it every pytest worker and every local-stack subprocess compiles the package,
+    # the tests and the plugins from source again, several seconds of CPU each.
+    env = {**os.environ, "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}
     command = [*COMMANDS[argv[0]], *argv[1:]]
-    if argv[0] == "test" and not any(a.startswith(("-n", "--numprocesses")) or a == "no:xdist" for a in argv[1:]):
-        command += ["-n", TEST_WORKERS]  # pytest-xdist: most of the suite waits on local stacks, not the CPU
+    if argv[0] == "test" and "no:xdist" not in argv[1:]:  # pytest-xdist: most of the suite waits on local stacks, not the CPU
+        if not any(a.startswith(("-n", "--numprocesses")) for a in argv[1:]):
+            command += ["-n", TEST_WORKERS]
+        if not any(a.startswith("--dist") for a in argv[1:]):
+            command += ["--dist", "loadfile"]
     status = run_forwarding_signals([str(PY), *command], env)
     if argv[0] == "test" and len(argv) == 1 and status == 0:  # the whole suite: the examples from the wheel too
         status = run_examples([])

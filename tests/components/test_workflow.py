@@ -767,19 +767,25 @@ def test_a_services_key_admits_workflow_dead_letters_and_logs_only_when_it_has_t
     with_workflow = record(
         lambda: EventSourcedService("leave", EventSourcedServiceArgs(source="acme.leave", bus=BUS, api=api, workflows=[remind]))
     )
-    without = record(lambda: EventSourcedService("leave", EventSourcedServiceArgs(source="acme.leave", bus=BUS, api=api)))
     statements = _key_statements(with_workflow)
     assert ("EventBridgeSendsToDeadLetterQueues" in statements) is with_triggers
     if with_triggers:
         assert statements["EventBridgeSendsToDeadLetterQueues"]["Condition"]["ArnLike"]["aws:SourceArn"] == [
             "arn:aws:events:us-east-1:111122223333:rule/platform/leave-*"
         ]
-    states = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/leave-*"
-    assert states in statements["CloudWatchLogsEncryptsOwnLogGroups"]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
-    # a service without workflows keeps the key policy it had
-    plain = _key_statements(without)
+    assert STATES_LOGS in statements["CloudWatchLogsEncryptsOwnLogGroups"]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+
+
+#: The log groups of a service's state machines, as its key policy names them.
+STATES_LOGS = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/leave-*"
+
+
+def test_a_service_without_workflows_keeps_the_key_policy_it_had(code_root: Path) -> None:
+    """(Recorded once here, not in each case above: the same stack whatever the triggers.)"""
+    api = ApiSpec(commands=fn(code_root), queries=fn(code_root), command_routes=("POST /r",), query_routes=("GET /r",))
+    plain = _key_statements(record(lambda: EventSourcedService("leave", EventSourcedServiceArgs(source="acme.leave", bus=BUS, api=api))))
     assert "EventBridgeSendsToDeadLetterQueues" not in plain
-    assert states not in plain["CloudWatchLogsEncryptsOwnLogGroups"]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert STATES_LOGS not in plain["CloudWatchLogsEncryptsOwnLogGroups"]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
 
 
 def test_a_workflow_reads_its_bus_and_tables_from_other_stacks(code_root: Path) -> None:
