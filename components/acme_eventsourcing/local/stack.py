@@ -728,15 +728,23 @@ class LocalStack:
         return self._started_at
 
     def _running_executions(self) -> list[str]:
+        """The ARNs of the running executions of the declared state machines, read from moto's
+        backend (what ListExecutions answers; settle() asks 20 times a second)."""
         assert self.clients is not None and self.model is not None
-        sfn = self.clients("stepfunctions")
-        paginator = sfn.get_paginator("list_executions")
+        declared = {m.arn for m in self.model.state_machines}
         return [
-            e["executionArn"]
-            for m in self.model.state_machines
-            for page in paginator.paginate(stateMachineArn=m.arn, statusFilter="RUNNING")
-            for e in page["executions"]
+            e.execution_arn
+            for machine in list(self._sfn_backend().state_machines)
+            if machine.arn in declared
+            for e in list(machine.executions)
+            if e.status == "RUNNING"
         ]
+
+    def _sfn_backend(self) -> Any:
+        from moto.stepfunctions.responses import get_backend
+
+        assert self.clients is not None
+        return get_backend(ACCOUNT_ID, self.clients.region)
 
     def _stop_executions(self) -> None:
         """Stop what still runs (a Wait of days): its thread would outlive this stack. Each
@@ -745,10 +753,8 @@ class LocalStack:
         if self.clients is None or self.model is None:
             return
         from moto.core.utils import utcnow
-        from moto.stepfunctions.responses import get_backend
 
-        backend = get_backend(ACCOUNT_ID, self.clients.region)
-        for machine in list(backend.state_machines):
+        for machine in list(self._sfn_backend().state_machines):
             for execution in list(machine.executions):
                 if execution.status == "RUNNING":
                     with contextlib.suppress(Exception):  # ended meanwhile
