@@ -30,12 +30,11 @@ import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
-
-from ._frozen import frozen_dataclass
 
 #: Step Functions' limit on an execution name.
 MAX_NAME_LENGTH = 80
@@ -121,7 +120,7 @@ def stop(client: Any, arn: str, *, cause: str = "") -> str:
     return "stopped"
 
 
-@frozen_dataclass
+@dataclass(frozen=True)
 class Trigger:
     """One `EventStart` or `EventStop` as the function sees it."""
 
