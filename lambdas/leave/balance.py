@@ -23,20 +23,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from leave.events import number
 from leave.location import LocationState, Policy
+from leave.record import Record
 
 if TYPE_CHECKING:
     from leave.employee import EmployeeState
 
 
-@dataclass(frozen=True, kw_only=True)
-class PolicyPeriod:
+class PolicyPeriod(Record):
     """Days ``start..end`` (inclusive) of a year spent in one location under one policy (None: no policy)."""
 
     location_id: str
@@ -49,8 +48,7 @@ class PolicyPeriod:
         return (self.end - self.start).days + 1
 
 
-@dataclass(frozen=True, kw_only=True)
-class Balance:
+class Balance(Record):
     """An employee's days of one leave type in one year (numbers: int when whole, else float)."""
 
     employee_id: str

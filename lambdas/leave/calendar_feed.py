@@ -14,16 +14,15 @@ feed by that employee or an admin. Rotating and revoking: the feed's owner or an
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from leave.commands import Caller, CreateCalendarFeed, RevokeCalendarFeed, RotateCalendarFeedToken
 from leave.employee import EmployeeState
 from leave.errors import Forbidden, InvalidState, NotFound, RuleViolated
 from leave.events import CalendarFeedCreated, CalendarFeedRevoked, CalendarFeedTokenRotated, Event
 from leave.location import LocationState
+from leave.record import Record, replace
 
 LOCATION_SCOPE = "location"
 EMPLOYEE_SCOPE = "employee"
@@ -41,8 +40,7 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True, kw_only=True)
-class FeedState:
+class FeedState(Record):
     """What the feed's stream says so far; `version` is the number of events folded."""
 
     feed_id: str
@@ -59,12 +57,12 @@ class FeedState:
 
 def evolve(state: FeedState, event: Event) -> FeedState:
     """The state after one more event of the feed's stream."""
-    state = dataclasses.replace(state, version=state.version + 1)
+    state = replace(state, version=state.version + 1)
     match event:
         case CalendarFeedCreated():
-            return dataclasses.replace(state, scope=event.scope, subject_id=event.subject_id, owner_id=event.owner_id, status=ACTIVE)
+            return replace(state, scope=event.scope, subject_id=event.subject_id, owner_id=event.owner_id, status=ACTIVE)
         case CalendarFeedRevoked():
-            return dataclasses.replace(state, status=REVOKED)
+            return replace(state, status=REVOKED)
     return state
 
 

@@ -8,9 +8,8 @@ the location's stream, a transfer writes to both locations); each event knows it
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -48,6 +47,7 @@ from leave.events import (
 from leave.horizon import check_day, check_year, within
 from leave.ids import make_request_id, parse_request_id
 from leave.location import LocationState, require_admin, require_location
+from leave.record import Record, replace
 from leave.workdays import DEFAULT_WORKING_WEEK, normalize_week, working_days_by_year
 
 EmployeeCommand = (
@@ -70,8 +70,7 @@ class LeaveStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Leave:
+class Leave(Record):
     """A leave request or a recorded past leave, with its working days per calendar year."""
 
     request_id: str
@@ -95,16 +94,14 @@ class Leave:
         return self.start <= end and start <= self.end
 
 
-@dataclass(frozen=True, kw_only=True)
-class Placement:
+class Placement(Record):
     """Membership of a location from `since` (the join or transfer date)."""
 
     location_id: str
     since: date
 
 
-@dataclass(frozen=True, kw_only=True)
-class EmployeeState:
+class EmployeeState(Record):
     """What the employee's stream says so far; `version` is the number of events folded."""
 
     employee_id: str
@@ -161,13 +158,13 @@ class EmployeeState:
 
 def evolve(state: EmployeeState, event: Event) -> EmployeeState:
     """The state after one more event of the employee's stream."""
-    state = dataclasses.replace(state, version=state.version + 1)
+    state = replace(state, version=state.version + 1)
     match event:
         case EmployeeJoined():
             placement = Placement(location_id=event.location_id, since=event.effective_on)
-            return dataclasses.replace(state, name=event.name, placements=(placement,))
+            return replace(state, name=event.name, placements=(placement,))
         case WorkingWeekChanged():
-            return dataclasses.replace(state, working_week=event.days)
+            return replace(state, working_week=event.days)
         case LeaveRequested() | PastLeaveAdded():
             leave = Leave(
                 request_id=event.request_id,
@@ -185,17 +182,17 @@ def evolve(state: EmployeeState, event: Event) -> EmployeeState:
                 LeaveDenied: LeaveStatus.DENIED,
                 LeaveCancelled: LeaveStatus.CANCELLED,
             }[type(event)]
-            return _with_leave(state, dataclasses.replace(state.leaves[event.request_id], status=status))
+            return _with_leave(state, replace(state.leaves[event.request_id], status=status))
         case EmployeeTransferred():
             placement = Placement(location_id=event.to_location_id, since=event.effective_on)
-            return dataclasses.replace(state, placements=state.placements + (placement,))
+            return replace(state, placements=state.placements + (placement,))
         case LeaveRolledOver():
             key = (event.leave_type, event.from_year)
-            return dataclasses.replace(state, rollovers={**state.rollovers, key: event.days})
+            return replace(state, rollovers={**state.rollovers, key: event.days})
         case ApprovalReminderSent() if event.request_id in state.leaves:
-            return _with_leave(state, dataclasses.replace(state.leaves[event.request_id], reminded=True))
+            return _with_leave(state, replace(state.leaves[event.request_id], reminded=True))
         case ApprovalEscalated() if event.request_id in state.leaves:
-            return _with_leave(state, dataclasses.replace(state.leaves[event.request_id], escalated=True))
+            return _with_leave(state, replace(state.leaves[event.request_id], escalated=True))
     return state
 
 
@@ -208,7 +205,7 @@ def fold(employee_id: str, events: list[Event]) -> EmployeeState:
 
 
 def _with_leave(state: EmployeeState, leave: Leave) -> EmployeeState:
-    return dataclasses.replace(state, leaves={**state.leaves, leave.request_id: leave})
+    return replace(state, leaves={**state.leaves, leave.request_id: leave})
 
 
 # --- which streams a decision needs ----------------------------------------------------

@@ -7,10 +7,9 @@ this stream, but are decided by the employee aggregate (`leave.employee`), which
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date
 from fractions import Fraction
 
@@ -26,6 +25,7 @@ from leave.events import (
     LocationCreated,
     LocationRegistered,
 )
+from leave.record import Record, replace
 
 LocationCommand = CreateLocation | AssignApprover | AssignLeavePolicy
 
@@ -33,8 +33,7 @@ MAX_DAYS_PER_YEAR = 366
 """The most days a policy grants (or rolls over) in a year: a year has at most 366 days."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Policy:
+class Policy(Record):
     """A leave policy of one leave type, in effect from `effective_on`."""
 
     days_per_year: float
@@ -42,8 +41,7 @@ class Policy:
     effective_on: date
 
 
-@dataclass(frozen=True, kw_only=True)
-class LocationState:
+class LocationState(Record):
     """What the location's stream says so far; `version` is the number of events folded."""
 
     location_id: str
@@ -71,18 +69,18 @@ class LocationState:
 
 def evolve(state: LocationState, event: Event) -> LocationState:
     """The state after one more event of the location's stream."""
-    state = dataclasses.replace(state, version=state.version + 1)
+    state = replace(state, version=state.version + 1)
     match event:
         case LocationCreated(name=name):
-            return dataclasses.replace(state, name=name)
+            return replace(state, name=name)
         case EmployeeAddedToLocation(employee_id=employee_id):
-            return dataclasses.replace(state, members=state.members | {employee_id})
+            return replace(state, members=state.members | {employee_id})
         case EmployeeLeftLocation(employee_id=employee_id):
-            return dataclasses.replace(state, members=state.members - {employee_id})
+            return replace(state, members=state.members - {employee_id})
         case ApproverAssigned(approver_id=approver_id):
-            return dataclasses.replace(state, approver_id=approver_id)
+            return replace(state, approver_id=approver_id)
         case ApproverUnassigned():
-            return dataclasses.replace(state, approver_id=None)
+            return replace(state, approver_id=None)
         case LeavePolicyAssigned(leave_type=leave_type):
             policy = Policy(
                 days_per_year=event.days_per_year,
@@ -90,7 +88,7 @@ def evolve(state: LocationState, event: Event) -> LocationState:
                 effective_on=event.effective_on,
             )
             timeline = state.policies.get(leave_type, ()) + (policy,)
-            return dataclasses.replace(state, policies={**state.policies, leave_type: timeline})
+            return replace(state, policies={**state.policies, leave_type: timeline})
     return state
 
 

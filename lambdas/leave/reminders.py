@@ -13,20 +13,19 @@ or the requester is the approver (then the admins decide).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 from leave.employee import EmployeeState, LeaveStatus
 from leave.events import ApprovalEscalated, ApprovalReminderSent, Event
 from leave.location import LocationState
+from leave.record import Record
 from leave.workdays import add_working_days
 
 DEFAULT_REMIND_AFTER_WORKING_DAYS = 2
 DEFAULT_ESCALATE_AFTER_WORKING_DAYS = 5
 
 
-@dataclass(frozen=True, kw_only=True)
-class ReminderTimes:
+class ReminderTimes(Record):
     """When a request made at `submitted_at` reminds its approver and when it is escalated."""
 
     remind_at: datetime

@@ -15,15 +15,14 @@ employee, or unlinking what is not linked, changes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from leave.commands import Caller, LinkSlackUser, UnlinkSlackUser
 from leave.errors import Forbidden, InvalidState, NotFound
 from leave.events import Event, SlackUserLinked, SlackUserUnlinked
+from leave.record import Record
 
 
-@dataclass(frozen=True)
-class SlackLinkState:
+class SlackLinkState(Record):
     """The link of one Slack user; `employee_id` None when not linked."""
 
     team_id: str

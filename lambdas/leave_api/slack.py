@@ -32,12 +32,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from acme_eventsourcing.runtime import http, secrets, slack
+from acme_eventsourcing.runtime import http
 from acme_eventsourcing.runtime.routes import COMMANDS, Route, validate_params
 
 from leave_api import schemas as s
+
+if TYPE_CHECKING:
+    from acme_eventsourcing.runtime import slack
+
+# `acme_eventsourcing.runtime.slack` and `.secrets` are imported where a Slack request is
+# served, not here: the commands function imports this module for its route and endpoint
+# on every cold start, and most cold starts serve a command, not a Slack press.
 
 SIGNING_SECRET = "SLACK_SIGNING_SECRET"
 """The function gets the secret's ARN in `SLACK_SIGNING_SECRET_ARN` (`secrets.env_name`)."""
@@ -68,24 +75,34 @@ SLACK_INTERACTIONS_ROUTE = Route(
 """Public (no JWT: Slack cannot send one); created only when the stack has a signing secret."""
 
 
+def _signing_secret() -> str:
+    """The signing secret from Secrets Manager (`secrets.SecretNotConfigured` when there is none)."""
+    from acme_eventsourcing.runtime import secrets
+
+    return secrets.secret_from_env(SIGNING_SECRET)
+
+
 class SlackInteractions:
     """The endpoint (`handler(event) -> response`). `run(name, caller, params, body, ...)`
     is the commands app's `execute`; `link_of(team_id, user_id)` the linked employee id or
     None; `signing_secret()` the secret (raises `secrets.SecretNotConfigured` when there is
-    none); `post(url, message)` sends a reply to `response_url`; `clock` gives Unix seconds."""
+    none); `post(url, message)` sends a reply to `response_url` (default
+    `acme_eventsourcing.runtime.slack.post_response`); `clock` gives Unix seconds."""
 
     def __init__(
         self,
         *,
         run: Callable[..., dict[str, Any]],
         link_of: Callable[[str, str], str | None],
-        signing_secret: Callable[[], str] = lambda: secrets.secret_from_env(SIGNING_SECRET),
-        post: slack.Poster = slack.post_response,
+        signing_secret: Callable[[], str] = _signing_secret,
+        post: slack.Poster | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._run, self._link_of, self._secret, self._post, self._clock = run, link_of, signing_secret, post, clock
 
     def __call__(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        from acme_eventsourcing.runtime import secrets, slack
+
         try:
             secret = self._secret()
         except secrets.SecretNotConfigured as exc:
@@ -137,9 +154,11 @@ class SlackInteractions:
         return self._reply(interaction, decided(_DONE[name], request_id, interaction.user_id, employee_id))
 
     def _reply(self, interaction: slack.Interaction, message: dict[str, Any]) -> dict[str, Any]:
+        from acme_eventsourcing.runtime import slack
+
         if interaction.response_url and slack.response_url_allowed(interaction.response_url):
             try:
-                self._post(interaction.response_url, message)
+                (self._post or slack.post_response)(interaction.response_url, message)
             except Exception as exc:  # noqa: BLE001 - the decision stands; Slack shows the HTTP answer's outcome
                 http.log({"level": "WARNING", "message": "slack response_url post failed", "error": f"{type(exc).__name__}: {exc}"[:300]})
         return http.json_response(200, message)

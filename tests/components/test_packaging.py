@@ -85,6 +85,8 @@ def test_leave_functions_ship_no_module_of_another_function() -> None:
     assert "acme_eventsourcing/runtime/eventstore/memory.py" not in commands  # no test double in Lambda
     documents = {"leave_api/asyncapi.py", "acme_eventsourcing/runtime/asyncapi.py", "acme_eventsourcing/runtime/live_messages.py"}
     assert documents <= commands  # GET /asyncapi.json, imported lazily, still ships
+    slack = {"acme_eventsourcing/runtime/slack.py", "acme_eventsourcing/runtime/secrets.py"}
+    assert slack <= commands  # POST /slack/interactions imports them when it serves a press
     assert "acme_eventsourcing/runtime/asyncapi.py" not in queries
     assert "leave_projections/audit.py" not in functions["leave_projections.balance.handler"]
 

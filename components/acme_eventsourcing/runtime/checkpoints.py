@@ -39,9 +39,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from ._frozen import frozen_dataclass
 
 #: How long a handled-event marker is kept (seconds): the DLQ's retention (14 days) and a day.
 MARKER_TTL_S = 15 * 24 * 3600
@@ -61,7 +62,7 @@ def marker_key(version: int) -> str:
     return f"{MARKER_PREFIX}{version:012d}"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class Checkpoint:
     """A source stream's checkpoint: the highest version the subscription handled."""
 

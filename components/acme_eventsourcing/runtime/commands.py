@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
 
 from . import http
+from ._frozen import frozen_dataclass
 from .errors import Conflict, DomainError, Forbidden, NotFound, Rejected
 from .eventstore.ports import ConcurrencyError, EventStore, IdempotencyKeyUsed
 from .http import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_PATTERN
@@ -76,7 +77,7 @@ Build = Callable[[Mapping[str, str], Mapping[str, Any], http.Caller], Any]
 """`build(params, body, caller) -> domain command`: params and body already validated."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class CommandDecl:
     """Everything about one command in one place: its route, schemas, authorisation hook,
     how to build the domain command and what to answer.

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from ._frozen import frozen_dataclass
 from .eventstore.ports import StoredEvent
 
 
@@ -28,7 +28,7 @@ class MalformedEventError(ValueError):
     """The bus event is not an event envelope (`detail` = `StoredEvent.envelope()`)."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class BusEvent:
     """One event as delivered by the bus: the stored event plus where it came from.
 

@@ -16,8 +16,10 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from ._frozen import frozen_dataclass
 
 MAX_BODY_BYTES = 16 * 1024
 JSON_CONTENT_TYPE = "application/json"
@@ -32,7 +34,7 @@ IDEMPOTENCY_KEY: dict[str, Any] = {
 """The schema of the `Idempotency-Key` header writes accept (`commands.CommandsApp`)."""
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Caller:
     """Who is calling, from the claims the API's JWT authorizer has already verified.
 

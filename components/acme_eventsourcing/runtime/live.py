@@ -38,9 +38,10 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from ._frozen import frozen_dataclass
 from .handler import Clock, LambdaHandler, require
 from .live_messages import READ_MODEL_CHANGED, changed, check_topic
 
@@ -173,7 +174,7 @@ def _rsa_keys(jwks: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
     return keys
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class JwtVerifier:
     """What API Gateway's JWT authorizer checks, for tokens outside an HTTP API (the WebSocket
     `$connect`): alg RS256 only (never `none` nor HMAC), a `kid` of the issuer's JWKS and a
@@ -465,7 +466,7 @@ class NotifyError(RuntimeError):
     fails, so Lambda and EventBridge retry it and then the DLQ keeps the notice."""
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class NotifyReport:
     """What one notice did: messages `sent`, connections found `gone` (deleted), `failed`."""
 

@@ -31,7 +31,6 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +38,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from acme_eventsourcing.runtime.items import ItemContractError, is_event_item, read_event_item
+
+from ._frozen import frozen_dataclass
 
 MAX_ENTRIES_PER_CALL = 10
 MAX_BYTES_PER_CALL = 256 * 1024
@@ -66,7 +67,7 @@ class UnpublishableRecord(Exception):
     contract, or its entry is too large); the message says which."""
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class BusEvent:
     """One event item as it goes on the bus: its detail-type, time and envelope (`detail`)."""
 
@@ -114,7 +115,7 @@ def bus_event(stream_id: str, image: Mapping[str, Any]) -> BusEvent:
     return BusEvent(detail_type=stored.event_type, occurred_at=stored.occurred_at, detail=stored.envelope())
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class _Pending:
     """The PutEvents entry of one event record of the batch."""
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from . import http
+from ._frozen import frozen_dataclass
 from .http import HttpError, bad_request
 from .validation import coerce_query
 from .validation import errors as schema_errors
@@ -35,7 +36,7 @@ ANY_SEGMENT: Mapping[str, Any] = {"type": "string", "minLength": 1}
 """The schema of a path parameter a route does not describe."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class Route:
     """One operation: which function serves it, what it accepts and what it returns."""
 
@@ -98,7 +99,7 @@ def served_by(routes: Sequence[Route], function: str) -> tuple[Route, ...]:
     return tuple(route for route in routes if route.function == function)
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class Match:
     """The route of a request and its validated path parameters."""
 

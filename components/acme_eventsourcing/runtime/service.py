@@ -31,10 +31,11 @@ object); each becomes a `NewEvent` dated `now` with metadata `actor`, `idempoten
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from ._frozen import frozen_dataclass
 from .eventstore.ports import Append, ConcurrencyError, EventStore, IdempotencyRecord, NewEvent, StoredEvent, new_event_id
 from .items import timestamp
 
@@ -43,7 +44,7 @@ DEFAULT_MAX_ATTEMPTS = 3
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class CommandContext:
     """What the edge knows about a request besides the command itself."""
 
@@ -58,7 +59,7 @@ class CommandContext:
     """What caused the command (defaults to `correlation_id`, the request itself)."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class CommandResult:
     """The response of a command, as its declaration defines it: status and JSON body."""
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
+
+from ._frozen import frozen_dataclass
 
 ANNOTATIONS = frozenset(
     {"$schema", "$id", "$comment", "title", "description", "examples", "example", "default", "deprecated", "readOnly", "writeOnly"}
@@ -65,7 +66,7 @@ _ARTICLE = {
 }
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class FieldError:
     """One violation: the field's path (`body.days[2]`) and a message that names it."""
 

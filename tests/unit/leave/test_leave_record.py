@@ -6,7 +6,7 @@ import dataclasses
 from typing import ClassVar
 
 import pytest
-from leave.record import Record, has_default, record_fields
+from leave.record import Record, has_default, record_fields, replace
 
 
 class Base(Record):
@@ -94,3 +94,29 @@ def test_pattern_matching_by_keyword_and_position() -> None:
             assert n == 4
         case _:
             pytest.fail("positional pattern did not match")
+
+
+class WithFactory(Record):
+    owner: str
+    items: dict[str, int] = dataclasses.field(default_factory=dict)
+    note: str = dataclasses.field(default="n")
+
+
+def test_a_default_factory_gives_each_instance_its_own_value() -> None:
+    first, second = WithFactory(owner="a"), WithFactory(owner="b")
+    assert first.items == {} and second.items == {}
+    assert first.items is not second.items
+    assert first.note == "n"
+    assert has_default(WithFactory, "items") and has_default(WithFactory, "note")
+    assert WithFactory(owner="a", items={"x": 1}).items == {"x": 1}
+    assert "items" not in vars(WithFactory)  # the field object does not stay as a class attribute
+
+
+def test_replace_copies_with_changes_and_names_an_unknown_field() -> None:
+    child = Child(owner="a", amount=1, note="x")
+    changed = replace(child, amount=2)
+    assert changed == Child(owner="a", amount=2, note="x")
+    assert child.amount == 1
+    assert type(changed) is Child
+    with pytest.raises(TypeError, match="Child has no field.*colour"):
+        replace(child, colour="red")

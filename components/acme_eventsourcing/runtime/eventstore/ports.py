@@ -7,8 +7,10 @@ Adapters (`memory.InMemoryEventStore`, `dynamodb.DynamoDBEventStore`) implement
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
+
+from .._frozen import frozen_dataclass
 
 
 def new_event_id() -> str:
@@ -25,7 +27,7 @@ def utc_timestamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class NewEvent:
     """An event the application wants to append (not stored yet).
 
@@ -44,7 +46,7 @@ class NewEvent:
     metadata: Mapping[str, Any] = field(default_factory=dict)  # actor, idempotency_key, correlation_id, causation_id
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class StoredEvent:
     """An event as stored: a `NewEvent` plus its place in its stream."""
 
@@ -70,7 +72,7 @@ class StoredEvent:
         }
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class Append:
     """Events to append to one stream, expecting it to be at `expected_version` (0 = new).
 
@@ -86,7 +88,7 @@ class Append:
     events: Sequence[NewEvent]
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class IdempotencyRecord:
     """The first outcome of a request made with an `Idempotency-Key`."""
 

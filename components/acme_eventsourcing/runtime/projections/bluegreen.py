@@ -23,9 +23,9 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from .._frozen import frozen_dataclass
 from .ports import POINTER_PK, POINTER_SK, ConflictError
 
 #: The variable that sets how long a container trusts the pointer it read (seconds).
@@ -33,7 +33,7 @@ CACHE_SECONDS_ENV = "ACTIVE_TABLE_CACHE_SECONDS"
 DEFAULT_CACHE_SECONDS = 5.0
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class Pointer:
     """Which table of a blue/green projection is active. `generation` counts switches (0:
     never switched, the home table is active); `previous` is the table active before."""

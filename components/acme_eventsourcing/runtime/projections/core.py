@@ -27,9 +27,10 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol, cast
 
+from .._frozen import frozen_dataclass
 from ..eventstore.ports import StoredEvent
 from .ports import (
     CHECKPOINT_PREFIX,
@@ -214,7 +215,7 @@ def _jittered_sleep(attempt: int) -> None:
     time.sleep(random.uniform(0, 0.005 * 2**attempt))
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class Projector:
     """Applies bus events to one read model exactly once per (stream, version)."""
 

@@ -11,8 +11,9 @@ say how current an answer is (`acme_eventsourcing.runtime.projections.reader`).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+from .._frozen import frozen_dataclass
 
 if TYPE_CHECKING:  # an annotation only: the read side (queries) ships no event store
     from ..eventstore.ports import StoredEvent
@@ -32,7 +33,7 @@ def checkpoint_pk(stream_id: str) -> str:
     return f"{CHECKPOINT_PREFIX}{stream_id}"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class Row:
     """One stored read-model row; `rev` counts its writes (1 after the first)."""
 
@@ -42,7 +43,7 @@ class Row:
     rev: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class Write:
     """Put `doc` at (pk, sk), or delete the row when `doc` is None.
 
@@ -55,7 +56,7 @@ class Write:
     expected_rev: int | None
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class Check:
     """A row read but not written: the commit fails unless it is still at `expected_rev` (0 = absent)."""
 
@@ -64,7 +65,7 @@ class Check:
     expected_rev: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class CheckpointMove:
     """Move a stream's checkpoint from `from_version` (0 = none yet) to `to_version`.
 
@@ -77,7 +78,7 @@ class CheckpointMove:
     refresh_pending: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_dataclass(kw_only=True)
 class Checkpoint:
     """A stream's checkpoint: the last version applied, and whether refresh work is noted."""
 

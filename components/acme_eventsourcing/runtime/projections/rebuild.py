@@ -15,9 +15,9 @@ before wiring the new table to the projection's rule, or replay the bus archive 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .._frozen import frozen_dataclass
 from ..eventstore.ports import StoredEvent
 from .core import Projection, Projector
 from .ports import EventLoader, ReadModelStore
@@ -84,7 +84,7 @@ class StreamsReader:
         return self._events.load(stream_id, after_version)
 
 
-@dataclass(frozen=True)
+@frozen_dataclass
 class RebuildReport:
     """What a rebuild replayed."""
 
