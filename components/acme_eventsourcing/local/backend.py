@@ -20,8 +20,9 @@ Three things make moto behave like AWS where the local stack relies on it:
   also keeps every shard iterator it hands out; the local stack drops them once a minute
   (AWS expires them after 15 minutes).
 
-Requests this process sends to its own moto server (the functions' boto3 clients, the
-pollers, drainers and provisioning) never go over HTTP: a botocore `before-send` hook
+Requests this process sends to its own moto server (the functions' boto3 clients and
+provisioning) never go over HTTP (the stream pollers and rule-target drainers do not even
+go through boto3: `local.direct` reads the backends for them): a botocore `before-send` hook
 (`InProcessDispatch`) hands them to the same moto backend method the server would call,
 in the calling thread, with DynamoDB requests under the same table locks. That is how moto's own
 `mock_aws` answers boto3 (its `BotocoreStubber`); the request keeps its local URL, so what

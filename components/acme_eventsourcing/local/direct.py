@@ -9,8 +9,8 @@ parser: 35 of the 53 moto calls a leave request costs, and most of their CPU. Th
 stand-ins answer the few calls the pollers make from the same moto backend objects the
 API calls use, in the caller's thread, with the answers boto3 would have given:
 
-- `DirectStreams` (for a `StreamPoller`'s `streams_client`): `describe_stream`,
-  `get_shard_iterator` and `get_records` of a table's stream. An iterator is the position
+- `DirectStreams` (for a `StreamPoller`'s `streams_client`): `get_shard_iterator` and
+  `get_records` of a table's stream (`describe_stream`, once per poller, is boto3's). An iterator is the position
   itself (no moto `ShardIterator` object, none kept); records are moto's stream records as
   boto3 parses them (binary values as bytes, `ApproximateCreationDateTime` an aware UTC
   datetime), copies the caller may change. The caller still holds the table's lock from
@@ -47,9 +47,6 @@ class DirectStreams:
 
     def _table(self, stream_arn: str) -> Table:
         return dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][self._region]._get_table_from_arn(stream_arn)
-
-    def describe_stream(self, StreamArn: str) -> dict[str, Any]:  # noqa: N803 (boto3's names)
-        return self._client.describe_stream(StreamArn=StreamArn)
 
     def get_shard_iterator(
         self,

@@ -727,24 +727,15 @@ class LocalStack:
         assert self._started_at is not None
         return self._started_at
 
-    def _running_executions(self) -> list[str]:
-        """The ARNs of the running executions of the declared state machines, read from moto's
-        backend (what ListExecutions answers; settle() asks 20 times a second)."""
-        assert self.clients is not None and self.model is not None
-        declared = {m.arn for m in self.model.state_machines}
-        return [
-            e.execution_arn
-            for machine in list(self._sfn_backend().state_machines)
-            if machine.arn in declared
-            for e in list(machine.executions)
-            if e.status == "RUNNING"
-        ]
-
-    def _sfn_backend(self) -> Any:
+    def _running_executions(self) -> list[Any]:
+        """moto's running executions of the declared state machines, read from its backend
+        (what ListExecutions answers; settle() asks 20 times a second)."""
         from moto.stepfunctions.responses import get_backend
 
-        assert self.clients is not None
-        return get_backend(ACCOUNT_ID, self.clients.region)
+        assert self.clients is not None and self.model is not None
+        declared = {m.arn for m in self.model.state_machines}
+        machines = [m for m in list(get_backend(ACCOUNT_ID, self.clients.region).state_machines) if m.arn in declared]
+        return [e for m in machines for e in list(m.executions) if e.status == "RUNNING"]
 
     def _stop_executions(self) -> None:
         """Stop what still runs (a Wait of days): its thread would outlive this stack. Each
@@ -754,11 +745,9 @@ class LocalStack:
             return
         from moto.core.utils import utcnow
 
-        for machine in list(self._sfn_backend().state_machines):
-            for execution in list(machine.executions):
-                if execution.status == "RUNNING":
-                    with contextlib.suppress(Exception):  # ended meanwhile
-                        execution.stop(stop_date=utcnow(), error="", cause="the local stack stopped")
+        for execution in self._running_executions():
+            with contextlib.suppress(Exception):  # ended meanwhile
+                execution.stop(stop_date=utcnow(), error="", cause="the local stack stopped")
 
     def _start_execution(self, state_machine_arn: str, input_json: str) -> str:
         """StartExecution on moto (a rule target's delivery)."""
@@ -859,7 +848,7 @@ class LocalStack:
             quiet = all(p.empty_poll_after(since) for p in pollers) and all(self._queue_empty(d) for d in self.drainers)
             quiet = quiet and all(i.idle() for i in list(self.invokers.values()))
             quiet = quiet and all(d.idle() for d in self.destination_targets.values())
-            quiet = quiet and all(moto_patches.parked(arn) for arn in self._running_executions())
+            quiet = quiet and all(moto_patches.parked(e.execution_arn) for e in self._running_executions())
             calm = calm + 1 if quiet else 0
             time.sleep(self.delays.poll_s)
 

@@ -1,7 +1,8 @@
 """DynamoDB stream event source mappings (and Pipes), run the way Lambda runs them.
 
-One poller thread per mapping reads the table's stream through moto's dynamodbstreams API
-and, per shard and in order (a Pipe's poller works the same, with its target instead of a
+One poller thread per mapping reads the table's stream (through `streams_client`: the
+stack gives it `local.direct.DirectStreams`, moto's stream read directly, what its
+dynamodbstreams API answers) and, per shard and in order (a Pipe's poller works the same, with its target instead of a
 function, see `local.pipes`):
 - drops records the mapping's filter criteria do not match (they are consumed, never
   delivered), and builds batches of at most `batch_size` matching records;
