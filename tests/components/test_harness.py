@@ -120,3 +120,17 @@ def test_a_run_leaves_the_sdk_and_the_garbage_collector_as_it_found_them() -> No
         assert gc.get_freeze_count() > 0  # still frozen: the run did not unfreeze the caller's objects
     finally:
         gc.unfreeze()
+
+
+def test_a_run_works_on_an_sdk_without_the_private_stack_trace_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lean run patches the SDK's private `_get_stack_trace`; an SDK release without it
+    must still record (only slower), not fail every user's tests."""
+    import types
+
+    from acme_eventsourcing.testing import harness
+
+    without = types.SimpleNamespace()  # the SDK's resource module as a release without the function shows it
+    monkeypatch.setattr(harness, "pulumi_resource", without)
+    stack = record(_program)
+    assert stack.resources
+    assert vars(without) == {}  # nothing was patched in

@@ -419,10 +419,12 @@ def _lean_engine() -> Iterator[None]:
       allocates, and unfrozen afterwards (nothing is leaked). Skipped when the caller has
       frozen objects itself, so its own freeze is left as it was.
 
-    Neither changes what the program declares or what is recorded."""
-    stack_trace = pulumi_resource._get_stack_trace
+    Neither changes what the program declares or what is recorded. `_get_stack_trace` is the
+    SDK's private function: an SDK without it runs as it is (only slower), never fails."""
+    stack_trace = getattr(pulumi_resource, "_get_stack_trace", None)
     freeze = gc.isenabled() and gc.get_freeze_count() == 0
-    pulumi_resource._get_stack_trace = _no_stack_trace
+    if stack_trace is not None:
+        pulumi_resource._get_stack_trace = _no_stack_trace
     if freeze:
         gc.freeze()
     try:
@@ -430,7 +432,8 @@ def _lean_engine() -> Iterator[None]:
     finally:
         if freeze:
             gc.unfreeze()
-        pulumi_resource._get_stack_trace = stack_trace
+        if stack_trace is not None:
+            pulumi_resource._get_stack_trace = stack_trace
 
 
 @contextlib.contextmanager
